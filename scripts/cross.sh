@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# cross.sh: build static, stripped knockd and knock binaries for router
+# targets, and the knock client for desktop systems.
+#
+# Usage:
+#   scripts/cross.sh [OUTDIR]        build into OUTDIR/<target>/ (default dist/bin)
+#   scripts/cross.sh --version       print the version that would be embedded
+#   scripts/cross.sh --targets       print the router targets, one per line
+#
+# Environment:
+#   TARGETS          router targets to build (default: all of mips mipsle arm7 arm5 arm64 amd64)
+#   CLIENT_TARGETS   desktop client targets (default: darwin-arm64 darwin-amd64 windows-amd64;
+#                    set to "" to skip)
+#   VERSION          version string to embed (default: from git describe, see below)
+#   LEGACY_GOTOOLCHAIN  Go toolchain for the arm5 target (default go1.23.12; "local"
+#                    uses the default toolchain). Go >= 1.24 needs Linux >= 3.2, and the
+#                    arm5 binary is the one for FreshTomato ARM and Entware armv7-2.6,
+#                    which run Linux 2.6.36.
+#   KNOCKD_GO_SRC    source tree to build (default: the repository holding this script)
+#
+# Version: VERSION if set; else `git describe --tags --always --dirty` when it names a
+# tag; else the VERSION file (or 0.1.0) followed by -g<commit> when git knows a commit;
+# else the VERSION file; else 0.1.0.
+set -euo pipefail
+
+root=${KNOCKD_GO_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+ldvar=github.com/knockd-go/knockd-go/src/version.Version
+all_targets="mips mipsle arm7 arm5 arm64 amd64"
+default_clients="darwin-arm64 darwin-amd64 windows-amd64"
+
+die() { echo "cross.sh: $*" >&2; exit 1; }
+
+base_version() {
+	local v=""
+	if [ -s "$root/VERSION" ]; then
+		v=$(head -n 1 "$root/VERSION" | tr -d ' \t\r')
+	fi
+	echo "${v:-0.1.0}"
+}
+
+compute_version() {
+	if [ -n "${VERSION:-}" ]; then
+		echo "$VERSION"
+		return
+	fi
+	local d=""
+	d=$(git -C "$root" describe --tags --always --dirty 2>/dev/null) || d=""
+	case "$d" in
+	"") base_version ;;
+	v[0-9]* | [0-9]*) echo "$d" ;;
+	*) echo "$(base_version)-g$d" ;; # no tag yet: only a commit id
+	esac
+}
+
+# target_env TARGET prints the GOOS/GOARCH/... assignments for a target.
+target_env() {
+	case "$1" in
+	mips) echo "GOOS=linux GOARCH=mips GOMIPS=softfloat" ;;
+	mipsle) echo "GOOS=linux GOARCH=mipsle GOMIPS=softfloat" ;;
+	arm7) echo "GOOS=linux GOARCH=arm GOARM=7" ;;
+	arm5) echo "GOOS=linux GOARCH=arm GOARM=5" ;;
+	arm64) echo "GOOS=linux GOARCH=arm64 GOARM64=v8.0" ;;
+	amd64) echo "GOOS=linux GOARCH=amd64 GOAMD64=v1" ;;
+	darwin-arm64) echo "GOOS=darwin GOARCH=arm64" ;;
+	darwin-amd64) echo "GOOS=darwin GOARCH=amd64 GOAMD64=v1" ;;
+	windows-amd64) echo "GOOS=windows GOARCH=amd64 GOAMD64=v1" ;;
+	*) return 1 ;;
+	esac
+}
+
+case "${1:-}" in
+--version)
+	compute_version
+	exit 0
+	;;
+--targets)
+	echo "$all_targets" | tr ' ' '\n'
+	exit 0
+	;;
+-h | --help)
+	sed -n '2,25p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+	exit 0
+	;;
+-*) die "unknown option $1" ;;
+esac
+
+out=${1:-$root/dist/bin}
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+version=$(compute_version)
+targets=${TARGETS-$all_targets}
+clients=${CLIENT_TARGETS-$default_clients}
+legacy=${LEGACY_GOTOOLCHAIN:-go1.23.12}
+command -v go >/dev/null || die "go not found in PATH"
+
+# go_for TARGET prints the GOTOOLCHAIN value to use (empty: default).
+legacy_checked="" legacy_ok=""
+go_for() {
+	[ "$1" = arm5 ] && [ "$legacy" != local ] || return 0
+	if [ -z "$legacy_checked" ]; then
+		legacy_checked=1
+		if (cd "$root" && GOTOOLCHAIN=$legacy go version >/dev/null 2>&1); then
+			legacy_ok=1
+		else
+			echo "cross.sh: warning: toolchain $legacy unavailable; arm5 built with the default Go (needs Linux >= 3.2)" >&2
+		fi
+	fi
+	[ -n "$legacy_ok" ] && echo "$legacy"
+	return 0
+}
+
+# build TARGET PKG OUTFILE
+build() {
+	local t=$1 pkg=$2 outfile=$3 tc envs
+	envs=$(target_env "$t") || die "unknown target $t"
+	tc=$(go_for "$t")
+	# shellcheck disable=SC2086 # envs is a list of VAR=value words
+	(cd "$root" && env CGO_ENABLED=0 GOFLAGS= ${tc:+GOTOOLCHAIN=$tc} $envs \
+		go build -trimpath -buildvcs=false \
+		-ldflags "-s -w -X $ldvar=$version" \
+		-o "$outfile" "$pkg")
+}
+
+gosize() { gzip -9nc "$1" | wc -c; }
+size() { wc -c <"$1"; }
+
+echo "knockd-go $version -> $out"
+rows=()
+for t in $targets; do
+	mkdir -p "$out/$t"
+	build "$t" ./src/cmd/knockd "$out/$t/knockd"
+	build "$t" ./src/cmd/knock "$out/$t/knock"
+	tc=$(go_for "$t")
+	gov=$(cd "$root" && env ${tc:+GOTOOLCHAIN=$tc} go env GOVERSION)
+	rows+=("$(printf '%-14s %-42s %-10s %10d %10d %10d' "$t" "$(target_env "$t")" "$gov" \
+		"$(size "$out/$t/knockd")" "$(gosize "$out/$t/knockd")" "$(size "$out/$t/knock")")")
+done
+for t in $clients; do
+	exe=knock
+	case "$t" in windows-*) exe=knock.exe ;; esac
+	mkdir -p "$out/$t"
+	build "$t" ./src/cmd/knock "$out/$t/$exe"
+	rows+=("$(printf '%-14s %-42s %-10s %10s %10s %10d' "$t" "$(target_env "$t")" \
+		"$(cd "$root" && go env GOVERSION)" - - "$(size "$out/$t/$exe")")")
+done
+
+printf '%-14s %-42s %-10s %10s %10s %10s\n' target env go knockd knockd.gz knock
+for r in "${rows[@]}"; do
+	echo "$r"
+done

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs what the tests, the demo and the benchmark need on Debian 12:
+# the real knock tools, firewalls, qemu-user, fwknop, and the Go 1.23
+# toolchain (through the Go module proxy). Idempotent; quick when all is there.
+set -euo pipefail
+
+need=()
+have() { command -v "$1" >/dev/null 2>&1; }
+have knockd || need+=(knockd)
+have iptables-legacy || need+=(iptables)
+have nft || need+=(nftables)
+have qemu-mips-static || need+=(qemu-user-static)
+have fwknop || need+=(fwknop-client)
+have fwknopd || need+=(fwknop-server)
+have shellcheck || need+=(shellcheck)
+have mksquashfs || need+=(squashfs-tools)
+have tcpdump || need+=(tcpdump)
+have ip || need+=(iproute2)
+have file || need+=(file)
+have gcc || need+=(gcc)
+
+if [ "${#need[@]}" -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "deps: missing ${need[*]}; run as root (or install them) first" >&2
+    exit 1
+  fi
+  echo "deps: installing ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${need[@]}"
+fi
+
+# Debian's knockd package enables a service on install; it must not run here.
+if have systemctl && systemctl is-active --quiet knockd 2>/dev/null; then
+  systemctl stop knockd || true
+fi
+if have systemctl && systemctl is-active --quiet fwknop-server 2>/dev/null; then
+  systemctl stop fwknop-server || true
+fi
+
+# The OpenWrt 24.10 SDK builds with Go 1.23: make sure that toolchain is here.
+GOTOOLCHAIN=go1.23.12 go version >/dev/null

@@ -1,0 +1,281 @@
+#!/usr/bin/env bash
+# mkipk.sh: build installable .ipk packages of knockd-go without the OpenWrt SDK.
+#
+# Usage: scripts/mkipk.sh OUTDIR [BINDIR]
+#
+# Writes OUTDIR/openwrt/<name>_<version>_<arch>.ipk and OUTDIR/entware/... for
+#   knockd-go  the daemon (OpenWrt: /usr/sbin/knockd plus everything under files/;
+#              Entware: /opt/sbin/knockd, /opt/etc/init.d/S05knockd, /opt/etc/knockd.conf)
+#   knock-go   the client (OpenWrt: /usr/bin/knock; Entware: /opt/bin/knock)
+#
+# Binaries come from BINDIR/<target>/ (default OUTDIR/bin); missing ones are built
+# with scripts/cross.sh first.
+#
+# The container is the one OpenWrt's scripts/ipkg-build writes and opkg-lede reads:
+# a gzip'd GNU-format tar holding ./debian-binary ("2.0"), ./data.tar.gz and
+# ./control.tar.gz, every member owned by 0:0, every mtime SOURCE_DATE_EPOCH.
+#
+# Environment:
+#   OPENWRT_ARCHS    opkg architectures (default: mips_24kc mipsel_24kc
+#                    arm_cortex-a7_neon-vfpv4 arm_cortex-a9 aarch64_cortex-a53 x86_64)
+#   ENTWARE_ARCHS    Entware architectures (default: mips-3.4 mipsel-3.4 armv7-3.2
+#                    armv7-2.6 armv5-3.2 aarch64-3.10 x64-3.2)
+#   PKG_RELEASE      package release appended to the version (default 1)
+#   SOURCE_DATE_EPOCH  timestamp of every file (default: last commit, else a fixed date)
+#   PKG_MAINTAINER, PKG_LICENSE  control fields (License is left out when unknown)
+#   FILES_DIR        OpenWrt overlay tree (default: files/ of the repository)
+#   VERSION          forwarded to cross.sh
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=${KNOCKD_GO_SRC:-$(cd "$here/.." && pwd)}
+
+die() { echo "mkipk.sh: $*" >&2; exit 1; }
+
+case "${1:-}" in -h | --help) sed -n '2,31p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
+if [ $# -lt 1 ] || [ $# -gt 2 ]; then
+	die "usage: mkipk.sh OUTDIR [BINDIR]"
+fi
+
+mkdir -p "$1"
+out=$(cd "$1" && pwd)
+bindir=${2:-$out/bin}
+mkdir -p "$bindir"
+bindir=$(cd "$bindir" && pwd)
+
+openwrt_archs=${OPENWRT_ARCHS-mips_24kc mipsel_24kc arm_cortex-a7_neon-vfpv4 arm_cortex-a9 aarch64_cortex-a53 x86_64}
+entware_archs=${ENTWARE_ARCHS-mips-3.4 mipsel-3.4 armv7-3.2 armv7-2.6 armv5-3.2 aarch64-3.10 x64-3.2}
+files_dir=${FILES_DIR:-$root/files}
+release=${PKG_RELEASE:-1}
+maintainer=${PKG_MAINTAINER:-knockd-go developers}
+url=https://github.com/knockd-go/knockd-go
+
+# arch_target ARCH prints the cross.sh target whose binary runs on an opkg
+# architecture. ARM without a VFP unit (bcm53xx Cortex-A9, Kirkwood XScale,
+# Entware armv5) gets GOARM=5, as the OpenWrt feed does; armv7-2.6 is Entware's
+# build for Linux 2.6.36 (FreshTomato ARM), whose Cortex-A9 often lacks VFP too.
+arch_target() {
+	case "$1" in
+	mips_* | mips-*) echo mips ;;
+	mipsel_* | mipsel-*) echo mipsle ;;
+	arm_cortex-a7* | arm_cortex-a15* | arm_cortex-a9_vfpv3* | arm_cortex-a9_neon | armv7-3.2) echo arm7 ;;
+	arm_* | armv7-2.6 | armv5-*) echo arm5 ;;
+	aarch64_* | aarch64-*) echo arm64 ;;
+	x86_64 | x64-*) echo amd64 ;;
+	*) return 1 ;;
+	esac
+}
+
+version=$("$here/cross.sh" --version)
+
+# pkg_version turns the embedded version into an opkg version: no leading v,
+# git's "-N-gHASH[-dirty]" joined with "+" and ".", then "-<release>".
+pkg_version() {
+	local v=${1#v}
+	v=$(printf '%s' "$v" | tr -c 'A-Za-z0-9.+~-' '.')
+	case "$v" in
+	*-*) v="${v%%-*}+$(printf '%s' "${v#*-}" | tr '-' '.')" ;;
+	esac
+	case "$v" in [0-9]*) ;; *) v="0.0.0+$v" ;; esac
+	echo "$v-$release"
+}
+pkgver=$(pkg_version "$version")
+
+if [ -z "${SOURCE_DATE_EPOCH:-}" ]; then
+	SOURCE_DATE_EPOCH=$(git -C "$root" log -1 --format=%ct 2>/dev/null) || SOURCE_DATE_EPOCH=""
+	SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-1704067200} # 2024-01-01T00:00:00Z
+fi
+epoch=$SOURCE_DATE_EPOCH
+
+detect_license() {
+	local f
+	for f in "$root/LICENSE" "$root/LICENSE.md" "$root/COPYING"; do
+		[ -f "$f" ] || continue
+		if grep -q 'GNU GENERAL PUBLIC LICENSE' "$f"; then
+			if grep -q 'Version 3' "$f"; then echo GPL-3.0-or-later; else echo GPL-2.0-or-later; fi
+		elif grep -q 'Apache License' "$f"; then echo Apache-2.0
+		elif grep -q 'Permission is hereby granted, free of charge' "$f"; then echo MIT
+		elif grep -q 'Redistribution and use in source and binary forms' "$f"; then echo BSD-3-Clause
+		fi
+		return 0
+	done
+}
+license=${PKG_LICENSE:-$(detect_license)}
+
+# Binaries: build whatever is missing.
+need=""
+for a in $openwrt_archs $entware_archs; do
+	t=$(arch_target "$a") || die "unknown architecture $a"
+	case " $need " in *" $t "*) ;; *) need="$need $t" ;; esac
+done
+missing=""
+for t in $need; do
+	if [ ! -x "$bindir/$t/knockd" ] || [ ! -x "$bindir/$t/knock" ]; then
+		missing="$missing $t"
+	fi
+done
+if [ -n "$missing" ]; then
+	TARGETS="${missing# }" CLIENT_TARGETS="" "$here/cross.sh" "$bindir" >&2
+fi
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+TAR=(tar --format=gnu --numeric-owner --owner=0 --group=0 --sort=name --mtime="@$epoch")
+
+# normalize DIR: directories 0755; files 0755 when executable, else 0644;
+# etc/init.d/* 0755, etc/config/* 0600 (OpenWrt's INSTALL_BIN / INSTALL_CONF),
+# knockd.conf 0600.
+normalize() {
+	local d=$1
+	find "$d" -type d -exec chmod 0755 {} +
+	find "$d" -type f -perm /111 -exec chmod 0755 {} +
+	find "$d" -type f ! -perm /111 -exec chmod 0644 {} +
+	for sub in etc/init.d opt/etc/init.d usr/sbin usr/bin opt/sbin opt/bin; do
+		[ -d "$d/$sub" ] && find "$d/$sub" -maxdepth 1 -type f -exec chmod 0755 {} +
+	done
+	[ -d "$d/etc/config" ] && find "$d/etc/config" -type f -exec chmod 0600 {} +
+	# knockd.conf holds commands and, for SPA doors, keys.
+	for f in etc/knockd.conf opt/etc/knockd.conf; do
+		[ -f "$d/$f" ] && chmod 0600 "$d/$f"
+	done
+	return 0
+}
+
+# control_file NAME ARCH DEPENDS CONFLICTS DESCRIPTION... writes CONTROL/control
+# in the field order of OpenWrt's package-pack.mk.
+control_file() {
+	local name=$1 arch=$2 conflicts=$3 dest=$4
+	shift 4
+	{
+		echo "Package: $name"
+		echo "Version: $pkgver"
+		[ -n "$conflicts" ] && echo "Conflicts: $conflicts"
+		echo "Source: $url"
+		echo "SourceName: knockd-go"
+		[ -n "$license" ] && echo "License: $license"
+		echo "Section: net"
+		echo "SourceDateEpoch: $epoch"
+		echo "URL: $url"
+		echo "Maintainer: $maintainer"
+		echo "Architecture: $arch"
+		echo "Installed-Size: 0"
+		printf 'Description: %s\n' "$1"
+		shift
+		local l
+		for l in "$@"; do printf ' %s\n' "$l"; done
+	} >"$dest"
+}
+
+# openwrt_scripts DIR writes the postinst/prerm every OpenWrt package gets.
+openwrt_scripts() {
+	# shellcheck disable=SC2016 # the variables belong to the generated script
+	printf '%s\n' '#!/bin/sh' \
+		'[ "${IPKG_NO_SCRIPT}" = "1" ] && exit 0' \
+		'[ -s ${IPKG_INSTROOT}/lib/functions.sh ] || exit 0' \
+		'. ${IPKG_INSTROOT}/lib/functions.sh' \
+		'default_postinst $0 $@' >"$1/postinst"
+	# shellcheck disable=SC2016
+	printf '%s\n' '#!/bin/sh' \
+		'[ -s ${IPKG_INSTROOT}/lib/functions.sh ] || exit 0' \
+		'. ${IPKG_INSTROOT}/lib/functions.sh' \
+		'default_prerm $0 $@' >"$1/prerm"
+	chmod 0755 "$1/postinst" "$1/prerm"
+}
+
+# ipkg_build PKGDIR DESTDIR: PKGDIR holds the data tree and PKGDIR/CONTROL.
+ipkg_build() {
+	local pkgdir=$1 dest=$2 t name ver arch size
+	t=$(mktemp -d "$work/ipk.XXXXXX")
+	name=$(sed -n 's/^Package: //p' "$pkgdir/CONTROL/control")
+	ver=$(sed -n 's/^Version: //p' "$pkgdir/CONTROL/control")
+	arch=$(sed -n 's/^Architecture: //p' "$pkgdir/CONTROL/control")
+	normalize "$pkgdir"
+	chmod 0644 "$pkgdir/CONTROL/control"
+	[ -f "$pkgdir/CONTROL/conffiles" ] && chmod 0644 "$pkgdir/CONTROL/conffiles"
+	"${TAR[@]}" --exclude=./CONTROL -C "$pkgdir" -cf - . | gzip -9n >"$t/data.tar.gz"
+	size=$(gzip -dc "$t/data.tar.gz" | wc -c)
+	sed -i "s/^Installed-Size: .*/Installed-Size: $size/" "$pkgdir/CONTROL/control"
+	"${TAR[@]}" -C "$pkgdir/CONTROL" -cf - . | gzip -9n >"$t/control.tar.gz"
+	echo "2.0" >"$t/debian-binary"
+	chmod 0644 "$t/debian-binary" "$t/data.tar.gz" "$t/control.tar.gz"
+	mkdir -p "$dest"
+	"${TAR[@]}" -C "$t" -cf - ./debian-binary ./data.tar.gz ./control.tar.gz |
+		gzip -n >"$dest/${name}_${ver}_${arch}.ipk"
+	printf '%-52s %9d\n' "$(basename "$dest")/${name}_${ver}_${arch}.ipk" \
+		"$(wc -c <"$dest/${name}_${ver}_${arch}.ipk")"
+}
+
+# conffiles_of DIR PATH...: lists the given paths that exist in DIR.
+conffiles_of() {
+	local d=$1 p
+	shift
+	for p in "$@"; do
+		[ -f "$d$p" ] && echo "$p"
+	done
+	return 0
+}
+
+daemon_desc=("Port-knocking daemon compatible with knockd 0.8's knockd.conf."
+	"Opens firewall doors, runs commands or wakes LAN hosts after a knock"
+	"sequence or an fwknop-style single packet. Static Go binary.")
+client_desc=("Port-knocking client (knock) for knockd-go and knockd."
+	"Static Go binary.")
+
+build_openwrt() {
+	local arch=$1 t p d
+	t=$(arch_target "$arch")
+	p="$work/ow-$arch"
+
+	d="$p/knockd-go"
+	mkdir -p "$d/usr/sbin" "$d/CONTROL"
+	if [ -d "$files_dir" ]; then
+		# Everything under files/ is an overlay of the router's root.
+		(cd "$files_dir" && find . -mindepth 1 -maxdepth 1 ! -name '.*' ! -name '*.md' \
+			-exec cp -R -p {} "$d/" \;)
+	fi
+	cp "$bindir/$t/knockd" "$d/usr/sbin/knockd"
+	control_file knockd-go "$arch" knockd "$d/CONTROL/control" "${daemon_desc[@]}"
+	# /etc/config/* and /etc/knockd.conf are the user's; opkg keeps changed ones.
+	{
+		[ -d "$d/etc/config" ] && (cd "$d" && find etc/config -type f | sort | sed 's|^|/|')
+		conffiles_of "$d" /etc/knockd.conf
+	} >"$d/CONTROL/conffiles"
+	[ -s "$d/CONTROL/conffiles" ] || rm -f "$d/CONTROL/conffiles"
+	openwrt_scripts "$d/CONTROL"
+	ipkg_build "$d" "$out/openwrt"
+
+	d="$p/knock-go"
+	mkdir -p "$d/usr/bin" "$d/CONTROL"
+	cp "$bindir/$t/knock" "$d/usr/bin/knock"
+	control_file knock-go "$arch" knock "$d/CONTROL/control" "${client_desc[@]}"
+	openwrt_scripts "$d/CONTROL"
+	ipkg_build "$d" "$out/openwrt"
+}
+
+build_entware() {
+	local arch=$1 t p d
+	t=$(arch_target "$arch")
+	p="$work/ew-$arch"
+
+	d="$p/knockd-go"
+	mkdir -p "$d/opt/sbin" "$d/opt/etc/init.d" "$d/CONTROL"
+	cp "$bindir/$t/knockd" "$d/opt/sbin/knockd"
+	cp "$here/entware/S05knockd" "$d/opt/etc/init.d/S05knockd"
+	cp "$here/entware/knockd.conf" "$d/opt/etc/knockd.conf"
+	control_file knockd-go "$arch" knockd "$d/CONTROL/control" "${daemon_desc[@]}"
+	echo /opt/etc/knockd.conf >"$d/CONTROL/conffiles"
+	cp "$here/entware/prerm" "$d/CONTROL/prerm"
+	chmod 0755 "$d/CONTROL/prerm"
+	ipkg_build "$d" "$out/entware"
+
+	d="$p/knock-go"
+	mkdir -p "$d/opt/bin" "$d/CONTROL"
+	cp "$bindir/$t/knock" "$d/opt/bin/knock"
+	control_file knock-go "$arch" knock "$d/CONTROL/control" "${client_desc[@]}"
+	ipkg_build "$d" "$out/entware"
+}
+
+echo "knockd-go $version: packages $pkgver, SOURCE_DATE_EPOCH=$epoch -> $out"
+for a in $openwrt_archs; do build_openwrt "$a"; done
+for a in $entware_archs; do build_entware "$a"; done

@@ -1,0 +1,352 @@
+#!/usr/bin/env bash
+# ipk-install.sh: build every .ipk with scripts/mkipk.sh, check the container,
+# control fields and binaries (ELF class, byte order, machine, static, Go build
+# settings per architecture), check that builds are reproducible, then install
+# packages into empty roots with scripts/install-ipk.sh and check the layout,
+# modes, opkg state, conffile handling and that postinst ran against the root
+# (IPKG_INSTROOT) without touching the host.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+passed=0
+ok() { passed=$((passed + 1)); echo "ok: $*"; }
+fail() {
+	echo "FAIL: $*" >&2
+	echo "ipk-install: $passed passed, 1 failed"
+	exit 1
+}
+check() { # check DESCRIPTION COMMAND...
+	local d=$1
+	shift
+	if "$@"; then ok "$d"; else fail "$d"; fi
+}
+strict() { [ "${KNOCKD_GO_STRICT:-}" = 1 ]; }
+
+version=1.2.3-4-gabcdef0
+pkgver=1.2.3+4.gabcdef0-1
+epoch=1700000000
+export SOURCE_DATE_EPOCH=$epoch
+
+# A synthetic overlay, so that init script, UCI config and nftables include are
+# checked whatever files/ holds today. Source modes are deliberately sloppy.
+ov=$tmp/files
+mkdir -p "$ov/etc/init.d" "$ov/etc/config" "$ov/usr/share/nftables.d/table-post"
+printf '#!/bin/sh /etc/rc.common\nSTART=95\nSTOP=10\nUSE_PROCD=1\n' >"$ov/etc/init.d/knockd"
+printf "config knockd 'global'\n\toption enabled '0'\n" >"$ov/etc/config/knockd"
+printf 'set knockd_v4 { type ipv4_addr; flags timeout; }\n' >"$ov/usr/share/nftables.d/table-post/20-knockd.nft"
+echo "not shipped" >"$ov/README.md"
+chmod 0644 "$ov/etc/init.d/knockd"
+chmod 0666 "$ov/etc/config/knockd"
+
+echo "== building packages"
+VERSION=$version FILES_DIR=$ov scripts/mkipk.sh "$tmp/pk" "$tmp/bin"
+VERSION=$version FILES_DIR=$ov scripts/mkipk.sh "$tmp/pk2" "$tmp/bin" >/dev/null
+for f in "$tmp"/pk/openwrt/*.ipk "$tmp"/pk/entware/*.ipk; do
+	cmp -s "$f" "$tmp/pk2/${f#"$tmp/pk/"}" || fail "$(basename "$f") differs between two builds"
+done
+ok "two builds give byte-identical packages"
+
+# ---- helpers ---------------------------------------------------------------
+
+# elf_info FILE prints "class byteorder machine interp": class 32/64,
+# byteorder LE/BE, e_machine number, interp yes/no (a PT_INTERP header).
+elf_info() {
+	local f=$1 h class data machine phoff phent phnum i ptype
+	read -r -a h < <(od -An -tu1 -v -N64 "$f" | tr -s ' \n' '  ')
+	[ "${h[0]}.${h[1]}.${h[2]}.${h[3]}" = "127.69.76.70" ] || { echo "not-elf"; return; }
+	class=${h[4]} data=${h[5]}
+	num() { # num OFFSET LEN from the header bytes, in the file's byte order
+		local o=$1 n=$2 v=0 k
+		for ((k = 0; k < n; k++)); do
+			if [ "$data" = 1 ]; then v=$((v + h[o + k] * (1 << (8 * k)))); else v=$(((v << 8) + h[o + k])); fi
+		done
+		echo "$v"
+	}
+	machine=$(num 18 2)
+	if [ "$class" = 1 ]; then
+		phoff=$(num 28 4) phent=$(num 42 2) phnum=$(num 44 2)
+	else
+		phoff=$(num 32 8) phent=$(num 54 2) phnum=$(num 56 2)
+	fi
+	local interp=no
+	for ((i = 0; i < phnum; i++)); do
+		read -r -a p < <(od -An -tu1 -v -j $((phoff + i * phent)) -N4 "$f")
+		if [ "$data" = 1 ]; then ptype=${p[0]}; else ptype=${p[3]}; fi
+		[ "$ptype" = 3 ] && [ "${p[1]}${p[2]}" = 00 ] && interp=yes
+	done
+	echo "$([ "$class" = 1 ] && echo 32 || echo 64) $([ "$data" = 1 ] && echo LE || echo BE) $machine $interp"
+}
+
+# expect_elf ARCH: the ELF identity and Go build settings a binary must have.
+expect_elf() {
+	case "$1" in
+	mips_* | mips-*) echo "32 BE 8 no|GOARCH=mips GOMIPS=softfloat" ;;
+	mipsel_* | mipsel-*) echo "32 LE 8 no|GOARCH=mipsle GOMIPS=softfloat" ;;
+	arm_cortex-a7_neon-vfpv4 | armv7-3.2) echo "32 LE 40 no|GOARCH=arm GOARM=7" ;;
+	arm_cortex-a9 | armv7-2.6 | armv5-3.2) echo "32 LE 40 no|GOARCH=arm GOARM=5" ;;
+	aarch64_* | aarch64-*) echo "64 LE 183 no|GOARCH=arm64" ;;
+	x86_64 | x64-*) echo "64 LE 62 no|GOARCH=amd64" ;;
+	*) echo "unknown" ;;
+	esac
+}
+
+# tar_headers FILE: all headers GNU/ustar (no pax), owner 0:0, mtime = epoch.
+tar_headers() {
+	local f=$1 off=0 total name size type magic uid gid mtime
+	total=$(wc -c <"$f")
+	while [ $((off + 512)) -le "$total" ]; do
+		name=$(dd if="$f" bs=512 skip=$((off / 512)) count=1 2>/dev/null | head -c 100 | tr -d '\0')
+		[ -n "$name" ] || return 0
+		field() { dd if="$f" bs=1 skip=$((off + $1)) count="$2" 2>/dev/null | tr -d '\0 '; }
+		size=$(field 124 12) type=$(field 156 1) magic=$(field 257 6)
+		uid=$(field 108 8) gid=$(field 116 8) mtime=$(field 136 12)
+		[ "$magic" = ustar ] || { echo "$name: magic '$magic'"; return 1; }
+		case "$type" in 0 | 2 | 5 | L) ;; *) echo "$name: typeflag '$type'"; return 1 ;; esac
+		if [ $((8#$uid)) != 0 ] || [ $((8#$gid)) != 0 ]; then
+			echo "$name: owner $uid:$gid"
+			return 1
+		fi
+		[ $((8#$mtime)) = "$epoch" ] || { echo "$name: mtime $((8#$mtime))"; return 1; }
+		off=$((off + 512 + (8#$size + 511) / 512 * 512))
+	done
+}
+
+mode_of() { stat -c %a "$1"; }
+
+# ---- every package ---------------------------------------------------------
+
+# shellcheck disable=SC2016 # the text of the generated scripts
+openwrt_postinst='#!/bin/sh
+[ "${IPKG_NO_SCRIPT}" = "1" ] && exit 0
+[ -s ${IPKG_INSTROOT}/lib/functions.sh ] || exit 0
+. ${IPKG_INSTROOT}/lib/functions.sh
+default_postinst $0 $@'
+# shellcheck disable=SC2016
+openwrt_prerm='#!/bin/sh
+[ -s ${IPKG_INSTROOT}/lib/functions.sh ] || exit 0
+. ${IPKG_INSTROOT}/lib/functions.sh
+default_prerm $0 $@'
+
+count=0
+for f in "$tmp"/pk/openwrt/*.ipk "$tmp"/pk/entware/*.ipk; do
+	base=$(basename "$f" .ipk)
+	flavour=$(basename "$(dirname "$f")")
+	IFS=_ read -r name ver arch <<<"$base"
+	u=$tmp/u/$flavour/$base
+	mkdir -p "$u/control" "$u/data"
+	gzip -dc "$f" >"$u/outer.tar"
+	[ "$(tar -tf "$u/outer.tar" | tr '\n' ' ')" = "./debian-binary ./data.tar.gz ./control.tar.gz " ] ||
+		fail "$base: outer members $(tar -tf "$u/outer.tar" | tr '\n' ' ')"
+	tar -xf "$u/outer.tar" -C "$u"
+	[ "$(cat "$u/debian-binary")" = 2.0 ] || fail "$base: debian-binary"
+	gzip -dc "$u/data.tar.gz" >"$u/data.tar"
+	gzip -dc "$u/control.tar.gz" >"$u/control.tar"
+	for t in outer data control; do
+		msg=$(tar_headers "$u/$t.tar") || fail "$base: $t tar: $msg"
+	done
+	tar -xf "$u/data.tar" -C "$u/data"
+	tar -xf "$u/control.tar" -C "$u/control"
+	c=$u/control/control
+	get() { sed -n "s/^$1: //p" "$c"; }
+	[ "$(get Package)" = "$name" ] || fail "$base: Package $(get Package)"
+	[ "$(get Version)" = "$pkgver" ] || fail "$base: Version $(get Version), want $pkgver"
+	[ "$ver" = "$pkgver" ] || fail "$base: file name version $ver"
+	[ "$(get Architecture)" = "$arch" ] || fail "$base: Architecture $(get Architecture)"
+	[ "$(get Installed-Size)" = "$(wc -c <"$u/data.tar")" ] || fail "$base: Installed-Size"
+	[ "$(get SourceDateEpoch)" = "$epoch" ] || fail "$base: SourceDateEpoch"
+	[ "$(get Section)" = net ] || fail "$base: Section"
+	for k in Maintainer Description Source; do
+		[ -n "$(get $k)" ] || fail "$base: no $k"
+	done
+	grep -q '^Depends:' "$c" && fail "$base: a static binary needs no Depends"
+	grep -q '^ .*Static Go binary\.$' "$c" || fail "$base: Description continuation lines"
+
+	case "$flavour/$name" in
+	openwrt/knockd-go) bin=usr/sbin/knockd ;;
+	openwrt/knock-go) bin=usr/bin/knock ;;
+	entware/knockd-go) bin=opt/sbin/knockd ;;
+	entware/knock-go) bin=opt/bin/knock ;;
+	*) fail "$base: unexpected package" ;;
+	esac
+	[ -f "$u/data/$bin" ] || fail "$base: no /$bin"
+	[ "$(mode_of "$u/data/$bin")" = 755 ] || fail "$base: /$bin mode $(mode_of "$u/data/$bin")"
+	want=$(expect_elf "$arch")
+	got=$(elf_info "$u/data/$bin")
+	[ "$got" = "${want%%|*}" ] || fail "$base: /$bin is ELF '$got', want '${want%%|*}' (class order machine interp)"
+	bi=$(go version -m "$u/data/$bin")
+	for kv in ${want#*|} CGO_ENABLED=0; do
+		grep -q "build[[:space:]]$kv\$" <<<"$bi" || fail "$base: /$bin not built with $kv"
+	done
+	grep -q "version.Version=$version" <<<"$bi" || fail "$base: version not embedded"
+
+	if [ "$flavour" = openwrt ]; then
+		[ "$(cat "$u/control/postinst")" = "$openwrt_postinst" ] || fail "$base: postinst text"
+		[ "$(cat "$u/control/prerm")" = "$openwrt_prerm" ] || fail "$base: prerm text"
+		[ "$(mode_of "$u/control/postinst")" = 755 ] || fail "$base: postinst mode"
+	else
+		[ ! -e "$u/control/postinst" ] || fail "$base: Entware packages have no postinst"
+	fi
+	if [ -f "$u/control/conffiles" ]; then
+		while read -r cf; do
+			[ -f "$u/data$cf" ] || fail "$base: conffile $cf not in data"
+		done <"$u/control/conffiles"
+	fi
+	case "$flavour/$name" in
+	openwrt/knockd-go)
+		[ "$(cat "$u/control/conffiles")" = /etc/config/knockd ] || fail "$base: conffiles"
+		[ "$(mode_of "$u/data/etc/init.d/knockd")" = 755 ] || fail "$base: init script mode"
+		[ "$(mode_of "$u/data/etc/config/knockd")" = 600 ] || fail "$base: UCI config mode"
+		[ "$(mode_of "$u/data/usr/share/nftables.d/table-post/20-knockd.nft")" = 644 ] || fail "$base: nft include mode"
+		[ ! -e "$u/data/README.md" ] || fail "$base: README.md shipped"
+		;;
+	entware/knockd-go)
+		[ "$(cat "$u/control/conffiles")" = /opt/etc/knockd.conf ] || fail "$base: conffiles"
+		[ "$(mode_of "$u/data/opt/etc/init.d/S05knockd")" = 755 ] || fail "$base: S05knockd mode"
+		[ "$(mode_of "$u/data/opt/etc/knockd.conf")" = 600 ] || fail "$base: knockd.conf mode"
+		cmp -s "$u/data/opt/etc/knockd.conf" scripts/entware/knockd.conf || fail "$base: sample config"
+		;;
+	esac
+	[ -z "$(cd "$u/data" && find . -type f ! -path './usr/*' ! -path './etc/*' ! -path './opt/*')" ] ||
+		fail "$base: files outside /usr, /etc, /opt"
+	count=$((count + 1))
+done
+[ "$count" = 26 ] || fail "expected 26 packages, found $count"
+ok "$count packages: container, headers (GNU, 0:0, mtime), control fields, ELF identity, static, GOARCH/GOMIPS/GOARM, scripts, conffiles, modes"
+
+# ---- the real files/ tree is shipped as it is --------------------------------
+
+VERSION=$version OPENWRT_ARCHS=x86_64 ENTWARE_ARCHS="" scripts/mkipk.sh "$tmp/real" "$tmp/bin" >/dev/null
+mkdir -p "$tmp/real/u"
+tar -xzOf "$tmp/real/openwrt/knockd-go_${pkgver}_x86_64.ipk" ./data.tar.gz | tar -xzf - -C "$tmp/real/u"
+n=0
+if [ -d files ]; then
+	while IFS= read -r -d '' p; do
+		[ -f "$tmp/real/u/${p#./}" ] || fail "files/${p#./} not shipped"
+		cmp -s "files/$p" "$tmp/real/u/${p#./}" || fail "files/${p#./} changed on the way"
+		case "$p" in ./etc/init.d/*)
+			[ "$(mode_of "$tmp/real/u/${p#./}")" = 755 ] || fail "/${p#./} not 0755" ;;
+		esac
+		n=$((n + 1))
+	done < <(cd files && find . -mindepth 2 -type f ! -path './.*' -print0)
+fi
+ok "all $n files under files/ are in knockd-go at their path"
+
+# ---- install: OpenWrt ------------------------------------------------------
+
+host_before=$(ls -d /etc/rc.d/S*knockd /etc/init.d/knockd /etc/config/knockd /tmp/postinst.log 2>/dev/null || true)
+
+# A root with a stand-in /lib/functions.sh and /etc/rc.common that behave like
+# OpenWrt's for an offline root: default_postinst enables the package's init
+# scripts through "$root/etc/rc.common <script> enable", which creates
+# $IPKG_INSTROOT/etc/rc.d/S<START><name> and K<STOP><name>.
+r=$tmp/root-openwrt
+mkdir -p "$r/lib" "$r/etc" "$r/tmp"
+cat >"$r/lib/functions.sh" <<'EOF'
+default_postinst() {
+	local root="${IPKG_INSTROOT}" pkgname filelist i
+	pkgname=$(basename "${1%.*}")
+	filelist="/usr/lib/opkg/info/${pkgname}.list"
+	echo "postinst pkg=$pkgname root=$root upgrade=$PKG_UPGRADE args=$2" >>"$root/tmp/postinst.log"
+	for i in $(grep -s "^/etc/init.d/" "$root$filelist"); do
+		/bin/sh "$root/etc/rc.common" "$root$i" enable
+	done
+}
+default_prerm() {
+	echo "prerm pkg=$(basename "${1%.*}") root=${IPKG_INSTROOT}" >>"${IPKG_INSTROOT}/tmp/postinst.log"
+}
+EOF
+cat >"$r/etc/rc.common" <<'EOF'
+initscript=$1
+name=$(basename "$initscript")
+START=$(sed -n 's/^START=//p' "$initscript")
+STOP=$(sed -n 's/^STOP=//p' "$initscript")
+[ "$2" = enable ] || exit 1
+mkdir -p "$IPKG_INSTROOT/etc/rc.d"
+[ -n "$START" ] && ln -sf "../init.d/$name" "$IPKG_INSTROOT/etc/rc.d/S${START}${name}"
+[ -n "$STOP" ] && ln -sf "../init.d/$name" "$IPKG_INSTROOT/etc/rc.d/K${STOP}${name}"
+exit 0
+EOF
+
+ipk=$tmp/pk/openwrt/knockd-go_${pkgver}_x86_64.ipk
+if scripts/install-ipk.sh -a mips_24kc "$ipk" "$tmp/wrong" >/dev/null 2>&1; then
+	fail "installer accepted an x86_64 package for mips_24kc"
+fi
+ok "installer refuses a package for another architecture"
+
+scripts/install-ipk.sh -a x86_64 "$ipk" "$r"
+check "daemon installed 0755" test "$(mode_of "$r/usr/sbin/knockd")" = 755
+check "init script installed 0755" test "$(mode_of "$r/etc/init.d/knockd")" = 755
+check "UCI config installed 0600" test "$(mode_of "$r/etc/config/knockd")" = 600
+check "nftables include installed" test -f "$r/usr/share/nftables.d/table-post/20-knockd.nft"
+check "file list recorded" grep -qx /usr/sbin/knockd "$r/usr/lib/opkg/info/knockd-go.list"
+check "control and scripts recorded" test -x "$r/usr/lib/opkg/info/knockd-go.postinst" -a -x "$r/usr/lib/opkg/info/knockd-go.prerm" -a -f "$r/usr/lib/opkg/info/knockd-go.control"
+check "status says installed" grep -q '^Status: install user installed$' "$r/usr/lib/opkg/status"
+check "conffile recorded with its checksum" grep -qx " /etc/config/knockd $(md5sum <"$r/etc/config/knockd" | cut -d' ' -f1)" "$r/usr/lib/opkg/status"
+check "postinst ran default_postinst with IPKG_INSTROOT=root" grep -qx "postinst pkg=knockd-go root=$r upgrade=0 args=configure" "$r/tmp/postinst.log"
+check "init script enabled inside the root (S95)" test "$(readlink "$r/etc/rc.d/S95knockd")" = ../init.d/knockd
+check "init script enabled inside the root (K10)" test "$(readlink "$r/etc/rc.d/K10knockd")" = ../init.d/knockd
+out=$("$r/usr/sbin/knockd" -V 2>&1 || true)
+check "installed daemon runs: '$out'" test "$out" = "knockd $version"
+
+# The user edits the config, then the same package is installed again.
+echo "# mine" >>"$r/etc/config/knockd"
+scripts/install-ipk.sh -a x86_64 "$ipk" "$r" >/dev/null
+check "changed conffile kept" grep -qx "# mine" "$r/etc/config/knockd"
+check "new conffile put at -opkg" cmp -s "$r/etc/config/knockd-opkg" "$ov/etc/config/knockd"
+check "reinstall runs postinst as an upgrade" grep -qx "postinst pkg=knockd-go root=$r upgrade=1 args=configure" "$r/tmp/postinst.log"
+check "one status entry per package" test "$(grep -c '^Package: knockd-go$' "$r/usr/lib/opkg/status")" = 1
+
+# postinst honours IPKG_NO_SCRIPT, and does nothing without functions.sh.
+: >"$r/tmp/postinst.log"
+IPKG_NO_SCRIPT=1 IPKG_INSTROOT=$r sh "$r/usr/lib/opkg/info/knockd-go.postinst" configure
+check "IPKG_NO_SCRIPT=1 skips default_postinst" test ! -s "$r/tmp/postinst.log"
+r2=$tmp/root-bare
+scripts/install-ipk.sh "$ipk" "$r2" >/dev/null
+check "without lib/functions.sh postinst is a no-op" test ! -e "$r2/etc/rc.d" -a ! -e "$r2/tmp/postinst.log"
+
+scripts/install-ipk.sh -a x86_64 "$tmp/pk/openwrt/knock-go_${pkgver}_x86_64.ipk" "$r" >/dev/null
+out=$("$r/usr/bin/knock" -V 2>&1 || true)
+check "client installed and runs: '$out'" test "$out" = "knock $version"
+check "two packages in the status file" test "$(grep -c '^Package: ' "$r/usr/lib/opkg/status")" = 2
+
+host_after=$(ls -d /etc/rc.d/S*knockd /etc/init.d/knockd /etc/config/knockd /tmp/postinst.log 2>/dev/null || true)
+check "host untouched (no rc.d link, init script, config or log outside the roots)" test "$host_before" = "$host_after"
+
+# ---- install: Entware ------------------------------------------------------
+
+e=$tmp/root-entware
+scripts/install-ipk.sh -a x64-3.2 "$tmp/pk/entware/knockd-go_${pkgver}_x64-3.2.ipk" "$e"
+check "Entware state in /opt/lib/opkg" test -f "$e/opt/lib/opkg/status" -a ! -e "$e/usr"
+check "Entware daemon, service script and config" test "$(mode_of "$e/opt/sbin/knockd")$(mode_of "$e/opt/etc/init.d/S05knockd")$(mode_of "$e/opt/etc/knockd.conf")" = 755755600
+check "Entware conffile recorded" grep -q '^ /opt/etc/knockd.conf ' "$e/opt/lib/opkg/status"
+check "Entware prerm recorded" test -x "$e/opt/lib/opkg/info/knockd-go.prerm"
+check "Entware prerm does nothing in an offline root" env IPKG_INSTROOT="$e" sh "$e/opt/lib/opkg/info/knockd-go.prerm"
+check "S05knockd is an rc.func script" grep -q '^\. /opt/etc/init.d/rc.func$' "$e/opt/etc/init.d/S05knockd"
+# Run it against a stand-in rc.func that prints what it was given.
+mkdir -p "$tmp/rcf"
+sed "s|/opt/etc/init.d/rc.func|$tmp/rcf/rc.func|" "$e/opt/etc/init.d/S05knockd" >"$tmp/rcf/S05"
+# shellcheck disable=SC2016 # expanded by the stand-in, not here
+printf 'echo "ENABLED=$ENABLED PROCS=$PROCS ARGS=$ARGS"\n' >"$tmp/rcf/rc.func"
+PATH=/usr/bin:/bin sh "$tmp/rcf/S05" start >"$tmp/rcf/out"
+check "S05knockd hands rc.func the daemon and its arguments" grep -qx "ENABLED=yes PROCS=knockd ARGS=-d -i eth0 -c /opt/etc/knockd.conf" "$tmp/rcf/out"
+
+# ---- the sample knockd.conf is valid knockd 0.8 syntax -------------------------
+
+if command -v knockd >/dev/null && [ "$(id -u)" = 0 ] && command -v unshare >/dev/null; then
+	sed "s|^\(\s*LogFile\s*=\).*|\1 $tmp/knockd.log|" scripts/entware/knockd.conf >"$tmp/knockd.conf"
+	set +e
+	outp=$(unshare -n sh -c "ip link set lo up && timeout 2 knockd -c '$tmp/knockd.conf' -i lo" 2>&1)
+	rc=$?
+	set -e
+	[ "$rc" = 124 ] || fail "knockd 0.8 rejected the sample config (rc=$rc): $outp"
+	ok "knockd 0.8 accepts scripts/entware/knockd.conf"
+elif strict; then
+	fail "knockd 0.8, root and unshare are needed to check the sample config (KNOCKD_GO_STRICT=1)"
+else
+	echo "skip: knockd 0.8 sample-config check (needs knockd, root, unshare)"
+fi
+
+echo "ipk-install: $passed passed, 0 failed"

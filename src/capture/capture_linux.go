@@ -1,0 +1,346 @@
+//go:build linux
+
+// Package capture reads knock packets from a network device through an
+// AF_PACKET cooked socket with a classic BPF filter attached before bind,
+// and follows the device: it waits for a device that does not exist yet,
+// re-opens the socket when the device is re-created (PPPoE reconnect, new
+// ifindex) or fails, and keeps the set of the device's current addresses.
+//
+// It is event driven (rtnetlink): when nothing changes and no packet comes,
+// it does not wake up.
+package capture
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mdlayher/packet"
+	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
+)
+
+// Handler is called for every packet the filter accepts, from the capture
+// goroutine. b is reused after the call returns.
+type Handler func(b []byte)
+
+// Capture owns the socket on one device.
+type Capture struct {
+	ifname string
+	log    func(format string, args ...any)
+	debug  func(format string, args ...any)
+
+	mu     sync.Mutex
+	filter []bpf.RawInstruction
+	conn   *packet.Conn
+
+	addrs   atomic.Pointer[map[netip.Addr]struct{}]
+	index   atomic.Int32
+	changed chan struct{}
+
+	// Opens counts how many times the socket was opened (for tests and stats).
+	Opens atomic.Int64
+}
+
+// New returns a capture for ifname with the initial filter.
+func New(ifname string, filter []bpf.RawInstruction, logf, debugf func(string, ...any)) *Capture {
+	if debugf == nil {
+		debugf = func(string, ...any) {}
+	}
+	c := &Capture{ifname: ifname, filter: filter, log: logf, debug: debugf, changed: make(chan struct{}, 1)}
+	empty := map[netip.Addr]struct{}{}
+	c.addrs.Store(&empty)
+	return c
+}
+
+// Local reports whether a is one of the device's current addresses.
+func (c *Capture) Local(a netip.Addr) bool {
+	_, ok := (*c.addrs.Load())[a]
+	return ok
+}
+
+// Addrs returns the device's current addresses.
+func (c *Capture) Addrs() []netip.Addr {
+	m := *c.addrs.Load()
+	out := make([]netip.Addr, 0, len(m))
+	for a := range m {
+		out = append(out, a)
+	}
+	return out
+}
+
+// SetFilter replaces the BPF program (on reload). The decoder re-checks
+// everything, so packets queued under the old program are harmless.
+func (c *Capture) SetFilter(f []bpf.RawInstruction) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.filter = f
+	if c.conn != nil {
+		if err := c.conn.SetBPF(f); err != nil {
+			return fmt.Errorf("capture: set filter on %s: %w", c.ifname, err)
+		}
+	}
+	return nil
+}
+
+// Stats returns and resets the kernel's packet and drop counters of the
+// current socket.
+func (c *Capture) Stats() (packets, drops uint32, err error) {
+	c.mu.Lock()
+	conn := c.conn
+	c.mu.Unlock()
+	if conn == nil {
+		return 0, 0, errors.New("capture: no socket open")
+	}
+	s, err := conn.Stats()
+	if err != nil {
+		return 0, 0, err
+	}
+	return s.Packets, s.Drops, nil
+}
+
+// refresh re-reads the device's index and addresses. It returns the
+// interface, or nil when the device does not exist.
+func (c *Capture) refresh() *net.Interface {
+	ifi, err := net.InterfaceByName(c.ifname)
+	if err != nil {
+		empty := map[netip.Addr]struct{}{}
+		c.addrs.Store(&empty)
+		c.index.Store(0)
+		return nil
+	}
+	m := map[netip.Addr]struct{}{}
+	if as, err := ifi.Addrs(); err == nil {
+		for _, a := range as {
+			if n, ok := a.(*net.IPNet); ok {
+				if ip, ok := netip.AddrFromSlice(n.IP); ok {
+					m[ip.Unmap()] = struct{}{}
+				}
+			}
+		}
+	}
+	old := *c.addrs.Load()
+	if len(old) != len(m) || !sameKeys(old, m) {
+		for a := range m {
+			c.debug("local IP: %s", a)
+		}
+	}
+	c.addrs.Store(&m)
+	c.index.Store(int32(ifi.Index))
+	return ifi
+}
+
+func sameKeys(a, b map[netip.Addr]struct{}) bool {
+	for k := range a {
+		if _, ok := b[k]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// Run captures until ctx is done. It returns nil on cancellation and an
+// error only for conditions a restart cannot fix (no permission).
+func (c *Capture) Run(ctx context.Context, h Handler) error {
+	nl, err := watchNetlink()
+	if err != nil {
+		c.log("warning: cannot watch %s for changes (%v); polling every 2s", c.ifname, err)
+	} else {
+		defer nl.Close()
+		go func() {
+			b := make([]byte, 1<<16)
+			for {
+				if _, err := nl.Read(b); err != nil {
+					if errors.Is(err, unix.ENOBUFS) {
+						c.notify() // overrun: re-read everything
+						continue
+					}
+					return
+				}
+				c.notify()
+			}
+		}()
+	}
+	waiting := false
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		ifi := c.refresh()
+		if ifi == nil {
+			if !waiting {
+				c.log("waiting for device %s", c.ifname)
+				waiting = true
+			}
+			if !c.wait(ctx, nl == nil, 30*time.Second) {
+				return nil
+			}
+			continue
+		}
+		if waiting {
+			c.log("device %s is present", c.ifname)
+			waiting = false
+		}
+		err := c.serve(ctx, ifi, h, nl == nil)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if errors.Is(err, os.ErrPermission) {
+			return fmt.Errorf("capture: %w (knockd needs root or CAP_NET_RAW)", err)
+		}
+		if err != nil {
+			c.debug("capture on %s: %v; re-opening", c.ifname, err)
+			if !sleepCtx(ctx, backoff) {
+				return nil
+			}
+			if backoff < 2*time.Second {
+				backoff *= 2
+			}
+			continue
+		}
+		backoff = 100 * time.Millisecond
+	}
+	return nil
+}
+
+func (c *Capture) notify() {
+	select {
+	case c.changed <- struct{}{}:
+	default:
+	}
+}
+
+// wait blocks until a netlink change, ctx end, or (when polling) a timeout.
+func (c *Capture) wait(ctx context.Context, poll bool, limit time.Duration) bool {
+	var t <-chan time.Time
+	if poll {
+		t = time.After(2 * time.Second)
+	} else {
+		t = time.After(limit)
+	}
+	select {
+	case <-ctx.Done():
+		return false
+	case <-c.changed:
+		// Let a burst of link/address messages settle.
+		time.Sleep(20 * time.Millisecond)
+		select {
+		case <-c.changed:
+		default:
+		}
+		return true
+	case <-t:
+		return true
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// serve opens the socket on ifi and reads until the device changes (nil
+// error) or the socket fails.
+func (c *Capture) serve(ctx context.Context, ifi *net.Interface, h Handler, poll bool) error {
+	c.mu.Lock()
+	conn, err := packet.Listen(ifi, packet.Datagram, unix.ETH_P_ALL, &packet.Config{Filter: c.filter})
+	if err != nil {
+		c.mu.Unlock()
+		return fmt.Errorf("capture: listen on %s: %w", ifi.Name, err)
+	}
+	c.conn = conn
+	c.mu.Unlock()
+	c.Opens.Add(1)
+	c.debug("listening on %s (index %d)", ifi.Name, ifi.Index)
+	if rc, err := conn.SyscallConn(); err == nil {
+		_ = rc.Control(func(fd uintptr) {
+			// Older kernels lack it (ENOPROTOOPT); the filter drops outgoing copies anyway.
+			_ = unix.SetsockoptInt(int(fd), unix.SOL_PACKET, unix.PACKET_IGNORE_OUTGOING, 1)
+		})
+	}
+	defer func() {
+		c.mu.Lock()
+		c.conn = nil
+		c.mu.Unlock()
+		conn.Close()
+	}()
+
+	// Watch for device changes while reading; a change that alters the
+	// index ends serve so the socket is re-opened on the new device.
+	stop := make(chan struct{})
+	var moved atomic.Bool
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			if !c.wait(ctx, poll, 24*time.Hour) {
+				_ = conn.SetReadDeadline(time.Unix(1, 0))
+				return
+			}
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			nifi := c.refresh()
+			if nifi == nil || nifi.Index != ifi.Index {
+				if nifi == nil {
+					c.log("device %s disappeared", c.ifname)
+				} else {
+					c.log("device %s re-created (index %d -> %d)", c.ifname, ifi.Index, nifi.Index)
+				}
+				moved.Store(true)
+				_ = conn.SetReadDeadline(time.Unix(1, 0))
+				return
+			}
+		}
+	}()
+	defer func() {
+		close(stop)
+		c.notify() // wake the watcher so it sees stop
+		wg.Wait()
+	}()
+
+	b := make([]byte, 1<<16)
+	for {
+		n, _, err := conn.ReadFrom(b)
+		if err != nil {
+			if ctx.Err() != nil || moved.Load() {
+				return nil
+			}
+			return fmt.Errorf("capture: read on %s: %w", ifi.Name, err)
+		}
+		h(b[:n])
+	}
+}
+
+// netlinkConn is a rtnetlink socket subscribed to link and address changes.
+type netlinkConn struct{ f *os.File }
+
+func watchNetlink() (*netlinkConn, error) {
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, unix.NETLINK_ROUTE)
+	if err != nil {
+		return nil, fmt.Errorf("capture: netlink socket: %w", err)
+	}
+	sa := &unix.SockaddrNetlink{Family: unix.AF_NETLINK,
+		Groups: unix.RTMGRP_LINK | unix.RTMGRP_IPV4_IFADDR | unix.RTMGRP_IPV6_IFADDR}
+	if err := unix.Bind(fd, sa); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("capture: netlink bind: %w", err)
+	}
+	return &netlinkConn{f: os.NewFile(uintptr(fd), "rtnetlink")}, nil
+}
+
+func (n *netlinkConn) Read(b []byte) (int, error) { return n.f.Read(b) }
+func (n *netlinkConn) Close() error               { return n.f.Close() }

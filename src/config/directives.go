@@ -1,0 +1,258 @@
+package config
+
+import (
+	"encoding/base64"
+	"fmt"
+	"net/netip"
+	"strings"
+)
+
+// setOption applies one global directive. key is upper case.
+func setOption(o *Options, key, val string) error {
+	var err error
+	switch key {
+	case "USESYSLOG":
+		o.UseSyslog = true
+		if val != "" {
+			o.UseSyslog, err = ParseBool(val)
+		}
+	case "LOGFILE":
+		o.LogFile = val
+	case "PIDFILE":
+		o.PidFile = val
+	case "INTERFACE":
+		if strings.ContainsAny(val, " /\t") || len(val) > 15 {
+			return fmt.Errorf("%q is not a network device name", val)
+		}
+		o.Interface = val
+	case "FIREWALL":
+		switch v := strings.ToLower(val); v {
+		case "auto", "iptables", "fw4", "none":
+			o.Firewall = v
+		default:
+			return fmt.Errorf("%q: want auto, iptables, fw4 or none", val)
+		}
+	case "SENDMAIL":
+		o.Sendmail = val
+	case "MAIL_FROM":
+		o.MailFrom = val
+	case "MAX_ATTEMPTS":
+		o.MaxAttempts, err = positive(val, 1<<24)
+	case "MAX_CHILDREN":
+		o.MaxChildren, err = positive(val, 4096)
+	case "ENABLED":
+		o.Enabled, err = ParseBool(val)
+	default:
+		return errUnknown
+	}
+	return err
+}
+
+func positive(s string, max int) (int, error) {
+	var n int
+	if _, err := fmt.Sscan(strings.TrimSpace(s), &n); err != nil || fmt.Sprint(n) != strings.TrimSpace(s) {
+		return 0, fmt.Errorf("%q is not a whole number", s)
+	}
+	if n < 1 || n > max {
+		return 0, fmt.Errorf("%d out of range 1-%d", n, max)
+	}
+	return n, nil
+}
+
+var errUnknown = fmt.Errorf("unknown directive")
+
+// setDoor applies one door directive. key is upper case. List directives
+// (Open, Forward, Wake, Notify) append; the others replace, like knockd.
+func setDoor(d *Door, key, val string) error {
+	var err error
+	switch key {
+	case "SEQUENCE":
+		d.Sequence, err = ParseSequence(val)
+		d.seenSequence = true
+	case "ONE_TIME_SEQUENCES":
+		if val == "" {
+			return fmt.Errorf("empty file name")
+		}
+		d.OneTimeFile = val
+	case "SEQ_TIMEOUT", "TIMEOUT":
+		d.SeqTimeout, err = ParseSeconds(val)
+		if err == nil && d.SeqTimeout == 0 {
+			err = fmt.Errorf("0 seconds: no multi-knock sequence could ever complete")
+		}
+	case "TCPFLAGS":
+		err = ParseFlags(val, &d.TCPFlags)
+	case "START_COMMAND", "COMMAND":
+		d.StartCommand = val
+	case "START_COMMAND_6", "COMMAND_6":
+		d.StartCommand6, d.HasStart6 = val, true
+	case "CMD_TIMEOUT":
+		d.CmdTimeout, err = ParseSeconds(val)
+	case "STOP_COMMAND":
+		d.StopCommand = val
+	case "STOP_COMMAND_6":
+		d.StopCommand6, d.HasStop6 = val, true
+	case "TARGET":
+		var a netip.Addr
+		a, err = netip.ParseAddr(val)
+		if err != nil {
+			return fmt.Errorf("%q is not an IP address", val)
+		}
+		d.Target = a.WithZone("").Unmap()
+	case "DUPLICATE_KNOCKS":
+		switch strings.ToLower(val) {
+		case "ignore":
+			d.StrictDupes = false
+		case "strict":
+			d.StrictDupes = true
+		default:
+			return fmt.Errorf("%q: want ignore or strict", val)
+		}
+	case "COOLDOWN":
+		d.Cooldown, err = ParseSeconds(val)
+	case "OPEN":
+		for _, it := range SplitList(val) {
+			p, err := ParsePort(it)
+			if err != nil {
+				return err
+			}
+			d.Open = append(d.Open, p)
+		}
+	case "FORWARD":
+		for _, it := range strings.Split(val, ",") {
+			if strings.TrimSpace(it) == "" {
+				continue
+			}
+			f, err := ParseForward(it)
+			if err != nil {
+				return err
+			}
+			d.Forward = append(d.Forward, f)
+		}
+	case "OPEN_DURATION", "DURATION":
+		d.OpenDuration, err = ParseSeconds(val)
+		if err == nil && d.OpenDuration == 0 {
+			err = fmt.Errorf("0 seconds would close the door as it opens")
+		}
+		d.hasOpenDur = true
+	case "WAKE":
+		for _, it := range SplitList(val) {
+			m, err := ParseMAC(it)
+			if err != nil {
+				return err
+			}
+			d.Wake = append(d.Wake, m)
+		}
+	case "WAKE_INTERFACE":
+		if val == "" || strings.ContainsAny(val, " /\t") || len(val) > 15 {
+			return fmt.Errorf("%q is not a network device name", val)
+		}
+		d.WakeInterface = val
+	case "WAKE_PASSWORD":
+		d.WakePassword, err = ParseWakePassword(val)
+	case "NOTIFY":
+		for _, it := range SplitList(val) {
+			if !strings.Contains(it, "@") || strings.ContainsAny(it, "<>\"") {
+				return fmt.Errorf("%q is not a mail address", it)
+			}
+			d.Notify = append(d.Notify, it)
+		}
+	default:
+		if strings.HasPrefix(key, "SPA") {
+			return setSPA(d, key, val)
+		}
+		return errUnknown
+	}
+	return err
+}
+
+func spa(d *Door) *SPA {
+	if d.SPA == nil {
+		d.SPA = &SPA{Port: DefaultSPAPort, HMACDigest: "sha256", MaxAge: DefaultSPAMaxAge}
+	}
+	return d.SPA
+}
+
+func setSPA(d *Door, key, val string) error {
+	var err error
+	switch key {
+	case "SPA":
+		var on bool
+		if on, err = ParseBool(val); err == nil {
+			if on {
+				spa(d)
+			} else {
+				d.SPA = nil
+			}
+		}
+	case "SPA_PORT":
+		spa(d).Port, err = parsePort(strings.TrimSpace(val))
+	case "SPA_KEY":
+		spa(d).Key = []byte(val)
+	case "SPA_KEY_BASE64":
+		spa(d).Key, err = b64(val)
+	case "SPA_HMAC_KEY":
+		spa(d).HMACKey = []byte(val)
+	case "SPA_HMAC_KEY_BASE64":
+		spa(d).HMACKey, err = b64(val)
+	case "SPA_HMAC_DIGEST":
+		v := strings.ToLower(strings.ReplaceAll(val, "-", "_"))
+		switch v {
+		case "md5", "sha1", "sha256", "sha384", "sha512", "sha3_256", "sha3_512":
+			spa(d).HMACDigest = v
+		default:
+			return fmt.Errorf("%q: want md5, sha1, sha256, sha384, sha512, sha3_256 or sha3_512", val)
+		}
+	case "SPA_MAX_AGE":
+		spa(d).MaxAge, err = ParseSeconds(val)
+		if err == nil && spa(d).MaxAge == 0 {
+			err = fmt.Errorf("0 seconds would reject every packet")
+		}
+	case "SPA_ALLOW_NAT":
+		spa(d).AllowNAT, err = ParseBool(val)
+	case "SPA_ALLOW_COMMANDS":
+		spa(d).AllowCommands, err = ParseBool(val)
+	case "SPA_ALLOW_ANY_SOURCE":
+		spa(d).AllowAnySource, err = ParseBool(val)
+	case "SPA_MAX_TIMEOUT":
+		spa(d).MaxClientTimout, err = ParseSeconds(val)
+	default:
+		return errUnknown
+	}
+	return err
+}
+
+func b64(s string) ([]byte, error) {
+	b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(s))
+	if err != nil {
+		return nil, fmt.Errorf("not base64: %v", err)
+	}
+	return b, nil
+}
+
+// finish validates a door after all its directives are read.
+func finish(d *Door) error {
+	if d.SPA != nil {
+		s := d.SPA
+		if len(s.Key) == 0 {
+			return fmt.Errorf("SPA door needs spa_key or spa_key_base64")
+		}
+		if len(s.HMACKey) == 0 {
+			return fmt.Errorf("SPA door needs spa_hmac_key or spa_hmac_key_base64 (fwknop HMAC is mandatory here)")
+		}
+		if d.seenSequence || d.OneTimeFile != "" {
+			return fmt.Errorf("a door is either a knock sequence or SPA, not both")
+		}
+		if len(d.Open) == 0 && len(d.Forward) == 0 && !s.AllowCommands && d.StartCommand == "" {
+			return fmt.Errorf("SPA door grants nothing: give open, forward, or start_command")
+		}
+	} else if len(d.Sequence) == 0 && d.OneTimeFile == "" {
+		return fmt.Errorf("empty knock sequence (give sequence or one_time_sequences)")
+	}
+	if !d.hasOpenDur {
+		d.OpenDuration = d.CmdTimeout
+		if d.OpenDuration == 0 && (len(d.Open) > 0 || len(d.Forward) > 0) {
+			return fmt.Errorf("cmd_timeout 0 and no open_duration: grants would close as they open")
+		}
+	}
+	return nil
+}

@@ -1,0 +1,66 @@
+package config
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"strings"
+)
+
+// OneTimeSeq is one usable line of a One_Time_Sequences file.
+type OneTimeSeq struct {
+	Line   int   // 1-based line number
+	Offset int64 // byte offset of the line's first byte
+	Steps  []Step
+}
+
+// ReadOneTime returns the usable sequences of a one-time sequences file in
+// order: blank lines, comment lines and lines that do not parse are skipped,
+// as knockd does. The file must be writable, because each used sequence is
+// marked in place.
+func ReadOneTime(path string) ([]OneTimeSeq, error) {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return nil, fmt.Errorf("one-time sequences: %w", err)
+	}
+	defer f.Close()
+	var out []OneTimeSeq
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 4096), MaxLineLength)
+	var off int64
+	line := 0
+	for sc.Scan() {
+		line++
+		b := sc.Bytes()
+		start := off
+		off += int64(len(b)) + 1
+		s := strings.TrimSpace(string(bytes.TrimRight(b, "\r")))
+		if s == "" || s[0] == '#' {
+			continue
+		}
+		steps, err := ParseSequence(s)
+		if err != nil {
+			continue
+		}
+		out = append(out, OneTimeSeq{Line: line, Offset: start, Steps: steps})
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("one-time sequences: %s: %w", path, err)
+	}
+	return out, nil
+}
+
+// MarkUsed overwrites the first byte of the sequence's line with '#', as
+// knockd does, so the sequence is never accepted again.
+func MarkUsed(path string, s OneTimeSeq) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("one-time sequences: %w", err)
+	}
+	defer f.Close()
+	if _, err := f.WriteAt([]byte{'#'}, s.Offset); err != nil {
+		return fmt.Errorf("one-time sequences: mark line %d of %s: %w", s.Line, path, err)
+	}
+	return f.Sync()
+}

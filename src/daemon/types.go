@@ -1,0 +1,5 @@
+package daemon
+
+import "golang.org/x/net/bpf"
+
+type bpfRaw = bpf.RawInstruction

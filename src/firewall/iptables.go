@@ -1,0 +1,527 @@
+package firewall
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/coreos/go-iptables/iptables"
+)
+
+// The iptables backend keeps every rule in its own chains, one per hook,
+// jumped to from position 1 of the built-in chain:
+//
+//	filter INPUT       -> KNOCKD_INPUT        ACCEPT (open)
+//	filter FORWARD     -> KNOCKD_FORWARD      ACCEPT (forward, after DNAT)
+//	nat    PREROUTING  -> KNOCKD_PREROUTING   DNAT (forward)
+//	nat    POSTROUTING -> KNOCKD_POSTROUTING  MASQUERADE (forward with masquerade)
+//
+// Every rule matches -s SRC and carries the comment
+// "knockd-go door=NAME until=UNIXTIME". Init flushes the chains (crash
+// leftovers), Close deletes them. IPv6 goes through ip6tables with the
+// same chains; forwarding an IPv6 source needs an IPv6 LAN host and
+// ip6tables' nat table (Linux ≥ 3.7); without it, IPv6 forwards fail and
+// IPv6 opens still work.
+//
+// Replies of forwarded connections are left to the router's usual
+// "ESTABLISHED,RELATED -j ACCEPT" rule in FORWARD, which every router
+// firewall has.
+
+// hook is one of the backend's chains and the built-in chain jumping to it.
+type hook struct {
+	table, builtin, own string
+}
+
+var hooks = [...]hook{
+	{"filter", "INPUT", "KNOCKD_INPUT"},
+	{"filter", "FORWARD", "KNOCKD_FORWARD"},
+	{"nat", "PREROUTING", "KNOCKD_PREROUTING"},
+	{"nat", "POSTROUTING", "KNOCKD_POSTROUTING"},
+}
+
+// Indexes into hooks, also the role of a rule.
+const (
+	hInput = iota
+	hForward
+	hDNAT
+	hMasq
+)
+
+// ipt is the part of go-iptables the backend uses (fakes in unit tests).
+type ipt interface {
+	Append(table, chain string, rulespec ...string) error
+	Insert(table, chain string, pos int, rulespec ...string) error
+	Delete(table, chain string, rulespec ...string) error
+	List(table, chain string) ([]string, error)
+	ClearChain(table, chain string) error
+	ClearAndDeleteChain(table, chain string) error
+}
+
+// ruleKey identifies one installed rule: an atom's rule in one hook.
+type ruleKey struct {
+	k atomKey
+	h int
+}
+
+// ipFamily is the state of one of iptables / ip6tables.
+type ipFamily struct {
+	name   string // "iptables" or "ip6tables"
+	v6     bool
+	ipt    ipt
+	natErr error // the nat table is unusable: forwards fail with it
+	rules  map[ruleKey][]string
+}
+
+// Iptables is the iptables / ip6tables backend.
+type Iptables struct {
+	comment string
+	fams    []*ipFamily // [0] IPv4, [1] IPv6 when enabled
+}
+
+func newIptables(o Options) (*Iptables, error) {
+	v4, err := iptables.New(iptables.IPFamily(iptables.ProtocolIPv4), iptables.Path(o.IptablesPath),
+		iptables.Timeout(timeoutSeconds(o)))
+	if err != nil {
+		return nil, fmt.Errorf("firewall: iptables: %w", err)
+	}
+	var v6 ipt
+	if o.IPv6 {
+		p, err := iptables.New(iptables.IPFamily(iptables.ProtocolIPv6), iptables.Path(o.Ip6tablesPath),
+			iptables.Timeout(timeoutSeconds(o)))
+		if err != nil {
+			return nil, fmt.Errorf("firewall: ip6tables: %w", err)
+		}
+		v6 = p
+	}
+	return newIptablesWith(o.Comment, v4, v6), nil
+}
+
+func timeoutSeconds(o Options) int {
+	s := int(o.Timeout.Seconds())
+	if s < 1 {
+		s = 1
+	}
+	return s
+}
+
+// newIptablesWith builds the backend on given iptables runners (v6 may be
+// nil: no IPv6).
+func newIptablesWith(comment string, v4, v6 ipt) *Iptables {
+	b := &Iptables{comment: comment}
+	b.fams = append(b.fams, &ipFamily{name: "iptables", ipt: v4, rules: map[ruleKey][]string{}})
+	if v6 != nil {
+		b.fams = append(b.fams, &ipFamily{name: "ip6tables", v6: true, ipt: v6, rules: map[ruleKey][]string{}})
+	}
+	return b
+}
+
+// Name returns "iptables".
+func (b *Iptables) Name() string { return "iptables" }
+
+func (b *Iptables) family(src netip.Addr) (*ipFamily, error) {
+	for _, f := range b.fams {
+		if f.v6 == src.Is6() {
+			return f, nil
+		}
+	}
+	return nil, fmt.Errorf("firewall: iptables: %s: IPv6 not enabled: %w", src, ErrFamily)
+}
+
+// Init creates (or flushes) the backend's chains and puts the jumps at
+// position 1. A missing nat table only disables forwards.
+func (b *Iptables) Init() error {
+	var errs []error
+	for _, f := range b.fams {
+		f.rules = map[ruleKey][]string{}
+		f.natErr = nil
+		for i, h := range hooks {
+			if err := f.ipt.ClearChain(h.table, h.own); err != nil {
+				if h.table == "nat" {
+					f.natErr = fmt.Errorf("firewall: %s: nat table unusable, no forwards: %w", f.name, err)
+					continue
+				}
+				errs = append(errs, fmt.Errorf("firewall: %s: create chain %s: %w", f.name, h.own, err))
+				continue
+			}
+			if err := f.ensureJump(i); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Close removes the jumps and deletes the backend's chains.
+func (b *Iptables) Close() error {
+	var errs []error
+	for _, f := range b.fams {
+		for _, h := range hooks {
+			if h.table == "nat" && f.natErr != nil {
+				continue
+			}
+			lines, err := f.ipt.List(h.table, h.builtin)
+			if err == nil {
+				for n := countJumps(lines, h); n > 0; n-- {
+					if err := f.ipt.Delete(h.table, h.builtin, "-j", h.own); err != nil && !notExist(err) {
+						errs = append(errs, fmt.Errorf("firewall: %s: delete jump to %s: %w", f.name, h.own, err))
+						break
+					}
+				}
+			} else if !notExist(err) {
+				errs = append(errs, fmt.Errorf("firewall: %s: list %s: %w", f.name, h.builtin, err))
+			}
+			if err := f.ipt.ClearAndDeleteChain(h.table, h.own); err != nil && !notExist(err) {
+				errs = append(errs, fmt.Errorf("firewall: %s: delete chain %s: %w", f.name, h.own, err))
+			}
+		}
+		f.rules = map[ruleKey][]string{}
+	}
+	return errors.Join(errs...)
+}
+
+// Add installs the rules of g, replacing a rule of the same source and
+// port (an extension: new comment) without a gap.
+func (b *Iptables) Add(g Grant) error {
+	f, err := b.family(g.Src)
+	if err != nil {
+		return err
+	}
+	want := b.rulesFor(f, g)
+	var errs []error
+	used := map[int]bool{}
+	for _, r := range want {
+		used[r.key.h] = true
+	}
+	for h := range hooks {
+		if used[h] && (hooks[h].table != "nat" || f.natErr == nil) {
+			if err := f.ensureJump(h); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	for _, r := range want {
+		if r.err != nil {
+			errs = append(errs, r.err)
+			continue
+		}
+		old, had := f.rules[r.key]
+		if had && equalSpec(old, r.spec) {
+			continue
+		}
+		h := hooks[r.key.h]
+		err := f.ipt.Append(h.table, h.own, r.spec...)
+		if err != nil && notExist(err) {
+			// The chain went away (firewall reload): recreate and retry.
+			if err = f.repairHook(r.key.h, f.rules); err == nil {
+				err = f.ipt.Append(h.table, h.own, r.spec...)
+			}
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("firewall: %s: add %s: %w", f.name, strings.Join(r.spec, " "), err))
+			continue
+		}
+		if had {
+			if err := f.ipt.Delete(h.table, h.own, old...); err != nil && !notExist(err) {
+				errs = append(errs, fmt.Errorf("firewall: %s: delete old rule: %w", f.name, err))
+			}
+		}
+		f.rules[r.key] = r.spec
+	}
+	return errors.Join(errs...)
+}
+
+// Remove deletes the rules of g that the backend installed.
+func (b *Iptables) Remove(g Grant) error {
+	f, err := b.family(g.Src)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, a := range atoms(g.Src, g.Spec) {
+		for h := range hooks {
+			k := ruleKey{a.key(), h}
+			spec, ok := f.rules[k]
+			if !ok {
+				continue
+			}
+			if err := f.ipt.Delete(hooks[h].table, hooks[h].own, spec...); err != nil && !notExist(err) {
+				errs = append(errs, fmt.Errorf("firewall: %s: remove %s: %w", f.name, strings.Join(spec, " "), err))
+				continue
+			}
+			delete(f.rules, k)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Reassert checks, for every hook with active rules, that the jump is at
+// position 1 and the chain holds the expected number of rules (one
+// listing of each chain), and rebuilds a hook's chain from the active
+// grants when not.
+func (b *Iptables) Reassert(active []Grant) (bool, error) {
+	want := make([]map[ruleKey][]string, len(b.fams))
+	for i := range want {
+		want[i] = map[ruleKey][]string{}
+	}
+	var errs []error
+	for _, g := range active {
+		f, err := b.family(g.Src)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, r := range b.rulesFor(f, g) {
+			if r.err == nil {
+				want[b.index(f)][r.key] = r.spec
+			}
+		}
+	}
+	repaired := false
+	for i, f := range b.fams {
+		count := [len(hooks)]int{}
+		for k := range want[i] {
+			count[k.h]++
+		}
+		for h := range hooks {
+			if count[h] == 0 && !f.hasRules(h) {
+				continue
+			}
+			ok, err := f.hookIntact(h, count[h], want[i], f.rules)
+			if err != nil {
+				errs = append(errs, err)
+			}
+			if ok {
+				continue
+			}
+			repaired = true
+			if err := f.repairHook(h, want[i]); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return repaired, errors.Join(errs...)
+}
+
+func (b *Iptables) index(f *ipFamily) int {
+	for i, x := range b.fams {
+		if x == f {
+			return i
+		}
+	}
+	return 0
+}
+
+func (f *ipFamily) hasRules(h int) bool {
+	for k := range f.rules {
+		if k.h == h {
+			return true
+		}
+	}
+	return false
+}
+
+// hookIntact reports whether hook h has its jump at position 1 and n rules
+// in its chain, and the backend's record of that chain matches want.
+func (f *ipFamily) hookIntact(h, n int, want, have map[ruleKey][]string) (bool, error) {
+	hk := hooks[h]
+	for k, spec := range want {
+		if k.h == h && !equalSpec(have[k], spec) {
+			return false, nil
+		}
+	}
+	for k := range have {
+		if _, ok := want[k]; k.h == h && !ok {
+			return false, nil
+		}
+	}
+	lines, err := f.ipt.List(hk.table, hk.own)
+	if err != nil {
+		if notExist(err) {
+			return false, nil
+		}
+		return true, fmt.Errorf("firewall: %s: list %s: %w", f.name, hk.own, err)
+	}
+	if countRules(lines, hk.own) != n {
+		return false, nil
+	}
+	lines, err = f.ipt.List(hk.table, hk.builtin)
+	if err != nil {
+		return true, fmt.Errorf("firewall: %s: list %s: %w", f.name, hk.builtin, err)
+	}
+	return jumpFirst(lines, hk) && countJumps(lines, hk) == 1, nil
+}
+
+// repairHook recreates hook h's chain with the rules in want and puts the
+// jump back at position 1. The backend's record of h becomes want's.
+func (f *ipFamily) repairHook(h int, want map[ruleKey][]string) error {
+	hk := hooks[h]
+	if hk.table == "nat" && f.natErr != nil {
+		return f.natErr
+	}
+	keep := map[ruleKey][]string{}
+	for k, spec := range want {
+		if k.h == h {
+			keep[k] = spec
+		}
+	}
+	if err := f.ipt.ClearChain(hk.table, hk.own); err != nil {
+		return fmt.Errorf("firewall: %s: recreate chain %s: %w", f.name, hk.own, err)
+	}
+	for k := range f.rules {
+		if k.h == h {
+			delete(f.rules, k)
+		}
+	}
+	keys := make([]ruleKey, 0, len(keep))
+	for k := range keep {
+		keys = append(keys, k)
+	}
+	sortRuleKeys(keys)
+	var errs []error
+	for _, k := range keys {
+		if err := f.ipt.Append(hk.table, hk.own, keep[k]...); err != nil {
+			errs = append(errs, fmt.Errorf("firewall: %s: restore %s: %w", f.name, strings.Join(keep[k], " "), err))
+			continue
+		}
+		f.rules[k] = keep[k]
+	}
+	if err := f.ensureJump(h); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// ensureJump makes the jump to hook h's chain the first rule of the
+// built-in chain, exactly once.
+func (f *ipFamily) ensureJump(h int) error {
+	hk := hooks[h]
+	lines, err := f.ipt.List(hk.table, hk.builtin)
+	if err != nil {
+		return fmt.Errorf("firewall: %s: list %s: %w", f.name, hk.builtin, err)
+	}
+	n := countJumps(lines, hk)
+	if n == 1 && jumpFirst(lines, hk) {
+		return nil
+	}
+	for ; n > 0; n-- {
+		if err := f.ipt.Delete(hk.table, hk.builtin, "-j", hk.own); err != nil && !notExist(err) {
+			return fmt.Errorf("firewall: %s: delete misplaced jump to %s: %w", f.name, hk.own, err)
+		}
+	}
+	if err := f.ipt.Insert(hk.table, hk.builtin, 1, "-j", hk.own); err != nil {
+		return fmt.Errorf("firewall: %s: insert jump to %s: %w", f.name, hk.own, err)
+	}
+	return nil
+}
+
+type iptRule struct {
+	key  ruleKey
+	spec []string
+	err  error
+}
+
+// rulesFor returns the rules of a grant: for an open port one INPUT rule;
+// for a forward DNAT, FORWARD accept and, when asked, MASQUERADE.
+func (b *Iptables) rulesFor(f *ipFamily, g Grant) []iptRule {
+	comment := fmt.Sprintf("%s door=%s until=%d", b.comment, cleanDoor(g.Door), g.Until.Unix())
+	var out []iptRule
+	for _, a := range atoms(g.Src, g.Spec) {
+		src := prefixString(a.src)
+		match := func(extra []string, proto string, port uint16, tail ...string) []string {
+			s := append([]string{"-s", src}, extra...)
+			s = append(s, "-p", proto, "-m", proto, "--dport", strconv.Itoa(int(port)),
+				"-m", "comment", "--comment", comment)
+			return append(s, tail...)
+		}
+		if !a.fwd {
+			out = append(out, iptRule{key: ruleKey{a.key(), hInput}, spec: match(nil, a.proto, a.port, "-j", "ACCEPT")})
+			continue
+		}
+		// Without nat no part of a forward is installed. The DNAT rule
+		// comes last so that it never sends packets to a missing accept.
+		err := f.natErr
+		dst := []string{"-d", prefixString(a.to.Addr())}
+		out = append(out, iptRule{key: ruleKey{a.key(), hForward}, err: err,
+			spec: match(dst, a.proto, a.to.Port(), "-j", "ACCEPT")})
+		if a.masq {
+			out = append(out, iptRule{key: ruleKey{a.key(), hMasq}, err: err,
+				spec: match(dst, a.proto, a.to.Port(), "-j", "MASQUERADE")})
+		}
+		out = append(out, iptRule{key: ruleKey{a.key(), hDNAT}, err: err,
+			spec: match(nil, a.proto, a.port, "-j", "DNAT", "--to-destination", a.to.String())})
+	}
+	return out
+}
+
+// prefixString writes an address as iptables lists it (-s 1.2.3.4/32).
+func prefixString(a netip.Addr) string {
+	return netip.PrefixFrom(a, a.BitLen()).String()
+}
+
+func equalSpec(a, b []string) bool {
+	if len(a) != len(b) || a == nil {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func sortRuleKeys(ks []ruleKey) {
+	sort.Slice(ks, func(i, j int) bool {
+		if ks[i].h != ks[j].h {
+			return ks[i].h < ks[j].h
+		}
+		return lessAtomKey(ks[i].k, ks[j].k)
+	})
+}
+
+// countRules counts the rules in an `iptables -S CHAIN` listing.
+func countRules(lines []string, chain string) int {
+	n := 0
+	for _, l := range lines {
+		if strings.HasPrefix(l, "-A "+chain+" ") {
+			n++
+		}
+	}
+	return n
+}
+
+func jumpLine(h hook) string { return "-A " + h.builtin + " -j " + h.own }
+
+// countJumps counts the jumps to h's chain in a listing of its built-in.
+func countJumps(lines []string, h hook) int {
+	n := 0
+	for _, l := range lines {
+		if strings.TrimSpace(l) == jumpLine(h) {
+			n++
+		}
+	}
+	return n
+}
+
+// jumpFirst reports whether the first rule of the built-in is the jump.
+func jumpFirst(lines []string, h hook) bool {
+	for _, l := range lines {
+		if strings.HasPrefix(l, "-A "+h.builtin+" ") {
+			return strings.TrimSpace(l) == jumpLine(h)
+		}
+	}
+	return false
+}
+
+// notExist reports iptables' "no such rule/chain/table" errors.
+func notExist(err error) bool {
+	var e *iptables.Error
+	if errors.As(err, &e) {
+		return e.IsNotExist()
+	}
+	var n interface{ IsNotExist() bool }
+	return errors.As(err, &n) && n.IsNotExist()
+}

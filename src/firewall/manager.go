@@ -1,0 +1,483 @@
+package firewall
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"sort"
+	"sync"
+	"time"
+)
+
+// ManagerOptions configure a Manager. Zero values mean the defaults.
+type ManagerOptions struct {
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// After returns a channel that fires after d (default: a real timer).
+	// Tests pass a fake clock's After.
+	After func(d time.Duration) <-chan time.Time
+	// Log receives one line per notable event (reassert repairs, errors).
+	Log func(string)
+	// OnExpire is called, outside the Manager's lock, for each grant that
+	// expired. It must not block for long.
+	OnExpire func(Grant)
+	// ReassertEvery is the period of the reassert check while grants are
+	// active (default 5 s; negative disables it).
+	ReassertEvery time.Duration
+	// CloseTimeout bounds Close (default 10 s).
+	CloseTimeout time.Duration
+	// MaxGrants bounds the number of active grants (default 1024); further
+	// grants fail with ErrTooMany.
+	MaxGrants int
+}
+
+// Manager owns the active grants of one backend: it merges and extends
+// them, removes them when they expire, re-asserts them after firewall
+// reloads and revokes them on Close. It is safe for concurrent use.
+type Manager struct {
+	b     Backend
+	opt   ManagerOptions
+	wake  chan struct{}
+	done  chan struct{}
+	close sync.Once
+
+	mu           sync.Mutex
+	closed       bool
+	grants       map[grantKey]*Grant
+	atoms        map[atomKey]*atomState
+	nextReassert time.Time
+	lastErr      string
+}
+
+type grantKey struct {
+	door string
+	src  netip.Addr
+}
+
+type atomState struct {
+	a        atom
+	door     string
+	until    time.Time
+	removing bool      // expired, removal failed, retrying
+	retryAt  time.Time // next removal attempt
+	backoff  time.Duration
+}
+
+// NewManager returns a Manager driving b, which must already be
+// initialised (Backend.Init).
+func NewManager(b Backend, opt ManagerOptions) *Manager {
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if opt.Log == nil {
+		opt.Log = func(string) {}
+	}
+	if opt.ReassertEvery == 0 {
+		opt.ReassertEvery = 5 * time.Second
+	}
+	if opt.CloseTimeout <= 0 {
+		opt.CloseTimeout = 10 * time.Second
+	}
+	if opt.MaxGrants <= 0 {
+		opt.MaxGrants = 1024
+	}
+	return &Manager{
+		b:      b,
+		opt:    opt,
+		wake:   make(chan struct{}, 1),
+		done:   make(chan struct{}),
+		grants: make(map[grantKey]*Grant),
+		atoms:  make(map[atomKey]*atomState),
+	}
+}
+
+// Grant gives src what s opens for d, on behalf of door. A grant repeated
+// while active (same door and source) is extended; firewall rules are
+// never duplicated, also when several doors open the same port.
+//
+// Forwards to a LAN host of another address family than src cannot be
+// made; they are skipped and reported with an error wrapping ErrFamily
+// while the rest of the grant is made. When the backend fails otherwise,
+// the error is returned but the grant is kept: the periodic reassert
+// retries it. until is the zero time when nothing was granted.
+func (m *Manager) Grant(door string, src netip.Addr, s Spec, d time.Duration) (until time.Time, err error) {
+	if d <= 0 {
+		return time.Time{}, fmt.Errorf("firewall: grant %s for %v: duration must be positive", src, d)
+	}
+	if err := s.Validate(); err != nil {
+		return time.Time{}, err
+	}
+	src = src.Unmap()
+	if !src.IsValid() || src.Zone() != "" {
+		return time.Time{}, fmt.Errorf("firewall: grant: invalid source address %q", src)
+	}
+	var errs []error
+	var want []atom
+	for _, a := range atoms(src, s) {
+		if a.fwd && a.to.Addr().Is4() != src.Is4() {
+			errs = append(errs, fmt.Errorf("firewall: door %s: skipped forward %s/%d to %s for %s: %w",
+				door, a.proto, a.port, a.to, src, ErrFamily))
+			continue
+		}
+		want = append(want, a)
+	}
+	if len(want) == 0 {
+		return time.Time{}, errors.Join(errs...)
+	}
+
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return time.Time{}, ErrClosed
+	}
+	gk := grantKey{door, src}
+	if _, ok := m.grants[gk]; !ok && len(m.grants) >= m.opt.MaxGrants {
+		return time.Time{}, fmt.Errorf("firewall: grant %s for door %s: %w (%d)", src, door, ErrTooMany, m.opt.MaxGrants)
+	}
+	now := m.opt.Now()
+	until = now.Add(d)
+	wasIdle := len(m.atoms) == 0
+
+	var add, stale []atom
+	for _, a := range want {
+		st := m.atoms[a.key()]
+		switch {
+		case st == nil || st.removing:
+			add = append(add, a)
+		case st.a != a:
+			stale = append(stale, st.a)
+			add = append(add, a)
+		case until.After(st.until):
+			add = append(add, a)
+		}
+	}
+	if len(stale) > 0 {
+		if err := m.b.Remove(Grant{Door: door, Src: src, Spec: specOf(stale)}); err != nil {
+			errs = append(errs, fmt.Errorf("firewall: replace %s: %w", src, err))
+		}
+	}
+	if len(add) > 0 {
+		err := m.b.Add(Grant{Door: door, Src: src, Spec: specOf(add), Until: until})
+		if errors.Is(err, ErrFamily) {
+			return time.Time{}, errors.Join(append(errs, err)...)
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+		for _, a := range add {
+			m.atoms[a.key()] = &atomState{a: a, door: door, until: until}
+		}
+	}
+	g := m.grants[gk]
+	if g == nil {
+		g = &Grant{Door: door, Src: src}
+		m.grants[gk] = g
+	}
+	g.Spec = specOf(want)
+	if until.After(g.Until) {
+		g.Until = until
+	}
+	if wasIdle {
+		// First grant after an idle period: next check one period away.
+		m.nextReassert = now.Add(m.opt.ReassertEvery)
+	}
+	m.poke()
+	return g.Until, errors.Join(errs...)
+}
+
+// Active returns the active grants, ordered by expiry.
+func (m *Manager) Active() []Grant {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.opt.Now()
+	out := make([]Grant, 0, len(m.grants))
+	for _, g := range m.grants {
+		if g.Until.After(now) {
+			out = append(out, *g)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].Until.Equal(out[j].Until) {
+			return out[i].Until.Before(out[j].Until)
+		}
+		if out[i].Door != out[j].Door {
+			return out[i].Door < out[j].Door
+		}
+		return out[i].Src.Less(out[j].Src)
+	})
+	return out
+}
+
+// Run removes grants when they expire and periodically re-asserts the
+// active ones, until ctx is cancelled or the Manager is closed. It returns
+// nil then.
+func (m *Manager) Run(ctx context.Context) error {
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for {
+		m.mu.Lock()
+		if m.closed {
+			m.mu.Unlock()
+			return nil
+		}
+		wait := m.nextWake(m.opt.Now())
+		m.mu.Unlock()
+
+		var fire <-chan time.Time
+		if m.opt.After != nil {
+			fire = m.opt.After(wait)
+		} else {
+			if timer == nil {
+				timer = time.NewTimer(wait)
+			} else {
+				timer.Reset(wait)
+			}
+			fire = timer.C
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-m.done:
+			return nil
+		case <-m.wake:
+			if timer != nil && !timer.Stop() {
+				select {
+				case <-timer.C:
+				default:
+				}
+			}
+		case <-fire:
+			m.tick()
+		}
+	}
+}
+
+// idleWait is how long Run sleeps with nothing to do; a new grant wakes it.
+const idleWait = time.Hour
+
+// nextWake returns how long to sleep until the next expiry, removal retry
+// or reassert. m.mu is held.
+func (m *Manager) nextWake(now time.Time) time.Duration {
+	var next time.Time
+	consider := func(t time.Time) {
+		if next.IsZero() || t.Before(next) {
+			next = t
+		}
+	}
+	for _, st := range m.atoms {
+		if st.removing {
+			consider(st.retryAt)
+		} else {
+			consider(st.until)
+		}
+	}
+	for _, g := range m.grants {
+		consider(g.Until)
+	}
+	if len(m.atoms) > 0 && m.opt.ReassertEvery > 0 {
+		consider(m.nextReassert)
+	}
+	if next.IsZero() {
+		return idleWait
+	}
+	if d := next.Sub(now); d > 0 {
+		return d
+	}
+	return 0
+}
+
+func (m *Manager) poke() {
+	select {
+	case m.wake <- struct{}{}:
+	default:
+	}
+}
+
+// tick expires what is due and re-asserts when its period has passed.
+func (m *Manager) tick() {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return
+	}
+	now := m.opt.Now()
+	expired := m.sweep(now)
+	if m.opt.ReassertEvery > 0 && !now.Before(m.nextReassert) {
+		m.reassert()
+		m.nextReassert = now.Add(m.opt.ReassertEvery)
+	}
+	m.mu.Unlock()
+	if m.opt.OnExpire != nil {
+		for _, g := range expired {
+			m.opt.OnExpire(g)
+		}
+	}
+}
+
+// sweep removes expired atoms from the firewall and expired grants from
+// the table, returning the latter. m.mu is held.
+func (m *Manager) sweep(now time.Time) []Grant {
+	type group struct {
+		door string
+		src  netip.Addr
+	}
+	due := map[group][]*atomState{}
+	for _, st := range m.atoms {
+		if st.removing && now.Before(st.retryAt) {
+			continue
+		}
+		if !st.removing && st.until.After(now) {
+			continue
+		}
+		k := group{st.door, st.a.src}
+		due[k] = append(due[k], st)
+	}
+	keys := make([]group, 0, len(due))
+	for k := range due {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if c := keys[i].src.Compare(keys[j].src); c != 0 {
+			return c < 0
+		}
+		return keys[i].door < keys[j].door
+	})
+	for _, k := range keys {
+		sts := due[k]
+		as := make([]atom, len(sts))
+		for i, st := range sts {
+			as[i] = st.a
+		}
+		sortAtoms(as)
+		err := m.b.Remove(Grant{Door: k.door, Src: k.src, Spec: specOf(as)})
+		for _, st := range sts {
+			if err == nil {
+				delete(m.atoms, st.a.key())
+				continue
+			}
+			st.removing = true
+			if st.backoff == 0 {
+				st.backoff = time.Second
+			} else if st.backoff < time.Minute {
+				st.backoff *= 2
+			}
+			st.retryAt = now.Add(st.backoff)
+		}
+		if err != nil {
+			m.opt.Log(fmt.Sprintf("firewall: %s: removing expired grant of %s (door %s) failed, retrying: %v",
+				m.b.Name(), k.src, k.door, err))
+		}
+	}
+	var expired []Grant
+	for k, g := range m.grants {
+		if !g.Until.After(now) {
+			expired = append(expired, *g)
+			delete(m.grants, k)
+		}
+	}
+	sort.Slice(expired, func(i, j int) bool { return expired[i].Until.Before(expired[j].Until) })
+	return expired
+}
+
+// activeLocked returns the installed atoms as grants, one per door,
+// source and expiry. m.mu is held.
+func (m *Manager) activeLocked() []Grant {
+	type group struct {
+		door  string
+		src   netip.Addr
+		until time.Time
+	}
+	by := map[group][]atom{}
+	for _, st := range m.atoms {
+		if st.removing {
+			continue
+		}
+		k := group{st.door, st.a.src, st.until}
+		by[k] = append(by[k], st.a)
+	}
+	out := make([]Grant, 0, len(by))
+	for k, as := range by {
+		sortAtoms(as)
+		out = append(out, Grant{Door: k.door, Src: k.src, Spec: specOf(as), Until: k.until})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if c := out[i].Src.Compare(out[j].Src); c != 0 {
+			return c < 0
+		}
+		if out[i].Door != out[j].Door {
+			return out[i].Door < out[j].Door
+		}
+		return out[i].Until.Before(out[j].Until)
+	})
+	return out
+}
+
+// reassert asks the backend to check and restore the active grants,
+// logging repairs and changes of error. m.mu is held.
+func (m *Manager) reassert() {
+	active := m.activeLocked()
+	if len(active) == 0 {
+		return
+	}
+	repaired, err := m.b.Reassert(active)
+	switch {
+	case err != nil:
+		if msg := err.Error(); msg != m.lastErr {
+			m.lastErr = msg
+			m.opt.Log(fmt.Sprintf("firewall: %s: reassert failed: %v", m.b.Name(), err))
+		}
+	case repaired:
+		m.lastErr = ""
+		m.opt.Log(fmt.Sprintf("firewall: %s: restored %d active grant(s) after a firewall reload", m.b.Name(), len(active)))
+	case m.lastErr != "":
+		m.lastErr = ""
+		m.opt.Log(fmt.Sprintf("firewall: %s: reassert works again", m.b.Name()))
+	}
+}
+
+// Reassert runs the reassert check now (e.g. on SIGHUP or after a
+// firewall-reload hook), whatever the period.
+func (m *Manager) Reassert() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return
+	}
+	m.reassert()
+	m.nextReassert = m.opt.Now().Add(m.opt.ReassertEvery)
+}
+
+// Close revokes every grant (Backend.Close) within the close timeout and
+// stops Run. Later grants fail with ErrClosed. Closing twice is a no-op.
+func (m *Manager) Close() error {
+	first := false
+	m.close.Do(func() { first = true })
+	if !first {
+		return nil
+	}
+	m.mu.Lock()
+	m.closed = true
+	m.grants = map[grantKey]*Grant{}
+	m.atoms = map[atomKey]*atomState{}
+	close(m.done)
+	m.mu.Unlock()
+
+	res := make(chan error, 1)
+	go func() { res <- m.b.Close() }()
+	t := time.NewTimer(m.opt.CloseTimeout)
+	defer t.Stop()
+	select {
+	case err := <-res:
+		if err != nil {
+			return fmt.Errorf("firewall: %s: close: %w", m.b.Name(), err)
+		}
+		return nil
+	case <-t.C:
+		return fmt.Errorf("firewall: %s: close: timed out after %v", m.b.Name(), m.opt.CloseTimeout)
+	}
+}

@@ -1,0 +1,380 @@
+// Package mail sends knockd-go's notification mail through a
+// sendmail-compatible program (msmtp, ssmtp, sendmail, Postfix, Exim,
+// busybox sendmail): the daemon writes the whole RFC 5322 message, the
+// program delivers it. A built-in SMTP+TLS client would double the binary.
+//
+// A mail is a notification, never a reason to stall a knock: callers run
+// Send in a goroutine of their own and log its error. Send itself is
+// bounded by its context and by Sendmail.Timeout, after which the program
+// and everything it started are killed.
+package mail
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"mime/quotedprintable"
+	netmail "net/mail"
+	"os"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// A Mailer sends one message. Implementations must be safe for concurrent
+// use and must return once ctx is done.
+type Mailer interface {
+	Send(ctx context.Context, m Message) error
+}
+
+// A Message is a plain-text notification.
+type Message struct {
+	// From is the author, "knockd@example.org" or
+	// "Router <knockd@example.org>". Empty leaves the From header to the
+	// sendmail program (msmtp, ssmtp and sendmail all add one).
+	From string
+	// To are the recipients, in the same forms as From; at least one. They
+	// are given to the sendmail program as arguments, and shown in the To
+	// header. A bare local name such as "root" is accepted too.
+	To []string
+	// Subject is one line; control characters (CR, LF, …) are replaced by
+	// spaces and non-ASCII text is RFC 2047-encoded.
+	Subject string
+	// Body is UTF-8 text; line endings are normalized.
+	Body string
+	// Date is the Date header; zero means the time of sending.
+	Date time.Time
+}
+
+const (
+	maxAddressLen = 320 // generous: SMTP paths are at most 256 octets
+	maxSubject    = 200 // runes, before encoding
+	maxLine       = 998 // RFC 5322 §2.1.1, without the line ending
+	foldAt        = 78  // RFC 5322 §2.1.1 SHOULD
+)
+
+// Validate reports whether m can be sent: a valid From (or none), at least
+// one valid recipient. It is what Send checks before running anything.
+func (m Message) Validate() error {
+	_, err := m.addresses()
+	return err
+}
+
+// addresses parses m's addresses; it returns the From address (nil for
+// none) followed by the recipients.
+func (m Message) addresses() ([]*netmail.Address, error) {
+	var from *netmail.Address
+	if m.From != "" {
+		a, err := ParseAddress(m.From)
+		if err != nil {
+			return nil, fmt.Errorf("mail: From: %w", err)
+		}
+		from = a
+	}
+	if len(m.To) == 0 {
+		return nil, errors.New("mail: no recipient")
+	}
+	out := []*netmail.Address{from}
+	for i, s := range m.To {
+		a, err := ParseAddress(s)
+		if err != nil {
+			return nil, fmt.Errorf("mail: To[%d]: %w", i, err)
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// ParseAddress parses one address as Message accepts it: an RFC 5322
+// mailbox ("a@example.org", "Name <a@example.org>") or a bare local name
+// ("root"). It rejects what could change the meaning of a header or of the
+// sendmail command line: control characters (CR, LF, NUL, …), an address
+// starting with '-', quotes, spaces and other specials inside the address
+// itself, and more than one address.
+func ParseAddress(s string) (*netmail.Address, error) {
+	if s == "" {
+		return nil, errors.New("empty address")
+	}
+	if len(s) > maxAddressLen {
+		return nil, fmt.Errorf("address of %d bytes is too long (at most %d)", len(s), maxAddressLen)
+	}
+	if !utf8.ValidString(s) {
+		return nil, fmt.Errorf("address %q is not valid UTF-8", s)
+	}
+	for _, r := range s {
+		if isControl(r) {
+			return nil, fmt.Errorf("address %q contains a control character", s)
+		}
+	}
+	var a *netmail.Address
+	if isLocalName(s) {
+		a = &netmail.Address{Address: s}
+	} else {
+		var err error
+		a, err = netmail.ParseAddress(s)
+		if err != nil {
+			return nil, fmt.Errorf("address %q: %w", s, err)
+		}
+	}
+	if strings.HasPrefix(a.Address, "-") {
+		return nil, fmt.Errorf("address %q starts with '-'", s)
+	}
+	for _, r := range a.Address {
+		if r <= ' ' || strings.ContainsRune(`"(),:;<>[\]`, r) || isControl(r) {
+			return nil, fmt.Errorf("address %q: %q not allowed in %q", s, r, a.Address)
+		}
+	}
+	for _, r := range a.Name {
+		if isControl(r) {
+			return nil, fmt.Errorf("address %q: control character in the name", s)
+		}
+	}
+	return a, nil
+}
+
+// formatAddress formats a for a header: "a@example.org",
+// "Name <a@example.org>" (the name RFC 2047-encoded when not ASCII), or a
+// bare local name.
+func formatAddress(a *netmail.Address) string {
+	if !strings.Contains(a.Address, "@") {
+		return a.Address
+	}
+	s := a.String()
+	if a.Name == "" && strings.HasPrefix(s, "<") && strings.HasSuffix(s, ">") {
+		s = s[1 : len(s)-1]
+	}
+	return s
+}
+
+// isLocalName reports whether s is a bare local user name such as "root",
+// which sendmail programs deliver locally or map through their aliases.
+func isLocalName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-' || c == '+') {
+			return false
+		}
+	}
+	return true
+}
+
+// isControl reports whether r is a C0 or C1 control character, DEL, or a
+// Unicode line or paragraph separator.
+func isControl(r rune) bool {
+	return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == '\u2028' || r == '\u2029'
+}
+
+// CleanHeaderText turns s into text that is safe as the value of an
+// unstructured header such as Subject: invalid UTF-8 becomes U+FFFD,
+// control characters (CR and LF among them) become spaces, runs of white
+// space collapse to one space, and the result is cut to maxRunes runes
+// (with "…") when maxRunes > 0.
+func CleanHeaderText(s string, maxRunes int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = strings.Map(func(r rune) rune {
+		if isControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
+	s = strings.Join(strings.FieldsFunc(s, unicode.IsSpace), " ")
+	if maxRunes > 0 && utf8.RuneCountInString(s) > maxRunes {
+		r := []rune(s)
+		s = strings.TrimRight(string(r[:maxRunes-1]), " ") + "…"
+	}
+	return s
+}
+
+// encodeHeaderText RFC 2047-encodes s (Q encoding, UTF-8) when it is not
+// plain ASCII or holds "=?", which a reader would take for the start of an
+// encoded word. Each encoded word is at most 75 characters and never splits
+// a character; words are separated by spaces, where fold may break lines.
+func encodeHeaderText(s string) string {
+	plain := !strings.Contains(s, "=?")
+	for i := 0; plain && i < len(s); i++ {
+		plain = s[i] < 0x80
+	}
+	if plain {
+		return s
+	}
+	const prefix, suffix, maxWord = "=?utf-8?q?", "?=", 75
+	var words []string
+	var w strings.Builder
+	w.WriteString(prefix)
+	var buf [utf8.UTFMax]byte
+	for _, r := range s {
+		var enc string
+		switch {
+		case r == ' ':
+			enc = "_"
+		case r < 0x80 && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("!*+-/", r)):
+			enc = string(r)
+		default:
+			var e strings.Builder
+			for _, c := range buf[:utf8.EncodeRune(buf[:], r)] {
+				fmt.Fprintf(&e, "=%02X", c)
+			}
+			enc = e.String()
+		}
+		if w.Len()+len(enc)+len(suffix) > maxWord {
+			w.WriteString(suffix)
+			words = append(words, w.String())
+			w.Reset()
+			w.WriteString(prefix)
+		}
+		w.WriteString(enc)
+	}
+	w.WriteString(suffix)
+	return strings.Join(append(words, w.String()), " ")
+}
+
+// fold writes "Name: value" with the value folded at spaces so lines stay
+// within 78 characters where possible; value must not contain line breaks.
+func fold(b *strings.Builder, name, value string) {
+	line := len(name) + 1
+	b.WriteString(name)
+	b.WriteByte(':')
+	for i, w := range strings.Split(value, " ") {
+		if i > 0 && line+1+len(w) > foldAt {
+			b.WriteString("\n")
+			line = 0
+		}
+		b.WriteByte(' ')
+		b.WriteString(w)
+		line += 1 + len(w)
+	}
+	b.WriteByte('\n')
+}
+
+// cleanBody normalizes line endings to LF, replaces invalid UTF-8, drops
+// control characters other than tab and newline, and ends the text with a
+// newline.
+func cleanBody(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = strings.ReplaceAll(s, "\r\n", "\n")
+	s = strings.ReplaceAll(s, "\r", "\n")
+	s = strings.Map(func(r rune) rune {
+		if r != '\n' && r != '\t' && isControl(r) && r != '\u2028' && r != '\u2029' {
+			return -1
+		}
+		return r
+	}, s)
+	if !strings.HasSuffix(s, "\n") {
+		s += "\n"
+	}
+	return s
+}
+
+// transferEncoding picks the Content-Transfer-Encoding of a clean body and
+// returns the body encoded with it.
+func transferEncoding(body string) (cte, encoded string) {
+	ascii, long := true, false
+	for _, l := range strings.Split(body, "\n") {
+		if len(l) > maxLine {
+			long = true
+		}
+	}
+	for i := 0; i < len(body); i++ {
+		if body[i] >= 0x80 {
+			ascii = false
+			break
+		}
+	}
+	switch {
+	case long:
+		var b strings.Builder
+		w := quotedprintable.NewWriter(&b)
+		_, _ = w.Write([]byte(body))
+		_ = w.Close()
+		return "quoted-printable", strings.ReplaceAll(b.String(), "\r\n", "\n")
+	case ascii:
+		return "7bit", body
+	default:
+		return "8bit", body
+	}
+}
+
+// compose renders m as it is written to the sendmail program (LF line
+// endings, the local convention for programs reading a message on stdin)
+// and returns the recipients' bare addresses for its command line.
+func compose(m Message, now time.Time, msgID string) ([]byte, []string, error) {
+	addrs, err := m.addresses()
+	if err != nil {
+		return nil, nil, err
+	}
+	from, to := addrs[0], addrs[1:]
+	date := m.Date
+	if date.IsZero() {
+		date = now
+	}
+
+	var b strings.Builder
+	if from != nil {
+		fold(&b, "From", formatAddress(from))
+	}
+	var list []string
+	rcpts := make([]string, 0, len(to))
+	for _, a := range to {
+		list = append(list, formatAddress(a))
+		rcpts = append(rcpts, a.Address)
+	}
+	fold(&b, "To", strings.Join(list, ", "))
+	if s := CleanHeaderText(m.Subject, maxSubject); s != "" {
+		fold(&b, "Subject", encodeHeaderText(s))
+	}
+	b.WriteString("Date: " + date.Format(time.RFC1123Z) + "\n")
+	b.WriteString("Message-ID: " + msgID + "\n")
+	b.WriteString("Auto-Submitted: auto-generated\n")
+	b.WriteString("MIME-Version: 1.0\n")
+	b.WriteString("Content-Type: text/plain; charset=utf-8\n")
+	cte, body := transferEncoding(cleanBody(m.Body))
+	b.WriteString("Content-Transfer-Encoding: " + cte + "\n")
+	b.WriteString("\n")
+	b.WriteString(body)
+	return []byte(b.String()), rcpts, nil
+}
+
+// Format renders m as Send writes it to the sendmail program, with a fresh
+// Message-ID and the current time for a zero Date.
+func Format(m Message) ([]byte, error) {
+	now := time.Now()
+	b, _, err := compose(m, now, messageID(m, now))
+	return b, err
+}
+
+// messageID returns a new Message-ID for m: the time, 64 random bits and
+// the domain of the From address (or the host name).
+func messageID(m Message, now time.Time) string {
+	domain := ""
+	if a, err := ParseAddress(m.From); err == nil {
+		if i := strings.LastIndexByte(a.Address, '@'); i >= 0 {
+			domain = a.Address[i+1:]
+		}
+	}
+	if !isDomain(domain) {
+		domain, _ = os.Hostname()
+	}
+	if !isDomain(domain) {
+		domain = "localhost"
+	}
+	return fmt.Sprintf("<%s.%016x.knockd@%s>", now.UTC().Format("20060102150405"), rand.Uint64(), domain)
+}
+
+// isDomain reports whether s is a plain host or domain name.
+func isDomain(s string) bool {
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-') {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,159 @@
+package mail
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"strings"
+	"sync"
+	"time"
+)
+
+const (
+	// DefaultPath is the sendmail program run when Sendmail.Path is empty.
+	// msmtp-mta, ssmtp, Postfix, Exim and busybox all install one there.
+	DefaultPath = "/usr/sbin/sendmail"
+	// DefaultTimeout bounds one Send when Sendmail.Timeout is zero.
+	DefaultTimeout = 30 * time.Second
+	// maxOutput bounds how much of the program's output is kept and
+	// quoted in an error.
+	maxOutput = 2 << 10
+	// waitDelay bounds the wait for the program's output after it has
+	// exited or been killed (a daemonized child may hold the pipes).
+	waitDelay = 2 * time.Second
+)
+
+// Sendmail is the Mailer that pipes the message into a sendmail-compatible
+// program:
+//
+//	<Path> <Args...> -i <recipient>...
+//
+// Recipients go on the command line, not through -t: every implementation
+// takes them there, whereas -t differs (Sendmail drops command-line
+// recipients, Postfix adds them, ssmtp refuses the mix and still exits 0,
+// some minimal ones ignore -t). -i (accepted by all, implied by some) keeps a
+// line holding a single dot from ending the message. The message has LF line
+// endings, the convention for programs reading mail on stdin; they convert
+// to CRLF for SMTP.
+//
+// The zero value runs DefaultPath with DefaultTimeout and is safe for
+// concurrent use.
+type Sendmail struct {
+	// Path of the program; empty means DefaultPath.
+	Path string
+	// Args are inserted before -i, for instance {"-a", "knockd"} to pick
+	// an msmtp account or {"-f", "knockd@example.org"} for the envelope
+	// sender.
+	Args []string
+	// Timeout bounds each Send, after which the program's whole process
+	// group is killed; zero means DefaultTimeout.
+	Timeout time.Duration
+	// Now is the clock used for the Date header of messages without one;
+	// nil means time.Now.
+	Now func() time.Time
+}
+
+var _ Mailer = (*Sendmail)(nil)
+
+// Send runs the program, writes m to its standard input and waits for it
+// to exit, at most until ctx is done or Timeout passes. An error names the
+// program and carries what it wrote to stdout and stderr.
+//
+// Send blocks for as long as the program runs (msmtp and ssmtp deliver
+// synchronously, over the network): run it in a goroutine of its own.
+func (s *Sendmail) Send(ctx context.Context, m Message) error {
+	now := time.Now
+	if s.Now != nil {
+		now = s.Now
+	}
+	t := now()
+	data, rcpts, err := compose(m, t, messageID(m, t))
+	if err != nil {
+		return err
+	}
+	path := s.Path
+	if path == "" {
+		path = DefaultPath
+	}
+	timeout := s.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	args := make([]string, 0, len(s.Args)+1+len(rcpts))
+	args = append(args, s.Args...)
+	args = append(args, "-i")
+	args = append(args, rcpts...)
+	cmd := exec.CommandContext(ctx, path, args...)
+	cmd.Stdin = bytes.NewReader(data)
+	out := &limitedBuffer{max: maxOutput}
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.WaitDelay = waitDelay
+	killGroup(cmd)
+
+	err = cmd.Run()
+	if err != nil && errors.Is(err, exec.ErrWaitDelay) && cmd.ProcessState != nil && cmd.ProcessState.Success() {
+		// The program succeeded; something it left behind kept the pipes.
+		err = nil
+	}
+	if err == nil {
+		return nil
+	}
+	switch {
+	case ctx.Err() != nil && errors.Is(context.Cause(ctx), context.DeadlineExceeded):
+		return fmt.Errorf("mail: %s: killed after %v: %w%s", path, timeout, context.DeadlineExceeded, out.suffix())
+	case ctx.Err() != nil:
+		return fmt.Errorf("mail: %s: killed: %w%s", path, ctx.Err(), out.suffix())
+	}
+	return fmt.Errorf("mail: %s: %w%s", path, err, out.suffix())
+}
+
+// limitedBuffer keeps the first max bytes written to it and discards the
+// rest, so a chatty program neither blocks nor fills memory.
+type limitedBuffer struct {
+	mu        sync.Mutex
+	buf       bytes.Buffer
+	max       int
+	truncated bool
+}
+
+func (b *limitedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if room := b.max - b.buf.Len(); room < len(p) {
+		b.truncated = true
+		if room > 0 {
+			b.buf.Write(p[:room])
+		}
+		return len(p), nil
+	}
+	b.buf.Write(p)
+	return len(p), nil
+}
+
+// suffix returns ": <output>" on one line, or "" when there was none.
+func (b *limitedBuffer) suffix() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s := strings.TrimSpace(strings.ToValidUTF8(b.buf.String(), "\uFFFD"))
+	if s == "" {
+		return ""
+	}
+	lines := strings.FieldsFunc(s, func(r rune) bool { return r == '\n' || r == '\r' })
+	for i, l := range lines {
+		lines[i] = CleanHeaderText(l, 0)
+	}
+	s = strings.Join(lines, " | ")
+	if len(s) > b.max {
+		s = strings.ToValidUTF8(s[:b.max], "")
+		b.truncated = true
+	}
+	if b.truncated {
+		s += " …"
+	}
+	return ": " + s
+}

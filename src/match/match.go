@@ -1,0 +1,359 @@
+// Package match is the knock state machine: per source address and per
+// door, it follows knock sequences with knockd 0.8's semantics, minus its
+// defects. It is pure (no I/O, injected clock) and owned by one goroutine.
+//
+// Rules (research: knockd 0.8 §2.3–2.4, and the fixes this project takes):
+//   - Each source is tracked per door; sources never affect each other.
+//   - The next step of a door advances it; a TCP packet whose flags fail the
+//     door's TCPFlags is ignored; any other packet to a knock port breaks
+//     the attempt.
+//   - A packet repeating the step just matched is ignored (SYN retransmits,
+//     nc -z retries), unless the door is strict. A broken attempt restarts
+//     at once if the packet is the door's first step (not when strict).
+//   - Doors sharing a prefix advance in parallel.
+//   - seq_timeout runs from the first knock and expires on time: the owner
+//     calls Expire when NextDeadline passes.
+//   - The table is capped: when full, the oldest first-step attempt is
+//     evicted (a spoofed flood only ever creates those), then the oldest
+//     other one. All operations are O(1) in the number of sources.
+package match
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/knockd-go/knockd-go/src/config"
+)
+
+// Packet is what the matcher needs of a decoded knock.
+type Packet struct {
+	Src   netip.Addr
+	Dst   netip.Addr
+	Local bool // Dst is one of the capture device's current addresses
+	Proto uint8
+	Port  uint16
+	Flags uint8
+}
+
+// Kind is the kind of an Event.
+type Kind int
+
+// Event kinds.
+const (
+	_       Kind = iota
+	Stage        // a step matched; Event.Stage is the stage reached (1-based)
+	Open         // the whole sequence matched (OPEN SESAME)
+	Timeout      // seq_timeout passed; Event.Stage is the stage reached
+	Evicted      // dropped because the table was full
+)
+
+// Event reports progress of one source on one door.
+type Event struct {
+	Kind  Kind
+	Src   netip.Addr
+	Door  int // index into the doors given to New
+	Stage int
+}
+
+type attempt struct {
+	src      *source
+	door     int
+	stage    int // steps matched; -1 while cooling down after success
+	deadline time.Time
+
+	lprev, lnext *attempt // age list (fresh or advanced)
+	eprev, enext *attempt // per-door expiry list
+	age, exp     *list
+}
+
+type source struct {
+	addr netip.Addr
+	atts []*attempt
+}
+
+type list struct{ head, tail *attempt }
+
+func (l *list) pushAge(a *attempt) {
+	a.age, a.lprev, a.lnext = l, l.tail, nil
+	if l.tail != nil {
+		l.tail.lnext = a
+	} else {
+		l.head = a
+	}
+	l.tail = a
+}
+
+func (l *list) removeAge(a *attempt) {
+	if a.lprev != nil {
+		a.lprev.lnext = a.lnext
+	} else {
+		l.head = a.lnext
+	}
+	if a.lnext != nil {
+		a.lnext.lprev = a.lprev
+	} else {
+		l.tail = a.lprev
+	}
+	a.lprev, a.lnext, a.age = nil, nil, nil
+}
+
+func (l *list) pushExp(a *attempt) {
+	a.exp, a.eprev, a.enext = l, l.tail, nil
+	if l.tail != nil {
+		l.tail.enext = a
+	} else {
+		l.head = a
+	}
+	l.tail = a
+}
+
+func (l *list) removeExp(a *attempt) {
+	if a.eprev != nil {
+		a.eprev.enext = a.enext
+	} else {
+		l.head = a.enext
+	}
+	if a.enext != nil {
+		a.enext.eprev = a.eprev
+	} else {
+		l.tail = a.eprev
+	}
+	a.eprev, a.enext, a.exp = nil, nil, nil
+}
+
+// Matcher tracks knock attempts. It is not safe for concurrent use.
+type Matcher struct {
+	doors    []*config.Door
+	now      func() time.Time
+	max      int
+	sources  map[netip.Addr]*source
+	fresh    list   // attempts at stage 1, oldest first
+	advanced list   // attempts past stage 1 and cool-downs, oldest first
+	exp      []list // per door: attempts by deadline (deadlines grow in arrival order)
+	cool     []list // per door: cool-downs by deadline
+	n        int
+	emit     func(Event)
+
+	// Evictions counts attempts dropped because the table was full.
+	Evictions uint64
+}
+
+// New returns a matcher for doors, holding at most max attempts. Events are
+// passed to emit synchronously.
+func New(doors []*config.Door, max int, now func() time.Time, emit func(Event)) *Matcher {
+	if max < 1 {
+		max = config.DefaultMaxAttempts
+	}
+	return &Matcher{
+		doors:   doors,
+		now:     now,
+		max:     max,
+		sources: make(map[netip.Addr]*source),
+		exp:     make([]list, len(doors)),
+		cool:    make([]list, len(doors)),
+		emit:    emit,
+	}
+}
+
+// Len returns the number of tracked attempts (including cool-downs).
+func (m *Matcher) Len() int { return m.n }
+
+// Sources returns the number of tracked source addresses.
+func (m *Matcher) Sources() int { return len(m.sources) }
+
+func (d *attempt) step(m *Matcher) config.Step { return m.doors[d.door].Sequence[d.stage] }
+
+// Process feeds one packet to the matcher.
+func (m *Matcher) Process(p Packet) {
+	now := m.now()
+	src := m.sources[p.Src]
+	if src != nil {
+		m.expireSource(src, now)
+		if len(src.atts) == 0 {
+			delete(m.sources, p.Src)
+			src = nil
+		}
+	}
+	st := config.Step{Proto: p.Proto, Port: p.Port}
+	for i, d := range m.doors {
+		if len(d.Sequence) == 0 || d.SPA != nil {
+			continue
+		}
+		if d.Target.IsValid() {
+			if p.Dst != d.Target {
+				continue
+			}
+		} else if !p.Local {
+			continue
+		}
+		flagsOK := p.Proto != config.TCP || d.TCPFlags.Match(p.Flags)
+		var a *attempt
+		if src != nil {
+			a = src.find(i)
+		}
+		if a != nil {
+			if a.stage < 0 { // cooling down after success
+				continue
+			}
+			if !flagsOK {
+				continue
+			}
+			if st == a.step(m) {
+				m.advance(a, now)
+				continue
+			}
+			if !d.StrictDupes && st == d.Sequence[a.stage-1] {
+				continue // repeated knock
+			}
+			m.remove(a)
+			if d.StrictDupes || st != d.Sequence[0] {
+				continue
+			}
+		}
+		if !flagsOK || st != d.Sequence[0] {
+			continue
+		}
+		if src == nil || m.sources[p.Src] == nil {
+			src = &source{addr: p.Src}
+			m.sources[p.Src] = src
+		}
+		m.start(src, i, now)
+	}
+	if src != nil && len(src.atts) == 0 {
+		delete(m.sources, p.Src)
+	}
+}
+
+func (s *source) find(door int) *attempt {
+	for _, a := range s.atts {
+		if a.door == door {
+			return a
+		}
+	}
+	return nil
+}
+
+func (m *Matcher) start(src *source, door int, now time.Time) {
+	for m.n >= m.max {
+		victim := m.fresh.head
+		if victim == nil {
+			victim = m.advanced.head
+		}
+		if victim == nil {
+			break
+		}
+		m.Evictions++
+		m.emit(Event{Kind: Evicted, Src: victim.src.addr, Door: victim.door, Stage: victim.stage})
+		m.remove(victim)
+		if len(victim.src.atts) == 0 && victim.src != src {
+			delete(m.sources, victim.src.addr)
+		}
+	}
+	a := &attempt{src: src, door: door, deadline: now.Add(m.doors[door].SeqTimeout)}
+	src.atts = append(src.atts, a)
+	m.fresh.pushAge(a)
+	m.exp[door].pushExp(a)
+	m.n++
+	m.advance(a, now)
+}
+
+func (m *Matcher) advance(a *attempt, now time.Time) {
+	d := m.doors[a.door]
+	a.stage++
+	m.emit(Event{Kind: Stage, Src: a.src.addr, Door: a.door, Stage: a.stage})
+	if a.stage < len(d.Sequence) {
+		if a.stage == 2 {
+			a.age.removeAge(a)
+			m.advanced.pushAge(a)
+		}
+		return
+	}
+	m.emit(Event{Kind: Open, Src: a.src.addr, Door: a.door, Stage: a.stage})
+	if d.Cooldown <= 0 {
+		m.remove(a)
+		return
+	}
+	// Keep the record as a cool-down: this source cannot open this door
+	// again until it passes.
+	a.age.removeAge(a)
+	a.exp.removeExp(a)
+	a.stage = -1
+	a.deadline = now.Add(d.Cooldown)
+	m.advanced.pushAge(a)
+	m.cool[a.door].pushExp(a)
+}
+
+// remove drops an attempt from every structure (but leaves an empty source
+// in the map for the caller to delete).
+func (m *Matcher) remove(a *attempt) {
+	if a.age != nil {
+		a.age.removeAge(a)
+	}
+	if a.exp != nil {
+		a.exp.removeExp(a)
+	}
+	s := a.src
+	for i, x := range s.atts {
+		if x == a {
+			last := len(s.atts) - 1
+			s.atts[i] = s.atts[last]
+			s.atts[last] = nil
+			s.atts = s.atts[:last]
+			break
+		}
+	}
+	m.n--
+}
+
+func (m *Matcher) expireSource(s *source, now time.Time) {
+	for i := 0; i < len(s.atts); {
+		a := s.atts[i]
+		if now.Before(a.deadline) {
+			i++
+			continue
+		}
+		m.expire(a)
+	}
+}
+
+func (m *Matcher) expire(a *attempt) {
+	if a.stage > 0 {
+		m.emit(Event{Kind: Timeout, Src: a.src.addr, Door: a.door, Stage: a.stage})
+	}
+	m.remove(a)
+}
+
+// Expire removes every attempt whose deadline has passed, reporting
+// Timeout events. Call it when NextDeadline passes.
+func (m *Matcher) Expire() {
+	now := m.now()
+	for i := range m.exp {
+		for _, l := range []*list{&m.exp[i], &m.cool[i]} {
+			for l.head != nil && !now.Before(l.head.deadline) {
+				a := l.head
+				m.expire(a)
+				if len(a.src.atts) == 0 {
+					delete(m.sources, a.src.addr)
+				}
+			}
+		}
+	}
+}
+
+// NextDeadline returns when the earliest attempt expires; ok is false when
+// nothing is tracked (so the owner need not wake up at all).
+func (m *Matcher) NextDeadline() (t time.Time, ok bool) {
+	for i := range m.exp {
+		for _, l := range []*list{&m.exp[i], &m.cool[i]} {
+			if l.head != nil && (!ok || l.head.deadline.Before(t)) {
+				t, ok = l.head.deadline, true
+			}
+		}
+	}
+	return t, ok
+}
+
+// Reset forgets every attempt (used on reload).
+func (m *Matcher) Reset() {
+	*m = *New(m.doors, m.max, m.now, m.emit)
+}

@@ -1,0 +1,293 @@
+package match
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/knockd-go/knockd-go/src/config"
+)
+
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time          { return c.t }
+func (c *clock) add(d time.Duration)     { c.t = c.t.Add(d) }
+func newClock() *clock                   { return &clock{t: time.Unix(1700000000, 0)} }
+func addr(s string) netip.Addr           { return netip.MustParseAddr(s) }
+func door(name, seq string) *config.Door { return mustDoor(name, seq, "") }
+
+func mustDoor(name, seq, flags string) *config.Door {
+	s, err := config.ParseSequence(seq)
+	if err != nil {
+		panic(err)
+	}
+	d := &config.Door{Name: name, Sequence: s, SeqTimeout: 10 * time.Second}
+	if flags != "" {
+		if err := config.ParseFlags(flags, &d.TCPFlags); err != nil {
+			panic(err)
+		}
+	}
+	return d
+}
+
+type rec struct {
+	doors  []*config.Door
+	events []string
+}
+
+func (r *rec) emit(e Event) {
+	var k string
+	switch e.Kind {
+	case Stage:
+		k = fmt.Sprintf("stage%d", e.Stage)
+	case Open:
+		k = "open"
+	case Timeout:
+		k = fmt.Sprintf("timeout%d", e.Stage)
+	case Evicted:
+		k = "evicted"
+	}
+	r.events = append(r.events, fmt.Sprintf("%s %s %s", e.Src, r.doors[e.Door].Name, k))
+}
+
+func (r *rec) take() string {
+	s := strings.Join(r.events, "; ")
+	r.events = nil
+	return s
+}
+
+// knock describes one packet: "src port/proto [flags]".
+func pkt(src string, port uint16, proto uint8, flags uint8) Packet {
+	return Packet{Src: addr(src), Dst: addr("192.0.2.1"), Local: true, Proto: proto, Port: port, Flags: flags}
+}
+
+const syn = 0x02
+const ack = 0x10
+
+func tcp(src string, port uint16) Packet { return pkt(src, port, config.TCP, syn) }
+func udp(src string, port uint16) Packet { return pkt(src, port, config.UDP, 0) }
+
+func setup(max int, doors ...*config.Door) (*Matcher, *rec, *clock) {
+	r := &rec{doors: doors}
+	c := newClock()
+	return New(doors, max, c.now, r.emit), r, c
+}
+
+func TestSequences(t *testing.T) {
+	t.Parallel()
+	A := "198.51.100.7"
+	B := "198.51.100.8"
+	tests := []struct {
+		name  string
+		doors []*config.Door
+		pkts  []Packet
+		want  string
+	}{
+		{"in order", []*config.Door{door("d", "1,2:udp,3")},
+			[]Packet{tcp(A, 1), udp(A, 2), tcp(A, 3)},
+			A + " d stage1; " + A + " d stage2; " + A + " d stage3; " + A + " d open"},
+		{"wrong order breaks", []*config.Door{door("d", "1,2,3")},
+			[]Packet{tcp(A, 1), tcp(A, 3), tcp(A, 2)},
+			A + " d stage1"},
+		{"wrong protocol breaks", []*config.Door{door("d", "1,2,3")},
+			[]Packet{tcp(A, 1), udp(A, 2), tcp(A, 3)},
+			A + " d stage1"},
+		{"first port restarts a broken attempt", []*config.Door{door("d", "1,2,3")},
+			[]Packet{tcp(A, 1), tcp(A, 3), tcp(A, 1), tcp(A, 2), tcp(A, 3)},
+			A + " d stage1; " + A + " d stage1; " + A + " d stage2; " + A + " d stage3; " + A + " d open"},
+		{"duplicate knocks ignored", []*config.Door{door("d", "4,2012,3")},
+			[]Packet{tcp(A, 4), tcp(A, 4), tcp(A, 4), tcp(A, 2012), tcp(A, 2012), tcp(A, 3)},
+			A + " d stage1; " + A + " d stage2; " + A + " d stage3; " + A + " d open"},
+		{"repeated steps in the sequence still count", []*config.Door{door("d", "4,4,4,2012")},
+			[]Packet{tcp(A, 4), tcp(A, 4), tcp(A, 4), tcp(A, 2012)},
+			A + " d stage1; " + A + " d stage2; " + A + " d stage3; " + A + " d stage4; " + A + " d open"},
+		{"strict duplicates break", []*config.Door{func() *config.Door { d := door("d", "4,2012,3"); d.StrictDupes = true; return d }()},
+			[]Packet{tcp(A, 4), tcp(A, 4), tcp(A, 2012), tcp(A, 3)},
+			A + " d stage1"},
+		{"strict: the breaking knock does not restart", []*config.Door{func() *config.Door { d := door("d", "1,2,3"); d.StrictDupes = true; return d }()},
+			[]Packet{tcp(A, 1), tcp(A, 1), tcp(A, 2), tcp(A, 3), tcp(A, 1), tcp(A, 2), tcp(A, 3)},
+			A + " d stage1; " + A + " d stage1; " + A + " d stage2; " + A + " d stage3; " + A + " d open"},
+		{"flag mismatch ignored", []*config.Door{mustDoor("d", "1,2,3", "syn,!ack")},
+			[]Packet{tcp(A, 1), pkt(A, 2, config.TCP, syn|ack), pkt(A, 9, config.TCP, ack), tcp(A, 2), tcp(A, 3)},
+			A + " d stage1; " + A + " d stage2; " + A + " d stage3; " + A + " d open"},
+		{"flag mismatch cannot start", []*config.Door{mustDoor("d", "1,2", "syn")},
+			[]Packet{pkt(A, 1, config.TCP, ack), tcp(A, 2)},
+			""},
+		{"flags do not apply to udp", []*config.Door{mustDoor("d", "1:udp,2", "syn")},
+			[]Packet{udp(A, 1), tcp(A, 2)},
+			A + " d stage1; " + A + " d stage2; " + A + " d open"},
+		{"shared prefix advances in parallel", []*config.Door{door("a", "1,2,3"), door("b", "1,2,4")},
+			[]Packet{tcp(A, 1), tcp(A, 2), tcp(A, 4)},
+			A + " a stage1; " + A + " b stage1; " + A + " a stage2; " + A + " b stage2; " + A + " b stage3; " + A + " b open"},
+		{"short door inside long door", []*config.Door{door("short", "1,2"), door("long", "1,2,3")},
+			[]Packet{tcp(A, 1), tcp(A, 2), tcp(A, 3)},
+			A + " short stage1; " + A + " long stage1; " + A + " short stage2; " + A + " short open; " + A + " long stage2; " + A + " long stage3; " + A + " long open"},
+		{"second source interleaves", []*config.Door{door("d", "1,2,3")},
+			[]Packet{tcp(A, 1), tcp(B, 1), tcp(A, 2), tcp(B, 3), tcp(A, 3)},
+			A + " d stage1; " + B + " d stage1; " + A + " d stage2; " + A + " d stage3; " + A + " d open"},
+		{"knockd head-of-list bug is gone", []*config.Door{door("d", "1,2")},
+			[]Packet{tcp(A, 1), tcp(B, 1), tcp(A, 7), tcp(B, 2)},
+			A + " d stage1; " + B + " d stage1; " + B + " d stage2; " + B + " d open"},
+		{"single-port door", []*config.Door{door("d", "5:udp")},
+			[]Packet{udp(A, 5), udp(A, 5)},
+			A + " d stage1; " + A + " d open; " + A + " d stage1; " + A + " d open"},
+		{"port of no door step is neutral only if not a knock port", []*config.Door{door("d", "1,2,3")},
+			[]Packet{tcp(A, 1), tcp(A, 99), tcp(A, 2), tcp(A, 3)},
+			A + " d stage1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, r, _ := setup(0, tt.doors...)
+			for _, p := range tt.pkts {
+				m.Process(p)
+			}
+			if got := r.take(); got != tt.want {
+				t.Errorf("events:\n got %q\nwant %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestDestination(t *testing.T) {
+	t.Parallel()
+	d := door("d", "1,2")
+	tgt := door("t", "1,3")
+	tgt.Target = addr("203.0.113.9")
+	m, r, _ := setup(0, d, tgt)
+	A := "198.51.100.7"
+	foreign := Packet{Src: addr(A), Dst: addr("192.0.2.200"), Local: false, Proto: config.TCP, Port: 1, Flags: syn}
+	m.Process(foreign)
+	foreign.Port = 2
+	m.Process(foreign)
+	if got := r.take(); got != "" {
+		t.Fatalf("knock to a foreign address: %q", got)
+	}
+	toTarget := Packet{Src: addr(A), Dst: addr("203.0.113.9"), Proto: config.TCP, Port: 1, Flags: syn}
+	m.Process(toTarget)
+	toTarget.Port = 3
+	m.Process(toTarget)
+	if got, want := r.take(), A+" t stage1; "+A+" t stage2; "+A+" t open"; got != want {
+		t.Fatalf("knock to Target:\n got %q\nwant %q", got, want)
+	}
+}
+
+func TestTimeout(t *testing.T) {
+	t.Parallel()
+	d := door("d", "1,2,3")
+	m, r, c := setup(0, d)
+	A := "198.51.100.7"
+	m.Process(tcp(A, 1))
+	m.Process(tcp(A, 2))
+	r.take()
+	next, ok := m.NextDeadline()
+	if !ok || !next.Equal(c.t.Add(10*time.Second)) {
+		t.Fatalf("NextDeadline = %v, %v; want first knock + 10s", next, ok)
+	}
+	c.add(9999 * time.Millisecond)
+	m.Expire()
+	if got := r.take(); got != "" {
+		t.Fatalf("expired early: %q", got)
+	}
+	c.add(time.Millisecond)
+	m.Expire() // on time, without a packet
+	if got, want := r.take(), A+" d timeout2"; got != want {
+		t.Fatalf("got %q want %q", got, want)
+	}
+	if m.Len() != 0 || m.Sources() != 0 {
+		t.Fatalf("table not empty: %d attempts, %d sources", m.Len(), m.Sources())
+	}
+	if _, ok := m.NextDeadline(); ok {
+		t.Fatal("deadline left with nothing tracked")
+	}
+	// A late packet after the deadline (timer not yet run) cannot complete.
+	m.Process(tcp(A, 1))
+	m.Process(tcp(A, 2))
+	c.add(11 * time.Second)
+	m.Process(tcp(A, 3))
+	if got, want := r.take(), A+" d stage1; "+A+" d stage2; "+A+" d timeout2"; got != want {
+		t.Fatalf("late packet: got %q want %q", got, want)
+	}
+}
+
+func TestCooldown(t *testing.T) {
+	t.Parallel()
+	d := door("d", "5:udp")
+	d.Cooldown = 30 * time.Second
+	m, r, c := setup(0, d)
+	A, B := "198.51.100.7", "198.51.100.8"
+	for i := 0; i < 10000; i++ {
+		m.Process(udp(A, 5))
+	}
+	m.Process(udp(B, 5))
+	if got, want := r.take(), A+" d stage1; "+A+" d open; "+B+" d stage1; "+B+" d open"; got != want {
+		t.Fatalf("got %q want %q", got, want)
+	}
+	c.add(30 * time.Second)
+	m.Expire()
+	m.Process(udp(A, 5))
+	if got, want := r.take(), A+" d stage1; "+A+" d open"; got != want {
+		t.Fatalf("after cooldown: got %q want %q", got, want)
+	}
+}
+
+func TestCapEvictsFirstStageFirst(t *testing.T) {
+	t.Parallel()
+	d := door("d", "1,2,3")
+	m, r, _ := setup(100, d)
+	legit := "198.51.100.7"
+	m.Process(tcp(legit, 1))
+	m.Process(tcp(legit, 2)) // now advanced
+	for i := 0; i < 100000; i++ {
+		a := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
+		m.Process(Packet{Src: a, Dst: addr("192.0.2.1"), Local: true, Proto: config.TCP, Port: 1, Flags: syn})
+	}
+	if m.Len() > 100 || m.Sources() > 100 {
+		t.Fatalf("table grew past its cap: %d attempts, %d sources", m.Len(), m.Sources())
+	}
+	if m.Evictions == 0 {
+		t.Fatal("no evictions counted")
+	}
+	r.take()
+	m.Process(tcp(legit, 3))
+	if got, want := r.take(), legit+" d stage3; "+legit+" d open"; got != want {
+		t.Fatalf("legitimate knock lost in flood: got %q want %q", got, want)
+	}
+}
+
+// TestFloodIsO1 checks that work per packet does not grow with the number
+// of tracked sources, by counting allocations and map size bounds rather
+// than timing (timing belongs to make bench).
+func TestFloodStateBounded(t *testing.T) {
+	t.Parallel()
+	d := door("d", "1,2,3")
+	m, _, c := setup(1000, d)
+	for round := 0; round < 5; round++ {
+		for i := 0; i < 5000; i++ {
+			a := netip.AddrFrom4([4]byte{10, byte(round), byte(i >> 8), byte(i)})
+			m.Process(Packet{Src: a, Dst: addr("192.0.2.1"), Local: true, Proto: config.TCP, Port: 1, Flags: syn})
+		}
+		c.add(time.Second)
+		m.Expire()
+		if m.Len() > 1000 {
+			t.Fatalf("round %d: %d attempts", round, m.Len())
+		}
+	}
+	c.add(time.Minute)
+	m.Expire()
+	if m.Len() != 0 || m.Sources() != 0 {
+		t.Fatalf("after expiry: %d attempts, %d sources", m.Len(), m.Sources())
+	}
+}
+
+func BenchmarkProcessFlood(b *testing.B) {
+	d := door("d", "1,2,3")
+	c := newClock()
+	m := New([]*config.Door{d}, 32768, c.now, func(Event) {})
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		a := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
+		m.Process(Packet{Src: a, Dst: addr("192.0.2.1"), Local: true, Proto: config.TCP, Port: 1, Flags: syn})
+	}
+}
