@@ -18,6 +18,7 @@ have tcpdump || need+=(tcpdump)
 have ip || need+=(iproute2)
 have file || need+=(file)
 have gcc || need+=(gcc)
+have bc || need+=(bc)
 
 if [ "${#need[@]}" -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then

@@ -26,6 +26,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// RecvBuffer is the socket receive buffer asked for (bytes).
+const RecvBuffer = 4 << 20
+
 // Handler is called for every packet the filter accepts, from the capture
 // goroutine. b is reused after the call returns.
 type Handler func(b []byte)
@@ -266,7 +269,16 @@ func (c *Capture) serve(ctx context.Context, ifi *net.Interface, h Handler, poll
 		_ = rc.Control(func(fd uintptr) {
 			// Older kernels lack it (ENOPROTOOPT); the filter drops outgoing copies anyway.
 			_ = unix.SetsockoptInt(int(fd), unix.SOL_PACKET, unix.PACKET_IGNORE_OUTGOING, 1)
+			// A large queue absorbs bursts (a flood, a knock among a flood);
+			// FORCE passes rmem_max as root, the plain option caps at it.
+			if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, RecvBuffer) != nil {
+				_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, RecvBuffer)
+			}
 		})
+	}
+	rc, err := conn.SyscallConn()
+	if err != nil {
+		return fmt.Errorf("capture: %s: %w", ifi.Name, err)
 	}
 	defer func() {
 		c.mu.Lock()
@@ -312,9 +324,20 @@ func (c *Capture) serve(ctx context.Context, ifi *net.Interface, h Handler, poll
 		wg.Wait()
 	}()
 
+	// Read through the raw connection: conn.ReadFrom would allocate the
+	// sender's address for every packet, which the daemon never uses.
 	b := make([]byte, 1<<16)
+	var n int
+	var rerr error
+	read := func(fd uintptr) bool {
+		n, rerr = unix.Read(int(fd), b)
+		return rerr != unix.EAGAIN
+	}
 	for {
-		n, _, err := conn.ReadFrom(b)
+		err := rc.Read(read)
+		if err == nil {
+			err = rerr
+		}
 		if err != nil {
 			if ctx.Err() != nil || moved.Load() {
 				return nil

@@ -27,10 +27,10 @@ func setOption(o *Options, key, val string) error {
 		o.Interface = val
 	case "FIREWALL":
 		switch v := strings.ToLower(val); v {
-		case "auto", "iptables", "fw4", "none":
+		case "auto", "iptables", "iptables-legacy", "iptables-nft", "fw4", "none":
 			o.Firewall = v
 		default:
-			return fmt.Errorf("%q: want auto, iptables, fw4 or none", val)
+			return fmt.Errorf("%q: want auto, iptables, iptables-legacy, iptables-nft, fw4 or none", val)
 		}
 	case "SENDMAIL":
 		o.Sendmail = val

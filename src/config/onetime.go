@@ -28,14 +28,15 @@ func ReadOneTime(path string) ([]OneTimeSeq, error) {
 	var out []OneTimeSeq
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 4096), MaxLineLength)
+	sc.Split(scanLinesKeepEnd)
 	var off int64
 	line := 0
 	for sc.Scan() {
 		line++
 		b := sc.Bytes()
 		start := off
-		off += int64(len(b)) + 1
-		s := strings.TrimSpace(string(bytes.TrimRight(b, "\r")))
+		off += int64(len(b))
+		s := strings.TrimSpace(string(b))
 		if s == "" || s[0] == '#' {
 			continue
 		}
@@ -49,6 +50,18 @@ func ReadOneTime(path string) ([]OneTimeSeq, error) {
 		return nil, fmt.Errorf("one-time sequences: %s: %w", path, err)
 	}
 	return out, nil
+}
+
+// scanLinesKeepEnd is bufio.ScanLines without dropping the "\n" or "\r\n",
+// so that the byte offsets of lines add up in files with CRLF endings.
+func scanLinesKeepEnd(data []byte, atEOF bool) (int, []byte, error) {
+	if i := bytes.IndexByte(data, '\n'); i >= 0 {
+		return i + 1, data[:i+1], nil
+	}
+	if atEOF && len(data) > 0 {
+		return len(data), data, nil
+	}
+	return 0, nil, nil
 }
 
 // MarkUsed overwrites the first byte of the sequence's line with '#', as

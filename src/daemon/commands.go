@@ -3,7 +3,6 @@ package daemon
 import (
 	"context"
 	"errors"
-	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -22,7 +21,10 @@ type Runner struct {
 	slots chan struct{}
 
 	mu      sync.Mutex
+	perDoor map[string]int // running start commands per door
+	refused map[string]refusal
 	pending map[*pendingStop]struct{}
+	running map[*exec.Cmd]bool // running commands; true for stop commands
 	closing bool
 	wg      sync.WaitGroup
 }
@@ -39,7 +41,8 @@ func NewRunner(max int, logf, debugf func(string, ...any)) *Runner {
 		max = 1
 	}
 	return &Runner{log: logf, debug: debugf, shell: "/bin/sh", slots: make(chan struct{}, max),
-		pending: map[*pendingStop]struct{}{}}
+		pending: map[*pendingStop]struct{}{}, running: map[*exec.Cmd]bool{},
+		perDoor: map[string]int{}, refused: map[string]refusal{}}
 }
 
 // Expand replaces every %IP% in cmd with ip, as knockd does.
@@ -54,20 +57,36 @@ func (r *Runner) Start(door, ip, start, stop string, timeout time.Duration, done
 		r.mu.Unlock()
 		return false
 	}
-	select {
-	case r.slots <- struct{}{}:
-	default:
+	// One door may hold at most half the slots, so that a storm of knocks
+	// on it never starves the others.
+	doorMax := cap(r.slots) / 2
+	if doorMax < 1 {
+		doorMax = 1
+	}
+	full := r.perDoor[door] >= doorMax
+	if !full {
+		select {
+		case r.slots <- struct{}{}:
+		default:
+			full = true
+		}
+	}
+	if full {
+		r.refuse(door, ip)
 		r.mu.Unlock()
-		r.log("%s: %s: too many running commands, not running this one", ip, door)
 		return false
 	}
+	r.perDoor[door]++
 	r.wg.Add(1)
 	r.mu.Unlock()
 	go func() {
 		defer r.wg.Done()
 		if start != "" {
-			r.run(door, Expand(start, ip))
+			r.run(door, Expand(start, ip), false)
 		}
+		r.mu.Lock()
+		r.perDoor[door]--
+		r.mu.Unlock()
 		<-r.slots
 		if stop != "" {
 			r.schedule(door, ip, Expand(stop, ip), timeout)
@@ -77,6 +96,29 @@ func (r *Runner) Start(door, ip, start, stop string, timeout time.Duration, done
 		}
 	}()
 	return true
+}
+
+// refusal counts commands not run for a door in the current second.
+type refusal struct {
+	sec int64
+	n   int
+}
+
+// refuse logs a refused command, at most once a second per door with the
+// number refused meanwhile. r.mu is held.
+func (r *Runner) refuse(door, ip string) {
+	now := time.Now().Unix()
+	f := r.refused[door]
+	if f.sec == now {
+		f.n++
+		r.refused[door] = f
+		return
+	}
+	if f.n > 0 {
+		r.log("%s: %d more commands not run (too many running)", door, f.n)
+	}
+	r.refused[door] = refusal{sec: now}
+	r.log("%s: %s: too many running commands, not running this one", ip, door)
 }
 
 func (r *Runner) schedule(door, ip, cmd string, timeout time.Duration) {
@@ -103,7 +145,7 @@ func (r *Runner) fire(p *pendingStop) {
 	delete(r.pending, p)
 	r.mu.Unlock()
 	r.log("%s: %s: command timeout", p.ip, p.door)
-	r.run(p.door, p.cmd)
+	r.run(p.door, p.cmd, true)
 }
 
 // Pending returns the number of stop commands waiting for their timeout.
@@ -113,12 +155,22 @@ func (r *Runner) Pending() int {
 	return len(r.pending)
 }
 
-func (r *Runner) run(door, cmd string) {
+func (r *Runner) run(door, cmd string, isStop bool) {
 	r.log("%s: running command: %s", door, cmd)
-	c := exec.Command(r.shell, "-c", cmd)
+	c := command(r.shell, cmd)
 	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	c.Stdin, c.Stdout, c.Stderr = nil, nil, nil
-	if err := c.Run(); err != nil {
+	err := c.Start()
+	if err == nil {
+		r.mu.Lock()
+		r.running[c] = isStop
+		r.mu.Unlock()
+		err = c.Wait()
+		r.mu.Lock()
+		delete(r.running, c)
+		r.mu.Unlock()
+	}
+	if err != nil {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
 			if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
@@ -149,10 +201,75 @@ func (r *Runner) Shutdown(ctx context.Context) {
 	}
 	done := make(chan struct{})
 	go func() { r.wg.Wait(); close(done) }()
+	// Start commands get a grace period, then their process groups are
+	// killed so that their stop commands (which are promised) can run.
+	grace := time.NewTimer(ShutdownGrace)
+	defer grace.Stop()
+	select {
+	case <-done:
+		return
+	case <-grace.C:
+		r.killStarts()
+	case <-ctx.Done():
+	}
 	select {
 	case <-done:
 	case <-ctx.Done():
 		r.log("warning: commands still running at shutdown were left behind")
-		_ = os.Stderr.Sync()
 	}
+}
+
+// ShutdownGrace is how long start commands may still run after SIGTERM
+// before they are killed.
+const ShutdownGrace = 3 * time.Second
+
+func (r *Runner) killStarts() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for c, isStop := range r.running {
+		if !isStop && c.Process != nil {
+			r.log("killing start command still running at shutdown (pid %d)", c.Process.Pid)
+			_ = syscall.Kill(-c.Process.Pid, syscall.SIGKILL)
+		}
+	}
+}
+
+// command returns the process for a door command. Like knockd it runs
+// `/bin/sh -c cmd`; a command made only of plain words (no quotes,
+// variables, redirections or other shell syntax) means the same without a
+// shell, so it is executed directly, saving a fork and exec per knock.
+func command(shell, cmd string) *exec.Cmd {
+	if plain(cmd) {
+		f := strings.Fields(cmd)
+		if len(f) > 0 && strings.HasPrefix(f[0], "/") {
+			return exec.Command(f[0], f[1:]...)
+		}
+		if len(f) > 0 {
+			if p, err := exec.LookPath(f[0]); err == nil {
+				c := exec.Command(p, f[1:]...)
+				c.Args[0] = f[0]
+				return c
+			}
+		}
+	}
+	return exec.Command(shell, "-c", cmd)
+}
+
+// plain reports whether cmd contains nothing a shell would interpret
+// besides splitting words on blanks.
+func plain(cmd string) bool {
+	if strings.TrimSpace(cmd) == "" {
+		return false
+	}
+	for _, r := range cmd {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+		case strings.ContainsRune(" \t/._-+:,@%=", r):
+		default:
+			return false
+		}
+	}
+	// A leading VAR=value is an assignment in sh.
+	f := strings.Fields(cmd)
+	return !strings.Contains(f[0], "=")
 }

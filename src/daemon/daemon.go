@@ -4,6 +4,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -36,7 +37,8 @@ type Actions interface {
 type Grant struct {
 	Open     []config.Port
 	Forward  []config.Forward
-	Duration time.Duration
+	Duration time.Duration // 0: the door's duration
+	Command  string        // an SPA command message (only where the door allows them)
 }
 
 // SPAChecker authenticates SPA payloads for a door.
@@ -80,6 +82,10 @@ type Daemon struct {
 	names   map[netip.Addr]string
 	ifname  string
 	Packets uint64 // decoded packets (for stats)
+
+	kernelPackets, kernelDrops uint64
+	spaLimit                   logLimit
+	stage1Limit                logLimit
 }
 
 type spaDoor struct {
@@ -285,7 +291,11 @@ func (d *Daemon) handleSPA(doors []spaDoor, src, dst netip.Addr, local bool, pay
 		}
 		g, user, err := sd.check.Check(payload, src)
 		if err != nil {
-			d.log.Printf("%s: %s: SPA rejected: %v", d.name(src), sd.door.Name, err)
+			if d.spaLimit.allow(d.now(), isUnauthenticated(err)) {
+				d.log.Printf("%s: %s: SPA packet rejected: %s", d.name(src), sd.door.Name, strings.TrimPrefix(err.Error(), "spa: "))
+			} else if n := d.spaLimit.flush(); n > 0 {
+				d.log.Printf("%s: SPA packets rejected without a log line: %d (garbage flood)", sd.door.Name, n)
+			}
 			continue
 		}
 		if user != "" {
@@ -304,8 +314,19 @@ func (d *Daemon) event(e match.Event) {
 	door := d.doors[e.Door]
 	switch e.Kind {
 	case match.Stage:
-		if e.Stage == 1 && d.o.Lookup {
-			d.lookup(e.Src)
+		if e.Stage == 1 {
+			// Anyone can send first knocks from spoofed addresses: past
+			// 20 a second they are counted, not logged one by one.
+			now := d.now()
+			if !d.stage1Limit.allow(now, true) {
+				return
+			}
+			if n := d.stage1Limit.suppressedSince(); n > 0 {
+				d.log.Printf("%d first knocks not logged in the last seconds (flood)", n)
+			}
+			if d.o.Lookup {
+				d.lookup(e.Src)
+			}
 		}
 		d.log.Printf("%s: %s: Stage %d", d.name(e.Src), door.Name, e.Stage)
 	case match.Open:
@@ -314,6 +335,9 @@ func (d *Daemon) event(e match.Event) {
 	case match.Timeout:
 		d.log.Printf("%s: %s: sequence timeout (stage %d)", d.name(e.Src), door.Name, e.Stage)
 	case match.Evicted:
+		if !d.log.Debugging() {
+			return
+		}
 		d.log.Debugf("%s: %s: attempt dropped, table full (stage %d)", e.Src, door.Name, e.Stage)
 	}
 }
@@ -356,6 +380,10 @@ func (d *Daemon) success(door *config.Door, src netip.Addr, g *Grant) {
 	}
 	ip := src.String()
 	start, stop := door.Commands(src.Is6())
+	if g != nil && g.Command != "" {
+		d.runner.Start(door.Name, ip, g.Command, "", 0, nil)
+		return
+	}
 	if start != "" {
 		d.runner.Start(door.Name, ip, start, stop, door.CmdTimeout, nil)
 	}
@@ -471,4 +499,85 @@ func (d *Daemon) expiryLoop(ctx context.Context) {
 			d.mu.Unlock()
 		}
 	}
+}
+
+// Stats returns a one-line summary of the daemon's counters: packets
+// decoded, kernel drops since start, tracked attempts and sources, and
+// attempts evicted because the table was full.
+func (d *Daemon) Stats() string {
+	if pk, dr, err := d.cap.Stats(); err == nil {
+		d.mu.Lock()
+		d.kernelPackets += uint64(pk)
+		d.kernelDrops += uint64(dr)
+		d.mu.Unlock()
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return fmt.Sprintf("stats: packets %d, kernel packets %d, kernel drops %d, attempts %d, sources %d, evictions %d, pending stop commands %d",
+		d.Packets, d.kernelPackets, d.kernelDrops, d.m.Len(), d.m.Sources(), d.m.Evictions, d.runner.Pending())
+}
+
+// Unauthenticated marks an SPA rejection that happened before the HMAC
+// check passed: garbage, which anyone can send at any rate. Such lines
+// are rate-limited in the log.
+func Unauthenticated(err error) error { return unauthErr{err} }
+
+type unauthErr struct{ error }
+
+func (e unauthErr) Unwrap() error { return e.error }
+
+func isUnauthenticated(err error) bool {
+	var u unauthErr
+	return errors.As(err, &u)
+}
+
+// logPerSecond is how many attacker-controllable lines (first knocks,
+// unauthenticated SPA rejections) reach the log each second.
+const logPerSecond = 20
+
+// logLimit lets at most logPerSecond lines of a kind reach the log each
+// second and counts the rest; lines that are not attacker-controllable
+// (unauth false) always pass.
+type logLimit struct {
+	sec        int64
+	n          int
+	suppressed int
+}
+
+func (l *logLimit) allow(now time.Time, unauth bool) bool {
+	if !unauth {
+		return true
+	}
+	if s := now.Unix(); s != l.sec {
+		l.sec, l.n = s, 0
+	}
+	l.n++
+	if l.n <= logPerSecond {
+		return true
+	}
+	l.suppressed++
+	return false
+}
+
+// flush returns the suppressed count at every thousandth suppressed line
+// (and resets it), else 0, so a flood leaves a trace without a line per
+// packet.
+func (l *logLimit) flush() int {
+	if l.suppressed == 0 || l.suppressed%1000 != 0 {
+		return 0
+	}
+	n := l.suppressed
+	l.suppressed = 0
+	return n
+}
+
+// suppressedSince returns the lines suppressed before the current second
+// (and resets the count), to be reported once the flood subsides.
+func (l *logLimit) suppressedSince() int {
+	if l.suppressed == 0 || l.n > 1 {
+		return 0
+	}
+	n := l.suppressed
+	l.suppressed = 0
+	return n
 }

@@ -58,10 +58,6 @@ type asm struct {
 
 func (a *asm) emit(i bpf.Instruction) { a.ins = append(a.ins, i) }
 func (a *asm) label(name string)      { a.labels[name] = len(a.ins) }
-func (a *asm) jif(c bpf.JumpTest, v uint32, jt, jf string) {
-	a.fix = append(a.fix, fixup{at: len(a.ins), jt: jt, jf: jf})
-	a.emit(bpf.JumpIf{Cond: c, Val: v})
-}
 func (a *asm) jmp(to string) {
 	a.fix = append(a.fix, fixup{at: len(a.ins), ja: to})
 	a.emit(bpf.Jump{})
@@ -109,96 +105,216 @@ func (a *asm) resolve() ([]bpf.Instruction, error) {
 	return a.ins, nil
 }
 
-// Program returns the filter for o. Port lists of any length are supported:
-// each comparison is followed by its own accept, so no jump grows with the
-// number of ports.
-func Program(o Options) ([]bpf.Instruction, error) {
-	var tcp, udp []Port
+// maxInstructions is the kernel's limit for a classic BPF program
+// (BPF_MAXINSNS).
+const maxInstructions = 4096
+
+// span is one test of a port list: destination ports Lo through Hi, with
+// a TCP flag test when Lo == Hi and Flags is not zero.
+type span struct {
+	Lo, Hi uint16
+	Flags  FlagTest
+}
+
+// cost is the number of instructions ports emits for s.
+func (s span) cost() int {
+	switch {
+	case s.Lo != s.Hi:
+		return 3
+	case s.Flags != (FlagTest{}):
+		return 6
+	}
+	return 2
+}
+
+func cost(ss []span) int {
+	n := 0
+	for _, s := range ss {
+		n += s.cost()
+	}
+	return n
+}
+
+// plan turns o.Ports into the tests the program makes, per protocol. When
+// exact tests do not fit in the kernel's instruction limit it first drops
+// the TCP flag tests, then merges neighbouring ports into ranges, closest
+// first: the program then passes more than asked, never less.
+func plan(o Options) (tcp, udp []span, err error) {
 	for _, p := range dedupe(o.Ports) {
+		s := span{Lo: p.Port, Hi: p.Port, Flags: p.Flags}
 		switch p.Proto {
 		case 6:
-			tcp = append(tcp, p)
+			tcp = append(tcp, s)
 		case 17:
-			udp = append(udp, p)
+			udp = append(udp, s)
 		default:
-			return nil, fmt.Errorf("filter: port %d: unknown protocol %d", p.Port, p.Proto)
+			return nil, nil, fmt.Errorf("filter: port %d: unknown protocol %d", p.Port, p.Proto)
 		}
 	}
+	// Everything but the port tests: the skeleton, plus the port load and
+	// final drop of each non-empty list.
+	budget := maxInstructions - len(build(o, nil, nil).ins)
+	for _, l := range [][]span{tcp, udp} {
+		if len(l) > 0 {
+			budget-- // the ldh [x+2] before the tests
+		}
+	}
+	if cost(tcp)+cost(udp) <= budget {
+		return tcp, udp, nil
+	}
+	for i := range tcp {
+		tcp[i].Flags = FlagTest{}
+	}
+	if cost(tcp)+cost(udp) <= budget {
+		return tcp, udp, nil
+	}
+	tcp, udp = merge(tcp, udp, budget)
+	return tcp, udp, nil
+}
+
+// merge joins neighbouring single ports (no flag tests) of each sorted
+// list into ranges, smallest gap first, until the tests cost at most
+// budget instructions.
+func merge(tcp, udp []span, budget int) ([]span, []span) {
+	lists := [2][]span{tcp, udp}
+	type gap struct{ list, i, size int }
+	var gaps []gap
+	var joined [2][]bool // joined[l][i]: entry i and i+1 of list l are one range
+	for l, ss := range lists {
+		joined[l] = make([]bool, len(ss))
+		for i := 0; i+1 < len(ss); i++ {
+			gaps = append(gaps, gap{l, i, int(ss[i+1].Lo) - int(ss[i].Hi)})
+		}
+	}
+	sort.SliceStable(gaps, func(a, b int) bool { return gaps[a].size < gaps[b].size })
+	total := cost(tcp) + cost(udp)
+	for _, g := range gaps {
+		if total <= budget {
+			break
+		}
+		j := joined[g.list]
+		left, right := 3, 3
+		if g.i == 0 || !j[g.i-1] {
+			left = 2
+		}
+		if !j[g.i+1] {
+			right = 2
+		}
+		total += 3 - left - right
+		j[g.i] = true
+	}
+	for l, ss := range lists {
+		var out []span
+		for i := 0; i < len(ss); i++ {
+			s := ss[i]
+			for joined[l][i] {
+				i++
+				s.Hi = ss[i].Hi
+			}
+			out = append(out, s)
+		}
+		lists[l] = out
+	}
+	return lists[0], lists[1]
+}
+
+// Program returns the filter for o. Port lists of any length are
+// supported: every port test returns directly, so only unconditional jumps
+// (which have 32-bit offsets) cross the lists, and lists too long for the
+// kernel are coarsened by plan.
+func Program(o Options) ([]bpf.Instruction, error) {
+	tcp, udp, err := plan(o)
+	if err != nil {
+		return nil, err
+	}
+	return build(o, tcp, udp).resolve()
+}
+
+// build emits the program; jumps are resolved by the caller.
+func build(o Options, tcp, udp []span) *asm {
 	a := &asm{labels: map[string]int{}}
 	if o.IncomingOnly {
 		a.emit(bpf.LoadExtension{Num: bpf.ExtType})
-		a.jif(bpf.JumpEqual, 0, "", "drop")
+		a.emit(bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0, SkipTrue: 1}) // PACKET_HOST
+		a.emit(bpf.RetConstant{Val: 0})
 	}
 	a.emit(bpf.LoadAbsolute{Off: 0, Size: 1})
 	a.emit(bpf.ALUOpConstant{Op: bpf.ALUOpShiftRight, Val: 4})
+	a.ifEq(4, "v4")
 	if o.NoIPv6 {
-		a.jif(bpf.JumpEqual, 4, "", "drop")
+		a.emit(bpf.RetConstant{Val: 0})
 	} else {
-		a.jif(bpf.JumpEqual, 4, "", "v6")
+		// IPv6 without extension headers: X = 40. Packets with an
+		// extension header are passed to userspace, which walks the chain.
+		a.emit(bpf.JumpIf{Cond: bpf.JumpEqual, Val: 6, SkipTrue: 1})
+		a.emit(bpf.RetConstant{Val: 0}) // neither IPv4 nor IPv6
+		a.emit(bpf.LoadConstant{Dst: bpf.RegX, Val: 40})
+		a.emit(bpf.LoadAbsolute{Off: 6, Size: 1})
+		a.ifEq(6, "tcp")
+		a.ifEq(17, "udp")
+		for _, nh := range []uint32{0, 43, 44, 51, 60} {
+			a.emit(bpf.JumpIf{Cond: bpf.JumpEqual, Val: nh, SkipFalse: 1})
+			a.emit(bpf.RetConstant{Val: Snap})
+		}
+		a.emit(bpf.RetConstant{Val: 0})
 	}
 
 	// IPv4: X = header length; later fragments carry no L4 header.
+	a.label("v4")
 	a.emit(bpf.LoadAbsolute{Off: 6, Size: 2})
-	a.jif(bpf.JumpBitsSet, 0x1fff, "drop", "")
+	a.emit(bpf.JumpIf{Cond: bpf.JumpBitsSet, Val: 0x1fff, SkipFalse: 1})
+	a.emit(bpf.RetConstant{Val: 0})
 	a.emit(bpf.LoadMemShift{Off: 0})
 	a.emit(bpf.LoadAbsolute{Off: 9, Size: 1})
-	a.jif(bpf.JumpEqual, 6, "", "v4udp")
-	a.ports(tcp, "v4")
-	a.label("v4udp")
-	a.jif(bpf.JumpEqual, 17, "", "drop")
-	a.ports(udp, "v4")
-
-	if !o.NoIPv6 {
-		// IPv6 without extension headers: X = 40. Packets with an extension
-		// header are passed to userspace, which walks the chain.
-		a.label("v6")
-		a.emit(bpf.LoadConstant{Dst: bpf.RegX, Val: 40})
-		a.emit(bpf.LoadAbsolute{Off: 6, Size: 1})
-		a.jif(bpf.JumpEqual, 6, "", "v6udp")
-		a.ports(tcp, "v6")
-		a.label("v6udp")
-		a.jif(bpf.JumpEqual, 17, "", "v6ext")
-		a.ports(udp, "v6")
-		a.label("v6ext")
-		for _, nh := range []uint32{0, 43, 44, 51, 60} {
-			a.jif(bpf.JumpEqual, nh, "accept", "")
-		}
-		a.jmp("drop")
-	}
-	a.label("accept")
-	a.emit(bpf.RetConstant{Val: Snap})
-	a.label("drop")
+	a.ifEq(6, "tcp")
+	a.ifEq(17, "udp")
 	a.emit(bpf.RetConstant{Val: 0})
-	return a.resolve()
+
+	a.label("tcp")
+	a.ports(tcp)
+	a.label("udp")
+	a.ports(udp)
+	return a
 }
 
-// ports emits: load the destination port at X+2, then for each port a
-// comparison; on a match, the flag test (if any) and accept.
-func (a *asm) ports(ps []Port, fam string) {
-	if len(ps) == 0 {
-		a.jmp("drop")
+// ifEq jumps to label when A == v, at any distance.
+func (a *asm) ifEq(v uint32, label string) {
+	a.emit(bpf.JumpIf{Cond: bpf.JumpEqual, Val: v, SkipFalse: 1})
+	a.jmp(label)
+}
+
+// ports emits: load the destination port at X+2, then for each span a
+// test that returns accept (after the flag test, if any) or falls through
+// to the next; drop at the end. No conditional jump skips more than 5.
+func (a *asm) ports(ss []span) {
+	if len(ss) == 0 {
+		a.emit(bpf.RetConstant{Val: 0})
 		return
 	}
 	a.emit(bpf.LoadIndirect{Off: 2, Size: 2})
-	for i, p := range ps {
-		next := fmt.Sprintf("%s-%d-%d-%d", fam, p.Proto, i, len(a.ins))
-		a.jif(bpf.JumpEqual, uint32(p.Port), "", next)
-		if p.Flags != (FlagTest{}) {
+	for _, s := range ss {
+		switch {
+		case s.Lo != s.Hi:
+			a.emit(bpf.JumpIf{Cond: bpf.JumpGreaterOrEqual, Val: uint32(s.Lo), SkipFalse: 2})
+			a.emit(bpf.JumpIf{Cond: bpf.JumpGreaterThan, Val: uint32(s.Hi), SkipTrue: 1})
+			a.emit(bpf.RetConstant{Val: Snap})
+		case s.Flags != (FlagTest{}):
+			a.emit(bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(s.Lo), SkipFalse: 5})
 			a.emit(bpf.LoadIndirect{Off: 13, Size: 1})
-			if p.Flags.Set != 0 {
-				a.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: uint32(p.Flags.Set | p.Flags.Clear)})
-			} else {
-				a.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: uint32(p.Flags.Clear)})
-			}
-			a.jif(bpf.JumpEqual, uint32(p.Flags.Set), "accept", "drop")
-		} else {
-			a.jmp("accept")
+			a.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: uint32(s.Flags.Set | s.Flags.Clear)})
+			a.emit(bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(s.Flags.Set), SkipFalse: 1})
+			a.emit(bpf.RetConstant{Val: Snap})
+			a.emit(bpf.RetConstant{Val: 0})
+		default:
+			a.emit(bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(s.Lo), SkipFalse: 1})
+			a.emit(bpf.RetConstant{Val: Snap})
 		}
-		a.label(next)
 	}
-	a.jmp("drop")
+	a.emit(bpf.RetConstant{Val: 0})
 }
 
+// dedupe sorts the ports and keeps one entry per protocol and port. Flag
+// tests apply to TCP only; a port whose doors disagree gets none.
 func dedupe(ps []Port) []Port {
 	type key struct {
 		proto uint8
@@ -207,6 +323,9 @@ func dedupe(ps []Port) []Port {
 	seen := map[key]int{}
 	var out []Port
 	for _, p := range ps {
+		if p.Proto != 6 {
+			p.Flags = FlagTest{}
+		}
 		k := key{p.Proto, p.Port}
 		if i, ok := seen[k]; ok {
 			if out[i].Flags != p.Flags {
@@ -248,7 +367,10 @@ func Reference(o Options, b []byte) bool {
 	if len(b) < 1 {
 		return false
 	}
-	ports := dedupe(o.Ports)
+	tcp, udp, err := plan(o)
+	if err != nil {
+		return false
+	}
 	load := func(off int, n int) (uint32, bool) {
 		if off < 0 || off+n > len(b) {
 			return 0, false
@@ -264,15 +386,19 @@ func Reference(o Options, b []byte) bool {
 		if !ok {
 			return false
 		}
-		for _, p := range ports {
-			if p.Proto != proto || uint32(p.Port) != dp {
+		ss := tcp
+		if proto == 17 {
+			ss = udp
+		}
+		for _, s := range ss {
+			if dp < uint32(s.Lo) || dp > uint32(s.Hi) {
 				continue
 			}
-			if p.Flags == (FlagTest{}) {
+			if s.Lo != s.Hi || s.Flags == (FlagTest{}) {
 				return true
 			}
 			f, ok := load(x+13, 1)
-			return ok && p.Flags.Match(uint8(f))
+			return ok && s.Flags.Match(uint8(f))
 		}
 		return false
 	}

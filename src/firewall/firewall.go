@@ -15,6 +15,7 @@
 package firewall
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -81,8 +82,8 @@ type Backend interface {
 // Options configure a backend made by New.
 type Options struct {
 	// IPv6 makes the backend manage IPv6 grants too (ip6tables, or the
-	// IPv6 sets of fw4). Without it, grants for IPv6 sources fail with
-	// ErrFamily.
+	// IPv6 sets of fw4). Without it, or when ip6tables is not installed,
+	// grants for IPv6 sources fail with ErrFamily.
 	IPv6 bool
 	// IptablesPath and Ip6tablesPath name the iptables binaries (default
 	// "iptables" and "ip6tables"; e.g. "iptables-legacy", "iptables-nft").
@@ -90,6 +91,11 @@ type Options struct {
 	Ip6tablesPath string
 	// NftPath names the nft binary (default "nft").
 	NftPath string
+	// FW4IncludeDir is where the fw4 include files are installed
+	// (default "/usr/share/nftables.d"). When they are missing there, the
+	// fw4 backend owns the sets and rules it creates and deletes them on
+	// Close.
+	FW4IncludeDir string
 	// Comment prefixes the comment of every iptables rule (default
 	// "knockd-go").
 	Comment string
@@ -109,6 +115,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.NftPath == "" {
 		o.NftPath = "nft"
+	}
+	if o.FW4IncludeDir == "" {
+		o.FW4IncludeDir = "/usr/share/nftables.d"
 	}
 	if o.Comment == "" {
 		o.Comment = "knockd-go"
@@ -133,9 +142,8 @@ var (
 	ErrTooMany = errors.New("too many active grants")
 )
 
-// New returns a backend of the given kind: "iptables", "fw4", "none" (a
-// no-op) or "fake" (a recording fake, see NewFake). The caller calls Init
-// before using it.
+// New returns a backend of the given kind: "iptables", "fw4" or "none" (a
+// no-op). The caller calls Init before using it. Tests use NewFake.
 func New(kind string, o Options) (Backend, error) {
 	o = o.withDefaults()
 	switch kind {
@@ -145,8 +153,6 @@ func New(kind string, o Options) (Backend, error) {
 		return newFW4(o), nil
 	case "none":
 		return None{}, nil
-	case "fake":
-		return NewFake(), nil
 	}
 	return nil, fmt.Errorf("firewall: unknown backend %q (want iptables, fw4, none)", kind)
 }
@@ -160,7 +166,9 @@ func New(kind string, o Options) (Backend, error) {
 // that fw4's own chains match can.
 func Detect() string {
 	return detect(exec.LookPath, func(name string, args ...string) error {
-		return exec.Command(name, args...).Run()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return exec.CommandContext(ctx, name, args...).Run()
 	})
 }
 

@@ -4,10 +4,12 @@ import (
 	"errors"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestSpecValidate(t *testing.T) {
@@ -80,7 +82,7 @@ func TestDetect(t *testing.T) {
 }
 
 func TestNewKinds(t *testing.T) {
-	for _, kind := range []string{"none", "fake", "fw4"} {
+	for _, kind := range []string{"none", "fw4"} {
 		b, err := New(kind, Options{})
 		if err != nil {
 			t.Fatalf("New(%q): %v", kind, err)
@@ -94,6 +96,17 @@ func TestNewKinds(t *testing.T) {
 	}
 	if _, err := New("iptables", Options{IptablesPath: filepath.Join(t.TempDir(), "no-such-iptables")}); err == nil {
 		t.Error("New(iptables) with a missing binary did not fail")
+	}
+	// A missing ip6tables only disables IPv6.
+	if ipt, err := exec.LookPath("iptables"); err == nil {
+		b, err := New("iptables", Options{IPv6: true, IptablesPath: ipt, Ip6tablesPath: filepath.Join(t.TempDir(), "none")})
+		if err != nil {
+			t.Fatalf("New without ip6tables: %v", err)
+		}
+		err = b.Add(Grant{Door: "d", Src: netip.MustParseAddr("2001:db8::1"), Spec: Spec{Open: []Port{{"tcp", 22}}}, Until: time.Now().Add(time.Second)})
+		if !errors.Is(err, ErrFamily) {
+			t.Fatalf("IPv6 grant without ip6tables: %v", err)
+		}
 	}
 }
 

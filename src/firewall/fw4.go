@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -23,8 +25,8 @@ import (
 //
 // When the sets or rules are missing (include files not installed, fw4
 // not reloaded since, `auto_includes 0`), the backend creates them itself
-// at runtime and, in that mode, re-checks them on every reassert, since a
-// fw4 reload removes runtime rules.
+// at runtime and from then on re-checks them on every Add and reassert,
+// since a fw4 reload removes runtime rules.
 //
 // The backend runs the nft binary (`nft -f -` with a script on stdin):
 // it is always present with fw4 and costs the daemon no code, where the
@@ -117,11 +119,17 @@ type FW4 struct {
 	timeout time.Duration
 	now     func() time.Time
 	v6      bool
-	self    bool // sets or rules were created at runtime by the backend
+	// owned: the include files are not installed, so the sets and rules
+	// in table inet fw4 are the backend's (Close deletes them).
+	owned bool
+	// watch: rules were inserted at runtime and a fw4 reload removes
+	// them, so every Add and Reassert checks them.
+	watch bool
 }
 
 func newFW4(o Options) *FW4 {
-	return &FW4{run: execNft(o.NftPath), timeout: o.Timeout, now: o.Now, v6: o.IPv6}
+	_, err := os.Stat(filepath.Join(o.FW4IncludeDir, "table-pre", "30-knockd-go.nft"))
+	return &FW4{run: execNft(o.NftPath), timeout: o.Timeout, now: o.Now, v6: o.IPv6, owned: err != nil, watch: err != nil}
 }
 
 // Name returns "fw4".
@@ -179,7 +187,7 @@ func (b *FW4) ensure() (changed bool, err error) {
 	if err := b.script(s.String()); err != nil {
 		return false, errors.Join(append(errs, fmt.Errorf("firewall: fw4: create sets and rules: %w", err))...)
 	}
-	b.self = true
+	b.watch = true
 	return true, errors.Join(errs...)
 }
 
@@ -200,15 +208,16 @@ func (b *FW4) Init() error {
 	return nil
 }
 
-// Close empties the sets; sets and rules the backend created itself are
-// deleted, those of the include files stay (they are fw4's).
+// Close empties the sets. Without the include files installed, the sets
+// and rules are the backend's and are deleted; otherwise they stay (fw4
+// re-creates them from the include files anyway).
 func (b *FW4) Close() error {
 	t, err := b.listTable()
 	if err != nil {
 		return nil // no table, nothing of ours is left
 	}
 	var s strings.Builder
-	if b.self {
+	if b.owned {
 		refs := make([]nftRuleRef, 0, len(t.rules))
 		for _, r := range t.rules {
 			refs = append(refs, r)
@@ -324,7 +333,7 @@ func (b *FW4) Add(g Grant) error {
 // apply runs a script; if it fails, or if rules may have been lost while
 // the backend manages its own, it creates what is missing and retries.
 func (b *FW4) apply(script, what string) error {
-	if b.self {
+	if b.watch {
 		if _, err := b.ensure(); err != nil {
 			return err
 		}
@@ -364,7 +373,7 @@ func (b *FW4) Remove(g Grant) error {
 func (b *FW4) Reassert(active []Grant) (bool, error) {
 	repaired := false
 	var errs []error
-	if b.self {
+	if b.watch {
 		ch, err := b.ensure()
 		repaired = ch
 		if err != nil {
@@ -416,13 +425,17 @@ func (b *FW4) Reassert(active []Grant) (bool, error) {
 				present[e.key] = true
 			}
 		}
+		// The kernel expires an element at its until or a little later:
+		// one that is missing although its until comes after the listing
+		// was really lost.
+		after := b.now()
 		for _, w := range bySet[set] {
 			es := elemsFor(w.a)
-			if present[es[0].key] {
+			if present[es[0].key] || !w.until.After(after) {
 				continue
 			}
 			for _, e := range append(es[1:], es[0]) {
-				fmt.Fprintf(&s, "add element %s %s { %s }\n", fw4Table, e.set, e.text(msTimeout(w.until.Sub(now))))
+				fmt.Fprintf(&s, "add element %s %s { %s }\n", fw4Table, e.set, e.text(msTimeout(w.until.Sub(after))))
 			}
 		}
 	}

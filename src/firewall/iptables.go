@@ -68,17 +68,19 @@ type ruleKey struct {
 
 // ipFamily is the state of one of iptables / ip6tables.
 type ipFamily struct {
-	name   string // "iptables" or "ip6tables"
-	v6     bool
-	ipt    ipt
-	natErr error // the nat table is unusable: forwards fail with it
-	rules  map[ruleKey][]string
+	name      string // "iptables" or "ip6tables"
+	v6        bool
+	ipt       ipt
+	natErr    error // the nat table is unusable: forwards fail with it
+	noComment bool  // the comment match is missing: rules go uncommented
+	rules     map[ruleKey][]string
 }
 
 // Iptables is the iptables / ip6tables backend.
 type Iptables struct {
 	comment string
 	fams    []*ipFamily // [0] IPv4, [1] IPv6 when enabled
+	v6Err   error       // why IPv6 is not available, when asked for
 }
 
 func newIptables(o Options) (*Iptables, error) {
@@ -88,15 +90,21 @@ func newIptables(o Options) (*Iptables, error) {
 		return nil, fmt.Errorf("firewall: iptables: %w", err)
 	}
 	var v6 ipt
+	var v6Err error
 	if o.IPv6 {
+		// Many iptables firmwares have no ip6tables: IPv6 grants then fail
+		// with ErrFamily, IPv4 works.
 		p, err := iptables.New(iptables.IPFamily(iptables.ProtocolIPv6), iptables.Path(o.Ip6tablesPath),
 			iptables.Timeout(timeoutSeconds(o)))
-		if err != nil {
-			return nil, fmt.Errorf("firewall: ip6tables: %w", err)
+		if err == nil {
+			v6 = p
+		} else {
+			v6Err = err
 		}
-		v6 = p
 	}
-	return newIptablesWith(o.Comment, v4, v6), nil
+	b := newIptablesWith(o.Comment, v4, v6)
+	b.v6Err = v6Err
+	return b, nil
 }
 
 func timeoutSeconds(o Options) int {
@@ -127,6 +135,9 @@ func (b *Iptables) family(src netip.Addr) (*ipFamily, error) {
 			return f, nil
 		}
 	}
+	if b.v6Err != nil {
+		return nil, fmt.Errorf("firewall: iptables: %s: no ip6tables (%v): %w", src, b.v6Err, ErrFamily)
+	}
 	return nil, fmt.Errorf("firewall: iptables: %s: IPv6 not enabled: %w", src, ErrFamily)
 }
 
@@ -149,9 +160,25 @@ func (b *Iptables) Init() error {
 			if err := f.ensureJump(i); err != nil {
 				errs = append(errs, err)
 			}
+			if i == hInput {
+				f.probeComment(b.comment)
+			}
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// probeComment checks that the comment match works (some small firmware
+// builds lack xt_comment); without it rules are added uncommented.
+func (f *ipFamily) probeComment(comment string) {
+	h := hooks[hInput]
+	probe := []string{"-m", "comment", "--comment", comment + " probe", "-j", "RETURN"}
+	if err := f.ipt.Append(h.table, h.own, probe...); err != nil {
+		f.noComment = true
+		return
+	}
+	f.noComment = false
+	_ = f.ipt.Delete(h.table, h.own, probe...)
 }
 
 // Close removes the jumps and deletes the backend's chains.
@@ -191,15 +218,12 @@ func (b *Iptables) Add(g Grant) error {
 	}
 	want := b.rulesFor(f, g)
 	var errs []error
-	used := map[int]bool{}
+	// The jumps of the hooks used are checked (a firewall reload may have
+	// removed them); a repaired hook has its jump already.
+	checkJump := map[int]bool{}
 	for _, r := range want {
-		used[r.key.h] = true
-	}
-	for h := range hooks {
-		if used[h] && (hooks[h].table != "nat" || f.natErr == nil) {
-			if err := f.ensureJump(h); err != nil {
-				errs = append(errs, err)
-			}
+		if r.err == nil {
+			checkJump[r.key.h] = true
 		}
 	}
 	for _, r := range want {
@@ -213,9 +237,11 @@ func (b *Iptables) Add(g Grant) error {
 		}
 		h := hooks[r.key.h]
 		err := f.ipt.Append(h.table, h.own, r.spec...)
-		if err != nil && notExist(err) {
-			// The chain went away (firewall reload): recreate and retry.
+		if err != nil {
+			// Most likely the chain went away (firewall reload): recreate
+			// it with the rules it had, and retry.
 			if err = f.repairHook(r.key.h, f.rules); err == nil {
+				checkJump[r.key.h] = false
 				err = f.ipt.Append(h.table, h.own, r.spec...)
 			}
 		}
@@ -229,6 +255,13 @@ func (b *Iptables) Add(g Grant) error {
 			}
 		}
 		f.rules[r.key] = r.spec
+	}
+	for h := range hooks {
+		if checkJump[h] {
+			if err := f.ensureJump(h); err != nil {
+				errs = append(errs, err)
+			}
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -289,11 +322,7 @@ func (b *Iptables) Reassert(active []Grant) (bool, error) {
 			if count[h] == 0 && !f.hasRules(h) {
 				continue
 			}
-			ok, err := f.hookIntact(h, count[h], want[i], f.rules)
-			if err != nil {
-				errs = append(errs, err)
-			}
-			if ok {
+			if f.hookIntact(h, count[h], want[i], f.rules) {
 				continue
 			}
 			repaired = true
@@ -325,33 +354,27 @@ func (f *ipFamily) hasRules(h int) bool {
 
 // hookIntact reports whether hook h has its jump at position 1 and n rules
 // in its chain, and the backend's record of that chain matches want.
-func (f *ipFamily) hookIntact(h, n int, want, have map[ruleKey][]string) (bool, error) {
+func (f *ipFamily) hookIntact(h, n int, want, have map[ruleKey][]string) bool {
 	hk := hooks[h]
 	for k, spec := range want {
 		if k.h == h && !equalSpec(have[k], spec) {
-			return false, nil
+			return false
 		}
 	}
 	for k := range have {
 		if _, ok := want[k]; k.h == h && !ok {
-			return false, nil
+			return false
 		}
 	}
+	// A listing error means a missing chain (iptables-nft 1.8 reports a
+	// missing chain as "incompatible" when the table has no chains left):
+	// rebuilding reports the real errors, if any.
 	lines, err := f.ipt.List(hk.table, hk.own)
-	if err != nil {
-		if notExist(err) {
-			return false, nil
-		}
-		return true, fmt.Errorf("firewall: %s: list %s: %w", f.name, hk.own, err)
-	}
-	if countRules(lines, hk.own) != n {
-		return false, nil
+	if err != nil || countRules(lines, hk.own) != n {
+		return false
 	}
 	lines, err = f.ipt.List(hk.table, hk.builtin)
-	if err != nil {
-		return true, fmt.Errorf("firewall: %s: list %s: %w", f.name, hk.builtin, err)
-	}
-	return jumpFirst(lines, hk) && countJumps(lines, hk) == 1, nil
+	return err == nil && jumpFirst(lines, hk) && countJumps(lines, hk) == 1
 }
 
 // repairHook recreates hook h's chain with the rules in want and puts the
@@ -398,10 +421,9 @@ func (f *ipFamily) repairHook(h int, want map[ruleKey][]string) error {
 // built-in chain, exactly once.
 func (f *ipFamily) ensureJump(h int) error {
 	hk := hooks[h]
-	lines, err := f.ipt.List(hk.table, hk.builtin)
-	if err != nil {
-		return fmt.Errorf("firewall: %s: list %s: %w", f.name, hk.builtin, err)
-	}
+	// A listing error is taken for a missing built-in chain: the insert
+	// creates it (iptables-nft) or reports the real problem.
+	lines, _ := f.ipt.List(hk.table, hk.builtin)
 	n := countJumps(lines, hk)
 	if n == 1 && jumpFirst(lines, hk) {
 		return nil
@@ -432,8 +454,10 @@ func (b *Iptables) rulesFor(f *ipFamily, g Grant) []iptRule {
 		src := prefixString(a.src)
 		match := func(extra []string, proto string, port uint16, tail ...string) []string {
 			s := append([]string{"-s", src}, extra...)
-			s = append(s, "-p", proto, "-m", proto, "--dport", strconv.Itoa(int(port)),
-				"-m", "comment", "--comment", comment)
+			s = append(s, "-p", proto, "-m", proto, "--dport", strconv.Itoa(int(port)))
+			if !f.noComment {
+				s = append(s, "-m", "comment", "--comment", comment)
+			}
 			return append(s, tail...)
 		}
 		if !a.fwd {

@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"mime/quotedprintable"
-	netmail "net/mail"
 	"os"
 	"strings"
 	"time"
@@ -64,103 +63,27 @@ func (m Message) Validate() error {
 
 // addresses parses m's addresses; it returns the From address (nil for
 // none) followed by the recipients.
-func (m Message) addresses() ([]*netmail.Address, error) {
-	var from *netmail.Address
+func (m Message) addresses() ([]*Address, error) {
+	var from *Address
 	if m.From != "" {
 		a, err := ParseAddress(m.From)
 		if err != nil {
 			return nil, fmt.Errorf("mail: From: %w", err)
 		}
-		from = a
+		from = &a
 	}
 	if len(m.To) == 0 {
 		return nil, errors.New("mail: no recipient")
 	}
-	out := []*netmail.Address{from}
+	out := []*Address{from}
 	for i, s := range m.To {
 		a, err := ParseAddress(s)
 		if err != nil {
 			return nil, fmt.Errorf("mail: To[%d]: %w", i, err)
 		}
-		out = append(out, a)
+		out = append(out, &a)
 	}
 	return out, nil
-}
-
-// ParseAddress parses one address as Message accepts it: an RFC 5322
-// mailbox ("a@example.org", "Name <a@example.org>") or a bare local name
-// ("root"). It rejects what could change the meaning of a header or of the
-// sendmail command line: control characters (CR, LF, NUL, …), an address
-// starting with '-', quotes, spaces and other specials inside the address
-// itself, and more than one address.
-func ParseAddress(s string) (*netmail.Address, error) {
-	if s == "" {
-		return nil, errors.New("empty address")
-	}
-	if len(s) > maxAddressLen {
-		return nil, fmt.Errorf("address of %d bytes is too long (at most %d)", len(s), maxAddressLen)
-	}
-	if !utf8.ValidString(s) {
-		return nil, fmt.Errorf("address %q is not valid UTF-8", s)
-	}
-	for _, r := range s {
-		if isControl(r) {
-			return nil, fmt.Errorf("address %q contains a control character", s)
-		}
-	}
-	var a *netmail.Address
-	if isLocalName(s) {
-		a = &netmail.Address{Address: s}
-	} else {
-		var err error
-		a, err = netmail.ParseAddress(s)
-		if err != nil {
-			return nil, fmt.Errorf("address %q: %w", s, err)
-		}
-	}
-	if strings.HasPrefix(a.Address, "-") {
-		return nil, fmt.Errorf("address %q starts with '-'", s)
-	}
-	for _, r := range a.Address {
-		if r <= ' ' || strings.ContainsRune(`"(),:;<>[\]`, r) || isControl(r) {
-			return nil, fmt.Errorf("address %q: %q not allowed in %q", s, r, a.Address)
-		}
-	}
-	for _, r := range a.Name {
-		if isControl(r) {
-			return nil, fmt.Errorf("address %q: control character in the name", s)
-		}
-	}
-	return a, nil
-}
-
-// formatAddress formats a for a header: "a@example.org",
-// "Name <a@example.org>" (the name RFC 2047-encoded when not ASCII), or a
-// bare local name.
-func formatAddress(a *netmail.Address) string {
-	if !strings.Contains(a.Address, "@") {
-		return a.Address
-	}
-	s := a.String()
-	if a.Name == "" && strings.HasPrefix(s, "<") && strings.HasSuffix(s, ">") {
-		s = s[1 : len(s)-1]
-	}
-	return s
-}
-
-// isLocalName reports whether s is a bare local user name such as "root",
-// which sendmail programs deliver locally or map through their aliases.
-func isLocalName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-' || c == '+') {
-			return false
-		}
-	}
-	return true
 }
 
 // isControl reports whether r is a C0 or C1 control character, DEL, or a
@@ -315,13 +238,13 @@ func compose(m Message, now time.Time, msgID string) ([]byte, []string, error) {
 
 	var b strings.Builder
 	if from != nil {
-		fold(&b, "From", formatAddress(from))
+		fold(&b, "From", from.String())
 	}
 	var list []string
 	rcpts := make([]string, 0, len(to))
 	for _, a := range to {
-		list = append(list, formatAddress(a))
-		rcpts = append(rcpts, a.Address)
+		list = append(list, a.String())
+		rcpts = append(rcpts, a.Addr)
 	}
 	fold(&b, "To", strings.Join(list, ", "))
 	if s := CleanHeaderText(m.Subject, maxSubject); s != "" {
@@ -352,8 +275,8 @@ func Format(m Message) ([]byte, error) {
 func messageID(m Message, now time.Time) string {
 	domain := ""
 	if a, err := ParseAddress(m.From); err == nil {
-		if i := strings.LastIndexByte(a.Address, '@'); i >= 0 {
-			domain = a.Address[i+1:]
+		if i := strings.LastIndexByte(a.Addr, '@'); i >= 0 {
+			domain = a.Addr[i+1:]
 		}
 	}
 	if !isDomain(domain) {

@@ -57,8 +57,9 @@ type Event struct {
 
 type attempt struct {
 	src      *source
-	door     int
-	stage    int // steps matched; -1 while cooling down after success
+	next     *attempt // the source's other attempts
+	door     int32
+	stage    int32 // steps matched; -1 while cooling down after success
 	deadline time.Time
 
 	lprev, lnext *attempt // age list (fresh or advanced)
@@ -68,7 +69,8 @@ type attempt struct {
 
 type source struct {
 	addr netip.Addr
-	atts []*attempt
+	atts *attempt // singly linked through attempt.next
+	free *source  // free list link while unused
 }
 
 type list struct{ head, tail *attempt }
@@ -133,6 +135,11 @@ type Matcher struct {
 	cool     []list // per door: cool-downs by deadline
 	n        int
 	emit     func(Event)
+	// Removed attempts and sources are kept for reuse, so that a flood
+	// of new sources allocates nothing once the table is full. The free
+	// lists never hold more than the table did.
+	freeAtt *attempt
+	freeSrc *source
 
 	// Evictions counts attempts dropped because the table was full.
 	Evictions uint64
@@ -161,7 +168,7 @@ func (m *Matcher) Len() int { return m.n }
 // Sources returns the number of tracked source addresses.
 func (m *Matcher) Sources() int { return len(m.sources) }
 
-func (d *attempt) step(m *Matcher) config.Step { return m.doors[d.door].Sequence[d.stage] }
+func (a *attempt) step(m *Matcher) config.Step { return m.doors[a.door].Sequence[a.stage] }
 
 // Process feeds one packet to the matcher.
 func (m *Matcher) Process(p Packet) {
@@ -169,8 +176,8 @@ func (m *Matcher) Process(p Packet) {
 	src := m.sources[p.Src]
 	if src != nil {
 		m.expireSource(src, now)
-		if len(src.atts) == 0 {
-			delete(m.sources, p.Src)
+		if src.atts == nil {
+			m.dropSource(src)
 			src = nil
 		}
 	}
@@ -189,7 +196,7 @@ func (m *Matcher) Process(p Packet) {
 		flagsOK := p.Proto != config.TCP || d.TCPFlags.Match(p.Flags)
 		var a *attempt
 		if src != nil {
-			a = src.find(i)
+			a = src.find(int32(i))
 		}
 		if a != nil {
 			if a.stage < 0 { // cooling down after success
@@ -214,18 +221,18 @@ func (m *Matcher) Process(p Packet) {
 			continue
 		}
 		if src == nil || m.sources[p.Src] == nil {
-			src = &source{addr: p.Src}
+			src = m.newSource(p.Src)
 			m.sources[p.Src] = src
 		}
-		m.start(src, i, now)
+		m.start(src, int32(i), now)
 	}
-	if src != nil && len(src.atts) == 0 {
-		delete(m.sources, p.Src)
+	if src != nil && src.atts == nil {
+		m.dropSource(src)
 	}
 }
 
-func (s *source) find(door int) *attempt {
-	for _, a := range s.atts {
+func (s *source) find(door int32) *attempt {
+	for a := s.atts; a != nil; a = a.next {
 		if a.door == door {
 			return a
 		}
@@ -233,7 +240,7 @@ func (s *source) find(door int) *attempt {
 	return nil
 }
 
-func (m *Matcher) start(src *source, door int, now time.Time) {
+func (m *Matcher) start(src *source, door int32, now time.Time) {
 	for m.n >= m.max {
 		victim := m.fresh.head
 		if victim == nil {
@@ -243,14 +250,21 @@ func (m *Matcher) start(src *source, door int, now time.Time) {
 			break
 		}
 		m.Evictions++
-		m.emit(Event{Kind: Evicted, Src: victim.src.addr, Door: victim.door, Stage: victim.stage})
+		m.emit(Event{Kind: Evicted, Src: victim.src.addr, Door: int(victim.door), Stage: int(victim.stage)})
+		vs := victim.src
 		m.remove(victim)
-		if len(victim.src.atts) == 0 && victim.src != src {
-			delete(m.sources, victim.src.addr)
+		if vs.atts == nil && vs != src {
+			m.dropSource(vs)
 		}
 	}
-	a := &attempt{src: src, door: door, deadline: now.Add(m.doors[door].SeqTimeout)}
-	src.atts = append(src.atts, a)
+	a := m.freeAtt
+	if a != nil {
+		m.freeAtt = a.next
+	} else {
+		a = new(attempt)
+	}
+	a.src, a.door, a.deadline, a.next = src, door, now.Add(m.doors[door].SeqTimeout), src.atts
+	src.atts = a
 	m.fresh.pushAge(a)
 	m.exp[door].pushExp(a)
 	m.n++
@@ -260,15 +274,15 @@ func (m *Matcher) start(src *source, door int, now time.Time) {
 func (m *Matcher) advance(a *attempt, now time.Time) {
 	d := m.doors[a.door]
 	a.stage++
-	m.emit(Event{Kind: Stage, Src: a.src.addr, Door: a.door, Stage: a.stage})
-	if a.stage < len(d.Sequence) {
+	m.emit(Event{Kind: Stage, Src: a.src.addr, Door: int(a.door), Stage: int(a.stage)})
+	if int(a.stage) < len(d.Sequence) {
 		if a.stage == 2 {
 			a.age.removeAge(a)
 			m.advanced.pushAge(a)
 		}
 		return
 	}
-	m.emit(Event{Kind: Open, Src: a.src.addr, Door: a.door, Stage: a.stage})
+	m.emit(Event{Kind: Open, Src: a.src.addr, Door: int(a.door), Stage: int(a.stage)})
 	if d.Cooldown <= 0 {
 		m.remove(a)
 		return
@@ -292,33 +306,30 @@ func (m *Matcher) remove(a *attempt) {
 	if a.exp != nil {
 		a.exp.removeExp(a)
 	}
-	s := a.src
-	for i, x := range s.atts {
-		if x == a {
-			last := len(s.atts) - 1
-			s.atts[i] = s.atts[last]
-			s.atts[last] = nil
-			s.atts = s.atts[:last]
+	for p := &a.src.atts; *p != nil; p = &(*p).next {
+		if *p == a {
+			*p = a.next
 			break
 		}
 	}
+	*a = attempt{next: m.freeAtt}
+	m.freeAtt = a
 	m.n--
 }
 
 func (m *Matcher) expireSource(s *source, now time.Time) {
-	for i := 0; i < len(s.atts); {
-		a := s.atts[i]
-		if now.Before(a.deadline) {
-			i++
-			continue
+	for a := s.atts; a != nil; {
+		next := a.next
+		if !now.Before(a.deadline) {
+			m.expire(a)
 		}
-		m.expire(a)
+		a = next
 	}
 }
 
 func (m *Matcher) expire(a *attempt) {
 	if a.stage > 0 {
-		m.emit(Event{Kind: Timeout, Src: a.src.addr, Door: a.door, Stage: a.stage})
+		m.emit(Event{Kind: Timeout, Src: a.src.addr, Door: int(a.door), Stage: int(a.stage)})
 	}
 	m.remove(a)
 }
@@ -330,10 +341,10 @@ func (m *Matcher) Expire() {
 	for i := range m.exp {
 		for _, l := range []*list{&m.exp[i], &m.cool[i]} {
 			for l.head != nil && !now.Before(l.head.deadline) {
-				a := l.head
-				m.expire(a)
-				if len(a.src.atts) == 0 {
-					delete(m.sources, a.src.addr)
+				src := l.head.src
+				m.expire(l.head)
+				if src.atts == nil {
+					m.dropSource(src)
 				}
 			}
 		}
@@ -351,6 +362,27 @@ func (m *Matcher) NextDeadline() (t time.Time, ok bool) {
 		}
 	}
 	return t, ok
+}
+
+// newSource returns a tracked source for addr, reusing a dropped one.
+func (m *Matcher) newSource(addr netip.Addr) *source {
+	s := m.freeSrc
+	if s != nil {
+		m.freeSrc = s.free
+		s.free = nil
+	} else {
+		s = new(source)
+	}
+	s.addr = addr
+	m.sources[addr] = s
+	return s
+}
+
+// dropSource stops tracking s (which has no attempts left).
+func (m *Matcher) dropSource(s *source) {
+	delete(m.sources, s.addr)
+	*s = source{free: m.freeSrc}
+	m.freeSrc = s
 }
 
 // Reset forgets every attempt (used on reload).

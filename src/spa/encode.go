@@ -115,8 +115,6 @@ func buildEncoded(m *Message, rnd io.Reader) (string, error) {
 			return "", fmt.Errorf("client timeout with a command message")
 		}
 		typ = typ.withTimeout()
-	} else if typ.HasTimeout() {
-		return "", fmt.Errorf("%s without a client timeout", typ)
 	}
 	if !typ.Valid() {
 		return "", fmt.Errorf("invalid message type %d", int(typ))

@@ -177,7 +177,6 @@ func TestEncodeErrors(t *testing.T) {
 		{"no address", func(m *Message, _ *Keys) { m.Addr = netip.Addr{} }},
 		{"no ports", func(m *Message, _ *Keys) { m.Ports = nil }},
 		{"bad port", func(m *Message, _ *Keys) { m.Ports = []Port{{"tcp", 0}} }},
-		{"timeout type without timeout", func(m *Message, _ *Keys) { m.Type = TypeClientTimeoutAccess }},
 		{"command with timeout", func(m *Message, _ *Keys) { m.Type = TypeCommand; m.Command = "x"; m.ClientTimeout = 5 }},
 		{"command without address", func(m *Message, _ *Keys) { m.Type = TypeCommand; m.Command = "x"; m.Addr = netip.Addr{} }},
 		{"NAT without destination", func(m *Message, _ *Keys) { m.Type = TypeNATAccess }},

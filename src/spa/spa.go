@@ -15,11 +15,19 @@
 // ten characters of B64(ct) are always "U2FsdGVkX1" (base64 of "Salted__").
 //
 // A Verifier applies fwknopd's checks in a fixed order, cheapest first, so
-// that a flood of garbage costs little: length, the "U2FsdGVkX1" replay trick,
-// alphabet, HMAC (constant time, compared as base64 text), then decryption,
-// inner digest, field parsing, timestamp window, replay cache, source
-// address, message type, ports and client timeout. Every rejection is an
-// *Error carrying a stable Reason.
+// that a flood of garbage costs little: length, the "U2FsdGVkX1" replay
+// trick, first character (always one of 8 9 + /), alphabet, then the HMAC
+// (constant time, compared as base64 text); only then decryption, inner
+// digest, field parsing, timestamp window, replay cache, source address,
+// message type, ports and client timeout. Every rejection is an *Error
+// carrying a stable Reason; garbage costs no allocation.
+//
+// Deliberate differences from fwknopd: the HMAC is mandatory; only
+// Rijndael in CBC mode is supported (no GPG, no legacy or other modes);
+// the replay cache is in memory and bounded; IPv6 addresses are accepted
+// in messages (the fwknop client only sends IPv4); NAT host names are
+// refused rather than resolved; ports are checked even for doors that run
+// commands (fwknopd skips OPEN_PORTS when CMD_CYCLE_OPEN is set).
 package spa
 
 import (
@@ -272,7 +280,8 @@ type Message struct {
 	// NATTo is NATAccess parsed, when its host is an IP address.
 	NATTo netip.AddrPort
 	// ClientTimeout is the timeout in seconds the client asked for, 0 if
-	// none (encode: > 0 selects a client-timeout type).
+	// none (encode: > 0 selects a client-timeout type; a client-timeout
+	// Type with 0 sends 0, which servers treat as no client timeout).
 	ClientTimeout int
 	// ServerAuth is the optional server_auth field (libfko API only).
 	ServerAuth string

@@ -349,3 +349,118 @@ func TestParsePort(t *testing.T) {
 		}
 	}
 }
+
+// sealed builds an authenticated packet (v1 keys) around an encoded message,
+// with its sha256 digest appended when digest is true.
+func sealed(t *testing.T, encoded string, digest bool) []byte {
+	t.Helper()
+	pt := encoded
+	if digest {
+		h := newDigest(t, "sha256")
+		h.Write([]byte(encoded))
+		pt += ":" + b64.EncodeToString(h.Sum(nil))
+	}
+	return seal(vec(t, "v1").keys(t), []byte(pt))
+}
+
+func newDigest(t *testing.T, name string) interface {
+	Write([]byte) (int, error)
+	Sum([]byte) []byte
+} {
+	t.Helper()
+	d, err := lookupDigest(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.new()
+}
+
+// TestAuthenticatedMalformed feeds packets with a valid HMAC but broken
+// contents: each must be refused with the right reason.
+func TestAuthenticatedMalformed(t *testing.T) {
+	const ts = "1795544500"
+	b := func(s string) string { return b64.EncodeToString([]byte(s)) }
+	head := "1234567890123456:" + b("alice") + ":" + ts + ":3.0.0:"
+	access := b("10.0.0.1,tcp/22")
+	tests := []struct {
+		name    string
+		encoded string
+		digest  bool
+		reason  Reason
+	}{
+		{"valid", head + "1:" + access, true, 0},
+		{"valid NAT to host name, local", head + "5:" + access + ":" + b("router.lan,22"), true, 0},
+		{"NAT to host name, forward", head + "2:" + access + ":" + b("host.lan,22"), true, ReasonNAT},
+		{"valid server_auth and timeout", head + "3:" + access + ":" + b("auth") + ":30", true, 0},
+		{"no digest", head + "1:" + access, false, ReasonDigest},
+		{"wrong digest", head + "1:" + access + ":" + strings.Repeat("A", 43), false, ReasonDigest},
+		{"odd digest length", head + "1:" + access + ":" + strings.Repeat("A", 40), false, ReasonDigest},
+		{"not 16 digits", "123456789012345:" + b("alice") + ":" + ts + ":3.0.0:1:" + access, true, ReasonDecrypt},
+		{"17 digits", "12345678901234567:" + b("alice") + ":" + ts + ":3.0.0:1:" + access, true, ReasonDecrypt},
+		{"letter in random", "123456789012345x:" + b("alice") + ":" + ts + ":3.0.0:1:" + access, true, ReasonDecrypt},
+		{"unprintable", head + "1:" + access + "\x01", true, ReasonMalformed},
+		{"too few fields", head + "1", true, ReasonMalformed},
+		{"too many fields", head + "3:" + access + ":" + b("a") + ":30:1", true, ReasonMalformed},
+		{"empty user", "1234567890123456::" + ts + ":3.0.0:1:" + access, true, ReasonMalformed},
+		{"user with colon", "1234567890123456:" + b("a:b") + ":" + ts + ":3.0.0:1:" + access, true, ReasonMalformed},
+		{"user not base64", "1234567890123456:a*b:" + ts + ":3.0.0:1:" + access, true, ReasonMalformed},
+		{"long user", "1234567890123456:" + b(strings.Repeat("u", 49)) + ":" + ts + ":3.0.0:1:" + access, true, ReasonMalformed},
+		{"timestamp letters", "1234567890123456:" + b("alice") + ":17955x4500:3.0.0:1:" + access, true, ReasonMalformed},
+		{"timestamp 13 digits", "1234567890123456:" + b("alice") + ":0001795544500:3.0.0:1:" + access, true, ReasonMalformed},
+		{"empty version", "1234567890123456:" + b("alice") + ":" + ts + "::1:" + access, true, ReasonMalformed},
+		{"long version", "1234567890123456:" + b("alice") + ":" + ts + ":3.0.0.0.0:1:" + access, true, ReasonMalformed},
+		{"type 7", head + "7:" + access, true, ReasonMalformed},
+		{"type 10", head + "10:" + access, true, ReasonMalformed},
+		{"type letter", head + "x:" + access, true, ReasonMalformed},
+		{"message not base64", head + "1:a*b", true, ReasonMalformed},
+		{"message too long", head + "1:" + b("10.0.0.1,"+strings.Repeat("tcp/1,", 32)+"tcp/2"), true, ReasonMalformed},
+		{"no ports", head + "1:" + b("10.0.0.1"), true, ReasonMalformed},
+		{"bad address", head + "1:" + b("10.0.0,tcp/22"), true, ReasonMalformed},
+		{"zoned address", head + "1:" + b("fe80::1%eth0,tcp/22"), true, ReasonMalformed},
+		{"bad port", head + "1:" + b("10.0.0.1,tcp/70000"), true, ReasonMalformed},
+		{"spaced port", head + "1:" + b("10.0.0.1, tcp/22"), true, ReasonMalformed},
+		{"empty command", head + "0:" + b("10.0.0.1,"), true, ReasonMalformed},
+		{"NAT missing", head + "2:" + access, true, ReasonMalformed},
+		{"NAT two commas", head + "2:" + access + ":" + b("1.2.3.4,22,23"), true, ReasonMalformed},
+		{"NAT port 0", head + "2:" + access + ":" + b("1.2.3.4,0"), true, ReasonMalformed},
+		{"NAT host too long", head + "5:" + access + ":" + b(strings.Repeat("h", 71)+",22"), true, ReasonMalformed},
+		{"NAT host bad char", head + "5:" + access + ":" + b("h st,22"), true, ReasonMalformed},
+		{"timeout missing", head + "3:" + access, true, ReasonMalformed},
+		{"timeout letters", head + "3:" + access + ":3x", true, ReasonMalformed},
+		{"timeout too big", head + "3:" + access + ":65537", true, ReasonMalformed},
+		{"two extra fields without timeout", head + "1:" + access + ":" + b("a") + ":" + b("b"), true, ReasonMalformed},
+		{"server_auth not base64", head + "1:" + access + ":a*", true, ReasonMalformed},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			v := mustVerifier(t, openPolicy(vec(t, "v1").keys(t)), fixedClock(1795544500))
+			v.p.AllowNATTo = []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")}
+			m, err := v.Verify(sealed(t, tc.encoded, tc.digest), vecSrc)
+			if tc.reason == 0 {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				if m.User != "alice" {
+					t.Errorf("User %q", m.User)
+				}
+				return
+			}
+			wantReject(t, err, tc.reason, "")
+		})
+	}
+}
+
+func TestDigestsList(t *testing.T) {
+	got := strings.Join(Digests(), " ")
+	if got != "md5 sha1 sha256 sha384 sha512 sha3_256 sha3_512" {
+		t.Errorf("Digests() = %s", got)
+	}
+	for _, d := range Digests() {
+		if h := newDigest(t, d); len(b64.EncodeToString(h.Sum(nil))) == 0 {
+			t.Errorf("%s: empty digest", d)
+		}
+	}
+	if TypeCommand.String() != "command" || MsgType(9).String() != "type 9" || Reason(99).String() != "reason 99" {
+		t.Error("String fallbacks")
+	}
+}

@@ -50,11 +50,13 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
-// export writes a file as libuci's `uci export` does (with section names).
+// export writes a file as libuci's `uci export` does (with section names),
+// except that the type is quoted too: a type may contain quote characters,
+// which uci itself writes unquoted and then cannot read back.
 func export(f *File) string {
 	var b strings.Builder
 	for _, s := range f.Sections {
-		b.WriteString("\nconfig " + s.Type)
+		b.WriteString("\nconfig " + quote(s.Type))
 		if !s.Anonymous {
 			b.WriteString(" " + quote(s.Name))
 		}

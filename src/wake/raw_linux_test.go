@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -99,6 +100,20 @@ func (c *capture) next() []byte {
 	return nil
 }
 
+// waitUp waits until dev in ns has carrier: a veth drops what is sent
+// before its peer is up.
+func waitUp(t *testing.T, ns, dev string) {
+	t.Helper()
+	ok := testenv.Eventually(5*time.Second, func() bool {
+		out, err := testenv.Output("ip", "-n", ns, "link", "show", "dev", dev)
+		return err == nil && strings.Contains(out, "LOWER_UP") && strings.Contains(out, "state UP")
+	})
+	if !ok {
+		out, _ := testenv.Output("ip", "-n", ns, "link", "show", "dev", dev)
+		t.Fatalf("%s in %s did not come up: %s", dev, ns, out)
+	}
+}
+
 func hwaddr(t *testing.T, ns, dev string) net.HardwareAddr {
 	t.Helper()
 	var (
@@ -136,6 +151,8 @@ func TestRawWakeOnWire(t *testing.T) {
 	nsA := testenv.NetNS(t, "wka")
 	nsB := testenv.NetNS(t, "wkb")
 	devA, devB := testenv.Veth(t, nsA, "", nsB, "")
+	waitUp(t, nsA, devA)
+	waitUp(t, nsB, devB)
 	src := hwaddr(t, nsA, devA)
 	rx := listen(t, nsB, devB)
 	target := net.HardwareAddr{0x00, 0x11, 0x22, 0x33, 0x44, 0x55}
@@ -174,6 +191,7 @@ func TestRawDeviceRecreated(t *testing.T) {
 	nsA := testenv.NetNS(t, "wka")
 	nsB := testenv.NetNS(t, "wkb")
 	devA, devB := testenv.Veth(t, nsA, "", nsB, "")
+	waitUp(t, nsA, devA)
 	target := net.HardwareAddr{0x00, 0x11, 0x22, 0x33, 0x44, 0x66}
 	var r Raw
 
@@ -193,6 +211,8 @@ func TestRawDeviceRecreated(t *testing.T) {
 	testenv.Run(t, "ip", "link", "add", devA, "netns", nsA, "type", "veth", "peer", "name", devB, "netns", nsB)
 	testenv.Run(t, "ip", "-n", nsA, "link", "set", devA, "up")
 	testenv.Run(t, "ip", "-n", nsB, "link", "set", devB, "up")
+	waitUp(t, nsA, devA)
+	waitUp(t, nsB, devB)
 	src := hwaddr(t, nsA, devA)
 	rx := listen(t, nsB, devB)
 	inNetNS(t, nsA, func() { err = r.Wake(devA, target, nil) })

@@ -75,7 +75,7 @@ func parseHit(s string, udp bool) (hit, error) {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	r, err := getopt.Parse(options, args)
+	r, err := getopt.Parse(append(options, spaOptions...), args)
 	if err != nil {
 		fmt.Fprintf(stderr, "knock: %v\n%s", err, usage)
 		return 1
@@ -84,8 +84,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "knock %s (knockd-go)\n", version.Version)
 		return 0
 	}
+	if r.Has('S') {
+		return runSPA(r, stdout, stderr)
+	}
+	for _, c := range []byte{'A', 'a', 's', 'p'} {
+		if r.Has(c) {
+			fmt.Fprintf(stderr, "knock: -%c is an SPA option: add -S\n", c)
+			return 1
+		}
+	}
 	if r.Has('h') || len(r.Args) < 2 {
-		fmt.Fprint(stderr, usage)
+		fmt.Fprint(stderr, usage+"\n"+spaUsage)
 		return 1
 	}
 	delay := 0
@@ -139,8 +148,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// resolveTimeout bounds every name lookup.
+const resolveTimeout = 10 * time.Second
+
 func resolve(family, host string, h hit) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), resolveTimeout)
 	defer cancel()
 	port, err := net.DefaultResolver.LookupPort(ctx, h.proto, h.port)
 	if err != nil {

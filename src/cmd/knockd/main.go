@@ -5,14 +5,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"os/signal"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -115,7 +113,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	defer log.Close()
 
-	acts, closeActs, err := newActions(cfg, log)
+	acts, err := newActions(cfg, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "knockd: %v\n", err)
 		return 1
@@ -127,12 +125,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		NoIPv6:     r.Has('4'),
 		Lookup:     r.Has('l'),
 		Log:        log,
-		Actions:    acts,
+		Actions:    acts.daemonActions(),
 		NewSPA:     newSPA,
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "knockd: %v\n", err)
-		closeActs()
+		acts.close()
 		return 1
 	}
 	pidfile := ""
@@ -149,10 +147,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGUSR1)
 	reload := make(chan struct{}, 1)
 	go func() {
 		for s := range sigs {
+			if s == syscall.SIGUSR1 {
+				log.Printf("%s", d.Stats())
+				continue
+			}
 			if s == syscall.SIGHUP {
 				select { // coalesce storms: one reload pending at most
 				case reload <- struct{}{}:
@@ -171,6 +173,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			case <-ctx.Done():
 				return
 			case <-reload:
+				acts.reassert() // a firewall reload hook sends SIGHUP too
 				if err := d.Reload(); err == nil {
 					c := d.Config()
 					lf := r.Last('g', "")
@@ -193,7 +196,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	sctx, scancel := context.WithTimeout(context.Background(), 15*time.Second)
 	d.Shutdown(sctx)
 	scancel()
-	closeActs()
+	acts.close()
 	if pidfile != "" {
 		os.Remove(pidfile)
 	}
@@ -245,7 +248,3 @@ func daemonize(stderr io.Writer) int {
 	}
 	return 0
 }
-
-var errNoSPA = errors.New("SPA support is not wired")
-
-func trimLower(s string) string { return strings.ToLower(strings.TrimSpace(s)) }

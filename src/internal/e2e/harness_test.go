@@ -38,6 +38,12 @@ func TestMain(m *testing.M) {
 		os.Exit(helperInject(os.Args[1:]))
 	case "tun":
 		os.Exit(helperTun(os.Args[1:]))
+	case "dial":
+		os.Exit(helperDial(os.Args[1:]))
+	case "serve":
+		os.Exit(helperServe(os.Args[1:]))
+	case "capture":
+		os.Exit(helperCapture(os.Args[1:]))
 	}
 	dir, err := os.MkdirTemp("", "knockd-e2e-")
 	if err != nil {
@@ -97,8 +103,17 @@ type proc struct {
 // the test ends.
 func start(t *testing.T, ns string, name string, args ...string) *proc {
 	t.Helper()
+	return startEnv(t, nil, ns, name, args...)
+}
+
+// startEnv is start with extra environment variables.
+func startEnv(t *testing.T, env []string, ns string, name string, args ...string) *proc {
+	t.Helper()
 	p := &proc{t: t, out: &syncBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command("ip", append([]string{"netns", "exec", ns, name}, args...)...)
+	if env != nil {
+		p.cmd.Env = append(os.Environ(), env...)
+	}
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)

@@ -1,0 +1,218 @@
+#!/usr/bin/env bash
+# make bench: knockd-go and Debian's knockd 0.8 side by side, same run,
+# same namespaces, same generator. Prints one table.
+#
+# Scenarios (per daemon): idle (CPU, wake-ups, RSS); 1M non-knock packets at
+# full rate; first-port flood from 1k/10k/100k spoofed sources at full rate
+# with 20 legitimate knock sequences sent during the 100k flood; sustained
+# churn of 2000 new sources a second; knock -> command latency (IPv4, IPv6).
+# Then sizes: stripped mipsle binary and ipk.
+#
+# BENCH_QUICK=1 shortens the flood and churn (for a smoke run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ "$(id -u)" = 0 ] || { echo "bench: needs root (network namespaces)" >&2; exit 1; }
+
+QUICK=${BENCH_QUICK:-0}
+FLOOD_N=1000000; CHURN_SECS=60; LAT_N=20
+if [ "$QUICK" = 1 ]; then FLOOD_N=200000; CHURN_SECS=10; LAT_N=5; fi
+
+G=kbench-gen R=kbench-router
+RA=192.0.2.1 GA=192.0.2.100 RA6=fd00:b::1 GA6=fd00:b::100
+work=$(mktemp -d)
+DPID=""
+cleanup() {
+  [ -n "$DPID" ] && kill "$DPID" 2>/dev/null || true
+  ip netns pids "$R" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
+  ip netns del "$G" 2>/dev/null || true
+  ip netns del "$R" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+echo "bench: building"
+CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$work/knockd-go" ./src/cmd/knockd
+CGO_ENABLED=0 go build -o "$work/knock" ./src/cmd/knock
+CGO_ENABLED=0 go build -o "$work/floodgen" ./src/internal/tools/floodgen
+KNOCKD08=$(command -v knockd) || { echo "bench: Debian's knockd is not installed (make deps)" >&2; exit 1; }
+TICK=$(getconf CLK_TCK)
+
+ip netns del "$G" 2>/dev/null || true; ip netns del "$R" 2>/dev/null || true
+ip netns add "$G"; ip netns add "$R"
+ip link add wan0 netns "$R" type veth peer name gen0 netns "$G"
+ip -n "$R" addr add "$RA/8" dev wan0; ip -n "$G" addr add "$GA/8" dev gen0
+ip -n "$R" addr add "$RA6/64" dev wan0 nodad; ip -n "$G" addr add "$GA6/64" dev gen0 nodad
+for ns in "$R" "$G"; do ip -n "$ns" link set lo up; done
+ip -n "$R" link set wan0 up; ip -n "$G" link set gen0 up
+# The router must not answer the flood (no RSTs, no neighbour storms).
+ip netns exec "$R" sysctl -qw net.ipv4.tcp_syncookies=0 net.ipv4.icmp_ratelimit=0 >/dev/null 2>&1 || true
+ip netns exec "$R" sysctl -qw net.core.rmem_max=8388608 net.core.rmem_default=8388608 >/dev/null 2>&1 || true
+RMAC=$(ip -n "$R" -br link show wan0 | awk '{print $3}')
+# Spoofed sources must not make the router resolve neighbours: static ARP on the router side is not needed
+# because the router never replies (no listener, RST rate limited away).
+ip netns exec "$R" sysctl -qw net.ipv4.tcp_max_syn_backlog=16 >/dev/null 2>&1 || true
+ip netns exec "$R" iptables-legacy -P INPUT DROP 2>/dev/null || ip netns exec "$R" iptables -P INPUT DROP
+ip netns exec "$R" ip6tables-legacy -A INPUT -p ipv6-icmp -j ACCEPT 2>/dev/null || ip netns exec "$R" ip6tables -A INPUT -p ipv6-icmp -j ACCEPT
+ip netns exec "$R" ip6tables-legacy -P INPUT DROP 2>/dev/null || ip netns exec "$R" ip6tables -P INPUT DROP
+
+cat > "$work/knockd.conf" <<CONF
+[options]
+    logfile = $work/daemon.log
+[door]
+    sequence    = 7000,8000,9000
+    seq_timeout = 10
+    tcpflags    = syn
+    command     = touch $work/flag-%IP%
+CONF
+
+cpu() { awk '{print $14+$15}' "/proc/$1/stat"; }
+rss() { awk '/^VmRSS/{print $2}' "/proc/$1/status"; }
+wakeups() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/^(non)?voluntary_ctxt_switches/{s+=$2} END{print s+0}'; }
+daemon_pid() {
+  # ip netns exec runs the daemon as its child: find it in the namespace.
+  local p
+  for _ in $(seq 50); do
+    p=$(ip netns pids "$R" | head -n1)
+    [ -n "$p" ] && { echo "$p"; return; }
+    sleep 0.1
+  done
+  return 1
+}
+start_daemon() { # $1 = knockd-go | knockd08
+  : > "$work/daemon.log"; rm -f "$work"/flag-*
+  if [ "$1" = knockd-go ]; then
+    ip netns exec "$R" "$work/knockd-go" -i wan0 -c "$work/knockd.conf" > "$work/stdout" 2>&1 &
+  else
+    ip netns exec "$R" "$KNOCKD08" -i wan0 -c "$work/knockd.conf" > "$work/stdout" 2>&1 &
+  fi
+  DPID=$(daemon_pid)
+  for _ in $(seq 50); do grep -q 'starting up\|listening' "$work/daemon.log" "$work/stdout" 2>/dev/null && break; sleep 0.1; done
+  sleep 1
+}
+stop_daemon() { kill "$DPID" 2>/dev/null || true; for _ in $(seq 100); do kill -0 "$DPID" 2>/dev/null || break; sleep 0.1; done; kill -9 "$DPID" 2>/dev/null || true; DPID=""; sleep 0.3; }
+gen() { ip netns exec "$G" "$work/floodgen" -dev gen0 -dstmac "$RMAC" -dst "$RA" "$@"; }
+legit_knocks() { # $1 = count; sends sequences from distinct real addresses, prints successes
+  local n=$1 ok=0 i a
+  for i in $(seq "$n"); do
+    a=192.0.2.$((150 + i))
+    ip -n "$G" addr add "$a/32" dev gen0 2>/dev/null || true
+    ip -n "$G" route replace "$RA/32" dev gen0 src "$a"
+    ip netns exec "$G" "$work/knock" "$RA" 7000 8000 9000 >/dev/null 2>&1 || true
+    sleep 0.2
+  done
+  ip -n "$G" route del "$RA/32" dev gen0 2>/dev/null || true
+  sleep 1
+  for i in $(seq "$n"); do [ -e "$work/flag-192.0.2.$((150 + i))" ] && ok=$((ok + 1)); done
+  echo "$ok"
+}
+median() { sort -n | awk '{a[NR]=$1} END{ if (NR==0) {print "n/a"; exit}; if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2 }'; }
+latency() { # $1 = dst address, $2 = src address; prints the median ms from
+  # the last knock leaving the generator to the command's file appearing
+  # (inotify, in the generator's process).
+  local i f
+  for i in $(seq "$LAT_N"); do
+    f="$work/flag-$2"; rm -f "$f"
+    gen -dst "$1" -src "$2" -port 7000 -n 1 >/dev/null
+    gen -dst "$1" -src "$2" -port 8000 -n 1 >/dev/null
+    sleep 0.05
+    gen -dst "$1" -src "$2" -port 9000 -n 1 -wait "$f" | awk '/^latency_us [0-9]/{printf "%.3f\n", $2/1000}'
+    sleep 0.1
+  done | median
+}
+declare -A RES
+bench_one() { # $1 = name
+  local n=$1 c0 c1 w0 w1 r0 r1 s
+  echo "bench: $n"
+  start_daemon "$n"
+  # idle
+  c0=$(cpu "$DPID"); w0=$(wakeups "$DPID"); sleep 5; c1=$(cpu "$DPID"); w1=$(wakeups "$DPID")
+  RES[$n,idle_cpu]=$(( (c1 - c0) * 1000 / TICK ))
+  RES[$n,idle_wake]=$(echo "scale=1; ($w1 - $w0) / 5" | bc)
+  RES[$n,idle_rss]=$(rss "$DPID")
+  # non-knock traffic
+  c0=$(cpu "$DPID")
+  s=$(gen -port 80 -n "$FLOOD_N" -sources 1)
+  sleep 1; c1=$(cpu "$DPID")
+  RES[$n,nonknock_cpu]=$(( (c1 - c0) * 1000 / TICK ))
+  RES[$n,nonknock_rate]=$(echo "$s" | awk '/^sent/{print $(NF-1)}')
+  # spoofed first-port floods, growing source counts
+  local srcs
+  for srcs in 1000 10000 100000; do
+    stop_daemon; start_daemon "$n"
+    r0=$(rss "$DPID"); c0=$(cpu "$DPID")
+    if [ "$srcs" = 100000 ]; then
+      gen -port 7000 -n "$FLOOD_N" -sources "$srcs" -src 10.0.0.1 > "$work/gen.out" &
+      local gp=$!
+      sleep 0.2
+      RES[$n,legit]=$(legit_knocks 20)
+      wait "$gp" || true
+    else
+      gen -port 7000 -n "$FLOOD_N" -sources "$srcs" -src 10.0.0.1 > "$work/gen.out"
+    fi
+    sleep 2; c1=$(cpu "$DPID"); r1=$(rss "$DPID")
+    RES[$n,flood${srcs}_us]=$(echo "scale=2; ($c1 - $c0) * 1000000 / $TICK / $FLOOD_N" | bc)
+    RES[$n,flood${srcs}_rss]=$(( (r1 - r0) ))
+    RES[$n,flood_rate]=$(awk '/^sent/{print $(NF-1)}' "$work/gen.out")
+    if [ "$n" = knockd-go ]; then
+      kill -USR1 "$DPID"; sleep 0.3
+      RES[$n,flood${srcs}_stats]=$(grep 'stats:' "$work/daemon.log" | tail -n1 | sed 's/.*stats: //')
+    fi
+  done
+  # sustained churn: 2000 new sources a second
+  stop_daemon; start_daemon "$n"
+  r0=$(rss "$DPID")
+  gen -port 7000 -n $((2000 * CHURN_SECS)) -sources $((2000 * CHURN_SECS)) -rate 2000 -src 11.0.0.1 > /dev/null &
+  local gp=$! samples=""
+  for i in $(seq 1 "$CHURN_SECS"); do
+    sleep 1
+    if [ $((i % (CHURN_SECS / 6 > 0 ? CHURN_SECS / 6 : 1))) = 0 ]; then samples="$samples $(( $(rss "$DPID") / 1024 ))"; fi
+  done
+  wait "$gp" || true
+  RES[$n,churn]="$(( r0 / 1024 )) ->$samples MiB"
+  # latency
+  stop_daemon; start_daemon "$n"
+  RES[$n,lat4]=$(latency "$RA" "$GA")
+  RES[$n,lat6]=$(latency "$RA6" "$GA6")
+  stop_daemon
+}
+
+bench_one knockd-go
+bench_one knockd08
+
+# sizes
+CGO_ENABLED=0 GOOS=linux GOARCH=mipsle GOMIPS=softfloat go build -trimpath -ldflags='-s -w' -o "$work/knockd.mipsle" ./src/cmd/knockd
+SIZE_MIPSLE=$(stat -c %s "$work/knockd.mipsle")
+SIZE_IPK="n/a"
+if [ -x scripts/mkipk.sh ] || [ -f scripts/mkipk.sh ]; then
+  if bash scripts/mkipk.sh "$work/ipk" >/dev/null 2>&1; then
+    f=$(find "$work/ipk" -name 'knockd-go_*mipsel_24kc*.ipk' | head -n1)
+    [ -n "$f" ] && SIZE_IPK=$(stat -c %s "$f")
+  fi
+fi
+SIZE_08=$(stat -c %s "$KNOCKD08")
+
+ratio() { # a b -> a/b
+  if [ -z "$1" ] || [ -z "$2" ] || [ "$2" = 0 ] || [ "$2" = n/a ] || [ "$1" = n/a ]; then echo "-"; else echo "scale=2; $1 / $2" | bc; fi
+}
+row() { printf '| %-46s | %-22s | %-22s | %-8s |\n' "$1" "$2" "$3" "$4"; }
+echo
+echo "knockd-go vs knockd 0.8, measured now in network namespaces ($(nproc) cores, generator at ${RES[knockd-go,flood_rate]:-?} pps)"
+echo
+row scenario knockd-go "knockd 0.8" "ratio"
+row "----" "----" "----" "----"
+row "idle: CPU over 5 s (ms)" "${RES[knockd-go,idle_cpu]}" "${RES[knockd08,idle_cpu]}" "-"
+row "idle: thread wake-ups per second" "${RES[knockd-go,idle_wake]}" "${RES[knockd08,idle_wake]}" "-"
+row "idle: RSS (KiB)" "${RES[knockd-go,idle_rss]}" "${RES[knockd08,idle_rss]}" "$(ratio "${RES[knockd-go,idle_rss]}" "${RES[knockd08,idle_rss]}")"
+row "$FLOOD_N non-knock packets: CPU (ms)" "${RES[knockd-go,nonknock_cpu]}" "${RES[knockd08,nonknock_cpu]}" "-"
+for s in 1000 10000 100000; do
+  row "first-port flood, $s sources: CPU µs/packet sent" "${RES[knockd-go,flood${s}_us]}" "${RES[knockd08,flood${s}_us]}" "$(ratio "${RES[knockd-go,flood${s}_us]}" "${RES[knockd08,flood${s}_us]}")"
+  row "first-port flood, $s sources: RSS growth (KiB)" "${RES[knockd-go,flood${s}_rss]}" "${RES[knockd08,flood${s}_rss]}" "-"
+done
+row "legitimate sequences opened during 100k flood" "${RES[knockd-go,legit]}/20" "${RES[knockd08,legit]}/20" "-"
+row "churn 2000 new sources/s, ${CHURN_SECS} s: RSS" "${RES[knockd-go,churn]}" "${RES[knockd08,churn]}" "-"
+row "latency knock -> command, IPv4 (median ms)" "${RES[knockd-go,lat4]}" "${RES[knockd08,lat4]}" "$(ratio "${RES[knockd-go,lat4]}" "${RES[knockd08,lat4]}")"
+row "latency knock -> command, IPv6 (median ms)" "${RES[knockd-go,lat6]}" "${RES[knockd08,lat6]}" "$(ratio "${RES[knockd-go,lat6]}" "${RES[knockd08,lat6]}")"
+row "binary (mipsle, stripped / Debian amd64) bytes" "$SIZE_MIPSLE" "$SIZE_08" "-"
+row "ipk (mipsel_24kc) bytes" "$SIZE_IPK" "-" "-"
+echo
+for s in 1000 10000 100000; do echo "knockd-go counters after the $s-source flood: ${RES[knockd-go,flood${s}_stats]:-}"; done

@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# qemu-cross.sh: run the cross-built knockd and knock under qemu-user on the
+# CPUs of real routers, and the -short Go test suites on big-endian MIPS and
+# on ARM.
+#
+# The CPU models have no FPU where the routers have none: MIPS 24Kc (ath79,
+# ramips) catches a binary built without GOMIPS=softfloat, and the XScale
+# pxa270 (Kirkwood-class ARMv5, no VFP) catches one built with GOARM=7; both
+# die with SIGILL there.
+#
+# qemu is called directly (go test -exec), so binfmt_misc is not needed.
+#
+# Environment:
+#   KNOCKD_CHECK_FLAG   the daemon's "check the config and exit" flag (default -k)
+#   QEMU_TEST_PKGS      packages for the Go suites (default ./src/...)
+#   QEMU_TEST_ARCHES    Go suites to run (default "mips arm"; "" to skip)
+#   QEMU_TEST_TIMEOUT   go test -timeout per package (default 180s)
+#   QEMU_TEST_SKIP_BE   go test -skip pattern for big-endian MIPS (default
+#                       ^TestRawErrors$: qemu-user mistranslates netlink for
+#                       big-endian guests, so net.InterfaceByName fails there
+#                       with "parsenetlinkrouteattr: invalid argument"; real
+#                       kernels are fine)
+#   KNOCKD_GO_STRICT=1  a missing qemu fails instead of skipping
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+passed=0
+ok() { passed=$((passed + 1)); echo "ok: $*"; }
+fail() {
+	echo "FAIL: $*" >&2
+	echo "qemu-cross: $passed passed, 1 failed"
+	exit 1
+}
+
+checkflag=${KNOCKD_CHECK_FLAG:--k}
+pkgs=${QEMU_TEST_PKGS:-./src/...}
+arches=${QEMU_TEST_ARCHES-mips arm}
+ttimeout=${QEMU_TEST_TIMEOUT:-180s}
+skip_be=${QEMU_TEST_SKIP_BE-^TestRawErrors\$}
+version=9.8.7-qemu
+
+# target -> "qemu binary|CPU model"
+declare -A emu=(
+	[mips]="qemu-mips-static|24Kc"
+	[mipsle]="qemu-mipsel-static|24Kc"
+	[arm7]="qemu-arm-static|cortex-a7"
+	[arm5]="qemu-arm-static|pxa270"
+	[arm64]="qemu-aarch64-static|cortex-a53"
+)
+targets="mips mipsle arm7 arm5 arm64"
+
+for t in $targets; do
+	q=${emu[$t]%%|*}
+	if ! command -v "$q" >/dev/null; then
+		if [ "${KNOCKD_GO_STRICT:-}" = 1 ]; then
+			fail "$q not installed (Debian package qemu-user-static)"
+		fi
+		echo "skip: $q not installed (Debian package qemu-user-static)"
+		exit 0
+	fi
+done
+
+start=$(date +%s)
+VERSION=$version TARGETS=$targets CLIENT_TARGETS="" scripts/cross.sh "$tmp/bin"
+echo "cross build: $(($(date +%s) - start)) s"
+
+cat >"$tmp/bad.conf" <<'EOF'
+[options]
+	UseSyslog
+[broken]
+	Sequence = 7000,8000,70000
+	Command  = true
+EOF
+
+start=$(date +%s)
+for t in $targets; do
+	q=${emu[$t]%%|*} cpu=${emu[$t]#*|}
+	run() { QEMU_CPU=$cpu timeout 60 "$q" "$@"; }
+	out=$(run "$tmp/bin/$t/knockd" -V 2>&1) || fail "$t: knockd -V under $q -cpu $cpu: $out"
+	case "$out" in "knockd $version"*) ;; *) fail "$t: knockd -V printed '$out'" ;; esac
+	out=$(run "$tmp/bin/$t/knock" -V 2>&1) || fail "$t: knock -V under $q -cpu $cpu: $out"
+	case "$out" in "knock $version"*) ;; *) fail "$t: knock -V printed '$out'" ;; esac
+	out=$(run "$tmp/bin/$t/knockd" -h 2>&1) || true
+	case "$out" in *sage*) ;; *) fail "$t: knockd -h printed no usage: $out" ;; esac
+	out=$(run "$tmp/bin/$t/knockd" -c scripts/entware/knockd.conf "$checkflag" 2>&1) ||
+		fail "$t: knockd $checkflag rejected scripts/entware/knockd.conf: $out"
+	if out=$(run "$tmp/bin/$t/knockd" -c "$tmp/bad.conf" "$checkflag" 2>&1); then
+		fail "$t: knockd $checkflag accepted a config with port 70000: $out"
+	fi
+	ok "$t: knockd and knock run on $cpu ($q): -V, -h, config check accepts the sample and rejects a bad port"
+done
+# The FPU-less CPU models are what make the runs above meaningful.
+if (QEMU_CPU=pxa270 timeout 60 qemu-arm-static "$tmp/bin/arm7/knockd" -V >/dev/null 2>&1) 2>/dev/null; then
+	fail "a GOARM=7 binary ran on pxa270: the ARMv5 check proves nothing"
+fi
+ok "a GOARM=7 binary dies on pxa270 (no VFP), so the arm5 run above is a real check"
+echo "binary runs: $(($(date +%s) - start)) s"
+
+# Go test suites, -short: privileged tests skip (testenv.NeedRoot).
+for a in $arches; do
+	skip=()
+	case "$a" in
+	mips)
+		envs=(GOARCH=mips GOMIPS=softfloat QEMU_CPU=24Kc) q=qemu-mips-static
+		[ -n "$skip_be" ] && skip=(-skip "$skip_be")
+		;;
+	mipsle) envs=(GOARCH=mipsle GOMIPS=softfloat QEMU_CPU=24Kc) q=qemu-mipsel-static ;;
+	arm) envs=(GOARCH=arm GOARM=7 QEMU_CPU=cortex-a7) q=qemu-arm-static ;;
+	arm64) envs=(GOARCH=arm64 QEMU_CPU=cortex-a53) q=qemu-aarch64-static ;;
+	*) fail "unknown QEMU_TEST_ARCHES entry $a" ;;
+	esac
+	start=$(date +%s)
+	echo "== go test -short under $q (${envs[*]}) ${skip[*]}: $pkgs"
+	# shellcheck disable=SC2086 # pkgs is a list of package patterns
+	if ! env CGO_ENABLED=0 GOOS=linux "${envs[@]}" timeout 900 \
+		go test -short -count=1 -timeout "$ttimeout" "${skip[@]}" -exec "$q" $pkgs 2>&1 | tee "$tmp/go-$a.log"; then
+		fail "go test under $q failed (see above)"
+	fi
+	n=$(grep -c '^ok ' "$tmp/go-$a.log" || true)
+	[ "$n" -gt 0 ] || fail "go test under $q ran no package"
+	ok "$a: $n packages pass their -short tests under $q in $(($(date +%s) - start)) s"
+done
+
+echo "qemu-cross: $passed passed, 0 failed"

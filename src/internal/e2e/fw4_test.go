@@ -1,0 +1,100 @@
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/knockd-go/knockd-go/src/internal/testenv"
+)
+
+// loadFW4 installs an fw4-shaped ruleset (input policy drop, wan reject,
+// knockd-go's include files where fw4 places them) in the router.
+func loadFW4(t *testing.T, r *router) {
+	t.Helper()
+	nft := testenv.NeedBin(t, "nft")
+	root, err := filepath.Abs(filepath.Join("..", "..", "..", "files", "usr", "share", "nftables.d"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := writeFile(t, "fw4.nft", testenv.FW4Ruleset(root, r.rdev, r.lan, true))
+	testenv.In(t, r.router, nft, "-f", rules)
+}
+
+func TestFW4GrantsKill9AndReload(t *testing.T) {
+	knock := testenv.NeedBin(t, "knock")
+	r := newRouter(t, "")
+	loadFW4(t, r)
+	conf := "[options]\n  firewall = fw4\n[ssh]\n  sequence = 7000,8000\n  open = tcp/2222\n  forward = tcp/1723 -> 192.168.1.51:1723\n  duration = 6\n"
+	d := knockd(t, r.router, r.rdev, conf)
+	if _, err := dial(r.host, r.a, r.raddr4+":2222"); err == nil {
+		t.Fatal("router port open before the knock")
+	}
+	testenv.In(t, r.host, knock, r.raddr4, "7000", "8000")
+	d.mustSee("opened tcp/2222", wait)
+	t0 := time.Now()
+	for _, dst := range []string{":2222", ":1723"} {
+		if _, err := dial(r.host, r.a, r.raddr4+dst); err != nil {
+			t.Fatalf("A cannot reach %s through fw4: %v\n%s", dst, err, d.out.String())
+		}
+		if out, err := dial(r.host, r.b, r.raddr4+dst); err == nil {
+			t.Fatalf("B reached %s without knocking: %q", dst, out)
+		}
+	}
+	// The daemon dies; the kernel's set timeout still closes the door.
+	d.signal(os.Kill)
+	<-d.done
+	if _, err := dial(r.host, r.a, r.raddr4+":2222"); err != nil {
+		t.Fatalf("grant vanished with the daemon (should last its time): %v", err)
+	}
+	time.Sleep(time.Until(t0.Add(6500 * time.Millisecond)))
+	if out, err := dial(r.host, r.a, r.raddr4+":2222"); err == nil {
+		t.Fatalf("fw4 grant outlived its time after kill -9: %q", out)
+	}
+
+	// A full fw4 restart (table deleted and rebuilt) while a grant is open:
+	// the grant comes back within seconds and still ends on time.
+	d2 := knockd(t, r.router, r.rdev, conf)
+	testenv.In(t, r.host, knock, r.raddr4, "7000", "8000")
+	d2.mustSee("opened tcp/2222", wait)
+	t1 := time.Now()
+	testenv.In(t, r.router, testenv.NeedBin(t, "nft"), "delete", "table", "inet", "fw4")
+	loadFW4(t, r)
+	back := testenv.Eventually(5*time.Second, func() bool {
+		_, err := dial(r.host, r.a, r.raddr4+":2222")
+		return err == nil
+	})
+	if !back {
+		t.Fatalf("grant not restored after fw4 restart:\n%s", d2.out.String())
+	}
+	t.Logf("grant restored %v after the restart", time.Since(t1))
+	time.Sleep(time.Until(t1.Add(6500 * time.Millisecond)))
+	if out, err := dial(r.host, r.a, r.raddr4+":2222"); err == nil {
+		t.Fatalf("restored grant outlived its time: %q", out)
+	}
+}
+
+func TestIptablesReloadRestoresGrants(t *testing.T) {
+	ipt := testenv.NeedBin(t, "iptables-legacy")
+	knock := testenv.NeedBin(t, "knock")
+	r := newRouter(t, ipt)
+	conf := "[options]\n  firewall = iptables-legacy\n[ssh]\n  sequence = 7000,8000\n  open = tcp/2222\n  duration = 8\n"
+	d := knockd(t, r.router, r.rdev, conf)
+	testenv.In(t, r.host, knock, r.raddr4, "7000", "8000")
+	d.mustSee("opened tcp/2222", wait)
+	t0 := time.Now()
+	// A firewall reload: the built-in chains are flushed and rebuilt,
+	// so our jump is gone.
+	testenv.In(t, r.router, ipt, "-F", "INPUT")
+	testenv.In(t, r.router, ipt, "-A", "INPUT", "-i", "lo", "-j", "ACCEPT")
+	testenv.In(t, r.router, ipt, "-A", "INPUT", "-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED", "-j", "ACCEPT")
+	if !testenv.Eventually(7*time.Second, func() bool { _, err := dial(r.host, r.a, r.raddr4+":2222"); return err == nil }) {
+		t.Fatalf("grant not restored after the reload:\n%s", d.out.String())
+	}
+	t.Logf("restored %v after the reload", time.Since(t0))
+	time.Sleep(time.Until(t0.Add(8500 * time.Millisecond)))
+	if out, err := dial(r.host, r.a, r.raddr4+":2222"); err == nil {
+		t.Fatalf("grant outlived its time after a reload: %q", out)
+	}
+}

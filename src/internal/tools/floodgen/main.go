@@ -1,0 +1,293 @@
+// Command floodgen is the benchmark's packet generator: standard library
+// only, a raw AF_PACKET socket writing prebuilt Ethernet frames as fast as
+// the kernel takes them.
+//
+//	floodgen -dev eth0 -dstmac aa:.. -dst 192.0.2.1 -port 7000 -n 1000000 -sources 100000 [-proto tcp|udp] [-rate pps] [-src 10.0.0.0]
+//
+// Each packet comes from the next of -sources distinct source addresses
+// (counting up from -src), so -sources 1 is plain traffic from one host.
+// It prints the number of packets sent, the time taken and the rate.
+package main
+
+import (
+	"bytes"
+	"encoding/binary"
+	"flag"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+func main() {
+	dev := flag.String("dev", "", "device to send on")
+	dstmac := flag.String("dstmac", "", "destination MAC")
+	dst := flag.String("dst", "", "destination IPv4 address")
+	src := flag.String("src", "10.0.0.1", "first source IPv4 address")
+	port := flag.Int("port", 7000, "destination port")
+	proto := flag.String("proto", "tcp", "tcp or udp")
+	n := flag.Int("n", 1000000, "packets to send")
+	sources := flag.Int("sources", 1, "distinct source addresses")
+	rate := flag.Int("rate", 0, "packets per second (0: as fast as possible)")
+	wait := flag.String("wait", "", "after sending, wait for this file to be created and print the latency")
+	flag.Parse()
+	var w *waiter
+	if *wait != "" {
+		var err error
+		if w, err = watch(*wait); err != nil {
+			fmt.Fprintln(os.Stderr, "floodgen:", err)
+			os.Exit(1)
+		}
+	}
+	if err := run(*dev, *dstmac, *dst, *src, *proto, *port, *n, *sources, *rate); err != nil {
+		fmt.Fprintln(os.Stderr, "floodgen:", err)
+		os.Exit(1)
+	}
+	if w != nil {
+		if at, ok := w.wait(2 * time.Second); ok {
+			fmt.Printf("latency_us %.1f\n", float64(at.Sub(lastSent).Nanoseconds())/1000)
+		} else {
+			fmt.Println("latency_us timeout")
+		}
+	}
+}
+
+// lastSent is when the last packet left.
+var lastSent time.Time
+
+// waiter watches a directory with inotify for one file name.
+type waiter struct {
+	fd   int
+	name string
+}
+
+func watch(path string) (*waiter, error) {
+	fd, err := syscall.InotifyInit1(syscall.IN_CLOEXEC | syscall.IN_NONBLOCK)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := syscall.InotifyAddWatch(fd, filepath.Dir(path), syscall.IN_CREATE|syscall.IN_ATTRIB|syscall.IN_CLOSE_WRITE); err != nil {
+		syscall.Close(fd)
+		return nil, err
+	}
+	return &waiter{fd: fd, name: filepath.Base(path)}, nil
+}
+
+// wait polls the inotify descriptor (busy, for precision) until the file
+// shows up or limit passes.
+func (w *waiter) wait(limit time.Duration) (time.Time, bool) {
+	buf := make([]byte, 4096)
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		n, err := syscall.Read(w.fd, buf)
+		now := time.Now()
+		if err != nil || n <= 0 {
+			continue
+		}
+		for off := 0; off+syscall.SizeofInotifyEvent <= n; {
+			l := int(binary.LittleEndian.Uint32(buf[off+12:]))
+			name := string(bytes.TrimRight(buf[off+syscall.SizeofInotifyEvent:off+syscall.SizeofInotifyEvent+l], "\x00"))
+			if name == w.name {
+				return now, true
+			}
+			off += syscall.SizeofInotifyEvent + l
+		}
+	}
+	return time.Time{}, false
+}
+
+func htons(v uint16) uint16 { return v<<8 | v>>8 }
+
+func run(dev, dstmac, dst, src, proto string, port, n, sources, rate int) error {
+	ifi, err := net.InterfaceByName(dev)
+	if err != nil {
+		return err
+	}
+	mac, err := net.ParseMAC(dstmac)
+	if err != nil {
+		return err
+	}
+	da, err := netip.ParseAddr(dst)
+	if err != nil {
+		return fmt.Errorf("-dst: %v", err)
+	}
+	sa, err := netip.ParseAddr(src)
+	if err != nil || sa.Is4() != da.Is4() {
+		return fmt.Errorf("-src: want an address of the same family as -dst")
+	}
+	if da.Is6() {
+		return send6(ifi, mac, sa, da, proto, uint16(port), n)
+	}
+	if sources < 1 || n < 0 {
+		return fmt.Errorf("-sources must be ≥ 1 and -n ≥ 0")
+	}
+	fd, err := syscall.Socket(syscall.AF_PACKET, syscall.SOCK_RAW, int(htons(syscall.ETH_P_IP)))
+	if err != nil {
+		return err
+	}
+	defer syscall.Close(fd)
+	_ = syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_SNDBUF, 4<<20)
+	ll := &syscall.SockaddrLinklayer{Protocol: htons(syscall.ETH_P_IP), Ifindex: ifi.Index}
+	if err := syscall.Bind(fd, ll); err != nil {
+		return err
+	}
+	frame := buildFrame(ifi.HardwareAddr, mac, sa.As4(), da.As4(), proto, uint16(port))
+	base := binary.BigEndian.Uint32(sa.AsSlice())
+	var interval time.Duration
+	if rate > 0 {
+		interval = time.Second / time.Duration(rate)
+	}
+	t0 := time.Now()
+	sent := 0
+	for i := 0; i < n; i++ {
+		s := base + uint32(i%sources)
+		setSource(frame, s)
+		if interval > 0 {
+			if d := time.Until(t0.Add(time.Duration(i) * interval)); d > 0 {
+				time.Sleep(d)
+			}
+		}
+		for {
+			_, _, e := syscall.Syscall6(syscall.SYS_SENDTO, uintptr(fd), uintptr(ptr(frame)), uintptr(len(frame)), 0, 0, 0)
+			if e == 0 {
+				break
+			}
+			if e != syscall.ENOBUFS && e != syscall.EAGAIN {
+				return fmt.Errorf("send: %v", e)
+			}
+			time.Sleep(50 * time.Microsecond)
+		}
+		sent++
+	}
+	last := time.Now()
+	lastSent = last
+	el := last.Sub(t0)
+	fmt.Printf("last_ns %d\n", last.UnixNano())
+	fmt.Printf("sent %d packets in %.3fs: %.0f pps\n", sent, el.Seconds(), float64(sent)/el.Seconds())
+	return nil
+}
+
+// send6 sends n identical IPv6 TCP SYN or UDP packets from src (for the
+// latency measurement; floods are IPv4).
+func send6(ifi *net.Interface, dmac net.HardwareAddr, src, dst netip.Addr, proto string, port uint16, n int) error {
+	fd, err := syscall.Socket(syscall.AF_PACKET, syscall.SOCK_RAW, int(htons(0x86dd)))
+	if err != nil {
+		return err
+	}
+	defer syscall.Close(fd)
+	ll := &syscall.SockaddrLinklayer{Protocol: htons(0x86dd), Ifindex: ifi.Index}
+	if err := syscall.Bind(fd, ll); err != nil {
+		return err
+	}
+	l4, p := 20, byte(6)
+	if proto == "udp" {
+		l4, p = 9, 17
+	}
+	b := make([]byte, 14+40+l4)
+	copy(b[0:6], dmac)
+	copy(b[6:12], ifi.HardwareAddr)
+	binary.BigEndian.PutUint16(b[12:], 0x86dd)
+	ip := b[14:]
+	ip[0] = 0x60
+	binary.BigEndian.PutUint16(ip[4:], uint16(l4))
+	ip[6], ip[7] = p, 64
+	s16, d16 := src.As16(), dst.As16()
+	copy(ip[8:24], s16[:])
+	copy(ip[24:40], d16[:])
+	t := ip[40:]
+	binary.BigEndian.PutUint16(t[0:], 40000)
+	binary.BigEndian.PutUint16(t[2:], port)
+	var sum uint32
+	for i := 8; i < 40; i += 2 {
+		sum += uint32(binary.BigEndian.Uint16(ip[i:]))
+	}
+	sum += uint32(l4) + uint32(p)
+	if p == 6 {
+		t[12], t[13] = 5<<4, 0x02
+		binary.BigEndian.PutUint16(t[14:], 64240)
+		binary.BigEndian.PutUint16(t[16:], checksum(t, sum))
+	} else {
+		binary.BigEndian.PutUint16(t[4:], uint16(l4))
+		binary.BigEndian.PutUint16(t[6:], checksum(t, sum))
+	}
+	for i := 0; i < n; i++ {
+		if _, _, e := syscall.Syscall6(syscall.SYS_SENDTO, uintptr(fd), uintptr(ptr(b)), uintptr(len(b)), 0, 0, 0); e != 0 {
+			return fmt.Errorf("send: %v", e)
+		}
+	}
+	lastSent = time.Now()
+	fmt.Printf("last_ns %d\n", lastSent.UnixNano())
+	fmt.Printf("sent %d packets\n", n)
+	return nil
+}
+
+// buildFrame returns an Ethernet+IPv4+TCP(SYN)/UDP frame.
+func buildFrame(smac, dmac net.HardwareAddr, s, d [4]byte, proto string, port uint16) []byte {
+	l4 := 20
+	p := byte(6)
+	if proto == "udp" {
+		l4, p = 9, 17
+	}
+	b := make([]byte, 14+20+l4)
+	copy(b[0:6], dmac)
+	copy(b[6:12], smac)
+	binary.BigEndian.PutUint16(b[12:], 0x0800)
+	ip := b[14:]
+	ip[0] = 0x45
+	binary.BigEndian.PutUint16(ip[2:], uint16(20+l4))
+	ip[8] = 64
+	ip[9] = p
+	copy(ip[12:16], s[:])
+	copy(ip[16:20], d[:])
+	t := ip[20:]
+	binary.BigEndian.PutUint16(t[0:], 40000)
+	binary.BigEndian.PutUint16(t[2:], port)
+	if p == 6 {
+		t[12] = 5 << 4
+		t[13] = 0x02
+		binary.BigEndian.PutUint16(t[14:], 64240)
+	} else {
+		binary.BigEndian.PutUint16(t[4:], uint16(l4))
+	}
+	return b
+}
+
+// setSource rewrites the source address and both checksums.
+func setSource(b []byte, s uint32) {
+	ip := b[14:]
+	binary.BigEndian.PutUint32(ip[12:], s)
+	ip[10], ip[11] = 0, 0
+	binary.BigEndian.PutUint16(ip[10:], checksum(ip[:20], 0))
+	t := ip[20:]
+	var sum uint32
+	sum += uint32(binary.BigEndian.Uint16(ip[12:])) + uint32(binary.BigEndian.Uint16(ip[14:]))
+	sum += uint32(binary.BigEndian.Uint16(ip[16:])) + uint32(binary.BigEndian.Uint16(ip[18:]))
+	sum += uint32(ip[9]) + uint32(len(t))
+	if ip[9] == 6 {
+		t[16], t[17] = 0, 0
+		binary.BigEndian.PutUint16(t[16:], checksum(t, sum))
+	} else {
+		t[6], t[7] = 0, 0
+		c := checksum(t, sum)
+		if c == 0 {
+			c = 0xffff
+		}
+		binary.BigEndian.PutUint16(t[6:], c)
+	}
+}
+
+func checksum(b []byte, sum uint32) uint16 {
+	for i := 0; i+1 < len(b); i += 2 {
+		sum += uint32(binary.BigEndian.Uint16(b[i:]))
+	}
+	if len(b)%2 == 1 {
+		sum += uint32(b[len(b)-1]) << 8
+	}
+	for sum > 0xffff {
+		sum = sum>>16 + sum&0xffff
+	}
+	return ^uint16(sum)
+}
