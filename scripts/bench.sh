@@ -22,7 +22,7 @@ RA=192.0.2.1 GA=192.0.2.100 RA6=fd00:b::1 GA6=fd00:b::100
 work=$(mktemp -d)
 DPID=""
 cleanup() {
-  [ -n "$DPID" ] && kill "$DPID" 2>/dev/null || true
+  if [ -n "$DPID" ]; then kill "$DPID" 2>/dev/null || true; fi
   ip netns pids "$R" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
   ip netns del "$G" 2>/dev/null || true
   ip netns del "$R" 2>/dev/null || true
@@ -151,7 +151,7 @@ bench_one() { # $1 = name
     fi
     sleep 2; c1=$(cpu "$DPID"); r1=$(rss "$DPID")
     RES[$n,flood${srcs}_us]=$(echo "scale=2; ($c1 - $c0) * 1000000 / $TICK / $FLOOD_N" | bc)
-    RES[$n,flood${srcs}_rss]=$(( (r1 - r0) ))
+    RES[$n,flood${srcs}_rss]=$(( r1 - r0 ))
     RES[$n,flood_rate]=$(awk '/^sent/{print $(NF-1)}' "$work/gen.out")
     if [ "$n" = knockd-go ]; then
       kill -USR1 "$DPID"; sleep 0.3

@@ -10,7 +10,8 @@
 #   --arch ARCH       mipsle, mips, arm (ARMv5, any ARM), armv7, arm64, amd64,
 #                     386; default: detected from the root's bin/busybox
 #   --binary PATH     knockd binary to install (static, CGO_ENABLED=0);
-#                     default: built here with Go for ARCH
+#                     default: built here with Go for ARCH (with Go 1.23
+#                     when the image's kernel is older than 3.2)
 #   --config PATH     OpenWrt roots: a UCI file for /etc/config/knockd
 #                     (default: the package's, with enabled '0');
 #                     other roots: a knockd.conf for /etc/knockd.conf (required)
@@ -139,6 +140,20 @@ elif [ "$os" != openwrt ]; then
 	die "$os needs --config knockd.conf (the doors)"
 fi
 
+# ---- kernel ---------------------------------------------------------------------------
+# Go 1.24 and later need Linux 3.2; Go 1.23 runs on 2.6.32 and later; older
+# kernels (2.6.22 of FreshTomato MIPS RT, 2.4) run no Go program at all.
+kver=""
+if [ -d "$root/lib/modules" ]; then
+	kver=$(find "$root/lib/modules" -mindepth 1 -maxdepth 1 -type d -printf '%f\n' | sort | head -n 1)
+fi
+old_kernel=""
+case $kver in
+2.6.3[2-9]* | 3.[01] | 3.[01].*) old_kernel=go123 ;;
+2.* | 1.*) old_kernel=none ;;
+esac
+[ "$old_kernel" = none ] && echo "warning: the image's kernel is $kver; Go programs need Linux 2.6.32 or later" >&2
+
 # ---- binary ---------------------------------------------------------------------------
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -146,11 +161,17 @@ if [ -z "$binary" ]; then
 	command -v go >/dev/null || die "no --binary given and no Go to build one"
 	goarch=$arch goarm=""
 	case $arch in arm) goarm=5 ;; armv7) goarch=arm goarm=7 ;; esac
+	if [ "$old_kernel" = go123 ] && [ -z "${GOTOOLCHAIN:-}" ]; then
+		echo "kernel $kver: building with Go 1.23 (later Go needs Linux 3.2)"
+		export GOTOOLCHAIN=go1.23.12
+	fi
 	echo "building knockd for $arch"
 	(cd "$here" && CGO_ENABLED=0 GOOS=linux GOARCH=$goarch GOARM=$goarm GOMIPS=softfloat \
 		go build -trimpath -ldflags='-s -w' -o "$tmp/knockd" ./src/cmd/knockd) ||
 		die "go build failed"
 	binary=$tmp/knockd
+elif [ "$old_kernel" = go123 ]; then
+	echo "note: the image's kernel is $kver: the binary must be built with Go 1.23 or older" >&2
 fi
 check_binary
 

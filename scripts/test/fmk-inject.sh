@@ -163,6 +163,15 @@ o="$tmp/rcs/out"
 check "rcS: knockd line appended once" test "$(grep -c '^\[ -x /usr/sbin/knockd \] && /usr/sbin/knockd -d -c /etc/knockd.conf$' "$o/etc/init.d/rcS")" = 1
 check "rcS: still 0755 and parses" bash -c '[ "$(stat -c %a "$1")" = 755 ] && sh -n "$1"' _ "$o/etc/init.d/rcS"
 
+# ---- old kernels -----------------------------------------------------------------------------
+mkdir -p "$r/lib/modules/2.6.36.4brcmarm"
+check "kernel 2.6.36: says the binary must come from Go 1.23" bash -c '"$1" "$2" --binary "$3" --config "$4" 2>&1 | grep -q "must be built with Go 1.23"' \
+	_ "$inject" "$r" "$tmp/knockd" "$tmp/knockd.conf"
+rm -rf "$r/lib/modules/2.6.36.4brcmarm"
+mkdir -p "$r/lib/modules/2.6.22.19"
+check "kernel 2.6.22: warns that Go cannot run there" bash -c '"$1" "$2" --binary "$3" --config "$4" 2>&1 | grep -q "need Linux 2.6.32 or later"' \
+	_ "$inject" "$r" "$tmp/knockd" "$tmp/knockd.conf"
+
 # ---- refusals ---------------------------------------------------------------------------------
 src="$tmp/src-mips"
 base_root "$src" mips

@@ -311,3 +311,54 @@ func TestReadError(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestShippedConfig parses the /etc/config/knockd the packages install, and
+// its commented examples with the comment signs removed.
+func TestShippedConfig(t *testing.T) {
+	path := filepath.Join("..", "..", "files", "etc", "config", "knockd")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := Parse(path, strings.NewReader(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := f.Section("global")
+	if g == nil || g.Type != "knockd" {
+		t.Fatalf("no config knockd 'global' section: %+v", f.Sections)
+	}
+	if v, _ := g.Get("enabled"); v != "0" {
+		t.Errorf("shipped enabled = %q, want 0", v)
+	}
+	if len(f.Sections) != 1 {
+		t.Errorf("shipped file has %d sections, want only global", len(f.Sections))
+	}
+
+	var lines []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "#config ") || strings.HasPrefix(l, "#\t") {
+			l = l[1:]
+		}
+		lines = append(lines, l)
+	}
+	f, err = Parse("examples", strings.NewReader(strings.Join(lines, "\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vpn := f.Section("vpn")
+	if vpn == nil || vpn.Type != "door" {
+		t.Fatalf("example door vpn missing: %+v", f.Sections)
+	}
+	if got := vpn.List("forward"); len(got) != 1 || got[0] != "tcp/1723->192.168.1.51:1723" {
+		t.Errorf("vpn forward = %q", got)
+	}
+	for _, name := range []string{"forward", "wake", "notify"} {
+		if o := vpn.Option(name); o == nil || !o.List {
+			t.Errorf("vpn %s is not a list: %+v", name, o)
+		}
+	}
+	if s := f.Section("ssh_spa"); s == nil || s.Type != "door" {
+		t.Error("example door ssh_spa missing")
+	}
+}

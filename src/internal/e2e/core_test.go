@@ -272,3 +272,39 @@ func TestStopCommandsRunAtShutdown(t *testing.T) {
 		t.Fatalf("no shutdown line:\n%s", d.out.String())
 	}
 }
+
+func TestDaemonModePidfileAndLogfile(t *testing.T) {
+	p := newPair(t)
+	knock := testenv.NeedBin(t, "knock")
+	dir := t.TempDir()
+	conf := writeFile(t, "knockd.conf", doorConf(dir, "7000,8000", ""))
+	pidfile, logfile := filepath.Join(dir, "knockd.pid"), filepath.Join(dir, "knockd.log")
+	testenv.In(t, p.router, bin.knockd, "-d", "-i", p.rdev, "-c", conf, "-p", pidfile, "-g", logfile)
+	var pid int
+	if !testenv.Eventually(wait, func() bool {
+		b, err := os.ReadFile(pidfile)
+		if err != nil {
+			return false
+		}
+		_, err = fmt.Sscan(string(b), &pid)
+		return err == nil && pid > 0
+	}) {
+		t.Fatal("no pid file from knockd -d")
+	}
+	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
+	if !testenv.Eventually(wait, func() bool { b, _ := os.ReadFile(logfile); return strings.Contains(string(b), "starting up") }) {
+		t.Fatal("no startup line in the log file")
+	}
+	testenv.In(t, p.host, knock, p.raddr4, "7000", "8000")
+	if !testenv.Eventually(wait, func() bool {
+		b, _ := os.ReadFile(logfile)
+		return strings.Contains(string(b), "] "+p.haddr4+": door: OPEN SESAME")
+	}) {
+		b, _ := os.ReadFile(logfile)
+		t.Fatalf("log file lacks OPEN SESAME:\n%s", b)
+	}
+	syscall.Kill(pid, syscall.SIGTERM)
+	if !testenv.Eventually(wait, func() bool { _, err := os.Stat(pidfile); return os.IsNotExist(err) }) {
+		t.Fatal("pid file not removed at exit")
+	}
+}

@@ -1,0 +1,82 @@
+package logx
+
+import (
+	"bytes"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestSinks(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "log")
+	l, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	at := time.Date(2026, 11, 24, 18, 16, 5, 0, time.Local)
+	var verbose, debug bytes.Buffer
+	file := filepath.Join(dir, "knockd.log")
+	lg, err := New(Options{Verbose: &verbose, Debug: &debug, Syslog: true, LogFile: file, SyslogPath: sock, Now: func() time.Time { return at }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lg.Printf("%s: %s: Stage %d", "127.0.0.2", "otp", 1)
+	lg.Printf("%s: running command: %s\n", "otp", "echo hi") // knockd's trailing newline: no blank line here
+	lg.Debugf("local IP: %s", "10.0.0.1")
+
+	b, _ := os.ReadFile(file)
+	want := "[2026-11-24 18:16] 127.0.0.2: otp: Stage 1\n[2026-11-24 18:16] otp: running command: echo hi\n"
+	if string(b) != want {
+		t.Errorf("log file:\n%q\nwant\n%q", b, want)
+	}
+	if got := verbose.String(); got != "127.0.0.2: otp: Stage 1\notp: running command: echo hi\n" {
+		t.Errorf("verbose: %q", got)
+	}
+	if got := debug.String(); got != "local IP: 10.0.0.1\n" {
+		t.Errorf("debug: %q", got)
+	}
+	_ = l.SetReadDeadline(time.Now().Add(2 * time.Second))
+	buf := make([]byte, 512)
+	n, _, err := l.ReadFrom(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := string(buf[:n]), "<13>Nov 24 18:16:05 knockd: 127.0.0.2: otp: Stage 1"; got != want {
+		t.Errorf("syslog datagram %q, want %q", got, want)
+	}
+
+	// Reopen after rotation, and switching syslog off.
+	os.Rename(file, file+".1")
+	if err := lg.Reopen(file, false); err != nil {
+		t.Fatal(err)
+	}
+	lg.Printf("after rotation")
+	b, _ = os.ReadFile(file)
+	if !strings.Contains(string(b), "after rotation") {
+		t.Errorf("no line in the new file: %q", b)
+	}
+	lg.Close()
+}
+
+func TestNoDebugWithoutFlag(t *testing.T) {
+	lg, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lg.Debugging() {
+		t.Fatal("debugging without -D")
+	}
+	lg.Debugf("x") // must not panic with no sinks
+	lg.Printf("y")
+}
+
+func TestBadLogFile(t *testing.T) {
+	if _, err := New(Options{LogFile: filepath.Join(t.TempDir(), "no", "such", "dir", "log")}); err == nil {
+		t.Fatal("want an error for a log file that cannot be created")
+	}
+}
