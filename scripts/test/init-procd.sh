@@ -138,13 +138,20 @@ procd_add_interface_trigger() { procd_rec procd_add_interface_trigger "$@"; }
 procd_send_signal() { procd_rec procd_send_signal "$@"; }
 procd_kill() { procd_rec procd_kill "$@"; }
 procd_running() { [ -f "$IPKG_INSTROOT/state/running" ]; }
+# procd.sh of OpenWrt 19.07 and older has no procd_running.
+[ -f "$IPKG_INSTROOT/state/old_procd" ] && unset -f procd_running
 EOF
 
 	cat >"$r/bin/logger" <<'EOF'
 #!/bin/sh
 echo "logger $*" >>"$IPKG_INSTROOT/calls"
 EOF
-	chmod +x "$r/bin/logger"
+	cat >"$r/bin/pidof" <<'EOF'
+#!/bin/sh
+echo "pidof $*" >>"$IPKG_INSTROOT/calls"
+[ "$1" = knockd ] && [ -f "$IPKG_INSTROOT/state/running" ] && echo 4242
+EOF
+	chmod +x "$r/bin/logger" "$r/bin/pidof"
 
 	cat >"$r/etc/config/network" <<'EOF'
 config interface 'loopback'
@@ -280,6 +287,15 @@ case_reload_stopped() {
 	knockd_conf "$r" 1 wan
 	run "$r" "$sh" reload && has "$r" "$cmd|pppoe-wan"
 }
+case_old_procd() {
+	knockd_conf "$r" 1 wan
+	echo "wan eth0.2" >"$r/state/devices"
+	run "$r" "$sh" start || return 1
+	touch "$r/state/running" "$r/state/old_procd"
+	run "$r" "$sh" reload || return 1
+	rm -f "$r/state/old_procd"
+	has "$r" "procd_send_signal|knockd|*|HUP" && grep -qx "pidof knockd" "$r/calls"
+}
 case_stop() {
 	run "$r" "$sh" stop && has "$r" "procd_kill|knockd" && [ -z "$(state "$r")" ]
 }
@@ -305,6 +321,7 @@ for sh in "${shells[@]}"; do
 	check "$tag reload, network down: daemon kept" case_reload_down
 	check "$tag reload, disabled: instance removed" case_reload_disabled
 	check "$tag reload, not running: started" case_reload_stopped
+	check "$tag reload without procd_running (old procd.sh): pidof knockd, SIGHUP" case_old_procd
 	check "$tag stop: procd_kill, state removed" case_stop
 done
 

@@ -43,11 +43,20 @@ chmod 0666 "$ov/etc/config/knockd"
 
 echo "== building packages"
 VERSION=$version FILES_DIR=$ov scripts/mkipk.sh "$tmp/pk" "$tmp/bin"
-VERSION=$version FILES_DIR=$ov scripts/mkipk.sh "$tmp/pk2" "$tmp/bin" >/dev/null
-for f in "$tmp"/pk/openwrt/*.ipk "$tmp"/pk/entware/*.ipk; do
-	cmp -s "$f" "$tmp/pk2/${f#"$tmp/pk/"}" || fail "$(basename "$f") differs between two builds"
+# Rebuild a sample (the same code makes every package) from a fresh copy of the
+# binaries and the overlay: the bytes must not change.
+cp -a "$tmp/bin" "$tmp/bin2"
+cp -a "$ov" "$tmp/files2"
+touch "$tmp/files2/etc/config/knockd" "$tmp/bin2/mips/knockd"
+VERSION=$version FILES_DIR=$tmp/files2 OPENWRT_ARCHS="mips_24kc x86_64" ENTWARE_ARCHS="armv7-2.6" \
+	scripts/mkipk.sh "$tmp/pk2" "$tmp/bin2" >/dev/null
+n=0
+for f in "$tmp"/pk2/openwrt/*.ipk "$tmp"/pk2/entware/*.ipk; do
+	cmp -s "$f" "$tmp/pk/${f#"$tmp/pk2/"}" || fail "$(basename "$f") differs between two builds"
+	n=$((n + 1))
 done
-ok "two builds give byte-identical packages"
+[ "$n" = 6 ] || fail "reproducibility check compared $n packages, want 6"
+ok "two builds give byte-identical packages ($n compared)"
 
 # ---- helpers ---------------------------------------------------------------
 

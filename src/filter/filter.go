@@ -3,6 +3,8 @@
 // socket sees, where offset 0 is the IP header on every link type, and keeps
 // only TCP and UDP packets to a knock port, with TCP flag tests where every
 // door using a port asks for them. Everything else stays in the kernel.
+// Lists too long for the kernel's 4096 instructions are coarsened: flag
+// tests are dropped, then neighbouring ports are merged into ranges.
 //
 // The program is a pre-filter; the Go decoder and matcher re-check all of it.
 package filter

@@ -362,3 +362,17 @@ func TestShippedConfig(t *testing.T) {
 		t.Error("example door ssh_spa missing")
 	}
 }
+
+func BenchmarkParse(b *testing.B) {
+	data, err := os.ReadFile(filepath.Join("testdata", "handwritten.conf"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if _, err := Parse("bench", strings.NewReader(string(data))); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -57,10 +57,17 @@ options:
 const daemonEnv = "KNOCKD_GO_DAEMONIZED"
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	// Catch signals first: procd or a firewall hook may send SIGHUP right
+	// after a (re)start, before the daemon is ready; it is then handled as
+	// a reload once the daemon runs instead of killing the process.
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, handled...)
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, sigs))
 }
 
-func run(args []string, stdout, stderr io.Writer) int {
+var handled = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGUSR1}
+
+func run(args []string, stdout, stderr io.Writer, sigs chan os.Signal) int {
 	r, err := getopt.Parse(options, args)
 	if err != nil {
 		fmt.Fprintf(stderr, "knockd: %v\n%s", err, usage)
@@ -146,8 +153,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGUSR1)
+	if sigs == nil {
+		sigs = make(chan os.Signal, 8)
+		signal.Notify(sigs, handled...)
+	}
+	defer signal.Stop(sigs)
 	reload := make(chan struct{}, 1)
 	go func() {
 		for s := range sigs {

@@ -38,7 +38,7 @@ func TestFlagsAndConfigCheck(t *testing.T) {
 	}
 	for _, tt := range tests {
 		var out, errb bytes.Buffer
-		code := run(tt.args, &out, &errb)
+		code := run(tt.args, &out, &errb, nil)
 		all := out.String() + errb.String()
 		if code != tt.code || !strings.Contains(all, tt.out) {
 			t.Errorf("knockd %v: exit %d, output %q; want exit %d and %q", tt.args, code, all, tt.code, tt.out)

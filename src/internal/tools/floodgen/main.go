@@ -32,6 +32,7 @@ func main() {
 	n := flag.Int("n", 1000000, "packets to send")
 	sources := flag.Int("sources", 1, "distinct source addresses")
 	rate := flag.Int("rate", 0, "packets per second (0: as fast as possible)")
+	payload := flag.String("payload", "", "UDP payload (default one NUL byte)")
 	wait := flag.String("wait", "", "after sending, wait for this file to be created and print the latency")
 	flag.Parse()
 	var w *waiter
@@ -41,6 +42,9 @@ func main() {
 			fmt.Fprintln(os.Stderr, "floodgen:", err)
 			os.Exit(1)
 		}
+	}
+	if *payload != "" {
+		udpPayload = []byte(*payload)
 	}
 	if err := run(*dev, *dstmac, *dst, *src, *proto, *port, *n, *sources, *rate); err != nil {
 		fmt.Fprintln(os.Stderr, "floodgen:", err)
@@ -54,6 +58,9 @@ func main() {
 		}
 	}
 }
+
+// udpPayload is the payload of UDP packets.
+var udpPayload = []byte{0}
 
 // lastSent is when the last packet left.
 var lastSent time.Time
@@ -229,7 +236,7 @@ func buildFrame(smac, dmac net.HardwareAddr, s, d [4]byte, proto string, port ui
 	l4 := 20
 	p := byte(6)
 	if proto == "udp" {
-		l4, p = 9, 17
+		l4, p = 8+len(udpPayload), 17
 	}
 	b := make([]byte, 14+20+l4)
 	copy(b[0:6], dmac)
@@ -251,6 +258,7 @@ func buildFrame(smac, dmac net.HardwareAddr, s, d [4]byte, proto string, port ui
 		binary.BigEndian.PutUint16(t[14:], 64240)
 	} else {
 		binary.BigEndian.PutUint16(t[4:], uint16(l4))
+		copy(t[8:], udpPayload)
 	}
 	return b
 }
