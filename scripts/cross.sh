@@ -81,7 +81,7 @@ case "${1:-}" in
 	exit 0
 	;;
 -h | --help)
-	sed -n '2,25p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+	awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "${BASH_SOURCE[0]}"
 	exit 0
 	;;
 -*) die "unknown option $1" ;;

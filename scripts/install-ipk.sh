@@ -28,7 +28,7 @@ while getopts "a:d:nh" o; do
 	a) archs+=("$OPTARG") ;;
 	d) admin=$OPTARG ;;
 	n) noscripts=1 ;;
-	h) sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	h) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "${BASH_SOURCE[0]}"; exit 0 ;;
 	*) die "usage: install-ipk.sh [-a ARCH]... [-d ADMINDIR] [-n] IPK ROOT" ;;
 	esac
 done

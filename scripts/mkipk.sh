@@ -32,7 +32,7 @@ root=${KNOCKD_GO_SRC:-$(cd "$here/.." && pwd)}
 
 die() { echo "mkipk.sh: $*" >&2; exit 1; }
 
-case "${1:-}" in -h | --help) sed -n '2,31p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
+case "${1:-}" in -h | --help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "${BASH_SOURCE[0]}"; exit 0 ;; esac
 if [ $# -lt 1 ] || [ $# -gt 2 ]; then
 	die "usage: mkipk.sh OUTDIR [BINDIR]"
 fi

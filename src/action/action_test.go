@@ -136,4 +136,3 @@ func TestSPAGrantOverridesDoor(t *testing.T) {
 		t.Fatalf("SPA grant not used: %q", fw.calls)
 	}
 }
-
