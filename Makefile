@@ -11,11 +11,11 @@ GO        ?= go
 export GOFLAGS   := -buildvcs=false
 export CGO_ENABLED := 0
 GO123     ?= go1.23.12
-VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1.0)
+export VERSION ?= $(shell bash scripts/cross.sh --version)
 LDFLAGS   := -s -w -X github.com/knockd-go/knockd-go/src/version.Version=$(VERSION)
 PKGS      := ./src/...
 
-.PHONY: all build demo test test-static test-go test-race test-go123 test-scripts deps bench cross ipk clean fuzz
+.PHONY: all build demo test test-static test-go test-race test-go123 test-scripts deps bench cross ipk apk clean fuzz
 
 all: build
 
@@ -36,8 +36,11 @@ test-static:
 	@echo "== gofmt, go vet"
 	@bad=$$(gofmt -l src); if [ -n "$$bad" ]; then echo "not gofmt-formatted:"; echo "$$bad"; exit 1; fi
 	$(GO) vet $(PKGS)
+	@echo "== the client builds, and its tests compile, for macOS and Windows"
 	GOOS=darwin $(GO) vet ./src/cmd/knock
 	GOOS=windows $(GO) vet ./src/cmd/knock
+	GOOS=darwin GOARCH=arm64 $(GO) test -c -o /dev/null ./src/cmd/knock
+	GOOS=windows GOARCH=amd64 $(GO) test -c -o /dev/null ./src/cmd/knock
 	@echo "== shellcheck"
 	shellcheck -x $$(git ls-files '*.sh' 'scripts/*' 'files/etc/init.d/*' | grep -v '\.md$$' | grep -v '\.conf$$' | sort -u | while read -r f; do head -c 64 "$$f" | grep -q '^#!.*sh' && echo "$$f"; done)
 
@@ -65,10 +68,13 @@ bench: deps
 	bash scripts/bench.sh
 
 cross:
-	bash scripts/cross.sh dist
+	bash scripts/cross.sh dist/bin
 
 ipk:
 	bash scripts/mkipk.sh dist
+
+apk:
+	bash scripts/mkapk.sh dist
 
 clean:
 	rm -rf bin dist

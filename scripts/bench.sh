@@ -88,6 +88,11 @@ start_daemon() { # $1 = knockd-go | knockd08
   DPID=$(daemon_pid)
   for _ in $(seq 50); do grep -q 'starting up\|listening' "$work/daemon.log" "$work/stdout" 2>/dev/null && break; sleep 0.1; done
   sleep 1
+  if ! kill -0 "$DPID" 2>/dev/null; then
+    echo "bench: $1 did not start:" >&2
+    cat "$work/stdout" "$work/daemon.log" >&2
+    exit 1
+  fi
 }
 stop_daemon() { kill "$DPID" 2>/dev/null || true; for _ in $(seq 100); do kill -0 "$DPID" 2>/dev/null || break; sleep 0.1; done; kill -9 "$DPID" 2>/dev/null || true; DPID=""; sleep 0.3; }
 gen() { ip netns exec "$G" "$work/floodgen" -dev gen0 -dstmac "$RMAC" -dst "$RA" "$@"; }

@@ -47,12 +47,13 @@ compute_version() {
 		return
 	fi
 	local d=""
-	d=$(git -C "$root" describe --tags --always --dirty 2>/dev/null) || d=""
-	case "$d" in
-	"") base_version ;;
-	v[0-9]* | [0-9]*) echo "$d" ;;
-	*) echo "$(base_version)-g$d" ;; # no tag yet: only a commit id
-	esac
+	if git -C "$root" describe --tags --abbrev=0 >/dev/null 2>&1; then
+		git -C "$root" describe --tags --always --dirty
+	elif d=$(git -C "$root" describe --always --dirty 2>/dev/null) && [ -n "$d" ]; then
+		echo "$(base_version)-g$d" # no tag yet: only a commit id
+	else
+		base_version
+	fi
 }
 
 # target_env TARGET prints the GOOS/GOARCH/... assignments for a target.

@@ -3,104 +3,28 @@
 # temporary root (KNOCKD_ROOT) laid out like a DD-WRT router with JFFS, with
 # a stand-in `nvram` on PATH and a stand-in knockd that records its argv and,
 # with -d, runs a small background "daemon" that writes the pid file and
-# records the signals it gets. Only processes this test starts are signalled.
+# records the signals it gets (lib/router-standins.bash, shared with
+# tomato-scripts.sh). Only processes this test starts are signalled.
 # shellcheck disable=SC2016 # bash -c '...' snippets read their own "$1"
+# shellcheck source-path=SCRIPTDIR # lib/*.bash below, wherever shellcheck runs from
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=lib/checks.bash
+. "$here/scripts/test/lib/checks.bash"
 tmp=$(mktemp -d)
-R="$tmp/root"
-LOG="$tmp/knockd.log"
-NV="$tmp/nvram"
-
-cleanup() {
-	# Stop the stand-in daemon if a check left it running (pid from our file).
-	if [ -r "$R/var/run/knockd.pid" ]; then
-		p=$(cat "$R/var/run/knockd.pid")
-		[[ $p =~ ^[0-9]+$ ]] && grep -q knockd-daemon "/proc/$p/cmdline" 2>/dev/null && kill "$p" 2>/dev/null
-	fi
-	[ -n "${sleeper:-}" ] && kill "$sleeper" 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-fails=0
-checks=0
-pass() { checks=$((checks + 1)); echo "ok   $*"; }
-fail() { checks=$((checks + 1)); fails=$((fails + 1)); echo "FAIL $*"; }
-check() {
-	local desc=$1
-	shift
-	if "$@"; then pass "$desc"; else fail "$desc"; fi
-}
+# shellcheck source=lib/router-standins.bash
+. "$here/scripts/test/lib/router-standins.bash"
+trap standins_cleanup EXIT
 
 # ---- stand-ins ----------------------------------------------------------------
-mkdir -p "$R/jffs/etc/config" "$R/jffs/usr/sbin" "$R/var/run" "$R/tmp" "$tmp/bin"
+mkdir -p "$R/jffs/etc/config"
 cp "$here/scripts/ddwrt/knockd.startup" "$here/scripts/ddwrt/knockd.wanup" \
 	"$here/scripts/ddwrt/knockd.firewall" "$R/jffs/etc/config/"
-printf '[options]\n\tUseSyslog\n[ssh]\n\tSequence = 7000,8000,9000\n' >"$R/jffs/etc/knockd.conf"
-
-cat >"$tmp/bin/nvram" <<'EOF'
-#!/bin/sh
-# stand-in for the firmware's nvram: "nvram get KEY" from $NVRAM_FILE (KEY=VALUE)
-[ "$1" = get ] || exit 1
-sed -n "s/^$2=//p" "$NVRAM_FILE"
-EOF
-cat >"$tmp/bin/logger" <<'EOF'
-#!/bin/sh
-echo "logger $*" >>"$KNOCKD_TEST_LOG.syslog"
-EOF
-cat >"$tmp/knockd" <<'EOF'
-#!/bin/sh
-# stand-in knockd: records argv; -d starts a background daemon writing -p
-echo "argv $0 $*" >>"$KNOCKD_TEST_LOG"
-daemon=0
-pidfile=/var/run/knockd.pid
-while [ $# -gt 0 ]; do
-	case $1 in -d) daemon=1 ;; -p) shift; pidfile=$1 ;; esac
-	shift
-done
-[ "$daemon" = 1 ] || exit 0
-/bin/sh "$(dirname "$0")/knockd-daemon" "$KNOCKD_TEST_LOG" "$pidfile" </dev/null >/dev/null 2>&1 &
-echo $! >"$pidfile"
-EOF
-cat >"$tmp/knockd-daemon" <<'EOF'
-#!/bin/sh
-# the stand-in daemon: records SIGHUP and SIGTERM, lives at most 60 s
-log=$1 pidfile=$2
-trap 'echo HUP >>"$log"' HUP
-trap 'echo TERM >>"$log"; rm -f "$pidfile"; exit 0' TERM
-i=0
-while [ "$i" -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
-EOF
-chmod +x "$tmp/bin/nvram" "$tmp/bin/logger" "$tmp/knockd" "$tmp/knockd-daemon"
-cp "$tmp/knockd" "$tmp/knockd-daemon" "$R/jffs/usr/sbin/"
-
-nvram_set() { printf '%s\n' "$@" >"$NV"; }
-: >"$LOG"
-export NVRAM_FILE="$NV" KNOCKD_TEST_LOG="$LOG" KNOCKD_ROOT="$R"
-export PATH="$tmp/bin:/usr/bin:/bin"
+standins_setup
 
 hook() { # hook NAME [ARG]: run a DD-WRT hook script like DD-WRT does
 	"$R/jffs/etc/config/knockd.$1" "${@:2}" >"$tmp/out" 2>&1
-}
-argvs() { grep -c '^argv' "$LOG" || true; }
-last_argv() { grep '^argv' "$LOG" | tail -1 | cut -d' ' -f3-; }
-pid() { cat "$R/var/run/knockd.pid" 2>/dev/null; }
-# running PID: the process exists and is not a zombie (init may reap late)
-running() { kill -0 "$1" 2>/dev/null && [ "$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)" != Z ]; }
-alive() { local p; p=$(pid) && [ -n "$p" ] && running "$p"; }
-gone() { ! running "$1"; }
-# wait_for PATTERN: the log gets a line matching PATTERN within 3 s
-wait_for() {
-	for _ in $(seq 30); do
-		grep -qx "$1" "$LOG" && return 0
-		sleep 0.1
-	done
-	return 1
-}
-want() { # want WAN: argv of the last start, as the script builds it
-	echo "-d -i $1 -c ${2:-$R/jffs/etc/knockd.conf} -p $R/var/run/knockd.pid"
 }
 
 # ---- boot: knockd.startup without arguments --------------------------------------
@@ -193,5 +117,4 @@ check "no stand-in daemon left" test ! -e "$R/var/run/knockd.pid"
 if command -v shellcheck >/dev/null 2>&1; then
 	check "shellcheck scripts/ddwrt" shellcheck "$here"/scripts/ddwrt/knockd.*
 fi
-echo "$checks checks, $fails failed"
-[ "$fails" -eq 0 ]
+summary

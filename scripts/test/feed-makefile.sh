@@ -10,6 +10,7 @@
 # binaries. Checked: required variables, the Go package paths against the
 # source tree, every installed file exists with OpenWrt's modes, everything
 # under files/ is installed, conffiles, and the postrm script.
+# shellcheck source-path=SCRIPTDIR # lib/*.bash below, wherever shellcheck runs from
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/../.." && pwd)
@@ -17,15 +18,8 @@ mk="$here/openwrt-feed/net/knockd-go/Makefile"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-fails=0
-checks=0
-pass() { checks=$((checks + 1)); echo "ok   $*"; }
-fail() { checks=$((checks + 1)); fails=$((fails + 1)); echo "FAIL $*"; }
-check() {
-	local desc=$1
-	shift
-	if "$@"; then pass "$desc"; else fail "$desc"; fi
-}
+# shellcheck source=lib/checks.bash
+. "$here/scripts/test/lib/checks.bash"
 
 command -v make >/dev/null || { echo "FAIL GNU make is needed"; exit 1; }
 
@@ -107,7 +101,7 @@ mk_run() {
 if ! mk_run vars >"$tmp/vars" 2>"$tmp/err"; then
 	cat "$tmp/err"
 	fail "make evaluates the Makefile"
-	echo "$checks checks, $fails failed"
+	summary
 	exit 1
 fi
 pass "make evaluates the Makefile against the stand-in SDK"
@@ -192,5 +186,4 @@ check "no custom postinst/prerm (OpenWrt's default_postinst/default_prerm)" \
 	bash -c '! grep -Eq "^define Package/[^/]+/(postinst|prerm)" "$1"' _ "$mk"
 
 echo "note: a real SDK build (make package/knockd-go/compile) is not run here"
-echo "$checks checks, $fails failed"
-[ "$fails" -eq 0 ]
+summary

@@ -7,6 +7,7 @@
 # hook present with the right modes. The binary is the real knockd built for
 # mipsle (soft float); it is run under qemu-mipsel-static when available.
 # shellcheck disable=SC2016 # bash -c '...' snippets read their own "$1"
+# shellcheck source-path=SCRIPTDIR # lib/*.bash below, wherever shellcheck runs from
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/../.." && pwd)
@@ -14,15 +15,8 @@ inject="$here/scripts/fmk-inject.sh"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-fails=0
-checks=0
-pass() { checks=$((checks + 1)); echo "ok   $*"; }
-fail() { checks=$((checks + 1)); fails=$((fails + 1)); echo "FAIL $*"; }
-check() {
-	local desc=$1
-	shift
-	if "$@"; then pass "$desc"; else fail "$desc"; fi
-}
+# shellcheck source=lib/checks.bash
+. "$here/scripts/test/lib/checks.bash"
 need() {
 	command -v "$1" >/dev/null 2>&1 && return 0
 	echo "FAIL $1 is needed (Debian package ${2:-$1})"
@@ -184,5 +178,4 @@ check "--help exits 0" bash -c '"$1" --help | grep -q "ROOTFS_DIR"' _ "$inject"
 if command -v shellcheck >/dev/null 2>&1; then
 	check "shellcheck fmk-inject.sh" shellcheck "$inject"
 fi
-echo "$checks checks, $fails failed"
-[ "$fails" -eq 0 ]
+summary

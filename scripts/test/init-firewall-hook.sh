@@ -7,6 +7,7 @@
 # sourced by sh after a config() that refuses UCI (fw3/fw4). `uci`, `ubus` and
 # `pidof` are stand-ins; the only process signalled is one this test starts.
 # shellcheck disable=SC2016 # sh -c '...' snippets read their own "$1"
+# shellcheck source-path=SCRIPTDIR # lib/*.bash below, wherever shellcheck runs from
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/../.." && pwd)
@@ -20,15 +21,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-fails=0
-checks=0
-pass() { checks=$((checks + 1)); echo "ok   $*"; }
-fail() { checks=$((checks + 1)); fails=$((fails + 1)); echo "FAIL $*"; }
-check() {
-	local desc=$1
-	shift
-	if "$@"; then pass "$desc"; else fail "$desc"; fi
-}
+# shellcheck source=lib/checks.bash
+. "$here/scripts/test/lib/checks.bash"
 
 mkdir -p "$tmp/bin"
 cat >"$tmp/bin/uci" <<'EOF'
@@ -102,5 +96,4 @@ check "include, no knockd at all: silent" test "$(cat "$tmp/out")" = "include re
 if command -v shellcheck >/dev/null 2>&1; then
 	check "shellcheck uci-defaults and include" shellcheck -s sh "$defaults" "$include"
 fi
-echo "$checks checks, $fails failed"
-[ "$fails" -eq 0 ]
+summary

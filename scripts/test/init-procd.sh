@@ -5,6 +5,7 @@
 # /lib/functions/procd.sh that record each procd call. The stand-ins live in
 # a temporary root passed as IPKG_INSTROOT, the prefix the real rc.common and
 # procd.sh use too; nothing outside that root is touched.
+# shellcheck source-path=SCRIPTDIR # lib/*.bash below, wherever shellcheck runs from
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/../.." && pwd)
@@ -12,16 +13,8 @@ init="$here/files/etc/init.d/knockd"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-fails=0
-checks=0
-pass() { checks=$((checks + 1)); echo "ok   $*"; }
-fail() { checks=$((checks + 1)); fails=$((fails + 1)); echo "FAIL $*"; }
-# check DESC COMMAND...: pass when COMMAND succeeds.
-check() {
-	local desc=$1
-	shift
-	if "$@"; then pass "$desc"; else fail "$desc"; fi
-}
+# shellcheck source=lib/checks.bash
+. "$here/scripts/test/lib/checks.bash"
 
 # ---- stand-ins ------------------------------------------------------------
 
@@ -333,5 +326,4 @@ if command -v shellcheck >/dev/null 2>&1; then
 	check "shellcheck init script" shellcheck "$init"
 fi
 
-echo "$checks checks, $fails failed"
-[ "$fails" -eq 0 ]
+summary

@@ -3,6 +3,7 @@
 # files/etc/config/knockd, its commented examples once enabled, and a file
 # using every option its header documents must pass `knockd -k -u FILE`
 # (check the configuration and exit), and a misspelt option must fail it.
+# shellcheck source-path=SCRIPTDIR # lib/*.bash below, wherever shellcheck runs from
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/../.." && pwd)
@@ -10,15 +11,8 @@ conf="$here/files/etc/config/knockd"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-fails=0
-checks=0
-pass() { checks=$((checks + 1)); echo "ok   $*"; }
-fail() { checks=$((checks + 1)); fails=$((fails + 1)); echo "FAIL $*"; }
-check() {
-	local desc=$1
-	shift
-	if "$@"; then pass "$desc"; else fail "$desc"; fi
-}
+# shellcheck source=lib/checks.bash
+. "$here/scripts/test/lib/checks.bash"
 
 (cd "$here" && CGO_ENABLED=0 go build -trimpath -o "$tmp/knockd" ./src/cmd/knockd)
 knockd_ok() { "$tmp/knockd" -k -u "$1" >"$tmp/out" 2>&1 || { sed 's/^/     /' "$tmp/out"; return 1; }; }
@@ -111,5 +105,4 @@ check "the error names line $line" grep -q ":$line\b" "$tmp/out"
 sed "s/option firewall 'none'/option firewall 'pf'/" "$tmp/all" >"$tmp/badfw"
 check "firewall 'pf' is rejected" knockd_fails "$tmp/badfw"
 
-echo "$checks checks, $fails failed"
-[ "$fails" -eq 0 ]
+summary

@@ -44,7 +44,7 @@ func newActions(cfg *config.Config, log *logx.Logger) (*actionSet, error) {
 	}
 	needFW := false
 	for _, d := range cfg.Doors {
-		if len(d.Open) > 0 || len(d.Forward) > 0 || d.SPA != nil {
+		if len(d.Open) > 0 || len(d.Forward) > 0 {
 			needFW = true
 		}
 	}

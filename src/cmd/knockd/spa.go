@@ -42,13 +42,11 @@ func newSPA(d *config.Door) (daemon.SPAChecker, error) {
 		p.AllowPorts = append(p.AllowPorts, spa.Port{Proto: config.ProtoName(f.Proto), Port: f.Port})
 		p.AllowNATTo = append(p.AllowNATTo, netip.PrefixFrom(f.To.Addr(), f.To.Addr().BitLen()))
 	}
-	if len(p.AllowPorts) == 0 {
-		// A command-only door: no port may be requested.
-		p.AllowPorts = []spa.Port{{Proto: "tcp", Port: 0}}
-	}
+	// A door without open or forward (commands only) leaves AllowPorts
+	// empty: Check then refuses every access request itself.
 	v, err := spa.NewVerifier(p, time.Now, replay)
 	if err != nil {
-		return nil, fmt.Errorf("spa: %w", err)
+		return nil, err
 	}
 	return &spaDoor{door: d, v: v}, nil
 }

@@ -308,3 +308,43 @@ func TestDaemonModePidfileAndLogfile(t *testing.T) {
 		t.Fatal("pid file not removed at exit")
 	}
 }
+
+// TestVLANTaggedFrames sends knocks in 802.1Q-tagged frames to a device:
+// the kernel strips the tag before the cooked socket, so the IP header is
+// at offset 0 as on any other link (knockd 0.8 dropped such frames). It
+// runs on every kernel, also those without VLAN sub-interfaces.
+func TestVLANTaggedFrames(t *testing.T) {
+	p := newPair(t)
+	dir := t.TempDir()
+	d := knockd(t, p.router, p.rdev, doorConf(dir, "7000,8000:udp,9000", ""))
+	hmac := macOf(t, p.host, p.hdev)
+	src, dst := netip.MustParseAddr(p.haddr4), netip.MustParseAddr(p.raddr4)
+	tag := func(ip []byte) []byte {
+		f := append([]byte{}, p.rmac...)
+		f = append(f, hmac...)
+		f = append(f, 0x81, 0x00, 0x00, 0x07, 0x08, 0x00) // VLAN 7, then IPv4
+		return append(f, ip...)
+	}
+	injectRaw(t, p.host, p.hdev,
+		tag(pktbuild.TCP4(src, dst, 40000, 7000, 0x02)),
+		tag(pktbuild.UDP4(src, dst, 40001, 8000, []byte{0})),
+		tag(pktbuild.TCP4(src, dst, 40002, 9000, 0x02)))
+	if !fileAppears(filepath.Join(dir, "opened-"+p.haddr4), wait) {
+		t.Fatalf("knock in VLAN-tagged frames did not open:\n%s", d.out.String())
+	}
+}
+
+func TestOnlyIPv4Flag(t *testing.T) {
+	p := newPair(t)
+	knock := testenv.NeedBin(t, "knock")
+	dir := t.TempDir()
+	d := knockd(t, p.router, p.rdev, doorConf(dir, "7000,8000", ""), "-4")
+	testenv.In(t, p.host, knock, p.raddr6, "7000", "8000")
+	testenv.In(t, p.host, knock, p.raddr4, "7000", "8000")
+	if !fileAppears(filepath.Join(dir, "opened-"+p.haddr4), wait) {
+		t.Fatalf("IPv4 knock failed with -4:\n%s", d.out.String())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "opened-"+p.haddr6)); err == nil || strings.Contains(d.out.String(), p.haddr6+": door") {
+		t.Fatalf("IPv6 knock tracked despite -4:\n%s", d.out.String())
+	}
+}

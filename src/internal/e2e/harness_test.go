@@ -38,6 +38,8 @@ func TestMain(m *testing.M) {
 		os.Exit(helperInject(os.Args[1:]))
 	case "tun":
 		os.Exit(helperTun(os.Args[1:]))
+	case "injectraw":
+		os.Exit(helperInjectRaw(os.Args[1:]))
 	case "dial":
 		os.Exit(helperDial(os.Args[1:]))
 	case "serve":
@@ -320,4 +322,45 @@ func newPair(t *testing.T) *pair {
 // fileAppears waits for path to exist.
 func fileAppears(path string, limit time.Duration) bool {
 	return testenv.Eventually(limit, func() bool { _, err := os.Stat(path); return err == nil })
+}
+
+// injectRaw writes whole Ethernet frames on dev inside ns.
+func injectRaw(t *testing.T, ns, dev string, frames ...[]byte) {
+	t.Helper()
+	args := []string{"netns", "exec", ns, os.Args[0], dev}
+	for _, f := range frames {
+		args = append(args, hex.EncodeToString(f))
+	}
+	cmd := exec.Command("ip", args...)
+	cmd.Env = append(os.Environ(), helperEnv+"=injectraw")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("inject raw: %v\n%s", err, out)
+	}
+}
+
+func helperInjectRaw(args []string) int {
+	ifi, err := net.InterfaceByName(args[0])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	c, err := packet.Listen(ifi, packet.Raw, 0, nil)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer c.Close()
+	for _, h := range args[1:] {
+		b, err := hex.DecodeString(h)
+		if err != nil || len(b) < 14 {
+			fmt.Fprintln(os.Stderr, "bad frame", err)
+			return 1
+		}
+		if _, err := c.WriteTo(b, &packet.Addr{HardwareAddr: net.HardwareAddr(b[0:6])}); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	return 0
 }
