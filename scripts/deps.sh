@@ -19,6 +19,7 @@ have ip || need+=(iproute2)
 have file || need+=(file)
 have gcc || need+=(gcc)
 have bc || need+=(bc)
+[ -e /usr/include/stdio.h ] && [ -n "$(find /usr/lib -name libc.a -print -quit 2>/dev/null)" ] || need+=(libc6-dev)
 
 if [ "${#need[@]}" -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then

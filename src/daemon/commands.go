@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"errors"
+	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -19,6 +20,7 @@ type Runner struct {
 	debug func(string, ...any)
 	shell string
 	slots chan struct{}
+	null  *os.File // /dev/null, opened once: every exec would open it three times
 
 	mu      sync.Mutex
 	perDoor map[string]int // running start commands per door
@@ -40,7 +42,8 @@ func NewRunner(max int, logf, debugf func(string, ...any)) *Runner {
 	if max < 1 {
 		max = 1
 	}
-	return &Runner{log: logf, debug: debugf, shell: "/bin/sh", slots: make(chan struct{}, max),
+	null, _ := os.OpenFile(os.DevNull, os.O_RDWR, 0) // nil on failure: exec opens it itself
+	return &Runner{log: logf, debug: debugf, shell: "/bin/sh", slots: make(chan struct{}, max), null: null,
 		pending: map[*pendingStop]struct{}{}, running: map[*exec.Cmd]bool{},
 		perDoor: map[string]int{}, refused: map[string]refusal{}}
 }
@@ -159,7 +162,9 @@ func (r *Runner) run(door, cmd string, isStop bool) {
 	r.log("%s: running command: %s", door, cmd)
 	c := command(r.shell, cmd)
 	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	c.Stdin, c.Stdout, c.Stderr = nil, nil, nil
+	if r.null != nil {
+		c.Stdin, c.Stdout, c.Stderr = r.null, r.null, r.null
+	}
 	err := c.Start()
 	if err == nil {
 		r.mu.Lock()

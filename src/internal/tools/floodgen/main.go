@@ -10,14 +10,12 @@
 package main
 
 import (
-	"bytes"
 	"encoding/binary"
 	"flag"
 	"fmt"
 	"net"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"syscall"
 	"time"
 )
@@ -33,16 +31,7 @@ func main() {
 	sources := flag.Int("sources", 1, "distinct source addresses")
 	rate := flag.Int("rate", 0, "packets per second (0: as fast as possible)")
 	payload := flag.String("payload", "", "UDP payload (default one NUL byte)")
-	wait := flag.String("wait", "", "after sending, wait for this file to be created and print the latency")
 	flag.Parse()
-	var w *waiter
-	if *wait != "" {
-		var err error
-		if w, err = watch(*wait); err != nil {
-			fmt.Fprintln(os.Stderr, "floodgen:", err)
-			os.Exit(1)
-		}
-	}
 	if *payload != "" {
 		udpPayload = []byte(*payload)
 	}
@@ -50,61 +39,11 @@ func main() {
 		fmt.Fprintln(os.Stderr, "floodgen:", err)
 		os.Exit(1)
 	}
-	if w != nil {
-		if at, ok := w.wait(2 * time.Second); ok {
-			fmt.Printf("latency_us %.1f\n", float64(at.Sub(lastSent).Nanoseconds())/1000)
-		} else {
-			fmt.Println("latency_us timeout")
-		}
-	}
 }
 
 // udpPayload is the payload of UDP packets.
 var udpPayload = []byte{0}
 
-// lastSent is when the last packet left.
-var lastSent time.Time
-
-// waiter watches a directory with inotify for one file name.
-type waiter struct {
-	fd   int
-	name string
-}
-
-func watch(path string) (*waiter, error) {
-	fd, err := syscall.InotifyInit1(syscall.IN_CLOEXEC | syscall.IN_NONBLOCK)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := syscall.InotifyAddWatch(fd, filepath.Dir(path), syscall.IN_CREATE|syscall.IN_ATTRIB|syscall.IN_CLOSE_WRITE); err != nil {
-		syscall.Close(fd)
-		return nil, err
-	}
-	return &waiter{fd: fd, name: filepath.Base(path)}, nil
-}
-
-// wait polls the inotify descriptor (busy, for precision) until the file
-// shows up or limit passes.
-func (w *waiter) wait(limit time.Duration) (time.Time, bool) {
-	buf := make([]byte, 4096)
-	deadline := time.Now().Add(limit)
-	for time.Now().Before(deadline) {
-		n, err := syscall.Read(w.fd, buf)
-		now := time.Now()
-		if err != nil || n <= 0 {
-			continue
-		}
-		for off := 0; off+syscall.SizeofInotifyEvent <= n; {
-			l := int(binary.LittleEndian.Uint32(buf[off+12:]))
-			name := string(bytes.TrimRight(buf[off+syscall.SizeofInotifyEvent:off+syscall.SizeofInotifyEvent+l], "\x00"))
-			if name == w.name {
-				return now, true
-			}
-			off += syscall.SizeofInotifyEvent + l
-		}
-	}
-	return time.Time{}, false
-}
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
@@ -170,7 +109,6 @@ func run(dev, dstmac, dst, src, proto string, port, n, sources, rate int) error 
 		sent++
 	}
 	last := time.Now()
-	lastSent = last
 	el := last.Sub(t0)
 	fmt.Printf("last_ns %d\n", last.UnixNano())
 	fmt.Printf("sent %d packets in %.3fs: %.0f pps\n", sent, el.Seconds(), float64(sent)/el.Seconds())
@@ -225,8 +163,7 @@ func send6(ifi *net.Interface, dmac net.HardwareAddr, src, dst netip.Addr, proto
 			return fmt.Errorf("send: %v", e)
 		}
 	}
-	lastSent = time.Now()
-	fmt.Printf("last_ns %d\n", lastSent.UnixNano())
+	fmt.Printf("last_ns %d\n", time.Now().UnixNano())
 	fmt.Printf("sent %d packets\n", n)
 	return nil
 }
