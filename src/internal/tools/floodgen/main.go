@@ -44,7 +44,6 @@ func main() {
 // udpPayload is the payload of UDP packets.
 var udpPayload = []byte{0}
 
-
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
 func run(dev, dstmac, dst, src, proto string, port, n, sources, rate int) error {
