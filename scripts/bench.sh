@@ -229,6 +229,9 @@ SPA_US=$(echo "scale=2; ($c1 - $c0) * 1000000 / $TICK / ($FLOOD_N / 5)" | bc)
 stop_daemon
 cp "$work/knockd.conf.knock" "$work/knockd.conf"
 
+# The floor under the latency rows: a Go program starting the same command.
+EXEC_FLOOR=$("$work/floodgen" -execfloor "$LAT_N" "$work/stamp" "$work/floor" | awk '/^execfloor_ms/{print $2}')
+
 # sizes
 CGO_ENABLED=0 GOOS=linux GOARCH=mipsle GOMIPS=softfloat go build -trimpath -ldflags='-s -w' -o "$work/knockd.mipsle" ./src/cmd/knockd
 SIZE_MIPSLE=$(stat -c %s "$work/knockd.mipsle")
@@ -262,6 +265,7 @@ row "legitimate sequences opened during 100k flood" "${RES[knockd-go,legit]}/20"
 row "churn 2000 new sources/s, ${CHURN_SECS} s: RSS" "${RES[knockd-go,churn]}" "${RES[knockd08,churn]}" "-"
 row "latency knock -> command, IPv4 (median ms)" "${RES[knockd-go,lat4]}" "${RES[knockd08,lat4]}" "$(ratio "${RES[knockd-go,lat4]}" "${RES[knockd08,lat4]}")"
 row "latency knock -> command, IPv6 (median ms)" "${RES[knockd-go,lat6]}" "${RES[knockd08,lat6]}" "$(ratio "${RES[knockd-go,lat6]}" "${RES[knockd08,lat6]}")"
+row "  floor: Go os/exec start of that command (ms)" "$EXEC_FLOOR" "-" "-"
 row "SPA: 225-byte garbage flood, CPU µs/packet" "$SPA_US" "-" "-"
 row "binary (mipsle, stripped / Debian amd64) bytes" "$SIZE_MIPSLE" "$SIZE_08" "-"
 row "ipk (mipsel_24kc) bytes" "$SIZE_IPK" "-" "-"

@@ -82,10 +82,18 @@ func (r *Runner) Start(door, ip, start, stop string, timeout time.Duration, done
 	r.perDoor[door]++
 	r.wg.Add(1)
 	r.mu.Unlock()
+	// The start command is forked here, in the caller's goroutine: a
+	// fork+exec takes well under a millisecond, and handing it to a new
+	// goroutine first would add a thread wake-up to every knock's latency.
+	// Waiting for it happens in the background.
+	var c *exec.Cmd
+	if start != "" {
+		c = r.begin(door, Expand(start, ip), false)
+	}
 	go func() {
 		defer r.wg.Done()
-		if start != "" {
-			r.run(door, Expand(start, ip), false)
+		if c != nil {
+			r.finish(door, c)
 		}
 		r.mu.Lock()
 		r.perDoor[door]--
@@ -158,23 +166,38 @@ func (r *Runner) Pending() int {
 	return len(r.pending)
 }
 
+// run runs a command to its end.
 func (r *Runner) run(door, cmd string, isStop bool) {
+	if c := r.begin(door, cmd, isStop); c != nil {
+		r.finish(door, c)
+	}
+}
+
+// begin logs and starts a command; it returns nil (after logging why) when
+// the command could not start.
+func (r *Runner) begin(door, cmd string, isStop bool) *exec.Cmd {
 	r.log("%s: running command: %s", door, cmd)
 	c := command(r.shell, cmd)
 	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if r.null != nil {
 		c.Stdin, c.Stdout, c.Stderr = r.null, r.null, r.null
 	}
-	err := c.Start()
-	if err == nil {
-		r.mu.Lock()
-		r.running[c] = isStop
-		r.mu.Unlock()
-		err = c.Wait()
-		r.mu.Lock()
-		delete(r.running, c)
-		r.mu.Unlock()
+	if err := c.Start(); err != nil {
+		r.log("error: %s: command could not run: %v", door, err)
+		return nil
 	}
+	r.mu.Lock()
+	r.running[c] = isStop
+	r.mu.Unlock()
+	return c
+}
+
+// finish waits for a started command and logs how it ended.
+func (r *Runner) finish(door string, c *exec.Cmd) {
+	err := c.Wait()
+	r.mu.Lock()
+	delete(r.running, c)
+	r.mu.Unlock()
 	if err != nil {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {

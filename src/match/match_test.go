@@ -2,6 +2,7 @@ package match
 
 import (
 	"fmt"
+	"runtime"
 	"net/netip"
 	"strings"
 	"testing"
@@ -289,5 +290,48 @@ func BenchmarkProcessFlood(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		a := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
 		m.Process(Packet{Src: a, Dst: addr("192.0.2.1"), Local: true, Proto: config.TCP, Port: 1, Flags: syn})
+	}
+}
+
+// TestChurnPlateau simulates 2000 new sources a second, each knocking the
+// first port once (seq_timeout 10 s), for 10 simulated minutes, and checks
+// that the heap stops growing once the table holds its steady 20,000
+// attempts: memory reaches a plateau under sustained churn.
+func TestChurnPlateau(t *testing.T) {
+	if testing.Short() {
+		t.Skip("1.2M packets")
+	}
+	d := door("d", "1,2,3")
+	c := newClock()
+	m := New([]*config.Door{d}, 0, c.now, func(Event) {})
+	heap := func() uint64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapInuse
+	}
+	var at2min uint64
+	src := uint32(0)
+	for sec := 1; sec <= 600; sec++ {
+		for i := 0; i < 2000; i++ {
+			src++
+			a := netip.AddrFrom4([4]byte{10, byte(src >> 16), byte(src >> 8), byte(src)})
+			m.Process(Packet{Src: a, Dst: addr("192.0.2.1"), Local: true, Proto: config.TCP, Port: 1, Flags: syn})
+			c.add(time.Second / 2000)
+		}
+		m.Expire()
+		if sec == 120 {
+			at2min = heap()
+			runtime.KeepAlive(m)
+		}
+	}
+	if n := m.Len(); n < 19000 || n > 21000 {
+		t.Fatalf("%d attempts tracked, want about 20000", n)
+	}
+	end := heap()
+	runtime.KeepAlive(m)
+	t.Logf("heap in use: %d KiB after 2 min, %d KiB after 10 min", at2min>>10, end>>10)
+	if end > at2min+at2min/5 {
+		t.Fatalf("heap grew from %d to %d KiB between minute 2 and 10: no plateau", at2min>>10, end>>10)
 	}
 }

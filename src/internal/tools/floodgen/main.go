@@ -16,11 +16,26 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
+	"sort"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
 
 func main() {
+	// floodgen -execfloor N STAMP FILE: start "STAMP FILE" N times, 100 ms
+	// apart, and print the median time from before the start to the time
+	// STAMP wrote into FILE: what merely starting a command costs a Go
+	// program on this machine, the floor under knock -> command latency.
+	if len(os.Args) == 5 && os.Args[1] == "-execfloor" {
+		if err := execFloor(os.Args[2], os.Args[3], os.Args[4]); err != nil {
+			fmt.Fprintln(os.Stderr, "floodgen:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	dev := flag.String("dev", "", "device to send on")
 	dstmac := flag.String("dstmac", "", "destination MAC")
 	dst := flag.String("dst", "", "destination IPv4 address")
@@ -234,4 +249,39 @@ func checksum(b []byte, sum uint32) uint16 {
 		sum = sum>>16 + sum&0xffff
 	}
 	return ^uint16(sum)
+}
+
+func execFloor(count, stamp, file string) error {
+	n, err := strconv.Atoi(count)
+	if err != nil || n < 1 {
+		return fmt.Errorf("-execfloor: bad count %q", count)
+	}
+	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	var us []int
+	for i := 0; i < n; i++ {
+		time.Sleep(100 * time.Millisecond)
+		os.Remove(file)
+		t0 := time.Now()
+		c := exec.Command(stamp, file)
+		c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		c.Stdin, c.Stdout, c.Stderr = null, null, null
+		if err := c.Run(); err != nil {
+			return err
+		}
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return err
+		}
+		ns, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+		if err != nil {
+			return err
+		}
+		us = append(us, int((ns-t0.UnixNano())/1000))
+	}
+	sort.Ints(us)
+	fmt.Printf("execfloor_ms %.3f\n", float64(us[len(us)/2])/1000)
+	return nil
 }
