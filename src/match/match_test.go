@@ -2,8 +2,8 @@ package match
 
 import (
 	"fmt"
-	"runtime"
 	"net/netip"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
