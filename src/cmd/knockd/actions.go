@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/knockd-go/knockd-go/src/action"
@@ -78,7 +79,13 @@ func newActions(cfg *config.Config, log *logx.Logger) (*actionSet, error) {
 		return nil, fmt.Errorf("firewall %s: %w", kind, initErr)
 	}
 	s.backend = kind
-	s.mgr = firewall.NewManager(b, firewall.ManagerOptions{ReassertEvery: 2 * time.Second, Log: func(m string) { log.Printf("%s", m) }})
+	s.mgr = firewall.NewManager(b, firewall.ManagerOptions{
+		ReassertEvery: 2 * time.Second,
+		Log:           func(m string) { log.Printf("%s", m) },
+		OnExpire: func(g firewall.Grant) {
+			log.Printf("%s: %s: closed %s", g.Src, g.Door, describeSpec(g.Spec))
+		},
+	})
 	s.acts.Firewall = s.mgr
 	s.reassert = s.mgr.Reassert
 	ctx, cancel := context.WithCancel(context.Background())
@@ -117,4 +124,16 @@ func (s *actionSet) close() {
 	}
 	s.cancel()
 	<-s.done
+}
+
+// describeSpec names what a grant opened, for the log.
+func describeSpec(s firewall.Spec) string {
+	var parts []string
+	for _, p := range s.Open {
+		parts = append(parts, fmt.Sprintf("%s/%d", p.Proto, p.Port))
+	}
+	for _, f := range s.Forward {
+		parts = append(parts, fmt.Sprintf("forward %s/%d->%s", f.Proto, f.Port, f.To))
+	}
+	return strings.Join(parts, ", ")
 }

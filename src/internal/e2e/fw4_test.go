@@ -97,4 +97,5 @@ func TestIptablesReloadRestoresGrants(t *testing.T) {
 	if out, err := dial(r.host, r.a, r.raddr4+":2222"); err == nil {
 		t.Fatalf("grant outlived its time after a reload: %q", out)
 	}
+	d.mustSee(r.a+": ssh: closed tcp/2222", wait)
 }
