@@ -36,19 +36,40 @@ func newRouter(t *testing.T, ipt string) *router {
 	testenv.Run(t, "ip", "-n", r.lanHost, "route", "add", "default", "via", "192.168.1.1")
 	testenv.In(t, p.router, "sysctl", "-qw", "net.ipv4.ip_forward=1")
 	if ipt != "" {
-		for _, rule := range [][]string{
-			{"-P", "INPUT", "DROP"},
-			{"-P", "FORWARD", "DROP"},
-			{"-A", "INPUT", "-i", "lo", "-j", "ACCEPT"},
-			{"-A", "INPUT", "-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED", "-j", "ACCEPT"},
-			{"-A", "FORWARD", "-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED", "-j", "ACCEPT"},
-		} {
-			testenv.In(t, p.router, ipt, rule...)
-		}
+		r.baseRules(t, ipt)
 	}
 	serve(t, r.lanHost, "0.0.0.0:1723", "vpn-server")
 	serve(t, p.router, "0.0.0.0:2222", "router-ssh")
 	return r
+}
+
+// baseRules installs a router's usual default-drop rules (what a firewall
+// reload also restores).
+func (r *router) baseRules(t *testing.T, ipt string) {
+	t.Helper()
+	for _, rule := range [][]string{
+		{"-P", "INPUT", "DROP"},
+		{"-P", "FORWARD", "DROP"},
+		{"-A", "INPUT", "-i", "lo", "-j", "ACCEPT"},
+		{"-A", "INPUT", "-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED", "-j", "ACCEPT"},
+		{"-A", "FORWARD", "-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED", "-j", "ACCEPT"},
+	} {
+		testenv.In(t, r.router, ipt, rule...)
+	}
+}
+
+// sshConf is a door opening the router's tcp/2222 after 7000,8000.
+func sshConf(fw string, duration int) string {
+	return fmt.Sprintf("[options]\n  firewall = %s\n[ssh]\n  sequence = 7000,8000\n  open = tcp/2222\n  duration = %d\n", fw, duration)
+}
+
+// knockOpen knocks 7000,8000 from A and waits until the daemon opened
+// tcp/2222; it returns when that happened.
+func (r *router) knockOpen(t *testing.T, d *proc) time.Time {
+	t.Helper()
+	testenv.In(t, r.host, testenv.NeedBin(t, "knock"), r.raddr4, "7000", "8000")
+	d.mustSee(r.a+": ssh: opened tcp/2222", wait)
+	return time.Now()
 }
 
 // sendmailStub writes a sendmail stand-in that records argv and the
@@ -180,13 +201,10 @@ func checkMagic(t *testing.T, f []byte, src, target net.HardwareAddr) {
 }
 
 func TestKill9ThenRestartRemovesIptablesGrants(t *testing.T) {
-	ipt := testenv.NeedBin(t, "iptables-legacy")
-	knock := testenv.NeedBin(t, "knock")
-	r := newRouter(t, ipt)
-	conf := "[options]\n  firewall = iptables-legacy\n[ssh]\n  sequence = 7000,8000\n  open = tcp/2222\n  duration = 600\n"
+	r := newRouter(t, testenv.NeedBin(t, "iptables-legacy"))
+	conf := sshConf("iptables-legacy", 600)
 	d := knockd(t, r.router, r.rdev, conf)
-	testenv.In(t, r.host, knock, r.raddr4, "7000", "8000")
-	d.mustSee("opened tcp/2222", wait)
+	r.knockOpen(t, d)
 	if _, err := dial(r.host, r.a, r.raddr4+":2222"); err != nil {
 		t.Fatalf("grant not working: %v", err)
 	}
@@ -195,8 +213,7 @@ func TestKill9ThenRestartRemovesIptablesGrants(t *testing.T) {
 	if _, err := dial(r.host, r.a, r.raddr4+":2222"); err != nil {
 		t.Fatalf("expected the grant to survive a kill -9 until restart: %v", err)
 	}
-	d2 := knockd(t, r.router, r.rdev, conf)
-	_ = d2
+	knockd(t, r.router, r.rdev, conf)
 	if out, err := dial(r.host, r.a, r.raddr4+":2222"); err == nil {
 		t.Fatalf("a grant from the killed daemon survived the restart: %q", out)
 	}
@@ -204,12 +221,9 @@ func TestKill9ThenRestartRemovesIptablesGrants(t *testing.T) {
 
 func TestSIGTERMClosesGrants(t *testing.T) {
 	ipt := testenv.NeedBin(t, "iptables-nft")
-	knock := testenv.NeedBin(t, "knock")
 	r := newRouter(t, ipt)
-	conf := "[options]\n  firewall = iptables-nft\n[ssh]\n  sequence = 7000,8000\n  open = tcp/2222\n  duration = 600\n"
-	d := knockd(t, r.router, r.rdev, conf)
-	testenv.In(t, r.host, knock, r.raddr4, "7000", "8000")
-	d.mustSee("opened tcp/2222", wait)
+	d := knockd(t, r.router, r.rdev, sshConf("iptables-nft", 600))
+	r.knockOpen(t, d)
 	d.stop(10 * time.Second)
 	if out, err := dial(r.host, r.a, r.raddr4+":2222"); err == nil {
 		t.Fatalf("grant left open after SIGTERM: %q", out)

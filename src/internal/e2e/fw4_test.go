@@ -77,18 +77,13 @@ func TestFW4GrantsKill9AndReload(t *testing.T) {
 
 func TestIptablesReloadRestoresGrants(t *testing.T) {
 	ipt := testenv.NeedBin(t, "iptables-legacy")
-	knock := testenv.NeedBin(t, "knock")
 	r := newRouter(t, ipt)
-	conf := "[options]\n  firewall = iptables-legacy\n[ssh]\n  sequence = 7000,8000\n  open = tcp/2222\n  duration = 8\n"
-	d := knockd(t, r.router, r.rdev, conf)
-	testenv.In(t, r.host, knock, r.raddr4, "7000", "8000")
-	d.mustSee("opened tcp/2222", wait)
-	t0 := time.Now()
+	d := knockd(t, r.router, r.rdev, sshConf("iptables-legacy", 8))
+	t0 := r.knockOpen(t, d)
 	// A firewall reload: the built-in chains are flushed and rebuilt,
 	// so our jump is gone.
-	testenv.In(t, r.router, ipt, "-F", "INPUT")
-	testenv.In(t, r.router, ipt, "-A", "INPUT", "-i", "lo", "-j", "ACCEPT")
-	testenv.In(t, r.router, ipt, "-A", "INPUT", "-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED", "-j", "ACCEPT")
+	testenv.In(t, r.router, ipt, "-F")
+	r.baseRules(t, ipt)
 	if !testenv.Eventually(7*time.Second, func() bool { _, err := dial(r.host, r.a, r.raddr4+":2222"); return err == nil }) {
 		t.Fatalf("grant not restored after the reload:\n%s", d.out.String())
 	}
