@@ -55,9 +55,15 @@ func TestKnockGoOpensDebianKnockd(t *testing.T) {
 			conf := writeFile(t, "knockd.conf", doorConf(dir, "7100,8100:udp,9100", "  tcpflags = syn\n"))
 			d := start(t, p.router, knockdBin, "-i", p.rdev, "-c", conf, "-v")
 			d.mustSee("listening on", wait)
-			time.Sleep(300 * time.Millisecond) // libpcap settles its filter
-			testenv.In(t, p.host, bin.knock, "-v", tc.dst, "7100", "8100:UDP", "9100:tcp")
-			if !fileAppears(filepath.Join(dir, "opened-"+tc.src), wait) {
+			// knockd prints "listening" before libpcap has its filter in
+			// place: knock again (a whole sequence) if the first was early.
+			opened := false
+			for try := 0; try < 3 && !opened; try++ {
+				time.Sleep(300 * time.Millisecond)
+				testenv.In(t, p.host, bin.knock, "-v", tc.dst, "7100", "8100:UDP", "9100:tcp")
+				opened = fileAppears(filepath.Join(dir, "opened-"+tc.src), 2*time.Second)
+			}
+			if !opened {
 				t.Fatalf("Debian knockd did not open for %s; log:\n%s", tc.src, d.out.String())
 			}
 		})
@@ -190,8 +196,9 @@ func TestSequenceTimeoutOnTime(t *testing.T) {
 	d := knockd(t, p.router, p.rdev, fmt.Sprintf("[door]\n  sequence = 7000,8000\n  seq_timeout = 1\n  command = touch %s/x\n", dir))
 	t0 := time.Now()
 	testenv.In(t, p.host, knock, p.raddr4, "7000")
-	d.mustSee(p.haddr4+": door: sequence timeout (stage 1)", 3*time.Second)
-	if el := time.Since(t0); el > 2500*time.Millisecond {
+	d.mustSee(p.haddr4+": door: sequence timeout (stage 1)", 4*time.Second)
+	// knockd 0.8 logged it only at the next packet, possibly hours later.
+	if el := time.Since(t0); el > 3*time.Second {
 		t.Fatalf("timeout logged after %v, want about 1s", el)
 	}
 	// After the timeout the second knock alone opens nothing.
