@@ -9,6 +9,9 @@
 # Then sizes: stripped mipsle binary and ipk.
 #
 # BENCH_QUICK=1 shortens the flood and churn (for a smoke run).
+# BENCH_ONLY="flood latency" runs only those scenarios (idle, nonknock,
+# flood, churn, latency, spa, size); the table shows "-" for the others.
+# BENCH_DAEMONS=knockd-go leaves knockd 0.8 out (for quick iterations).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "bench: needs root (network namespaces)" >&2; exit 1; }
@@ -16,6 +19,8 @@ cd "$(dirname "$0")/.."
 QUICK=${BENCH_QUICK:-0}
 FLOOD_N=1000000; CHURN_SECS=60; LAT_N=20
 if [ "$QUICK" = 1 ]; then FLOOD_N=200000; CHURN_SECS=10; LAT_N=5; fi
+ONLY=${BENCH_ONLY:-idle nonknock flood churn latency spa size}
+want() { case " $ONLY " in *" $1 "*) return 0;; esac; return 1; }
 
 G=kbench-gen R=kbench-router
 RA=192.0.2.1 GA=192.0.2.100 RA6=fd00:b::1 GA6=fd00:b::100
@@ -35,8 +40,12 @@ CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$work/knockd-go" ./src/cmd
 CGO_ENABLED=0 go build -o "$work/knock" ./src/cmd/knock
 CGO_ENABLED=0 go build -o "$work/floodgen" ./src/internal/tools/floodgen
 # The door command of the latency test: writes its start time (Unix ns) to
-# its argument. A static C program starts in ~0.1 ms; a Go one in ~1 ms,
-# which would hide what the daemons themselves take.
+# its argument. It is built static against musl, as every command on an
+# OpenWrt router is (busybox, musl): it starts in ~0.2 ms here. A Go one
+# takes ~1 ms, which would hide what the daemons themselves take; a static
+# glibc one ~0.8 ms on this VM, because glibc's start-up reads the CPU's
+# cache geometry with dozens of CPUID instructions and each one traps to
+# the hypervisor. The glibc build is measured too, as a second pair of rows.
 cat > "$work/stamp.c" <<'C'
 #include <stdio.h>
 #include <time.h>
@@ -49,7 +58,17 @@ int main(int argc, char **argv) {
 	return fclose(f) != 0;
 }
 C
-gcc -O2 -static -o "$work/stamp" "$work/stamp.c"
+gcc -O2 -static -o "$work/stamp-glibc" "$work/stamp.c"
+if command -v musl-gcc >/dev/null 2>&1; then
+  STAMP_LIBC=musl
+  musl-gcc -O2 -static -o "$work/stamp-musl" "$work/stamp.c"
+else
+  STAMP_LIBC=glibc
+  echo "bench: musl-gcc not found (Debian package musl-tools): the latency command is glibc-static" >&2
+  cp "$work/stamp-glibc" "$work/stamp-musl"
+fi
+use_stamp() { cp "$work/stamp-$1" "$work/stamp.new"; mv -f "$work/stamp.new" "$work/stamp"; }
+use_stamp musl
 KNOCKD08=$(command -v knockd) || { echo "bench: Debian's knockd is not installed (make deps)" >&2; exit 1; }
 TICK=$(getconf CLK_TCK)
 
@@ -148,20 +167,23 @@ bench_one() { # $1 = name
   local n=$1 c0 c1 w0 w1 r0 r1 s
   echo "bench: $n"
   start_daemon "$n"
-  # idle
-  c0=$(cpu "$DPID"); w0=$(wakeups "$DPID"); sleep 5; c1=$(cpu "$DPID"); w1=$(wakeups "$DPID")
-  RES[$n,idle_cpu]=$(( (c1 - c0) * 1000 / TICK ))
-  RES[$n,idle_wake]=$(echo "scale=1; ($w1 - $w0) / 5" | bc)
-  RES[$n,idle_rss]=$(rss "$DPID")
-  # non-knock traffic
-  c0=$(cpu "$DPID")
-  s=$(gen -port 80 -n "$FLOOD_N" -sources 1)
-  sleep 1; c1=$(cpu "$DPID")
-  RES[$n,nonknock_cpu]=$(( (c1 - c0) * 1000 / TICK ))
-  RES[$n,nonknock_rate]=$(echo "$s" | awk '/^sent/{print $(NF-1)}')
+  if want idle; then
+    c0=$(cpu "$DPID"); w0=$(wakeups "$DPID"); sleep 5; c1=$(cpu "$DPID"); w1=$(wakeups "$DPID")
+    RES[$n,idle_cpu]=$(( (c1 - c0) * 1000 / TICK ))
+    RES[$n,idle_wake]=$(echo "scale=1; ($w1 - $w0) / 5" | bc)
+    RES[$n,idle_rss]=$(rss "$DPID")
+  fi
+  if want nonknock; then
+    c0=$(cpu "$DPID")
+    s=$(gen -port 80 -n "$FLOOD_N" -sources 1)
+    sleep 1; c1=$(cpu "$DPID")
+    RES[$n,nonknock_cpu]=$(( (c1 - c0) * 1000 / TICK ))
+    RES[$n,nonknock_rate]=$(echo "$s" | awk '/^sent/{print $(NF-1)}')
+  fi
   # spoofed first-port floods, growing source counts
   local srcs
   for srcs in 1000 10000 100000; do
+    want flood || break
     stop_daemon; start_daemon "$n"
     r0=$(rss "$DPID"); c0=$(cpu "$DPID")
     if [ "$srcs" = 100000 ]; then
@@ -182,31 +204,39 @@ bench_one() { # $1 = name
       RES[$n,flood${srcs}_stats]=$(grep 'stats:' "$work/daemon.log" | tail -n1 | sed 's/.*stats: //')
     fi
   done
-  # sustained churn: 2000 new sources a second
-  stop_daemon; start_daemon "$n"
-  r0=$(rss "$DPID")
-  gen -port 7000 -n $((2000 * CHURN_SECS)) -sources $((2000 * CHURN_SECS)) -rate 2000 -src 11.0.0.1 > /dev/null &
-  local gp=$! samples=""
-  for i in $(seq 1 "$CHURN_SECS"); do
-    sleep 1
-    if [ $((i % (CHURN_SECS / 6 > 0 ? CHURN_SECS / 6 : 1))) = 0 ]; then samples="$samples $(( $(rss "$DPID") / 1024 ))"; fi
-  done
-  wait "$gp" || true
-  RES[$n,churn]="$(( r0 / 1024 )) ->$samples MiB"
-  # latency
-  stop_daemon; start_daemon "$n"
-  RES[$n,lat4]=$(latency "$RA" "$GA")
-  RES[$n,lat6]=$(latency "$RA6" "$GA6")
+  if want churn; then # 2000 new sources a second
+    stop_daemon; start_daemon "$n"
+    r0=$(rss "$DPID")
+    gen -port 7000 -n $((2000 * CHURN_SECS)) -sources $((2000 * CHURN_SECS)) -rate 2000 -src 11.0.0.1 > /dev/null &
+    local gp=$! samples=""
+    for i in $(seq 1 "$CHURN_SECS"); do
+      sleep 1
+      if [ $((i % (CHURN_SECS / 6 > 0 ? CHURN_SECS / 6 : 1))) = 0 ]; then samples="$samples $(( $(rss "$DPID") / 1024 ))"; fi
+    done
+    wait "$gp" || true
+    RES[$n,churn]="$(( r0 / 1024 )) ->$samples MiB"
+  fi
+  if want latency; then
+    stop_daemon; start_daemon "$n"
+    use_stamp musl
+    RES[$n,lat4]=$(latency "$RA" "$GA")
+    RES[$n,lat6]=$(latency "$RA6" "$GA6")
+    use_stamp glibc
+    RES[$n,lat4g]=$(latency "$RA" "$GA")
+    RES[$n,lat6g]=$(latency "$RA6" "$GA6")
+    use_stamp musl
+  fi
   stop_daemon
 }
 
-bench_one knockd-go
-bench_one knockd08
+for d in ${BENCH_DAEMONS:-knockd-go knockd08}; do bench_one "$d"; done
 
 # SPA (knockd-go only; knockd 0.8 has none): garbage at full rate to the
 # SPA port costs one HMAC per packet, never a decryption.
-echo "bench: SPA garbage flood"
-cat > "$work/spa.conf" <<CONF
+SPA_US="" SPA_STATS=""
+if want spa; then
+  echo "bench: SPA garbage flood"
+  cat > "$work/spa.conf" <<CONF
 [options]
     logfile = $work/daemon.log
     firewall = none
@@ -216,56 +246,69 @@ cat > "$work/spa.conf" <<CONF
     spa_hmac_key = bench-hmac-key
     start_command = true
 CONF
-cp "$work/knockd.conf" "$work/knockd.conf.knock"
-cp "$work/spa.conf" "$work/knockd.conf"
-start_daemon knockd-go
-garbage="+$(head -c 300 /dev/zero | tr '\0' 'A' | head -c 224)"
-c0=$(cpu "$DPID")
-gen -proto udp -port 62201 -n "$((FLOOD_N / 5))" -sources 1000 -payload "$garbage" > "$work/gen.out"
-sleep 1; c1=$(cpu "$DPID")
-kill -USR1 "$DPID"; sleep 0.3
-SPA_STATS=$(grep 'stats:' "$work/daemon.log" | tail -n1 | sed 's/.*stats: //')
-SPA_US=$(echo "scale=2; ($c1 - $c0) * 1000000 / $TICK / ($FLOOD_N / 5)" | bc)
-stop_daemon
-cp "$work/knockd.conf.knock" "$work/knockd.conf"
+  cp "$work/knockd.conf" "$work/knockd.conf.knock"
+  cp "$work/spa.conf" "$work/knockd.conf"
+  start_daemon knockd-go
+  garbage="+$(head -c 300 /dev/zero | tr '\0' 'A' | head -c 224)"
+  c0=$(cpu "$DPID")
+  gen -proto udp -port 62201 -n "$((FLOOD_N / 5))" -sources 1000 -payload "$garbage" > "$work/gen.out"
+  sleep 1; c1=$(cpu "$DPID")
+  kill -USR1 "$DPID"; sleep 0.3
+  SPA_STATS=$(grep 'stats:' "$work/daemon.log" | tail -n1 | sed 's/.*stats: //')
+  SPA_US=$(echo "scale=2; ($c1 - $c0) * 1000000 / $TICK / ($FLOOD_N / 5)" | bc)
+  stop_daemon
+  cp "$work/knockd.conf.knock" "$work/knockd.conf"
+fi
 
 # The floor under the latency rows: a Go program starting the same command.
-EXEC_FLOOR=$("$work/floodgen" -execfloor "$LAT_N" "$work/stamp" "$work/floor" | awk '/^execfloor_ms/{print $2}')
+EXEC_FLOOR="" EXEC_FLOOR_G=""
+if want latency; then
+  use_stamp musl
+  EXEC_FLOOR=$("$work/floodgen" -execfloor "$LAT_N" "$work/stamp" "$work/floor" | awk '/^execfloor_ms/{print $2}')
+  EXEC_FLOOR_G=$("$work/floodgen" -execfloor "$LAT_N" "$work/stamp-glibc" "$work/floor" | awk '/^execfloor_ms/{print $2}')
+fi
 
 # sizes
-CGO_ENABLED=0 GOOS=linux GOARCH=mipsle GOMIPS=softfloat go build -trimpath -ldflags='-s -w' -o "$work/knockd.mipsle" ./src/cmd/knockd
-SIZE_MIPSLE=$(stat -c %s "$work/knockd.mipsle")
-SIZE_IPK="n/a"
-if [ -x scripts/mkipk.sh ] || [ -f scripts/mkipk.sh ]; then
+SIZE_MIPSLE="" SIZE_IPK="" SIZE_08=""
+if want size; then
+  CGO_ENABLED=0 GOOS=linux GOARCH=mipsle GOMIPS=softfloat go build -trimpath -ldflags='-s -w' -o "$work/knockd.mipsle" ./src/cmd/knockd
+  SIZE_MIPSLE=$(stat -c %s "$work/knockd.mipsle")
+  SIZE_IPK="n/a"
   if bash scripts/mkipk.sh "$work/ipk" >/dev/null 2>&1; then
     f=$(find "$work/ipk" -name 'knockd-go_*mipsel_24kc*.ipk' | head -n1)
     [ -n "$f" ] && SIZE_IPK=$(stat -c %s "$f")
   fi
+  SIZE_08=$(stat -c %s "$KNOCKD08")
 fi
-SIZE_08=$(stat -c %s "$KNOCKD08")
 
 ratio() { # a b -> a/b
   if [ -z "$1" ] || [ -z "$2" ] || [ "$2" = 0 ] || [ "$2" = n/a ] || [ "$1" = n/a ]; then echo "-"; else echo "scale=2; $1 / $2" | bc; fi
 }
-row() { printf '| %-46s | %-22s | %-22s | %-8s |\n' "$1" "$2" "$3" "$4"; }
+row() { printf '| %-46s | %-22s | %-22s | %-8s |\n' "$1" "${2:--}" "${3:--}" "$4"; }
 echo
 echo "knockd-go vs knockd 0.8, measured now in network namespaces ($(nproc) cores, generator at ${RES[knockd-go,flood_rate]:-?} pps)"
 echo
 row scenario knockd-go "knockd 0.8" "ratio"
 row "----" "----" "----" "----"
-row "idle: CPU over 5 s (ms)" "${RES[knockd-go,idle_cpu]}" "${RES[knockd08,idle_cpu]}" "-"
-row "idle: thread wake-ups per second" "${RES[knockd-go,idle_wake]}" "${RES[knockd08,idle_wake]}" "-"
-row "idle: RSS (KiB)" "${RES[knockd-go,idle_rss]}" "${RES[knockd08,idle_rss]}" "$(ratio "${RES[knockd-go,idle_rss]}" "${RES[knockd08,idle_rss]}")"
-row "$FLOOD_N non-knock packets: CPU (ms)" "${RES[knockd-go,nonknock_cpu]}" "${RES[knockd08,nonknock_cpu]}" "-"
+row "idle: CPU over 5 s (ms)" "${RES[knockd-go,idle_cpu]:-}" "${RES[knockd08,idle_cpu]:-}" "-"
+row "idle: thread wake-ups per second" "${RES[knockd-go,idle_wake]:-}" "${RES[knockd08,idle_wake]:-}" "-"
+row "idle: RSS (KiB)" "${RES[knockd-go,idle_rss]:-}" "${RES[knockd08,idle_rss]:-}" "$(ratio "${RES[knockd-go,idle_rss]:-}" "${RES[knockd08,idle_rss]:-}")"
+row "$FLOOD_N non-knock packets: CPU (ms)" "${RES[knockd-go,nonknock_cpu]:-}" "${RES[knockd08,nonknock_cpu]:-}" "-"
 for s in 1000 10000 100000; do
-  row "first-port flood, $s sources: CPU µs/packet sent" "${RES[knockd-go,flood${s}_us]}" "${RES[knockd08,flood${s}_us]}" "$(ratio "${RES[knockd-go,flood${s}_us]}" "${RES[knockd08,flood${s}_us]}")"
-  row "first-port flood, $s sources: RSS growth (KiB)" "${RES[knockd-go,flood${s}_rss]}" "${RES[knockd08,flood${s}_rss]}" "-"
+  row "first-port flood, $s sources: CPU µs/packet sent" "${RES[knockd-go,flood${s}_us]:-}" "${RES[knockd08,flood${s}_us]:-}" "$(ratio "${RES[knockd-go,flood${s}_us]:-}" "${RES[knockd08,flood${s}_us]:-}")"
+  row "first-port flood, $s sources: RSS growth (KiB)" "${RES[knockd-go,flood${s}_rss]:-}" "${RES[knockd08,flood${s}_rss]:-}" "-"
 done
-row "legitimate sequences opened during 100k flood" "${RES[knockd-go,legit]}/20" "${RES[knockd08,legit]}/20" "-"
-row "churn 2000 new sources/s, ${CHURN_SECS} s: RSS" "${RES[knockd-go,churn]}" "${RES[knockd08,churn]}" "-"
-row "latency knock -> command, IPv4 (median ms)" "${RES[knockd-go,lat4]}" "${RES[knockd08,lat4]}" "$(ratio "${RES[knockd-go,lat4]}" "${RES[knockd08,lat4]}")"
-row "latency knock -> command, IPv6 (median ms)" "${RES[knockd-go,lat6]}" "${RES[knockd08,lat6]}" "$(ratio "${RES[knockd-go,lat6]}" "${RES[knockd08,lat6]}")"
+for s in 1000 10000 100000; do
+  row "kernel drops, $s-source flood (of packets sent)" "$(echo "${RES[knockd-go,flood${s}_stats]:-}" | sed -n 's/.*kernel drops \([0-9]*\).*/\1/p')" "-" "-"
+done
+row "legitimate sequences opened during 100k flood" "${RES[knockd-go,legit]:+${RES[knockd-go,legit]:-}/20}" "${RES[knockd08,legit]:+${RES[knockd08,legit]:-}/20}" "-"
+row "churn 2000 new sources/s, ${CHURN_SECS} s: RSS" "${RES[knockd-go,churn]:-}" "${RES[knockd08,churn]:-}" "-"
+row "latency knock -> command ($STAMP_LIBC-static), IPv4 (median ms)" "${RES[knockd-go,lat4]:-}" "${RES[knockd08,lat4]:-}" "$(ratio "${RES[knockd-go,lat4]:-}" "${RES[knockd08,lat4]:-}")"
+row "latency knock -> command ($STAMP_LIBC-static), IPv6 (median ms)" "${RES[knockd-go,lat6]:-}" "${RES[knockd08,lat6]:-}" "$(ratio "${RES[knockd-go,lat6]:-}" "${RES[knockd08,lat6]:-}")"
 row "  floor: Go os/exec start of that command (ms)" "$EXEC_FLOOR" "-" "-"
+row "latency, glibc-static command, IPv4 (median ms)" "${RES[knockd-go,lat4g]:-}" "${RES[knockd08,lat4g]:-}" "$(ratio "${RES[knockd-go,lat4g]:-}" "${RES[knockd08,lat4g]:-}")"
+row "latency, glibc-static command, IPv6 (median ms)" "${RES[knockd-go,lat6g]:-}" "${RES[knockd08,lat6g]:-}" "$(ratio "${RES[knockd-go,lat6g]:-}" "${RES[knockd08,lat6g]:-}")"
+row "  floor: Go os/exec start of that command (ms)" "$EXEC_FLOOR_G" "-" "-"
 row "SPA: 225-byte garbage flood, CPU µs/packet" "$SPA_US" "-" "-"
 row "binary (mipsle, stripped / Debian amd64) bytes" "$SIZE_MIPSLE" "$SIZE_08" "-"
 row "ipk (mipsel_24kc) bytes" "$SIZE_IPK" "-" "-"

@@ -18,6 +18,7 @@ have tcpdump || need+=(tcpdump)
 have ip || need+=(iproute2)
 have file || need+=(file)
 have gcc || need+=(gcc)
+have musl-gcc || need+=(musl-tools)
 have bc || need+=(bc)
 [ -e /usr/include/stdio.h ] && [ -n "$(find /usr/lib -name libc.a -print -quit 2>/dev/null)" ] || need+=(libc6-dev)
 

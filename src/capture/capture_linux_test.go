@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"net/netip"
 	"testing"
 	"unsafe"
 
@@ -20,5 +21,46 @@ func TestMmsghdrLayout(t *testing.T) {
 	r.hdrs[3].len = slotSize + 100 // truncated by the kernel: MSG_TRUNC reports the full length
 	if got := len(r.packet(3)); got != slotSize {
 		t.Fatalf("packet(3) has %d bytes, want the slot size %d", got, slotSize)
+	}
+}
+
+func TestRecvBufferFor(t *testing.T) {
+	for _, tc := range []struct {
+		ram  uint64
+		want int
+	}{
+		{0, 1 << 20},
+		{8 << 20, 1 << 20},   // an 8 MB board still gets 1 MiB
+		{32 << 20, 2 << 20},  // 32 MB router
+		{64 << 20, 4 << 20},  // 64 MB router
+		{128 << 20, 8 << 20}, // 128 MB router
+		{256 << 20, 16 << 20},
+		{24 << 30, 16 << 20}, // capped
+	} {
+		if got := recvBufferFor(tc.ram); got != tc.want {
+			t.Errorf("recvBufferFor(%d MiB) = %d, want %d", tc.ram>>20, got, tc.want)
+		}
+	}
+	if b := RecvBuffer(); b < minRecvBuffer || b > maxRecvBuffer {
+		t.Errorf("RecvBuffer() = %d, outside [%d, %d]", b, minRecvBuffer, maxRecvBuffer)
+	}
+}
+
+func TestLocal(t *testing.T) {
+	c := New("none0", nil, t.Logf, nil)
+	a := netip.MustParseAddr("192.0.2.1")
+	if c.Local(a) {
+		t.Fatal("Local is true before any address is known")
+	}
+	addrs := []netip.Addr{netip.MustParseAddr("2001:db8::1"), a}
+	c.addrs.Store(&addrs)
+	if !c.Local(a) || !c.Local(netip.MustParseAddr("2001:db8::1")) {
+		t.Fatal("Local misses a device address")
+	}
+	if c.Local(netip.MustParseAddr("192.0.2.2")) || c.Local(netip.MustParseAddr("::ffff:192.0.2.1")) {
+		t.Fatal("Local accepts an address the device does not have")
+	}
+	if got := c.Addrs(); len(got) != 2 {
+		t.Fatalf("Addrs() = %v", got)
 	}
 }

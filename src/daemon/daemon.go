@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -86,6 +87,7 @@ type Daemon struct {
 	kernelPackets, kernelDrops uint64
 	spaLimit                   logLimit
 	stage1Limit                logLimit
+	timeout1Limit              logLimit // timeouts of attempts at stage 1
 }
 
 type spaDoor struct {
@@ -317,8 +319,7 @@ func (d *Daemon) event(e match.Event) {
 		if e.Stage == 1 {
 			// Anyone can send first knocks from spoofed addresses: past
 			// 20 a second they are counted, not logged one by one.
-			now := d.now()
-			if !d.stage1Limit.allow(now, true) {
+			if !d.stage1Limit.allow(e.At, true) {
 				return
 			}
 			if n := d.stage1Limit.suppressedSince(); n > 0 {
@@ -333,6 +334,16 @@ func (d *Daemon) event(e match.Event) {
 		d.log.Printf("%s: %s: OPEN SESAME", d.name(e.Src), door.Name)
 		d.success(door, e.Src, nil)
 	case match.Timeout:
+		if e.Stage == 1 {
+			// Each spoofed first knock ends in a timeout too: limited
+			// like the first knocks themselves.
+			if !d.timeout1Limit.allow(e.At, true) {
+				return
+			}
+			if n := d.timeout1Limit.suppressedSince(); n > 0 {
+				d.log.Printf("%d first-knock timeouts not logged in the last seconds (flood)", n)
+			}
+		}
 		d.log.Printf("%s: %s: sequence timeout (stage %d)", d.name(e.Src), door.Name, e.Stage)
 	case match.Evicted:
 		if !d.log.Debugging() {
@@ -511,10 +522,15 @@ func (d *Daemon) Stats() string {
 		d.kernelDrops += uint64(dr)
 		d.mu.Unlock()
 	}
+	// Heap figures show whether memory follows the table (on demand only:
+	// ReadMemStats stops the world for a moment).
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return fmt.Sprintf("stats: packets %d, kernel packets %d, kernel drops %d, attempts %d, sources %d, evictions %d, pending stop commands %d",
-		d.Packets, d.kernelPackets, d.kernelDrops, d.m.Len(), d.m.Sources(), d.m.Evictions, d.runner.Pending())
+	return fmt.Sprintf("stats: packets %d, kernel packets %d, kernel drops %d, attempts %d, sources %d, evictions %d, pending stop commands %d, heap in use %d KiB, from the OS %d KiB",
+		d.Packets, d.kernelPackets, d.kernelDrops, d.m.Len(), d.m.Sources(), d.m.Evictions, d.runner.Pending(),
+		ms.HeapInuse>>10, (ms.Sys-ms.HeapReleased)>>10)
 }
 
 // Unauthenticated marks an SPA rejection that happened before the HMAC

@@ -220,3 +220,58 @@ func TestConcurrentKnockLoad(t *testing.T) {
 		t.Fatalf("%d actions for %d successes", acts.n.Load(), opens)
 	}
 }
+
+// TestFloodLogBounded: spoofed first knocks and their timeouts reach the
+// log at most logPerSecond times a second each; the rest are counted and
+// reported in one line once the flood subsides.
+func TestFloodLogBounded(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "knockd.conf")
+	conf := "[d]\n  sequence = 7000,8000,9000\n  seq_timeout = 5\n  target = 192.0.2.1\n"
+	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	log := &memLog{}
+	d, err := New(cfg, Options{ConfigPath: path, Interface: "lo", Log: log, Actions: &recActions{}, Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := netip.MustParseAddr("192.0.2.1")
+	const flood = 1000
+	for i := 0; i < flood; i++ {
+		d.handle(pktbuild.TCP4(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}), dst, 40000, 7000, 0x02))
+	}
+	if n := log.count(": d: Stage 1"); n != logPerSecond {
+		t.Fatalf("%d first-knock lines for %d spoofed knocks, want %d", n, flood, logPerSecond)
+	}
+	advance(6 * time.Second)
+	d.mu.Lock()
+	d.m.Expire()
+	d.mu.Unlock()
+	if n := log.count("sequence timeout (stage 1)"); n != logPerSecond {
+		t.Fatalf("%d timeout lines for %d spoofed knocks, want %d", n, flood, logPerSecond)
+	}
+	// The flood is over: the next first knock and timeout, a second later,
+	// report what was left out.
+	advance(time.Second)
+	d.handle(pktbuild.TCP4(netip.MustParseAddr("10.1.0.1"), dst, 40000, 7000, 0x02))
+	advance(6 * time.Second)
+	d.mu.Lock()
+	d.m.Expire()
+	d.mu.Unlock()
+	want1 := fmt.Sprintf("%d first knocks not logged", flood-logPerSecond)
+	want2 := fmt.Sprintf("%d first-knock timeouts not logged", flood-logPerSecond)
+	if !log.has(want1) || !log.has(want2) {
+		t.Fatalf("summary lines %q and %q missing: %q", want1, want2, log.lines[len(log.lines)-4:])
+	}
+	if !log.has("10.1.0.1: d: sequence timeout (stage 1)") {
+		t.Fatal("the first timeout after the flood was not logged")
+	}
+}

@@ -53,6 +53,7 @@ type Event struct {
 	Src   netip.Addr
 	Door  int // index into the doors given to New
 	Stage int
+	At    time.Time // the clock reading of the packet or expiry behind it
 }
 
 type attempt struct {
@@ -128,7 +129,7 @@ type Matcher struct {
 	doors    []*config.Door
 	now      func() time.Time
 	max      int
-	sources  map[netip.Addr]*source
+	sources  map[key]*source
 	fresh    list   // attempts at stage 1, oldest first
 	advanced list   // attempts past stage 1 and cool-downs, oldest first
 	exp      []list // per door: attempts by deadline (deadlines grow in arrival order)
@@ -155,7 +156,7 @@ func New(doors []*config.Door, max int, now func() time.Time, emit func(Event)) 
 		doors:   doors,
 		now:     now,
 		max:     max,
-		sources: make(map[netip.Addr]*source),
+		sources: make(map[key]*source),
 		exp:     make([]list, len(doors)),
 		cool:    make([]list, len(doors)),
 		emit:    emit,
@@ -170,10 +171,18 @@ func (m *Matcher) Sources() int { return len(m.sources) }
 
 func (a *attempt) step(m *Matcher) config.Step { return m.doors[a.door].Sequence[a.stage] }
 
-// Process feeds one packet to the matcher.
+// key is a source address as a map key: 16 bytes hash and compare faster
+// than a netip.Addr (24 bytes, with its zone handle). IPv4-mapped IPv6
+// addresses are the same source as their IPv4 address.
+type key [16]byte
+
+// Process feeds one packet to the matcher. IPv4-mapped IPv6 sources count
+// as their IPv4 address.
 func (m *Matcher) Process(p Packet) {
 	now := m.now()
-	src := m.sources[p.Src]
+	p.Src = p.Src.Unmap()
+	k := key(p.Src.As16())
+	src := m.sources[k]
 	if src != nil {
 		m.expireSource(src, now)
 		if src.atts == nil {
@@ -220,9 +229,8 @@ func (m *Matcher) Process(p Packet) {
 		if !flagsOK || st != d.Sequence[0] {
 			continue
 		}
-		if src == nil || m.sources[p.Src] == nil {
-			src = m.newSource(p.Src)
-			m.sources[p.Src] = src
+		if src == nil { // while the loop runs, src stays in the map
+			src = m.newSource(k, p.Src)
 		}
 		m.start(src, int32(i), now)
 	}
@@ -250,7 +258,7 @@ func (m *Matcher) start(src *source, door int32, now time.Time) {
 			break
 		}
 		m.Evictions++
-		m.emit(Event{Kind: Evicted, Src: victim.src.addr, Door: int(victim.door), Stage: int(victim.stage)})
+		m.emit(Event{Kind: Evicted, Src: victim.src.addr, Door: int(victim.door), Stage: int(victim.stage), At: now})
 		vs := victim.src
 		m.remove(victim)
 		if vs.atts == nil && vs != src {
@@ -274,7 +282,7 @@ func (m *Matcher) start(src *source, door int32, now time.Time) {
 func (m *Matcher) advance(a *attempt, now time.Time) {
 	d := m.doors[a.door]
 	a.stage++
-	m.emit(Event{Kind: Stage, Src: a.src.addr, Door: int(a.door), Stage: int(a.stage)})
+	m.emit(Event{Kind: Stage, Src: a.src.addr, Door: int(a.door), Stage: int(a.stage), At: now})
 	if int(a.stage) < len(d.Sequence) {
 		if a.stage == 2 {
 			a.age.removeAge(a)
@@ -282,7 +290,7 @@ func (m *Matcher) advance(a *attempt, now time.Time) {
 		}
 		return
 	}
-	m.emit(Event{Kind: Open, Src: a.src.addr, Door: int(a.door), Stage: int(a.stage)})
+	m.emit(Event{Kind: Open, Src: a.src.addr, Door: int(a.door), Stage: int(a.stage), At: now})
 	if d.Cooldown <= 0 {
 		m.remove(a)
 		return
@@ -321,15 +329,15 @@ func (m *Matcher) expireSource(s *source, now time.Time) {
 	for a := s.atts; a != nil; {
 		next := a.next
 		if !now.Before(a.deadline) {
-			m.expire(a)
+			m.expire(a, now)
 		}
 		a = next
 	}
 }
 
-func (m *Matcher) expire(a *attempt) {
+func (m *Matcher) expire(a *attempt, now time.Time) {
 	if a.stage > 0 {
-		m.emit(Event{Kind: Timeout, Src: a.src.addr, Door: int(a.door), Stage: int(a.stage)})
+		m.emit(Event{Kind: Timeout, Src: a.src.addr, Door: int(a.door), Stage: int(a.stage), At: now})
 	}
 	m.remove(a)
 }
@@ -342,7 +350,7 @@ func (m *Matcher) Expire() {
 		for _, l := range []*list{&m.exp[i], &m.cool[i]} {
 			for l.head != nil && !now.Before(l.head.deadline) {
 				src := l.head.src
-				m.expire(l.head)
+				m.expire(l.head, now)
 				if src.atts == nil {
 					m.dropSource(src)
 				}
@@ -365,7 +373,7 @@ func (m *Matcher) NextDeadline() (t time.Time, ok bool) {
 }
 
 // newSource returns a tracked source for addr, reusing a dropped one.
-func (m *Matcher) newSource(addr netip.Addr) *source {
+func (m *Matcher) newSource(k key, addr netip.Addr) *source {
 	s := m.freeSrc
 	if s != nil {
 		m.freeSrc = s.free
@@ -374,13 +382,13 @@ func (m *Matcher) newSource(addr netip.Addr) *source {
 		s = new(source)
 	}
 	s.addr = addr
-	m.sources[addr] = s
+	m.sources[k] = s
 	return s
 }
 
 // dropSource stops tracking s (which has no attempts left).
 func (m *Matcher) dropSource(s *source) {
-	delete(m.sources, s.addr)
+	delete(m.sources, key(s.addr.As16()))
 	*s = source{free: m.freeSrc}
 	m.freeSrc = s
 }
