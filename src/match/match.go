@@ -63,9 +63,20 @@ type attempt struct {
 	stage    int32 // steps matched; -1 while cooling down after success
 	deadline time.Time
 
-	lprev, lnext *attempt // age list (fresh or advanced)
-	eprev, enext *attempt // per-door expiry list
-	age, exp     *list
+	// Every tracked attempt is in two lists at once: link[byAge] in fresh
+	// or advanced, link[byDeadline] in its door's exp or cool list.
+	link [2]links
+}
+
+// Which of an attempt's links a list uses.
+const (
+	byAge      = 0
+	byDeadline = 1
+)
+
+type links struct {
+	prev, next *attempt
+	in         *list // the list the attempt is in, nil when in none
 }
 
 type source struct {
@@ -74,54 +85,43 @@ type source struct {
 	free *source  // free list link while unused
 }
 
-type list struct{ head, tail *attempt }
+// list is an intrusive doubly linked list of attempts, oldest first.
+type list struct {
+	head, tail *attempt
+	k          int // byAge or byDeadline; indexed as k&1, which needs no bounds check
+}
 
-func (l *list) pushAge(a *attempt) {
-	a.age, a.lprev, a.lnext = l, l.tail, nil
+func (l *list) push(a *attempt) {
+	lk := &a.link[l.k&1]
+	lk.in, lk.prev, lk.next = l, l.tail, nil
 	if l.tail != nil {
-		l.tail.lnext = a
+		l.tail.link[l.k&1].next = a
 	} else {
 		l.head = a
 	}
 	l.tail = a
 }
 
-func (l *list) removeAge(a *attempt) {
-	if a.lprev != nil {
-		a.lprev.lnext = a.lnext
+func (l *list) remove(a *attempt) {
+	lk := &a.link[l.k&1]
+	if lk.prev != nil {
+		lk.prev.link[l.k&1].next = lk.next
 	} else {
-		l.head = a.lnext
+		l.head = lk.next
 	}
-	if a.lnext != nil {
-		a.lnext.lprev = a.lprev
+	if lk.next != nil {
+		lk.next.link[l.k&1].prev = lk.prev
 	} else {
-		l.tail = a.lprev
+		l.tail = lk.prev
 	}
-	a.lprev, a.lnext, a.age = nil, nil, nil
+	*lk = links{}
 }
 
-func (l *list) pushExp(a *attempt) {
-	a.exp, a.eprev, a.enext = l, l.tail, nil
-	if l.tail != nil {
-		l.tail.enext = a
-	} else {
-		l.head = a
+// unlink takes a out of its list of kind k, if it is in one.
+func (a *attempt) unlink(k int) {
+	if l := a.link[k].in; l != nil {
+		l.remove(a)
 	}
-	l.tail = a
-}
-
-func (l *list) removeExp(a *attempt) {
-	if a.eprev != nil {
-		a.eprev.enext = a.enext
-	} else {
-		l.head = a.enext
-	}
-	if a.enext != nil {
-		a.enext.eprev = a.eprev
-	} else {
-		l.tail = a.eprev
-	}
-	a.eprev, a.enext, a.exp = nil, nil, nil
 }
 
 // Matcher tracks knock attempts. It is not safe for concurrent use.
@@ -152,15 +152,21 @@ func New(doors []*config.Door, max int, now func() time.Time, emit func(Event)) 
 	if max < 1 {
 		max = config.DefaultMaxAttempts
 	}
-	return &Matcher{
-		doors:   doors,
-		now:     now,
-		max:     max,
-		sources: make(map[key]*source),
-		exp:     make([]list, len(doors)),
-		cool:    make([]list, len(doors)),
-		emit:    emit,
+	m := &Matcher{
+		doors:    doors,
+		now:      now,
+		max:      max,
+		sources:  make(map[key]*source),
+		fresh:    list{k: byAge},
+		advanced: list{k: byAge},
+		exp:      make([]list, len(doors)),
+		cool:     make([]list, len(doors)),
+		emit:     emit,
 	}
+	for i := range doors {
+		m.exp[i].k, m.cool[i].k = byDeadline, byDeadline
+	}
+	return m
 }
 
 // Len returns the number of tracked attempts (including cool-downs).
@@ -273,8 +279,8 @@ func (m *Matcher) start(src *source, door int32, now time.Time) {
 	}
 	a.src, a.door, a.deadline, a.next = src, door, now.Add(m.doors[door].SeqTimeout), src.atts
 	src.atts = a
-	m.fresh.pushAge(a)
-	m.exp[door].pushExp(a)
+	m.fresh.push(a)
+	m.exp[door].push(a)
 	m.n++
 	m.advance(a, now)
 }
@@ -285,8 +291,8 @@ func (m *Matcher) advance(a *attempt, now time.Time) {
 	m.emit(Event{Kind: Stage, Src: a.src.addr, Door: int(a.door), Stage: int(a.stage), At: now})
 	if int(a.stage) < len(d.Sequence) {
 		if a.stage == 2 {
-			a.age.removeAge(a)
-			m.advanced.pushAge(a)
+			a.unlink(byAge)
+			m.advanced.push(a)
 		}
 		return
 	}
@@ -297,23 +303,19 @@ func (m *Matcher) advance(a *attempt, now time.Time) {
 	}
 	// Keep the record as a cool-down: this source cannot open this door
 	// again until it passes.
-	a.age.removeAge(a)
-	a.exp.removeExp(a)
+	a.unlink(byAge)
+	a.unlink(byDeadline)
 	a.stage = -1
 	a.deadline = now.Add(d.Cooldown)
-	m.advanced.pushAge(a)
-	m.cool[a.door].pushExp(a)
+	m.advanced.push(a)
+	m.cool[a.door].push(a)
 }
 
 // remove drops an attempt from every structure (but leaves an empty source
 // in the map for the caller to delete).
 func (m *Matcher) remove(a *attempt) {
-	if a.age != nil {
-		a.age.removeAge(a)
-	}
-	if a.exp != nil {
-		a.exp.removeExp(a)
-	}
+	a.unlink(byAge)
+	a.unlink(byDeadline)
 	for p := &a.src.atts; *p != nil; p = &(*p).next {
 		if *p == a {
 			*p = a.next

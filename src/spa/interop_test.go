@@ -11,7 +11,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -142,24 +141,6 @@ func TestInteropFwknopClient(t *testing.T) {
 	}
 }
 
-// syncBuffer collects a process's output for polling.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // sendFromNS sends one UDP datagram from network namespace ns: the socket
 // is created on a thread moved into ns, then the thread is moved back.
 func sendFromNS(t *testing.T, ns, addr string, payload []byte) {
@@ -249,7 +230,7 @@ func TestInteropFwknopd(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var log syncBuffer
+	var log testenv.Buffer
 	cmd := exec.Command("ip", "netns", "exec", srv, fwknopd, "-f", "-v",
 		"-c", filepath.Join(dir, "fwknopd.conf"), "-a", filepath.Join(dir, "access.conf"),
 		"-d", filepath.Join(dir, "digest.cache"), "-p", filepath.Join(dir, "run", "fwknopd.pid"),

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/knockd-go/knockd-go/src/internal/testenv"
 	"github.com/mdlayher/packet"
 )
 
@@ -87,7 +88,7 @@ func captureFrames(t *testing.T, ns, dev string, proto int, limit time.Duration)
 	t.Helper()
 	cmd := exec.Command("ip", "netns", "exec", ns, os.Args[0], dev, fmt.Sprint(proto), limit.String())
 	cmd.Env = append(os.Environ(), helperEnv+"=capture")
-	out := &syncBuffer{}
+	out := &testenv.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
