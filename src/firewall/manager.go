@@ -14,9 +14,11 @@ import (
 type ManagerOptions struct {
 	// Now is the clock (default time.Now).
 	Now func() time.Time
-	// After returns a channel that fires after d (default: a real timer).
-	// Tests pass a fake clock's After.
-	After func(d time.Duration) <-chan time.Time
+	// At returns a channel that fires once the clock reaches t (default:
+	// a real timer). Tests pass a fake clock's At; an absolute time, unlike
+	// a duration, cannot go stale if the fake clock moves between the
+	// reading of Now and the arming of the timer.
+	At func(t time.Time) <-chan time.Time
 	// Log receives one line per notable event (reassert repairs, errors).
 	Log func(string)
 	// OnExpire is called, outside the Manager's lock, for each grant that
@@ -225,12 +227,13 @@ func (m *Manager) Run(ctx context.Context) error {
 			m.mu.Unlock()
 			return nil
 		}
-		wait := m.nextWake(m.opt.Now())
+		now := m.opt.Now()
+		wait := m.nextWake(now)
 		m.mu.Unlock()
 
 		var fire <-chan time.Time
-		if m.opt.After != nil {
-			fire = m.opt.After(wait)
+		if m.opt.At != nil {
+			fire = m.opt.At(now.Add(wait))
 		} else {
 			if timer == nil {
 				timer = time.NewTimer(wait)

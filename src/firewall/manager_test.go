@@ -32,15 +32,16 @@ func (c *fakeClock) Now() time.Time {
 	return c.now
 }
 
-func (c *fakeClock) After(d time.Duration) <-chan time.Time {
+// At fires once the clock reaches at (at once if it has).
+func (c *fakeClock) At(at time.Time) <-chan time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	ch := make(chan time.Time, 1)
-	if d <= 0 {
+	if !at.After(c.now) {
 		ch <- c.now
 		return ch
 	}
-	c.waiters = append(c.waiters, fakeWaiter{c.now.Add(d), ch})
+	c.waiters = append(c.waiters, fakeWaiter{at, ch})
 	return ch
 }
 
@@ -103,8 +104,8 @@ func newTestManager(t *testing.T) (*Manager, *Fake, *fakeClock, *[]string) {
 	var mu sync.Mutex
 	var logs []string
 	m := NewManager(f, ManagerOptions{
-		Now:   clk.Now,
-		After: clk.After,
+		Now: clk.Now,
+		At:  clk.At,
 		Log: func(s string) {
 			mu.Lock()
 			logs = append(logs, s)
@@ -313,7 +314,7 @@ func TestManagerValidation(t *testing.T) {
 func TestManagerMaxGrants(t *testing.T) {
 	clk := newFakeClock()
 	f := NewFake()
-	m := NewManager(f, ManagerOptions{Now: clk.Now, After: clk.After, MaxGrants: 2})
+	m := NewManager(f, ManagerOptions{Now: clk.Now, At: clk.At, MaxGrants: 2})
 	defer m.Close()
 	for i, src := range []netip.Addr{srcA, srcB} {
 		if _, err := m.Grant("d", src, ssh, time.Second); err != nil {
