@@ -41,11 +41,11 @@ CGO_ENABLED=0 go build -o "$work/knock" ./src/cmd/knock
 CGO_ENABLED=0 go build -o "$work/floodgen" ./src/internal/tools/floodgen
 # The door command of the latency test: writes its start time (Unix ns) to
 # its argument. It is built static against musl, as every command on an
-# OpenWrt router is (busybox, musl): it starts in ~0.2 ms here. A Go one
-# takes ~1 ms, which would hide what the daemons themselves take; a static
-# glibc one ~0.8 ms on this VM, because glibc's start-up reads the CPU's
-# cache geometry with dozens of CPUID instructions and each one traps to
-# the hypervisor. The glibc build is measured too, as a second pair of rows.
+# OpenWrt router is (busybox, musl): it starts in ~0.3 ms on the development
+# VM. A Go one takes ~1 ms, which would hide what the daemons themselves
+# take; a static glibc one ~1 ms in a VM, because glibc's start-up reads the
+# CPU's cache geometry with dozens of CPUID instructions and each one traps
+# to the hypervisor. The glibc build is measured too, in rows of its own.
 cat > "$work/stamp.c" <<'C'
 #include <stdio.h>
 #include <time.h>
