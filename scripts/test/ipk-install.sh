@@ -8,16 +8,9 @@
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-passed=0
-ok() { passed=$((passed + 1)); echo "ok: $*"; }
-fail() {
-	echo "FAIL: $*" >&2
-	echo "ipk-install: $passed passed, 1 failed"
-	exit 1
-}
+suite="ipk-install"
+# shellcheck source=scripts/test/lib/failfast.bash
+. scripts/test/lib/failfast.bash
 check() { # check DESCRIPTION COMMAND...
 	local d=$1
 	shift
@@ -371,4 +364,4 @@ else
 	echo "skip: knockd 0.8 sample-config check (needs knockd, root, unshare)"
 fi
 
-echo "ipk-install: $passed passed, 0 failed"
+all_passed

@@ -24,16 +24,9 @@
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-passed=0
-ok() { passed=$((passed + 1)); echo "ok: $*"; }
-fail() {
-	echo "FAIL: $*" >&2
-	echo "qemu-cross: $passed passed, 1 failed"
-	exit 1
-}
+suite="qemu-cross"
+# shellcheck source=scripts/test/lib/failfast.bash
+. scripts/test/lib/failfast.bash
 
 checkflag=${KNOCKD_CHECK_FLAG:--k}
 pkgs=${QEMU_TEST_PKGS:-./src/...}
@@ -124,4 +117,4 @@ for a in $arches; do
 	ok "$a: $n packages pass their -short tests under $q in $(($(date +%s) - start)) s"
 done
 
-echo "qemu-cross: $passed passed, 0 failed"
+all_passed
