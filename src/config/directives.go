@@ -5,6 +5,11 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+
+	"github.com/knockd-go/knockd-go/src/firewall"
+	"github.com/knockd-go/knockd-go/src/l4"
+	"github.com/knockd-go/knockd-go/src/mail"
+	"github.com/knockd-go/knockd-go/src/wake"
 )
 
 // setOption applies one global directive. key is upper case.
@@ -33,9 +38,15 @@ func setOption(o *Options, key, val string) error {
 			return fmt.Errorf("%q: want auto, iptables, iptables-legacy, iptables-nft, fw4 or none", val)
 		}
 	case "SENDMAIL":
+		if !strings.HasPrefix(val, "/") {
+			return fmt.Errorf("%q: want the absolute path of a sendmail program", val)
+		}
 		o.Sendmail = val
 	case "MAIL_FROM":
-		o.MailFrom = val
+		o.MailFrom = mail.Address{}
+		if val != "" {
+			o.MailFrom, err = mail.ParseAddress(val)
+		}
 	case "MAX_ATTEMPTS":
 		o.MaxAttempts, err = positive(val, 1<<24)
 	case "MAX_CHILDREN":
@@ -68,7 +79,6 @@ func setDoor(d *Door, key, val string) error {
 	switch key {
 	case "SEQUENCE":
 		d.Sequence, err = ParseSequence(val)
-		d.seenSequence = true
 	case "ONE_TIME_SEQUENCES":
 		if val == "" {
 			return fmt.Errorf("empty file name")
@@ -80,7 +90,7 @@ func setDoor(d *Door, key, val string) error {
 			err = fmt.Errorf("0 seconds: no multi-knock sequence could ever complete")
 		}
 	case "TCPFLAGS":
-		err = ParseFlags(val, &d.TCPFlags)
+		err = l4.ParseFlags(val, &d.TCPFlags)
 	case "START_COMMAND", "COMMAND":
 		d.StartCommand = val
 	case "START_COMMAND_6", "COMMAND_6":
@@ -111,7 +121,7 @@ func setDoor(d *Door, key, val string) error {
 		d.Cooldown, err = ParseSeconds(val)
 	case "OPEN":
 		for _, it := range SplitList(val) {
-			p, err := ParsePort(it)
+			p, err := l4.Parse(it)
 			if err != nil {
 				return err
 			}
@@ -122,7 +132,7 @@ func setDoor(d *Door, key, val string) error {
 			if strings.TrimSpace(it) == "" {
 				continue
 			}
-			f, err := ParseForward(it)
+			f, err := firewall.ParseForward(it)
 			if err != nil {
 				return err
 			}
@@ -133,10 +143,9 @@ func setDoor(d *Door, key, val string) error {
 		if err == nil && d.OpenDuration == 0 {
 			err = fmt.Errorf("0 seconds would close the door as it opens")
 		}
-		d.hasOpenDur = true
 	case "WAKE":
 		for _, it := range SplitList(val) {
-			m, err := ParseMAC(it)
+			m, err := wake.ParseMAC(it)
 			if err != nil {
 				return err
 			}
@@ -148,13 +157,14 @@ func setDoor(d *Door, key, val string) error {
 		}
 		d.WakeInterface = val
 	case "WAKE_PASSWORD":
-		d.WakePassword, err = ParseWakePassword(val)
+		d.WakePassword, err = wake.ParsePassword(strings.TrimSpace(val))
 	case "NOTIFY":
 		for _, it := range SplitList(val) {
-			if !strings.Contains(it, "@") || strings.ContainsAny(it, "<>\"") {
-				return fmt.Errorf("%q is not a mail address", it)
+			a, err := mail.ParseAddress(it)
+			if err != nil {
+				return err
 			}
-			d.Notify = append(d.Notify, it)
+			d.Notify = append(d.Notify, a)
 		}
 	default:
 		if strings.HasPrefix(key, "SPA") {
@@ -185,7 +195,7 @@ func setSPA(d *Door, key, val string) error {
 			}
 		}
 	case "SPA_PORT":
-		spa(d).Port, err = parsePort(strings.TrimSpace(val))
+		spa(d).Port, err = l4.ParseNum(val)
 	case "SPA_KEY":
 		spa(d).Key = []byte(val)
 	case "SPA_KEY_BASE64":
@@ -214,7 +224,7 @@ func setSPA(d *Door, key, val string) error {
 	case "SPA_ALLOW_ANY_SOURCE":
 		spa(d).AllowAnySource, err = ParseBool(val)
 	case "SPA_MAX_TIMEOUT":
-		spa(d).MaxClientTimout, err = ParseSeconds(val)
+		spa(d).MaxClientTimeout, err = ParseSeconds(val)
 	default:
 		return errUnknown
 	}
@@ -239,7 +249,7 @@ func finish(d *Door) error {
 		if len(s.HMACKey) == 0 {
 			return fmt.Errorf("SPA door needs spa_hmac_key or spa_hmac_key_base64 (fwknop HMAC is mandatory here)")
 		}
-		if d.seenSequence || d.OneTimeFile != "" {
+		if d.has("SEQUENCE") || d.OneTimeFile != "" {
 			return fmt.Errorf("a door is either a knock sequence or SPA, not both")
 		}
 		if len(d.Open) == 0 && len(d.Forward) == 0 && !s.AllowCommands && d.StartCommand == "" {
@@ -248,7 +258,7 @@ func finish(d *Door) error {
 	} else if len(d.Sequence) == 0 && d.OneTimeFile == "" {
 		return fmt.Errorf("empty knock sequence (give sequence or one_time_sequences)")
 	}
-	if !d.hasOpenDur {
+	if !d.has("OPEN_DURATION") {
 		d.OpenDuration = d.CmdTimeout
 		if d.OpenDuration == 0 && (len(d.Open) > 0 || len(d.Forward) > 0) {
 			return fmt.Errorf("cmd_timeout 0 and no open_duration: grants would close as they open")

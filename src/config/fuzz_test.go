@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"github.com/knockd-go/knockd-go/src/l4"
 	"os"
 	"path/filepath"
 	"strings"
@@ -31,17 +32,17 @@ func checkModel(t *testing.T, c *Config) {
 			t.Fatalf("door %q: %d knocks", d.Name, len(d.Sequence))
 		}
 		for _, s := range d.Sequence {
-			if s.Port == 0 || (s.Proto != TCP && s.Proto != UDP) {
+			if s.Num == 0 || (s.Proto != l4.TCP && s.Proto != l4.UDP) {
 				t.Fatalf("door %q: bad step %+v", d.Name, s)
 			}
 		}
 		for _, p := range d.Open {
-			if p.Port == 0 || (p.Proto != TCP && p.Proto != UDP) {
+			if p.Num == 0 || (p.Proto != l4.TCP && p.Proto != l4.UDP) {
 				t.Fatalf("door %q: bad open %+v", d.Name, p)
 			}
 		}
 		for _, f := range d.Forward {
-			if f.Port == 0 || f.To.Port() == 0 || !f.To.Addr().IsValid() || f.To.Addr().IsUnspecified() {
+			if f.Port.Num == 0 || f.To.Port() == 0 || !f.To.Addr().IsValid() || f.To.Addr().IsUnspecified() {
 				t.Fatalf("door %q: bad forward %v", d.Name, f)
 			}
 		}

@@ -122,6 +122,7 @@ func Parse(name string, r io.Reader) (*Config, error) {
 		if inOptions {
 			err = setOption(&c.Options, key, val)
 		} else {
+			door.saw(key, field, line)
 			err = setDoor(door, key, val)
 		}
 		if errors.Is(err, errUnknown) {

@@ -6,13 +6,15 @@ import (
 	"fmt"
 	"os"
 	"strings"
+
+	"github.com/knockd-go/knockd-go/src/l4"
 )
 
 // OneTimeSeq is one usable line of a One_Time_Sequences file.
 type OneTimeSeq struct {
 	Line   int   // 1-based line number
 	Offset int64 // byte offset of the line's first byte
-	Steps  []Step
+	Steps  []l4.Port
 }
 
 // ReadOneTime returns the usable sequences of a one-time sequences file in

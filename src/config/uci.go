@@ -66,6 +66,7 @@ func ParseUCI(name string, r io.Reader) (*Config, error) {
 				if o.List && !listKey(key) {
 					return nil, uciError(name, o.Line, dname, o.Name, errors.New("is not a list option (use option, not list)"), "")
 				}
+				d.saw(key, o.Name, o.Line)
 				for _, v := range o.Values {
 					if err := setDoor(d, key, v); err != nil {
 						return nil, uciError(name, o.Line, dname, o.Name, err, "door section")

@@ -21,7 +21,7 @@ func sameModel(t *testing.T, a, b *Config) {
 		c2.Doors = nil
 		for _, d := range c.Doors {
 			d2 := *d
-			d2.File, d2.Line = "", 0
+			d2.File, d2.Line, d2.directives = "", 0, nil
 			c2.Doors = append(c2.Doors, &d2)
 		}
 		return &c2
@@ -167,7 +167,7 @@ func TestUCIEquivalentToKnockdConf(t *testing.T) {
 	}
 	sameModel(t, a, b)
 	// The comparison must be able to fail.
-	b.Doors[1].Open[1].Port = 54
+	b.Doors[1].Open[1].Num = 54
 	if reflect.DeepEqual(a.Doors[1].Open, b.Doors[1].Open) {
 		t.Fatal("sameModel would not see a changed port")
 	}

@@ -7,28 +7,14 @@ package decode
 import (
 	"errors"
 	"net/netip"
-)
 
-// IP protocol numbers.
-const (
-	TCP = 6
-	UDP = 17
-)
-
-// TCP flag bits as they appear in byte 13 of the TCP header.
-const (
-	FIN = 0x01
-	SYN = 0x02
-	RST = 0x04
-	PSH = 0x08
-	ACK = 0x10
-	URG = 0x20
+	"github.com/knockd-go/knockd-go/src/l4"
 )
 
 // Packet is a decoded TCP or UDP packet.
 type Packet struct {
 	Src, Dst netip.Addr
-	Proto    uint8  // TCP or UDP
+	Proto    l4.Proto
 	SrcPort  uint16 // source port
 	DstPort  uint16 // destination port
 	Flags    uint8  // TCP flags (0 for UDP)
@@ -107,7 +93,7 @@ func decode6(b []byte, p *Packet) error {
 	rest := b[40 : 40+plen]
 	for i := 0; ; i++ {
 		switch next {
-		case TCP, UDP:
+		case uint8(l4.TCP), uint8(l4.UDP):
 			return transport(next, rest, p)
 		case 0, 43, 60: // hop-by-hop, routing, destination options
 			if len(rest) < 8 {
@@ -145,8 +131,8 @@ func decode6(b []byte, p *Packet) error {
 }
 
 func transport(proto uint8, b []byte, p *Packet) error {
-	switch proto {
-	case TCP:
+	switch l4.Proto(proto) {
+	case l4.TCP:
 		if len(b) < 20 {
 			return ErrShort
 		}
@@ -156,7 +142,7 @@ func transport(proto uint8, b []byte, p *Packet) error {
 		}
 		p.Flags = b[13]
 		p.Payload = b[off:]
-	case UDP:
+	case l4.UDP:
 		if len(b) < 8 {
 			return ErrShort
 		}
@@ -169,7 +155,7 @@ func transport(proto uint8, b []byte, p *Packet) error {
 	default:
 		return ErrProto
 	}
-	p.Proto = proto
+	p.Proto = l4.Proto(proto)
 	p.SrcPort = uint16(b[0])<<8 | uint16(b[1])
 	p.DstPort = uint16(b[2])<<8 | uint16(b[3])
 	return nil

@@ -12,6 +12,7 @@ import (
 
 	"github.com/knockd-go/knockd-go/src/decode"
 	pb "github.com/knockd-go/knockd-go/src/internal/pktbuild"
+	"github.com/knockd-go/knockd-go/src/l4"
 )
 
 var (
@@ -26,7 +27,7 @@ type want struct {
 	err     error
 	src     netip.Addr
 	dst     netip.Addr
-	proto   uint8
+	proto   l4.Proto
 	sport   uint16
 	dport   uint16
 	flags   uint8
@@ -39,7 +40,7 @@ type tcase struct {
 	want want
 }
 
-func ok(src, dst netip.Addr, proto uint8, sport, dport uint16, flags uint8, payload []byte) want {
+func ok(src, dst netip.Addr, proto l4.Proto, sport, dport uint16, flags uint8, payload []byte) want {
 	if payload == nil {
 		payload = []byte{}
 	}
@@ -83,35 +84,35 @@ func cases() []tcase {
 	nine := append(append([]uint8{}, eight...), pb.DestOpts)
 
 	cs := []tcase{
-		{"tcp4 syn", tcp4, ok(src4, dst4, decode.TCP, 40000, 7000, decode.SYN, nil)},
-		{"udp4", udp4, ok(src4, dst4, decode.UDP, 5353, 8000, 0, []byte("knock"))},
-		{"tcp6 synack", tcp6, ok(src6, dst6, decode.TCP, 40001, 9000, decode.SYN|decode.ACK, nil)},
-		{"udp6", udp6, ok(src6, dst6, decode.UDP, 5353, 62201, 0, []byte("spa-data"))},
-		{"tcp4 ip+tcp options, payload", tcp4opts, ok(src4, dst4, decode.TCP, 1, 22, decode.SYN, []byte("data"))},
-		{"tcp4 all flags", pb.TCP4(src4, dst4, 1, 2, 0xff), ok(src4, dst4, decode.TCP, 1, 2, 0xff, nil)},
+		{"tcp4 syn", tcp4, ok(src4, dst4, l4.TCP, 40000, 7000, l4.SYN, nil)},
+		{"udp4", udp4, ok(src4, dst4, l4.UDP, 5353, 8000, 0, []byte("knock"))},
+		{"tcp6 synack", tcp6, ok(src6, dst6, l4.TCP, 40001, 9000, l4.SYN|l4.ACK, nil)},
+		{"udp6", udp6, ok(src6, dst6, l4.UDP, 5353, 62201, 0, []byte("spa-data"))},
+		{"tcp4 ip+tcp options, payload", tcp4opts, ok(src4, dst4, l4.TCP, 1, 22, l4.SYN, []byte("data"))},
+		{"tcp4 all flags", pb.TCP4(src4, dst4, 1, 2, 0xff), ok(src4, dst4, l4.TCP, 1, 2, 0xff, nil)},
 		{"tcp4 payload", pb.Build(pb.Spec{Src: src4, Dst: dst4, Proto: pb.ProtoTCP, SrcPort: 3, DstPort: 4, Flags: pb.PSH | pb.ACK, Payload: []byte("GET /")}),
-			ok(src4, dst4, decode.TCP, 3, 4, decode.PSH|decode.ACK, []byte("GET /"))},
-		{"udp4 empty", pb.UDP4(src4, dst4, 1, 2, nil), ok(src4, dst4, decode.UDP, 1, 2, 0, nil)},
-		{"udp6 empty", pb.UDP6(src6, dst6, 1, 2, nil), ok(src6, dst6, decode.UDP, 1, 2, 0, nil)},
-		{"udp4 port 0 and 65535", pb.UDP4(src4, dst4, 0, 65535, nil), ok(src4, dst4, decode.UDP, 0, 65535, 0, nil)},
+			ok(src4, dst4, l4.TCP, 3, 4, l4.PSH|l4.ACK, []byte("GET /"))},
+		{"udp4 empty", pb.UDP4(src4, dst4, 1, 2, nil), ok(src4, dst4, l4.UDP, 1, 2, 0, nil)},
+		{"udp6 empty", pb.UDP6(src6, dst6, 1, 2, nil), ok(src6, dst6, l4.UDP, 1, 2, 0, nil)},
+		{"udp4 port 0 and 65535", pb.UDP4(src4, dst4, 0, 65535, nil), ok(src4, dst4, l4.UDP, 0, 65535, 0, nil)},
 		{"v4 in v6 addresses", pb.TCP6(netip.MustParseAddr("::ffff:1.2.3.4"), dst6, 1, 2, pb.SYN),
-			ok(netip.MustParseAddr("::ffff:1.2.3.4"), dst6, decode.TCP, 1, 2, decode.SYN, nil)},
+			ok(netip.MustParseAddr("::ffff:1.2.3.4"), dst6, l4.TCP, 1, 2, l4.SYN, nil)},
 
 		// Link padding after the IP datagram (Ethernet minimum frame) is ignored.
 		{"udp4 link padding", append(pb.UDP4(src4, dst4, 1, 2, []byte("ab")), 0, 0, 0, 0, 0, 0),
-			ok(src4, dst4, decode.UDP, 1, 2, 0, []byte("ab"))},
+			ok(src4, dst4, l4.UDP, 1, 2, 0, []byte("ab"))},
 		{"tcp4 link padding", append(bytes.Clone(tcp4), 0xde, 0xad, 0xbe, 0xef, 0, 0),
-			ok(src4, dst4, decode.TCP, 40000, 7000, decode.SYN, nil)},
+			ok(src4, dst4, l4.TCP, 40000, 7000, l4.SYN, nil)},
 		{"udp6 link padding", append(pb.UDP6(src6, dst6, 1, 2, []byte("ab")), 0xff, 0xff),
-			ok(src6, dst6, decode.UDP, 1, 2, 0, []byte("ab"))},
+			ok(src6, dst6, l4.UDP, 1, 2, 0, []byte("ab"))},
 		{"tcp6 link padding", append(bytes.Clone(tcp6), 1, 2, 3),
-			ok(src6, dst6, decode.TCP, 40001, 9000, decode.SYN|decode.ACK, nil)},
+			ok(src6, dst6, l4.TCP, 40001, 9000, l4.SYN|l4.ACK, nil)},
 
 		// IPv4 fragments: the first (offset 0, MF set) carries the header.
 		{"tcp4 first fragment", pb.Build(pb.Spec{Src: src4, Dst: dst4, Proto: pb.ProtoTCP, SrcPort: 5, DstPort: 6, Flags: pb.SYN, MoreFragments: true}),
-			ok(src4, dst4, decode.TCP, 5, 6, decode.SYN, nil)},
+			ok(src4, dst4, l4.TCP, 5, 6, l4.SYN, nil)},
 		{"tcp4 DF", pb.Build(pb.Spec{Src: src4, Dst: dst4, Proto: pb.ProtoTCP, SrcPort: 5, DstPort: 6, Flags: pb.SYN, DontFragment: true}),
-			ok(src4, dst4, decode.TCP, 5, 6, decode.SYN, nil)},
+			ok(src4, dst4, l4.TCP, 5, 6, l4.SYN, nil)},
 		{"udp4 later fragment", pb.Build(pb.Spec{Src: src4, Dst: dst4, Proto: pb.ProtoUDP, FragOffset: 1, Raw: []byte{0, 1, 0x1f, 0x40, 0, 8, 0, 0}}), fail(decode.ErrFragment)},
 		{"tcp4 last fragment", pb.Build(pb.Spec{Src: src4, Dst: dst4, Proto: pb.ProtoTCP, FragOffset: 0x1fff, Raw: make([]byte, 20)}), fail(decode.ErrFragment)},
 		{"tcp4 fragment offset high byte", pb.Build(pb.Spec{Src: src4, Dst: dst4, Proto: pb.ProtoTCP, FragOffset: 0x100, MoreFragments: true, Raw: make([]byte, 20)}), fail(decode.ErrFragment)},
@@ -157,15 +158,15 @@ func cases() []tcase {
 		{"tcp data offset 6 > segment", patch(tcp4, 32, 0x60), fail(decode.ErrHeader)},
 		{"tcp data offset 15", patch(tcp4, 32, 0xf0), fail(decode.ErrHeader)},
 		{"tcp6 data offset 15", patch(tcp6, 52, 0xf0), fail(decode.ErrHeader)},
-		{"tcp data offset 7 eats payload", patch(tcp4opts, 24+12, 0x70), ok(src4, dst4, decode.TCP, 1, 22, decode.SYN, nil)},
-		{"tcp reserved bits ignored", patch(tcp4, 32, 0x5f), ok(src4, dst4, decode.TCP, 40000, 7000, decode.SYN, nil)},
+		{"tcp data offset 7 eats payload", patch(tcp4opts, 24+12, 0x70), ok(src4, dst4, l4.TCP, 1, 22, l4.SYN, nil)},
+		{"tcp reserved bits ignored", patch(tcp4, 32, 0x5f), ok(src4, dst4, l4.TCP, 40000, 7000, l4.SYN, nil)},
 
 		// Malformed UDP.
 		{"udp length 0", put16(udp4, 24, 0), fail(decode.ErrHeader)},
 		{"udp length 7", put16(udp4, 24, 7), fail(decode.ErrHeader)},
 		{"udp length beyond", put16(udp4, 24, 14), fail(decode.ErrHeader)},
-		{"udp length shorter", put16(udp4, 24, 10), ok(src4, dst4, decode.UDP, 5353, 8000, 0, []byte("kn"))},
-		{"udp length 8", put16(udp4, 24, 8), ok(src4, dst4, decode.UDP, 5353, 8000, 0, nil)},
+		{"udp length shorter", put16(udp4, 24, 10), ok(src4, dst4, l4.UDP, 5353, 8000, 0, []byte("kn"))},
+		{"udp length 8", put16(udp4, 24, 8), ok(src4, dst4, l4.UDP, 5353, 8000, 0, nil)},
 		{"udp6 length beyond", put16(udp6, 44, 17), fail(decode.ErrHeader)},
 
 		// Malformed IPv6.
@@ -177,18 +178,18 @@ func cases() []tcase {
 		{"v6 header only", udp6[:40], fail(decode.ErrShort)},
 
 		// IPv6 extension headers, each kind.
-		{"v6 hop-by-hop", v6(pb.ProtoTCP, ext(pb.HopByHop), nil), ok(src6, dst6, decode.TCP, 1111, 2222, decode.SYN, nil)},
-		{"v6 routing", v6(pb.ProtoUDP, ext(pb.Routing), []byte("r")), ok(src6, dst6, decode.UDP, 1111, 2222, 0, []byte("r"))},
-		{"v6 dstopts", v6(pb.ProtoTCP, ext(pb.DestOpts), nil), ok(src6, dst6, decode.TCP, 1111, 2222, decode.SYN, nil)},
-		{"v6 dstopts 2048 bytes", v6(pb.ProtoTCP, []pb.ExtHeader{{Type: pb.DestOpts, Len: 2048}}, nil), ok(src6, dst6, decode.TCP, 1111, 2222, decode.SYN, nil)},
-		{"v6 AH", v6(pb.ProtoUDP, ext(pb.AuthHeader), nil), ok(src6, dst6, decode.UDP, 1111, 2222, 0, nil)},
-		{"v6 AH 12 bytes", v6(pb.ProtoUDP, []pb.ExtHeader{{Type: pb.AuthHeader, Len: 12}}, nil), ok(src6, dst6, decode.UDP, 1111, 2222, 0, nil)},
-		{"v6 fragment atomic", v6(pb.ProtoTCP, ext(pb.Fragment), nil), ok(src6, dst6, decode.TCP, 1111, 2222, decode.SYN, nil)},
-		{"v6 fragment first", v6(pb.ProtoTCP, []pb.ExtHeader{{Type: pb.Fragment, More: true, ID: 1}}, nil), ok(src6, dst6, decode.TCP, 1111, 2222, decode.SYN, nil)},
+		{"v6 hop-by-hop", v6(pb.ProtoTCP, ext(pb.HopByHop), nil), ok(src6, dst6, l4.TCP, 1111, 2222, l4.SYN, nil)},
+		{"v6 routing", v6(pb.ProtoUDP, ext(pb.Routing), []byte("r")), ok(src6, dst6, l4.UDP, 1111, 2222, 0, []byte("r"))},
+		{"v6 dstopts", v6(pb.ProtoTCP, ext(pb.DestOpts), nil), ok(src6, dst6, l4.TCP, 1111, 2222, l4.SYN, nil)},
+		{"v6 dstopts 2048 bytes", v6(pb.ProtoTCP, []pb.ExtHeader{{Type: pb.DestOpts, Len: 2048}}, nil), ok(src6, dst6, l4.TCP, 1111, 2222, l4.SYN, nil)},
+		{"v6 AH", v6(pb.ProtoUDP, ext(pb.AuthHeader), nil), ok(src6, dst6, l4.UDP, 1111, 2222, 0, nil)},
+		{"v6 AH 12 bytes", v6(pb.ProtoUDP, []pb.ExtHeader{{Type: pb.AuthHeader, Len: 12}}, nil), ok(src6, dst6, l4.UDP, 1111, 2222, 0, nil)},
+		{"v6 fragment atomic", v6(pb.ProtoTCP, ext(pb.Fragment), nil), ok(src6, dst6, l4.TCP, 1111, 2222, l4.SYN, nil)},
+		{"v6 fragment first", v6(pb.ProtoTCP, []pb.ExtHeader{{Type: pb.Fragment, More: true, ID: 1}}, nil), ok(src6, dst6, l4.TCP, 1111, 2222, l4.SYN, nil)},
 		{"v6 fragment non-first", v6(pb.ProtoTCP, []pb.ExtHeader{{Type: pb.Fragment, FragOffset: 1, ID: 1}}, nil), fail(decode.ErrFragment)},
 		{"v6 fragment non-first more", v6(pb.ProtoUDP, []pb.ExtHeader{{Type: pb.Fragment, FragOffset: 0x1fff, More: true}}, nil), fail(decode.ErrFragment)},
 		{"v6 fragment after hbh+dstopts, non-first", v6(pb.ProtoUDP, []pb.ExtHeader{{Type: pb.HopByHop}, {Type: pb.DestOpts}, {Type: pb.Fragment, FragOffset: 185}}, nil), fail(decode.ErrFragment)},
-		{"v6 chain of 8", v6(pb.ProtoTCP, ext(eight...), nil), ok(src6, dst6, decode.TCP, 1111, 2222, decode.SYN, nil)},
+		{"v6 chain of 8", v6(pb.ProtoTCP, ext(eight...), nil), ok(src6, dst6, l4.TCP, 1111, 2222, l4.SYN, nil)},
 		{"v6 chain of 9", v6(pb.ProtoTCP, ext(nine...), nil), fail(decode.ErrExtHeaders)},
 		{"v6 chain of 30", v6(pb.ProtoUDP, ext(bytes.Repeat([]byte{pb.DestOpts}, 30)...), nil), fail(decode.ErrExtHeaders)},
 		{"v6 chain of 9 to icmp", pb.Build(pb.Spec{Src: src6, Dst: dst6, Proto: pb.ProtoICMPv6, ExtHeaders: ext(nine...), Raw: make([]byte, 8)}), fail(decode.ErrExtHeaders)},
@@ -271,15 +272,15 @@ func TestTruncations(t *testing.T) {
 	chain := v6(pb.ProtoUDP, []pb.ExtHeader{{Type: pb.HopByHop}, {Type: pb.Routing, Len: 24}, {Type: pb.Fragment}, {Type: pb.AuthHeader}, {Type: pb.DestOpts}}, []byte("pay"))
 	ls := []layout{
 		{name: "tcp4", pkt: pb.TCP4(src4, dst4, 1, 2, pb.SYN), ipHdr: 20, l4: 20, l4Min: 20, l4Hdr: 20,
-			wantOK: ok(src4, dst4, decode.TCP, 1, 2, decode.SYN, nil)},
+			wantOK: ok(src4, dst4, l4.TCP, 1, 2, l4.SYN, nil)},
 		{name: "tcp4 options", pkt: tcpOpt, ipHdr: 28, l4: 28, l4Min: 20, l4Hdr: 28,
-			wantOK: ok(src4, dst4, decode.TCP, 1, 2, decode.SYN, []byte("xy"))},
+			wantOK: ok(src4, dst4, l4.TCP, 1, 2, l4.SYN, []byte("xy"))},
 		{name: "udp4", pkt: pb.UDP4(src4, dst4, 1, 2, []byte("abc")), ipHdr: 20, l4: 20, l4Min: 8, l4Hdr: 8, isUDP: true,
-			wantOK: ok(src4, dst4, decode.UDP, 1, 2, 0, []byte("abc"))},
+			wantOK: ok(src4, dst4, l4.UDP, 1, 2, 0, []byte("abc"))},
 		{name: "tcp6", pkt: pb.TCP6(src6, dst6, 1, 2, pb.SYN), v6: true, ipHdr: 40, l4: 40, l4Min: 20, l4Hdr: 20,
-			wantOK: ok(src6, dst6, decode.TCP, 1, 2, decode.SYN, nil)},
+			wantOK: ok(src6, dst6, l4.TCP, 1, 2, l4.SYN, nil)},
 		{name: "udp6 chain", pkt: chain, v6: true, ipHdr: 40, exts: []int{48, 72, 80, 104, 112}, l4: 112, l4Min: 8, l4Hdr: 8, isUDP: true,
-			wantOK: ok(src6, dst6, decode.UDP, 1111, 2222, 0, []byte("pay"))},
+			wantOK: ok(src6, dst6, l4.UDP, 1111, 2222, 0, []byte("pay"))},
 	}
 	for _, l := range ls {
 		t.Run(l.name, func(t *testing.T) {
@@ -402,7 +403,7 @@ func FuzzDecode(f *testing.F) {
 			if poff+len(p.Payload) > int(binary.BigEndian.Uint16(b[2:])) {
 				t.Fatal("payload runs past the IPv4 total length")
 			}
-			if b[9] != p.Proto {
+			if l4.Proto(b[9]) != p.Proto {
 				t.Fatalf("proto %d, header says %d", p.Proto, b[9])
 			}
 		case 6:
@@ -419,12 +420,12 @@ func FuzzDecode(f *testing.F) {
 			return h >= 20 && binary.BigEndian.Uint16(b[h:]) == p.SrcPort && binary.BigEndian.Uint16(b[h+2:]) == p.DstPort
 		}
 		switch p.Proto {
-		case decode.UDP:
+		case l4.UDP:
 			h := poff - 8
 			if !ports(h) || p.Flags != 0 || int(binary.BigEndian.Uint16(b[h+4:])) != 8+len(p.Payload) {
 				t.Fatalf("UDP fields inconsistent with the header at %d", h)
 			}
-		case decode.TCP:
+		case l4.TCP:
 			found := false
 			for h := poff - 60; h <= poff-20; h++ {
 				if h >= 20 && h+int(b[h+12]>>4)*4 == poff && b[h+13] == p.Flags && ports(h) {
@@ -478,7 +479,7 @@ func FuzzRoundTrip(f *testing.F) {
 			_ = decode.Decode(b, &p) // only "no panic" is defined for these
 			return
 		}
-		w := ok(s.Src, s.Dst, s.Proto, sport, dport, s.Flags, payload)
+		w := ok(s.Src, s.Dst, l4.Proto(s.Proto), sport, dport, s.Flags, payload)
 		check(t, b, w)
 	})
 }

@@ -13,24 +13,17 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/knockd-go/knockd-go/src/l4"
 	"golang.org/x/net/bpf"
 )
 
-// FlagTest is a TCP flag condition: every bit of Set must be set and every
-// bit of Clear must be clear.
-type FlagTest struct{ Set, Clear uint8 }
-
-// Match reports whether TCP flags f pass the test.
-func (t FlagTest) Match(f uint8) bool { return f&t.Set == t.Set && f&t.Clear == 0 }
-
 // Port is one destination port to accept.
 type Port struct {
-	Proto uint8 // 6 (TCP) or 17 (UDP)
-	Port  uint16
+	l4.Port
 	// Flags is the TCP flag test applied in the kernel. A port used by
 	// several doors gets a test only if all of them share it; otherwise the
 	// zero value (accept any flags) is used.
-	Flags FlagTest
+	Flags l4.Flags
 }
 
 // Options describe the program.
@@ -115,7 +108,7 @@ const maxInstructions = 4096
 // a TCP flag test when Lo == Hi and Flags is not zero.
 type span struct {
 	Lo, Hi uint16
-	Flags  FlagTest
+	Flags  l4.Flags
 }
 
 // cost is the number of instructions ports emits for s.
@@ -123,7 +116,7 @@ func (s span) cost() int {
 	switch {
 	case s.Lo != s.Hi:
 		return 3
-	case s.Flags != (FlagTest{}):
+	case s.Flags != (l4.Flags{}):
 		return 6
 	}
 	return 2
@@ -143,14 +136,14 @@ func cost(ss []span) int {
 // first: the program then passes more than asked, never less.
 func plan(o Options) (tcp, udp []span, err error) {
 	for _, p := range dedupe(o.Ports) {
-		s := span{Lo: p.Port, Hi: p.Port, Flags: p.Flags}
+		s := span{Lo: p.Num, Hi: p.Num, Flags: p.Flags}
 		switch p.Proto {
-		case 6:
+		case l4.TCP:
 			tcp = append(tcp, s)
-		case 17:
+		case l4.UDP:
 			udp = append(udp, s)
 		default:
-			return nil, nil, fmt.Errorf("filter: port %d: unknown protocol %d", p.Port, p.Proto)
+			return nil, nil, fmt.Errorf("filter: port %d: unknown protocol %d", p.Num, p.Proto)
 		}
 	}
 	// Everything but the port tests: the skeleton, plus the port load and
@@ -165,7 +158,7 @@ func plan(o Options) (tcp, udp []span, err error) {
 		return tcp, udp, nil
 	}
 	for i := range tcp {
-		tcp[i].Flags = FlagTest{}
+		tcp[i].Flags = l4.Flags{}
 	}
 	if cost(tcp)+cost(udp) <= budget {
 		return tcp, udp, nil
@@ -300,7 +293,7 @@ func (a *asm) ports(ss []span) {
 			a.emit(bpf.JumpIf{Cond: bpf.JumpGreaterOrEqual, Val: uint32(s.Lo), SkipFalse: 2})
 			a.emit(bpf.JumpIf{Cond: bpf.JumpGreaterThan, Val: uint32(s.Hi), SkipTrue: 1})
 			a.emit(bpf.RetConstant{Val: Snap})
-		case s.Flags != (FlagTest{}):
+		case s.Flags != (l4.Flags{}):
 			a.emit(bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(s.Lo), SkipFalse: 5})
 			a.emit(bpf.LoadIndirect{Off: 13, Size: 1})
 			a.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: uint32(s.Flags.Set | s.Flags.Clear)})
@@ -318,20 +311,16 @@ func (a *asm) ports(ss []span) {
 // dedupe sorts the ports and keeps one entry per protocol and port. Flag
 // tests apply to TCP only; a port whose doors disagree gets none.
 func dedupe(ps []Port) []Port {
-	type key struct {
-		proto uint8
-		port  uint16
-	}
-	seen := map[key]int{}
+	seen := map[l4.Port]int{}
 	var out []Port
 	for _, p := range ps {
-		if p.Proto != 6 {
-			p.Flags = FlagTest{}
+		if p.Proto != l4.TCP {
+			p.Flags = l4.Flags{}
 		}
-		k := key{p.Proto, p.Port}
+		k := p.Port
 		if i, ok := seen[k]; ok {
 			if out[i].Flags != p.Flags {
-				out[i].Flags = FlagTest{} // doors disagree: no kernel test
+				out[i].Flags = l4.Flags{} // doors disagree: no kernel test
 			}
 			continue
 		}
@@ -342,7 +331,7 @@ func dedupe(ps []Port) []Port {
 		if out[i].Proto != out[j].Proto {
 			return out[i].Proto < out[j].Proto
 		}
-		return out[i].Port < out[j].Port
+		return out[i].Num < out[j].Num
 	})
 	return out
 }
@@ -396,7 +385,7 @@ func Reference(o Options, b []byte) bool {
 			if dp < uint32(s.Lo) || dp > uint32(s.Hi) {
 				continue
 			}
-			if s.Lo != s.Hi || s.Flags == (FlagTest{}) {
+			if s.Lo != s.Hi || s.Flags == (l4.Flags{}) {
 				return true
 			}
 			f, ok := load(x+13, 1)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/knockd-go/knockd-go/src/decode"
 	pb "github.com/knockd-go/knockd-go/src/internal/pktbuild"
+	"github.com/knockd-go/knockd-go/src/l4"
 )
 
 var (
@@ -23,20 +24,20 @@ var (
 )
 
 const (
-	tcp = 6
-	udp = 17
+	tcp = l4.TCP
+	udp = l4.UDP
 )
 
 // doors is a typical set: a SYN-only door, a door without flags, a FIN
 // door, UDP knocks, and the same UDP port as a TCP port.
 var doors = []Port{
-	{Proto: tcp, Port: 7000, Flags: FlagTest{Set: decode.SYN, Clear: decode.ACK}},
-	{Proto: tcp, Port: 8000},
-	{Proto: tcp, Port: 9000, Flags: FlagTest{Set: decode.FIN}},
-	{Proto: tcp, Port: 10000, Flags: FlagTest{Clear: decode.RST}},
-	{Proto: udp, Port: 8000},
-	{Proto: udp, Port: 53},
-	{Proto: tcp, Port: 7000, Flags: FlagTest{Set: decode.SYN, Clear: decode.ACK}}, // a second door, same test
+	{Port: l4.Port{Proto: tcp, Num: 7000}, Flags: l4.Flags{Set: l4.SYN, Clear: l4.ACK}},
+	{Port: l4.Port{Proto: tcp, Num: 8000}},
+	{Port: l4.Port{Proto: tcp, Num: 9000}, Flags: l4.Flags{Set: l4.FIN}},
+	{Port: l4.Port{Proto: tcp, Num: 10000}, Flags: l4.Flags{Clear: l4.RST}},
+	{Port: l4.Port{Proto: udp, Num: 8000}},
+	{Port: l4.Port{Proto: udp, Num: 53}},
+	{Port: l4.Port{Proto: tcp, Num: 7000}, Flags: l4.Flags{Set: l4.SYN, Clear: l4.ACK}}, // a second door, same test
 }
 
 func vm(t testing.TB, o Options) *bpf.VM {
@@ -105,37 +106,37 @@ func table() []struct {
 			a, n := w(want)
 			rows = append(rows, r(fam+" "+name, b, a, n))
 		}
-		add("tcp 7000 SYN", t(7000, decode.SYN), true)
-		add("tcp 7000 SYN+PSH", t(7000, decode.SYN|decode.PSH), true)
-		add("tcp 7000 SYN+ACK", t(7000, decode.SYN|decode.ACK), false)
-		add("tcp 7000 ACK", t(7000, decode.ACK), false)
+		add("tcp 7000 SYN", t(7000, l4.SYN), true)
+		add("tcp 7000 SYN+PSH", t(7000, l4.SYN|l4.PSH), true)
+		add("tcp 7000 SYN+ACK", t(7000, l4.SYN|l4.ACK), false)
+		add("tcp 7000 ACK", t(7000, l4.ACK), false)
 		add("tcp 7000 none", t(7000, 0), false)
-		add("tcp 8000 any flags", t(8000, decode.RST|decode.ACK), true)
+		add("tcp 8000 any flags", t(8000, l4.RST|l4.ACK), true)
 		add("tcp 8000 no flags", t(8000, 0), true)
-		add("tcp 9000 FIN", t(9000, decode.FIN|decode.ACK), true)
-		add("tcp 9000 SYN", t(9000, decode.SYN), false)
-		add("tcp 10000 SYN (clear RST)", t(10000, decode.SYN), true)
-		add("tcp 10000 RST", t(10000, decode.RST), false)
+		add("tcp 9000 FIN", t(9000, l4.FIN|l4.ACK), true)
+		add("tcp 9000 SYN", t(9000, l4.SYN), false)
+		add("tcp 10000 SYN (clear RST)", t(10000, l4.SYN), true)
+		add("tcp 10000 RST", t(10000, l4.RST), false)
 		add("tcp 10000 none", t(10000, 0), true)
-		add("tcp 53 (udp-only port)", t(53, decode.SYN), false)
-		add("tcp 7001", t(7001, decode.SYN), false)
-		add("tcp 6999", t(6999, decode.SYN), false)
-		add("tcp 0", t(0, decode.SYN), false)
-		add("tcp 65535", t(65535, decode.SYN), false)
+		add("tcp 53 (udp-only port)", t(53, l4.SYN), false)
+		add("tcp 7001", t(7001, l4.SYN), false)
+		add("tcp 6999", t(6999, l4.SYN), false)
+		add("tcp 0", t(0, l4.SYN), false)
+		add("tcp 65535", t(65535, l4.SYN), false)
 		add("udp 8000", u(8000), true)
 		add("udp 53", u(53), true)
 		add("udp 7000 (tcp-only port)", u(7000), false)
 		add("udp 8001", u(8001), false)
-		add("tcp source port 7000 to 22", pb.Build(pb.Spec{Src: pick(v6, s4, s6), Dst: pick(v6, d4, d6), Proto: pb.ProtoTCP, SrcPort: 7000, DstPort: 22, Flags: decode.SYN}), false)
+		add("tcp source port 7000 to 22", pb.Build(pb.Spec{Src: pick(v6, s4, s6), Dst: pick(v6, d4, d6), Proto: pb.ProtoTCP, SrcPort: 7000, DstPort: 22, Flags: l4.SYN}), false)
 		add("icmp", opt(v6, pb.Spec{Proto: pickProto(v6), Raw: make([]byte, 8)}), false)
 		add("tcp 8000 cut to 1 byte of ports", t(8000, 0)[:pick(v6, 21, 41)], false)
-		add("tcp 7000 SYN cut before flags", t(7000, decode.SYN)[:pick(v6, 33, 53)], false)
+		add("tcp 7000 SYN cut before flags", t(7000, l4.SYN)[:pick(v6, 33, 53)], false)
 		add("tcp 8000 cut before flags, no flag test", t(8000, 0)[:pick(v6, 24, 44)], true)
 		add("ip header only", t(8000, 0)[:pick(v6, 20, 40)], false)
 	}
 	rows = append(rows,
-		r("v4 options, tcp 7000 SYN", pb.Build(pb.Spec{Src: s4, Dst: d4, Proto: pb.ProtoTCP, DstPort: 7000, Flags: decode.SYN, IPv4Options: make([]byte, 12)}), true, true),
-		r("v4 options, tcp 7000 ACK", pb.Build(pb.Spec{Src: s4, Dst: d4, Proto: pb.ProtoTCP, DstPort: 7000, Flags: decode.ACK, IPv4Options: make([]byte, 40)}), false, false),
+		r("v4 options, tcp 7000 SYN", pb.Build(pb.Spec{Src: s4, Dst: d4, Proto: pb.ProtoTCP, DstPort: 7000, Flags: l4.SYN, IPv4Options: make([]byte, 12)}), true, true),
+		r("v4 options, tcp 7000 ACK", pb.Build(pb.Spec{Src: s4, Dst: d4, Proto: pb.ProtoTCP, DstPort: 7000, Flags: l4.ACK, IPv4Options: make([]byte, 40)}), false, false),
 		r("v4 first fragment tcp 8000", pb.Build(pb.Spec{Src: s4, Dst: d4, Proto: pb.ProtoTCP, DstPort: 8000, MoreFragments: true}), true, true),
 		r("v4 later fragment 'to' 8000", pb.Build(pb.Spec{Src: s4, Dst: d4, Proto: pb.ProtoTCP, FragOffset: 1, Raw: tcp4(8000, 0)[20:]}), false, false),
 		r("v4 last fragment 'to' udp 53", pb.Build(pb.Spec{Src: s4, Dst: d4, Proto: pb.ProtoUDP, FragOffset: 0x1fff, Raw: udp4(53)[20:]}), false, false),
@@ -202,11 +203,11 @@ func optionSets() map[string]Options {
 		"doors -4":     {Ports: doors, NoIPv6: true},
 		"none":         {},
 		"none -4":      {NoIPv6: true},
-		"udp only":     {Ports: []Port{{Proto: udp, Port: 62201}, {Proto: udp, Port: 8000}}},
-		"tcp only":     {Ports: []Port{{Proto: tcp, Port: 22, Flags: FlagTest{Set: decode.SYN}}}},
-		"conflicting":  {Ports: []Port{{Proto: tcp, Port: 7000, Flags: FlagTest{Set: decode.SYN}}, {Proto: tcp, Port: 7000, Flags: FlagTest{Set: decode.FIN}}}},
-		"udp w/ flags": {Ports: []Port{{Proto: udp, Port: 8000, Flags: FlagTest{Set: decode.SYN}}}},
-		"port 0":       {Ports: []Port{{Proto: tcp, Port: 0}, {Proto: udp, Port: 0}, {Proto: tcp, Port: 65535, Flags: FlagTest{Clear: 0xff}}}},
+		"udp only":     {Ports: []Port{{Port: l4.Port{Proto: udp, Num: 62201}}, {Port: l4.Port{Proto: udp, Num: 8000}}}},
+		"tcp only":     {Ports: []Port{{Port: l4.Port{Proto: tcp, Num: 22}, Flags: l4.Flags{Set: l4.SYN}}}},
+		"conflicting":  {Ports: []Port{{Port: l4.Port{Proto: tcp, Num: 7000}, Flags: l4.Flags{Set: l4.SYN}}, {Port: l4.Port{Proto: tcp, Num: 7000}, Flags: l4.Flags{Set: l4.FIN}}}},
+		"udp w/ flags": {Ports: []Port{{Port: l4.Port{Proto: udp, Num: 8000}, Flags: l4.Flags{Set: l4.SYN}}}},
+		"port 0":       {Ports: []Port{{Port: l4.Port{Proto: tcp, Num: 0}}, {Port: l4.Port{Proto: udp, Num: 0}}, {Port: l4.Port{Proto: tcp, Num: 65535}, Flags: l4.Flags{Clear: 0xff}}}},
 	}
 }
 
@@ -252,7 +253,7 @@ func decoderAccepts(o Options, b []byte) bool {
 		return false
 	}
 	for _, q := range o.Ports {
-		if q.Proto == p.Proto && q.Port == p.DstPort && (p.Proto == udp || q.Flags.Match(p.Flags)) {
+		if q.Proto == p.Proto && q.Num == p.DstPort && (p.Proto == udp || q.Flags.Match(p.Flags)) {
 			return true
 		}
 	}
@@ -283,7 +284,7 @@ func TestNeverDropsWhatDecoderAccepts(t *testing.T) {
 func TestConflictingFlagsDropKernelTest(t *testing.T) {
 	o := optionSets()["conflicting"]
 	v := vm(t, o)
-	for _, f := range []uint8{decode.SYN, decode.FIN, 0, decode.ACK} {
+	for _, f := range []uint8{l4.SYN, l4.FIN, 0, l4.ACK} {
 		if !run(t, v, tcp4(7000, f)) {
 			t.Errorf("flags %#x dropped: with doors disagreeing no kernel flag test applies", f)
 		}
@@ -301,10 +302,10 @@ func TestUDPIgnoresFlags(t *testing.T) {
 }
 
 func TestUnknownProtocol(t *testing.T) {
-	if _, err := Program(Options{Ports: []Port{{Proto: 1, Port: 5}}}); err == nil {
+	if _, err := Program(Options{Ports: []Port{{Port: l4.Port{Proto: 1, Num: 5}}}}); err == nil {
 		t.Fatal("protocol 1 accepted")
 	}
-	if _, err := Assemble(Options{Ports: []Port{{Proto: 132, Port: 5}}}); err == nil {
+	if _, err := Assemble(Options{Ports: []Port{{Port: l4.Port{Proto: 132, Num: 5}}}}); err == nil {
 		t.Fatal("protocol 132 accepted")
 	}
 }
@@ -313,13 +314,13 @@ func randomPorts(rnd *rand.Rand, n int, flags bool) []Port {
 	seen := map[[2]int]bool{}
 	var ps []Port
 	for len(ps) < n {
-		p := Port{Proto: tcp, Port: uint16(1 + rnd.Intn(65535))}
+		p := Port{Port: l4.Port{Proto: tcp, Num: uint16(1 + rnd.Intn(65535))}}
 		if rnd.Intn(3) == 0 {
 			p.Proto = udp
 		} else if flags {
-			p.Flags = FlagTest{Set: decode.SYN, Clear: decode.ACK}
+			p.Flags = l4.Flags{Set: l4.SYN, Clear: l4.ACK}
 		}
-		k := [2]int{int(p.Proto), int(p.Port)}
+		k := [2]int{int(p.Proto), int(p.Num)}
 		if !seen[k] {
 			seen[k] = true
 			ps = append(ps, p)
@@ -349,7 +350,7 @@ func TestLargePortLists(t *testing.T) {
 			var ps []Port
 			if c.n == 65535*2 {
 				for p := 1; p <= 65535; p++ {
-					ps = append(ps, Port{Proto: tcp, Port: uint16(p)}, Port{Proto: udp, Port: uint16(p)})
+					ps = append(ps, Port{Port: l4.Port{Proto: tcp, Num: uint16(p)}}, Port{Port: l4.Port{Proto: udp, Num: uint16(p)}})
 				}
 			} else {
 				ps = randomPorts(rnd, c.n, c.flags)
@@ -371,14 +372,14 @@ func TestLargePortLists(t *testing.T) {
 			}
 			listed := map[[2]int]Port{}
 			for _, p := range ps {
-				listed[[2]int{int(p.Proto), int(p.Port)}] = p
+				listed[[2]int{int(p.Proto), int(p.Num)}] = p
 				ss := tcpS
 				if p.Proto == udp {
 					ss = udpS
 				}
-				i := sort.Search(len(ss), func(i int) bool { return ss[i].Hi >= p.Port })
-				if i == len(ss) || ss[i].Lo > p.Port {
-					t.Fatalf("listed %d/%d not covered by the plan", p.Proto, p.Port)
+				i := sort.Search(len(ss), func(i int) bool { return ss[i].Hi >= p.Num })
+				if i == len(ss) || ss[i].Lo > p.Num {
+					t.Fatalf("listed %d/%d not covered by the plan", p.Proto, p.Num)
 				}
 			}
 			// Run a sample through the VM (the x/net/bpf VM is slow on
@@ -390,32 +391,32 @@ func TestLargePortLists(t *testing.T) {
 				p := ps[i]
 				var b []byte
 				switch {
-				case p.Proto == udp && p.Port%2 == 0:
-					b = udp6(p.Port)
+				case p.Proto == udp && p.Num%2 == 0:
+					b = udp6(p.Num)
 				case p.Proto == udp:
-					b = udp4(p.Port)
-				case p.Port%2 == 0:
-					b = tcp6(p.Port, decode.SYN)
+					b = udp4(p.Num)
+				case p.Num%2 == 0:
+					b = tcp6(p.Num, l4.SYN)
 				default:
-					b = tcp4(p.Port, decode.SYN)
+					b = tcp4(p.Num, l4.SYN)
 				}
 				if !run(t, v, b) {
-					t.Fatalf("listed %d/%d dropped", p.Proto, p.Port)
+					t.Fatalf("listed %d/%d dropped", p.Proto, p.Num)
 				}
 				if i%refEvery == 0 && !Reference(o, b) {
-					t.Fatalf("Reference drops listed %d/%d", p.Proto, p.Port)
+					t.Fatalf("Reference drops listed %d/%d", p.Proto, p.Num)
 				}
-				if c.exact && p.Flags.Set != 0 && run(t, v, tcp4(p.Port, decode.SYN|decode.ACK)) {
-					t.Fatalf("listed %d with wrong flags passes", p.Port)
+				if c.exact && p.Flags.Set != 0 && run(t, v, tcp4(p.Num, l4.SYN|l4.ACK)) {
+					t.Fatalf("listed %d with wrong flags passes", p.Num)
 				}
 			}
 			for i := 0; i < 3000/refEvery; i++ {
-				pr := uint8(tcp)
+				pr := tcp
 				if i%2 == 1 {
 					pr = udp
 				}
 				port := uint16(rnd.Intn(65536))
-				b := tcp4(port, decode.SYN)
+				b := tcp4(port, l4.SYN)
 				if pr == udp {
 					b = udp6(port)
 				}
@@ -476,7 +477,7 @@ func FuzzProgram(f *testing.F) {
 	for i, c := range table() {
 		f.Add(c.b, uint64(i)*0x9e3779b97f4a7c15, uint8(i))
 	}
-	f.Add(tcp4(7000, decode.SYN), uint64(7000)<<16|6, uint8(0))
+	f.Add(tcp4(7000, l4.SYN), uint64(7000)<<16|6, uint8(0))
 	f.Add(udp6(53), uint64(53)<<16|17, uint8(1))
 	f.Fuzz(func(t *testing.T, b []byte, seed uint64, cfg uint8) {
 		// Derive up to 4 ports from seed; steer some toward the packet's
@@ -484,17 +485,17 @@ func FuzzProgram(f *testing.F) {
 		var ps []Port
 		for i := 0; i < int(cfg%5); i++ {
 			x := seed >> (16 * i)
-			p := Port{Proto: tcp, Port: uint16(x)}
+			p := Port{Port: l4.Port{Proto: tcp, Num: uint16(x)}}
 			if x&0x10000 != 0 || cfg&0x40 != 0 && i == 0 {
 				p.Proto = udp
 			}
 			if cfg&0x20 != 0 && i == 0 {
 				if d, ok := dport(b); ok {
-					p.Port = d
+					p.Num = d
 				}
 			}
 			if cfg&0x80 != 0 {
-				p.Flags = FlagTest{Set: uint8(x >> 8 & 0x3f), Clear: uint8(x>>4) & 0x3f &^ uint8(x>>8&0x3f)}
+				p.Flags = l4.Flags{Set: uint8(x >> 8 & 0x3f), Clear: uint8(x>>4) & 0x3f &^ uint8(x>>8&0x3f)}
 			}
 			ps = append(ps, p)
 		}
@@ -528,7 +529,7 @@ func dport(b []byte) (uint16, bool) {
 
 func BenchmarkVM(b *testing.B) {
 	v := vm(b, Options{Ports: randomPorts(rand.New(rand.NewSource(3)), 100, true)})
-	pkt := tcp4(1, decode.SYN)
+	pkt := tcp4(1, l4.SYN)
 	for i := 0; i < b.N; i++ {
 		_, _ = v.Run(pkt)
 	}

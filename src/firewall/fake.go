@@ -6,27 +6,6 @@ import (
 	"time"
 )
 
-// None is a backend that does nothing, for doors that only run commands.
-type None struct{}
-
-// Name returns "none".
-func (None) Name() string { return "none" }
-
-// Init does nothing.
-func (None) Init() error { return nil }
-
-// Add does nothing.
-func (None) Add(Grant) error { return nil }
-
-// Remove does nothing.
-func (None) Remove(Grant) error { return nil }
-
-// Reassert does nothing.
-func (None) Reassert([]Grant) (bool, error) { return false, nil }
-
-// Close does nothing.
-func (None) Close() error { return nil }
-
 // FakeCall is one call recorded by Fake.
 type FakeCall struct {
 	Method string  // "Init", "Add", "Remove", "Reassert", "Close"

@@ -23,28 +23,88 @@ import (
 	"sort"
 	"strings"
 	"time"
-)
 
-// Port is a port opened on the router itself (the INPUT path).
-type Port struct {
-	Proto string // "tcp" or "udp"
-	Port  uint16
-}
+	"github.com/knockd-go/knockd-go/src/l4"
+)
 
 // Forward forwards a WAN port of the router to a LAN host.
 type Forward struct {
-	Proto string         // "tcp" or "udp"
-	Port  uint16         // port on the router's WAN side
-	To    netip.AddrPort // LAN host and port
+	Port l4.Port        // protocol and port on the router's WAN side
+	To   netip.AddrPort // LAN host and port
 	// Masquerade rewrites the source of forwarded packets to the router's
 	// address, for LAN hosts that do not route back through the router.
 	Masquerade bool
 }
 
+// String returns the configuration's form: "tcp/1723->192.168.1.51:1723
+// masquerade".
+func (f Forward) String() string {
+	s := f.Port.String() + "->" + f.To.String()
+	if f.Masquerade {
+		s += " masquerade"
+	}
+	return s
+}
+
+// ParseForward parses `tcp/1723->192.168.1.51:1723 [masquerade]`. The LAN
+// port defaults to the WAN port; IPv6 hosts are written [fd00::5]:80.
+func ParseForward(s string) (Forward, error) {
+	var f Forward
+	fields := strings.Fields(strings.Replace(s, "->", " -> ", 1))
+	if len(fields) >= 4 && strings.EqualFold(fields[len(fields)-1], "masquerade") {
+		f.Masquerade = true
+		fields = fields[:len(fields)-1]
+	}
+	if len(fields) != 3 || fields[1] != "->" {
+		return f, fmt.Errorf("%q: want proto/port->host[:port] [masquerade]", s)
+	}
+	p, err := l4.Parse(fields[0])
+	if err != nil {
+		return f, err
+	}
+	f.Port = p
+	dst := fields[2]
+	if ap, err := netip.ParseAddrPort(dst); err == nil {
+		if ap.Port() == 0 {
+			return f, fmt.Errorf("%q: port 0 out of range 1-65535", s)
+		}
+		f.To = ap
+	} else if a, err := netip.ParseAddr(strings.Trim(dst, "[]")); err == nil {
+		f.To = netip.AddrPortFrom(a, p.Num)
+	} else {
+		return f, fmt.Errorf("%q: %q is not an address or address:port", s, dst)
+	}
+	if a := f.To.Addr(); a.Zone() != "" || a.IsUnspecified() || a.IsMulticast() || a.IsLoopback() {
+		return f, fmt.Errorf("%q: %s cannot be a forward target", s, a)
+	}
+	f.To = netip.AddrPortFrom(f.To.Addr().Unmap(), f.To.Port())
+	return f, nil
+}
+
 // Spec is what a grant opens for one source address.
 type Spec struct {
-	Open    []Port
+	Open    []l4.Port
 	Forward []Forward
+}
+
+// String describes the spec for log lines, mails and the status: "tcp/22,
+// forward tcp/1723->192.168.1.51:1723". It is the one description of a
+// grant.
+func (s Spec) String() string {
+	var b strings.Builder
+	for _, p := range s.Open {
+		if b.Len() > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(p.String())
+	}
+	for _, f := range s.Forward {
+		if b.Len() > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("forward " + f.String())
+	}
+	return b.String()
 }
 
 // Grant is one source address's access through a door until a time.
@@ -142,8 +202,8 @@ var (
 	ErrTooMany = errors.New("too many active grants")
 )
 
-// New returns a backend of the given kind: "iptables", "fw4" or "none" (a
-// no-op). The caller calls Init before using it. Tests use NewFake.
+// New returns a backend of the given kind: "iptables" or "fw4". The
+// caller calls Init before using it. Tests use NewFake.
 func New(kind string, o Options) (Backend, error) {
 	o = o.withDefaults()
 	switch kind {
@@ -151,10 +211,8 @@ func New(kind string, o Options) (Backend, error) {
 		return newIptables(o)
 	case "fw4":
 		return newFW4(o), nil
-	case "none":
-		return None{}, nil
 	}
-	return nil, fmt.Errorf("firewall: unknown backend %q (want iptables, fw4, none)", kind)
+	return nil, fmt.Errorf("unknown firewall backend %q (want iptables or fw4)", kind)
 }
 
 // Detect returns the backend kind suited to this system: "fw4" when
@@ -189,21 +247,21 @@ func detect(look func(string) (string, error), run func(string, ...string) error
 // zero port, an invalid forward target.
 func (s Spec) Validate() error {
 	for _, p := range s.Open {
-		if err := checkProtoPort(p.Proto, p.Port); err != nil {
-			return fmt.Errorf("firewall: open %s/%d: %w", p.Proto, p.Port, err)
+		if err := checkPort(p); err != nil {
+			return fmt.Errorf("open %s: %w", p, err)
 		}
 	}
 	for _, f := range s.Forward {
-		if err := checkProtoPort(f.Proto, f.Port); err != nil {
-			return fmt.Errorf("firewall: forward %s/%d: %w", f.Proto, f.Port, err)
+		if err := checkPort(f.Port); err != nil {
+			return fmt.Errorf("forward %s: %w", f.Port, err)
 		}
 		a := f.To.Addr()
 		if !f.To.IsValid() || f.To.Port() == 0 || a.IsUnspecified() || a.IsMulticast() || a.Zone() != "" {
-			return fmt.Errorf("firewall: forward %s/%d: invalid target %q", f.Proto, f.Port, f.To)
+			return fmt.Errorf("forward %s: invalid target %q", f.Port, f.To)
 		}
 	}
 	if len(s.Open) == 0 && len(s.Forward) == 0 {
-		return errors.New("firewall: empty grant")
+		return errors.New("empty grant")
 	}
 	return nil
 }
@@ -211,11 +269,11 @@ func (s Spec) Validate() error {
 // Empty reports whether the spec opens nothing.
 func (s Spec) Empty() bool { return len(s.Open) == 0 && len(s.Forward) == 0 }
 
-func checkProtoPort(proto string, port uint16) error {
-	if proto != "tcp" && proto != "udp" {
-		return fmt.Errorf("protocol %q is not tcp or udp", proto)
+func checkPort(p l4.Port) error {
+	if p.Proto != l4.TCP && p.Proto != l4.UDP {
+		return fmt.Errorf("protocol %s is not tcp or udp", p.Proto)
 	}
-	if port == 0 {
+	if p.Num == 0 {
 		return errors.New("port 0")
 	}
 	return nil
@@ -224,24 +282,22 @@ func checkProtoPort(proto string, port uint16) error {
 // atom is the unit of firewall state: one open port, or one forward, for
 // one source address.
 type atom struct {
-	src   netip.Addr
-	fwd   bool
-	proto string
-	port  uint16
-	to    netip.AddrPort // forward only
-	masq  bool           // forward only
+	src  netip.Addr
+	fwd  bool
+	port l4.Port
+	to   netip.AddrPort // forward only
+	masq bool           // forward only
 }
 
 // atomKey identifies an atom: a source can have one forward per WAN port,
 // so a forward with another target replaces the old one.
 type atomKey struct {
-	src   netip.Addr
-	fwd   bool
-	proto string
-	port  uint16
+	src  netip.Addr
+	fwd  bool
+	port l4.Port
 }
 
-func (a atom) key() atomKey { return atomKey{a.src, a.fwd, a.proto, a.port} }
+func (a atom) key() atomKey { return atomKey{a.src, a.fwd, a.port} }
 
 func (a atom) String() string {
 	if a.fwd {
@@ -249,9 +305,9 @@ func (a atom) String() string {
 		if a.masq {
 			m = " masquerade"
 		}
-		return fmt.Sprintf("%s forward %s/%d to %s%s", a.src, a.proto, a.port, a.to, m)
+		return fmt.Sprintf("%s forward %s to %s%s", a.src, a.port, a.to, m)
 	}
-	return fmt.Sprintf("%s open %s/%d", a.src, a.proto, a.port)
+	return fmt.Sprintf("%s open %s", a.src, a.port)
 }
 
 // atoms splits a grant into atoms, normalising addresses (4in6 unmapped).
@@ -259,11 +315,11 @@ func atoms(src netip.Addr, s Spec) []atom {
 	src = src.Unmap()
 	out := make([]atom, 0, len(s.Open)+len(s.Forward))
 	for _, p := range s.Open {
-		out = append(out, atom{src: src, proto: p.Proto, port: p.Port})
+		out = append(out, atom{src: src, port: p})
 	}
 	for _, f := range s.Forward {
 		to := netip.AddrPortFrom(f.To.Addr().Unmap(), f.To.Port())
-		out = append(out, atom{src: src, fwd: true, proto: f.Proto, port: f.Port, to: to, masq: f.Masquerade})
+		out = append(out, atom{src: src, fwd: true, port: f.Port, to: to, masq: f.Masquerade})
 	}
 	return out
 }
@@ -273,9 +329,9 @@ func specOf(as []atom) Spec {
 	var s Spec
 	for _, a := range as {
 		if a.fwd {
-			s.Forward = append(s.Forward, Forward{Proto: a.proto, Port: a.port, To: a.to, Masquerade: a.masq})
+			s.Forward = append(s.Forward, Forward{Port: a.port, To: a.to, Masquerade: a.masq})
 		} else {
-			s.Open = append(s.Open, Port{Proto: a.proto, Port: a.port})
+			s.Open = append(s.Open, a.port)
 		}
 	}
 	return s
@@ -293,10 +349,10 @@ func lessAtomKey(a, b atomKey) bool {
 	if a.fwd != b.fwd {
 		return !a.fwd
 	}
-	if a.proto != b.proto {
-		return a.proto < b.proto
+	if a.port.Proto != b.port.Proto {
+		return a.port.Proto.String() < b.port.Proto.String()
 	}
-	return a.port < b.port
+	return a.port.Num < b.port.Num
 }
 
 // cleanDoor makes a door name safe and short for rule comments.

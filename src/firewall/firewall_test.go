@@ -2,6 +2,7 @@ package firewall
 
 import (
 	"errors"
+	"github.com/knockd-go/knockd-go/src/l4"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -19,18 +20,18 @@ func TestSpecValidate(t *testing.T) {
 		spec Spec
 		ok   bool
 	}{
-		{"open tcp", Spec{Open: []Port{{"tcp", 22}}}, true},
-		{"open udp", Spec{Open: []Port{{"udp", 53}}}, true},
-		{"forward", Spec{Forward: []Forward{{Proto: "tcp", Port: 2222, To: lan}}}, true},
+		{"open tcp", Spec{Open: []l4.Port{{Proto: l4.TCP, Num: 22}}}, true},
+		{"open udp", Spec{Open: []l4.Port{{Proto: l4.UDP, Num: 53}}}, true},
+		{"forward", Spec{Forward: []Forward{{Port: l4.Port{Proto: l4.TCP, Num: 2222}, To: lan}}}, true},
 		{"empty", Spec{}, false},
-		{"bad proto", Spec{Open: []Port{{"icmp", 1}}}, false},
-		{"upper proto", Spec{Open: []Port{{"TCP", 22}}}, false},
-		{"port 0", Spec{Open: []Port{{"tcp", 0}}}, false},
-		{"forward port 0", Spec{Forward: []Forward{{Proto: "tcp", Port: 0, To: lan}}}, false},
-		{"forward no target", Spec{Forward: []Forward{{Proto: "tcp", Port: 1}}}, false},
-		{"forward target port 0", Spec{Forward: []Forward{{Proto: "tcp", Port: 1, To: netip.MustParseAddrPort("192.168.1.10:0")}}}, false},
-		{"forward unspecified", Spec{Forward: []Forward{{Proto: "tcp", Port: 1, To: netip.MustParseAddrPort("0.0.0.0:22")}}}, false},
-		{"forward zone", Spec{Forward: []Forward{{Proto: "tcp", Port: 1, To: netip.MustParseAddrPort("[fe80::1%eth0]:22")}}}, false},
+		{"bad proto", Spec{Open: []l4.Port{{Proto: 1, Num: 1}}}, false},
+		{"upper proto", Spec{Open: []l4.Port{{Proto: l4.Proto(0), Num: 22}}}, false},
+		{"port 0", Spec{Open: []l4.Port{{Proto: l4.TCP, Num: 0}}}, false},
+		{"forward port 0", Spec{Forward: []Forward{{Port: l4.Port{Proto: l4.TCP, Num: 0}, To: lan}}}, false},
+		{"forward no target", Spec{Forward: []Forward{{Port: l4.Port{Proto: l4.TCP, Num: 1}}}}, false},
+		{"forward target port 0", Spec{Forward: []Forward{{Port: l4.Port{Proto: l4.TCP, Num: 1}, To: netip.MustParseAddrPort("192.168.1.10:0")}}}, false},
+		{"forward unspecified", Spec{Forward: []Forward{{Port: l4.Port{Proto: l4.TCP, Num: 1}, To: netip.MustParseAddrPort("0.0.0.0:22")}}}, false},
+		{"forward zone", Spec{Forward: []Forward{{Port: l4.Port{Proto: l4.TCP, Num: 1}, To: netip.MustParseAddrPort("[fe80::1%eth0]:22")}}}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -82,7 +83,7 @@ func TestDetect(t *testing.T) {
 }
 
 func TestNewKinds(t *testing.T) {
-	for _, kind := range []string{"none", "fw4"} {
+	for _, kind := range []string{"fw4"} {
 		b, err := New(kind, Options{})
 		if err != nil {
 			t.Fatalf("New(%q): %v", kind, err)
@@ -103,7 +104,7 @@ func TestNewKinds(t *testing.T) {
 		if err != nil {
 			t.Fatalf("New without ip6tables: %v", err)
 		}
-		err = b.Add(Grant{Door: "d", Src: netip.MustParseAddr("2001:db8::1"), Spec: Spec{Open: []Port{{"tcp", 22}}}, Until: time.Now().Add(time.Second)})
+		err = b.Add(Grant{Door: "d", Src: netip.MustParseAddr("2001:db8::1"), Spec: Spec{Open: []l4.Port{{Proto: l4.TCP, Num: 22}}}, Until: time.Now().Add(time.Second)})
 		if !errors.Is(err, ErrFamily) {
 			t.Fatalf("IPv6 grant without ip6tables: %v", err)
 		}
@@ -113,7 +114,7 @@ func TestNewKinds(t *testing.T) {
 func TestAtomsUnmap(t *testing.T) {
 	src := netip.MustParseAddr("::ffff:198.51.100.7")
 	to := netip.MustParseAddrPort("[::ffff:192.168.1.2]:22")
-	as := atoms(src, Spec{Open: []Port{{"tcp", 22}}, Forward: []Forward{{Proto: "udp", Port: 53, To: to}}})
+	as := atoms(src, Spec{Open: []l4.Port{{Proto: l4.TCP, Num: 22}}, Forward: []Forward{{Port: l4.Port{Proto: l4.UDP, Num: 53}, To: to}}})
 	if len(as) != 2 {
 		t.Fatalf("got %d atoms", len(as))
 	}
@@ -126,7 +127,7 @@ func TestAtomsUnmap(t *testing.T) {
 		t.Errorf("forward target not unmapped: %v", as[1].to)
 	}
 	back := specOf(as)
-	if len(back.Open) != 1 || len(back.Forward) != 1 || back.Forward[0].Proto != "udp" {
+	if len(back.Open) != 1 || len(back.Forward) != 1 || back.Forward[0].Port.Proto != l4.UDP {
 		t.Errorf("specOf round trip: %+v", back)
 	}
 }
@@ -201,6 +202,47 @@ func TestIncludeFiles(t *testing.T) {
 		}
 		if !found {
 			t.Errorf("rule %q references undeclared %s", r.comment, name)
+		}
+	}
+}
+
+func TestParseForward(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want string
+	}{
+		{"tcp/1723->192.168.1.51:1723", "tcp/1723->192.168.1.51:1723"},
+		{"tcp/8080->192.168.1.5:80 masquerade", "tcp/8080->192.168.1.5:80 masquerade"},
+		{"tcp/8080->192.168.1.5:80 MASQUERADE", "tcp/8080->192.168.1.5:80 masquerade"},
+		{"udp/51820->192.168.1.9", "udp/51820->192.168.1.9:51820"},
+		{"3389 -> 192.168.1.9", "tcp/3389->192.168.1.9:3389"},
+		{"tcp/80->[fd00::5]:8080", "tcp/80->[fd00::5]:8080"},
+		{"tcp/80->fd00::5", "tcp/80->[fd00::5]:80"},
+		{"tcp/80->[fd00::5]", "tcp/80->[fd00::5]:80"},
+		{"tcp/80->::ffff:192.168.1.5", "tcp/80->192.168.1.5:80"},
+		{"80/udp->10.0.0.1:53", "udp/80->10.0.0.1:53"},
+		{"tcp/80->192.168.1.5:0", ""},
+		{"tcp/80->192.168.1.5:65536", ""},
+		{"tcp/80->0.0.0.0", ""},
+		{"tcp/80->::", ""},
+		{"tcp/80->224.0.0.1", ""},
+		{"tcp/80->fe80::1%br-lan", ""},
+		{"tcp/80->host.lan", ""},
+		{"tcp/80", ""},
+		{"tcp/80->", ""},
+		{"->1.2.3.4", ""},
+		{"tcp/0->1.2.3.4", ""},
+		{"tcp/80->1.2.3.4 snat", ""},
+		{"tcp/80->1.2.3.4 masquerade extra", ""},
+		{"tcp/80->1.2.3.4->5.6.7.8", ""},
+	} {
+		f, err := ParseForward(c.in)
+		got := ""
+		if err == nil {
+			got = f.String()
+		}
+		if got != c.want {
+			t.Errorf("ParseForward(%q) = %q (%v), want %q", c.in, got, err, c.want)
 		}
 	}
 }

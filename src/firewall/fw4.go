@@ -153,7 +153,7 @@ func (b *FW4) script(s string) error {
 func (b *FW4) listTable() (nftTable, error) {
 	out, err := b.nft("", "-t", "-a", "list", "table", "inet", "fw4")
 	if err != nil {
-		return nftTable{}, fmt.Errorf("firewall: fw4: table inet fw4 not found (is firewall4 running?): %w", err)
+		return nftTable{}, fmt.Errorf("fw4: table inet fw4 not found (is firewall4 running?): %w", err)
 	}
 	return parseNftTable(out), nil
 }
@@ -176,7 +176,7 @@ func (b *FW4) ensure() (changed bool, err error) {
 			continue
 		}
 		if !t.chains[r.chain] {
-			errs = append(errs, fmt.Errorf("firewall: fw4: chain %s missing from table inet fw4", r.chain))
+			errs = append(errs, fmt.Errorf("fw4: chain %s missing from table inet fw4", r.chain))
 			continue
 		}
 		fmt.Fprintf(&s, "insert rule %s %s %s comment %q\n", fw4Table, r.chain, r.body, r.comment)
@@ -185,7 +185,7 @@ func (b *FW4) ensure() (changed bool, err error) {
 		return false, errors.Join(errs...)
 	}
 	if err := b.script(s.String()); err != nil {
-		return false, errors.Join(append(errs, fmt.Errorf("firewall: fw4: create sets and rules: %w", err))...)
+		return false, errors.Join(append(errs, fmt.Errorf("fw4: create sets and rules: %w", err))...)
 	}
 	b.watch = true
 	return true, errors.Join(errs...)
@@ -203,7 +203,7 @@ func (b *FW4) Init() error {
 		fmt.Fprintf(&s, "flush %s %s %s\n", o.kind, fw4Table, o.name)
 	}
 	if err := b.script(s.String()); err != nil {
-		return fmt.Errorf("firewall: fw4: flush sets: %w", err)
+		return fmt.Errorf("fw4: flush sets: %w", err)
 	}
 	return nil
 }
@@ -242,7 +242,7 @@ func (b *FW4) Close() error {
 		}
 	}
 	if err := b.script(s.String()); err != nil {
-		return fmt.Errorf("firewall: fw4: flush sets: %w", err)
+		return fmt.Errorf("fw4: flush sets: %w", err)
 	}
 	return nil
 }
@@ -264,13 +264,6 @@ func (e nftElem) text(timeout string) string {
 	return s
 }
 
-func protoNum(p string) string {
-	if p == "udp" {
-		return "17"
-	}
-	return "6"
-}
-
 // elemsFor returns an atom's elements; the first is its primary element
 // (the one Reassert checks), the DNAT element of a forward is last.
 func elemsFor(a atom) []nftElem {
@@ -278,12 +271,12 @@ func elemsFor(a atom) []nftElem {
 	if a.src.Is6() {
 		fam = "6"
 	}
-	p := protoNum(a.proto)
+	p := int(a.port.Proto)
 	if !a.fwd {
-		return []nftElem{{set: "knockd_open" + fam, key: fmt.Sprintf("%s . %s . %d", a.src, p, a.port)}}
+		return []nftElem{{set: "knockd_open" + fam, key: fmt.Sprintf("%s . %d . %d", a.src, p, a.port.Num)}}
 	}
-	fk := fmt.Sprintf("%s . %s . %s . %d", a.src, a.to.Addr(), p, a.to.Port())
-	dnat := nftElem{set: "knockd_dnat" + fam, key: fmt.Sprintf("%s . %s . %d", a.src, p, a.port),
+	fk := fmt.Sprintf("%s . %s . %d . %d", a.src, a.to.Addr(), p, a.to.Port())
+	dnat := nftElem{set: "knockd_dnat" + fam, key: fmt.Sprintf("%s . %d . %d", a.src, p, a.port.Num),
 		val: fmt.Sprintf("%s . %d", a.to.Addr(), a.to.Port())}
 	out := []nftElem{dnat, {set: "knockd_fwd" + fam, key: fk}}
 	if a.masq {
@@ -294,7 +287,7 @@ func elemsFor(a atom) []nftElem {
 
 func (b *FW4) check(src netip.Addr) error {
 	if src.Is6() && !b.v6 {
-		return fmt.Errorf("firewall: fw4: %s: IPv6 not enabled: %w", src, ErrFamily)
+		return fmt.Errorf("fw4: %s: IPv6 not enabled: %w", src, ErrFamily)
 	}
 	return nil
 }
@@ -346,7 +339,7 @@ func (b *FW4) apply(script, what string) error {
 		err = b.script(script)
 	}
 	if err != nil {
-		return fmt.Errorf("firewall: fw4: %s: %w", what, err)
+		return fmt.Errorf("fw4: %s: %w", what, err)
 	}
 	return nil
 }
@@ -442,7 +435,7 @@ func (b *FW4) Reassert(active []Grant) (bool, error) {
 	if s.Len() > 0 {
 		repaired = true
 		if err := b.script(s.String()); err != nil {
-			errs = append(errs, fmt.Errorf("firewall: fw4: re-add grants: %w", err))
+			errs = append(errs, fmt.Errorf("fw4: re-add grants: %w", err))
 		}
 	}
 	return repaired, errors.Join(errs...)

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/coreos/go-iptables/iptables"
+	"github.com/knockd-go/knockd-go/src/l4"
 )
 
 // The iptables backend keeps every rule in its own chains, one per hook,
@@ -87,7 +88,7 @@ func newIptables(o Options) (*Iptables, error) {
 	v4, err := iptables.New(iptables.IPFamily(iptables.ProtocolIPv4), iptables.Path(o.IptablesPath),
 		iptables.Timeout(timeoutSeconds(o)))
 	if err != nil {
-		return nil, fmt.Errorf("firewall: iptables: %w", err)
+		return nil, fmt.Errorf("iptables: %w", err)
 	}
 	var v6 ipt
 	var v6Err error
@@ -136,9 +137,9 @@ func (b *Iptables) family(src netip.Addr) (*ipFamily, error) {
 		}
 	}
 	if b.v6Err != nil {
-		return nil, fmt.Errorf("firewall: iptables: %s: no ip6tables (%v): %w", src, b.v6Err, ErrFamily)
+		return nil, fmt.Errorf("iptables: %s: no ip6tables (%v): %w", src, b.v6Err, ErrFamily)
 	}
-	return nil, fmt.Errorf("firewall: iptables: %s: IPv6 not enabled: %w", src, ErrFamily)
+	return nil, fmt.Errorf("iptables: %s: IPv6 not enabled: %w", src, ErrFamily)
 }
 
 // Init creates (or flushes) the backend's chains and puts the jumps at
@@ -151,10 +152,10 @@ func (b *Iptables) Init() error {
 		for i, h := range hooks {
 			if err := f.ipt.ClearChain(h.table, h.own); err != nil {
 				if h.table == "nat" {
-					f.natErr = fmt.Errorf("firewall: %s: nat table unusable, no forwards: %w", f.name, err)
+					f.natErr = fmt.Errorf("%s: nat table unusable, no forwards: %w", f.name, err)
 					continue
 				}
-				errs = append(errs, fmt.Errorf("firewall: %s: create chain %s: %w", f.name, h.own, err))
+				errs = append(errs, fmt.Errorf("%s: create chain %s: %w", f.name, h.own, err))
 				continue
 			}
 			if err := f.ensureJump(i); err != nil {
@@ -193,15 +194,15 @@ func (b *Iptables) Close() error {
 			if err == nil {
 				for n := countJumps(lines, h); n > 0; n-- {
 					if err := f.ipt.Delete(h.table, h.builtin, "-j", h.own); err != nil && !notExist(err) {
-						errs = append(errs, fmt.Errorf("firewall: %s: delete jump to %s: %w", f.name, h.own, err))
+						errs = append(errs, fmt.Errorf("%s: delete jump to %s: %w", f.name, h.own, err))
 						break
 					}
 				}
 			} else if !notExist(err) {
-				errs = append(errs, fmt.Errorf("firewall: %s: list %s: %w", f.name, h.builtin, err))
+				errs = append(errs, fmt.Errorf("%s: list %s: %w", f.name, h.builtin, err))
 			}
 			if err := f.ipt.ClearAndDeleteChain(h.table, h.own); err != nil && !notExist(err) {
-				errs = append(errs, fmt.Errorf("firewall: %s: delete chain %s: %w", f.name, h.own, err))
+				errs = append(errs, fmt.Errorf("%s: delete chain %s: %w", f.name, h.own, err))
 			}
 		}
 		f.rules = map[ruleKey][]string{}
@@ -246,12 +247,12 @@ func (b *Iptables) Add(g Grant) error {
 			}
 		}
 		if err != nil {
-			errs = append(errs, fmt.Errorf("firewall: %s: add %s: %w", f.name, strings.Join(r.spec, " "), err))
+			errs = append(errs, fmt.Errorf("%s: add %s: %w", f.name, strings.Join(r.spec, " "), err))
 			continue
 		}
 		if had {
 			if err := f.ipt.Delete(h.table, h.own, old...); err != nil && !notExist(err) {
-				errs = append(errs, fmt.Errorf("firewall: %s: delete old rule: %w", f.name, err))
+				errs = append(errs, fmt.Errorf("%s: delete old rule: %w", f.name, err))
 			}
 		}
 		f.rules[r.key] = r.spec
@@ -281,7 +282,7 @@ func (b *Iptables) Remove(g Grant) error {
 				continue
 			}
 			if err := f.ipt.Delete(hooks[h].table, hooks[h].own, spec...); err != nil && !notExist(err) {
-				errs = append(errs, fmt.Errorf("firewall: %s: remove %s: %w", f.name, strings.Join(spec, " "), err))
+				errs = append(errs, fmt.Errorf("%s: remove %s: %w", f.name, strings.Join(spec, " "), err))
 				continue
 			}
 			delete(f.rules, k)
@@ -391,7 +392,7 @@ func (f *ipFamily) repairHook(h int, want map[ruleKey][]string) error {
 		}
 	}
 	if err := f.ipt.ClearChain(hk.table, hk.own); err != nil {
-		return fmt.Errorf("firewall: %s: recreate chain %s: %w", f.name, hk.own, err)
+		return fmt.Errorf("%s: recreate chain %s: %w", f.name, hk.own, err)
 	}
 	for k := range f.rules {
 		if k.h == h {
@@ -406,7 +407,7 @@ func (f *ipFamily) repairHook(h int, want map[ruleKey][]string) error {
 	var errs []error
 	for _, k := range keys {
 		if err := f.ipt.Append(hk.table, hk.own, keep[k]...); err != nil {
-			errs = append(errs, fmt.Errorf("firewall: %s: restore %s: %w", f.name, strings.Join(keep[k], " "), err))
+			errs = append(errs, fmt.Errorf("%s: restore %s: %w", f.name, strings.Join(keep[k], " "), err))
 			continue
 		}
 		f.rules[k] = keep[k]
@@ -430,11 +431,11 @@ func (f *ipFamily) ensureJump(h int) error {
 	}
 	for ; n > 0; n-- {
 		if err := f.ipt.Delete(hk.table, hk.builtin, "-j", hk.own); err != nil && !notExist(err) {
-			return fmt.Errorf("firewall: %s: delete misplaced jump to %s: %w", f.name, hk.own, err)
+			return fmt.Errorf("%s: delete misplaced jump to %s: %w", f.name, hk.own, err)
 		}
 	}
 	if err := f.ipt.Insert(hk.table, hk.builtin, 1, "-j", hk.own); err != nil {
-		return fmt.Errorf("firewall: %s: insert jump to %s: %w", f.name, hk.own, err)
+		return fmt.Errorf("%s: insert jump to %s: %w", f.name, hk.own, err)
 	}
 	return nil
 }
@@ -452,16 +453,16 @@ func (b *Iptables) rulesFor(f *ipFamily, g Grant) []iptRule {
 	var out []iptRule
 	for _, a := range atoms(g.Src, g.Spec) {
 		src := prefixString(a.src)
-		match := func(extra []string, proto string, port uint16, tail ...string) []string {
+		match := func(extra []string, proto l4.Proto, port uint16, tail ...string) []string {
 			s := append([]string{"-s", src}, extra...)
-			s = append(s, "-p", proto, "-m", proto, "--dport", strconv.Itoa(int(port)))
+			s = append(s, "-p", proto.String(), "-m", proto.String(), "--dport", strconv.Itoa(int(port)))
 			if !f.noComment {
 				s = append(s, "-m", "comment", "--comment", comment)
 			}
 			return append(s, tail...)
 		}
 		if !a.fwd {
-			out = append(out, iptRule{key: ruleKey{a.key(), hInput}, spec: match(nil, a.proto, a.port, "-j", "ACCEPT")})
+			out = append(out, iptRule{key: ruleKey{a.key(), hInput}, spec: match(nil, a.port.Proto, a.port.Num, "-j", "ACCEPT")})
 			continue
 		}
 		// Without nat no part of a forward is installed. The DNAT rule
@@ -469,13 +470,13 @@ func (b *Iptables) rulesFor(f *ipFamily, g Grant) []iptRule {
 		err := f.natErr
 		dst := []string{"-d", prefixString(a.to.Addr())}
 		out = append(out, iptRule{key: ruleKey{a.key(), hForward}, err: err,
-			spec: match(dst, a.proto, a.to.Port(), "-j", "ACCEPT")})
+			spec: match(dst, a.port.Proto, a.to.Port(), "-j", "ACCEPT")})
 		if a.masq {
 			out = append(out, iptRule{key: ruleKey{a.key(), hMasq}, err: err,
-				spec: match(dst, a.proto, a.to.Port(), "-j", "MASQUERADE")})
+				spec: match(dst, a.port.Proto, a.to.Port(), "-j", "MASQUERADE")})
 		}
 		out = append(out, iptRule{key: ruleKey{a.key(), hDNAT}, err: err,
-			spec: match(nil, a.proto, a.port, "-j", "DNAT", "--to-destination", a.to.String())})
+			spec: match(nil, a.port.Proto, a.port.Num, "-j", "DNAT", "--to-destination", a.to.String())})
 	}
 	return out
 }

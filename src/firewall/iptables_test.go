@@ -3,6 +3,7 @@ package firewall
 import (
 	"errors"
 	"fmt"
+	"github.com/knockd-go/knockd-go/src/l4"
 	"strconv"
 	"strings"
 	"testing"
@@ -191,7 +192,7 @@ func TestIptablesRules(t *testing.T) {
 		}
 	}
 	until := time.Unix(1700000000, 0)
-	g := Grant{Door: "open ssh", Src: srcA, Spec: Spec{Open: []Port{{"tcp", 22}}, Forward: web.Forward}, Until: until}
+	g := Grant{Door: "open ssh", Src: srcA, Spec: Spec{Open: []l4.Port{{Proto: l4.TCP, Num: 22}}, Forward: web.Forward}, Until: until}
 	if err := b.Add(g); err != nil {
 		t.Fatal(err)
 	}

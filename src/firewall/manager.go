@@ -8,6 +8,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/knockd-go/knockd-go/src/logx"
 )
 
 // ManagerOptions configure a Manager. Zero values mean the defaults.
@@ -19,8 +21,9 @@ type ManagerOptions struct {
 	// a duration, cannot go stale if the fake clock moves between the
 	// reading of Now and the arming of the timer.
 	At func(t time.Time) <-chan time.Time
-	// Log receives one line per notable event (reassert repairs, errors).
-	Log func(string)
+	// Log receives one line per notable event (reassert repairs, errors);
+	// nil discards them.
+	Log *logx.Logger
 	// OnExpire is called, outside the Manager's lock, for each grant that
 	// expired. It must not block for long.
 	OnExpire func(Grant)
@@ -72,9 +75,6 @@ func NewManager(b Backend, opt ManagerOptions) *Manager {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	if opt.Log == nil {
-		opt.Log = func(string) {}
-	}
 	if opt.ReassertEvery == 0 {
 		opt.ReassertEvery = 5 * time.Second
 	}
@@ -105,21 +105,21 @@ func NewManager(b Backend, opt ManagerOptions) *Manager {
 // retries it. until is the zero time when nothing was granted.
 func (m *Manager) Grant(door string, src netip.Addr, s Spec, d time.Duration) (until time.Time, err error) {
 	if d <= 0 {
-		return time.Time{}, fmt.Errorf("firewall: grant %s for %v: duration must be positive", src, d)
+		return time.Time{}, fmt.Errorf("grant %s for %v: duration must be positive", src, d)
 	}
 	if err := s.Validate(); err != nil {
 		return time.Time{}, err
 	}
 	src = src.Unmap()
 	if !src.IsValid() || src.Zone() != "" {
-		return time.Time{}, fmt.Errorf("firewall: grant: invalid source address %q", src)
+		return time.Time{}, fmt.Errorf("grant: invalid source address %q", src)
 	}
 	var errs []error
 	var want []atom
 	for _, a := range atoms(src, s) {
 		if a.fwd && a.to.Addr().Is4() != src.Is4() {
-			errs = append(errs, fmt.Errorf("firewall: door %s: skipped forward %s/%d to %s for %s: %w",
-				door, a.proto, a.port, a.to, src, ErrFamily))
+			errs = append(errs, fmt.Errorf("door %s: skipped forward %s to %s for %s: %w",
+				door, a.port, a.to, src, ErrFamily))
 			continue
 		}
 		want = append(want, a)
@@ -135,7 +135,7 @@ func (m *Manager) Grant(door string, src netip.Addr, s Spec, d time.Duration) (u
 	}
 	gk := grantKey{door, src}
 	if _, ok := m.grants[gk]; !ok && len(m.grants) >= m.opt.MaxGrants {
-		return time.Time{}, fmt.Errorf("firewall: grant %s for door %s: %w (%d)", src, door, ErrTooMany, m.opt.MaxGrants)
+		return time.Time{}, fmt.Errorf("grant %s for door %s: %w (%d)", src, door, ErrTooMany, m.opt.MaxGrants)
 	}
 	now := m.opt.Now()
 	until = now.Add(d)
@@ -150,13 +150,16 @@ func (m *Manager) Grant(door string, src netip.Addr, s Spec, d time.Duration) (u
 		case st.a != a:
 			stale = append(stale, st.a)
 			add = append(add, a)
-		case until.After(st.until):
+		case until.Sub(st.until) >= minExtension:
+			// A repeated knock extends the grant; extensions shorter than
+			// minExtension are not worth a firewall call (a replayed
+			// knock storm would make one per knock otherwise).
 			add = append(add, a)
 		}
 	}
 	if len(stale) > 0 {
 		if err := m.b.Remove(Grant{Door: door, Src: src, Spec: specOf(stale)}); err != nil {
-			errs = append(errs, fmt.Errorf("firewall: replace %s: %w", src, err))
+			errs = append(errs, fmt.Errorf("replace %s: %w", src, err))
 		}
 	}
 	if len(add) > 0 {
@@ -177,8 +180,11 @@ func (m *Manager) Grant(door string, src netip.Addr, s Spec, d time.Duration) (u
 		m.grants[gk] = g
 	}
 	g.Spec = specOf(want)
-	if until.After(g.Until) {
-		g.Until = until
+	// The grant lasts as long as its longest-lived atom.
+	for _, a := range want {
+		if st := m.atoms[a.key()]; st != nil && st.until.After(g.Until) {
+			g.Until = st.until
+		}
 	}
 	if wasIdle {
 		// First grant after an idle period: next check one period away.
@@ -259,6 +265,10 @@ func (m *Manager) Run(ctx context.Context) error {
 		}
 	}
 }
+
+// minExtension is the least extension of an active grant that is made in
+// the firewall; a shorter one leaves the grant as it is.
+const minExtension = time.Second
 
 // idleWait is how long Run sleeps with nothing to do; a new grant wakes it.
 const idleWait = time.Hour
@@ -372,8 +382,8 @@ func (m *Manager) sweep(now time.Time) []Grant {
 			st.retryAt = now.Add(st.backoff)
 		}
 		if err != nil {
-			m.opt.Log(fmt.Sprintf("firewall: %s: removing expired grant of %s (door %s) failed, retrying: %v",
-				m.b.Name(), k.src, k.door, err))
+			m.opt.Log.Printf("firewall: %s: removing expired grant of %s (door %s) failed, retrying: %v",
+				m.b.Name(), k.src, k.door, err)
 		}
 	}
 	var expired []Grant
@@ -432,14 +442,14 @@ func (m *Manager) reassert() {
 	case err != nil:
 		if msg := err.Error(); msg != m.lastErr {
 			m.lastErr = msg
-			m.opt.Log(fmt.Sprintf("firewall: %s: reassert failed: %v", m.b.Name(), err))
+			m.opt.Log.Printf("firewall: %s: reassert failed: %v", m.b.Name(), err)
 		}
 	case repaired:
 		m.lastErr = ""
-		m.opt.Log(fmt.Sprintf("firewall: %s: restored %d active grant(s) after a firewall reload", m.b.Name(), len(active)))
+		m.opt.Log.Printf("firewall: %s: restored %d active grant(s) after a firewall reload", m.b.Name(), len(active))
 	case m.lastErr != "":
 		m.lastErr = ""
-		m.opt.Log(fmt.Sprintf("firewall: %s: reassert works again", m.b.Name()))
+		m.opt.Log.Printf("firewall: %s: reassert works again", m.b.Name())
 	}
 }
 
@@ -477,10 +487,10 @@ func (m *Manager) Close() error {
 	select {
 	case err := <-res:
 		if err != nil {
-			return fmt.Errorf("firewall: %s: close: %w", m.b.Name(), err)
+			return fmt.Errorf("%s: close: %w", m.b.Name(), err)
 		}
 		return nil
 	case <-t.C:
-		return fmt.Errorf("firewall: %s: close: timed out after %v", m.b.Name(), m.opt.CloseTimeout)
+		return fmt.Errorf("%s: close: timed out after %v", m.b.Name(), m.opt.CloseTimeout)
 	}
 }

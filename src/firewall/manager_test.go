@@ -3,6 +3,8 @@ package firewall
 import (
 	"context"
 	"errors"
+	"github.com/knockd-go/knockd-go/src/l4"
+	"github.com/knockd-go/knockd-go/src/logx"
 	"net/netip"
 	"strings"
 	"sync"
@@ -93,28 +95,23 @@ var (
 	srcA = netip.MustParseAddr("198.51.100.2")
 	srcB = netip.MustParseAddr("198.51.100.3")
 	srcC = netip.MustParseAddr("2001:db8:1::2")
-	ssh  = Spec{Open: []Port{{"tcp", 22}}}
-	web  = Spec{Forward: []Forward{{Proto: "tcp", Port: 8080, To: netip.MustParseAddrPort("192.168.1.10:80"), Masquerade: true}}}
+	ssh  = Spec{Open: []l4.Port{{Proto: l4.TCP, Num: 22}}}
+	web  = Spec{Forward: []Forward{{Port: l4.Port{Proto: l4.TCP, Num: 8080}, To: netip.MustParseAddrPort("192.168.1.10:80"), Masquerade: true}}}
 )
 
-func newTestManager(t *testing.T) (*Manager, *Fake, *fakeClock, *[]string) {
+func newTestManager(t *testing.T) (*Manager, *Fake, *fakeClock, *logx.Recorder) {
 	t.Helper()
 	clk := newFakeClock()
 	f := NewFake()
-	var mu sync.Mutex
-	var logs []string
+	log, rec := logx.NewRecorder(false)
 	m := NewManager(f, ManagerOptions{
-		Now: clk.Now,
-		At:  clk.At,
-		Log: func(s string) {
-			mu.Lock()
-			logs = append(logs, s)
-			mu.Unlock()
-		},
+		Now:           clk.Now,
+		At:            clk.At,
+		Log:           log,
 		ReassertEvery: 5 * time.Second,
 	})
 	t.Cleanup(func() { _ = m.Close() })
-	return m, f, clk, &logs
+	return m, f, clk, rec
 }
 
 func TestManagerGrantAndExtend(t *testing.T) {
@@ -239,7 +236,7 @@ func TestManagerForwardTargetChange(t *testing.T) {
 	if _, err := m.Grant("web", srcA, web, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	other := Spec{Forward: []Forward{{Proto: "tcp", Port: 8080, To: netip.MustParseAddrPort("192.168.1.11:80")}}}
+	other := Spec{Forward: []Forward{{Port: l4.Port{Proto: l4.TCP, Num: 8080}, To: netip.MustParseAddrPort("192.168.1.11:80")}}}
 	if _, err := m.Grant("web2", srcA, other, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
@@ -272,11 +269,11 @@ func TestManagerFamily(t *testing.T) {
 	}
 	// A backend refusing the family records nothing.
 	f.FailWith("Add", ErrFamily)
-	if _, err := m.Grant("ssh", srcC, Spec{Open: []Port{{"udp", 53}}}, time.Second); !errors.Is(err, ErrFamily) {
+	if _, err := m.Grant("ssh", srcC, Spec{Open: []l4.Port{{Proto: l4.UDP, Num: 53}}}, time.Second); !errors.Is(err, ErrFamily) {
 		t.Fatalf("err = %v", err)
 	}
 	for _, g := range m.activeLocked() {
-		if len(g.Spec.Open) == 1 && g.Spec.Open[0].Proto == "udp" {
+		if len(g.Spec.Open) == 1 && g.Spec.Open[0].Proto == l4.UDP {
 			t.Fatal("a grant the backend refused was recorded")
 		}
 	}
@@ -358,8 +355,8 @@ func TestManagerReassert(t *testing.T) {
 	if len(last.Active) != 2 || !last.Active[0].Until.Equal(clk.Now().Add(55*time.Second)) {
 		t.Fatalf("Reassert got %+v", last.Active)
 	}
-	if !strings.Contains(strings.Join(*logs, "\n"), "restored") {
-		t.Errorf("repair not logged: %q", *logs)
+	if !logs.Has("restored") {
+		t.Errorf("repair not logged: %q", logs.Lines())
 	}
 	// Errors are logged once, not on every period.
 	f.FailWith("Reassert", errors.New("xtables lock"))
@@ -368,13 +365,13 @@ func TestManagerReassert(t *testing.T) {
 		m.tick()
 	}
 	n := 0
-	for _, l := range *logs {
+	for _, l := range logs.Lines() {
 		if strings.Contains(l, "xtables lock") {
 			n++
 		}
 	}
 	if n != 1 {
-		t.Fatalf("error logged %d times: %q", n, *logs)
+		t.Fatalf("error logged %d times: %q", n, logs.Lines())
 	}
 }
 
@@ -397,8 +394,8 @@ func TestManagerRemoveRetry(t *testing.T) {
 	f.FailWith("Remove", errors.New("busy"))
 	clk.Advance(time.Second)
 	m.tick()
-	if len(f.Installed()) != 1 || len(*logs) == 0 {
-		t.Fatalf("failed removal: installed %+v, logs %q", f.Installed(), *logs)
+	if len(f.Installed()) != 1 || len(logs.Lines()) == 0 {
+		t.Fatalf("failed removal: installed %+v, logs %q", f.Installed(), logs.Lines())
 	}
 	if len(m.Active()) != 0 {
 		t.Fatal("an expired grant is still reported active")
@@ -464,14 +461,14 @@ func TestManagerClose(t *testing.T) {
 
 // slowBackend blocks in Close.
 type slowBackend struct {
-	None
+	*Fake
 	release chan struct{}
 }
 
 func (s slowBackend) Close() error { <-s.release; return nil }
 
 func TestManagerCloseTimeout(t *testing.T) {
-	s := slowBackend{release: make(chan struct{})}
+	s := slowBackend{Fake: NewFake(), release: make(chan struct{})}
 	defer close(s.release)
 	m := NewManager(s, ManagerOptions{CloseTimeout: 50 * time.Millisecond})
 	start := time.Now()
@@ -505,4 +502,17 @@ func TestManagerConcurrent(t *testing.T) {
 	if n := len(f.Installed()); n != 40 {
 		t.Fatalf("installed %d rules, want 40 (8 goroutines × 5 sources)", n)
 	}
+}
+
+// testLog returns a logger writing to t.Log.
+func testLog(t *testing.T) *logx.Logger {
+	l, _ := logx.New(logx.Options{Verbose: tWriter{t}})
+	return l
+}
+
+type tWriter struct{ t *testing.T }
+
+func (w tWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
 }

@@ -3,6 +3,7 @@ package firewall
 import (
 	"bufio"
 	"fmt"
+	"github.com/knockd-go/knockd-go/src/l4"
 	"net"
 	"net/netip"
 	"os"
@@ -208,7 +209,7 @@ func specFor(src netip.Addr) Spec {
 		to = lanHst6
 	}
 	return Spec{
-		Open:    []Port{{"tcp", routerPort}},
-		Forward: []Forward{{Proto: "tcp", Port: fwdPort, To: to, Masquerade: true}},
+		Open:    []l4.Port{{Proto: l4.TCP, Num: routerPort}},
+		Forward: []Forward{{Port: l4.Port{Proto: l4.TCP, Num: fwdPort}, To: to, Masquerade: true}},
 	}
 }

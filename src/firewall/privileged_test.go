@@ -66,7 +66,7 @@ func runScenario(t *testing.T, v variant) {
 	if err := b.Init(); err != nil {
 		t.Fatalf("Init: %v", err)
 	}
-	m := NewManager(b, ManagerOptions{Log: func(s string) { t.Log(s) }, ReassertEvery: -1})
+	m := NewManager(b, ManagerOptions{Log: testLog(t), ReassertEvery: -1})
 	for _, h := range all {
 		if _, err := m.Grant("door1", h.a, specFor(h.a), 30*time.Second); err != nil {
 			t.Fatalf("Grant %s: %v", h.a, err)
@@ -122,7 +122,7 @@ func runScenario(t *testing.T, v variant) {
 	if err := b2.Init(); err != nil {
 		t.Fatalf("Init: %v", err)
 	}
-	m2 := NewManager(b2, ManagerOptions{Log: func(s string) { t.Log(s) }, ReassertEvery: 200 * time.Millisecond})
+	m2 := NewManager(b2, ManagerOptions{Log: testLog(t), ReassertEvery: 200 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- m2.Run(ctx) }()

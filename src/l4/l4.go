@@ -12,19 +12,28 @@ import (
 // Proto is an IP protocol number; only TCP and UDP are used.
 type Proto uint8
 
-// The protocols knockd-go knows.
+// The protocols knockd-go knows. Knocks and grants are TCP or UDP; an SPA
+// request may name ICMP, or no protocol ("none" in fwknop's words), which
+// no door grants.
 const (
-	TCP Proto = 6
-	UDP Proto = 17
+	None Proto = 0
+	ICMP Proto = 1
+	TCP  Proto = 6
+	UDP  Proto = 17
 )
 
-// String returns "tcp" or "udp" (or the number of another protocol).
+// String returns "tcp", "udp", "icmp", "none", or the number of another
+// protocol.
 func (p Proto) String() string {
 	switch p {
 	case TCP:
 		return "tcp"
 	case UDP:
 		return "udp"
+	case ICMP:
+		return "icmp"
+	case None:
+		return "none"
 	}
 	return strconv.Itoa(int(p))
 }

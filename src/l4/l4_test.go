@@ -36,7 +36,29 @@ func TestParse(t *testing.T) {
 			t.Errorf("knock round trip of %v: %v, %v", got, back, err)
 		}
 	}
-	if s := Proto(1).String(); s != "1" {
-		t.Errorf("Proto(1) = %q", s)
+	if s := Proto(2).String() + ICMP.String() + None.String(); s != "2icmpnone" {
+		t.Errorf("Proto names %q", s)
+	}
+}
+
+func TestFlags(t *testing.T) {
+	var f Flags
+	if err := ParseFlags("syn, !ACK", &f); err != nil {
+		t.Fatal(err)
+	}
+	if f != (Flags{Set: SYN, Clear: ACK}) || f.String() != "syn,!ack" {
+		t.Fatalf("got %+v %q", f, f.String())
+	}
+	if !f.Match(SYN) || f.Match(SYN|ACK) || f.Match(0) {
+		t.Fatal("Match")
+	}
+	if err := ParseFlags("ack", &f); err != nil || f != (Flags{Set: SYN | ACK}) {
+		t.Fatalf("a later line overrides: %+v %v", f, err)
+	}
+	if err := ParseFlags("syn,bogus", &f); err == nil {
+		t.Fatal("bogus flag accepted")
+	}
+	if !(Flags{}).Match(0xff) {
+		t.Fatal("zero Flags must accept anything")
 	}
 }

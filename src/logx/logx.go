@@ -1,29 +1,34 @@
-// Package logx writes knockd's log lines to its three sinks: syslog (ident
-// knockd, facility user, level notice, no PID, like knockd 0.8), a log file
-// with knockd's `[YYYY-MM-DD HH:MM] message` prefix, and standard output in
-// verbose mode. Debug lines go to standard output only with -D.
+// Package logx is knockd-go's one logger. It writes knockd's log lines to
+// its three sinks: syslog (ident knockd, facility user, level notice, no
+// PID, like knockd 0.8), a log file with knockd's `[YYYY-MM-DD HH:MM]
+// message` prefix, and standard output in verbose mode. Debug lines go to
+// their own writer, only with -D.
+//
+// Lines an outsider can cause at will (knock progress, SPA rejections) go
+// through a Limiter, which lets a burst through and then a few lines a
+// second per key, with one line counting the rest.
 package logx
 
 import (
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
-// Logger is safe for concurrent use.
+// Logger is safe for concurrent use. The zero value and nil discard
+// everything.
 type Logger struct {
 	mu      sync.Mutex
 	now     func() time.Time
 	verbose io.Writer // nil unless -v
 	debug   io.Writer // nil unless -D
 	file    *os.File
-	path    string
 	syslog  bool
-	sysConn net.Conn
+	sysFD   int // -1: not connected
 	sysPath string
 }
 
@@ -40,7 +45,7 @@ type Options struct {
 
 // New opens the sinks. A log file that cannot be opened is an error.
 func New(o Options) (*Logger, error) {
-	l := &Logger{now: o.Now, verbose: o.Verbose, debug: o.Debug, syslog: o.Syslog, sysPath: o.SyslogPath}
+	l := &Logger{now: o.Now, verbose: o.Verbose, debug: o.Debug, syslog: o.Syslog, sysPath: o.SyslogPath, sysFD: -1}
 	if l.now == nil {
 		l.now = time.Now
 	}
@@ -48,50 +53,74 @@ func New(o Options) (*Logger, error) {
 		l.sysPath = "/dev/log"
 	}
 	if o.LogFile != "" {
-		if err := l.openFile(o.LogFile); err != nil {
+		f, err := OpenLogFile(o.LogFile)
+		if err != nil {
 			return nil, err
 		}
+		l.file = f
 	}
 	return l, nil
 }
 
-func (l *Logger) openFile(path string) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+// Discard returns a logger without sinks.
+func Discard() *Logger { return &Logger{now: time.Now, sysFD: -1} }
+
+// OpenLogFile opens path for appending, creating it 0640. It refuses to
+// follow a symbolic link (someone who can write the directory could
+// otherwise point the log of a root daemon at any file).
+func OpenLogFile(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|syscall.O_NOFOLLOW, 0o640)
 	if err != nil {
-		return fmt.Errorf("log: cannot open logfile: %w", err)
+		return nil, fmt.Errorf("log file %s: %w", path, unwrapPath(err))
 	}
-	l.file, l.path = f, path
-	return nil
+	return f, nil
+}
+
+// unwrapPath drops the *PathError wrapping (its text repeats the path)
+// and names what ELOOP means here.
+func unwrapPath(err error) error {
+	if pe, ok := err.(*os.PathError); ok {
+		if pe.Err == syscall.ELOOP {
+			return fmt.Errorf("is a symbolic link, refused")
+		}
+		return pe.Err
+	}
+	return err
 }
 
 // Reopen closes and re-opens the log file (after rotation, on SIGHUP),
 // switching to path (which may be empty: no file) and the syslog setting.
+// On error the logger keeps no file.
 func (l *Logger) Reopen(path string, syslog bool) error {
+	var f *os.File
+	var err error
+	if path != "" {
+		f, err = OpenLogFile(path)
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.file != nil {
 		l.file.Close()
-		l.file = nil
 	}
+	l.file = f
 	l.syslog = syslog
-	if path == "" {
-		l.path = ""
-		return nil
-	}
-	return l.openFile(path)
+	return err
 }
 
 // Printf logs one message to every sink.
 func (l *Logger) Printf(format string, args ...any) {
+	if l == nil {
+		return
+	}
 	msg := strings.TrimRight(fmt.Sprintf(format, args...), "\n")
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	t := l.now()
 	if l.verbose != nil {
-		fmt.Fprintln(l.verbose, msg)
+		io.WriteString(l.verbose, msg+"\n")
 	}
 	if l.file != nil {
-		fmt.Fprintf(l.file, "[%s] %s\n", t.Format("2006-01-02 15:04"), msg)
+		l.file.WriteString("[" + t.Format("2006-01-02 15:04") + "] " + msg + "\n")
 	}
 	if l.syslog {
 		l.sendSyslog(t, msg)
@@ -100,49 +129,56 @@ func (l *Logger) Printf(format string, args ...any) {
 
 // Debugf logs a debug message (only with -D).
 func (l *Logger) Debugf(format string, args ...any) {
-	if l.debug == nil {
+	if l == nil || l.debug == nil {
 		return
 	}
 	msg := strings.TrimRight(fmt.Sprintf(format, args...), "\n")
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	fmt.Fprintln(l.debug, msg)
+	io.WriteString(l.debug, msg+"\n")
 }
 
 // Debugging reports whether debug output is on.
-func (l *Logger) Debugging() bool { return l.debug != nil }
+func (l *Logger) Debugging() bool { return l != nil && l.debug != nil }
 
 // sendSyslog writes an RFC 3164 datagram: <13>Mmm dd hh:mm:ss knockd: msg
 // (user.notice). It reconnects once if the socket went away (syslogd
 // restart) and drops the message if that fails too.
 func (l *Logger) sendSyslog(t time.Time, msg string) {
-	line := fmt.Sprintf("<13>%s knockd: %s", t.Format(time.Stamp), msg)
+	line := []byte("<13>" + t.Format(time.Stamp) + " knockd: " + msg)
 	for try := 0; try < 2; try++ {
-		if l.sysConn == nil {
-			c, err := net.Dial("unixgram", l.sysPath)
+		if l.sysFD < 0 {
+			fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_DGRAM|syscall.SOCK_CLOEXEC, 0)
 			if err != nil {
 				return
 			}
-			l.sysConn = c
+			if err := syscall.Connect(fd, &syscall.SockaddrUnix{Name: l.sysPath}); err != nil {
+				syscall.Close(fd)
+				return
+			}
+			l.sysFD = fd
 		}
-		if _, err := l.sysConn.Write([]byte(line)); err == nil {
+		if _, err := syscall.Write(l.sysFD, line); err == nil {
 			return
 		}
-		l.sysConn.Close()
-		l.sysConn = nil
+		syscall.Close(l.sysFD)
+		l.sysFD = -1
 	}
 }
 
 // Close closes the sinks.
 func (l *Logger) Close() {
+	if l == nil {
+		return
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.file != nil {
 		l.file.Close()
 		l.file = nil
 	}
-	if l.sysConn != nil {
-		l.sysConn.Close()
-		l.sysConn = nil
+	if l.sysFD >= 0 {
+		syscall.Close(l.sysFD)
+		l.sysFD = -1
 	}
 }

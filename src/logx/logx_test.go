@@ -80,3 +80,101 @@ func TestBadLogFile(t *testing.T) {
 		t.Fatal("want an error for a log file that cannot be created")
 	}
 }
+
+func TestLogFileSymlinkRefused(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "target")
+	os.WriteFile(target, nil, 0o600)
+	link := filepath.Join(dir, "knockd.log")
+	os.Symlink(target, link)
+	_, err := New(Options{LogFile: link})
+	if err == nil || !strings.Contains(err.Error(), link+": is a symbolic link, refused") {
+		t.Fatalf("New with a symlinked log file: %v", err)
+	}
+	lg := Discard()
+	if err := lg.Reopen(link, false); err == nil {
+		t.Fatal("Reopen followed a symbolic link")
+	}
+}
+
+func TestNilAndDiscard(t *testing.T) {
+	var l *Logger
+	l.Printf("x")
+	l.Debugf("y")
+	l.Close()
+	if l.Debugging() {
+		t.Fatal("nil logger debugging")
+	}
+	Discard().Printf("z")
+}
+
+func TestRecorder(t *testing.T) {
+	lg, rec := NewRecorder(true)
+	lg.Printf("a %d", 1)
+	lg.Debugf("b")
+	lg.Printf("c\n")
+	if got := rec.String(); got != "a 1\nb\nc\n" {
+		t.Fatalf("recorded %q", got)
+	}
+	if !rec.Has("a 1") || rec.Count("a") != 1 || !rec.Wait("c", time.Second) || rec.Wait("nope", 10*time.Millisecond) {
+		t.Fatal("Has/Count/Wait")
+	}
+}
+
+func TestLimiter(t *testing.T) {
+	lg, rec := NewRecorder(false)
+	now := time.Unix(1000, 0)
+	m := NewLimiter(lg, 3, 20, func() time.Time { return now })
+	var pending []func()
+	m.after = func(_ time.Duration, f func()) { pending = append(pending, f) }
+	fire := func() {
+		fs := pending
+		pending = nil
+		for _, f := range fs {
+			f()
+		}
+	}
+	// A burst of 100 lines in one instant: 20 pass, one report of 80.
+	for i := 0; i < 100; i++ {
+		m.Printf("door", "line %d", i)
+	}
+	if n := rec.Count("line"); n != 20 {
+		t.Fatalf("%d lines passed, want the burst of 20", n)
+	}
+	m.Printf("other", "other door") // keys are independent
+	if !rec.Has("other door") {
+		t.Fatal("another key was limited")
+	}
+	if len(pending) != 1 {
+		t.Fatalf("%d reports scheduled, want 1", len(pending))
+	}
+	fire()
+	if !rec.Has("door: 80 log lines suppressed") {
+		t.Fatalf("no report: %q", rec.Lines())
+	}
+	// A sustained storm: 1000 lines a second for 10 s gives 3 a second
+	// and one report a second.
+	before := len(rec.Lines())
+	for s := 0; s < 10; s++ {
+		for i := 0; i < 1000; i++ {
+			now = now.Add(time.Millisecond)
+			m.Printf("door", "storm")
+		}
+		fire()
+	}
+	got := len(rec.Lines()) - before
+	if got > 10*(3+1)+1 {
+		t.Fatalf("%d lines in 10 s of storm, want at most %d", got, 10*4+1)
+	}
+	// Quiet again: the report chain stops, no timer stays armed.
+	fire()
+	fire()
+	if len(pending) != 0 {
+		t.Fatalf("%d timers still armed after the storm", len(pending))
+	}
+	now = now.Add(time.Minute)
+	m.Printf("door", "after")
+	if !rec.Has("after") {
+		t.Fatal("budget not refilled")
+	}
+}

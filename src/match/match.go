@@ -20,18 +20,39 @@ package match
 
 import (
 	"net/netip"
+	"slices"
 	"time"
 
-	"github.com/knockd-go/knockd-go/src/config"
+	"github.com/knockd-go/knockd-go/src/l4"
 )
+
+// Door is what the matcher knows of a door: its knock. A door without
+// steps never matches (an SPA door, or a used-up one-time door).
+type Door struct {
+	Steps   []l4.Port
+	Flags   l4.Flags   // TCP steps must satisfy this
+	Target  netip.Addr // knocks must go to this address; zero: to one of the receiving device's
+	Devices uint64     // bit i: knocks seen on device i count; 0: every device
+	Timeout time.Duration
+	// Strict keeps knockd's behaviour: a knock repeating the step just
+	// matched breaks the attempt.
+	Strict   bool
+	Cooldown time.Duration
+}
+
+// Equal reports whether two doors match the same knocks the same way.
+func (d Door) Equal(o Door) bool {
+	return slices.Equal(d.Steps, o.Steps) && d.Flags == o.Flags && d.Target == o.Target &&
+		d.Devices == o.Devices && d.Timeout == o.Timeout && d.Strict == o.Strict && d.Cooldown == o.Cooldown
+}
 
 // Packet is what the matcher needs of a decoded knock.
 type Packet struct {
 	Src   netip.Addr
 	Dst   netip.Addr
-	Local bool // Dst is one of the capture device's current addresses
-	Proto uint8
-	Port  uint16
+	Local bool // Dst is one of the receiving device's current addresses
+	Dev   int  // index of the receiving device (below 64)
+	Port  l4.Port
 	Flags uint8
 }
 
@@ -126,7 +147,7 @@ func (a *attempt) unlink(k int) {
 
 // Matcher tracks knock attempts. It is not safe for concurrent use.
 type Matcher struct {
-	doors    []*config.Door
+	doors    []Door
 	now      func() time.Time
 	max      int
 	sources  map[key]*source
@@ -148,12 +169,12 @@ type Matcher struct {
 
 // New returns a matcher for doors, holding at most max attempts. Events are
 // passed to emit synchronously.
-func New(doors []*config.Door, max int, now func() time.Time, emit func(Event)) *Matcher {
+func New(doors []Door, max int, now func() time.Time, emit func(Event)) *Matcher {
 	if max < 1 {
-		max = config.DefaultMaxAttempts
+		max = DefaultMax
 	}
 	m := &Matcher{
-		doors:    doors,
+		doors:    slices.Clone(doors),
 		now:      now,
 		max:      max,
 		sources:  make(map[key]*source),
@@ -169,13 +190,16 @@ func New(doors []*config.Door, max int, now func() time.Time, emit func(Event)) 
 	return m
 }
 
+// DefaultMax is the table size New uses for max < 1.
+const DefaultMax = 32768
+
 // Len returns the number of tracked attempts (including cool-downs).
 func (m *Matcher) Len() int { return m.n }
 
 // Sources returns the number of tracked source addresses.
 func (m *Matcher) Sources() int { return len(m.sources) }
 
-func (a *attempt) step(m *Matcher) config.Step { return m.doors[a.door].Sequence[a.stage] }
+
 
 // key is a source address as a map key: 16 bytes hash and compare faster
 // than a netip.Addr (24 bytes, with its zone handle). IPv4-mapped IPv6
@@ -196,9 +220,11 @@ func (m *Matcher) Process(p Packet) {
 			src = nil
 		}
 	}
-	st := config.Step{Proto: p.Proto, Port: p.Port}
-	for i, d := range m.doors {
-		if len(d.Sequence) == 0 || d.SPA != nil {
+	st := p.Port
+	dev := uint64(1) << (uint(p.Dev) & 63)
+	for i := range m.doors {
+		d := &m.doors[i]
+		if len(d.Steps) == 0 || (d.Devices != 0 && d.Devices&dev == 0) {
 			continue
 		}
 		if d.Target.IsValid() {
@@ -208,7 +234,7 @@ func (m *Matcher) Process(p Packet) {
 		} else if !p.Local {
 			continue
 		}
-		flagsOK := p.Proto != config.TCP || d.TCPFlags.Match(p.Flags)
+		flagsOK := st.Proto != l4.TCP || d.Flags.Match(p.Flags)
 		var a *attempt
 		if src != nil {
 			a = src.find(int32(i))
@@ -220,19 +246,23 @@ func (m *Matcher) Process(p Packet) {
 			if !flagsOK {
 				continue
 			}
-			if st == a.step(m) {
+			if int(a.stage) >= len(d.Steps) { // cannot happen: doors are replaced with their attempts
+				m.remove(a)
+				continue
+			}
+			if st == d.Steps[a.stage] {
 				m.advance(a, now)
 				continue
 			}
-			if !d.StrictDupes && st == d.Sequence[a.stage-1] {
+			if !d.Strict && st == d.Steps[a.stage-1] {
 				continue // repeated knock
 			}
 			m.remove(a)
-			if d.StrictDupes || st != d.Sequence[0] {
+			if d.Strict || st != d.Steps[0] {
 				continue
 			}
 		}
-		if !flagsOK || st != d.Sequence[0] {
+		if !flagsOK || st != d.Steps[0] {
 			continue
 		}
 		if src == nil { // while the loop runs, src stays in the map
@@ -277,7 +307,7 @@ func (m *Matcher) start(src *source, door int32, now time.Time) {
 	} else {
 		a = new(attempt)
 	}
-	a.src, a.door, a.deadline, a.next = src, door, now.Add(m.doors[door].SeqTimeout), src.atts
+	a.src, a.door, a.deadline, a.next = src, door, now.Add(m.doors[door].Timeout), src.atts
 	src.atts = a
 	m.fresh.push(a)
 	m.exp[door].push(a)
@@ -286,10 +316,10 @@ func (m *Matcher) start(src *source, door int32, now time.Time) {
 }
 
 func (m *Matcher) advance(a *attempt, now time.Time) {
-	d := m.doors[a.door]
+	d := &m.doors[a.door]
 	a.stage++
 	m.emit(Event{Kind: Stage, Src: a.src.addr, Door: int(a.door), Stage: int(a.stage), At: now})
-	if int(a.stage) < len(d.Sequence) {
+	if int(a.stage) < len(d.Steps) {
 		if a.stage == 2 {
 			a.unlink(byAge)
 			m.advanced.push(a)
@@ -395,7 +425,64 @@ func (m *Matcher) dropSource(s *source) {
 	m.freeSrc = s
 }
 
-// Reset forgets every attempt (used on reload).
-func (m *Matcher) Reset() {
-	*m = *New(m.doors, m.max, m.now, m.emit)
+// Replace installs d as door i, dropping the attempts and cool-downs of
+// the door it replaces (their steps no longer apply). One-time and
+// rotating doors change their knock this way.
+func (m *Matcher) Replace(i int, d Door) {
+	m.dropDoor(i)
+	m.doors[i] = d
+}
+
+// dropDoor removes every attempt and cool-down of door i.
+func (m *Matcher) dropDoor(i int) {
+	for _, l := range []*list{&m.exp[i], &m.cool[i]} {
+		for l.head != nil {
+			a := l.head
+			src := a.src
+			m.remove(a)
+			if src.atts == nil {
+				m.dropSource(src)
+			}
+		}
+	}
+}
+
+// Rebuild replaces every door (a reload). keep[j] names the old door whose
+// attempts and cool-downs new door j takes over, or is negative; the
+// attempts of old doors no new door keeps are dropped. An old door is kept
+// at most once, and only the caller knows when that is right: when the old
+// and new door match the same knocks.
+func (m *Matcher) Rebuild(doors []Door, keep []int) {
+	newOf := make([]int, len(m.doors))
+	for i := range newOf {
+		newOf[i] = -1
+	}
+	for j, o := range keep {
+		if j < len(doors) && o >= 0 && o < len(m.doors) && newOf[o] < 0 && m.doors[o].Equal(doors[j]) {
+			newOf[o] = j
+		}
+	}
+	for i, j := range newOf {
+		if j < 0 {
+			m.dropDoor(i)
+		}
+	}
+	exp := make([]list, len(doors))
+	cool := make([]list, len(doors))
+	for j := range doors {
+		exp[j].k, cool[j].k = byDeadline, byDeadline
+	}
+	for i, j := range newOf {
+		if j < 0 {
+			continue
+		}
+		exp[j], cool[j] = m.exp[i], m.cool[i]
+		for _, l := range []*list{&exp[j], &cool[j]} {
+			for a := l.head; a != nil; a = a.link[byDeadline].next {
+				a.link[byDeadline].in = l
+				a.door = int32(j)
+			}
+		}
+	}
+	m.doors, m.exp, m.cool = slices.Clone(doors), exp, cool
 }

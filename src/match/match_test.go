@@ -2,6 +2,7 @@ package match
 
 import (
 	"fmt"
+	"github.com/knockd-go/knockd-go/src/l4"
 	"net/netip"
 	"runtime"
 	"strings"
@@ -13,28 +14,42 @@ import (
 
 type clock struct{ t time.Time }
 
-func (c *clock) now() time.Time          { return c.t }
-func (c *clock) add(d time.Duration)     { c.t = c.t.Add(d) }
-func newClock() *clock                   { return &clock{t: time.Unix(1700000000, 0)} }
-func addr(s string) netip.Addr           { return netip.MustParseAddr(s) }
-func door(name, seq string) *config.Door { return mustDoor(name, seq, "") }
+func (c *clock) now() time.Time      { return c.t }
+func (c *clock) add(d time.Duration) { c.t = c.t.Add(d) }
+func newClock() *clock               { return &clock{t: time.Unix(1700000000, 0)} }
+func addr(s string) netip.Addr       { return netip.MustParseAddr(s) }
+func door(name, seq string) *tdoor   { return mustDoor(name, seq, "") }
 
-func mustDoor(name, seq, flags string) *config.Door {
+// tdoor is a door with the name the tests print.
+type tdoor struct {
+	Name string
+	Door
+}
+
+func mustDoor(name, seq, flags string) *tdoor {
 	s, err := config.ParseSequence(seq)
 	if err != nil {
 		panic(err)
 	}
-	d := &config.Door{Name: name, Sequence: s, SeqTimeout: 10 * time.Second}
+	d := &tdoor{Name: name, Door: Door{Steps: s, Timeout: 10 * time.Second}}
 	if flags != "" {
-		if err := config.ParseFlags(flags, &d.TCPFlags); err != nil {
+		if err := l4.ParseFlags(flags, &d.Flags); err != nil {
 			panic(err)
 		}
 	}
 	return d
 }
 
+func plain(ts []*tdoor) []Door {
+	var out []Door
+	for _, t := range ts {
+		out = append(out, t.Door)
+	}
+	return out
+}
+
 type rec struct {
-	doors  []*config.Door
+	doors  []*tdoor
 	events []string
 }
 
@@ -61,19 +76,19 @@ func (r *rec) take() string {
 
 // knock describes one packet: "src port/proto [flags]".
 func pkt(src string, port uint16, proto uint8, flags uint8) Packet {
-	return Packet{Src: addr(src), Dst: addr("192.0.2.1"), Local: true, Proto: proto, Port: port, Flags: flags}
+	return Packet{Src: addr(src), Dst: addr("192.0.2.1"), Local: true, Port: l4.Port{Proto: l4.Proto(proto), Num: port}, Flags: flags}
 }
 
 const syn = 0x02
 const ack = 0x10
 
-func tcp(src string, port uint16) Packet { return pkt(src, port, config.TCP, syn) }
-func udp(src string, port uint16) Packet { return pkt(src, port, config.UDP, 0) }
+func tcp(src string, port uint16) Packet { return pkt(src, port, uint8(l4.TCP), syn) }
+func udp(src string, port uint16) Packet { return pkt(src, port, uint8(l4.UDP), 0) }
 
-func setup(max int, doors ...*config.Door) (*Matcher, *rec, *clock) {
+func setup(max int, doors ...*tdoor) (*Matcher, *rec, *clock) {
 	r := &rec{doors: doors}
 	c := newClock()
-	return New(doors, max, c.now, r.emit), r, c
+	return New(plain(doors), max, c.now, r.emit), r, c
 }
 
 func TestSequences(t *testing.T) {
@@ -82,59 +97,59 @@ func TestSequences(t *testing.T) {
 	B := "198.51.100.8"
 	tests := []struct {
 		name  string
-		doors []*config.Door
+		doors []*tdoor
 		pkts  []Packet
 		want  string
 	}{
-		{"in order", []*config.Door{door("d", "1,2:udp,3")},
+		{"in order", []*tdoor{door("d", "1,2:udp,3")},
 			[]Packet{tcp(A, 1), udp(A, 2), tcp(A, 3)},
 			A + " d stage1; " + A + " d stage2; " + A + " d stage3; " + A + " d open"},
-		{"wrong order breaks", []*config.Door{door("d", "1,2,3")},
+		{"wrong order breaks", []*tdoor{door("d", "1,2,3")},
 			[]Packet{tcp(A, 1), tcp(A, 3), tcp(A, 2)},
 			A + " d stage1"},
-		{"wrong protocol breaks", []*config.Door{door("d", "1,2,3")},
+		{"wrong protocol breaks", []*tdoor{door("d", "1,2,3")},
 			[]Packet{tcp(A, 1), udp(A, 2), tcp(A, 3)},
 			A + " d stage1"},
-		{"first port restarts a broken attempt", []*config.Door{door("d", "1,2,3")},
+		{"first port restarts a broken attempt", []*tdoor{door("d", "1,2,3")},
 			[]Packet{tcp(A, 1), tcp(A, 3), tcp(A, 1), tcp(A, 2), tcp(A, 3)},
 			A + " d stage1; " + A + " d stage1; " + A + " d stage2; " + A + " d stage3; " + A + " d open"},
-		{"duplicate knocks ignored", []*config.Door{door("d", "4,2012,3")},
+		{"duplicate knocks ignored", []*tdoor{door("d", "4,2012,3")},
 			[]Packet{tcp(A, 4), tcp(A, 4), tcp(A, 4), tcp(A, 2012), tcp(A, 2012), tcp(A, 3)},
 			A + " d stage1; " + A + " d stage2; " + A + " d stage3; " + A + " d open"},
-		{"repeated steps in the sequence still count", []*config.Door{door("d", "4,4,4,2012")},
+		{"repeated steps in the sequence still count", []*tdoor{door("d", "4,4,4,2012")},
 			[]Packet{tcp(A, 4), tcp(A, 4), tcp(A, 4), tcp(A, 2012)},
 			A + " d stage1; " + A + " d stage2; " + A + " d stage3; " + A + " d stage4; " + A + " d open"},
-		{"strict duplicates break", []*config.Door{func() *config.Door { d := door("d", "4,2012,3"); d.StrictDupes = true; return d }()},
+		{"strict duplicates break", []*tdoor{func() *tdoor { d := door("d", "4,2012,3"); d.Strict = true; return d }()},
 			[]Packet{tcp(A, 4), tcp(A, 4), tcp(A, 2012), tcp(A, 3)},
 			A + " d stage1"},
-		{"strict: the breaking knock does not restart", []*config.Door{func() *config.Door { d := door("d", "1,2,3"); d.StrictDupes = true; return d }()},
+		{"strict: the breaking knock does not restart", []*tdoor{func() *tdoor { d := door("d", "1,2,3"); d.Strict = true; return d }()},
 			[]Packet{tcp(A, 1), tcp(A, 1), tcp(A, 2), tcp(A, 3), tcp(A, 1), tcp(A, 2), tcp(A, 3)},
 			A + " d stage1; " + A + " d stage1; " + A + " d stage2; " + A + " d stage3; " + A + " d open"},
-		{"flag mismatch ignored", []*config.Door{mustDoor("d", "1,2,3", "syn,!ack")},
-			[]Packet{tcp(A, 1), pkt(A, 2, config.TCP, syn|ack), pkt(A, 9, config.TCP, ack), tcp(A, 2), tcp(A, 3)},
+		{"flag mismatch ignored", []*tdoor{mustDoor("d", "1,2,3", "syn,!ack")},
+			[]Packet{tcp(A, 1), pkt(A, 2, uint8(l4.TCP), syn|ack), pkt(A, 9, uint8(l4.TCP), ack), tcp(A, 2), tcp(A, 3)},
 			A + " d stage1; " + A + " d stage2; " + A + " d stage3; " + A + " d open"},
-		{"flag mismatch cannot start", []*config.Door{mustDoor("d", "1,2", "syn")},
-			[]Packet{pkt(A, 1, config.TCP, ack), tcp(A, 2)},
+		{"flag mismatch cannot start", []*tdoor{mustDoor("d", "1,2", "syn")},
+			[]Packet{pkt(A, 1, uint8(l4.TCP), ack), tcp(A, 2)},
 			""},
-		{"flags do not apply to udp", []*config.Door{mustDoor("d", "1:udp,2", "syn")},
+		{"flags do not apply to udp", []*tdoor{mustDoor("d", "1:udp,2", "syn")},
 			[]Packet{udp(A, 1), tcp(A, 2)},
 			A + " d stage1; " + A + " d stage2; " + A + " d open"},
-		{"shared prefix advances in parallel", []*config.Door{door("a", "1,2,3"), door("b", "1,2,4")},
+		{"shared prefix advances in parallel", []*tdoor{door("a", "1,2,3"), door("b", "1,2,4")},
 			[]Packet{tcp(A, 1), tcp(A, 2), tcp(A, 4)},
 			A + " a stage1; " + A + " b stage1; " + A + " a stage2; " + A + " b stage2; " + A + " b stage3; " + A + " b open"},
-		{"short door inside long door", []*config.Door{door("short", "1,2"), door("long", "1,2,3")},
+		{"short door inside long door", []*tdoor{door("short", "1,2"), door("long", "1,2,3")},
 			[]Packet{tcp(A, 1), tcp(A, 2), tcp(A, 3)},
 			A + " short stage1; " + A + " long stage1; " + A + " short stage2; " + A + " short open; " + A + " long stage2; " + A + " long stage3; " + A + " long open"},
-		{"second source interleaves", []*config.Door{door("d", "1,2,3")},
+		{"second source interleaves", []*tdoor{door("d", "1,2,3")},
 			[]Packet{tcp(A, 1), tcp(B, 1), tcp(A, 2), tcp(B, 3), tcp(A, 3)},
 			A + " d stage1; " + B + " d stage1; " + A + " d stage2; " + A + " d stage3; " + A + " d open"},
-		{"knockd head-of-list bug is gone", []*config.Door{door("d", "1,2")},
+		{"knockd head-of-list bug is gone", []*tdoor{door("d", "1,2")},
 			[]Packet{tcp(A, 1), tcp(B, 1), tcp(A, 7), tcp(B, 2)},
 			A + " d stage1; " + B + " d stage1; " + B + " d stage2; " + B + " d open"},
-		{"single-port door", []*config.Door{door("d", "5:udp")},
+		{"single-port door", []*tdoor{door("d", "5:udp")},
 			[]Packet{udp(A, 5), udp(A, 5)},
 			A + " d stage1; " + A + " d open; " + A + " d stage1; " + A + " d open"},
-		{"port of no door step is neutral only if not a knock port", []*config.Door{door("d", "1,2,3")},
+		{"port of no door step is neutral only if not a knock port", []*tdoor{door("d", "1,2,3")},
 			[]Packet{tcp(A, 1), tcp(A, 99), tcp(A, 2), tcp(A, 3)},
 			A + " d stage1"},
 	}
@@ -158,16 +173,16 @@ func TestDestination(t *testing.T) {
 	tgt.Target = addr("203.0.113.9")
 	m, r, _ := setup(0, d, tgt)
 	A := "198.51.100.7"
-	foreign := Packet{Src: addr(A), Dst: addr("192.0.2.200"), Local: false, Proto: config.TCP, Port: 1, Flags: syn}
+	foreign := Packet{Src: addr(A), Dst: addr("192.0.2.200"), Local: false, Port: l4.Port{Proto: l4.TCP, Num: 1}, Flags: syn}
 	m.Process(foreign)
-	foreign.Port = 2
+	foreign.Port.Num = 2
 	m.Process(foreign)
 	if got := r.take(); got != "" {
 		t.Fatalf("knock to a foreign address: %q", got)
 	}
-	toTarget := Packet{Src: addr(A), Dst: addr("203.0.113.9"), Proto: config.TCP, Port: 1, Flags: syn}
+	toTarget := Packet{Src: addr(A), Dst: addr("203.0.113.9"), Port: l4.Port{Proto: l4.TCP, Num: 1}, Flags: syn}
 	m.Process(toTarget)
-	toTarget.Port = 3
+	toTarget.Port.Num = 3
 	m.Process(toTarget)
 	if got, want := r.take(), A+" t stage1; "+A+" t stage2; "+A+" t open"; got != want {
 		t.Fatalf("knock to Target:\n got %q\nwant %q", got, want)
@@ -242,7 +257,7 @@ func TestCapEvictsFirstStageFirst(t *testing.T) {
 	m.Process(tcp(legit, 2)) // now advanced
 	for i := 0; i < 100000; i++ {
 		a := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
-		m.Process(Packet{Src: a, Dst: addr("192.0.2.1"), Local: true, Proto: config.TCP, Port: 1, Flags: syn})
+		m.Process(Packet{Src: a, Dst: addr("192.0.2.1"), Local: true, Port: l4.Port{Proto: l4.TCP, Num: 1}, Flags: syn})
 	}
 	if m.Len() > 100 || m.Sources() > 100 {
 		t.Fatalf("table grew past its cap: %d attempts, %d sources", m.Len(), m.Sources())
@@ -267,7 +282,7 @@ func TestFloodStateBounded(t *testing.T) {
 	for round := 0; round < 5; round++ {
 		for i := 0; i < 5000; i++ {
 			a := netip.AddrFrom4([4]byte{10, byte(round), byte(i >> 8), byte(i)})
-			m.Process(Packet{Src: a, Dst: addr("192.0.2.1"), Local: true, Proto: config.TCP, Port: 1, Flags: syn})
+			m.Process(Packet{Src: a, Dst: addr("192.0.2.1"), Local: true, Port: l4.Port{Proto: l4.TCP, Num: 1}, Flags: syn})
 		}
 		c.add(time.Second)
 		m.Expire()
@@ -285,11 +300,11 @@ func TestFloodStateBounded(t *testing.T) {
 func BenchmarkProcessFlood(b *testing.B) {
 	d := door("d", "1,2,3")
 	c := newClock()
-	m := New([]*config.Door{d}, 32768, c.now, func(Event) {})
+	m := New([]Door{d.Door}, 32768, c.now, func(Event) {})
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		a := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
-		m.Process(Packet{Src: a, Dst: addr("192.0.2.1"), Local: true, Proto: config.TCP, Port: 1, Flags: syn})
+		m.Process(Packet{Src: a, Dst: addr("192.0.2.1"), Local: true, Port: l4.Port{Proto: l4.TCP, Num: 1}, Flags: syn})
 	}
 }
 
@@ -303,7 +318,7 @@ func TestChurnPlateau(t *testing.T) {
 	}
 	d := door("d", "1,2,3")
 	c := newClock()
-	m := New([]*config.Door{d}, 0, c.now, func(Event) {})
+	m := New([]Door{d.Door}, 0, c.now, func(Event) {})
 	heap := func() uint64 {
 		runtime.GC()
 		var ms runtime.MemStats
@@ -316,7 +331,7 @@ func TestChurnPlateau(t *testing.T) {
 		for i := 0; i < 2000; i++ {
 			src++
 			a := netip.AddrFrom4([4]byte{10, byte(src >> 16), byte(src >> 8), byte(src)})
-			m.Process(Packet{Src: a, Dst: addr("192.0.2.1"), Local: true, Proto: config.TCP, Port: 1, Flags: syn})
+			m.Process(Packet{Src: a, Dst: addr("192.0.2.1"), Local: true, Port: l4.Port{Proto: l4.TCP, Num: 1}, Flags: syn})
 			c.add(time.Second / 2000)
 		}
 		m.Expire()
@@ -333,5 +348,91 @@ func TestChurnPlateau(t *testing.T) {
 	t.Logf("heap in use: %d KiB after 2 min, %d KiB after 10 min", at2min>>10, end>>10)
 	if end > at2min+at2min/5 {
 		t.Fatalf("heap grew from %d to %d KiB between minute 2 and 10: no plateau", at2min>>10, end>>10)
+	}
+}
+
+func TestReplaceDropsTheDoorsAttempts(t *testing.T) {
+	t.Parallel()
+	long, other := door("otp", "1000,2000,3000,4000"), door("other", "1000,2000,3000")
+	m, r, _ := setup(0, long, other)
+	A, B := "198.51.100.1", "198.51.100.2"
+	for _, p := range []uint16{1000, 2000, 3000} {
+		m.Process(tcp(A, p))
+	}
+	r.take()
+	// The one-time door moves to a shorter sequence: A's attempt at
+	// stage 3 must not survive into a door of two steps.
+	short := mustDoor("otp", "5000,6000", "")
+	m.Replace(0, short.Door)
+	r.doors[0] = short
+	m.Process(tcp(A, 4000))
+	m.Process(tcp(A, 5000))
+	m.Process(tcp(B, 5000))
+	m.Process(tcp(B, 6000))
+	if got := r.take(); got != "198.51.100.1 other timeout3; "+
+		"198.51.100.1 otp stage1; 198.51.100.2 otp stage1; 198.51.100.2 otp stage2; 198.51.100.2 otp open" &&
+		got != "198.51.100.1 otp stage1; 198.51.100.2 otp stage1; 198.51.100.2 otp stage2; 198.51.100.2 otp open" {
+		t.Fatalf("events %q", got)
+	}
+	if m.Len() != 1 { // A at stage 1 of otp; A's attempt on other was broken by 4000
+		t.Fatalf("%d attempts left", m.Len())
+	}
+	// A door without steps never matches.
+	m.Replace(0, Door{})
+	m.Process(tcp(A, 6000))
+	m.Process(tcp(A, 5000))
+	if got := r.take(); got != "" || m.Len() != 0 {
+		t.Fatalf("an empty door matched: %q, %d attempts", got, m.Len())
+	}
+}
+
+func TestRebuildKeepsUnchangedDoors(t *testing.T) {
+	t.Parallel()
+	a, b, c := door("a", "1,2,3"), door("b", "1,4,5"), door("c", "7,8")
+	c.Cooldown = time.Minute
+	m, r, clk := setup(0, a, b, c)
+	A := "198.51.100.1"
+	m.Process(tcp(A, 7))
+	m.Process(tcp(A, 8)) // c opens: cool-down for A
+	m.Process(tcp(A, 1))
+	m.Process(tcp(A, 2))
+	r.take()
+	// Reload: b changes, a moves to index 2 unchanged, c stays at 1
+	// unchanged, a new door d comes first.
+	b2, d := door("b", "1,4,6"), door("d", "9,10")
+	next := []*tdoor{d, c, a, b2}
+	m.Rebuild(plain(next), []int{-1, 2, 0, 1})
+	r.doors = next
+	m.Process(tcp(A, 3)) // a completes from its kept stage 2
+	m.Process(tcp(A, 7)) // c still cools down
+	if got := r.take(); got != "198.51.100.1 a stage3; 198.51.100.1 a open" {
+		t.Fatalf("after rebuild: %q", got)
+	}
+	// An old door kept under a changed knock is refused: its attempts go.
+	m.Process(tcp(A, 9))
+	m.Rebuild(plain(next), []int{3, 1, 2, 0}) // d's attempt offered to b2: not Equal
+	if m.Len() != 1 { // only c's cool-down is left
+		t.Fatalf("%d attempts after a mismatched keep", m.Len())
+	}
+	clk.add(2 * time.Minute)
+	m.Expire()
+	if _, ok := m.NextDeadline(); ok || m.Len() != 0 || m.Sources() != 0 {
+		t.Fatalf("left over: %d attempts, %d sources", m.Len(), m.Sources())
+	}
+}
+
+func TestDevices(t *testing.T) {
+	t.Parallel()
+	d := door("wan6 only", "1,2")
+	d.Devices = 1 << 1
+	m, r, _ := setup(0, d)
+	p := tcp("2001:db8::1", 1)
+	m.Process(p) // device 0: ignored
+	p.Dev = 1
+	m.Process(p)
+	p.Port.Num = 2
+	m.Process(p)
+	if got := r.take(); got != "2001:db8::1 wan6 only stage1; 2001:db8::1 wan6 only stage2; 2001:db8::1 wan6 only open" {
+		t.Fatalf("events %q", got)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/knockd-go/knockd-go/src/l4"
 )
 
 // garbage returns n random base64 characters; first, when not 0, is the
@@ -57,14 +59,14 @@ func BenchmarkVerifyValid(b *testing.B) {
 	const pool = 2048
 	pkts := make([][]byte, pool)
 	for i := range pkts {
-		m := &Message{User: "bench", Timestamp: now, Addr: netip.MustParseAddr("192.0.2.1"), Ports: []Port{{"tcp", 22}}}
+		m := &Message{User: "bench", Timestamp: now, Addr: netip.MustParseAddr("192.0.2.1"), Ports: []l4.Port{{Proto: l4.TCP, Num: 22}}}
 		w, err := Encode(m, k, rand.New(rand.NewSource(int64(i))))
 		if err != nil {
 			b.Fatal(err)
 		}
 		pkts[i] = w
 	}
-	v := mustVerifier(b, Policy{Keys: k, AllowPorts: []Port{{"tcp", 22}}}, fixedClock(now.Unix()))
+	v := mustVerifier(b, Policy{Keys: k, AllowPorts: []l4.Port{{Proto: l4.TCP, Num: 22}}}, fixedClock(now.Unix()))
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -82,7 +84,7 @@ func BenchmarkVerifyValid(b *testing.B) {
 // BenchmarkEncode measures building one packet.
 func BenchmarkEncode(b *testing.B) {
 	k := vec(b, "v1").keys(b)
-	m := &Message{User: "bench", Timestamp: time.Unix(1795600000, 0), Addr: netip.MustParseAddr("192.0.2.1"), Ports: []Port{{"tcp", 22}}}
+	m := &Message{User: "bench", Timestamp: time.Unix(1795600000, 0), Addr: netip.MustParseAddr("192.0.2.1"), Ports: []l4.Port{{Proto: l4.TCP, Num: 22}}}
 	r := rand.New(rand.NewSource(1))
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {

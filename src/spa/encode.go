@@ -25,18 +25,18 @@ const GPGGuessLen = 400
 // ask the server to grant the packet's source address (client -s).
 func Encode(m *Message, k Keys, rnd io.Reader) ([]byte, error) {
 	if err := k.Validate(); err != nil {
-		return nil, fmt.Errorf("spa: encode: %w", err)
+		return nil, fmt.Errorf("encode: %w", err)
 	}
 	if rnd == nil {
 		rnd = rand.Reader
 	}
 	encoded, err := buildEncoded(m, rnd)
 	if err != nil {
-		return nil, fmt.Errorf("spa: encode: %w", err)
+		return nil, fmt.Errorf("encode: %w", err)
 	}
 	dig, err := lookupDigest(m.DigestType)
 	if err != nil {
-		return nil, fmt.Errorf("spa: encode: %w", err)
+		return nil, fmt.Errorf("encode: %w", err)
 	}
 	h := dig.new()
 	h.Write([]byte(encoded))
@@ -44,7 +44,7 @@ func Encode(m *Message, k Keys, rnd io.Reader) ([]byte, error) {
 
 	var salt [8]byte
 	if _, err := io.ReadFull(rnd, salt[:]); err != nil {
-		return nil, fmt.Errorf("spa: encode: salt: %w", err)
+		return nil, fmt.Errorf("encode: salt: %w", err)
 	}
 	full := b64.EncodeToString(encryptSalted(k.Rijndael, salt[:], []byte(pt)))
 
@@ -53,7 +53,7 @@ func Encode(m *Message, k Keys, rnd io.Reader) ([]byte, error) {
 	mac.Write([]byte(full))
 	wire := full[len(saltedB64):] + b64.EncodeToString(mac.Sum(nil))
 	if len(wire) > MaxPacketLen {
-		return nil, fmt.Errorf("spa: encode: packet of %d bytes exceeds %d", len(wire), MaxPacketLen)
+		return nil, fmt.Errorf("encode: packet of %d bytes exceeds %d", len(wire), MaxPacketLen)
 	}
 	return []byte(wire), nil
 }

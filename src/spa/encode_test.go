@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/knockd-go/knockd-go/src/l4"
 )
 
 // testRand is a deterministic random source for tests.
@@ -64,28 +66,28 @@ func TestEncodeVerifyRoundTrip(t *testing.T) {
 		m    Message
 		want MsgType
 	}{
-		{"access", "", Message{User: "alice", Addr: netip.MustParseAddr("203.0.113.5"), Ports: []Port{{"tcp", 22}}}, TypeAccess},
+		{"access", "", Message{User: "alice", Addr: netip.MustParseAddr("203.0.113.5"), Ports: []l4.Port{{Proto: l4.TCP, Num: 22}}}, TypeAccess},
 		{"two ports md5/md5", "md5", Message{User: "bob", Addr: netip.MustParseAddr("203.0.113.5"),
-			Ports: []Port{{"tcp", 22}, {"udp", 1194}}, DigestType: "md5"}, TypeAccess},
-		{"sha1/sha1", "sha1", Message{Addr: netip.MustParseAddr("203.0.113.5"), Ports: []Port{{"tcp", 443}}, DigestType: "sha1"}, TypeAccess},
-		{"sha384/sha384", "sha384", Message{Addr: netip.MustParseAddr("203.0.113.5"), Ports: []Port{{"tcp", 443}}, DigestType: "sha384"}, TypeAccess},
-		{"sha512/sha512", "sha512", Message{Addr: netip.MustParseAddr("203.0.113.5"), Ports: []Port{{"tcp", 443}}, DigestType: "sha512"}, TypeAccess},
-		{"sha3_256", "sha3_256", Message{Addr: netip.MustParseAddr("203.0.113.5"), Ports: []Port{{"tcp", 443}}, DigestType: "sha3_256"}, TypeAccess},
-		{"sha3_512", "sha3_512", Message{Addr: netip.MustParseAddr("203.0.113.5"), Ports: []Port{{"tcp", 443}}, DigestType: "sha3_512"}, TypeAccess},
-		{"source 0.0.0.0", "", Message{Addr: netip.IPv4Unspecified(), Ports: []Port{{"tcp", 22}}}, TypeAccess},
-		{"IPv6 (knockd-go only)", "", Message{Addr: netip.MustParseAddr("2001:db8::5"), Ports: []Port{{"tcp", 22}}}, TypeAccess},
-		{"client timeout", "", Message{Addr: netip.MustParseAddr("203.0.113.5"), Ports: []Port{{"tcp", 22}}, ClientTimeout: 90}, TypeClientTimeoutAccess},
-		{"NAT", "", Message{Type: TypeNATAccess, Addr: netip.MustParseAddr("203.0.113.5"), Ports: []Port{{"tcp", 2222}},
+			Ports: []l4.Port{{Proto: l4.TCP, Num: 22}, {Proto: l4.UDP, Num: 1194}}, DigestType: "md5"}, TypeAccess},
+		{"sha1/sha1", "sha1", Message{Addr: netip.MustParseAddr("203.0.113.5"), Ports: []l4.Port{{Proto: l4.TCP, Num: 443}}, DigestType: "sha1"}, TypeAccess},
+		{"sha384/sha384", "sha384", Message{Addr: netip.MustParseAddr("203.0.113.5"), Ports: []l4.Port{{Proto: l4.TCP, Num: 443}}, DigestType: "sha384"}, TypeAccess},
+		{"sha512/sha512", "sha512", Message{Addr: netip.MustParseAddr("203.0.113.5"), Ports: []l4.Port{{Proto: l4.TCP, Num: 443}}, DigestType: "sha512"}, TypeAccess},
+		{"sha3_256", "sha3_256", Message{Addr: netip.MustParseAddr("203.0.113.5"), Ports: []l4.Port{{Proto: l4.TCP, Num: 443}}, DigestType: "sha3_256"}, TypeAccess},
+		{"sha3_512", "sha3_512", Message{Addr: netip.MustParseAddr("203.0.113.5"), Ports: []l4.Port{{Proto: l4.TCP, Num: 443}}, DigestType: "sha3_512"}, TypeAccess},
+		{"source 0.0.0.0", "", Message{Addr: netip.IPv4Unspecified(), Ports: []l4.Port{{Proto: l4.TCP, Num: 22}}}, TypeAccess},
+		{"IPv6 (knockd-go only)", "", Message{Addr: netip.MustParseAddr("2001:db8::5"), Ports: []l4.Port{{Proto: l4.TCP, Num: 22}}}, TypeAccess},
+		{"client timeout", "", Message{Addr: netip.MustParseAddr("203.0.113.5"), Ports: []l4.Port{{Proto: l4.TCP, Num: 22}}, ClientTimeout: 90}, TypeClientTimeoutAccess},
+		{"NAT", "", Message{Type: TypeNATAccess, Addr: netip.MustParseAddr("203.0.113.5"), Ports: []l4.Port{{Proto: l4.TCP, Num: 2222}},
 			NATTo: netip.MustParseAddrPort("192.168.1.10:22")}, TypeNATAccess},
-		{"NAT timeout", "", Message{Type: TypeNATAccess, Addr: netip.MustParseAddr("203.0.113.5"), Ports: []Port{{"tcp", 2222}},
+		{"NAT timeout", "", Message{Type: TypeNATAccess, Addr: netip.MustParseAddr("203.0.113.5"), Ports: []l4.Port{{Proto: l4.TCP, Num: 2222}},
 			NATTo: netip.MustParseAddrPort("192.168.1.10:22"), ClientTimeout: 20}, TypeClientTimeoutNATAccess},
-		{"local NAT", "", Message{Type: TypeLocalNATAccess, Addr: netip.MustParseAddr("203.0.113.5"), Ports: []Port{{"tcp", 55000}},
+		{"local NAT", "", Message{Type: TypeLocalNATAccess, Addr: netip.MustParseAddr("203.0.113.5"), Ports: []l4.Port{{Proto: l4.TCP, Num: 55000}},
 			NATAccess: "router.example.net,22"}, TypeLocalNATAccess},
-		{"local NAT timeout", "", Message{Type: TypeLocalNATAccess, Addr: netip.MustParseAddr("203.0.113.5"), Ports: []Port{{"tcp", 55000}},
+		{"local NAT timeout", "", Message{Type: TypeLocalNATAccess, Addr: netip.MustParseAddr("203.0.113.5"), Ports: []l4.Port{{Proto: l4.TCP, Num: 55000}},
 			NATAccess: "10.0.0.1,22", ClientTimeout: 5}, TypeClientTimeoutLocalNATAccess},
 		{"command", "", Message{Type: TypeCommand, Addr: netip.MustParseAddr("203.0.113.5"), Command: "echo hi: there"}, TypeCommand},
-		{"server auth", "", Message{Addr: netip.MustParseAddr("203.0.113.5"), Ports: []Port{{"tcp", 22}}, ServerAuth: "crypt,pw"}, TypeAccess},
-		{"server auth + timeout", "", Message{Addr: netip.MustParseAddr("203.0.113.5"), Ports: []Port{{"tcp", 22}},
+		{"server auth", "", Message{Addr: netip.MustParseAddr("203.0.113.5"), Ports: []l4.Port{{Proto: l4.TCP, Num: 22}}, ServerAuth: "crypt,pw"}, TypeAccess},
+		{"server auth + timeout", "", Message{Addr: netip.MustParseAddr("203.0.113.5"), Ports: []l4.Port{{Proto: l4.TCP, Num: 22}},
 			ServerAuth: "crypt,pw", ClientTimeout: 7}, TypeClientTimeoutAccess},
 	}
 	for i, tc := range tests {
@@ -144,7 +146,7 @@ func TestEncodeVerifyRoundTrip(t *testing.T) {
 
 func TestEncodeDeterministic(t *testing.T) {
 	k := vec(t, "v1").keys(t)
-	m := &Message{User: "u", Timestamp: time.Unix(1795600000, 0), Addr: netip.MustParseAddr("192.0.2.1"), Ports: []Port{{"tcp", 22}}}
+	m := &Message{User: "u", Timestamp: time.Unix(1795600000, 0), Addr: netip.MustParseAddr("192.0.2.1"), Ports: []l4.Port{{Proto: l4.TCP, Num: 22}}}
 	a, err1 := Encode(m, k, testRand(1))
 	b, err2 := Encode(m, k, testRand(1))
 	c, err3 := Encode(m, k, testRand(2))
@@ -166,7 +168,7 @@ func TestEncodeDeterministic(t *testing.T) {
 
 func TestEncodeErrors(t *testing.T) {
 	k := vec(t, "v1").keys(t)
-	ok := Message{User: "u", Timestamp: time.Unix(1795600000, 0), Addr: netip.MustParseAddr("192.0.2.1"), Ports: []Port{{"tcp", 22}}}
+	ok := Message{User: "u", Timestamp: time.Unix(1795600000, 0), Addr: netip.MustParseAddr("192.0.2.1"), Ports: []l4.Port{{Proto: l4.TCP, Num: 22}}}
 	tests := []struct {
 		name string
 		edit func(*Message, *Keys)
@@ -176,7 +178,7 @@ func TestEncodeErrors(t *testing.T) {
 		{"long user", func(m *Message, _ *Keys) { m.User = strings.Repeat("u", 60) }},
 		{"no address", func(m *Message, _ *Keys) { m.Addr = netip.Addr{} }},
 		{"no ports", func(m *Message, _ *Keys) { m.Ports = nil }},
-		{"bad port", func(m *Message, _ *Keys) { m.Ports = []Port{{"tcp", 0}} }},
+		{"bad port", func(m *Message, _ *Keys) { m.Ports = []l4.Port{{Proto: l4.TCP, Num: 0}} }},
 		{"command with timeout", func(m *Message, _ *Keys) { m.Type = TypeCommand; m.Command = "x"; m.ClientTimeout = 5 }},
 		{"command without address", func(m *Message, _ *Keys) { m.Type = TypeCommand; m.Command = "x"; m.Addr = netip.Addr{} }},
 		{"NAT without destination", func(m *Message, _ *Keys) { m.Type = TypeNATAccess }},
@@ -194,7 +196,7 @@ func TestEncodeErrors(t *testing.T) {
 		tc.edit(&m, &kk)
 		if _, err := Encode(&m, kk, testRand(1)); err == nil {
 			t.Errorf("%s: Encode succeeded", tc.name)
-		} else if !strings.HasPrefix(err.Error(), "spa: encode: ") {
+		} else if !strings.HasPrefix(err.Error(), "encode: ") {
 			t.Errorf("%s: error %q lacks context", tc.name, err)
 		}
 	}

@@ -69,19 +69,19 @@ func (r Reason) String() string {
 // daemon may log them at a lower level or rate-limit them.
 func (r Reason) Authenticated() bool { return r >= ReasonDecrypt }
 
-// Error is a rejection. Error() reads "spa: <text>", e.g.
-// "spa: stale timestamp (-301s)" or "spa: port tcp/23 not allowed".
+// Error is a rejection. Error() reads the reason, e.g.
+// "stale timestamp (-301s)" or "port tcp/23 not allowed".
 type Error struct {
 	Reason Reason
-	msg    string // text after "spa: "; Reason.String() when empty
+	msg    string // Reason.String() when empty
 }
 
 // Error implements error.
 func (e *Error) Error() string {
 	if e.msg == "" {
-		return "spa: " + e.Reason.String()
+		return e.Reason.String()
 	}
-	return "spa: " + e.msg
+	return e.msg
 }
 
 // Is makes errors.Is(err, spa.ErrHMAC) match any *Error of the same Reason.

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/knockd-go/knockd-go/src/internal/testenv"
+	"github.com/knockd-go/knockd-go/src/l4"
 )
 
 // TestInteropFwknopClient verifies packets made during the test by the
@@ -269,13 +270,13 @@ func TestInteropFwknopd(t *testing.T) {
 		ttl  int64  // expected access time (CMD_CYCLE_TIMER or the client timeout)
 		log  string // expected in the log
 	}{
-		{"sha256/sha256 tcp/22", k, Message{User: "goclient", Addr: addr, Ports: []Port{{"tcp", 22}}},
+		{"sha256/sha256 tcp/22", k, Message{User: "goclient", Addr: addr, Ports: []l4.Port{{Proto: l4.TCP, Num: 22}}},
 			"s1.10.99.0.1.22", 5, ""},
-		{"passphrase sha3_256/sha3_512 udp/53", pass, Message{User: "goclient", Addr: addr, Ports: []Port{{"udp", 53}},
+		{"passphrase sha3_256/sha3_512 udp/53", pass, Message{User: "goclient", Addr: addr, Ports: []l4.Port{{Proto: l4.UDP, Num: 53}},
 			DigestType: "sha3_256"}, "s2.10.99.0.1.53", 5, ""},
-		{"md5/sha1 tcp/443 client timeout 60", sha1Keys, Message{User: "goclient", Addr: addr, Ports: []Port{{"tcp", 443}},
+		{"md5/sha1 tcp/443 client timeout 60", sha1Keys, Message{User: "goclient", Addr: addr, Ports: []l4.Port{{Proto: l4.TCP, Num: 443}},
 			DigestType: "md5", ClientTimeout: 60}, "s3.10.99.0.1.443", 60, ""},
-		{"NAT access", k, Message{Type: TypeNATAccess, User: "goclient", Addr: addr, Ports: []Port{{"tcp", 22}},
+		{"NAT access", k, Message{Type: TypeNATAccess, User: "goclient", Addr: addr, Ports: []l4.Port{{Proto: l4.TCP, Num: 22}},
 			NATTo: netip.MustParseAddrPort("192.168.1.10:22")}, "", 0, "requested NAT access"},
 	}
 	var first []byte
@@ -312,7 +313,7 @@ func TestInteropFwknopd(t *testing.T) {
 	// A packet with another HMAC key must not open anything.
 	bad := k
 	bad.HMAC = []byte("some other key")
-	wire, err := Encode(&Message{User: "goclient", Timestamp: time.Now(), Addr: addr, Ports: []Port{{"tcp", 2222}}}, bad, nil)
+	wire, err := Encode(&Message{User: "goclient", Timestamp: time.Now(), Addr: addr, Ports: []l4.Port{{Proto: l4.TCP, Num: 2222}}}, bad, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/knockd-go/knockd-go/src/l4"
 )
 
 // Field limits of libfko (lib/fko_limits.h).
@@ -69,7 +71,7 @@ func parseAddr(s string) (netip.Addr, bool) {
 }
 
 // parseAccess parses "IP,proto/port[,proto/port...]".
-func parseAccess(s string) (netip.Addr, []Port, bool) {
+func parseAccess(s string) (netip.Addr, []l4.Port, bool) {
 	parts := strings.Split(s, ",")
 	if len(parts) < 2 {
 		return netip.Addr{}, nil, false
@@ -78,7 +80,7 @@ func parseAccess(s string) (netip.Addr, []Port, bool) {
 	if !ok {
 		return netip.Addr{}, nil, false
 	}
-	ports := make([]Port, 0, len(parts)-1)
+	ports := make([]l4.Port, 0, len(parts)-1)
 	for _, p := range parts[1:] {
 		pp, err := ParsePort(p)
 		if err != nil || p != strings.TrimSpace(p) {

@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/knockd-go/knockd-go/src/l4"
 )
 
 // clock is a settable fake clock.
@@ -13,7 +15,7 @@ func (c *clock) now() time.Time { return c.t }
 
 func encodeAt(t *testing.T, k Keys, ts time.Time, seed int64) []byte {
 	t.Helper()
-	m := &Message{User: "u", Timestamp: ts, Addr: netip.MustParseAddr("192.0.2.1"), Ports: []Port{{"tcp", 22}}}
+	m := &Message{User: "u", Timestamp: ts, Addr: netip.MustParseAddr("192.0.2.1"), Ports: []l4.Port{{Proto: l4.TCP, Num: 22}}}
 	w, err := Encode(m, k, testRand(seed))
 	if err != nil {
 		t.Fatal(err)
@@ -70,7 +72,7 @@ func TestReplayCacheBounded(t *testing.T) {
 	}
 	// Full of live entries: fail closed.
 	_, err = v.Verify(encodeAt(t, k, c.t, 100), vecSrc)
-	wantReject(t, err, ReasonReplayFull, "spa: replay cache full (4 entries)")
+	wantReject(t, err, ReasonReplayFull, "replay cache full (4 entries)")
 
 	// 2 windows later the old entries go and new packets fit again.
 	c.t = start.Add(20 * time.Second)

@@ -41,6 +41,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/knockd-go/knockd-go/src/l4"
 )
 
 // Digest type names, as fwknop spells them (client --hmac-digest-type / -m,
@@ -105,7 +107,7 @@ func lookupDigest(name string) (digestAlg, error) {
 			return d, nil
 		}
 	}
-	return digestAlg{}, fmt.Errorf("spa: unknown digest type %q", name)
+	return digestAlg{}, fmt.Errorf("unknown digest type %q", name)
 }
 
 // Digests returns the supported digest type names.
@@ -133,13 +135,13 @@ type Keys struct {
 // encryption and HMAC keys as fwknopd does.
 func (k Keys) Validate() error {
 	if len(k.Rijndael) == 0 || len(k.Rijndael) > MaxRijndaelKeyLen {
-		return fmt.Errorf("spa: Rijndael key must be 1 to %d bytes, got %d", MaxRijndaelKeyLen, len(k.Rijndael))
+		return fmt.Errorf("Rijndael key must be 1 to %d bytes, got %d", MaxRijndaelKeyLen, len(k.Rijndael))
 	}
 	if len(k.HMAC) == 0 || len(k.HMAC) > MaxHMACKeyLen {
-		return fmt.Errorf("spa: HMAC key must be 1 to %d bytes, got %d", MaxHMACKeyLen, len(k.HMAC))
+		return fmt.Errorf("HMAC key must be 1 to %d bytes, got %d", MaxHMACKeyLen, len(k.HMAC))
 	}
 	if string(k.Rijndael) == string(k.HMAC) {
-		return fmt.Errorf("spa: Rijndael and HMAC keys must differ")
+		return fmt.Errorf("Rijndael and HMAC keys must differ")
 	}
 	if _, err := lookupDigest(k.HMACDigest); err != nil {
 		return err
@@ -153,7 +155,7 @@ func DecodeKey(s string) ([]byte, error) {
 	s = strings.TrimSpace(s)
 	b, err := b64.DecodeString(strings.TrimRight(s, "="))
 	if err != nil {
-		return nil, fmt.Errorf("spa: decode base64 key: %w", err)
+		return nil, fmt.Errorf("decode base64 key: %w", err)
 	}
 	return b, nil
 }
@@ -215,36 +217,36 @@ func (t MsgType) withTimeout() MsgType {
 	return t
 }
 
-// Port is one requested or allowed protocol/port, e.g. tcp/22.
-type Port struct {
-	Proto string // "tcp", "udp" (fwknop also knows "icmp" and "none")
-	Port  uint16
-}
-
-// String formats the port as fwknop does: "tcp/22".
-func (p Port) String() string { return p.Proto + "/" + strconv.Itoa(int(p.Port)) }
-
-// ParsePort parses "tcp/22". The protocol must be tcp, udp, icmp or none
-// and the port 1 to 65535.
-func ParsePort(s string) (Port, error) {
+// ParsePort parses a port of an SPA message, "tcp/22". The protocol must
+// be tcp, udp, icmp or none (fwknop knows all four; doors grant only tcp
+// and udp) and the port 1 to 65535.
+func ParsePort(s string) (l4.Port, error) {
 	proto, num, ok := strings.Cut(strings.TrimSpace(s), "/")
 	if !ok {
-		return Port{}, fmt.Errorf("spa: port %q: want proto/port", s)
+		return l4.Port{}, fmt.Errorf("port %q: want proto/port", s)
 	}
-	proto = strings.ToLower(proto)
-	switch proto {
-	case "tcp", "udp", "icmp", "none":
+	var p l4.Port
+	switch strings.ToLower(proto) {
+	case "tcp":
+		p.Proto = l4.TCP
+	case "udp":
+		p.Proto = l4.UDP
+	case "icmp":
+		p.Proto = l4.ICMP
+	case "none":
+		p.Proto = l4.None
 	default:
-		return Port{}, fmt.Errorf("spa: port %q: unknown protocol", s)
+		return l4.Port{}, fmt.Errorf("port %q: unknown protocol", s)
 	}
 	if num == "" || len(num) > 5 || strings.Trim(num, "0123456789") != "" {
-		return Port{}, fmt.Errorf("spa: port %q: bad number", s)
+		return l4.Port{}, fmt.Errorf("port %q: bad number", s)
 	}
 	n, _ := strconv.Atoi(num)
 	if n < 1 || n > 65535 {
-		return Port{}, fmt.Errorf("spa: port %q: out of range", s)
+		return l4.Port{}, fmt.Errorf("port %q: out of range", s)
 	}
-	return Port{Proto: proto, Port: uint16(n)}, nil
+	p.Num = uint16(n)
+	return p, nil
 }
 
 // Message is a decoded SPA message. Verify fills every field; Encode reads
@@ -271,7 +273,7 @@ type Message struct {
 	// (client -s).
 	Addr netip.Addr
 	// Ports are the requested ports (access and NAT types).
-	Ports []Port
+	Ports []l4.Port
 	// Command is the command of a TypeCommand message.
 	Command string
 	// NATAccess is the decoded NAT field, "host,port" (encode: built from

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/knockd-go/knockd-go/src/l4"
 )
 
 // Defaults of fwknopd (MAX_SPA_PACKET_AGE, MAX_FW_TIMEOUT).
@@ -32,7 +34,7 @@ type Policy struct {
 	// AllowPorts lists the ports a client may ask for; every requested
 	// port must be listed (fwknop OPEN_PORTS). Empty means any tcp or udp
 	// port: the daemon should pass the door's own ports.
-	AllowPorts []Port
+	AllowPorts []l4.Port
 	// AllowAnySource accepts 0.0.0.0 in the message (client -s) and
 	// grants the packet's source address; otherwise such packets are
 	// refused (fwknop REQUIRE_SOURCE_ADDRESS, the safe default).
@@ -96,8 +98,8 @@ func NewVerifier(p Policy, now func() time.Time, replay *ReplayCache) (*Verifier
 		p.MaxClientTimeout = DefaultMaxClientTimeout
 	}
 	for _, port := range p.AllowPorts {
-		if _, err := ParsePort(port.String()); err != nil {
-			return nil, fmt.Errorf("spa: allowed port: %w", err)
+		if (port.Proto != l4.TCP && port.Proto != l4.UDP) || port.Num == 0 {
+			return nil, fmt.Errorf("allowed port %s: want tcp or udp and a port number", port)
 		}
 	}
 	if now == nil {
@@ -319,9 +321,9 @@ func (v *Verifier) checkPolicy(m *Message, src netip.Addr) error {
 	return nil
 }
 
-func (v *Verifier) portAllowed(want Port) bool {
+func (v *Verifier) portAllowed(want l4.Port) bool {
 	if len(v.p.AllowPorts) == 0 {
-		return want.Proto == "tcp" || want.Proto == "udp"
+		return want.Proto == l4.TCP || want.Proto == l4.UDP
 	}
 	for _, a := range v.p.AllowPorts {
 		if a == want {

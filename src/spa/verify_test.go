@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/knockd-go/knockd-go/src/l4"
 )
 
 // vec returns the named test vector.
@@ -73,21 +75,21 @@ func TestRejections(t *testing.T) {
 		reason  Reason
 		msg     string
 	}{
-		{"truncated", k, clock, wire[:100], ReasonTruncated, "spa: truncated"},
+		{"truncated", k, clock, wire[:100], ReasonTruncated, "truncated"},
 		{"empty", k, clock, "", ReasonTruncated, ""},
 		{"one byte short", k, clock, wire[:len(wire)-1], ReasonHMAC, ""},
 		{"too long", k, clock, wire + strings.Repeat("A", MaxPacketLen), ReasonTooLong, ""},
-		{"U2FsdGVkX1 prefix", k, clock, saltedB64 + wire, ReasonSaltedPrefix, "spa: payload starts with U2FsdGVkX1"},
-		{"newline", k, clock, wire + "\n", ReasonNotBase64, "spa: not base64"},
+		{"U2FsdGVkX1 prefix", k, clock, saltedB64 + wire, ReasonSaltedPrefix, "payload starts with U2FsdGVkX1"},
+		{"newline", k, clock, wire + "\n", ReasonNotBase64, "not base64"},
 		{"padding", k, clock, wire + "=", ReasonNotBase64, ""},
 		{"NUL", k, clock, wire[:50] + "\x00" + wire[51:], ReasonNotBase64, ""},
-		{"first byte", k, clock, "A" + wire[1:], ReasonNotSPA, "spa: not an SPA packet"},
-		{"wrong HMAC key", wrongHMAC, clock, wire, ReasonHMAC, "spa: HMAC mismatch"},
+		{"first byte", k, clock, "A" + wire[1:], ReasonNotSPA, "not an SPA packet"},
+		{"wrong HMAC key", wrongHMAC, clock, wire, ReasonHMAC, "HMAC mismatch"},
 		{"wrong HMAC digest type", wrongType, clock, wire, ReasonHMAC, ""},
 		{"HMAC spare bits", k, clock, wire[:len(wire)-1] + spare, ReasonHMAC, ""},
-		{"wrong Rijndael key", wrongEnc, clock, wire, ReasonDecrypt, "spa: decryption failed"},
-		{"stale", k, fixedClock(v1.ts + 301), wire, ReasonStale, "spa: stale timestamp (-301s)"},
-		{"future", k, fixedClock(v1.ts - 121), wire, ReasonStale, "spa: stale timestamp (+121s)"},
+		{"wrong Rijndael key", wrongEnc, clock, wire, ReasonDecrypt, "decryption failed"},
+		{"stale", k, fixedClock(v1.ts + 301), wire, ReasonStale, "stale timestamp (-301s)"},
+		{"future", k, fixedClock(v1.ts - 121), wire, ReasonStale, "stale timestamp (+121s)"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -134,7 +136,7 @@ func TestAgeWindowEdges(t *testing.T) {
 	p.MaxAge = 30 * time.Second
 	v := mustVerifier(t, p, fixedClock(v1.ts+31))
 	_, err := v.Verify([]byte(v1.wire), vecSrc)
-	wantReject(t, err, ReasonStale, "spa: stale timestamp (-31s)")
+	wantReject(t, err, ReasonStale, "stale timestamp (-31s)")
 
 	// NotBefore: a packet stamped before the daemon started.
 	p = openPolicy(v1.keys(t))
@@ -181,15 +183,15 @@ func TestPolicy(t *testing.T) {
 		msg    string
 		check  func(*testing.T, *Message)
 	}{
-		{name: "port allowed", vec: "v1", src: src, edit: func(p *Policy) { p.AllowPorts = []Port{{"tcp", 443}, {"tcp", 22}} }},
-		{name: "port denied", vec: "v1", src: src, edit: func(p *Policy) { p.AllowPorts = []Port{{"tcp", 443}} },
-			reason: ReasonPort, msg: "spa: port tcp/22 not allowed"},
-		{name: "one of two ports denied", vec: "v4", src: src, edit: func(p *Policy) { p.AllowPorts = []Port{{"tcp", 22}} },
-			reason: ReasonPort, msg: "spa: port udp/53 not allowed"},
-		{name: "udp vs tcp", vec: "v1", src: src, edit: func(p *Policy) { p.AllowPorts = []Port{{"udp", 22}} },
+		{name: "port allowed", vec: "v1", src: src, edit: func(p *Policy) { p.AllowPorts = []l4.Port{{Proto: l4.TCP, Num: 443}, {Proto: l4.TCP, Num: 22}} }},
+		{name: "port denied", vec: "v1", src: src, edit: func(p *Policy) { p.AllowPorts = []l4.Port{{Proto: l4.TCP, Num: 443}} },
+			reason: ReasonPort, msg: "port tcp/22 not allowed"},
+		{name: "one of two ports denied", vec: "v4", src: src, edit: func(p *Policy) { p.AllowPorts = []l4.Port{{Proto: l4.TCP, Num: 22}} },
+			reason: ReasonPort, msg: "port udp/53 not allowed"},
+		{name: "udp vs tcp", vec: "v1", src: src, edit: func(p *Policy) { p.AllowPorts = []l4.Port{{Proto: l4.UDP, Num: 22}} },
 			reason: ReasonPort},
 		{name: "0.0.0.0 refused", vec: "v4", src: src, edit: func(p *Policy) { p.AllowAnySource = false },
-			reason: ReasonAnySource, msg: "spa: 0.0.0.0 not allowed"},
+			reason: ReasonAnySource, msg: "0.0.0.0 not allowed"},
 		{name: "0.0.0.0 grants the source", vec: "v4", src: other, check: func(t *testing.T, m *Message) {
 			checkField(t, "Grant", m.Grant, other)
 		}},
@@ -199,21 +201,21 @@ func TestPolicy(t *testing.T) {
 			checkField(t, "Grant", m.Grant, src)
 		}},
 		{name: "address differs, required", vec: "v1", src: other, edit: func(p *Policy) { p.RequireSourceMatch = true },
-			reason: ReasonSourceMismatch, msg: "spa: address 10.99.0.1 does not match packet source 198.51.100.7"},
+			reason: ReasonSourceMismatch, msg: "address 10.99.0.1 does not match packet source 198.51.100.7"},
 		{name: "address matches, required", vec: "v1", src: src, edit: func(p *Policy) { p.RequireSourceMatch = true }},
 		{name: "user required", vec: "v1", src: src, edit: func(p *Policy) { p.RequireUser = "spauser" }},
 		{name: "user refused", vec: "v1", src: src, edit: func(p *Policy) { p.RequireUser = "root" },
-			reason: ReasonUser, msg: `spa: user "spauser" not allowed`},
+			reason: ReasonUser, msg: `user "spauser" not allowed`},
 		{name: "command refused", vec: "v9", src: src, edit: func(p *Policy) { p.AllowCommands = false },
-			reason: ReasonCommand, msg: "spa: command messages not allowed"},
+			reason: ReasonCommand, msg: "command messages not allowed"},
 		{name: "command allowed", vec: "v9", src: src, check: func(t *testing.T, m *Message) {
 			checkField(t, "Command", m.Command, "uptime")
 		}},
 		{name: "NAT refused", vec: "v3", src: src, edit: func(p *Policy) { p.AllowNAT = false },
-			reason: ReasonNAT, msg: "spa: NAT access not allowed"},
+			reason: ReasonNAT, msg: "NAT access not allowed"},
 		{name: "NAT outside prefixes", vec: "v3", src: src,
 			edit:   func(p *Policy) { p.AllowNATTo = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")} },
-			reason: ReasonNAT, msg: "spa: NAT to 192.168.1.10:22 not allowed"},
+			reason: ReasonNAT, msg: "NAT to 192.168.1.10:22 not allowed"},
 		{name: "NAT with no prefixes", vec: "v3", src: src, edit: func(p *Policy) { p.AllowNATTo = nil }, reason: ReasonNAT},
 		{name: "NAT inside prefixes", vec: "v3", src: src,
 			edit: func(p *Policy) { p.AllowNATTo = []netip.Prefix{netip.MustParsePrefix("192.168.1.0/24")} },
@@ -221,7 +223,7 @@ func TestPolicy(t *testing.T) {
 				checkField(t, "NATTo", m.NATTo, netip.MustParseAddrPort("192.168.1.10:22"))
 			}},
 		{name: "local NAT refused", vec: "v10", src: src, edit: func(p *Policy) { p.AllowLocalNAT = false },
-			reason: ReasonNAT, msg: "spa: local NAT access not allowed"},
+			reason: ReasonNAT, msg: "local NAT access not allowed"},
 		{name: "client timeout kept", vec: "v2", src: src, check: func(t *testing.T, m *Message) {
 			checkField(t, "Timeout", m.Timeout, 60*time.Second)
 		}},
@@ -232,7 +234,7 @@ func TestPolicy(t *testing.T) {
 			}},
 		{name: "client timeout refused", vec: "v2", src: src,
 			edit:   func(p *Policy) { p.MaxClientTimeout = 30 * time.Second; p.RefuseLongTimeout = true },
-			reason: ReasonTimeout, msg: "spa: client timeout 60s above 30s"},
+			reason: ReasonTimeout, msg: "client timeout 60s above 30s"},
 		{name: "no client timeout", vec: "v1", src: src, check: func(t *testing.T, m *Message) {
 			checkField(t, "Timeout", m.Timeout, 0)
 		}},
@@ -253,7 +255,7 @@ func TestPolicy(t *testing.T) {
 				}
 				// Denied after authentication: the digest is burnt.
 				_, err = v.Verify([]byte(vv.wire), tc.src)
-				wantReject(t, err, ReasonReplay, "spa: replayed packet")
+				wantReject(t, err, ReasonReplay, "replayed packet")
 				return
 			}
 			if err != nil {
@@ -278,7 +280,7 @@ func TestNewVerifierErrors(t *testing.T) {
 		{"long HMAC key", func(p *Policy) { p.Keys.HMAC = make([]byte, 137) }},
 		{"same keys", func(p *Policy) { p.Keys.HMAC = p.Keys.Rijndael }},
 		{"bad digest", func(p *Policy) { p.Keys.HMACDigest = "sha224" }},
-		{"bad port", func(p *Policy) { p.AllowPorts = []Port{{"sctp", 1}} }},
+		{"bad port", func(p *Policy) { p.AllowPorts = []l4.Port{{Proto: l4.Proto(132), Num: 1}} }},
 	} {
 		p := Policy{Keys: good}
 		c.edit(&p)
@@ -309,7 +311,7 @@ func TestReasons(t *testing.T) {
 	if errors.Is(ErrHMAC, ErrReplay) || !errors.Is(reject(ReasonPort, "x"), ErrPort) {
 		t.Error("errors.Is by reason broken")
 	}
-	if ErrReplay.Error() != "spa: replayed packet" {
+	if ErrReplay.Error() != "replayed packet" {
 		t.Errorf("sentinel text %q", ErrReplay.Error())
 	}
 }
@@ -329,19 +331,19 @@ func TestDecodeKey(t *testing.T) {
 func TestParsePort(t *testing.T) {
 	for _, c := range []struct {
 		in   string
-		want Port
+		want l4.Port
 		ok   bool
 	}{
-		{"tcp/22", Port{"tcp", 22}, true},
-		{"UDP/53", Port{"udp", 53}, true},
-		{"tcp/65535", Port{"tcp", 65535}, true},
-		{"tcp/0", Port{}, false},
-		{"tcp/65536", Port{}, false},
-		{"tcp/", Port{}, false},
-		{"tcp22", Port{}, false},
-		{"sctp/1", Port{}, false},
-		{"tcp/-1", Port{}, false},
-		{"tcp/+1", Port{}, false},
+		{"tcp/22", l4.Port{Proto: l4.TCP, Num: 22}, true},
+		{"UDP/53", l4.Port{Proto: l4.UDP, Num: 53}, true},
+		{"tcp/65535", l4.Port{Proto: l4.TCP, Num: 65535}, true},
+		{"tcp/0", l4.Port{}, false},
+		{"tcp/65536", l4.Port{}, false},
+		{"tcp/", l4.Port{}, false},
+		{"tcp22", l4.Port{}, false},
+		{"sctp/1", l4.Port{}, false},
+		{"tcp/-1", l4.Port{}, false},
+		{"tcp/+1", l4.Port{}, false},
 	} {
 		got, err := ParsePort(c.in)
 		if (err == nil) != c.ok || got != c.want {

@@ -50,10 +50,10 @@ func (r *Raw) Wake(ifname string, mac net.HardwareAddr, password []byte) error {
 	}
 	ifi, err := net.InterfaceByName(ifname)
 	if err != nil {
-		return fmt.Errorf("wake: device %q: %w", ifname, err)
+		return fmt.Errorf("device %q: %w", ifname, err)
 	}
 	if len(ifi.HardwareAddr) != 6 {
-		return fmt.Errorf("wake: device %q has no Ethernet address (hardware address %q)", ifname, ifi.HardwareAddr)
+		return fmt.Errorf("device %q has no Ethernet address (hardware address %q)", ifname, ifi.HardwareAddr)
 	}
 	dst := Broadcast
 	if r.Unicast {
@@ -67,9 +67,9 @@ func (r *Raw) Wake(ifname string, mac net.HardwareAddr, password []byte) error {
 	c, err := packet.Listen(ifi, packet.Raw, wol.EtherType, nil)
 	if err != nil {
 		if errors.Is(err, os.ErrPermission) {
-			return fmt.Errorf("wake: open raw socket on %q (needs root or CAP_NET_RAW): %w", ifname, err)
+			return fmt.Errorf("open raw socket on %q (needs root or CAP_NET_RAW): %w", ifname, err)
 		}
-		return fmt.Errorf("wake: open raw socket on %q: %w", ifname, err)
+		return fmt.Errorf("open raw socket on %q: %w", ifname, err)
 	}
 	defer c.Close()
 	timeout := r.Timeout
@@ -77,10 +77,10 @@ func (r *Raw) Wake(ifname string, mac net.HardwareAddr, password []byte) error {
 		timeout = DefaultSendTimeout
 	}
 	if err := c.SetWriteDeadline(time.Now().Add(timeout)); err != nil {
-		return fmt.Errorf("wake: set deadline on %q: %w", ifname, err)
+		return fmt.Errorf("set deadline on %q: %w", ifname, err)
 	}
 	if _, err := c.WriteTo(b, &packet.Addr{HardwareAddr: dst}); err != nil {
-		return fmt.Errorf("wake: send magic packet for %v on %q: %w", mac, ifname, err)
+		return fmt.Errorf("send magic packet for %v on %q: %w", mac, ifname, err)
 	}
 	return nil
 }
@@ -90,18 +90,18 @@ func (r *Raw) Wake(ifname string, mac net.HardwareAddr, password []byte) error {
 // password. The magic packet is encoded by wol.MagicPacket.
 func Frame(dst, src, mac net.HardwareAddr, password []byte) ([]byte, error) {
 	if len(dst) != 6 || len(src) != 6 {
-		return nil, fmt.Errorf("wake: frame addresses %v > %v: want 6 bytes each", src, dst)
+		return nil, fmt.Errorf("frame addresses %v > %v: want 6 bytes each", src, dst)
 	}
 	if err := checkMAC(mac); err != nil {
-		return nil, fmt.Errorf("wake: MAC address %v: %v", mac, err)
+		return nil, fmt.Errorf("MAC address %v: %v", mac, err)
 	}
 	if err := checkPassword(password); err != nil {
-		return nil, fmt.Errorf("wake: %v", err)
+		return nil, err
 	}
 	mp := wol.MagicPacket{Target: mac, Password: password}
 	payload, err := mp.MarshalBinary()
 	if err != nil {
-		return nil, fmt.Errorf("wake: encode magic packet for %v: %w", mac, err)
+		return nil, fmt.Errorf("encode magic packet for %v: %w", mac, err)
 	}
 	b := make([]byte, 14+len(payload))
 	copy(b[0:6], dst)

@@ -33,14 +33,14 @@ type Waker interface {
 // a magic packet can only carry an EUI-48.
 func ParseMAC(s string) (net.HardwareAddr, error) {
 	if s == "" {
-		return nil, errors.New("wake: empty MAC address")
+		return nil, errors.New("empty MAC address")
 	}
 	mac, err := net.ParseMAC(s)
 	if err != nil {
-		return nil, fmt.Errorf("wake: MAC address %q: want six hex bytes like 00:11:22:33:44:55", s)
+		return nil, fmt.Errorf("MAC address %q: want six hex bytes like 00:11:22:33:44:55", s)
 	}
 	if err := checkMAC(mac); err != nil {
-		return nil, fmt.Errorf("wake: MAC address %q: %v", s, err)
+		return nil, fmt.Errorf("MAC address %q: %v", s, err)
 	}
 	return mac, nil
 }
@@ -93,20 +93,20 @@ func ParsePassword(s string) ([]byte, error) {
 	case strings.Contains(s, "-"):
 		sep, n, base, width, maxV = "-", 6, 16, 2, 0xff
 	default:
-		return nil, fmt.Errorf("wake: SecureOn password: %s", want)
+		return nil, fmt.Errorf("SecureOn password: %s", want)
 	}
 	parts := strings.Split(s, sep)
 	if len(parts) != n {
-		return nil, fmt.Errorf("wake: SecureOn password: %d parts separated by %q, %s", len(parts), sep, want)
+		return nil, fmt.Errorf("SecureOn password: %d parts separated by %q, %s", len(parts), sep, want)
 	}
 	out := make([]byte, n)
 	for i, p := range parts {
 		if len(p) == 0 || len(p) > width || !allDigits(p, base) {
-			return nil, fmt.Errorf("wake: SecureOn password: part %d is not a byte, %s", i+1, want)
+			return nil, fmt.Errorf("SecureOn password: part %d is not a byte, %s", i+1, want)
 		}
 		v, err := strconv.ParseUint(p, base, 16)
 		if err != nil || v > uint64(maxV) {
-			return nil, fmt.Errorf("wake: SecureOn password: part %d is out of range 0-255, %s", i+1, want)
+			return nil, fmt.Errorf("SecureOn password: part %d is out of range 0-255, %s", i+1, want)
 		}
 		out[i] = byte(v)
 	}
@@ -148,13 +148,13 @@ func FormatPassword(p []byte) string {
 // check validates the arguments of a Wake call.
 func check(ifname string, mac net.HardwareAddr, password []byte) error {
 	if ifname == "" {
-		return errors.New("wake: no network device given")
+		return errors.New("no network device given")
 	}
 	if err := checkMAC(mac); err != nil {
-		return fmt.Errorf("wake: MAC address %v: %v", mac, err)
+		return fmt.Errorf("MAC address %v: %v", mac, err)
 	}
 	if err := checkPassword(password); err != nil {
-		return fmt.Errorf("wake: %v", err)
+		return err
 	}
 	return nil
 }

@@ -39,7 +39,7 @@ func TestParseMAC(t *testing.T) {
 				t.Errorf("ParseMAC(%q) = %v, want error containing %q", tt.in, mac, tt.errs)
 				continue
 			}
-			if !strings.Contains(err.Error(), tt.errs) || !strings.HasPrefix(err.Error(), "wake: ") {
+			if !strings.Contains(err.Error(), tt.errs) {
 				t.Errorf("ParseMAC(%q) error %q, want it to contain %q", tt.in, err, tt.errs)
 			}
 			if tt.in != "" && !strings.Contains(err.Error(), tt.in) {
@@ -96,7 +96,7 @@ func TestParsePassword(t *testing.T) {
 				t.Errorf("ParsePassword(%q) = %v, want error", tt.in, got)
 				continue
 			}
-			if !strings.HasPrefix(err.Error(), "wake: SecureOn password") {
+			if !strings.HasPrefix(err.Error(), "SecureOn password") {
 				t.Errorf("ParsePassword(%q) error %q lacks context", tt.in, err)
 			}
 			t.Logf("err: %v", err)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/knockd-go/knockd-go/src/internal/getopt"
+	"github.com/knockd-go/knockd-go/src/l4"
 	"github.com/knockd-go/knockd-go/src/spa"
 )
 
@@ -99,7 +100,7 @@ func runSPA(r *getopt.Result, stdout, stderr io.Writer) int {
 	if !r.Has('A') {
 		return fail("SPA needs -A, e.g. -A tcp/22")
 	}
-	var ports []spa.Port
+	var ports []l4.Port
 	for _, s := range strings.Split(r.Last('A', ""), ",") {
 		p, err := spa.ParsePort(strings.TrimSpace(s))
 		if err != nil {

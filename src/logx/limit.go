@@ -1,0 +1,105 @@
+package logx
+
+import (
+	"sync"
+	"time"
+)
+
+// Limiter bounds lines an outsider can cause at will, per key (a door
+// name, or a kind of line): a burst passes, then Rate lines a second; the
+// lines held back are counted and reported in one line, "KEY: N log lines
+// suppressed", at most once a second per key. A key with nothing held back
+// costs no timer. Safe for concurrent use.
+type Limiter struct {
+	log   *Logger
+	rate  float64
+	burst float64
+	now   func() time.Time
+	after func(time.Duration, func()) // time.AfterFunc in production
+
+	mu   sync.Mutex
+	keys map[string]*bucket
+}
+
+type bucket struct {
+	tokens     float64
+	last       time.Time
+	suppressed int
+	armed      bool // a report of the suppressed count is scheduled
+}
+
+// maxKeys bounds the table: keys are door names and a few kinds of line,
+// but a caller passing outsider-chosen keys must not grow it forever.
+const maxKeys = 4096
+
+// NewLimiter returns a limiter logging through l: burst lines at once, then
+// rate lines a second, per key. now is the clock (time.Now when nil).
+func NewLimiter(l *Logger, rate float64, burst int, now func() time.Time) *Limiter {
+	if now == nil {
+		now = time.Now
+	}
+	return &Limiter{log: l, rate: rate, burst: float64(burst), now: now,
+		after: func(d time.Duration, f func()) { time.AfterFunc(d, f) }, keys: map[string]*bucket{}}
+}
+
+// Printf logs the line if key's budget allows it, else counts it.
+func (m *Limiter) Printf(key, format string, args ...any) {
+	if m.Allow(key) {
+		m.log.Printf(format, args...)
+	}
+}
+
+// Allow takes one line from key's budget. When it returns false the line
+// is counted as suppressed and must not be logged.
+func (m *Limiter) Allow(key string) bool {
+	now := m.now()
+	m.mu.Lock()
+	b := m.keys[key]
+	if b == nil {
+		if len(m.keys) >= maxKeys {
+			m.keys = map[string]*bucket{}
+		}
+		b = &bucket{tokens: m.burst, last: now}
+		m.keys[key] = b
+	}
+	if dt := now.Sub(b.last).Seconds(); dt > 0 {
+		b.tokens += dt * m.rate
+		if b.tokens > m.burst {
+			b.tokens = m.burst
+		}
+	}
+	b.last = now
+	if b.tokens >= 1 {
+		b.tokens--
+		m.mu.Unlock()
+		return true
+	}
+	b.suppressed++
+	arm := !b.armed
+	b.armed = true
+	m.mu.Unlock()
+	if arm {
+		m.after(time.Second, func() { m.report(key) })
+	}
+	return false
+}
+
+// report logs key's suppressed count, and keeps reporting once a second
+// while lines are still being held back.
+func (m *Limiter) report(key string) {
+	m.mu.Lock()
+	b := m.keys[key]
+	if b == nil {
+		m.mu.Unlock()
+		return
+	}
+	n := b.suppressed
+	b.suppressed = 0
+	b.armed = n > 0
+	m.mu.Unlock()
+	if n == 0 {
+		return
+	}
+	m.log.Printf("%s: %d log lines suppressed", key, n)
+	m.after(time.Second, func() { m.report(key) })
+}
