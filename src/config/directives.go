@@ -1,7 +1,6 @@
 package config
 
 import (
-	"encoding/base64"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -9,6 +8,7 @@ import (
 	"github.com/knockd-go/knockd-go/src/firewall"
 	"github.com/knockd-go/knockd-go/src/l4"
 	"github.com/knockd-go/knockd-go/src/mail"
+	spapkg "github.com/knockd-go/knockd-go/src/spa"
 	"github.com/knockd-go/knockd-go/src/wake"
 )
 
@@ -26,10 +26,12 @@ func setOption(o *Options, key, val string) error {
 	case "PIDFILE":
 		o.PidFile = val
 	case "INTERFACE":
-		if strings.ContainsAny(val, " /\t") || len(val) > 15 {
-			return fmt.Errorf("%q is not a network device name", val)
+		for _, it := range SplitList(val) {
+			if err := CheckDevice(it); err != nil {
+				return err
+			}
+			o.Interfaces = append(o.Interfaces, it)
 		}
-		o.Interface = val
 	case "FIREWALL":
 		switch v := strings.ToLower(val); v {
 		case "auto", "iptables", "iptables-legacy", "iptables-nft", "fw4", "none":
@@ -57,6 +59,16 @@ func setOption(o *Options, key, val string) error {
 		return errUnknown
 	}
 	return err
+}
+
+// CheckDevice reports why name cannot be a network device (or OpenWrt
+// network) name: empty, longer than 15 bytes, or holding '/', ':', '=',
+// ',' or white space.
+func CheckDevice(name string) error {
+	if name == "" || len(name) > 15 || strings.ContainsAny(name, "/:=, \t\n") {
+		return fmt.Errorf("%q is not a network device name", name)
+	}
+	return nil
 }
 
 func positive(s string, max int) (int, error) {
@@ -152,10 +164,17 @@ func setDoor(d *Door, key, val string) error {
 			d.Wake = append(d.Wake, m)
 		}
 	case "WAKE_INTERFACE":
-		if val == "" || strings.ContainsAny(val, " /\t") || len(val) > 15 {
-			return fmt.Errorf("%q is not a network device name", val)
+		if err := CheckDevice(val); err != nil {
+			return err
 		}
 		d.WakeInterface = val
+	case "INTERFACE":
+		for _, it := range SplitList(val) {
+			if err := CheckDevice(it); err != nil {
+				return err
+			}
+			d.Interfaces = append(d.Interfaces, it)
+		}
 	case "WAKE_PASSWORD":
 		d.WakePassword, err = wake.ParsePassword(strings.TrimSpace(val))
 	case "NOTIFY":
@@ -199,19 +218,13 @@ func setSPA(d *Door, key, val string) error {
 	case "SPA_KEY":
 		spa(d).Key = []byte(val)
 	case "SPA_KEY_BASE64":
-		spa(d).Key, err = b64(val)
+		spa(d).Key, err = spapkg.DecodeKey(val)
 	case "SPA_HMAC_KEY":
 		spa(d).HMACKey = []byte(val)
 	case "SPA_HMAC_KEY_BASE64":
-		spa(d).HMACKey, err = b64(val)
+		spa(d).HMACKey, err = spapkg.DecodeKey(val)
 	case "SPA_HMAC_DIGEST":
-		v := strings.ToLower(strings.ReplaceAll(val, "-", "_"))
-		switch v {
-		case "md5", "sha1", "sha256", "sha384", "sha512", "sha3_256", "sha3_512":
-			spa(d).HMACDigest = v
-		default:
-			return fmt.Errorf("%q: want md5, sha1, sha256, sha384, sha512, sha3_256 or sha3_512", val)
-		}
+		spa(d).HMACDigest, err = spapkg.ParseDigest(val)
 	case "SPA_MAX_AGE":
 		spa(d).MaxAge, err = ParseSeconds(val)
 		if err == nil && spa(d).MaxAge == 0 {
@@ -229,14 +242,6 @@ func setSPA(d *Door, key, val string) error {
 		return errUnknown
 	}
 	return err
-}
-
-func b64(s string) ([]byte, error) {
-	b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(s))
-	if err != nil {
-		return nil, fmt.Errorf("not base64: %v", err)
-	}
-	return b, nil
 }
 
 // finish validates a door after all its directives are read.

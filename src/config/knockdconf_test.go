@@ -175,9 +175,10 @@ func TestParseTable(t *testing.T) {
 		{name: "usesyslog = maybe", conf: "[options]\nusesyslog = maybe\n" + d(), err: "not a boolean"},
 		{name: "logfile pidfile interface", conf: "[options]\nLogFile = /var/log/knockd.log\npidfile=/run/k.pid\nINTERFACE = pppoe-wan\n" + d(), ok: true,
 			check: opts(func(t *testing.T, o Options) {
-				expect(t, "files", o.LogFile+" "+o.PidFile+" "+o.Interface, "/var/log/knockd.log /run/k.pid pppoe-wan")
+				expect(t, "files", o.LogFile+" "+o.PidFile+" "+strings.Join(o.Interfaces, " "), "/var/log/knockd.log /run/k.pid pppoe-wan")
 			})},
-		{name: "interface with space", conf: "[options]\ninterface = eth0 eth1\n" + d(), err: "not a network device name"},
+		{name: "several interfaces", conf: "[options]\ninterface = eth0 eth1, wg0\n" + d(), ok: true, check: opts(func(t *testing.T, o Options) { expect(t, "interfaces", o.Interfaces, "[eth0 eth1 wg0]") })},
+		{name: "interface too long", conf: "[options]\ninterface = abcdefghijklmnop\n" + d(), err: "not a network device name"},
 		{name: "interface /dev path", conf: "[options]\ninterface = /dev/eth0\n" + d(), err: "not a network device name"},
 		{name: "interface 16 chars", conf: "[options]\ninterface = abcdefghijklmnop\n" + d(), err: "not a network device name"},
 		{name: "firewall values", conf: "[options]\nfirewall = FW4\n" + d(), ok: true, check: opts(func(t *testing.T, o Options) { expect(t, "fw", o.Firewall, "fw4") })},
@@ -212,7 +213,9 @@ func TestParseTable(t *testing.T) {
 		})},
 		{name: "[Options] is a door", conf: "[Options]\nlogfile = /x\n" + d(), err: `door "Options": logfile: unknown directive in door`},
 		{name: "door key in options", conf: "[options]\nsequence = 1\n" + d(), err: "sequence: unknown directive in [options]"},
-		{name: "option key in door", conf: d("interface = eth0"), err: "interface: unknown directive in door"},
+		{name: "option key in door", conf: d("pidfile = /run/x.pid"), err: "pidfile: unknown directive in door"},
+		{name: "door interfaces", conf: d("interface = pppoe-wan, wg0"), ok: true, check: door(func(t *testing.T, d *Door) { expect(t, "interfaces", d.Interfaces, "[pppoe-wan wg0]") })},
+		{name: "bad interface", conf: d("interface = a/b"), err: `interface: "a/b" is not a network device name`},
 		{name: "unknown key", conf: d("bogus = 1"), err: "bogus: unknown directive in door"},
 		{name: "SPA-like unknown key", conf: d("spam = 1"), err: "spam: unknown directive in door"},
 		{name: "directive before section", conf: "logfile = /x\n" + d(), err: "all directives must belong to a section"},
@@ -299,7 +302,7 @@ func TestParseTable(t *testing.T) {
 				t.Fatal("SPA still set")
 			}
 		})},
-		{name: "spa bad base64", conf: "[s]\nspa_key_base64 = !!!\n", err: "not base64"},
+		{name: "spa bad base64", conf: "[s]\nspa_key_base64 = !!!\n", err: "spa_key_base64: decode base64 key: illegal base64 data"},
 		{name: "spa bad digest", conf: "[s]\nspa_hmac_digest = md4\n", err: "want md5"},
 		{name: "spa max age 0", conf: "[s]\nspa_max_age = 0\n", err: "reject every packet"},
 		{name: "spa port 0", conf: "[s]\nspa_port = 0\n", err: "out of range"},

@@ -58,6 +58,7 @@ type Door struct {
 	WakePassword  []byte
 	Notify        []mail.Address
 	SPA           *SPA
+	Interfaces    []string // limit the door to these of the daemon's devices
 
 	// directives records where each directive was given (upper-case key),
 	// so that later checks can name the line.
@@ -133,7 +134,7 @@ type Options struct {
 	UseSyslog   bool
 	LogFile     string
 	PidFile     string
-	Interface   string
+	Interfaces  []string // devices to capture on (or OpenWrt networks the init script resolved)
 	Firewall    string // auto, iptables, fw4, none
 	Sendmail    string
 	MailFrom    mail.Address // zero: none

@@ -165,6 +165,17 @@ type Matcher struct {
 
 	// Evictions counts attempts dropped because the table was full.
 	Evictions uint64
+
+	// busy is set while Process or Expire runs: a door replaced from an
+	// event callback is replaced once they return (replacing it at once
+	// would free the attempt being worked on).
+	busy     bool
+	replaced []replacement
+}
+
+type replacement struct {
+	i int
+	d Door
 }
 
 // New returns a matcher for doors, holding at most max attempts. Events are
@@ -209,6 +220,8 @@ type key [16]byte
 // Process feeds one packet to the matcher. IPv4-mapped IPv6 sources count
 // as their IPv4 address.
 func (m *Matcher) Process(p Packet) {
+	m.busy = true
+	defer m.done()
 	now := m.now()
 	p.Src = p.Src.Unmap()
 	k := key(p.Src.As16())
@@ -377,6 +390,8 @@ func (m *Matcher) expire(a *attempt, now time.Time) {
 // Expire removes every attempt whose deadline has passed, reporting
 // Timeout events. Call it when NextDeadline passes.
 func (m *Matcher) Expire() {
+	m.busy = true
+	defer m.done()
 	now := m.now()
 	for i := range m.exp {
 		for _, l := range []*list{&m.exp[i], &m.cool[i]} {
@@ -427,10 +442,26 @@ func (m *Matcher) dropSource(s *source) {
 
 // Replace installs d as door i, dropping the attempts and cool-downs of
 // the door it replaces (their steps no longer apply). One-time and
-// rotating doors change their knock this way.
+// rotating doors change their knock this way. Called from an event
+// callback, it takes effect when Process or Expire returns.
 func (m *Matcher) Replace(i int, d Door) {
+	if m.busy {
+		m.replaced = append(m.replaced, replacement{i, d})
+		return
+	}
 	m.dropDoor(i)
 	m.doors[i] = d
+}
+
+// done ends Process or Expire: replacements asked for meanwhile happen.
+func (m *Matcher) done() {
+	m.busy = false
+	for len(m.replaced) > 0 {
+		r := m.replaced[0]
+		m.replaced = m.replaced[1:]
+		m.Replace(r.i, r.d)
+	}
+	m.replaced = m.replaced[:0]
 }
 
 // dropDoor removes every attempt and cool-down of door i.

@@ -436,3 +436,30 @@ func TestDevices(t *testing.T) {
 		t.Fatalf("events %q", got)
 	}
 }
+
+// TestReplaceFromCallback: a door replaced by the OPEN event's callback
+// (a one-time sequence used) is replaced after Process returns, without
+// touching the attempt being processed.
+func TestReplaceFromCallback(t *testing.T) {
+	t.Parallel()
+	d := door("otp", "1,2")
+	c := newClock()
+	var m *Matcher
+	var events []string
+	m = New([]Door{d.Door}, 0, c.now, func(e Event) {
+		events = append(events, fmt.Sprint(e.Kind, e.Stage))
+		if e.Kind == Open {
+			m.Replace(0, Door{Steps: []l4.Port{{Proto: l4.TCP, Num: 3}}, Timeout: time.Second})
+		}
+	})
+	m.Process(tcp("198.51.100.1", 1))
+	m.Process(tcp("198.51.100.2", 1))
+	m.Process(tcp("198.51.100.1", 2))
+	if m.Len() != 0 || m.Sources() != 0 {
+		t.Fatalf("after the replace: %d attempts, %d sources", m.Len(), m.Sources())
+	}
+	m.Process(tcp("198.51.100.2", 3))
+	if got := strings.Join(events, " "); got != "1 1 1 1 1 2 2 2 1 1 2 1" { // kind stage: the old door's attempt of .2 is gone, 3 opens the new one
+		t.Fatalf("events %q", got)
+	}
+}

@@ -1,0 +1,98 @@
+package daemon
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/knockd-go/knockd-go/src/door"
+	"github.com/knockd-go/knockd-go/src/filter"
+	"github.com/knockd-go/knockd-go/src/l4"
+	"github.com/knockd-go/knockd-go/src/match"
+)
+
+// Reload makes set the running doors and acter the actions of later
+// successes. Attempts in progress and cool-downs of doors whose knock did
+// not change survive; those of changed or removed doors are dropped.
+func (d *Daemon) Reload(set *door.Set, acter Acter) error {
+	d.settle.Wait() // a one-time sequence being marked used is written first
+	d.mu.Lock()
+	d.acter = acter
+	d.mu.Unlock()
+	return d.install(set)
+}
+
+// install replaces the running doors.
+func (d *Daemon) install(set *door.Set) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	old := map[string]int{}
+	for i, s := range d.slots {
+		old[s.door.Name] = i
+	}
+	slots := make([]slot, len(set.Doors))
+	knocks := make([]match.Door, len(set.Doors))
+	keep := make([]int, len(set.Doors))
+	for j, dr := range set.Doors {
+		slots[j] = slot{door: dr}
+		knocks[j] = dr.Knock
+		keep[j] = -1
+		if i, ok := old[dr.Name]; ok && d.slots[i].door.Knock.Equal(dr.Knock) {
+			keep[j] = i
+			slots[j].gen = d.slots[i].gen + 1
+		}
+	}
+	d.m.Rebuild(knocks, keep)
+	d.set, d.slots = set, slots
+	d.armed = time.Time{}
+	d.kickTimer()
+	return d.refilter()
+}
+
+// refilter rebuilds the SPA port table and the kernel filter from the
+// slots. d.mu is held.
+func (d *Daemon) refilter() error {
+	d.spaPorts = map[uint16][]int{}
+	var ports []filter.Port
+	for i, s := range d.slots {
+		dr := s.door
+		if dr.SPA != nil {
+			d.spaPorts[dr.SPA.Port] = append(d.spaPorts[dr.SPA.Port], i)
+			ports = append(ports, filter.Port{Port: l4.Port{Proto: l4.UDP, Num: dr.SPA.Port}})
+			continue
+		}
+		for _, st := range dr.Knock.Steps {
+			p := filter.Port{Port: st}
+			if st.Proto == l4.TCP {
+				p.Flags = dr.Knock.Flags
+			}
+			ports = append(ports, p)
+		}
+	}
+	if d.log.Debugging() {
+		var s []string
+		for _, p := range ports {
+			s = append(s, p.Port.String())
+		}
+		d.log.Debugf("filter accepts: %s", strings.Join(s, " "))
+	}
+	prog, err := filter.Assemble(filter.Options{Ports: ports, IncomingOnly: true, NoIPv6: d.noIPv6})
+	if err != nil {
+		return fmt.Errorf("kernel filter: %w", err)
+	}
+	if err := d.src.SetFilter(prog); err != nil {
+		return fmt.Errorf("kernel filter: %w", err)
+	}
+	return nil
+}
+
+// Doors returns the running doors (for the status).
+func (d *Daemon) Doors() []*door.Door {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make([]*door.Door, len(d.slots))
+	for i, s := range d.slots {
+		out[i] = s.door
+	}
+	return out
+}
