@@ -3,14 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"net/netip"
 	"os"
 	"os/user"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/knockd-go/knockd-go/src/internal/getopt"
 	"github.com/knockd-go/knockd-go/src/spa"
@@ -60,7 +58,8 @@ const spaUsage = `SPA (fwknop-compatible single packet authorization):
 `
 
 // runSPA sends one SPA packet to host as the fwknop client would.
-func runSPA(r *getopt.Result, stdout, stderr io.Writer) int {
+func (c *client) runSPA(r *getopt.Result) int {
+	stdout, stderr := c.stdout, c.stderr
 	if len(r.Args) != 1 {
 		fmt.Fprint(stderr, spaUsage)
 		return 1
@@ -132,7 +131,7 @@ func runSPA(r *getopt.Result, stdout, stderr io.Writer) int {
 	}
 	defer conn.Close()
 
-	m := &spa.Message{User: r.Last(optUser, userName()), Timestamp: time.Now(), Ports: ports}
+	m := &spa.Message{User: r.Last(optUser, userName()), Timestamp: c.now(), Ports: ports}
 	switch {
 	case r.Has('s'):
 		m.Addr = netip.IPv4Unspecified()
