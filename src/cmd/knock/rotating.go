@@ -140,6 +140,11 @@ func readSecretFile(path string) (p rotate.Params, host string, err error) {
 	if err != nil {
 		return p, "", err
 	}
+	return parseSecretFile(path, data)
+}
+
+// parseSecretFile parses what readSecretFile read.
+func parseSecretFile(path string, data []byte) (p rotate.Params, host string, err error) {
 	found := 0
 	for i, line := range strings.Split(string(data), "\n") {
 		line = strings.TrimSpace(line)

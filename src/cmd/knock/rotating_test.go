@@ -76,6 +76,9 @@ func TestRotatingFlags(t *testing.T) {
 		{[]string{"--uri", "otpauth://totp/x?secret=" + testSecret, "host"}, "--uri: knock URI: want otpauth://knock/"},
 		{[]string{"--secret-file", filepath.Join(dir, "missing"), "host"}, "missing: "},
 		{[]string{"--key", "k", "host", "1"}, "--key is an SPA option: add -S"},
+		{[]string{"-n", "x", "host", "1"}, "-n is an SPA option: add -S"},
+		{[]string{"--key-file", "k", "host", "1"}, "--key-file is an SPA option"},
+		{[]string{"--fwknoprc", "k", "host", "1"}, "--fwknoprc is an SPA option"},
 	}
 	for _, tt := range tests {
 		c, _, errb := testClient(time.Unix(1111111109, 0), dir)
