@@ -175,6 +175,8 @@ func (s *Set) devices(cfg *config.Config, override []string) (map[string]int, er
 		alias, dev, ok := strings.Cut(it, "=")
 		if !ok {
 			alias, dev = "", it
+		} else if err := config.CheckDevice(alias); err != nil {
+			return nil, fmt.Errorf("interface: %q: %w", it, err)
 		}
 		if err := config.CheckDevice(dev); err != nil {
 			return nil, fmt.Errorf("interface: %w", err)
@@ -189,9 +191,6 @@ func (s *Set) devices(cfg *config.Config, override []string) (map[string]int, er
 			names[dev] = i
 		}
 		if alias != "" {
-			if err := config.CheckDevice(alias); err != nil {
-				return nil, fmt.Errorf("interface: %w", err)
-			}
 			names[alias] = i
 		}
 	}
