@@ -115,16 +115,16 @@ type Actions struct {
 	mailWG sync.WaitGroup
 
 	mu         sync.Mutex
-	closed     bool // no more successes
-	mailClosed bool // no more mails
-	pending  map[grantKey]*job      // queued, not yet taken by a worker
-	perDoor  map[string]int         // queued jobs per door
-	mailPer  map[string]int         // queued mails per door
-	until    map[grantKey]time.Time // when the last grant made ends
-	lastMail map[grantKey]time.Time
-	hour     map[string]*mailHour
-	lastWake map[string]time.Time // per door and MAC
-	stats    Stats
+	closed     bool                   // no more successes
+	mailClosed bool                   // no more mails
+	pending    map[grantKey]*job      // queued, not yet taken by a worker
+	perDoor    map[string]int         // queued jobs per door
+	mailPer    map[string]int         // queued mails per door
+	until      map[grantKey]time.Time // when the last grant made ends
+	lastMail   map[grantKey]time.Time
+	hour       map[string]*mailHour
+	lastWake   map[string]time.Time // per door and MAC
+	stats      Stats
 }
 
 type grantKey struct {

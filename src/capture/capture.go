@@ -164,7 +164,7 @@ func (c *Capture) refresh() *net.Interface {
 	slices.SortFunc(m, netip.Addr.Compare)
 	if !slices.Equal(*c.addrs.Load(), m) {
 		for _, a := range m {
-			c.log.Debugf("local IP of %s: %s", c.ifname, a)
+			c.log.Debugf("local IP: %s", a)
 		}
 	}
 	c.addrs.Store(&m)

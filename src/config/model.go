@@ -135,7 +135,7 @@ type Options struct {
 	LogFile     string
 	PidFile     string
 	Interfaces  []string // devices to capture on (or OpenWrt networks the init script resolved)
-	Firewall    string // auto, iptables, fw4, none
+	Firewall    string   // auto, iptables, fw4, none
 	Sendmail    string
 	MailFrom    mail.Address // zero: none
 	MaxAttempts int          // cap of the attempt table

@@ -49,11 +49,11 @@ type Options struct {
 	// DoorLines bounds the log lines of each door (see DoorLines); nil
 	// makes one.
 	DoorLines *logx.Limiter
-	Source Source
-	Runner *command.Runner
-	Acter  Acter
-	Now    func() time.Time // default time.Now
-	NoIPv6 bool             // -4
+	Source    Source
+	Runner    *command.Runner
+	Acter     Acter
+	Now       func() time.Time // default time.Now
+	NoIPv6    bool             // -4
 	// Lookup resolves knockers' names for the log (-l).
 	Lookup func(netip.Addr) string
 	// MaxAttempts caps the matcher's table (default match.DefaultMax).

@@ -234,11 +234,11 @@ func TestOneTimeCrash(t *testing.T) {
 	if r.log.Has("panic") || strings.Contains(r.d.Stats(), "panics 1") {
 		t.Fatalf("panicked:\n%s", r.log.String())
 	}
+	r.d.Settle()
 	b, _ := os.ReadFile(filepath.Join(r.dir, "otp"))
 	if string(b) != "#000,2000,3000,4000\n#000,6000\n" {
 		t.Fatalf("one-time file: %q", b)
 	}
-	r.d.Settle()
 	r.waitLog("no more sequences left")
 	r.knock(srcB, tcp(5000), tcp(6000))
 	if n := r.log.Count("OPEN SESAME"); n != 2 {

@@ -1,5 +1,11 @@
 package daemon
 
+import (
+	"errors"
+
+	"github.com/knockd-go/knockd-go/src/door"
+)
+
 // nextOneTime closes one-time door slot i at once (its sequence is used)
 // and, off the packet path, marks the sequence used in the file and
 // installs the door with the next one. d.mu is held.
@@ -18,8 +24,12 @@ func (d *Daemon) nextOneTime(i int) {
 		next, err := used.NextOneTime() // file I/O and fsync: not under the lock
 		d.mu.Lock()
 		defer d.mu.Unlock()
-		if err != nil {
-			d.log.Printf("%s: %v --> disabling the door", used.Name, err)
+		switch {
+		case errors.Is(err, door.ErrNoMoreSequences):
+			d.log.Printf("no more sequences left in the one time sequences file for door %s --> disabling the door", used.Name)
+		case err != nil: // knockd's line, then why
+			d.log.Printf("error while disabling used one time sequence for door %s --> disabling the door", used.Name)
+			d.log.Printf("error: %v", err)
 		}
 		if i >= len(d.slots) || d.slots[i].gen != gen {
 			return // a reload replaced the door meanwhile

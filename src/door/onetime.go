@@ -1,11 +1,15 @@
 package door
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 
 	"github.com/knockd-go/knockd-go/src/config"
 )
+
+// ErrNoMoreSequences: a one-time door used its last sequence.
+var ErrNoMoreSequences = errors.New("no more sequences left")
 
 // NextOneTime marks the door's one-time sequence used in its file, as
 // knockd does, and returns a new door with the file's next unused
@@ -47,7 +51,7 @@ func (d *Door) NextOneTime() (*Door, error) {
 		seqs = slices.Delete(seqs, used, used+1)
 	}
 	if len(seqs) == 0 {
-		return &n, fmt.Errorf("no more sequences left in the one time sequences file %s", ot.File)
+		return &n, fmt.Errorf("%w in the one time sequences file %s", ErrNoMoreSequences, ot.File)
 	}
 	ot.Seq = seqs[0]
 	n.Knock.Steps = ot.Seq.Steps

@@ -210,8 +210,6 @@ func (m *Matcher) Len() int { return m.n }
 // Sources returns the number of tracked source addresses.
 func (m *Matcher) Sources() int { return len(m.sources) }
 
-
-
 // key is a source address as a map key: 16 bytes hash and compare faster
 // than a netip.Addr (24 bytes, with its zone handle). IPv4-mapped IPv6
 // addresses are the same source as their IPv4 address.

@@ -411,7 +411,7 @@ func TestRebuildKeepsUnchangedDoors(t *testing.T) {
 	// An old door kept under a changed knock is refused: its attempts go.
 	m.Process(tcp(A, 9))
 	m.Rebuild(plain(next), []int{3, 1, 2, 0}) // d's attempt offered to b2: not Equal
-	if m.Len() != 1 { // only c's cool-down is left
+	if m.Len() != 1 {                         // only c's cool-down is left
 		t.Fatalf("%d attempts after a mismatched keep", m.Len())
 	}
 	clk.add(2 * time.Minute)
