@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"runtime"
 	"sync"
 	"time"
 
@@ -263,7 +264,7 @@ func (d *Daemon) success(i int, src netip.Addr, at time.Time, req *door.Request)
 		}
 	}
 	s.Command = d.runner.Start(dr.Name, ip, start, stop, dr.Actions.CmdTimeout)
-	d.opened.add(event{At: at, Door: dr.Name, Src: src, What: s.Command.String()})
+	d.opened.add(Event{At: at, Door: dr.Name, Src: src, What: s.Command.String()})
 	if d.acter != nil && !d.acter.Do(s) {
 		d.stats.dropped++
 	}
@@ -313,18 +314,71 @@ func (d *Daemon) expire() {
 	d.m.Expire()
 }
 
-// Stats returns a one-line summary of the counters, for SIGUSR1.
-func (d *Daemon) Stats() string {
+// Counters are what SIGUSR1 logs and the status shows.
+type Counters struct {
+	Packets, KernelPackets, KernelDrops uint64
+	Attempts, Sources                   int
+	Evictions                           uint64
+	Ignored                             uint64 // packets from sources that cannot knock
+	Successes, ActionsDropped           uint64
+	SPAAccepted, SPARejected            uint64
+	Panics                              uint64
+	Running, Pending                    int // commands running; stop commands waiting
+}
+
+// DoorStatus is a running door and its attempts in progress.
+type DoorStatus struct {
+	Door     *door.Door
+	Attempts int
+}
+
+// Status is what the daemon is doing.
+type Status struct {
+	Doors    []DoorStatus
+	Opened   []Event // the last successes, newest first
+	Rejected []Event // the last rejections of authentic SPA packets, newest first
+	Counters Counters
+}
+
+// Status returns the doors, their attempts in progress, the last
+// successes and rejections, and the counters.
+func (d *Daemon) Status() Status {
+	c := d.counters()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	st := Status{Counters: c, Opened: d.opened.list(), Rejected: d.rejected.list()}
+	for i, s := range d.slots {
+		st.Doors = append(st.Doors, DoorStatus{Door: s.door, Attempts: d.m.DoorLen(i)})
+	}
+	return st
+}
+
+// counters reads the kernel's counts and returns every counter.
+func (d *Daemon) counters() Counters {
 	pk, dr := d.src.Stats()
+	running, pending := d.runner.Running(), d.runner.Pending()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.stats.kernelPackets += pk
 	d.stats.kernelDrops += dr
 	c := d.stats
+	return Counters{Packets: c.packets, KernelPackets: c.kernelPackets, KernelDrops: c.kernelDrops,
+		Attempts: d.m.Len(), Sources: d.m.Sources(), Evictions: d.m.Evictions, Ignored: c.ignored,
+		Successes: c.successes, ActionsDropped: c.dropped, SPAAccepted: c.spaAccepted, SPARejected: c.spaRejected,
+		Panics: c.panics, Running: running, Pending: pending}
+}
+
+// Stats returns a one-line summary of the counters, for SIGUSR1, with the
+// heap figures that show whether memory follows the attempt table (read
+// on demand only: ReadMemStats stops the world for a moment).
+func (d *Daemon) Stats() string {
+	c := d.counters()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
 	return fmt.Sprintf("stats: packets %d, kernel packets %d, kernel drops %d, attempts %d, sources %d, evictions %d, "+
 		"ignored sources %d, successes %d, actions dropped %d, SPA accepted %d, SPA rejected %d, panics %d, "+
-		"running commands %d, pending stop commands %d",
-		c.packets, c.kernelPackets, c.kernelDrops, d.m.Len(), d.m.Sources(), d.m.Evictions,
-		c.ignored, c.successes, c.dropped, c.spaAccepted, c.spaRejected, c.panics,
-		d.runner.Running(), d.runner.Pending())
+		"running commands %d, pending stop commands %d, heap in use %d KiB, from the OS %d KiB",
+		c.Packets, c.KernelPackets, c.KernelDrops, c.Attempts, c.Sources, c.Evictions,
+		c.Ignored, c.Successes, c.ActionsDropped, c.SPAAccepted, c.SPARejected, c.Panics, c.Running, c.Pending,
+		ms.HeapInuse>>10, (ms.Sys-ms.HeapReleased)>>10)
 }

@@ -438,3 +438,46 @@ func sealSPA(t *testing.T, src netip.Addr, at time.Time) []byte {
 	}
 	return b
 }
+
+// TestStatusAndNames: the status lists doors with their attempts and the
+// last successes; -l names appear once resolved; debug lines are written.
+func TestStatusAndNames(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "knockd.conf")
+	os.WriteFile(path, []byte("[a]\n  sequence = 1,2,3\n[b]\n  sequence = 4\n"), 0o600)
+	log, rec := logx.NewRecorder(true)
+	src := testsrc.New([]netip.Addr{router})
+	runner := command.NewRunner(command.Options{Max: 2, Log: log})
+	d, err := New(compile(t, path, time.Now), Options{Log: log, Source: src, Runner: runner,
+		Lookup: func(a netip.Addr) string { return "host.example" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.handle(0, testsrc.Frame(srcA, router, tcp(1))) // starts the lookup
+	deadline := time.Now().Add(5 * time.Second)
+	for d.names.name(srcA) == srcA.String() && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	d.handle(0, testsrc.Frame(srcA, router, tcp(2)))
+	d.handle(0, testsrc.Frame(srcB, router, tcp(4)))
+	d.handle(0, []byte{0x45, 0}) // truncated: a debug line
+	if !rec.Has("198.51.100.1 (host.example): a: Stage 2") || !rec.Has("dropping packet: decode: truncated packet") ||
+		!rec.Has("filter accepts: tcp/1 tcp/2 tcp/3 tcp/4") || !rec.Has("tcp: 198.51.100.1:40000 -> 192.0.2.1:2") {
+		t.Fatalf("log:\n%s", rec.String())
+	}
+	st := d.Status()
+	if len(st.Doors) != 2 || st.Doors[0].Attempts != 1 || st.Doors[0].Door.Name != "a" || st.Doors[1].Attempts != 0 {
+		t.Fatalf("doors %+v", st.Doors)
+	}
+	if len(st.Opened) != 1 || st.Opened[0].Door != "b" || st.Opened[0].Src != srcB || st.Counters.Successes != 1 || st.Counters.Attempts != 1 {
+		t.Fatalf("status %+v", st)
+	}
+	// The history keeps the last historyLen, newest first.
+	var h history
+	for i := 0; i < historyLen+5; i++ {
+		h.add(Event{Door: fmt.Sprint(i)})
+	}
+	if l := h.list(); len(l) != historyLen || l[0].Door != fmt.Sprint(historyLen+4) || l[historyLen-1].Door != "5" {
+		t.Fatalf("history %v", l)
+	}
+}

@@ -85,14 +85,3 @@ func (d *Daemon) refilter() error {
 	}
 	return nil
 }
-
-// Doors returns the running doors (for the status).
-func (d *Daemon) Doors() []*door.Door {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	out := make([]*door.Door, len(d.slots))
-	for i, s := range d.slots {
-		out[i] = s.door
-	}
-	return out
-}

@@ -5,8 +5,8 @@ import (
 	"time"
 )
 
-// event is one success or rejection, for the status.
-type event struct {
+// Event is one success or rejection, for the status.
+type Event struct {
 	At   time.Time
 	Door string
 	Src  netip.Addr
@@ -19,12 +19,12 @@ const historyLen = 20
 
 // history keeps the last historyLen events.
 type history struct {
-	ev   [historyLen]event
+	ev   [historyLen]Event
 	next int
 	n    int
 }
 
-func (h *history) add(e event) {
+func (h *history) add(e Event) {
 	h.ev[h.next] = e
 	h.next = (h.next + 1) % historyLen
 	if h.n < historyLen {
@@ -33,8 +33,8 @@ func (h *history) add(e event) {
 }
 
 // list returns the events, newest first.
-func (h *history) list() []event {
-	out := make([]event, 0, h.n)
+func (h *history) list() []Event {
+	out := make([]Event, 0, h.n)
 	for k := 1; k <= h.n; k++ {
 		out = append(out, h.ev[(h.next-k+historyLen)%historyLen])
 	}

@@ -32,7 +32,7 @@ func (d *Daemon) handleSPA(slots []int, dev int, src, dst netip.Addr, local bool
 					continue
 				}
 			} else {
-				d.rejected.add(event{At: d.now(), Door: dr.Name, Src: src, What: err.Error()})
+				d.rejected.add(Event{At: d.now(), Door: dr.Name, Src: src, What: err.Error()})
 			}
 			d.doorLines.Printf(dr.Name, "%s: %s: SPA packet rejected: %s", d.names.name(src), dr.Name, err)
 			continue

@@ -207,6 +207,18 @@ const DefaultMax = 32768
 // Len returns the number of tracked attempts (including cool-downs).
 func (m *Matcher) Len() int { return m.n }
 
+// DoorLen returns the number of attempts and cool-downs of door i. It
+// walks the door's lists: for the status, not the packet path.
+func (m *Matcher) DoorLen(i int) int {
+	n := 0
+	for _, l := range []*list{&m.exp[i], &m.cool[i]} {
+		for a := l.head; a != nil; a = a.link[byDeadline].next {
+			n++
+		}
+	}
+	return n
+}
+
 // Sources returns the number of tracked source addresses.
 func (m *Matcher) Sources() int { return len(m.sources) }
 
