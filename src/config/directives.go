@@ -8,6 +8,7 @@ import (
 	"github.com/knockd-go/knockd-go/src/firewall"
 	"github.com/knockd-go/knockd-go/src/l4"
 	"github.com/knockd-go/knockd-go/src/mail"
+	"github.com/knockd-go/knockd-go/src/rotate"
 	spapkg "github.com/knockd-go/knockd-go/src/spa"
 	"github.com/knockd-go/knockd-go/src/wake"
 )
@@ -189,6 +190,44 @@ func setDoor(d *Door, key, val string) error {
 		if strings.HasPrefix(key, "SPA") {
 			return setSPA(d, key, val)
 		}
+		if strings.HasPrefix(key, "SEQUENCE_") {
+			return setRotate(d, key, val)
+		}
+		return errUnknown
+	}
+	return err
+}
+
+func rot(d *Door) *rotate.Params {
+	if d.Rotate == nil {
+		p := rotate.Default(nil)
+		d.Rotate = &p
+	}
+	return d.Rotate
+}
+
+// setRotate applies a directive of a rotating knock.
+func setRotate(d *Door, key, val string) error {
+	var err error
+	switch key {
+	case "SEQUENCE_SECRET":
+		rot(d).Secret, err = rotate.ParseSecret(val)
+	case "SEQUENCE_LENGTH":
+		rot(d).Length, err = positive(val, rotate.MaxLength)
+		if err == nil && rot(d).Length < rotate.MinLength {
+			err = fmt.Errorf("%d knocks: at least %d", rot(d).Length, rotate.MinLength)
+		}
+	case "SEQUENCE_STEP":
+		rot(d).Step, err = ParseSeconds(val)
+		if err == nil && (rot(d).Step < rotate.MinStep || rot(d).Step > rotate.MaxStep) {
+			err = fmt.Errorf("%v: want %v to %v", rot(d).Step, rotate.MinStep, rotate.MaxStep)
+		}
+	case "SEQUENCE_PORTS":
+		p := rot(d)
+		p.Lo, p.Hi, err = rotate.ParseRange(val)
+	case "SEQUENCE_PROTOCOL":
+		rot(d).Proto, err = l4.ParseProto(val)
+	default:
 		return errUnknown
 	}
 	return err
@@ -254,14 +293,24 @@ func finish(d *Door) error {
 		if len(s.HMACKey) == 0 {
 			return fmt.Errorf("SPA door needs spa_hmac_key or spa_hmac_key_base64 (fwknop HMAC is mandatory here)")
 		}
-		if d.has("SEQUENCE") || d.OneTimeFile != "" {
+		if d.has("SEQUENCE") || d.OneTimeFile != "" || d.Rotate != nil {
 			return fmt.Errorf("a door is either a knock sequence or SPA, not both")
 		}
 		if len(d.Open) == 0 && len(d.Forward) == 0 && !s.AllowCommands && d.StartCommand == "" {
 			return fmt.Errorf("SPA door grants nothing: give open, forward, or start_command")
 		}
+	} else if d.Rotate != nil {
+		if d.has("SEQUENCE") || d.OneTimeFile != "" {
+			return fmt.Errorf("a rotating knock (sequence_secret) has no fixed sequence or one_time_sequences")
+		}
+		if len(d.Rotate.Secret) == 0 {
+			return fmt.Errorf("a rotating knock needs sequence_secret")
+		}
+		if err := d.Rotate.Validate(); err != nil {
+			return err
+		}
 	} else if len(d.Sequence) == 0 && d.OneTimeFile == "" {
-		return fmt.Errorf("empty knock sequence (give sequence or one_time_sequences)")
+		return fmt.Errorf("empty knock sequence (give sequence, one_time_sequences or sequence_secret)")
 	}
 	if !d.has("OPEN_DURATION") {
 		d.OpenDuration = d.CmdTimeout

@@ -20,6 +20,7 @@ import (
 	"github.com/knockd-go/knockd-go/src/l4"
 	"github.com/knockd-go/knockd-go/src/logx"
 	"github.com/knockd-go/knockd-go/src/match"
+	"github.com/knockd-go/knockd-go/src/rotate"
 	"golang.org/x/net/bpf"
 )
 
@@ -89,12 +90,20 @@ type Daemon struct {
 	opened    history // the last successes
 	rejected  history // the last rejections of SPA packets that passed the HMAC
 	panicSeen map[string]bool
+	// Rotating knocks: the sequences used, per door (kept across
+	// reloads), and when the windows move next.
+	burnt        map[string]*rotate.Burnt
+	nextRotation time.Time
 }
 
 // slot is one door as the matcher knows it.
 type slot struct {
 	door *door.Door
 	gen  uint64 // changes whenever the slot's door is replaced
+	// base and counter are set for the slots of a rotating knock: the
+	// compiled door, and the time step whose sequence door follows.
+	base    *door.Door
+	counter uint64
 }
 
 // counters are what SIGUSR1 and the status report.
@@ -122,7 +131,7 @@ func New(set *door.Set, o Options) (*Daemon, error) {
 		o.Log = logx.Discard()
 	}
 	d := &Daemon{log: o.Log, now: o.Now, src: o.Source, runner: o.Runner, noIPv6: o.NoIPv6,
-		acter: o.Acter, max: o.MaxAttempts, kick: make(chan struct{}, 1)}
+		acter: o.Acter, max: o.MaxAttempts, kick: make(chan struct{}, 1), burnt: map[string]*rotate.Burnt{}}
 	d.firstKnocks = logx.NewLimiter(o.Log, firstKnocksPerSecond, firstKnocksPerSecond, o.Now)
 	d.doorLines = o.DoorLines
 	if d.doorLines == nil {
@@ -248,8 +257,11 @@ func (d *Daemon) event(e match.Event) {
 func (d *Daemon) success(i int, src netip.Addr, at time.Time, req *door.Request) {
 	dr := d.slots[i].door
 	d.stats.successes++
-	if dr.OneTime != nil {
+	switch {
+	case dr.OneTime != nil:
 		d.nextOneTime(i)
+	case dr.Rotate != nil:
+		d.burn(i)
 	}
 	ip := src.String()
 	s := action.Success{Door: dr, Src: src, At: at, Grant: dr.Actions.Grant, Duration: dr.Actions.Duration}
@@ -278,6 +290,9 @@ func (d *Daemon) expiryLoop(ctx context.Context) {
 	for {
 		d.mu.Lock()
 		next, ok := d.m.NextDeadline()
+		if r := d.nextRotation; !r.IsZero() && (!ok || r.Before(next)) {
+			next, ok = r, true
+		}
 		if ok {
 			d.armed = next
 		} else {
@@ -306,12 +321,16 @@ func (d *Daemon) expiryLoop(ctx context.Context) {
 	}
 }
 
-// expire removes the attempts whose time is up.
+// expire removes the attempts whose time is up and moves the windows of
+// rotating knocks.
 func (d *Daemon) expire() {
 	defer d.recoverPacket()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.m.Expire()
+	if !d.nextRotation.IsZero() && !d.now().Before(d.nextRotation) {
+		d.rotate(d.now())
+	}
 }
 
 // Counters are what SIGUSR1 logs and the status shows.
@@ -348,7 +367,15 @@ func (d *Daemon) Status() Status {
 	defer d.mu.Unlock()
 	st := Status{Counters: c, Opened: d.opened.list(), Rejected: d.rejected.list()}
 	for i, s := range d.slots {
-		st.Doors = append(st.Doors, DoorStatus{Door: s.door, Attempts: d.m.DoorLen(i)})
+		if s.base != nil && i > 0 && d.slots[i-1].base == s.base {
+			st.Doors[len(st.Doors)-1].Attempts += d.m.DoorLen(i) // a rotating knock's other steps
+			continue
+		}
+		dr := s.door
+		if s.base != nil {
+			dr = s.base
+		}
+		st.Doors = append(st.Doors, DoorStatus{Door: dr, Attempts: d.m.DoorLen(i)})
 	}
 	return st
 }

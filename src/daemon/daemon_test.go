@@ -21,6 +21,7 @@ import (
 	"github.com/knockd-go/knockd-go/src/l4"
 	"github.com/knockd-go/knockd-go/src/logx"
 	"github.com/knockd-go/knockd-go/src/mail"
+	"github.com/knockd-go/knockd-go/src/rotate"
 	"github.com/knockd-go/knockd-go/src/spa"
 	"github.com/knockd-go/knockd-go/src/wake"
 )
@@ -479,5 +480,51 @@ func TestStatusAndNames(t *testing.T) {
 	}
 	if l := h.list(); len(l) != historyLen || l[0].Door != fmt.Sprint(historyLen+4) || l[historyLen-1].Door != "5" {
 		t.Fatalf("history %v", l)
+	}
+}
+
+// TestRotatingKnock: the current sequence opens; replayed from another
+// address it is refused (burnt); the next step's sequence opens; the
+// window moves with the clock, keeping attempts on steps still in it.
+func TestRotatingKnock(t *testing.T) {
+	const secret = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
+	r := newRig(t, "[rot]\n  sequence_secret = "+secret+"\n  sequence_step = 30\n  seq_timeout = 60\n  open = tcp/22\n  duration = 60\n")
+	p := rotate.Default([]byte("12345678901234567890"))
+	c := p.Counter(r.clk.now())
+	r.knock(srcA, p.Sequence(c)...)
+	r.waitLog("198.51.100.1: rot: OPEN SESAME")
+	r.knock(srcB, p.Sequence(c)...) // a sniffed knock, replayed
+	r.knock(srcB, p.Sequence(c-2)...)
+	if r.log.Has("198.51.100.2: rot: OPEN SESAME") {
+		t.Fatal("a used sequence opened again")
+	}
+	r.knock(srcA, p.Sequence(c+1)...)
+	if n := r.log.Count("198.51.100.1: rot: OPEN SESAME"); n != 2 {
+		t.Fatalf("the next step's sequence: %d successes, want 2", n)
+	}
+	// The clock moves a step: c+2 enters the window. B starts on it, the
+	// clock moves another step (c+2 stays in the window, its attempt
+	// too) and B completes it.
+	r.clk.add(30 * time.Second)
+	r.d.expire()
+	seq := p.Sequence(c + 2)
+	r.knock(srcB, seq[:2]...)
+	r.clk.add(30 * time.Second)
+	r.d.expire()
+	r.knock(srcB, seq[2:]...)
+	r.waitLog("198.51.100.2: rot: OPEN SESAME")
+	r.knock(srcB, p.Sequence(c)...) // left the window
+	if n := r.log.Count("198.51.100.2: rot: OPEN SESAME"); n != 1 {
+		t.Fatalf("%d successes of B, want 1", n)
+	}
+	// A reload keeps what was burnt.
+	r.reload()
+	r.knock(netip.MustParseAddr("198.51.100.3"), p.Sequence(c+1)...)
+	if r.log.Has("198.51.100.3: rot: OPEN SESAME") {
+		t.Fatal("a burnt sequence opened after a reload")
+	}
+	st := r.d.Status()
+	if len(st.Doors) != 1 || st.Doors[0].Door.Kind != door.Rotating {
+		t.Fatalf("status doors %+v", st.Doors)
 	}
 }

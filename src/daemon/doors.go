@@ -26,26 +26,52 @@ func (d *Daemon) Reload(set *door.Set, acter Acter) error {
 func (d *Daemon) install(set *door.Set) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	old := map[string]int{}
-	for i, s := range d.slots {
-		old[s.door.Name] = i
+	// The old slots by door name and step (0 for doors without steps).
+	type key struct {
+		name    string
+		counter uint64
 	}
-	slots := make([]slot, len(set.Doors))
-	knocks := make([]match.Door, len(set.Doors))
-	keep := make([]int, len(set.Doors))
-	for j, dr := range set.Doors {
-		slots[j] = slot{door: dr}
-		knocks[j] = dr.Knock
+	old := map[key]int{}
+	for i, s := range d.slots {
+		old[key{s.door.Name, s.counter}] = i
+	}
+	now := d.now()
+	var slots []slot
+	names := map[string]bool{}
+	for _, dr := range set.Doors {
+		names[dr.Name] = true
+		if dr.Rotate != nil {
+			for _, s := range d.rotatingSlots(dr, now) {
+				s.base = dr
+				slots = append(slots, s)
+			}
+			continue
+		}
+		slots = append(slots, slot{door: dr})
+	}
+	knocks := make([]match.Door, len(slots))
+	keep := make([]int, len(slots))
+	for j := range slots {
+		knocks[j] = slots[j].door.Knock
 		keep[j] = -1
-		if i, ok := old[dr.Name]; ok && d.slots[i].door.Knock.Equal(dr.Knock) {
+		if i, ok := old[key{slots[j].door.Name, slots[j].counter}]; ok && d.slots[i].door.Knock.Equal(knocks[j]) {
 			keep[j] = i
 			slots[j].gen = d.slots[i].gen + 1
 		}
 	}
+	for name := range d.burnt {
+		if !names[name] {
+			delete(d.burnt, name)
+		}
+	}
 	d.m.Rebuild(knocks, keep)
 	d.set, d.slots = set, slots
+	d.rotate(now) // notes when the windows move next
 	d.armed = time.Time{}
-	d.kickTimer()
+	select { // the expiry loop re-reads its deadlines
+	case d.kick <- struct{}{}:
+	default:
+	}
 	return d.refilter()
 }
 

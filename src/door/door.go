@@ -19,6 +19,7 @@ import (
 	"github.com/knockd-go/knockd-go/src/firewall"
 	"github.com/knockd-go/knockd-go/src/mail"
 	"github.com/knockd-go/knockd-go/src/match"
+	"github.com/knockd-go/knockd-go/src/rotate"
 	"github.com/knockd-go/knockd-go/src/spa"
 )
 
@@ -54,6 +55,9 @@ type Door struct {
 	OneTime *OneTime
 	// SPA is set for SPA doors.
 	SPA *SPADoor
+	// Rotate is set for rotating knocks; Knock then has no steps, the
+	// daemon derives them from the time.
+	Rotate *rotate.Params
 	// Devices names the capture devices the door listens on; empty means
 	// all of them.
 	Devices []string
@@ -98,6 +102,14 @@ type Wake struct {
 	Device   string
 	MAC      net.HardwareAddr
 	Password []byte // SecureOn, 0, 4 or 6 bytes
+}
+
+// AtCounter returns the door of a rotating knock for one time step: its
+// knock is the step's sequence.
+func (d *Door) AtCounter(counter uint64) *Door {
+	n := *d
+	n.Knock.Steps = d.Rotate.Sequence(counter)
+	return &n
 }
 
 // Where returns the door's place in its configuration file: "file:line".
@@ -251,6 +263,11 @@ func compileDoor(c *config.Door, devs map[string]int, env Env) (*Door, error) {
 			return nil, err
 		}
 		d.SPA = s
+	case c.Rotate != nil:
+		d.Kind = Rotating
+		d.Knock.Steps = nil
+		p := *c.Rotate
+		d.Rotate = &p
 	case c.OneTimeFile != "":
 		seqs, err := config.ReadOneTime(c.OneTimeFile)
 		if err != nil {

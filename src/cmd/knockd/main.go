@@ -23,6 +23,7 @@ import (
 	"github.com/knockd-go/knockd-go/src/door"
 	"github.com/knockd-go/knockd-go/src/internal/getopt"
 	"github.com/knockd-go/knockd-go/src/logx"
+	"github.com/knockd-go/knockd-go/src/rotate"
 	"github.com/knockd-go/knockd-go/src/service"
 	"github.com/knockd-go/knockd-go/src/version"
 )
@@ -41,7 +42,11 @@ var options = []getopt.Option{
 	{Short: 'k', Long: "check", HasArg: false},
 	{Short: 'V', Long: "version", HasArg: false},
 	{Short: 'h', Long: "help", HasArg: false},
+	{Short: optShowURI, Long: "show-secret-uri", HasArg: true},
 }
+
+// Long-only options.
+const optShowURI = 0x80 // --show-secret-uri DOOR
 
 const usage = `usage: knockd [options]
 options:
@@ -60,6 +65,9 @@ options:
   -k, --check            check the configuration and exit
   -V, --version          display version
   -h, --help             this help
+      --show-secret-uri DOOR [HOST]
+                         print the URI of a rotating knock (for knock --uri, a phone
+                         app or a QR code); HOST is the router's name for clients
 signals: HUP re-reads the configuration, USR2 restores grants after a
 firewall reload, USR1 logs counters, TERM and INT stop.
 `
@@ -140,8 +148,8 @@ func run(args []string, stdout, stderr io.Writer, sigs chan os.Signal) int {
 	case r.Has('V'):
 		fmt.Fprintf(stdout, "knockd %s (knockd-go)\n", version.Version)
 		return 0
-	case len(r.Args) > 0:
-		fmt.Fprintf(stderr, "knockd: unexpected argument %q\n%s", r.Args[0], usage)
+	case len(r.Args) > 1 || len(r.Args) == 1 && !r.Has(optShowURI):
+		fmt.Fprintf(stderr, "knockd: unexpected argument %q\n%s", r.Args[len(r.Args)-1], usage)
 		return 1
 	}
 	cfg, err := f.load()
@@ -156,6 +164,9 @@ func run(args []string, stdout, stderr io.Writer, sigs chan os.Signal) int {
 	if r.Has('k') {
 		fmt.Fprintf(stdout, "%s: %d door(s), configuration OK\n", f.configPath(), len(cfg.Doors))
 		return 0
+	}
+	if r.Has(optShowURI) {
+		return showURI(cfg, r.Last(optShowURI, ""), strings.Join(r.Args, ""), stdout, stderr)
 	}
 	if !cfg.Options.Enabled {
 		fmt.Fprintf(stderr, "knockd: %s: disabled (enabled '0')\n", f.configPath())
@@ -281,6 +292,23 @@ func serve(f flags, cfg *config.Config, stdout, stderr io.Writer, sigs chan os.S
 		return 1
 	}
 	return 0
+}
+
+// showURI prints the URI of a rotating door.
+func showURI(cfg *config.Config, name, host string, stdout, stderr io.Writer) int {
+	for _, d := range cfg.Doors {
+		if d.Name != name {
+			continue
+		}
+		if d.Rotate == nil {
+			fmt.Fprintf(stderr, "knockd: door %q is not a rotating knock (no sequence_secret)\n", name)
+			return 1
+		}
+		fmt.Fprintln(stdout, rotate.URI(*d.Rotate, name, host))
+		return 0
+	}
+	fmt.Fprintf(stderr, "knockd: no door %q\n", name)
+	return 1
 }
 
 func shutdown(svc *service.Service) {
