@@ -220,7 +220,9 @@ func TestParseTable(t *testing.T) {
 					"12345678901234567890 6 1m0s 2000-3000 udp")
 			})},
 		{name: "rotating defaults", conf: "[r]\nsequence_secret = GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n", ok: true,
-			check: door(func(t *testing.T, d *Door) { expect(t, "rotate", fmt.Sprint(d.Rotate.Length, d.Rotate.Step, d.Rotate.Lo), "4 30s 10000") })},
+			check: door(func(t *testing.T, d *Door) {
+				expect(t, "rotate", fmt.Sprint(d.Rotate.Length, d.Rotate.Step, d.Rotate.Lo), "4 30s 10000")
+			})},
 		{name: "rotating short secret", conf: "[r]\nsequence_secret = GEZDGNBV\n", err: "sequence_secret: "},
 		{name: "rotating without secret", conf: "[r]\nsequence_length = 5\n", err: `door "r": a rotating knock needs sequence_secret`},
 		{name: "rotating and sequence", conf: "[r]\nsequence = 1,2\nsequence_secret = GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n", err: "has no fixed sequence"},
