@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/knockd-go/knockd-go/src/logx"
+	"github.com/knockd-go/knockd-go/src/privs"
 )
 
 // State is what became of a command.
@@ -231,7 +232,7 @@ func (r *Runner) begin(door, cmd string, isStop bool) (*exec.Cmd, error) {
 	start := c.Start
 	if r.cred != nil {
 		c.SysProcAttr.Credential = r.cred
-		start = func() error { return StartUnprivileged(c) }
+		start = func() error { return privs.StartUnprivileged(c) }
 	}
 	if err := start(); err != nil {
 		r.log.Printf("%s: error: command could not start: %v", door, err)

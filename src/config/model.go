@@ -111,26 +111,6 @@ func (d *Door) saw(key, name string, line int) {
 
 func (d *Door) has(key string) bool { _, ok := d.directives[key]; return ok }
 
-// Commands returns the start and stop commands for a knocker of the given
-// family, with knockd's fallback from the _6 variants to the plain ones.
-func (d *Door) Commands(ipv6 bool) (start, stop string) {
-	start, stop = d.StartCommand, d.StopCommand
-	if ipv6 {
-		if d.HasStart6 {
-			start = d.StartCommand6
-		}
-		if d.HasStop6 {
-			stop = d.StopCommand6
-		}
-	}
-	return start, stop
-}
-
-// HasActions reports whether the door does something besides commands.
-func (d *Door) HasActions() bool {
-	return len(d.Open) > 0 || len(d.Forward) > 0 || len(d.Wake) > 0 || len(d.Notify) > 0
-}
-
 // Options are the global settings ([options] in knockd.conf).
 type Options struct {
 	UseSyslog   bool
@@ -143,6 +123,16 @@ type Options struct {
 	MaxAttempts int          // cap of the attempt table
 	MaxChildren int          // cap of concurrently running commands
 	Enabled     bool
+	// SPAReplayFile keeps the SPA replay caches across restarts.
+	SPAReplayFile string
+	// NotifyInterval and NotifyPerHour bound the notification mails: one
+	// per address and door per interval, so many per door an hour.
+	NotifyInterval time.Duration
+	NotifyPerHour  int
+	// SendmailUser runs the sendmail program; CommandUser the doors'
+	// commands ("root": as the daemon, knockd's way).
+	SendmailUser string
+	CommandUser  string
 }
 
 // Config is a whole validated configuration.
@@ -164,6 +154,11 @@ const (
 	DefaultWakeIface    = "br-lan"
 	DefaultSPAPort      = 62201
 	DefaultSPAMaxAge    = 120 * time.Second
+	DefaultReplayFile   = "/var/run/knockd.spa-replay"
+	DefaultNotifyEvery  = 10 * time.Minute
+	DefaultNotifyHour   = 10
+	DefaultSendmailUser = "nobody"
+	DefaultCommandUser  = "root"
 	MaxSequenceLength   = 256
 	maxDoors            = 100000
 	maxSecondsInTimeout = 365 * 24 * 3600
@@ -177,6 +172,12 @@ func newOptions() Options {
 		MaxAttempts: DefaultMaxAttempts,
 		MaxChildren: DefaultMaxChildren,
 		Enabled:     true,
+
+		SPAReplayFile:  DefaultReplayFile,
+		NotifyInterval: DefaultNotifyEvery,
+		NotifyPerHour:  DefaultNotifyHour,
+		SendmailUser:   DefaultSendmailUser,
+		CommandUser:    DefaultCommandUser,
 	}
 }
 

@@ -165,13 +165,13 @@ func (r *svcRig) mailed(name string) bool {
 // TestReloadRebuildsActions: sendmail changed by a reload takes effect,
 // and a knock in progress on an unchanged door survives it.
 func TestReloadRebuildsActions(t *testing.T) {
-	r := newSvc(t, "[options]\n  sendmail = DIR/a\n[d]\n  sequence = 1,2,3\n  notify = root@localhost\n  command = true\n")
+	r := newSvc(t, "[options]\n  sendmail = DIR/a\n  sendmail_user = root\n[d]\n  sequence = 1,2,3\n  notify = root@localhost\n  command = true\n")
 	r.sendmailStub("a")
 	r.sendmailStub("b")
 	r.knock(tcp(1), tcp(2), tcp(3))
 	r.wait("mail through a", func() bool { return r.mailed("a") })
 	r.knock(tcp(1), tcp(2))
-	r.write("[options]\n  sendmail = DIR/b\n  mail_from = knockd@router\n[d]\n  sequence = 1,2,3\n  notify = root@localhost\n  command = true\n")
+	r.write("[options]\n  sendmail = DIR/b\n  sendmail_user = root\n  mail_from = knockd@router\n[d]\n  sequence = 1,2,3\n  notify = root@localhost\n  command = true\n")
 	if err := r.s.Reload(); err != nil {
 		t.Fatal(err)
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/knockd-go/knockd-go/src/door"
 	"github.com/knockd-go/knockd-go/src/internal/getopt"
 	"github.com/knockd-go/knockd-go/src/logx"
+	"github.com/knockd-go/knockd-go/src/privs"
 	"github.com/knockd-go/knockd-go/src/rotate"
 	"github.com/knockd-go/knockd-go/src/service"
 	"github.com/knockd-go/knockd-go/src/version"
@@ -226,6 +227,14 @@ func serve(f flags, cfg *config.Config, stdout, stderr io.Writer, sigs chan os.S
 	go func() { runErr <- svc.Run(ctx) }()
 	select {
 	case <-svc.Ready():
+		// Everything that needs root is open: keep only what the daemon
+		// needs from now on.
+		caps := svc.Capabilities()
+		if err := privs.Keep(caps...); err != nil {
+			log.Printf("warning: cannot drop capabilities (%v): running with root's", err)
+		} else if os.Geteuid() == 0 {
+			log.Debugf("capabilities kept: %s", privs.Names(caps))
+		}
 		if ready != nil {
 			fmt.Fprintln(ready, readyLine)
 			ready.Close()
