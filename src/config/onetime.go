@@ -6,8 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"syscall"
 	"strings"
+	"syscall"
 
 	"github.com/knockd-go/knockd-go/src/l4"
 )
