@@ -390,7 +390,12 @@ type batchReader struct {
 	n      int
 	err    error
 	single bool // recvmmsg is missing (ENOSYS): one read per packet
-	readFn func(fd uintptr) bool
+	// drained: the last batch was not full, so the queue was empty when
+	// it was read; the next read waits for the poller at once instead of
+	// making a call that would only say EAGAIN (a packet that came since
+	// made the socket ready again: the poller latches that).
+	drained bool
+	readFn  func(fd uintptr) bool
 }
 
 func newBatchReader() *batchReader {
@@ -408,6 +413,10 @@ func newBatchReader() *batchReader {
 // recv is called by the runtime poller with the socket's descriptor; it
 // returns false to wait for readiness.
 func (r *batchReader) recv(fd uintptr) bool {
+	if r.drained {
+		r.drained = false
+		return false
+	}
 	if r.single {
 		n, err := unix.Read(int(fd), r.bufs[:slotSize])
 		r.n, r.err = 1, err
@@ -420,6 +429,7 @@ func (r *batchReader) recv(fd uintptr) bool {
 	switch e {
 	case 0:
 		r.n, r.err = int(n), nil
+		r.drained = r.n < batchSize
 		return true
 	case unix.EAGAIN:
 		return false

@@ -301,7 +301,7 @@ func (d *Daemon) expiryLoop(ctx context.Context) {
 		d.mu.Unlock()
 		var c <-chan time.Time
 		if ok {
-			t.Reset(next.Sub(d.now()))
+			t.Reset(wakeAt(next).Sub(d.now()))
 			c = t.C
 		}
 		select {
@@ -319,6 +319,21 @@ func (d *Daemon) expiryLoop(ctx context.Context) {
 			d.expire()
 		}
 	}
+}
+
+// expiryTick is the granularity of expiries: the expiry loop wakes at the
+// next multiple of it after a deadline and expires every attempt due by
+// then, so that attempts from a steady trickle of knocks (port scanners
+// hit knock ports all day) cost a handful of wake-ups a second, not one
+// each. A timeout is logged at most this late.
+const expiryTick = 250 * time.Millisecond
+
+// wakeAt rounds t up to a multiple of expiryTick.
+func wakeAt(t time.Time) time.Time {
+	if r := t.Truncate(expiryTick); r.Before(t) {
+		return r.Add(expiryTick)
+	}
+	return t
 }
 
 // expire removes the attempts whose time is up and moves the windows of
