@@ -6,6 +6,7 @@
 #   make bench    performance figures against knockd 0.8, same run
 #   make cross    static binaries for every router target, with sizes
 #   make ipk      OpenWrt and Entware packages
+#   make size     binary and package sizes against the size budget
 
 GO        ?= go
 export GOFLAGS   := -buildvcs=false
@@ -15,7 +16,7 @@ export VERSION ?= $(shell bash scripts/cross.sh --version)
 LDFLAGS   := -s -w -X github.com/knockd-go/knockd-go/src/version.Version=$(VERSION)
 PKGS      := ./src/...
 
-.PHONY: all build demo test test-static test-go test-race test-go123 test-scripts deps bench cross ipk apk clean fuzz
+.PHONY: all build demo test test-static test-go test-race test-go123 test-scripts deps bench cross ipk apk size clean fuzz
 
 all: build
 
@@ -75,6 +76,9 @@ ipk:
 
 apk:
 	bash scripts/mkapk.sh dist
+
+size:
+	bash scripts/size.sh
 
 clean:
 	rm -rf bin dist
