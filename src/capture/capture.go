@@ -108,6 +108,9 @@ func (c *Capture) Local(a netip.Addr) bool {
 	return false
 }
 
+// Present reports whether the device exists now.
+func (c *Capture) Present() bool { return c.index.Load() != 0 }
+
 // Addrs returns the device's current addresses.
 func (c *Capture) Addrs() []netip.Addr {
 	return append([]netip.Addr(nil), *c.addrs.Load()...)

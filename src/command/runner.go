@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/knockd-go/knockd-go/src/internal/errs"
 	"github.com/knockd-go/knockd-go/src/logx"
 	"github.com/knockd-go/knockd-go/src/privs"
 )
@@ -250,10 +251,10 @@ func (r *Runner) finish(door string, c *exec.Cmd) {
 	r.mu.Lock()
 	delete(r.running, c)
 	r.mu.Unlock()
-	var ee *exec.ExitError
+	ee, isExit := errs.As[*exec.ExitError](err)
 	switch {
 	case err == nil:
-	case errors.As(err, &ee):
+	case isExit:
 		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 			r.printf(door, "%s: command killed by signal %d", door, ws.Signal())
 			return

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 
 	"github.com/knockd-go/knockd-go/src/firewall"
@@ -65,6 +66,11 @@ func setOption(o *Options, key, val string) error {
 		o.NotifyInterval, err = ParseSeconds(val)
 	case "NOTIFY_PER_HOUR":
 		o.NotifyPerHour, err = positive(val, 3600)
+	case "CONTROL_SOCKET":
+		if val != "" && !strings.HasPrefix(val, "/") {
+			return fmt.Errorf("%q: want an absolute path (or empty: no control socket)", val)
+		}
+		o.ControlSocket = val
 	case "SENDMAIL_USER":
 		o.SendmailUser, err = parseUser(val)
 	case "COMMAND_USER":
@@ -95,8 +101,8 @@ func CheckDevice(name string) error {
 }
 
 func positive(s string, max int) (int, error) {
-	var n int
-	if _, err := fmt.Sscan(strings.TrimSpace(s), &n); err != nil || fmt.Sprint(n) != strings.TrimSpace(s) {
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil || strconv.Itoa(n) != strings.TrimSpace(s) {
 		return 0, fmt.Errorf("%q is not a whole number", s)
 	}
 	if n < 1 || n > max {

@@ -133,6 +133,9 @@ type Options struct {
 	// commands ("root": as the daemon, knockd's way).
 	SendmailUser string
 	CommandUser  string
+	// ControlSocket is where `knockd status` and rpcd ask the daemon ("":
+	// no socket).
+	ControlSocket string
 }
 
 // Config is a whole validated configuration.
@@ -144,24 +147,25 @@ type Config struct {
 
 // Defaults of knockd 0.8 and of our additions.
 const (
-	DefaultSeqTimeout   = 25 * time.Second
-	DefaultCmdTimeout   = 10 * time.Second
-	DefaultInterface    = "eth0"
-	DefaultPidFile      = "/var/run/knockd.pid"
-	DefaultMaxAttempts  = 32768
-	DefaultMaxChildren  = 32
-	DefaultSendmail     = "/usr/sbin/sendmail"
-	DefaultWakeIface    = "br-lan"
-	DefaultSPAPort      = 62201
-	DefaultSPAMaxAge    = 120 * time.Second
-	DefaultReplayFile   = "/var/run/knockd.spa-replay"
-	DefaultNotifyEvery  = 10 * time.Minute
-	DefaultNotifyHour   = 10
-	DefaultSendmailUser = "nobody"
-	DefaultCommandUser  = "root"
-	MaxSequenceLength   = 256
-	maxDoors            = 100000
-	maxSecondsInTimeout = 365 * 24 * 3600
+	DefaultSeqTimeout    = 25 * time.Second
+	DefaultCmdTimeout    = 10 * time.Second
+	DefaultInterface     = "eth0"
+	DefaultPidFile       = "/var/run/knockd.pid"
+	DefaultMaxAttempts   = 32768
+	DefaultMaxChildren   = 32
+	DefaultSendmail      = "/usr/sbin/sendmail"
+	DefaultWakeIface     = "br-lan"
+	DefaultSPAPort       = 62201
+	DefaultSPAMaxAge     = 120 * time.Second
+	DefaultReplayFile    = "/var/run/knockd.spa-replay"
+	DefaultNotifyEvery   = 10 * time.Minute
+	DefaultNotifyHour    = 10
+	DefaultSendmailUser  = "nobody"
+	DefaultCommandUser   = "root"
+	DefaultControlSocket = "/var/run/knockd.sock"
+	MaxSequenceLength    = 256
+	maxDoors             = 100000
+	maxSecondsInTimeout  = 365 * 24 * 3600
 )
 
 func newOptions() Options {
@@ -178,6 +182,7 @@ func newOptions() Options {
 		NotifyPerHour:  DefaultNotifyHour,
 		SendmailUser:   DefaultSendmailUser,
 		CommandUser:    DefaultCommandUser,
+		ControlSocket:  DefaultControlSocket,
 	}
 }
 

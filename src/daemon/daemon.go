@@ -9,7 +9,9 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"runtime"
+	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -411,16 +413,28 @@ func (d *Daemon) counters() Counters {
 }
 
 // Stats returns a one-line summary of the counters, for SIGUSR1, with the
-// heap figures that show whether memory follows the attempt table (read
-// on demand only: ReadMemStats stops the world for a moment).
+// resident memory that shows whether memory follows the attempt table.
 func (d *Daemon) Stats() string {
 	c := d.counters()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
 	return fmt.Sprintf("stats: packets %d, kernel packets %d, kernel drops %d, attempts %d, sources %d, evictions %d, "+
 		"ignored sources %d, successes %d, actions dropped %d, SPA accepted %d, SPA rejected %d, panics %d, "+
-		"running commands %d, pending stop commands %d, heap in use %d KiB, from the OS %d KiB",
+		"running commands %d, pending stop commands %d, resident %d KiB",
 		c.Packets, c.KernelPackets, c.KernelDrops, c.Attempts, c.Sources, c.Evictions,
 		c.Ignored, c.Successes, c.ActionsDropped, c.SPAAccepted, c.SPARejected, c.Panics, c.Running, c.Pending,
-		ms.HeapInuse>>10, (ms.Sys-ms.HeapReleased)>>10)
+		residentKiB())
+}
+
+// residentKiB returns the process's resident memory from /proc (0 when
+// it cannot be read).
+func residentKiB() uint64 {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return 0
+	}
+	pages, _ := strconv.ParseUint(f[1], 10, 64)
+	return pages * uint64(os.Getpagesize()) >> 10
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/knockd-go/knockd-go/src/action"
 	"github.com/knockd-go/knockd-go/src/command"
 	"github.com/knockd-go/knockd-go/src/config"
+	"github.com/knockd-go/knockd-go/src/control"
 	"github.com/knockd-go/knockd-go/src/daemon"
 	"github.com/knockd-go/knockd-go/src/door"
 	"github.com/knockd-go/knockd-go/src/firewall"
@@ -54,6 +55,10 @@ type Options struct {
 	FirewallRetry time.Duration
 	// Actions tunes the action pool (tests); Workers and the like.
 	Actions action.Options
+	// Version is reported by the status; DeviceStatus, when set, tells the
+	// state of the capture devices.
+	Version      string
+	DeviceStatus func() []control.Device
 }
 
 // Service is a running knockd.

@@ -285,3 +285,29 @@ func TestFirewallKindChange(t *testing.T) {
 		t.Fatalf("stats %s", s)
 	}
 }
+
+// TestStatusAndRevoke: the status shows the door and the grant; a revoke
+// closes it and a new knock opens it again.
+func TestStatusAndRevoke(t *testing.T) {
+	r := newSvc(t, "[ssh]\n  sequence = 1,2\n  open = tcp/22\n  duration = 60\n  wake = 00:11:22:33:44:55\n  notify = root@localhost\n  command = /bin/true %IP%\n[s]\n  spa = yes\n  spa_key = k\n  spa_hmac_key = h\n  open = tcp/23\n  interface = eth0\n")
+	r.knock(tcp(1))
+	st := r.s.Status()
+	if len(st.Doors) != 2 || st.Doors[0].Attempts != 1 || st.Doors[1].Kind != "spa" || st.Doors[1].Devices[0] != "eth0" ||
+		strings.Join(st.Doors[0].Actions, "|") != "open tcp/22|wake 00:11:22:33:44:55 on br-lan|notify root@localhost|command /bin/true" {
+		t.Fatalf("doors %+v", st.Doors)
+	}
+	r.knock(tcp(2))
+	r.wait("grant", func() bool { return len(r.s.Status().Grants) == 1 })
+	st = r.s.Status()
+	if g := st.Grants[0]; g.Door != "ssh" || g.Source != srcA || g.What != "tcp/22" || !st.Running || len(st.Opened) != 1 || st.Devices[0].Name != "eth0" {
+		t.Fatalf("status %+v", st)
+	}
+	if n, err := r.s.Revoke("ssh", srcA); n != 1 || err != nil {
+		t.Fatalf("revoke %d %v", n, err)
+	}
+	if len(r.s.Status().Grants) != 0 || len(r.fw(0).Installed()) != 0 || !r.rec.Has("198.51.100.1: ssh: grant revoked") {
+		t.Fatal("the grant is still there")
+	}
+	r.knock(tcp(1), tcp(2))
+	r.wait("grant again", func() bool { return len(r.fw(0).Installed()) == 1 })
+}
