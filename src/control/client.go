@@ -19,7 +19,7 @@ const maxReply = 1 << 20
 // Call sends one request (a JSON object) to the daemon at path and
 // returns its reply.
 func Call(path string, req []byte) ([]byte, error) {
-	c, err := net.DialTimeout("unix", path, connTimeout)
+	c, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: path, Net: "unix"})
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ECONNREFUSED) {
 			return nil, fmt.Errorf("%w (no control socket at %s)", ErrNotRunning, path)
@@ -31,7 +31,7 @@ func Call(path string, req []byte) ([]byte, error) {
 	if _, err := c.Write(req); err != nil {
 		return nil, fmt.Errorf("control socket %s: %w", path, err)
 	}
-	c.(*net.UnixConn).CloseWrite()
+	c.CloseWrite()
 	b, err := io.ReadAll(io.LimitReader(c, maxReply))
 	if err != nil {
 		return nil, fmt.Errorf("control socket %s: %w", path, err)
