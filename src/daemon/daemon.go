@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -76,6 +77,7 @@ type Daemon struct {
 	// limited across doors) and every line of one door.
 	firstKnocks *logx.Limiter
 	doorLines   *logx.Limiter
+	replays     *logx.Limiter // SPA packets sent again
 
 	mu        sync.Mutex
 	set       *door.Set
@@ -135,6 +137,7 @@ func New(set *door.Set, o Options) (*Daemon, error) {
 	d := &Daemon{log: o.Log, now: o.Now, src: o.Source, runner: o.Runner, noIPv6: o.NoIPv6,
 		acter: o.Acter, max: o.MaxAttempts, kick: make(chan struct{}, 1), burnt: map[string]*rotate.Burnt{}}
 	d.firstKnocks = logx.NewLimiter(o.Log, firstKnocksPerSecond, firstKnocksPerSecond, o.Now)
+	d.replays = logx.NewLimiter(o.Log, 1, 1, o.Now)
 	d.doorLines = o.DoorLines
 	if d.doorLines == nil {
 		d.doorLines = DoorLines(o.Log, o.Now)
@@ -418,10 +421,10 @@ func (d *Daemon) Stats() string {
 	c := d.counters()
 	return fmt.Sprintf("stats: packets %d, kernel packets %d, kernel drops %d, attempts %d, sources %d, evictions %d, "+
 		"ignored sources %d, successes %d, actions dropped %d, SPA accepted %d, SPA rejected %d, panics %d, "+
-		"running commands %d, pending stop commands %d, resident %d KiB",
+		"running commands %d, pending stop commands %d, goroutines %d, resident %d KiB",
 		c.Packets, c.KernelPackets, c.KernelDrops, c.Attempts, c.Sources, c.Evictions,
 		c.Ignored, c.Successes, c.ActionsDropped, c.SPAAccepted, c.SPARejected, c.Panics, c.Running, c.Pending,
-		residentKiB())
+		runtime.NumGoroutine(), residentKiB())
 }
 
 // residentKiB returns the process's resident memory from /proc (0 when
