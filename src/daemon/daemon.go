@@ -122,7 +122,7 @@ type counters struct {
 // Budgets of attacker-controllable log lines.
 const (
 	firstKnocksPerSecond = 20 // first knocks and their timeouts, all doors
-	doorLinesPerSecond   = 3  // every line of one door, after a burst
+	doorLinesPerSecond   = 2  // every line of one door, after a burst
 	doorLinesBurst       = 20 // a whole legitimate knock fits
 )
 
