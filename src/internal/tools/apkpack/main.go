@@ -8,18 +8,23 @@
 //	apkpack genkey --private KEY.pem --public PUB.pem
 //	apkpack verify [--keys-dir DIR]... [--key PUB.pem]... FILE...
 //	apkpack dump [--keys-dir DIR] FILE
-//	apkpack extract [--keys-dir DIR] FILE DIR
+//	apkpack extract [--keys-dir DIR] [--scripts SDIR] FILE DIR
 //
 // mkpkg takes apk mkpkg's --info fields and --script types; every file's
 // mtime is SOURCE_DATE_EPOCH when set. mkndx checks that each package is
 // named ${name}-${version}.apk, the name apk fetches it by. verify checks
 // signatures against public keys (the *.pem of --keys-dir, as in
 // /etc/apk/keys) and every file's data; for an index it also checks each
-// listed package found next to it against the index.
+// listed package found next to it against the index. dump prints the
+// information, files and scripts, and "database:" the SHA-256 of the ADB
+// block (a package's identity in an index), which does not depend on the
+// signatures or the compression. extract writes the files under DIR and,
+// with --scripts, each maintainer script as SDIR/<type>.
 package main
 
 import (
 	"crypto/ecdsa"
+	"crypto/sha256"
 	"errors"
 	"flag"
 	"fmt"
@@ -348,7 +353,7 @@ func dump(args []string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Printf("index: %q, %d packages, %d signatures\n", ix.Description, len(ix.Packages), len(ix.File.Sigs))
+		fmt.Printf("index: %q, %d packages, %d signatures\ndatabase: %x\n", ix.Description, len(ix.Packages), len(ix.File.Sigs), sha256.Sum256(ix.File.ADB))
 		for _, pi := range ix.Packages {
 			printInfo(pi)
 		}
@@ -359,7 +364,7 @@ func dump(args []string) error {
 		return err
 	}
 	printInfo(p.Info)
-	fmt.Printf("identity: %x\nsignatures: %d\n", p.Identity, len(p.File.Sigs))
+	fmt.Printf("database: %x\nsignatures: %d\n", p.Identity, len(p.File.Sigs))
 	var types []string
 	for t := range p.Scripts {
 		types = append(types, t)
@@ -393,6 +398,7 @@ func extract(args []string) error {
 	fs := flag.NewFlagSet("extract", flag.ContinueOnError)
 	var kf keyFlags
 	kf.register(fs)
+	scripts := fs.String("scripts", "", "directory to write the maintainer scripts to, one file per type")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -410,6 +416,16 @@ func extract(args []string) error {
 	p, err := apk.ReadPackage(data, keys)
 	if err != nil {
 		return err
+	}
+	if *scripts != "" {
+		if err := os.MkdirAll(*scripts, 0o755); err != nil {
+			return err
+		}
+		for t, text := range p.Scripts {
+			if err := os.WriteFile(filepath.Join(*scripts, t), []byte(text), 0o755); err != nil {
+				return err
+			}
+		}
 	}
 	return p.Extract(fs.Arg(1))
 }
