@@ -76,6 +76,9 @@ if [ -z "$ipkdir" ]; then
 	ipkdir=$work/ipk/openwrt
 fi
 compgen -G "$ipkdir/*.ipk" >/dev/null || die "no .ipk in $ipkdir"
+# One build only: every package gets the version computed above.
+versions=$(for ipk in "$ipkdir"/*.ipk; do b=$(basename "$ipk" .ipk); b=${b#*_}; echo "${b%%_*}"; done | sort -u)
+[ "$(wc -l <<<"$versions")" = 1 ] || die "$ipkdir holds packages of several versions: $(tr '\n' ' ' <<<"$versions")"
 
 field() { sed -n "s/^$1: //p" "$2" | head -n 1; }
 
