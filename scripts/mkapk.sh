@@ -68,7 +68,10 @@ key=${APK_SIGN_KEY:-}
 if [ -z "$key" ] && [ -f "${FEED_KEYS:-$out/keys}/apk-private.pem" ]; then
 	key=${FEED_KEYS:-$out/keys}/apk-private.pem
 fi
-[ -z "$key" ] || [ -f "$key" ] || die "APK_SIGN_KEY $key: no such file"
+if [ -n "$key" ]; then
+	[ -f "$key" ] || die "APK_SIGN_KEY $key: no such file"
+	key=$(cd "$(dirname "$key")" && pwd)/$(basename "$key")
+fi
 
 ipkdir=${IPK_DIR:-}
 if [ -z "$ipkdir" ]; then

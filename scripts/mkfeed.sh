@@ -54,6 +54,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 build_pkgtools "$work/tools"
 FEED_KEYS=$keys "$here/feed-keys.sh" "$keys" >/dev/null
+keys=$(cd "$keys" && pwd)
 
 pk=${PKG_DIR:-}
 if [ -z "$pk" ]; then
