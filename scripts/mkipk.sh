@@ -69,9 +69,12 @@ feed_mk=$(feed_makefile knockd-go)
 # knockd-go (define Package/NAME/conffiles, postinst, prerm, postrm); a
 # luci-* package also gets the postinst of LuCI's luci.mk, which makes rpcd
 # and the LuCI caches pick up the new menu and ACL files. DEPENDS is a comma-
-# separated opkg list. Adding the LuCI app is one line here, e.g.
-#   luci-app-knockd-go|openwrt-feed/luci/luci-app-knockd-go|luci-base, knockd-go|LuCI support for knockd-go
-noarch_packages=${NOARCH_PACKAGES-}
+# separated opkg list. Adding the LuCI app is one line in this list (lines
+# starting with # are skipped):
+default_noarch_packages='
+# luci-app-knockd-go|openwrt-feed/luci/luci-app-knockd-go|luci-base, knockd-go|LuCI support for knockd-go
+'
+noarch_packages=${NOARCH_PACKAGES-$default_noarch_packages}
 release=${PKG_RELEASE:-1}
 maintainer=${PKG_MAINTAINER:-knockd-go developers}
 url=https://github.com/knockd-go/knockd-go
@@ -349,6 +352,7 @@ build_noarch() {
 	[ -n "$(find "$d" -mindepth 1 -maxdepth 1 ! -name CONTROL)" ] || die "noarch package $name: nothing in $dir/htdocs or $dir/root"
 	control_file "$name" all "" "$d/CONTROL/control" "${title:-$name}"
 	[ -n "$deps" ] && sed -i "s/^Version: .*/&\nDepends: $deps/" "$d/CONTROL/control"
+	[ "${name#luci-}" = "$name" ] || sed -i 's/^Section: net$/Section: luci/' "$d/CONTROL/control"
 	mk=$dir/Makefile
 	[ -f "$mk" ] || mk=$(feed_makefile "$name")
 	feed_extras "$d" "$name" "$mk"
