@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the tests, the demo and the benchmark need on Debian 12:
-# the real knock tools, firewalls, qemu-user, fwknop, busybox, and the Go 1.23
+# the real knock tools, firewalls, qemu-user, fwknop, and the Go 1.23
 # toolchain (through the Go module proxy). Idempotent; quick when all is there.
 set -euo pipefail
 
@@ -20,9 +20,6 @@ have file || need+=(file)
 have gcc || need+=(gcc)
 have musl-gcc || need+=(musl-tools)
 have bc || need+=(bc)
-# /bin/sh of the empty roots in which scripts/test/feeds-real.sh runs apk's
-# maintainer scripts (chroot)
-have busybox || need+=(busybox-static)
 [ -e /usr/include/stdio.h ] && [ -n "$(find /usr/lib -name libc.a -print -quit 2>/dev/null)" ] || need+=(libc6-dev)
 
 if [ "${#need[@]}" -gt 0 ]; then
