@@ -36,6 +36,7 @@ INSTALL_BIN:=install -m0755
 INSTALL_DATA:=install -m0644
 INSTALL_CONF:=install -m0600
 CP:=cp -fpR
+LN:=ln -sf
 EOF
 
 cat >"$sdk/include/package.mk" <<'EOF'
@@ -161,7 +162,14 @@ while IFS= read -r f; do
 		missing=$((missing + 1))
 	fi
 done < <(cd "$here/files" && find . -type f ! -name '*.md' | sed 's|^\./||' | sort)
-check "every file under files/ is installed unchanged" test "$missing" -eq 0
+while IFS= read -r f; do
+	if [ "$(readlink "$here/files/$f")" != "$(readlink "$d/$f" 2>/dev/null)" ]; then
+		echo "     symbolic link not installed (or changed): files/$f"
+		missing=$((missing + 1))
+	fi
+done < <(cd "$here/files" && find . -type l | sed 's|^\./||' | sort)
+check "every file and link under files/ is installed unchanged" test "$missing" -eq 0
+check "rpcd plugin: /usr/libexec/rpcd/knockd -> /usr/sbin/knockd" test "$(readlink "$d/usr/libexec/rpcd/knockd")" = ../../sbin/knockd
 check "files/usr/share/nftables.d is not empty" test -n "$(find "$here/files/usr/share/nftables.d" -type f 2>/dev/null)"
 extra=$(cd "$d" && find . -type f | sed 's|^\./||' | grep -v '^usr/sbin/knockd$' | while read -r f; do [ -f "$here/files/$f" ] || echo "$f"; done)
 check "nothing installed that is not in files/ (besides the binary)" test -z "$extra"
