@@ -36,8 +36,10 @@ type Source interface {
 	Run(ctx context.Context, h func(dev int, frame []byte)) error
 	// Local reports whether a is one of device dev's current addresses.
 	Local(dev int, a netip.Addr) bool
-	// SetFilter installs a BPF program on every device.
-	SetFilter(prog []bpf.RawInstruction) error
+	// SetFilter installs the BPF programs on every device: all accepts
+	// every frame to deliver, urgent those to deliver without delay; the
+	// others may wait a little to be delivered in batches, in order.
+	SetFilter(all, urgent []bpf.RawInstruction) error
 	// Stats returns and resets the kernel's packet and drop counts.
 	Stats() (packets, drops uint64)
 }
@@ -329,9 +331,10 @@ func (d *Daemon) expiryLoop(ctx context.Context) {
 // expiryTick is the granularity of expiries: the expiry loop wakes at the
 // next multiple of it after a deadline and expires every attempt due by
 // then, so that attempts from a steady trickle of knocks (port scanners
-// hit knock ports all day) cost a handful of wake-ups a second, not one
-// each. A timeout is logged at most this late.
-const expiryTick = 250 * time.Millisecond
+// hit knock ports all day) cost one wake-up a second, not one each. A
+// timeout is logged at most this late; it is enforced on time anyway: a
+// source's knock first expires that source's attempts whose time is up.
+const expiryTick = time.Second
 
 // wakeAt rounds t up to a multiple of expiryTick.
 func wakeAt(t time.Time) time.Time {

@@ -120,7 +120,7 @@ func (l *Logger) Printf(format string, args ...any) {
 		io.WriteString(l.verbose, msg+"\n")
 	}
 	if l.file != nil {
-		l.file.WriteString("[" + t.Format("2006-01-02 15:04") + "] " + msg + "\n")
+		l.writeFile([]byte("[" + t.Format("2006-01-02 15:04") + "] " + msg + "\n"))
 	}
 	if l.syslog {
 		l.sendSyslog(t, msg)
@@ -141,6 +141,13 @@ func (l *Logger) Debugf(format string, args ...any) {
 // Debugging reports whether debug output is on.
 func (l *Logger) Debugging() bool { return l != nil && l.debug != nil }
 
+// writeFile appends b to the log file. l.mu is held.
+func (l *Logger) writeFile(b []byte) {
+	if rc, err := l.file.SyscallConn(); err == nil {
+		_ = rc.Control(func(fd uintptr) { _ = writeFD(int(fd), b) })
+	}
+}
+
 // sendSyslog writes an RFC 3164 datagram: <13>Mmm dd hh:mm:ss knockd: msg
 // (user.notice). It reconnects once if the socket went away (syslogd
 // restart) and drops the message if that fails too.
@@ -158,7 +165,10 @@ func (l *Logger) sendSyslog(t time.Time, msg string) {
 			}
 			l.sysFD = fd
 		}
-		if _, err := syscall.Write(l.sysFD, line); err == nil {
+		err := sendDontWait(l.sysFD, line)
+		if err == nil || err == syscall.EAGAIN {
+			// EAGAIN: syslogd is behind; the line is dropped rather
+			// than stalling the capture loop behind it.
 			return
 		}
 		syscall.Close(l.sysFD)
