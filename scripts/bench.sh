@@ -109,6 +109,9 @@ cat > "$work/knockd.conf" <<CONF
 CONF
 
 cpu() { awk '{print $14+$15}' "/proc/$1/stat"; }
+# cpu_ns PID: CPU time of every thread, in nanoseconds (schedstat: exact,
+# where /proc/PID/stat counts clock ticks; the low-rate rows need it).
+cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s+=$1} END{printf "%.0f\n", s}'; }
 rss() { awk '/^VmRSS/{print $2}' "/proc/$1/status"; }
 wakeups() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/^(non)?voluntary_ctxt_switches/{s+=$2} END{print s+0}'; }
 daemon_pid() {
@@ -242,13 +245,13 @@ bench_one() { # $1 = name
     for r in 20 200 2000; do
       stop_daemon; start_daemon "$n"
       sleep 2
-      c0=$(cpu "$DPID")
+      c0=$(cpu_ns "$DPID")
       gen -port 7000 -n $((r * RATE_SECS)) -sources $((r * RATE_SECS)) -rate "$r" -src 12.$((r % 200)).0.1 > /dev/null &
       local gp=$!
       RES[$n,rate${r}_lat]=$(LAT_N=$((RATE_SECS / 2)) latency_every 2 "$RA" "$GA")
       wait "$gp" || true
-      c1=$(cpu "$DPID")
-      RES[$n,rate${r}_cpu]=$(( (c1 - c0) * 1000 / TICK ))
+      c1=$(cpu_ns "$DPID")
+      RES[$n,rate${r}_cpu]=$(( (c1 - c0) / 1000000 ))
     done
   fi
   if want storm; then storm "$n"; fi

@@ -1,13 +1,15 @@
 //go:build linux
 
-// Package capture reads knock packets from a network device through an
-// AF_PACKET cooked socket with a classic BPF filter attached before bind,
+// Package capture reads knock packets from a network device through
+// AF_PACKET cooked sockets with classic BPF filters attached before bind,
 // and follows the device: it waits for a device that does not exist yet,
-// re-opens the socket when the device is re-created (PPPoE reconnect, new
+// re-opens the sockets when the device is re-created (PPPoE reconnect, new
 // ifindex) or fails, and keeps the set of the device's current addresses.
 //
-// It is event driven (rtnetlink): when nothing changes and no packet comes,
-// it does not wake up.
+// It is event driven (rtnetlink, and the packets themselves): when nothing
+// changes and no packet comes, it does not wake up. Urgent packets (a
+// sequence's last knock, SPA) are read at once, the others in batches
+// while they keep coming (see bulk.go).
 package capture
 
 import (
@@ -72,8 +74,10 @@ type Capture struct {
 	log    *logx.Logger
 
 	mu     sync.Mutex
-	filter []bpf.RawInstruction
-	conn   *packet.Conn
+	filter []bpf.RawInstruction // every packet to read
+	urgent []bpf.RawInstruction // those to read at once
+	conn   *packet.Conn         // the doorbell
+	bulk   *bulkSocket
 
 	addrs   atomic.Pointer[[]netip.Addr] // a handful: a scan beats a map
 	index   atomic.Int32
@@ -116,14 +120,24 @@ func (c *Capture) Addrs() []netip.Addr {
 	return append([]netip.Addr(nil), *c.addrs.Load()...)
 }
 
-// SetFilter replaces the BPF program (on reload). The decoder re-checks
-// everything, so packets queued under the old program are harmless.
-func (c *Capture) SetFilter(f []bpf.RawInstruction) error {
+// SetFilter replaces the BPF programs (on reload): all accepts every
+// packet to read, urgent those to read at once (nil: the same as all).
+// The decoder re-checks everything, so packets queued under the old
+// programs are harmless.
+func (c *Capture) SetFilter(all, urgent []bpf.RawInstruction) error {
+	if urgent == nil {
+		urgent = all
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.filter = f
+	c.filter, c.urgent = all, urgent
+	if c.bulk != nil {
+		if err := c.bulk.setFilter(all); err != nil {
+			return fmt.Errorf("set filter on %s: %w", c.ifname, err)
+		}
+	}
 	if c.conn != nil {
-		if err := c.conn.SetBPF(f); err != nil {
+		if err := c.conn.SetBPF(urgent); err != nil {
 			return fmt.Errorf("set filter on %s: %w", c.ifname, err)
 		}
 	}
@@ -134,16 +148,11 @@ func (c *Capture) SetFilter(f []bpf.RawInstruction) error {
 // current socket.
 func (c *Capture) Stats() (packets, drops uint32, err error) {
 	c.mu.Lock()
-	conn := c.conn
-	c.mu.Unlock()
-	if conn == nil {
+	defer c.mu.Unlock()
+	if c.bulk == nil {
 		return 0, 0, errors.New("no socket open")
 	}
-	s, err := conn.Stats()
-	if err != nil {
-		return 0, 0, err
-	}
-	return s.Packets, s.Drops, nil
+	return c.bulk.stats()
 }
 
 // refresh re-reads the device's index and addresses. It returns the
@@ -283,44 +292,60 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// serve opens the socket on ifi and reads until the device changes (nil
-// error) or the socket fails.
+// serve opens the sockets on ifi and reads until the device changes (nil
+// error) or a socket fails.
 func (c *Capture) serve(ctx context.Context, ifi *net.Interface, h Handler, poll bool) error {
 	c.mu.Lock()
-	conn, err := packet.Listen(ifi, packet.Datagram, unix.ETH_P_ALL, &packet.Config{Filter: c.filter})
+	// The doorbell first: the bulk socket, bound after it, then gets
+	// every packet before the doorbell does (bulk.go).
+	conn, err := packet.Listen(ifi, packet.Datagram, unix.ETH_P_ALL, &packet.Config{Filter: c.urgent})
 	if err != nil {
 		c.mu.Unlock()
 		return fmt.Errorf("listen on %s: %w", ifi.Name, err)
 	}
-	c.conn = conn
+	rb := RecvBuffer()
+	bulk, err := openBulk(ifi.Index, c.filter, rb)
+	if err != nil {
+		c.mu.Unlock()
+		conn.Close()
+		return fmt.Errorf("listen on %s: %w", ifi.Name, err)
+	}
+	c.conn, c.bulk = conn, bulk
 	c.mu.Unlock()
 	c.setReady()
 	c.log.Debugf("listening on %s (index %d)", ifi.Name, ifi.Index)
-	if rc, err := conn.SyscallConn(); err == nil {
-		_ = rc.Control(func(fd uintptr) {
-			// Older kernels lack it (ENOPROTOOPT); the filter drops outgoing copies anyway.
-			_ = unix.SetsockoptInt(int(fd), unix.SOL_PACKET, unix.PACKET_IGNORE_OUTGOING, 1)
-			// A large queue absorbs bursts (a flood, a knock among a flood);
-			// FORCE passes rmem_max as root, the plain option caps at it.
-			rb := RecvBuffer()
-			if unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, rb) != nil {
-				_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, rb)
-			}
-		})
-	}
 	rc, err := conn.SyscallConn()
 	if err != nil {
 		return fmt.Errorf("%s: %w", ifi.Name, err)
 	}
+	_ = rc.Control(func(fd uintptr) {
+		_ = unix.SetsockoptInt(int(fd), unix.SOL_PACKET, unix.PACKET_IGNORE_OUTGOING, 1)
+		_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, doorbellBuffer)
+	})
+
+	br := &bulkReader{sock: bulk, r: newBatchReader(slotSize), h: h, kick: make(chan struct{}, 1)}
+	stopBulk := make(chan struct{})
+	var bulkDone sync.WaitGroup
+	bulkDone.Add(1)
+	go func() {
+		defer bulkDone.Done()
+		// The kernel doubles the buffer asked for; a queued knock takes
+		// about 2 KiB of it.
+		br.loop(stopBulk, 2*rb/2048)
+	}()
 	defer func() {
+		close(stopBulk)
+		bulk.interrupt()
+		bulkDone.Wait()
 		c.mu.Lock()
-		c.conn = nil
+		c.conn, c.bulk = nil, nil
 		c.mu.Unlock()
 		conn.Close()
+		bulk.close()
 	}()
 
 	// Watch for device changes while reading; a change that alters the
-	// index ends serve so the socket is re-opened on the new device.
+	// index ends serve so the sockets are re-opened on the new device.
 	stop := make(chan struct{})
 	var moved atomic.Bool
 	var wg sync.WaitGroup
@@ -356,21 +381,17 @@ func (c *Capture) serve(ctx context.Context, ifi *net.Interface, h Handler, poll
 		wg.Wait()
 	}()
 
-	// Read through the raw connection, many packets per system call
-	// (recvmmsg): conn.ReadFrom would take one call and allocate the
-	// sender's address for every packet, which the daemon never uses.
-	r := newBatchReader()
+	// The doorbell's packets are only counted: the bulk socket has them,
+	// and every packet before them, in order.
+	r := newBatchReader(doorbellSlot)
 	for {
-		n, err := r.read(rc)
-		if err != nil {
+		if _, err := r.read(rc); err != nil {
 			if ctx.Err() != nil || moved.Load() {
 				return nil
 			}
 			return fmt.Errorf("read on %s: %w", ifi.Name, err)
 		}
-		for i := 0; i < n; i++ {
-			h(r.packet(i))
-		}
+		br.rang()
 	}
 }
 
@@ -380,6 +401,9 @@ func (c *Capture) serve(ctx context.Context, ifi *net.Interface, h Handler, poll
 const (
 	batchSize = 32
 	slotSize  = 4096
+	// The doorbell's packets are discarded: a few bytes of each will do
+	// (the kernel truncates the rest).
+	doorbellSlot = 64
 )
 
 // mmsghdr is struct mmsghdr; Go pads it to the alignment of Msghdr, as C
@@ -390,6 +414,7 @@ type mmsghdr struct {
 }
 
 type batchReader struct {
+	slot   int
 	bufs   []byte
 	iovs   [batchSize]unix.Iovec
 	hdrs   [batchSize]mmsghdr
@@ -404,11 +429,11 @@ type batchReader struct {
 	readFn  func(fd uintptr) bool
 }
 
-func newBatchReader() *batchReader {
-	r := &batchReader{bufs: make([]byte, batchSize*slotSize)}
+func newBatchReader(slot int) *batchReader {
+	r := &batchReader{slot: slot, bufs: make([]byte, batchSize*slot)}
 	for i := range r.iovs {
-		r.iovs[i].Base = &r.bufs[i*slotSize]
-		r.iovs[i].SetLen(slotSize)
+		r.iovs[i].Base = &r.bufs[i*slot]
+		r.iovs[i].SetLen(slot)
 		r.hdrs[i].hdr.Iov = &r.iovs[i]
 		r.hdrs[i].hdr.SetIovlen(1)
 	}
@@ -423,28 +448,42 @@ func (r *batchReader) recv(fd uintptr) bool {
 		r.drained = false
 		return false
 	}
+	n, err := r.readNow(fd)
+	if err == nil && n == 0 {
+		return false
+	}
+	r.n, r.err = n, err
+	r.drained = n < batchSize
+	return true
+}
+
+// readNow reads the packets queued on fd now, without waiting: 0 and no
+// error when there are none.
+func (r *batchReader) readNow(fd uintptr) (int, error) {
 	if r.single {
-		n, err := unix.Read(int(fd), r.bufs[:slotSize])
-		r.n, r.err = 1, err
-		r.hdrs[0].len = uint32(n)
-		return err != unix.EAGAIN
+		n, _, e := unix.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&r.bufs[0])), uintptr(r.slot))
+		switch e {
+		case 0:
+			r.hdrs[0].len = uint32(n)
+			return 1, nil
+		case unix.EAGAIN:
+			return 0, nil
+		}
+		return 0, e
 	}
 	// MSG_DONTWAIT: the call never blocks, so it need not tell the
 	// scheduler (RawSyscall), which saves a little on every batch.
 	n, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.hdrs[0])), batchSize, unix.MSG_DONTWAIT, 0, 0)
 	switch e {
 	case 0:
-		r.n, r.err = int(n), nil
-		r.drained = r.n < batchSize
-		return true
+		return int(n), nil
 	case unix.EAGAIN:
-		return false
+		return 0, nil
 	case unix.ENOSYS:
 		r.single = true
-		return r.recv(fd)
+		return r.readNow(fd)
 	}
-	r.n, r.err = 0, e
-	return true
+	return 0, e
 }
 
 // read blocks until packets arrive and returns how many.
@@ -461,10 +500,10 @@ func (r *batchReader) read(rc syscall.RawConn) (int, error) {
 // packet returns the i-th packet of the last read; valid until the next.
 func (r *batchReader) packet(i int) []byte {
 	l := int(r.hdrs[i].len)
-	if l > slotSize {
-		l = slotSize
+	if l > r.slot {
+		l = r.slot
 	}
-	return r.bufs[i*slotSize : i*slotSize+l]
+	return r.bufs[i*r.slot : i*r.slot+l]
 }
 
 // netlinkConn is a rtnetlink socket subscribed to link and address changes.

@@ -20,7 +20,7 @@ func TestMmsghdrLayout(t *testing.T) {
 	if got := unsafe.Sizeof(mmsghdr{}); got != want {
 		t.Fatalf("sizeof(mmsghdr) = %d, want %d", got, want)
 	}
-	r := newBatchReader()
+	r := newBatchReader(slotSize)
 	r.hdrs[3].len = slotSize + 100 // truncated by the kernel: MSG_TRUNC reports the full length
 	if got := len(r.packet(3)); got != slotSize {
 		t.Fatalf("packet(3) has %d bytes, want the slot size %d", got, slotSize)

@@ -75,11 +75,12 @@ func (g *Group) Local(dev int, a netip.Addr) bool {
 	return g.devs[dev].Local(a)
 }
 
-// SetFilter installs prog on every device.
-func (g *Group) SetFilter(prog []bpf.RawInstruction) error {
+// SetFilter installs the programs on every device: all accepts every
+// packet to read, urgent those to read at once (see Capture.SetFilter).
+func (g *Group) SetFilter(all, urgent []bpf.RawInstruction) error {
 	var errs []error
 	for _, c := range g.devs {
-		errs = append(errs, c.SetFilter(prog))
+		errs = append(errs, c.SetFilter(all, urgent))
 	}
 	return errors.Join(errs...)
 }

@@ -79,20 +79,28 @@ func (d *Daemon) install(set *door.Set) error {
 // slots. d.mu is held.
 func (d *Daemon) refilter() error {
 	d.spaPorts = map[uint16][]int{}
-	var ports []filter.Port
+	// ports: every knock and SPA port; urgent: those whose packets are
+	// read at once (a sequence's last knock, SPA), the others in batches
+	// while they keep coming (capture).
+	var ports, urgent []filter.Port
 	for i, s := range d.slots {
 		dr := s.door
 		if dr.SPA != nil {
 			d.spaPorts[dr.SPA.Port] = append(d.spaPorts[dr.SPA.Port], i)
-			ports = append(ports, filter.Port{Port: l4.Port{Proto: l4.UDP, Num: dr.SPA.Port}})
+			p := filter.Port{Port: l4.Port{Proto: l4.UDP, Num: dr.SPA.Port}}
+			ports = append(ports, p)
+			urgent = append(urgent, p)
 			continue
 		}
-		for _, st := range dr.Knock.Steps {
+		for j, st := range dr.Knock.Steps {
 			p := filter.Port{Port: st}
 			if st.Proto == l4.TCP {
 				p.Flags = dr.Knock.Flags
 			}
 			ports = append(ports, p)
+			if j == len(dr.Knock.Steps)-1 {
+				urgent = append(urgent, p)
+			}
 		}
 	}
 	if d.log.Debugging() {
@@ -106,7 +114,11 @@ func (d *Daemon) refilter() error {
 	if err != nil {
 		return fmt.Errorf("kernel filter: %w", err)
 	}
-	if err := d.src.SetFilter(prog); err != nil {
+	uprog, err := filter.Assemble(filter.Options{Ports: urgent, IncomingOnly: true, NoIPv6: d.noIPv6})
+	if err != nil {
+		return fmt.Errorf("kernel filter: %w", err)
+	}
+	if err := d.src.SetFilter(prog, uprog); err != nil {
 		return fmt.Errorf("kernel filter: %w", err)
 	}
 	return nil

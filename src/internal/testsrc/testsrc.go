@@ -21,6 +21,7 @@ type Source struct {
 	running chan struct{}
 	locals  map[int][]netip.Addr
 	filter  []bpf.RawInstruction
+	urgent  []bpf.RawInstruction
 	filters int
 	ctx     context.Context
 }
@@ -59,12 +60,20 @@ func (s *Source) Local(dev int, a netip.Addr) bool {
 	return false
 }
 
-// SetFilter records the program.
-func (s *Source) SetFilter(p []bpf.RawInstruction) error {
+// SetFilter records the programs.
+func (s *Source) SetFilter(all, urgent []bpf.RawInstruction) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.filter, s.filters = p, s.filters+1
+	s.filter, s.urgent, s.filters = all, urgent, s.filters+1
 	return nil
+}
+
+// Programs returns the last programs set: every frame, and the urgent
+// ones.
+func (s *Source) Programs() (all, urgent []bpf.RawInstruction) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.filter, s.urgent
 }
 
 // Filters returns how many programs were set.
