@@ -361,15 +361,11 @@ func (c *Capture) serve(ctx context.Context, ifi *net.Interface, h Handler, poll
 	// sender's address for every packet, which the daemon never uses.
 	r := newBatchReader()
 	for {
-		n, err := r.read(rc)
-		if err != nil {
+		if err := r.read(rc, h); err != nil {
 			if ctx.Err() != nil || moved.Load() {
 				return nil
 			}
 			return fmt.Errorf("read on %s: %w", ifi.Name, err)
-		}
-		for i := 0; i < n; i++ {
-			h(r.packet(i))
 		}
 	}
 }
@@ -393,15 +389,10 @@ type batchReader struct {
 	bufs   []byte
 	iovs   [batchSize]unix.Iovec
 	hdrs   [batchSize]mmsghdr
-	n      int
+	h      Handler
 	err    error
 	single bool // recvmmsg is missing (ENOSYS): one read per packet
-	// drained: the last batch was not full, so the queue was empty when
-	// it was read; the next read waits for the poller at once instead of
-	// making a call that would only say EAGAIN (a packet that came since
-	// made the socket ready again: the poller latches that).
-	drained bool
-	readFn  func(fd uintptr) bool
+	readFn func(fd uintptr) bool
 }
 
 func newBatchReader() *batchReader {
@@ -416,46 +407,62 @@ func newBatchReader() *batchReader {
 	return r
 }
 
-// recv is called by the runtime poller with the socket's descriptor; it
-// returns false to wait for readiness.
+// recv is called by the runtime poller with the socket's descriptor: it
+// reads a batch and hands its packets to r.h. It returns true to end the
+// rc.Read (a full batch, more may be queued; an error), false to wait for
+// the poller.
+//
+// After a partial batch the queue was empty when it was read: it waits
+// for the poller at once instead of making a call that would only say
+// EAGAIN, and does so within the same rc.Read. The poller records the
+// readiness a packet brings while nobody waits (one that came while the
+// batch was handled), but every rc.Read starts by clearing that record:
+// a new rc.Read that skipped the call would leave such a packet queued
+// until the next one came.
 func (r *batchReader) recv(fd uintptr) bool {
-	if r.drained {
-		r.drained = false
-		return false
-	}
 	if r.single {
 		n, err := unix.Read(int(fd), r.bufs[:slotSize])
-		r.n, r.err = 1, err
+		if err == unix.EAGAIN {
+			return false
+		}
+		if err != nil {
+			r.err = err
+			return true
+		}
 		r.hdrs[0].len = uint32(n)
-		return err != unix.EAGAIN
+		r.h(r.packet(0))
+		return true // not known to be drained: the next rc.Read reads first
 	}
 	// MSG_DONTWAIT: the call never blocks, so it need not tell the
 	// scheduler (RawSyscall), which saves a little on every batch.
 	n, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.hdrs[0])), batchSize, unix.MSG_DONTWAIT, 0, 0)
 	switch e {
 	case 0:
-		r.n, r.err = int(n), nil
-		r.drained = r.n < batchSize
-		return true
 	case unix.EAGAIN:
 		return false
 	case unix.ENOSYS:
 		r.single = true
 		return r.recv(fd)
+	default:
+		r.err = e
+		return true
 	}
-	r.n, r.err = 0, e
-	return true
+	for i := 0; i < int(n); i++ {
+		r.h(r.packet(i))
+	}
+	// A full batch ends the rc.Read, which lets a read deadline (device
+	// gone, shutdown) be seen under a flood that never drains the queue.
+	return int(n) == batchSize
 }
 
-// read blocks until packets arrive and returns how many.
-func (r *batchReader) read(rc syscall.RawConn) (int, error) {
+// read hands the packets that arrive to h (from within rc.Read) until a
+// full batch was handled, the socket fails or its read deadline passes.
+func (r *batchReader) read(rc syscall.RawConn, h Handler) error {
+	r.h, r.err = h, nil
 	if err := rc.Read(r.readFn); err != nil {
-		return 0, err
+		return err
 	}
-	if r.err != nil {
-		return 0, r.err
-	}
-	return r.n, nil
+	return r.err
 }
 
 // packet returns the i-th packet of the last read; valid until the next.
