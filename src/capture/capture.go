@@ -360,13 +360,31 @@ func (c *Capture) serve(ctx context.Context, ifi *net.Interface, h Handler, poll
 	// (recvmmsg): conn.ReadFrom would take one call and allocate the
 	// sender's address for every packet, which the daemon never uses.
 	r := newBatchReader()
+	var down time.Time
 	for {
-		if err := r.read(rc, h); err != nil {
-			if ctx.Err() != nil || moved.Load() {
+		err := r.read(rc, h)
+		if err == nil {
+			continue
+		}
+		if ctx.Err() != nil || moved.Load() {
+			return nil
+		}
+		// ENETDOWN: the device went down, or was down when the socket was
+		// bound. The socket stays bound to it and receives again once it
+		// is up: keep it (re-opening would lose the knocks of the first
+		// moments after the device comes up). A deleted or re-created
+		// device ends serve. The kernel says it once per event; a burst
+		// is handled as any other error.
+		if errors.Is(err, unix.ENETDOWN) && time.Since(down) > 10*time.Millisecond {
+			down = time.Now()
+			nifi := c.refresh()
+			if nifi == nil || nifi.Index != ifi.Index {
 				return nil
 			}
-			return fmt.Errorf("read on %s: %w", ifi.Name, err)
+			c.log.Printf("device %s is down", c.ifname)
+			continue
 		}
+		return fmt.Errorf("read on %s: %w", ifi.Name, err)
 	}
 }
 
