@@ -382,16 +382,36 @@ func (c *Capture) serve(ctx context.Context, ifi *net.Interface, h Handler, poll
 	}()
 
 	// The doorbell's packets are only counted: the bulk socket has them,
-	// and every packet before them, in order.
+	// and every packet before them, in order. They are handled from
+	// within the read (see recv).
 	r := newBatchReader(doorbellSlot)
+	rang := func(int) { br.rang() }
+	var down time.Time
 	for {
-		if _, err := r.read(rc); err != nil {
-			if ctx.Err() != nil || moved.Load() {
+		err := r.read(rc, rang)
+		if err == nil {
+			continue
+		}
+		if ctx.Err() != nil || moved.Load() {
+			return nil
+		}
+		// ENETDOWN: the device went down, or was down when the socket was
+		// bound. The socket stays bound to it and receives again once it
+		// is up: keep it (re-opening would lose the knocks of the first
+		// moments after the device comes up). A deleted or re-created
+		// device ends serve. The kernel says it once per event; a burst
+		// is handled as any other error. (The bulk socket's ENETDOWN ends
+		// one drain and is forgotten the same way.)
+		if errors.Is(err, unix.ENETDOWN) && time.Since(down) > 10*time.Millisecond {
+			down = time.Now()
+			nifi := c.refresh()
+			if nifi == nil || nifi.Index != ifi.Index {
 				return nil
 			}
-			return fmt.Errorf("read on %s: %w", ifi.Name, err)
+			c.log.Printf("device %s is down", c.ifname)
+			continue
 		}
-		br.rang()
+		return fmt.Errorf("read on %s: %w", ifi.Name, err)
 	}
 }
 
@@ -418,15 +438,10 @@ type batchReader struct {
 	bufs   []byte
 	iovs   [batchSize]unix.Iovec
 	hdrs   [batchSize]mmsghdr
-	n      int
+	batch  func(n int) // handles the packets of a read, from within it
 	err    error
 	single bool // recvmmsg is missing (ENOSYS): one read per packet
-	// drained: the last batch was not full, so the queue was empty when
-	// it was read; the next read waits for the poller at once instead of
-	// making a call that would only say EAGAIN (a packet that came since
-	// made the socket ready again: the poller latches that).
-	drained bool
-	readFn  func(fd uintptr) bool
+	readFn func(fd uintptr) bool
 }
 
 func newBatchReader(slot int) *batchReader {
@@ -441,20 +456,32 @@ func newBatchReader(slot int) *batchReader {
 	return r
 }
 
-// recv is called by the runtime poller with the socket's descriptor; it
-// returns false to wait for readiness.
+// recv is called by the runtime poller with the socket's descriptor: it
+// reads a batch and hands it to r.batch. It returns true to end the
+// rc.Read (a full batch, more may be queued; an error), false to wait for
+// the poller.
+//
+// After a partial batch the queue was empty when it was read: it waits
+// for the poller at once instead of making a call that would only say
+// EAGAIN, and does so within the same rc.Read. The poller records the
+// readiness a packet brings while nobody waits (one that came while the
+// batch was handled), but every rc.Read starts by clearing that record:
+// a new rc.Read that skipped the call would leave such a packet queued
+// until the next one came.
 func (r *batchReader) recv(fd uintptr) bool {
-	if r.drained {
-		r.drained = false
-		return false
-	}
 	n, err := r.readNow(fd)
-	if err == nil && n == 0 {
+	if err != nil {
+		r.err = err
+		return true
+	}
+	if n == 0 {
 		return false
 	}
-	r.n, r.err = n, err
-	r.drained = n < batchSize
-	return true
+	r.batch(n)
+	// A full batch ends the rc.Read, which lets a read deadline (device
+	// gone, shutdown) be seen under a flood that never drains the queue.
+	// A single read (no recvmmsg) does not know whether it drained.
+	return n == batchSize || r.single
 }
 
 // readNow reads the packets queued on fd now, without waiting: 0 and no
@@ -486,15 +513,14 @@ func (r *batchReader) readNow(fd uintptr) (int, error) {
 	return 0, e
 }
 
-// read blocks until packets arrive and returns how many.
-func (r *batchReader) read(rc syscall.RawConn) (int, error) {
+// read hands the batches that arrive to batch (from within rc.Read) until
+// a full batch was handled, the socket fails or its read deadline passes.
+func (r *batchReader) read(rc syscall.RawConn, batch func(n int)) error {
+	r.batch, r.err = batch, nil
 	if err := rc.Read(r.readFn); err != nil {
-		return 0, err
+		return err
 	}
-	if r.err != nil {
-		return 0, r.err
-	}
-	return r.n, nil
+	return r.err
 }
 
 // packet returns the i-th packet of the last read; valid until the next.

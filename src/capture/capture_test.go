@@ -3,8 +3,12 @@
 package capture
 
 import (
+	"errors"
 	"net/netip"
+	"os"
+	"strings"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/knockd-go/knockd-go/src/logx"
@@ -67,5 +71,68 @@ func TestLocal(t *testing.T) {
 	}
 	if got := c.Addrs(); len(got) != 2 {
 		t.Fatalf("Addrs() = %v", got)
+	}
+}
+
+// TestPacketDuringHandlingIsRead: a packet that comes while the previous
+// batch is handled is read at once, not when the next packet comes. (The
+// runtime poller records the readiness it brings; a read that starts over
+// forgets it.)
+func TestPacketDuringHandlingIsRead(t *testing.T) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fds[1])
+	f := os.NewFile(uintptr(fds[0]), "socketpair")
+	defer f.Close()
+	rc, err := f.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := func(s string) {
+		if _, err := unix.Write(fds[1], []byte(s)); err != nil {
+			t.Error(err)
+		}
+	}
+	var got []string
+	var sent time.Time
+	var took time.Duration
+	h := func(b []byte) {
+		got = append(got, string(b))
+		switch string(b) {
+		case "one":
+			// While "one" is handled, "two" comes and the poller sees it.
+			send("two")
+			sent = time.Now()
+			time.Sleep(50 * time.Millisecond)
+		case "two":
+			took = time.Since(sent)
+			_ = f.SetReadDeadline(time.Unix(1, 0)) // done
+		}
+	}
+	if err := f.SetReadDeadline(time.Now().Add(2 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	send("one")
+	r := newBatchReader(slotSize)
+	batch := func(n int) {
+		for i := 0; i < n; i++ {
+			h(r.packet(i))
+		}
+	}
+	for i := 0; i < 10; i++ {
+		if err = r.read(rc, batch); err != nil {
+			break
+		}
+	}
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("read: %v, want the deadline", err)
+	}
+	if strings.Join(got, " ") != "one two" {
+		t.Fatalf("handled %q, want one and two", got)
+	}
+	if took > time.Second {
+		t.Fatalf("the packet that came during handling was read after %v", took)
 	}
 }

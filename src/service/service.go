@@ -146,7 +146,16 @@ func New(o Options, cfg *config.Config) (*Service, error) {
 // cache from the store; when it could not read what was accepted before
 // this start, packets stamped earlier are refused.
 func (s *Service) compile(cfg *config.Config) (*door.Set, error) {
+	return s.compileOn(cfg, nil)
+}
+
+// compileOn compiles cfg with the capture devices devs (nil: the -i
+// devices, else the configuration's).
+func (s *Service) compileOn(cfg *config.Config, devs []string) (*door.Set, error) {
 	env := s.o.Env
+	if devs != nil {
+		env.Interfaces = devs
+	}
 	env.Now = s.o.Now
 	env.Replay = s.replays.cache
 	if !s.replays.Known() {
@@ -157,6 +166,17 @@ func (s *Service) compile(cfg *config.Config) (*door.Set, error) {
 		s.replays.sync()
 	}
 	return set, err
+}
+
+// appendMissing returns a followed by the elements of b not in a.
+func appendMissing(a, b []string) []string {
+	out := slices.Clone(a)
+	for _, x := range b {
+		if !slices.Contains(out, x) {
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 // Ready is closed once the packet source captures on every device or
@@ -225,6 +245,14 @@ func (s *Service) Reload() error {
 	}
 	if !slices.Equal(set.Devices, s.set.Devices) {
 		s.log.Printf("warning: capture devices %v need a restart; still listening on %v", set.Devices, s.set.Devices)
+		// A door's devices are indexes into the capture's list: compile
+		// again on the running devices, then the new ones (which nothing
+		// captures until a restart).
+		if set, err = s.compileOn(cfg, appendMissing(s.set.Devices, set.Devices)); err != nil {
+			s.log.Printf("error: %v", err)
+			s.log.Printf("config not reloaded: keeping the running configuration")
+			return err
+		}
 		set.Devices = s.set.Devices
 	}
 	if cfg.Options.MaxChildren != s.cfg.Options.MaxChildren || cfg.Options.MaxAttempts != s.cfg.Options.MaxAttempts ||

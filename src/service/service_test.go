@@ -69,12 +69,18 @@ func (l *lateFW) Ensure() error {
 
 func newSvc(t *testing.T, conf string) *svcRig {
 	t.Helper()
+	return newSvcSrc(t, conf, testsrc.New([]netip.Addr{router}))
+}
+
+// newSvcSrc is newSvc on the given source.
+func newSvcSrc(t *testing.T, conf string, src *testsrc.Source) *svcRig {
+	t.Helper()
 	r := &svcRig{t: t, dir: t.TempDir()}
 	r.path = filepath.Join(r.dir, "knockd.conf")
 	r.write(conf)
 	log, rec := logx.NewRecorder(false)
 	r.rec = rec
-	r.src = testsrc.New([]netip.Addr{router})
+	r.src = src
 	cfg, err := config.Load(r.path)
 	if err != nil {
 		t.Fatal(err)
@@ -310,4 +316,30 @@ func TestStatusAndRevoke(t *testing.T) {
 	}
 	r.knock(tcp(1), tcp(2))
 	r.wait("grant again", func() bool { return len(r.fw(0).Installed()) == 1 })
+}
+
+// TestReloadChangedDevicesKeepsDoorDevices: a reload whose configuration
+// lists the devices in another order, or with another one, keeps the
+// running capture; a door limited to one device stays on that device.
+func TestReloadChangedDevicesKeepsDoorDevices(t *testing.T) {
+	door := "[wg]\n  sequence = 1,2\n  interface = wg0\n  command = true\n[any]\n  sequence = 1,2\n  command = true\n"
+	for i, devs := range []string{"wg0 eth0", "eth0 wan6 wg0"} {
+		r := newSvcSrc(t, "[options]\n  interface = eth0 wg0\n"+door, testsrc.New([]netip.Addr{router}, []netip.Addr{router}))
+		r.write("[options]\n  interface = " + devs + "\n" + door)
+		if err := r.s.Reload(); err != nil {
+			t.Fatal(err)
+		}
+		if !r.rec.Has("need a restart; still listening on [eth0 wg0]") {
+			t.Fatalf("%q: no warning; log:\n%s", devs, r.rec.String())
+		}
+		a, b := netip.AddrFrom4([4]byte{198, 51, 100, byte(10 + i)}), netip.AddrFrom4([4]byte{198, 51, 100, byte(20 + i)})
+		r.src.Sequence(0, a, router, tcp(1), tcp(2)) // eth0
+		r.src.Sequence(1, b, router, tcp(1), tcp(2)) // wg0
+		r.wait("both doors open on wg0", func() bool {
+			return r.rec.Has(b.String()+": wg: OPEN SESAME") && r.rec.Has(b.String()+": any: OPEN SESAME")
+		})
+		if !r.rec.Has(a.String()+": any: OPEN SESAME") || r.rec.Has(a.String()+": wg: ") {
+			t.Fatalf("%q: a knock on eth0 did not open only the door of every device; log:\n%s", devs, r.rec.String())
+		}
+	}
 }

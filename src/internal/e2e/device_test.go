@@ -14,6 +14,13 @@ import (
 func recreate(t *testing.T, p *pair, newAddr string) {
 	t.Helper()
 	testenv.Run(t, "ip", "-n", p.router, "link", "del", p.rdev)
+	addVeth(t, p, newAddr)
+}
+
+// addVeth makes the pair's veth again after it was deleted, with the
+// router's address newAddr.
+func addVeth(t *testing.T, p *pair, newAddr string) {
+	t.Helper()
 	testenv.Run(t, "ip", "link", "add", p.rdev, "netns", p.router, "type", "veth", "peer", "name", p.hdev, "netns", p.host)
 	testenv.Run(t, "ip", "-n", p.router, "addr", "add", newAddr+"/24", "dev", p.rdev)
 	testenv.Run(t, "ip", "-n", p.host, "addr", "add", p.haddr4+"/24", "dev", p.hdev)

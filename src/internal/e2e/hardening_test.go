@@ -182,6 +182,9 @@ func TestLeastPrivilege(t *testing.T) {
 	os.WriteFile(mail, []byte("#!/bin/sh\ncat >/dev/null\n{ id -u; grep -E 'NoNewPrivs|CapEff' /proc/self/status; } > "+dir+"/mail.tmp\nmv "+dir+"/mail.tmp "+dir+"/mail\n"), 0o755)
 	conf := fmt.Sprintf("[options]\n  sendmail = %s\n  command_user = nobody\n[d]\n  sequence = 7000,8000\n  notify = root@localhost\n  command = /bin/sh -c 'id -u > %s/cmd.tmp; mv %s/cmd.tmp %s/cmd'\n", mail, dir, dir, dir)
 	d := knockd(t, r.router, r.rdev, conf)
+	// Capabilities are dropped once every device is captured on, after
+	// the "listening on" line knockd waits for.
+	d.mustSee("capabilities kept:", wait)
 	status, err := os.ReadFile("/proc/" + strconv.Itoa(d.daemonPid(t)) + "/status")
 	if err != nil {
 		t.Fatal(err)
