@@ -100,10 +100,7 @@ func execNft(path string) nftRun {
 		var out, errb bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &errb
 		if err := cmd.Run(); err != nil {
-			msg := strings.TrimSpace(errb.String())
-			if len(msg) > 400 {
-				msg = msg[:400] + "…"
-			}
+			msg := nftMessage(errb.String())
 			if msg != "" {
 				return out.String(), fmt.Errorf("%s %s: %w: %s", path, strings.Join(args, " "), err, msg)
 			}
@@ -111,6 +108,45 @@ func execNft(path string) nftRun {
 		}
 		return out.String(), nil
 	}
+}
+
+// nftMessage makes nft's error output one line for the log: the first
+// error, with the command it refers to, and how many more there were.
+// nft prints each error on three lines (location and message, the
+// command, carets under the offending part); a script that fails on
+// every line repeats the same error for each.
+func nftMessage(stderr string) string {
+	lines := strings.Split(stderr, "\n")
+	first, more := "", 0
+	for i := 0; i < len(lines); i++ {
+		l := strings.TrimSpace(lines[i])
+		j := strings.Index(l, "Error: ")
+		if j < 0 {
+			continue
+		}
+		if first != "" {
+			more++
+			continue
+		}
+		first = l[j+len("Error: "):]
+		if i+1 < len(lines) {
+			c := strings.TrimSpace(lines[i+1])
+			if c != "" && strings.Trim(c, "^~ ") != "" && !strings.Contains(c, "Error: ") {
+				first += " (" + c + ")"
+				i++
+			}
+		}
+	}
+	if first == "" {
+		first = strings.Join(strings.Fields(stderr), " ")
+	}
+	if more > 0 {
+		first += fmt.Sprintf(" (and %d more error(s))", more)
+	}
+	if len(first) > 400 {
+		first = first[:400] + "…"
+	}
+	return first
 }
 
 // FW4 is the OpenWrt firewall4 (nftables) backend.
