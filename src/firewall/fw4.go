@@ -185,11 +185,18 @@ func (b *FW4) script(s string) error {
 	return err
 }
 
+// errNoTable: table inet fw4 does not exist (fw4 stopped, or not started
+// yet at boot).
+var errNoTable = errors.New("table inet fw4 not found (is firewall4 running?)")
+
 // listTable lists table inet fw4 without set contents, with handles.
 func (b *FW4) listTable() (nftTable, error) {
 	out, err := b.nft("", "-t", "-a", "list", "table", "inet", "fw4")
 	if err != nil {
-		return nftTable{}, fmt.Errorf("fw4: table inet fw4 not found (is firewall4 running?): %w", err)
+		if strings.Contains(err.Error(), "No such file or directory") {
+			return nftTable{}, fmt.Errorf("fw4: %w", errNoTable)
+		}
+		return nftTable{}, fmt.Errorf("fw4: list table inet fw4: %w", err)
 	}
 	return parseNftTable(out), nil
 }
@@ -369,9 +376,22 @@ func (b *FW4) Add(g Grant) error {
 
 // apply runs a script; if it fails, or if rules may have been lost while
 // the backend manages its own, it creates what is missing and retries.
+// Without table inet fw4 there is no element either: a removal has
+// nothing left to do then, an addition fails with errNoTable (the
+// Manager keeps the grant and its reassert makes it once fw4 is up).
 func (b *FW4) apply(script, what string) error {
+	noTable := func() error {
+		if what == "remove" {
+			return nil
+		}
+		return fmt.Errorf("fw4: %s: %w", what, errNoTable)
+	}
 	if b.watch {
-		if _, err := b.ensure(); err != nil {
+		_, err := b.ensure()
+		if errors.Is(err, errNoTable) {
+			return noTable()
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -379,7 +399,11 @@ func (b *FW4) apply(script, what string) error {
 	if err == nil {
 		return nil
 	}
-	if changed, e2 := b.ensure(); changed && e2 == nil {
+	changed, e2 := b.ensure()
+	switch {
+	case errors.Is(e2, errNoTable):
+		return noTable()
+	case changed && e2 == nil:
 		err = b.script(script)
 	}
 	if err != nil {

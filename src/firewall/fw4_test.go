@@ -456,3 +456,31 @@ func TestNftMessage(t *testing.T) {
 		t.Errorf("long message not cut: %d bytes", len(got))
 	}
 }
+
+func TestFW4WithoutTable(t *testing.T) {
+	// fw4 stopped (or not started yet): nothing to remove, nothing can be
+	// added, and the error says why.
+	for _, owned := range []bool{false, true} {
+		f := &fakeNft{}
+		f.fail = func(string) error { return errors.New("Error: No such file or directory") }
+		now := time.Unix(1700000000, 0)
+		b := newTestFW4(f, now, owned)
+		g := Grant{Door: "d", Src: srcA, Spec: ssh, Until: now.Add(time.Minute)}
+		if err := b.Remove(g); err != nil {
+			t.Errorf("owned %v: Remove without table: %v", owned, err)
+		}
+		err := b.Add(g)
+		if !errors.Is(err, errNoTable) || !strings.Contains(err.Error(), "fw4: add: table inet fw4 not found") {
+			t.Errorf("owned %v: Add without table: %v", owned, err)
+		}
+	}
+	// Another failure of the listing is not taken for a missing table.
+	f := &fakeNft{}
+	b := newTestFW4(f, time.Now(), false)
+	b.run = func(context.Context, string, ...string) (string, error) {
+		return "", errors.New("Operation not permitted")
+	}
+	if err := b.Remove(Grant{Door: "d", Src: srcA, Spec: ssh}); err == nil || errors.Is(err, errNoTable) {
+		t.Errorf("Remove with nft failing: %v", err)
+	}
+}
