@@ -133,6 +133,15 @@ EOF
     "route": [ { "target": "0.0.0.0", "mask": 0, "nexthop": "192.0.2.254" } ], "data": {} }
 ] }
 EOF
+	# A stand-in process named knockd that records each SIGUSR2: proof that
+	# fw4 ran our include and that the include signals knockd.
+	mkdir -p "$tmp/bin/sentinel"
+	cat >"$tmp/bin/sentinel/knockd" <<'EOF'
+#!/bin/bash
+trap 'echo "$EPOCHREALTIME" >>"$1"' USR2
+for ((i = 0; i < 1500; i++)); do sleep 0.2 & wait $!; done
+EOF
+	chmod +x "$tmp/bin/sentinel/knockd"
 	cat >"$tmp/bin/tcp.py" <<'EOF'
 # tcp.py serve NAME PORT...    accept on each port, answer "NAME:PORT from PEER"
 # tcp.py connect SRC DST PORT  connect from SRC (1 s), print the answer; 1 if refused
@@ -321,6 +330,15 @@ one_line_log() {
 	! grep -vE '^([0-9a-f.:]+: |firewall|warning: |starting up|shutting down)' "$1"
 }
 
+# usr2s: how many SIGUSR2 the sentinel got.
+usr2s() { if [ -f "$TMPD/usr2.log" ]; then wc -l <"$TMPD/usr2.log"; else echo 0; fi; }
+# usr2_latency: from the sentinel's last SIGUSR2 to the next element added
+# to knockd_open4 (monitor log), "0.123" (empty when there is none).
+usr2_latency() {
+	local t
+	t=$(tail -1 "$TMPD/usr2.log")
+	awk -v t0="$t" '$1 >= t0 && /add element inet fw4 knockd_open4 / { printf "%.3f\n", $1 - t0; exit }' "$TMPD/monitor.log"
+}
 # restore_latency T0: from the monitor log, the time from the first
 # "add table inet fw4" after the now_ms value T0 to the first element added
 # to knockd_open4 after it, "0.123" (empty when either is missing).
@@ -415,10 +433,14 @@ inner() {
 	check "B still cannot reach the forward" blocked "$B" 8080 lanhost
 
 	echo "== 4. fw4 reload and fw4 restart"
-	local restored0 t0 t1 lat
+	local restored0 t0 t1 lat sig0 sentinel
+	"$TMPD/bin/sentinel/knockd" "$TMPD/usr2.log" &
+	sentinel=$!
 	restored0=$(count "$log1" "restored")
+	sig0=$(usr2s)
 	check "fw4 reload succeeds" fw4_run reload reload
 	check "fw4 reload: no warning" fw4_quiet reload
+	check "fw4 reload ran our include: SIGUSR2 to the processes named knockd" until_ms 1000 test "$(usr2s)" -gt "$sig0"
 	check "after fw4 reload the elements are still listed" ssh_elems
 	check "after fw4 reload A still reaches tcp/22 and the forward" a_reaches_both
 	sleep 0.3
@@ -427,13 +449,15 @@ inner() {
 
 	knock 7000 8000 9000 # extends the grant to 15 s from now
 	sleep 0.3
+	sig0=$(usr2s)
 	t0=$(now_ms)
 	check "fw4 restart succeeds" fw4_run restart restart
 	t1=$(now_ms)
 	check "fw4 restart: no warning" fw4_quiet restart
+	check "fw4 restart ran our include: SIGUSR2 to the processes named knockd" until_ms 1000 test "$(usr2s)" -gt "$sig0"
 	if until_ms 5000 ssh_elems; then
 		lat=$(restore_latency "$t0")
-		pass "fw4 restart: grant restored ${lat:-?} s after fw4 re-created its table (listed $(since "$t1") s after fw4 restart returned, which took $(secs $((t1 - t0))) s)"
+		pass "fw4 restart: grant restored ${lat:-?} s after fw4 re-created its table, $(usr2_latency) s after the include's SIGUSR2 (fw4 restart took $(secs $((t1 - t0))) s)"
 	else
 		fail "fw4 restart: grant not restored within 5 s"
 	fi
@@ -448,9 +472,11 @@ inner() {
 	knock 7000 8000 9000
 	sleep 0.3
 	restored0=$(count "$log1" "restored")
+	sig0=$(usr2s)
 	t0=$(now_ms)
 	check "fw4 restart with our include disabled succeeds" fw4_run restart-noinc restart
-	t1=$(now_ms)
+	sleep 0.3
+	check "no SIGUSR2 this time" test "$(usr2s)" = "$sig0"
 	if until_ms 5000 ssh_elems; then
 		lat=$(restore_latency "$t0")
 		pass "fw4 restart, include disabled: knockd restored the grant by itself ${lat:-?} s after fw4 re-created its table"
@@ -461,6 +487,8 @@ inner() {
 	check "after that, A reaches tcp/22 and the forward" a_reaches_both
 	uci delete firewall.knockd.enabled
 	uci commit firewall
+	kill "$sentinel"
+	wait "$sentinel" 2>/dev/null || true
 
 	echo "== 5. door quick: a 3 s grant ends on time"
 	local t_q gone=""
