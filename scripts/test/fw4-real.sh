@@ -30,7 +30,8 @@
 #   8. SIGTERM removes every element knockd made;
 #   6. knockd (firewall 'auto') started before fw4 created its table, knock,
 #      fw4 start: the grant is there right after fw4 start and stays for 5 s
-#      (several of knockd's retry and reassert periods);
+#      (several of knockd's retry and reassert periods); a 3 s grant made
+#      meanwhile closes on time before fw4 starts and is not made after;
 #   7. kill -9 with that grant open: the kernel still ends it on time and
 #      nothing is left;
 #   and knockd's log has one line per message.
@@ -543,9 +544,15 @@ inner() {
 	/usr/sbin/knockd -u /etc/config/knockd -i wan=wan0 -v >"$log2" 2>&1 &
 	pid2=$!
 	check "knockd waits for the firewall" until_ms 3000 logged "$log2" "not ready"
+	knock 7100 8100 9100
+	t_q=$(now_ms)
+	check "door quick opens (OPEN SESAME) while fw4 has no table" until_ms 3000 logged "$log2" "quick: OPEN SESAME"
+	gone=""
+	if until_ms 4500 logged "$log2" "quick: closed tcp/2222"; then gone=$(since "$t_q"); fi
+	if [ -n "$gone" ]; then pass "that 3 s grant is closed on time, $gone s after the knock"; else fail "that 3 s grant is not closed $(since "$t_q") s after the knock"; fi
 	knock 7000 8000 9000
 	t_b=$(now_ms)
-	check "the knock is recorded (OPEN SESAME) while fw4 has no table" until_ms 3000 logged "$log2" "ssh: OPEN SESAME"
+	check "door ssh opens (OPEN SESAME) while fw4 has no table" until_ms 3000 logged "$log2" "ssh: OPEN SESAME"
 	sleep 0.5
 	t_start=$(now_ms)
 	check "fw4 start succeeds" fw4_run start2 start
@@ -559,6 +566,7 @@ inner() {
 		fail "the grant is not in the sets 2 s after fw4 start"
 	fi
 	show_sets "right after fw4 start"
+	check "the ended 3 s grant is not made" no_quick_elem
 	# For 5 s (two of knockd's firewall retries and reassert checks) the
 	# elements never go and A keeps getting through.
 	local probe_pid probe_rc=0
