@@ -359,19 +359,11 @@ func (c *Capture) serve(ctx context.Context, ifi *net.Interface, h Handler, poll
 	// Read through the raw connection, many packets per system call
 	// (recvmmsg): conn.ReadFrom would take one call and allocate the
 	// sender's address for every packet, which the daemon never uses.
-	r := newBatchReader()
-	for {
-		n, err := r.read(rc)
-		if err != nil {
-			if ctx.Err() != nil || moved.Load() {
-				return nil
-			}
-			return fmt.Errorf("read on %s: %w", ifi.Name, err)
-		}
-		for i := 0; i < n; i++ {
-			h(r.packet(i))
-		}
+	err = newBatchReader().run(rc, h)
+	if ctx.Err() != nil || moved.Load() {
+		return nil
 	}
+	return fmt.Errorf("read on %s: %w", ifi.Name, err)
 }
 
 // Batch reading: up to batchSize packets of at most slotSize bytes per
@@ -399,9 +391,9 @@ type batchReader struct {
 	// drained: the last batch was not full, so the queue was empty when
 	// it was read; the next read waits for the poller at once instead of
 	// making a call that would only say EAGAIN (a packet that came since
-	// made the socket ready again: the poller latches that).
+	// made the socket ready again: the poller latches that until the
+	// next RawConn.Read, see run).
 	drained bool
-	readFn  func(fd uintptr) bool
 }
 
 func newBatchReader() *batchReader {
@@ -412,7 +404,6 @@ func newBatchReader() *batchReader {
 		r.hdrs[i].hdr.Iov = &r.iovs[i]
 		r.hdrs[i].hdr.SetIovlen(1)
 	}
-	r.readFn = r.recv
 	return r
 }
 
@@ -447,15 +438,42 @@ func (r *batchReader) recv(fd uintptr) bool {
 	return true
 }
 
-// read blocks until packets arrive and returns how many.
-func (r *batchReader) read(rc syscall.RawConn) (int, error) {
-	if err := rc.Read(r.readFn); err != nil {
-		return 0, err
+// run passes every packet read to h until reading fails (a deadline set
+// to stop it, a closed socket).
+//
+// The packets are handled inside the raw read: each RawConn.Read starts
+// by forgetting the readiness the poller saw before it, so after a
+// partial batch, skipping the read that would only say EAGAIN is safe
+// within one Read only. A new Read there would lose the wake-up of a
+// packet that came while the handler ran, and that packet would wait in
+// the queue for the next one (a knock's second port, seconds later or
+// never). A full batch ends the Read, so that a deadline is seen even
+// under a flood; the next Read then reads at once.
+func (r *batchReader) run(rc syscall.RawConn, h Handler) error {
+	read := func(fd uintptr) bool {
+		for {
+			if !r.recv(fd) {
+				return false // wait for readiness
+			}
+			if r.err != nil {
+				return true
+			}
+			for i := 0; i < r.n; i++ {
+				h(r.packet(i))
+			}
+			if !r.drained {
+				return true
+			}
+		}
 	}
-	if r.err != nil {
-		return 0, r.err
+	for {
+		if err := rc.Read(read); err != nil {
+			return err
+		}
+		if r.err != nil {
+			return r.err
+		}
 	}
-	return r.n, nil
 }
 
 // packet returns the i-th packet of the last read; valid until the next.

@@ -3,8 +3,12 @@
 package capture
 
 import (
+	"net"
 	"net/netip"
+	"os"
+	"syscall"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/knockd-go/knockd-go/src/logx"
@@ -67,5 +71,66 @@ func TestLocal(t *testing.T) {
 	}
 	if got := c.Addrs(); len(got) != 2 {
 		t.Fatalf("Addrs() = %v", got)
+	}
+}
+
+// TestBatchReaderKeepsReadiness: a packet that arrives while the handler
+// is busy with the previous one (after a read that emptied the queue) is
+// read at once, not only when a later packet wakes the reader. Each new
+// RawConn.Read forgets the readiness the poller saw meanwhile, so the
+// read that would only say EAGAIN may be skipped within one Read only.
+func TestBatchReaderKeepsReadiness(t *testing.T) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fds[1])
+	f := os.NewFile(uintptr(fds[0]), "capture")
+	conn, err := net.FilePacketConn(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	rc, err := conn.(syscall.Conn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan string, 4)
+	busy := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- newBatchReader().run(rc, func(p []byte) {
+			got <- string(p)
+			if string(p) == "1" {
+				<-busy // packet 2 arrives while packet 1 is handled
+			}
+		})
+	}()
+	send := func(s string) {
+		if _, err := unix.Write(fds[1], []byte(s)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send("1")
+	if p := <-got; p != "1" {
+		t.Fatalf("first packet %q", p)
+	}
+	send("2")
+	time.Sleep(50 * time.Millisecond) // the poller sees it, with nobody waiting
+	close(busy)
+	select {
+	case p := <-got:
+		if p != "2" {
+			t.Fatalf("second packet %q", p)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("the second packet was not read: its readiness was lost")
+	}
+	conn.SetReadDeadline(time.Unix(1, 0))
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+		t.Fatal("run did not end at the deadline")
 	}
 }
