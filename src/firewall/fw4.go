@@ -100,10 +100,7 @@ func execNft(path string) nftRun {
 		var out, errb bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &errb
 		if err := cmd.Run(); err != nil {
-			msg := strings.TrimSpace(errb.String())
-			if len(msg) > 400 {
-				msg = msg[:400] + "…"
-			}
+			msg := nftMessage(errb.String())
 			if msg != "" {
 				return out.String(), fmt.Errorf("%s %s: %w: %s", path, strings.Join(args, " "), err, msg)
 			}
@@ -111,6 +108,45 @@ func execNft(path string) nftRun {
 		}
 		return out.String(), nil
 	}
+}
+
+// nftMessage makes nft's error output one line for the log: the first
+// error, with the command it refers to, and how many more there were.
+// nft prints each error on three lines (location and message, the
+// command, carets under the offending part); a script that fails on
+// every line repeats the same error for each.
+func nftMessage(stderr string) string {
+	lines := strings.Split(stderr, "\n")
+	first, more := "", 0
+	for i := 0; i < len(lines); i++ {
+		l := strings.TrimSpace(lines[i])
+		j := strings.Index(l, "Error: ")
+		if j < 0 {
+			continue
+		}
+		if first != "" {
+			more++
+			continue
+		}
+		first = l[j+len("Error: "):]
+		if i+1 < len(lines) {
+			c := strings.TrimSpace(lines[i+1])
+			if c != "" && strings.Trim(c, "^~ ") != "" && !strings.Contains(c, "Error: ") {
+				first += " (" + c + ")"
+				i++
+			}
+		}
+	}
+	if first == "" {
+		first = strings.Join(strings.Fields(stderr), " ")
+	}
+	if more > 0 {
+		first += fmt.Sprintf(" (and %d more error(s))", more)
+	}
+	if len(first) > 400 {
+		first = first[:400] + "…"
+	}
+	return first
 }
 
 // FW4 is the OpenWrt firewall4 (nftables) backend.
@@ -149,11 +185,18 @@ func (b *FW4) script(s string) error {
 	return err
 }
 
+// errNoTable: table inet fw4 does not exist (fw4 stopped, or not started
+// yet at boot).
+var errNoTable = errors.New("table inet fw4 not found (is firewall4 running?)")
+
 // listTable lists table inet fw4 without set contents, with handles.
 func (b *FW4) listTable() (nftTable, error) {
 	out, err := b.nft("", "-t", "-a", "list", "table", "inet", "fw4")
 	if err != nil {
-		return nftTable{}, fmt.Errorf("fw4: table inet fw4 not found (is firewall4 running?): %w", err)
+		if strings.Contains(err.Error(), "No such file or directory") {
+			return nftTable{}, fmt.Errorf("fw4: %w", errNoTable)
+		}
+		return nftTable{}, fmt.Errorf("fw4: list table inet fw4: %w", err)
 	}
 	return parseNftTable(out), nil
 }
@@ -333,9 +376,22 @@ func (b *FW4) Add(g Grant) error {
 
 // apply runs a script; if it fails, or if rules may have been lost while
 // the backend manages its own, it creates what is missing and retries.
+// Without table inet fw4 there is no element either: a removal has
+// nothing left to do then, an addition fails with errNoTable (the
+// Manager keeps the grant and its reassert makes it once fw4 is up).
 func (b *FW4) apply(script, what string) error {
+	noTable := func() error {
+		if what == "remove" {
+			return nil
+		}
+		return fmt.Errorf("fw4: %s: %w", what, errNoTable)
+	}
 	if b.watch {
-		if _, err := b.ensure(); err != nil {
+		_, err := b.ensure()
+		if errors.Is(err, errNoTable) {
+			return noTable()
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -343,7 +399,11 @@ func (b *FW4) apply(script, what string) error {
 	if err == nil {
 		return nil
 	}
-	if changed, e2 := b.ensure(); changed && e2 == nil {
+	changed, e2 := b.ensure()
+	switch {
+	case errors.Is(e2, errNoTable):
+		return noTable()
+	case changed && e2 == nil:
 		err = b.script(script)
 	}
 	if err != nil {

@@ -425,3 +425,62 @@ func TestMsTimeout(t *testing.T) {
 		}
 	}
 }
+
+func TestNftMessage(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"Error: No such file or directory\nlist table inet fw4\n                ^^^\n",
+			"No such file or directory (list table inet fw4)"},
+		{"/dev/stdin:1:18-20: Error: No such file or directory\n" +
+			"add element inet fw4 knockd_open4 { 192.0.2.10 . 6 . 22 timeout 1s }\n" +
+			"                 ^^^\n" +
+			"/dev/stdin:2:21-23: Error: No such file or directory\n" +
+			"delete element inet fw4 knockd_open4 { 192.0.2.10 . 6 . 22 }\n" +
+			"                    ^^^\n",
+			"No such file or directory (add element inet fw4 knockd_open4 { 192.0.2.10 . 6 . 22 timeout 1s }) (and 1 more error(s))"},
+		{"/dev/stdin:1:1-5: Error: syntax error, unexpected junk\njunk\n^^^^^\n", "syntax error, unexpected junk (junk)"},
+		{"Error: Could not process rule: Operation not permitted\n", "Could not process rule: Operation not permitted"},
+		{"netlink: Error: cache initialization failed: Operation not permitted\n\n", "cache initialization failed: Operation not permitted"},
+		{"something odd\n  on two lines\n", "something odd on two lines"},
+		{"", ""},
+	} {
+		got := nftMessage(c.in)
+		if got != c.want {
+			t.Errorf("nftMessage(%q) = %q, want %q", c.in, got, c.want)
+		}
+		if strings.Contains(got, "\n") {
+			t.Errorf("nftMessage(%q) spans lines", c.in)
+		}
+	}
+	long := strings.Repeat("x", 1000)
+	if got := nftMessage("Error: " + long); len(got) > 404 || !strings.HasSuffix(got, "…") {
+		t.Errorf("long message not cut: %d bytes", len(got))
+	}
+}
+
+func TestFW4WithoutTable(t *testing.T) {
+	// fw4 stopped (or not started yet): nothing to remove, nothing can be
+	// added, and the error says why.
+	for _, owned := range []bool{false, true} {
+		f := &fakeNft{}
+		f.fail = func(string) error { return errors.New("Error: No such file or directory") }
+		now := time.Unix(1700000000, 0)
+		b := newTestFW4(f, now, owned)
+		g := Grant{Door: "d", Src: srcA, Spec: ssh, Until: now.Add(time.Minute)}
+		if err := b.Remove(g); err != nil {
+			t.Errorf("owned %v: Remove without table: %v", owned, err)
+		}
+		err := b.Add(g)
+		if !errors.Is(err, errNoTable) || !strings.Contains(err.Error(), "fw4: add: table inet fw4 not found") {
+			t.Errorf("owned %v: Add without table: %v", owned, err)
+		}
+	}
+	// Another failure of the listing is not taken for a missing table.
+	f := &fakeNft{}
+	b := newTestFW4(f, time.Now(), false)
+	b.run = func(context.Context, string, ...string) (string, error) {
+		return "", errors.New("Operation not permitted")
+	}
+	if err := b.Remove(Grant{Door: "d", Src: srcA, Spec: ssh}); err == nil || errors.Is(err, errNoTable) {
+		t.Errorf("Remove with nft failing: %v", err)
+	}
+}

@@ -434,17 +434,18 @@ func (m *Manager) sweep(now time.Time) []Grant {
 	return expired
 }
 
-// activeLocked returns the installed atoms as grants, one per door,
-// source and expiry. m.mu is held.
+// activeLocked returns the installed atoms that have not ended yet as
+// grants, one per door, source and expiry. m.mu is held.
 func (m *Manager) activeLocked() []Grant {
 	type group struct {
 		door  string
 		src   netip.Addr
 		until time.Time
 	}
+	now := m.opt.Now()
 	by := map[group][]atom{}
 	for _, st := range m.atoms {
-		if st.removing {
+		if st.removing || !st.until.After(now) {
 			continue
 		}
 		k := group{st.door, st.a.src, st.until}
@@ -500,6 +501,23 @@ func (m *Manager) Reassert() {
 	}
 	m.reassert()
 	m.nextReassert = m.opt.Now().Add(m.opt.ReassertEvery)
+}
+
+// Ensure makes the backend ready without removing anything: the backend's
+// Ensure when it has one (fw4: creates missing sets and rules; its Init
+// would also empty sets that grants were added to meanwhile), else Init.
+// It is serialised with the Manager's other firewall calls; for a
+// firewall that starts after the daemon.
+func (m *Manager) Ensure() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return ErrClosed
+	}
+	if e, ok := m.b.(interface{ Ensure() error }); ok {
+		return e.Ensure()
+	}
+	return m.b.Init()
 }
 
 // Close revokes every grant (Backend.Close) within the close timeout and

@@ -541,3 +541,25 @@ func TestManagerRevoke(t *testing.T) {
 	f.FailWith("Remove", nil)
 	m.tick() // the removal is retried
 }
+
+// TestManagerReassertSkipsEnded: a reassert between a grant's end and its
+// removal (e.g. SIGUSR2 right then) does not make it again and does not
+// count it as restored.
+func TestManagerReassertSkipsEnded(t *testing.T) {
+	m, f, clk, rec := newTestManager(t)
+	if _, err := m.Grant("short", srcA, ssh, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Grant("long", srcB, ssh, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(2 * time.Second) // no Run: nothing removed the short one
+	f.Wipe()
+	m.Reassert()
+	if inst := f.Installed(); len(inst) != 1 || inst[0].Src != srcB {
+		t.Fatalf("installed after reassert: %+v, want the long grant only", inst)
+	}
+	if !rec.Has("restored 1 active grant(s)") {
+		t.Fatalf("log:\n%s", rec.String())
+	}
+}

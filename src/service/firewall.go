@@ -36,11 +36,6 @@ func firewallKind(cfg *config.Config, detect func() string) string {
 	return "none"
 }
 
-// ensurer is a backend that can create its sets and rules without
-// removing grants (fw4): after a late firewall start, Init would empty
-// sets that grants were already added to.
-type ensurer interface{ Ensure() error }
-
 // startFirewall makes the backend of kind and its manager. An fw4 table
 // that does not exist yet (fw4 starts after knockd at boot) is waited for
 // in the background; any other failure is returned.
@@ -80,11 +75,17 @@ func (s *Service) startFirewall(kind string) (*fw, error) {
 		defer close(f.done)
 		if initErr != nil {
 			s.log.Printf("warning: firewall %s not ready (%v); retrying every %v", kind, initErr, s.o.FirewallRetry)
-			if !waitFirewall(ctx, b, s.o.FirewallRetry, s.log) {
-				return
-			}
-			// Grants made meanwhile failed or were kept for this moment.
-			f.mgr.Reassert()
+			// The manager runs meanwhile: grants made now are kept for
+			// the firewall, and those that end are closed on time.
+			ready := make(chan struct{})
+			defer func() { <-ready }()
+			go func() {
+				defer close(ready)
+				if waitFirewall(ctx, b.Name(), f.mgr.Ensure, s.o.FirewallRetry, s.log) {
+					// Grants made meanwhile failed or were kept for this moment.
+					f.mgr.Reassert()
+				}
+			}()
 		}
 		_ = f.mgr.Run(ctx)
 	}()
@@ -92,25 +93,22 @@ func (s *Service) startFirewall(kind string) (*fw, error) {
 	return f, nil
 }
 
-// waitFirewall retries until the backend is ready, without removing what
-// is already in place; false when ctx ended first.
-func waitFirewall(ctx context.Context, b firewall.Backend, every time.Duration, log *logx.Logger) bool {
-	try := b.Init
-	if e, ok := b.(ensurer); ok {
-		try = e.Ensure
-	}
+// waitFirewall retries ensure (Manager.Ensure: nothing already in place
+// is removed) until the firewall is ready; false when ctx ended or the
+// manager was closed first.
+func waitFirewall(ctx context.Context, name string, ensure func() error, every time.Duration, log *logx.Logger) bool {
 	for {
 		select {
 		case <-ctx.Done():
 			return false
 		case <-time.After(every):
 		}
-		err := try()
+		err := ensure()
 		if err == nil {
-			log.Printf("firewall %s is ready", b.Name())
+			log.Printf("firewall %s is ready", name)
 			return true
 		}
-		if errors.Is(err, context.Canceled) {
+		if errors.Is(err, context.Canceled) || errors.Is(err, firewall.ErrClosed) {
 			return false
 		}
 	}

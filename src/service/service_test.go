@@ -38,6 +38,8 @@ type svcRig struct {
 	mu       sync.Mutex
 	backends []*firewall.Fake
 	initErr  error // the next backend's Init fails with it, until Ensure
+	hold     bool  // and Ensure fails too, until late.release
+	late     *lateFW
 	cancel   context.CancelFunc
 	done     chan error
 }
@@ -46,9 +48,16 @@ type svcRig struct {
 // Ensure succeeds once.
 type lateFW struct {
 	*firewall.Fake
-	mu  sync.Mutex
-	up  bool
-	err error
+	mu   sync.Mutex
+	up   bool
+	hold bool // Ensure fails with err too
+	err  error
+}
+
+func (l *lateFW) release() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.hold = false
 }
 
 func (l *lateFW) Init() error {
@@ -63,6 +72,9 @@ func (l *lateFW) Init() error {
 func (l *lateFW) Ensure() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.hold {
+		return l.err
+	}
 	l.up = true
 	return nil
 }
@@ -119,8 +131,8 @@ func (r *svcRig) backend(kind string, o firewall.Options) (firewall.Backend, err
 	f := firewall.NewFake()
 	r.backends = append(r.backends, f)
 	if r.initErr != nil {
-		l := &lateFW{Fake: f, err: r.initErr}
-		r.initErr = nil
+		l := &lateFW{Fake: f, err: r.initErr, hold: r.hold}
+		r.initErr, r.late = nil, l
 		return l, nil
 	}
 	return f, nil
@@ -222,9 +234,26 @@ func TestFirewallStartsLate(t *testing.T) {
 	}
 }
 
-func newSvcLate(t *testing.T, conf string, initErr error) *svcRig {
+// TestFirewallLateGrantEnds: a grant made while the firewall is not up
+// yet ends on time, not only once the firewall comes up, and is not made
+// then.
+func TestFirewallLateGrantEnds(t *testing.T) {
+	s := newSvcLate(t, "[options]\n  firewall = fw4\n[d]\n  sequence = 1,2\n  open = tcp/22\n  duration = 1\n", errors.New("table inet fw4 not found"), true)
+	s.knock(tcp(1), tcp(2))
+	s.wait("grant closed", func() bool { return s.rec.Has("d: closed tcp/22") })
+	if s.rec.Has("is ready") {
+		t.Fatal("the firewall came up")
+	}
+	s.late.release()
+	s.wait("firewall ready", func() bool { return s.rec.Has("firewall fake is ready") })
+	if n := len(s.fw(0).Installed()); n != 0 {
+		t.Fatalf("%d grant(s) installed after the firewall came up, want none", n)
+	}
+}
+
+func newSvcLate(t *testing.T, conf string, initErr error, hold ...bool) *svcRig {
 	t.Helper()
-	r := &svcRig{t: t, dir: t.TempDir(), initErr: initErr}
+	r := &svcRig{t: t, dir: t.TempDir(), initErr: initErr, hold: len(hold) > 0 && hold[0]}
 	r.path = filepath.Join(r.dir, "knockd.conf")
 	r.write(conf)
 	log, rec := logx.NewRecorder(false)

@@ -14,6 +14,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
 
 	"github.com/knockd-go/knockd-go/src/internal/getopt"
@@ -244,10 +246,25 @@ func knock(proto, addr string) error {
 		_, err = c.Write([]byte{0})
 		return err
 	}
-	d := net.Dialer{Timeout: 30 * time.Millisecond}
-	c, err := d.Dial("tcp", addr)
+	knockTCP(addr, 30*time.Millisecond)
+	return nil
+}
+
+// knockTCP sends one TCP SYN to addr and abandons the attempt wait later
+// (refused, unanswered or connected: all the same to a knock). The wait
+// starts once the socket exists, right before the connect that sends the
+// SYN: a dial deadline could pass before that on a loaded machine, and
+// the hit would be lost without a trace.
+func knockTCP(addr string, wait time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), resolveTimeout)
+	defer cancel()
+	var started sync.Once
+	d := net.Dialer{ControlContext: func(context.Context, string, string, syscall.RawConn) error {
+		started.Do(func() { time.AfterFunc(wait, cancel) })
+		return nil
+	}}
+	c, err := d.DialContext(ctx, "tcp", addr)
 	if err == nil {
 		c.Close()
 	}
-	return nil
 }

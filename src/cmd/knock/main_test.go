@@ -119,3 +119,29 @@ func TestKnockSendsHits(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestKnockTCPSendsLateHit: the SYN goes out even when the client is
+// scheduled so late that the hit's wait is already over before the
+// connection attempt (a loaded machine): that wait only bounds how long
+// the attempt is kept after the SYN.
+func TestKnockTCPSendsLateHit(t *testing.T) {
+	t.Parallel()
+	tl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tl.Close()
+	accepted := make(chan struct{}, 1)
+	go func() {
+		if c, err := tl.Accept(); err == nil {
+			c.Close()
+			accepted <- struct{}{}
+		}
+	}()
+	knockTCP(tl.Addr().String(), time.Nanosecond)
+	select {
+	case <-accepted:
+	case <-time.After(2 * time.Second):
+		t.Fatal("TCP hit with an expired wait never reached the listener")
+	}
+}
