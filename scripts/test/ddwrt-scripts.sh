@@ -38,9 +38,9 @@ hook startup || true
 check "startup again: no second knockd" test "$(argvs)" = 1
 check "startup again: says already running" grep -q "already running" "$tmp/out"
 
-# ---- firewall rebuilt: SIGHUP ---------------------------------------------------------
+# ---- firewall rebuilt: SIGUSR2 --------------------------------------------------------
 check "firewall hook: exit 0" hook firewall
-check "firewall hook: daemon got SIGHUP" wait_for HUP
+check "firewall hook: daemon got SIGUSR2" wait_for USR2
 check "firewall hook: no restart" test "$(argvs)" = 1
 
 # ---- WAN up ---------------------------------------------------------------------------

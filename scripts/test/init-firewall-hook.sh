@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Tests the OpenWrt firewall-reload hook: files/etc/uci-defaults/90-knockd
 # (registers the firewall include, once) and files/usr/share/knockd/
-# firewall.include (sent SIGHUP to knockd through procd's ubus "service
-# signal", or to the pids of knockd when procd does not know it). Both run
+# firewall.include (sends SIGUSR2 to the pids of knockd: restore grants
+# without re-reading the configuration). Both run
 # as OpenWrt runs them: uci-defaults sourced in a subshell, the include
 # sourced by sh after a config() that refuses UCI (fw3/fw4). `uci`, `ubus` and
 # `pidof` are stand-ins; the only process signalled is one this test starts.
@@ -60,12 +60,17 @@ logged() { grep -qxF -- "$1" "$TEST_LOG"; }
 
 # ---- uci-defaults ----------------------------------------------------------------
 export UCI_GET=""
+printf '#!/bin/sh\nexit 0\n' >"$tmp/bin/fw4" && chmod +x "$tmp/bin/fw4" # OpenWrt >= 22.03
 check "uci-defaults: exits 0 (so it is deleted after running)" run_defaults
 for line in "set firewall.knockd=include" "set firewall.knockd.type=script" \
-	"set firewall.knockd.path=/usr/share/knockd/firewall.include" "set firewall.knockd.reload=1" \
+	"set firewall.knockd.path=/usr/share/knockd/firewall.include" \
 	"set firewall.knockd.fw4_compatible=1" "commit firewall"; do
 	check "uci-defaults: batch: $line" logged "batch: $line"
 done
+check "uci-defaults: no fw3 options, which fw4 warns about" bash -c '! grep -q "family\|^batch: set firewall.knockd.reload" "$1"' _ "$TEST_LOG"
+rm "$tmp/bin/fw4" # fw3
+check "uci-defaults, fw3: exits 0" run_defaults
+check "uci-defaults, fw3: reload '1'" logged "batch: set firewall.knockd.reload=1"
 check "uci-defaults: the include path exists in files/" test -f "$here/files/usr/share/knockd/firewall.include"
 export UCI_GET=include
 check "uci-defaults, include already there: exits 0" run_defaults
@@ -73,22 +78,16 @@ check "uci-defaults, include already there: no batch" bash -c '! grep -q "^batch
 export UCI_GET=""
 
 # ---- firewall include ---------------------------------------------------------------
-export UBUS_RC=0 KNOCKD_PIDS=""
-check "include: sourced, does not exit the firewall's shell" run_include
-check "include: returned" grep -qx "include returned" "$tmp/out"
-check "include: ubus call service signal {name knockd, signal 1 (HUP)}" \
-	logged 'ubus call service signal {"name":"knockd","signal":1}'
-check "include: no pidof when procd delivered the signal" bash -c '! grep -q "^pidof" "$1"' _ "$TEST_LOG"
-
-# A knockd procd does not know (started by hand): SIGHUP by pid.
-sh -c 'trap "echo HUP >>\"$1\"" HUP; i=0; while [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done' _ "$tmp/hup" &
+# A knockd (stand-in): SIGUSR2 by pid, with or without procd.
+sh -c 'trap "echo USR2 >>\"$1\"" USR2; i=0; while [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done' _ "$tmp/usr2" &
 knockd_pid=$!
 sleep 0.2
-export UBUS_RC=4 KNOCKD_PIDS="$knockd_pid"
-check "include, no procd instance: returned" run_include
-check "include, no procd instance: asked pidof knockd" logged "pidof knockd"
-for _ in $(seq 30); do [ -s "$tmp/hup" ] && break; sleep 0.1; done
-check "include, no procd instance: the knockd process got SIGHUP" grep -qx HUP "$tmp/hup"
+export KNOCKD_PIDS="$knockd_pid"
+check "include: sourced, does not exit the firewall's shell" run_include
+check "include: returned" grep -qx "include returned" "$tmp/out"
+check "include: asked pidof knockd" logged "pidof knockd"
+for _ in $(seq 30); do [ -s "$tmp/usr2" ] && break; sleep 0.1; done
+check "include: the knockd process got SIGUSR2" grep -qx USR2 "$tmp/usr2"
 export KNOCKD_PIDS=""
 check "include, no knockd at all: returned" run_include
 check "include, no knockd at all: silent" test "$(cat "$tmp/out")" = "include returned"

@@ -49,9 +49,9 @@ check "Init: started once knockd.sh appeared" test "$(argvs)" = 1
 check "Init: knockd $(want vlan2)" test "$(last_argv)" = "$(want vlan2)"
 check "Init: daemon running" alive
 
-# ---- Firewall: SIGHUP ---------------------------------------------------------------
+# ---- Firewall: SIGUSR2 --------------------------------------------------------------
 check "Firewall snippet: exit 0" gui firewall
-check "Firewall: daemon got SIGHUP" wait_for HUP
+check "Firewall: daemon got SIGUSR2" wait_for USR2
 check "Firewall: no restart" test "$(argvs)" = 1
 
 # ---- WAN Up -----------------------------------------------------------------------------

@@ -154,10 +154,10 @@ wanup() {
 }
 
 # firewall: the firewall was rebuilt (iptables-restore); knockd's jumps are
-# gone until it re-asserts them, which SIGHUP makes it do at once.
+# gone until it re-asserts them, which SIGUSR2 makes it do at once.
 firewall() {
 	kp=$(knockd_pid) || return 0
-	kill -HUP "$kp"
+	kill -USR2 "$kp"
 }
 
 status() {

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"encoding/base64"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -9,6 +8,8 @@ import (
 	"github.com/knockd-go/knockd-go/src/firewall"
 	"github.com/knockd-go/knockd-go/src/l4"
 	"github.com/knockd-go/knockd-go/src/mail"
+	"github.com/knockd-go/knockd-go/src/rotate"
+	spapkg "github.com/knockd-go/knockd-go/src/spa"
 	"github.com/knockd-go/knockd-go/src/wake"
 )
 
@@ -26,10 +27,12 @@ func setOption(o *Options, key, val string) error {
 	case "PIDFILE":
 		o.PidFile = val
 	case "INTERFACE":
-		if strings.ContainsAny(val, " /\t") || len(val) > 15 {
-			return fmt.Errorf("%q is not a network device name", val)
+		for _, it := range SplitList(val) {
+			if err := CheckDevice(it); err != nil {
+				return err
+			}
+			o.Interfaces = append(o.Interfaces, it)
 		}
-		o.Interface = val
 	case "FIREWALL":
 		switch v := strings.ToLower(val); v {
 		case "auto", "iptables", "iptables-legacy", "iptables-nft", "fw4", "none":
@@ -57,6 +60,16 @@ func setOption(o *Options, key, val string) error {
 		return errUnknown
 	}
 	return err
+}
+
+// CheckDevice reports why name cannot be a network device (or OpenWrt
+// network) name: empty, longer than 15 bytes, or holding '/', ':', '=',
+// ',' or white space.
+func CheckDevice(name string) error {
+	if name == "" || len(name) > 15 || strings.ContainsAny(name, "/:=, \t\n") {
+		return fmt.Errorf("%q is not a network device name", name)
+	}
+	return nil
 }
 
 func positive(s string, max int) (int, error) {
@@ -152,10 +165,17 @@ func setDoor(d *Door, key, val string) error {
 			d.Wake = append(d.Wake, m)
 		}
 	case "WAKE_INTERFACE":
-		if val == "" || strings.ContainsAny(val, " /\t") || len(val) > 15 {
-			return fmt.Errorf("%q is not a network device name", val)
+		if err := CheckDevice(val); err != nil {
+			return err
 		}
 		d.WakeInterface = val
+	case "INTERFACE":
+		for _, it := range SplitList(val) {
+			if err := CheckDevice(it); err != nil {
+				return err
+			}
+			d.Interfaces = append(d.Interfaces, it)
+		}
 	case "WAKE_PASSWORD":
 		d.WakePassword, err = wake.ParsePassword(strings.TrimSpace(val))
 	case "NOTIFY":
@@ -170,6 +190,44 @@ func setDoor(d *Door, key, val string) error {
 		if strings.HasPrefix(key, "SPA") {
 			return setSPA(d, key, val)
 		}
+		if strings.HasPrefix(key, "SEQUENCE_") {
+			return setRotate(d, key, val)
+		}
+		return errUnknown
+	}
+	return err
+}
+
+func rot(d *Door) *rotate.Params {
+	if d.Rotate == nil {
+		p := rotate.Default(nil)
+		d.Rotate = &p
+	}
+	return d.Rotate
+}
+
+// setRotate applies a directive of a rotating knock.
+func setRotate(d *Door, key, val string) error {
+	var err error
+	switch key {
+	case "SEQUENCE_SECRET":
+		rot(d).Secret, err = rotate.ParseSecret(val)
+	case "SEQUENCE_LENGTH":
+		rot(d).Length, err = positive(val, rotate.MaxLength)
+		if err == nil && rot(d).Length < rotate.MinLength {
+			err = fmt.Errorf("%d knocks: at least %d", rot(d).Length, rotate.MinLength)
+		}
+	case "SEQUENCE_STEP":
+		rot(d).Step, err = ParseSeconds(val)
+		if err == nil && (rot(d).Step < rotate.MinStep || rot(d).Step > rotate.MaxStep) {
+			err = fmt.Errorf("%v: want %v to %v", rot(d).Step, rotate.MinStep, rotate.MaxStep)
+		}
+	case "SEQUENCE_PORTS":
+		p := rot(d)
+		p.Lo, p.Hi, err = rotate.ParseRange(val)
+	case "SEQUENCE_PROTOCOL":
+		rot(d).Proto, err = l4.ParseProto(val)
+	default:
 		return errUnknown
 	}
 	return err
@@ -199,19 +257,13 @@ func setSPA(d *Door, key, val string) error {
 	case "SPA_KEY":
 		spa(d).Key = []byte(val)
 	case "SPA_KEY_BASE64":
-		spa(d).Key, err = b64(val)
+		spa(d).Key, err = spapkg.DecodeKey(val)
 	case "SPA_HMAC_KEY":
 		spa(d).HMACKey = []byte(val)
 	case "SPA_HMAC_KEY_BASE64":
-		spa(d).HMACKey, err = b64(val)
+		spa(d).HMACKey, err = spapkg.DecodeKey(val)
 	case "SPA_HMAC_DIGEST":
-		v := strings.ToLower(strings.ReplaceAll(val, "-", "_"))
-		switch v {
-		case "md5", "sha1", "sha256", "sha384", "sha512", "sha3_256", "sha3_512":
-			spa(d).HMACDigest = v
-		default:
-			return fmt.Errorf("%q: want md5, sha1, sha256, sha384, sha512, sha3_256 or sha3_512", val)
-		}
+		spa(d).HMACDigest, err = spapkg.ParseDigest(val)
 	case "SPA_MAX_AGE":
 		spa(d).MaxAge, err = ParseSeconds(val)
 		if err == nil && spa(d).MaxAge == 0 {
@@ -231,14 +283,6 @@ func setSPA(d *Door, key, val string) error {
 	return err
 }
 
-func b64(s string) ([]byte, error) {
-	b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(s))
-	if err != nil {
-		return nil, fmt.Errorf("not base64: %v", err)
-	}
-	return b, nil
-}
-
 // finish validates a door after all its directives are read.
 func finish(d *Door) error {
 	if d.SPA != nil {
@@ -249,14 +293,24 @@ func finish(d *Door) error {
 		if len(s.HMACKey) == 0 {
 			return fmt.Errorf("SPA door needs spa_hmac_key or spa_hmac_key_base64 (fwknop HMAC is mandatory here)")
 		}
-		if d.has("SEQUENCE") || d.OneTimeFile != "" {
+		if d.has("SEQUENCE") || d.OneTimeFile != "" || d.Rotate != nil {
 			return fmt.Errorf("a door is either a knock sequence or SPA, not both")
 		}
 		if len(d.Open) == 0 && len(d.Forward) == 0 && !s.AllowCommands && d.StartCommand == "" {
 			return fmt.Errorf("SPA door grants nothing: give open, forward, or start_command")
 		}
+	} else if d.Rotate != nil {
+		if d.has("SEQUENCE") || d.OneTimeFile != "" {
+			return fmt.Errorf("a rotating knock (sequence_secret) has no fixed sequence or one_time_sequences")
+		}
+		if len(d.Rotate.Secret) == 0 {
+			return fmt.Errorf("a rotating knock needs sequence_secret")
+		}
+		if err := d.Rotate.Validate(); err != nil {
+			return err
+		}
 	} else if len(d.Sequence) == 0 && d.OneTimeFile == "" {
-		return fmt.Errorf("empty knock sequence (give sequence or one_time_sequences)")
+		return fmt.Errorf("empty knock sequence (give sequence, one_time_sequences or sequence_secret)")
 	}
 	if !d.has("OPEN_DURATION") {
 		d.OpenDuration = d.CmdTimeout

@@ -18,10 +18,10 @@ func TestDocsParse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(c.Doors) != 3 || c.Doors[2].SPA == nil || len(c.Doors[1].Open) != 3 || len(c.Doors[1].Forward) != 3 {
+	if len(c.Doors) != 4 || c.Doors[2].SPA == nil || len(c.Doors[1].Open) != 3 || len(c.Doors[1].Forward) != 3 || c.Doors[3].Rotate == nil {
 		t.Errorf("example: %d doors, not the documented ones", len(c.Doors))
 	}
-	if !c.Options.UseSyslog || c.Options.Interface != "eth0" {
+	if !c.Options.UseSyslog || strings.Join(c.Options.Interfaces, " ") != "eth0" {
 		t.Errorf("example options: %+v", c.Options)
 	}
 	m, err := Load(minimalConf)

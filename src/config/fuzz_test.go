@@ -28,6 +28,10 @@ func checkModel(t *testing.T, c *Config) {
 			if d.SPA.Port == 0 || len(d.SPA.Key) == 0 || len(d.SPA.HMACKey) == 0 || d.SPA.MaxAge <= 0 {
 				t.Fatalf("door %q: incomplete SPA %+v", d.Name, *d.SPA)
 			}
+		} else if d.Rotate != nil {
+			if len(d.Sequence) != 0 || d.OneTimeFile != "" || d.Rotate.Validate() != nil {
+				t.Fatalf("door %q: rotating knock %+v with a sequence %v", d.Name, *d.Rotate, d.Sequence)
+			}
 		} else if len(d.Sequence) == 0 || len(d.Sequence) > MaxSequenceLength {
 			t.Fatalf("door %q: %d knocks", d.Name, len(d.Sequence))
 		}

@@ -158,17 +158,6 @@ func finishDoor(c *Config, d *Door) error {
 	if err := finish(d); err != nil {
 		return &Error{File: d.File, Line: d.Line, Door: d.Name, Err: err}
 	}
-	if d.OneTimeFile != "" {
-		seqs, err := ReadOneTime(d.OneTimeFile)
-		if err != nil {
-			return &Error{File: d.File, Line: d.Line, Door: d.Name, Field: "One_Time_Sequences", Err: err}
-		}
-		if len(seqs) == 0 {
-			return &Error{File: d.File, Line: d.Line, Door: d.Name, Field: "One_Time_Sequences",
-				Err: fmt.Errorf("no more sequences left in %s", d.OneTimeFile)}
-		}
-		d.Sequence = seqs[0].Steps
-	}
 	c.Doors = append(c.Doors, d)
 	return nil
 }

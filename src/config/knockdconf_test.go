@@ -175,9 +175,10 @@ func TestParseTable(t *testing.T) {
 		{name: "usesyslog = maybe", conf: "[options]\nusesyslog = maybe\n" + d(), err: "not a boolean"},
 		{name: "logfile pidfile interface", conf: "[options]\nLogFile = /var/log/knockd.log\npidfile=/run/k.pid\nINTERFACE = pppoe-wan\n" + d(), ok: true,
 			check: opts(func(t *testing.T, o Options) {
-				expect(t, "files", o.LogFile+" "+o.PidFile+" "+o.Interface, "/var/log/knockd.log /run/k.pid pppoe-wan")
+				expect(t, "files", o.LogFile+" "+o.PidFile+" "+strings.Join(o.Interfaces, " "), "/var/log/knockd.log /run/k.pid pppoe-wan")
 			})},
-		{name: "interface with space", conf: "[options]\ninterface = eth0 eth1\n" + d(), err: "not a network device name"},
+		{name: "several interfaces", conf: "[options]\ninterface = eth0 eth1, wg0\n" + d(), ok: true, check: opts(func(t *testing.T, o Options) { expect(t, "interfaces", o.Interfaces, "[eth0 eth1 wg0]") })},
+		{name: "interface too long", conf: "[options]\ninterface = abcdefghijklmnop\n" + d(), err: "not a network device name"},
 		{name: "interface /dev path", conf: "[options]\ninterface = /dev/eth0\n" + d(), err: "not a network device name"},
 		{name: "interface 16 chars", conf: "[options]\ninterface = abcdefghijklmnop\n" + d(), err: "not a network device name"},
 		{name: "firewall values", conf: "[options]\nfirewall = FW4\n" + d(), ok: true, check: opts(func(t *testing.T, o Options) { expect(t, "fw", o.Firewall, "fw4") })},
@@ -212,7 +213,25 @@ func TestParseTable(t *testing.T) {
 		})},
 		{name: "[Options] is a door", conf: "[Options]\nlogfile = /x\n" + d(), err: `door "Options": logfile: unknown directive in door`},
 		{name: "door key in options", conf: "[options]\nsequence = 1\n" + d(), err: "sequence: unknown directive in [options]"},
-		{name: "option key in door", conf: d("interface = eth0"), err: "interface: unknown directive in door"},
+		{name: "option key in door", conf: d("pidfile = /run/x.pid"), err: "pidfile: unknown directive in door"},
+		{name: "rotating", conf: "[r]\nsequence_secret = gezdgnbv gy3tqojq gezdgnbv gy3tqojq\nsequence_length = 6\nsequence_step = 60\nsequence_ports = 2000-3000\nsequence_protocol = UDP\n", ok: true,
+			check: door(func(t *testing.T, d *Door) {
+				expect(t, "rotate", fmt.Sprintf("%s %d %v %d-%d %s", d.Rotate.Secret, d.Rotate.Length, d.Rotate.Step, d.Rotate.Lo, d.Rotate.Hi, d.Rotate.Proto),
+					"12345678901234567890 6 1m0s 2000-3000 udp")
+			})},
+		{name: "rotating defaults", conf: "[r]\nsequence_secret = GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n", ok: true,
+			check: door(func(t *testing.T, d *Door) {
+				expect(t, "rotate", fmt.Sprint(d.Rotate.Length, d.Rotate.Step, d.Rotate.Lo), "4 30s 10000")
+			})},
+		{name: "rotating short secret", conf: "[r]\nsequence_secret = GEZDGNBV\n", err: "sequence_secret: "},
+		{name: "rotating without secret", conf: "[r]\nsequence_length = 5\n", err: `door "r": a rotating knock needs sequence_secret`},
+		{name: "rotating and sequence", conf: "[r]\nsequence = 1,2\nsequence_secret = GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n", err: "has no fixed sequence"},
+		{name: "rotating length 1", conf: "[r]\nsequence_secret = GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\nsequence_length = 1\n", err: "sequence_length: 1 knocks: at least 2"},
+		{name: "rotating step 2", conf: "[r]\nsequence_secret = GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\nsequence_step = 2\n", err: "sequence_step: 2s: want 5s to 1h0m0s"},
+		{name: "rotating narrow range", conf: "[r]\nsequence_secret = GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\nsequence_ports = 1000-1100\n", err: "sequence_ports: "},
+		{name: "rotating spa", conf: "[r]\nsequence_secret = GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\nspa_key = k\nspa_hmac_key = h\nopen = tcp/22\n", err: "either a knock sequence or SPA"},
+		{name: "door interfaces", conf: d("interface = pppoe-wan, wg0"), ok: true, check: door(func(t *testing.T, d *Door) { expect(t, "interfaces", d.Interfaces, "[pppoe-wan wg0]") })},
+		{name: "bad interface", conf: d("interface = a/b"), err: `interface: "a/b" is not a network device name`},
 		{name: "unknown key", conf: d("bogus = 1"), err: "bogus: unknown directive in door"},
 		{name: "SPA-like unknown key", conf: d("spam = 1"), err: "spam: unknown directive in door"},
 		{name: "directive before section", conf: "logfile = /x\n" + d(), err: "all directives must belong to a section"},
@@ -299,7 +318,7 @@ func TestParseTable(t *testing.T) {
 				t.Fatal("SPA still set")
 			}
 		})},
-		{name: "spa bad base64", conf: "[s]\nspa_key_base64 = !!!\n", err: "not base64"},
+		{name: "spa bad base64", conf: "[s]\nspa_key_base64 = !!!\n", err: "spa_key_base64: decode base64 key: illegal base64 data"},
 		{name: "spa bad digest", conf: "[s]\nspa_hmac_digest = md4\n", err: "want md5"},
 		{name: "spa max age 0", conf: "[s]\nspa_max_age = 0\n", err: "reject every packet"},
 		{name: "spa port 0", conf: "[s]\nspa_port = 0\n", err: "out of range"},
@@ -326,7 +345,7 @@ func TestParseTable(t *testing.T) {
 				t.Fatalf("case has an error text but is ok")
 			}
 			for _, dr := range cfg.Doors {
-				if len(dr.Sequence) == 0 && dr.SPA == nil {
+				if len(dr.Sequence) == 0 && dr.SPA == nil && dr.Rotate == nil && dr.OneTimeFile == "" {
 					t.Fatalf("door %q has nothing to match", dr.Name)
 				}
 			}
@@ -350,7 +369,7 @@ func TestErrorPlaces(t *testing.T) {
 		{"sequence = 1\n", `test.conf:1: sequence: all directives must belong to a section`, 1},
 		{"[d]\nsequence = 1\n[]\n", `test.conf:3: bad section name`, 3},
 		{"[d]\nSeq_Timeout = x\nsequence = 1\n", `test.conf:2: door "d": Seq_Timeout: "x" is not a whole number of seconds`, 2},
-		{"\n\n[d]\nseq_timeout = 5\n[e]\nsequence = 1\n", `test.conf:3: door "d": empty knock sequence (give sequence or one_time_sequences)`, 3},
+		{"\n\n[d]\nseq_timeout = 5\n[e]\nsequence = 1\n", `test.conf:3: door "d": empty knock sequence (give sequence, one_time_sequences or sequence_secret)`, 3},
 		{"[d]\nsequence = 1\nstart_command = " + strings.Repeat("x", 70000) + "\n", `test.conf:3: door "d": line longer than 65536 bytes`, 3},
 		{"[d]\nsequence = 1,,2\n", `test.conf:2: door "d": sequence: item 2 is empty`, 2},
 		{"[d]\nsequence = 1:icmp\n", `test.conf:2: door "d": sequence: item 1 ("1:icmp"): unknown protocol "icmp" (want tcp or udp)`, 2},

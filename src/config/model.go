@@ -14,6 +14,7 @@ import (
 	"github.com/knockd-go/knockd-go/src/firewall"
 	"github.com/knockd-go/knockd-go/src/l4"
 	"github.com/knockd-go/knockd-go/src/mail"
+	"github.com/knockd-go/knockd-go/src/rotate"
 )
 
 // SPA configures a door that accepts fwknop Single Packet Authorization.
@@ -58,6 +59,8 @@ type Door struct {
 	WakePassword  []byte
 	Notify        []mail.Address
 	SPA           *SPA
+	Rotate        *rotate.Params // a rotating knock (sequence_secret) instead of a fixed sequence
+	Interfaces    []string       // limit the door to these of the daemon's devices
 
 	// directives records where each directive was given (upper-case key),
 	// so that later checks can name the line.
@@ -133,8 +136,8 @@ type Options struct {
 	UseSyslog   bool
 	LogFile     string
 	PidFile     string
-	Interface   string
-	Firewall    string // auto, iptables, fw4, none
+	Interfaces  []string // devices to capture on (or OpenWrt networks the init script resolved)
+	Firewall    string   // auto, iptables, fw4, none
 	Sendmail    string
 	MailFrom    mail.Address // zero: none
 	MaxAttempts int          // cap of the attempt table

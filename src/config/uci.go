@@ -94,7 +94,7 @@ func ParseUCI(name string, r io.Reader) (*Config, error) {
 
 func listKey(k string) bool {
 	switch k {
-	case "OPEN", "FORWARD", "WAKE", "NOTIFY", "TCPFLAGS":
+	case "OPEN", "FORWARD", "WAKE", "NOTIFY", "TCPFLAGS", "INTERFACE":
 		return true
 	}
 	return false

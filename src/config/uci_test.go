@@ -191,7 +191,7 @@ func TestParseUCITable(t *testing.T) {
 		{name: "anonymous door", conf: "config knockd\n\toption interface 'wan'\nconfig door\n\toption sequence '1'\nconfig door\n\toption sequence '2'\n", ok: true,
 			check: func(t *testing.T, c *Config) {
 				expect(t, "names", c.Doors[0].Name+" "+c.Doors[1].Name, "@door[0] @door[1]")
-				expect(t, "iface", c.Options.Interface, "wan")
+				expect(t, "iface", strings.Join(c.Options.Interfaces, " "), "wan")
 			}},
 		{name: "options section type", conf: "config options\n\toption use_syslog '1'\nconfig door d\n\toption sequence 1\n", ok: true,
 			check: func(t *testing.T, c *Config) { expect(t, "syslog", c.Options.UseSyslog, true) }},

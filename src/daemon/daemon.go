@@ -1,250 +1,176 @@
-// Package daemon wires knockd-go together: configuration, capture, the
-// knock matcher, commands and router actions, signals and reloads.
+// Package daemon is knockd-go's packet path: frames from a packet source
+// are decoded, checked against the SPA doors and the knock matcher, and a
+// door that opens runs its start command (forked here, for latency) and
+// hands its other actions to a bounded pool. It owns the running doors:
+// reloads, one-time sequences and rotating knocks replace doors whole.
 package daemon
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"runtime"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/knockd-go/knockd-go/src/capture"
-	"github.com/knockd-go/knockd-go/src/config"
+	"github.com/knockd-go/knockd-go/src/action"
+	"github.com/knockd-go/knockd-go/src/command"
 	"github.com/knockd-go/knockd-go/src/decode"
-	"github.com/knockd-go/knockd-go/src/filter"
+	"github.com/knockd-go/knockd-go/src/door"
+	"github.com/knockd-go/knockd-go/src/l4"
+	"github.com/knockd-go/knockd-go/src/logx"
 	"github.com/knockd-go/knockd-go/src/match"
+	"github.com/knockd-go/knockd-go/src/rotate"
+	"golang.org/x/net/bpf"
 )
 
-// Logger is what the daemon logs through (logx.Logger implements it).
-type Logger interface {
-	Printf(format string, args ...any)
-	Debugf(format string, args ...any)
-	Debugging() bool
+// Source delivers the frames the kernel filter passed, from one or more
+// capture devices. capture.Group is the production one.
+type Source interface {
+	// Run calls h for every frame until ctx ends; dev is the index of the
+	// device in the door set's Devices; h may run concurrently for frames
+	// of different devices.
+	Run(ctx context.Context, h func(dev int, frame []byte)) error
+	// Local reports whether a is one of device dev's current addresses.
+	Local(dev int, a netip.Addr) bool
+	// SetFilter installs a BPF program on every device.
+	SetFilter(prog []bpf.RawInstruction) error
+	// Stats returns and resets the kernel's packet and drop counts.
+	Stats() (packets, drops uint64)
 }
 
-// Actions perform a door's built-in router actions (open, forward, wake,
-// notify) after a successful knock. It must not block for long: the daemon
-// calls it from its own goroutine per success.
-type Actions interface {
-	Do(ctx context.Context, d *config.Door, src netip.Addr, at time.Time, grant *Grant)
-}
-
-// Grant is an SPA-requested variation of a door's actions.
-type Grant struct {
-	Open     []config.Port
-	Forward  []config.Forward
-	Duration time.Duration // 0: the door's duration
-	Command  string        // an SPA command message (only where the door allows them)
-}
-
-// SPAChecker authenticates SPA payloads for a door.
-type SPAChecker interface {
-	// Check returns the grant requested by an authentic packet, or an
-	// error naming why it was rejected.
-	Check(payload []byte, src netip.Addr) (*Grant, string, error)
+// Acter performs the router actions of a success (action.Actions). Do
+// must not block.
+type Acter interface {
+	Do(action.Success) bool
 }
 
 // Options configure a Daemon.
 type Options struct {
-	ConfigPath string
-	Load       func() (*config.Config, error) // re-reads the configuration
-	Interface  string                         // overrides the config's Interface (-i)
-	NoIPv6     bool                           // -4
-	Lookup     bool                           // -l: resolve knocker names
-	Log        Logger
-	Actions    Actions
-	// NewSPA makes the SPA checker of a door (nil: SPA doors are refused).
-	NewSPA func(d *config.Door) (SPAChecker, error)
-	Now    func() time.Time
+	Log *logx.Logger
+	// DoorLines bounds the log lines of each door (see DoorLines); nil
+	// makes one.
+	DoorLines *logx.Limiter
+	Source    Source
+	Runner    *command.Runner
+	Acter     Acter
+	Now       func() time.Time // default time.Now
+	NoIPv6    bool             // -4
+	// Lookup resolves knockers' names for the log (-l).
+	Lookup func(netip.Addr) string
+	// MaxAttempts caps the matcher's table (default match.DefaultMax).
+	MaxAttempts int
 }
 
-// Daemon is a running knockd.
+// Daemon is a running knockd. Its methods are safe for concurrent use.
 type Daemon struct {
-	o   Options
-	log Logger
-	now func() time.Time
+	log    *logx.Logger
+	now    func() time.Time
+	src    Source
+	runner *command.Runner
+	noIPv6 bool
 
-	mu      sync.Mutex
-	cfg     *config.Config
-	doors   []*config.Door
-	spa     map[uint16][]spaDoor
-	m       *match.Matcher
-	armed   time.Time // when the expiry timer fires; zero: not armed
-	kick    chan struct{}
-	cap     *capture.Capture
-	runner  *Runner
-	ctx     context.Context
-	actWG   sync.WaitGroup
-	names   map[netip.Addr]string
-	ifname  string
-	Packets uint64 // decoded packets (for stats)
+	// Attacker-controllable lines: first knocks of anyone (spoofable, so
+	// limited across doors) and every line of one door.
+	firstKnocks *logx.Limiter
+	doorLines   *logx.Limiter
 
-	kernelPackets, kernelDrops uint64
-	spaLimit                   logLimit
-	stage1Limit                logLimit
-	timeout1Limit              logLimit // timeouts of attempts at stage 1
+	mu        sync.Mutex
+	set       *door.Set
+	slots     []slot // matcher index -> door
+	spaPorts  map[uint16][]int
+	m         *match.Matcher
+	acter     Acter
+	max       int
+	armed     time.Time // when the expiry timer fires; zero: not armed
+	kick      chan struct{}
+	settle    sync.WaitGroup // one-time sequence advances in flight
+	names     *names
+	stats     counters
+	opened    history // the last successes
+	rejected  history // the last rejections of SPA packets that passed the HMAC
+	panicSeen map[string]bool
+	// Rotating knocks: the sequences used, per door (kept across
+	// reloads), and when the windows move next.
+	burnt        map[string]*rotate.Burnt
+	nextRotation time.Time
 }
 
-type spaDoor struct {
-	door  *config.Door
-	check SPAChecker
+// slot is one door as the matcher knows it.
+type slot struct {
+	door *door.Door
+	gen  uint64 // changes whenever the slot's door is replaced
+	// base and counter are set for the slots of a rotating knock: the
+	// compiled door, and the time step whose sequence door follows.
+	base    *door.Door
+	counter uint64
 }
 
-// New validates the configuration and prepares the daemon.
-func New(cfg *config.Config, o Options) (*Daemon, error) {
+// counters are what SIGUSR1 and the status report.
+type counters struct {
+	packets, kernelPackets, kernelDrops uint64
+	ignored                             uint64 // sources that cannot knock (loopback, multicast, …)
+	successes, dropped                  uint64 // successes; of them, actions dropped (queue full)
+	spaAccepted, spaRejected            uint64
+	panics                              uint64
+}
+
+// Budgets of attacker-controllable log lines.
+const (
+	firstKnocksPerSecond = 20 // first knocks and their timeouts, all doors
+	doorLinesPerSecond   = 3  // every line of one door, after a burst
+	doorLinesBurst       = 20 // a whole legitimate knock fits
+)
+
+// New prepares the daemon for the doors of set. Run starts it.
+func New(set *door.Set, o Options) (*Daemon, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	d := &Daemon{o: o, log: o.Log, now: o.Now, kick: make(chan struct{}, 1), names: map[netip.Addr]string{}}
-	d.ifname = o.Interface
-	if d.ifname == "" {
-		d.ifname = cfg.Options.Interface
+	if o.Log == nil {
+		o.Log = logx.Discard()
 	}
-	if d.ifname == "" {
-		d.ifname = config.DefaultInterface
+	d := &Daemon{log: o.Log, now: o.Now, src: o.Source, runner: o.Runner, noIPv6: o.NoIPv6,
+		acter: o.Acter, max: o.MaxAttempts, kick: make(chan struct{}, 1), burnt: map[string]*rotate.Burnt{}}
+	d.firstKnocks = logx.NewLimiter(o.Log, firstKnocksPerSecond, firstKnocksPerSecond, o.Now)
+	d.doorLines = o.DoorLines
+	if d.doorLines == nil {
+		d.doorLines = DoorLines(o.Log, o.Now)
 	}
-	d.runner = NewRunner(cfg.Options.MaxChildren, d.log.Printf, d.log.Debugf)
-	if err := d.install(cfg); err != nil {
+	d.names = newNames(o.Lookup)
+	d.m = match.New(nil, d.max, d.now, d.event)
+	if err := d.install(set); err != nil {
 		return nil, err
 	}
-	prog, err := d.filterProgram()
-	if err != nil {
-		return nil, err
-	}
-	d.cap = capture.New(d.ifname, prog, d.log.Printf, d.log.Debugf)
 	return d, nil
 }
 
-// Interface returns the capture device name.
-func (d *Daemon) Interface() string { return d.ifname }
-
-// Capture returns the capture (for tests and statistics).
-func (d *Daemon) Capture() *capture.Capture { return d.cap }
-
-// install makes cfg the running configuration.
-func (d *Daemon) install(cfg *config.Config) error {
-	spa := map[uint16][]spaDoor{}
-	var doors []*config.Door
-	for _, door := range cfg.Doors {
-		if door.SPA != nil {
-			if d.o.NewSPA == nil {
-				return fmt.Errorf("%s:%d: door %q: SPA is not available in this build", door.File, door.Line, door.Name)
-			}
-			c, err := d.o.NewSPA(door)
-			if err != nil {
-				return fmt.Errorf("%s:%d: door %q: %w", door.File, door.Line, door.Name, err)
-			}
-			spa[door.SPA.Port] = append(spa[door.SPA.Port], spaDoor{door, c})
-		}
-		doors = append(doors, door)
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.cfg, d.doors, d.spa = cfg, doors, spa
-	d.m = match.New(doors, cfg.Options.MaxAttempts, d.now, d.event)
-	d.armed = time.Time{}
-	return nil
+// DoorLines returns a limiter of per-door log lines (keyed by door name),
+// for the packet path, the command runner and the actions to share: a
+// knock replayed in a loop must not flood the log.
+func DoorLines(log *logx.Logger, now func() time.Time) *logx.Limiter {
+	return logx.NewLimiter(log, doorLinesPerSecond, doorLinesBurst, now)
 }
 
-func (d *Daemon) filterProgram() ([]bpfRaw, error) {
-	d.mu.Lock()
-	var ports []filter.Port
-	for _, door := range d.doors {
-		if door.SPA != nil {
-			ports = append(ports, filter.Port{Proto: config.UDP, Port: door.SPA.Port})
-			continue
-		}
-		for _, s := range door.Sequence {
-			p := filter.Port{Proto: s.Proto, Port: s.Port}
-			if s.Proto == config.TCP {
-				p.Flags = filter.FlagTest{Set: door.TCPFlags.Set, Clear: door.TCPFlags.Clear}
-			}
-			ports = append(ports, p)
-		}
-	}
-	d.mu.Unlock()
-	if d.log.Debugging() {
-		var s []string
-		for _, p := range ports {
-			s = append(s, fmt.Sprintf("%s/%d", config.ProtoName(p.Proto), p.Port))
-		}
-		d.log.Debugf("filter accepts: %s", strings.Join(s, " "))
-	}
-	return filter.Assemble(filter.Options{Ports: ports, IncomingOnly: true, NoIPv6: d.o.NoIPv6})
-}
+// Settle waits for one-time sequences being marked used in their files:
+// a reload reads those files.
+func (d *Daemon) Settle() { d.settle.Wait() }
 
-// Run captures and acts until ctx ends, then closes everything it opened:
-// pending stop commands run (bounded), actions are finished.
+// Run captures and acts until ctx ends.
 func (d *Daemon) Run(ctx context.Context) error {
-	d.ctx = ctx
-	d.log.Printf("starting up, listening on %s", d.ifname)
 	timerDone := make(chan struct{})
 	go func() { defer close(timerDone); d.expiryLoop(ctx) }()
-	err := d.cap.Run(ctx, d.handle)
+	err := d.src.Run(ctx, d.handle)
 	<-timerDone
 	return err
 }
 
-// Shutdown runs pending stop commands and waits for running actions, at
-// most until ctx ends.
-func (d *Daemon) Shutdown(ctx context.Context) {
-	d.runner.Shutdown(ctx)
-	done := make(chan struct{})
-	go func() { d.actWG.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-ctx.Done():
-	}
-	d.log.Printf("shutting down")
-}
-
-// Reload re-reads the configuration. A bad configuration keeps the running
-// one and the error is logged and returned.
-func (d *Daemon) Reload() error {
-	d.log.Printf("re-reading config file: %s", d.o.ConfigPath)
-	cfg, err := d.o.Load()
-	if err != nil {
-		d.log.Printf("error: %v", err)
-		d.log.Printf("config not reloaded: keeping the running configuration")
-		return err
-	}
-	if cfg.Options.Interface != "" && d.o.Interface == "" && cfg.Options.Interface != d.ifname {
-		d.log.Printf("warning: interface change to %s needs a restart; still listening on %s", cfg.Options.Interface, d.ifname)
-	}
-	old := d.snapshot()
-	if err := d.install(cfg); err != nil {
-		d.log.Printf("error: %v", err)
-		d.log.Printf("config not reloaded: keeping the running configuration")
-		_ = d.install(old)
-		return err
-	}
-	prog, err := d.filterProgram()
-	if err == nil {
-		err = d.cap.SetFilter(prog)
-	}
-	if err != nil {
-		d.log.Printf("error: %v", err)
-		return err
-	}
-	return nil
-}
-
-func (d *Daemon) snapshot() *config.Config {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.cfg
-}
-
-// Config returns the running configuration.
-func (d *Daemon) Config() *config.Config { return d.snapshot() }
-
-// handle runs in the capture goroutine for each packet the filter passed.
-func (d *Daemon) handle(b []byte) {
+// handle runs for each frame the filter passed, in the capture goroutine.
+// A panic anywhere below is recovered: logged, counted, and the attempts
+// in flight are dropped (the matcher may be half-updated); the daemon goes
+// on with the next frame.
+func (d *Daemon) handle(dev int, b []byte) {
+	defer d.recoverPacket()
 	var p decode.Packet
 	if err := decode.Decode(b, &p); err != nil {
 		if d.log.Debugging() {
@@ -252,27 +178,45 @@ func (d *Daemon) handle(b []byte) {
 		}
 		return
 	}
-	src, dst := p.Src.Unmap(), p.Dst.Unmap()
-	if d.o.NoIPv6 && src.Is6() {
+	src, dst := p.Src, p.Dst.Unmap()
+	if d.noIPv6 && src.Is6() {
 		return
 	}
-	local := d.cap.Local(dst)
+	local := d.src.Local(dev, dst)
 	if d.log.Debugging() {
-		d.log.Debugf("%s: %s: %s -> %s %d bytes", d.now().Format("2006-01-02 15:04:05"), config.ProtoName(p.Proto),
+		d.log.Debugf("%s: %s: %s -> %s %d bytes", d.now().Format("2006-01-02 15:04:05"), p.Proto,
 			netip.AddrPortFrom(src, p.SrcPort), netip.AddrPortFrom(dst, p.DstPort), len(b))
 	}
 	d.mu.Lock()
-	d.Packets++
-	if p.Proto == config.UDP {
-		if doors := d.spa[p.DstPort]; len(doors) > 0 {
-			d.handleSPA(doors, src, dst, local, p.Payload)
+	defer d.mu.Unlock()
+	d.stats.packets++
+	if !canKnock(src) {
+		d.stats.ignored++
+		return
+	}
+	if p.Proto == l4.UDP {
+		if slots := d.spaPorts[p.DstPort]; len(slots) > 0 {
+			d.handleSPA(slots, dev, src, dst, local, p.Payload)
 		}
 	}
-	d.m.Process(match.Packet{Src: src, Dst: dst, Local: local, Proto: p.Proto, Port: p.DstPort, Flags: p.Flags})
+	d.m.Process(match.Packet{Src: src, Dst: dst, Local: local, Dev: dev, Port: l4.Port{Proto: p.Proto, Num: p.DstPort}, Flags: p.Flags})
+	d.kickTimer()
+}
+
+// canKnock reports whether src may knock: a packet from an IPv4-mapped
+// IPv6, loopback, multicast, unspecified or link-local source cannot come
+// from a knocker on the WAN and must not be granted anything (a mapped
+// address would be granted as the IPv4 address it names).
+func canKnock(src netip.Addr) bool {
+	return src.IsValid() && !src.Is4In6() && !src.IsLoopback() && !src.IsMulticast() && !src.IsUnspecified() &&
+		!src.IsLinkLocalUnicast() && !src.IsInterfaceLocalMulticast() && src != netip.AddrFrom4([4]byte{255, 255, 255, 255})
+}
+
+// kickTimer wakes the expiry loop when the next deadline moved earlier.
+// d.mu is held.
+func (d *Daemon) kickTimer() {
 	next, ok := d.m.NextDeadline()
-	kick := ok && (d.armed.IsZero() || next.Before(d.armed))
-	d.mu.Unlock()
-	if kick {
+	if ok && (d.armed.IsZero() || next.Before(d.armed)) {
 		select {
 		case d.kick <- struct{}{}:
 		default:
@@ -280,198 +224,62 @@ func (d *Daemon) handle(b []byte) {
 	}
 }
 
-// handleSPA checks an SPA payload against each door on its port. Called
-// with d.mu held.
-func (d *Daemon) handleSPA(doors []spaDoor, src, dst netip.Addr, local bool, payload []byte) {
-	for _, sd := range doors {
-		if sd.door.Target.IsValid() {
-			if dst != sd.door.Target {
-				continue
-			}
-		} else if !local {
-			continue
-		}
-		g, user, err := sd.check.Check(payload, src)
-		if err != nil {
-			if d.spaLimit.allow(d.now(), isUnauthenticated(err)) {
-				d.log.Printf("%s: %s: SPA packet rejected: %s", d.name(src), sd.door.Name, strings.TrimPrefix(err.Error(), "spa: "))
-			} else if n := d.spaLimit.flush(); n > 0 {
-				d.log.Printf("%s: SPA packets rejected without a log line: %d (garbage flood)", sd.door.Name, n)
-			}
-			continue
-		}
-		if user != "" {
-			d.log.Printf("%s: %s: SPA accepted (user %s)", d.name(src), sd.door.Name, user)
-		} else {
-			d.log.Printf("%s: %s: SPA accepted", d.name(src), sd.door.Name)
-		}
-		d.log.Printf("%s: %s: OPEN SESAME", d.name(src), sd.door.Name)
-		d.success(sd.door, src, g)
-		return
-	}
-}
-
-// event receives matcher events; called with d.mu held.
+// event receives matcher events; d.mu is held.
 func (d *Daemon) event(e match.Event) {
-	door := d.doors[e.Door]
+	dr := d.slots[e.Door].door
 	switch e.Kind {
 	case match.Stage:
 		if e.Stage == 1 {
-			// Anyone can send first knocks from spoofed addresses: past
-			// 20 a second they are counted, not logged one by one.
-			if !d.stage1Limit.allow(e.At, true) {
+			// Anyone can send first knocks from spoofed addresses.
+			if !d.firstKnocks.Allow("first knocks") {
 				return
 			}
-			if n := d.stage1Limit.suppressedSince(); n > 0 {
-				d.log.Printf("%d first knocks not logged in the last seconds (flood)", n)
-			}
-			if d.o.Lookup {
-				d.lookup(e.Src)
-			}
+			d.names.lookup(e.Src)
 		}
-		d.log.Printf("%s: %s: Stage %d", d.name(e.Src), door.Name, e.Stage)
+		d.doorLines.Printf(dr.Name, "%s: %s: Stage %d", d.names.name(e.Src), dr.Name, e.Stage)
 	case match.Open:
-		d.log.Printf("%s: %s: OPEN SESAME", d.name(e.Src), door.Name)
-		d.success(door, e.Src, nil)
+		d.doorLines.Printf(dr.Name, "%s: %s: OPEN SESAME", d.names.name(e.Src), dr.Name)
+		d.success(e.Door, e.Src, e.At, nil)
 	case match.Timeout:
-		if e.Stage == 1 {
-			// Each spoofed first knock ends in a timeout too: limited
-			// like the first knocks themselves.
-			if !d.timeout1Limit.allow(e.At, true) {
-				return
-			}
-			if n := d.timeout1Limit.suppressedSince(); n > 0 {
-				d.log.Printf("%d first-knock timeouts not logged in the last seconds (flood)", n)
-			}
+		if e.Stage == 1 && !d.firstKnocks.Allow("first-knock timeouts") {
+			return
 		}
-		d.log.Printf("%s: %s: sequence timeout (stage %d)", d.name(e.Src), door.Name, e.Stage)
+		d.doorLines.Printf(dr.Name, "%s: %s: sequence timeout (stage %d)", d.names.name(e.Src), dr.Name, e.Stage)
 	case match.Evicted:
-		if !d.log.Debugging() {
-			return
+		if d.log.Debugging() {
+			d.log.Debugf("%s: %s: attempt dropped, table full (stage %d)", e.Src, dr.Name, e.Stage)
 		}
-		d.log.Debugf("%s: %s: attempt dropped, table full (stage %d)", e.Src, door.Name, e.Stage)
 	}
 }
 
-func (d *Daemon) name(a netip.Addr) string {
-	if n, ok := d.names[a]; ok && n != "" {
-		return fmt.Sprintf("%s (%s)", a, n)
-	}
-	return a.String()
-}
-
-// lookup resolves a knocker's name in the background (knockd -l), with a
-// bounded cache. Called with d.mu held.
-func (d *Daemon) lookup(a netip.Addr) {
-	if _, ok := d.names[a]; ok {
-		return
-	}
-	if len(d.names) > 1024 {
-		d.names = map[netip.Addr]string{}
-	}
-	d.names[a] = ""
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		names, err := net.DefaultResolver.LookupAddr(ctx, a.String())
-		if err != nil || len(names) == 0 {
-			return
-		}
-		d.mu.Lock()
-		d.names[a] = strings.TrimSuffix(names[0], ".")
-		d.mu.Unlock()
-	}()
-}
-
-// success runs everything a door does on a successful knock. Called with
-// d.mu held; nothing here blocks.
-func (d *Daemon) success(door *config.Door, src netip.Addr, g *Grant) {
-	if door.OneTimeFile != "" {
-		d.nextOneTime(door)
+// success runs what door slot i does for src: the start command is forked
+// here, the rest goes to the action pool. d.mu is held.
+func (d *Daemon) success(i int, src netip.Addr, at time.Time, req *door.Request) {
+	dr := d.slots[i].door
+	d.stats.successes++
+	switch {
+	case dr.OneTime != nil:
+		d.nextOneTime(i)
+	case dr.Rotate != nil:
+		d.burn(i)
 	}
 	ip := src.String()
-	start, stop := door.Commands(src.Is6())
-	if g != nil && g.Command != "" {
-		d.runner.Start(door.Name, ip, g.Command, "", 0, nil)
-		return
-	}
-	if start != "" {
-		d.runner.Start(door.Name, ip, start, stop, door.CmdTimeout, nil)
-	}
-	if d.o.Actions != nil && (door.HasActions() || g != nil) {
-		d.actWG.Add(1)
-		at := d.now()
-		ctx := d.ctx
-		if ctx == nil {
-			ctx = context.Background()
+	s := action.Success{Door: dr, Src: src, At: at, Grant: dr.Actions.Grant, Duration: dr.Actions.Duration}
+	start, stop := dr.Actions.Commands(src.Is6())
+	if req != nil {
+		s.Grant = req.Grant
+		if req.Duration > 0 {
+			s.Duration = req.Duration
 		}
-		go func() {
-			defer d.actWG.Done()
-			d.o.Actions.Do(context.WithoutCancel(ctx), door, src, at, g)
-		}()
-	}
-}
-
-// nextOneTime marks the door's current one-time sequence used and switches
-// to the next one. Called with d.mu held.
-func (d *Daemon) nextOneTime(door *config.Door) {
-	seqs, err := config.ReadOneTime(door.OneTimeFile)
-	if err != nil {
-		d.log.Printf("error while disabling used one time sequence for door %s --> disabling the door", door.Name)
-		door.Sequence = nil
-		return
-	}
-	used := false
-	for _, s := range seqs {
-		if !used && equalSteps(s.Steps, door.Sequence) {
-			if err := config.MarkUsed(door.OneTimeFile, s); err != nil {
-				d.log.Printf("error while disabling used one time sequence for door %s --> disabling the door", door.Name)
-				door.Sequence = nil
-				return
-			}
-			used = true
-			continue
-		}
-		if used {
-			door.Sequence = s.Steps
-			d.log.Debugf("new sequence for door %s: %s", door.Name, stepsString(s.Steps))
-			go d.refilter()
-			return
+		if req.Command != "" {
+			start, stop = req.Command, ""
 		}
 	}
-	d.log.Printf("no more sequences left in the one time sequences file for door %s --> disabling the door", door.Name)
-	door.Sequence = nil
-	go d.refilter()
-}
-
-func (d *Daemon) refilter() {
-	prog, err := d.filterProgram()
-	if err == nil {
-		err = d.cap.SetFilter(prog)
+	s.Command = d.runner.Start(dr.Name, ip, start, stop, dr.Actions.CmdTimeout)
+	d.opened.add(Event{At: at, Door: dr.Name, Src: src, What: s.Command.String()})
+	if d.acter != nil && !d.acter.Do(s) {
+		d.stats.dropped++
 	}
-	if err != nil {
-		d.log.Printf("error: %v", err)
-	}
-}
-
-func equalSteps(a, b []config.Step) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
-func stepsString(s []config.Step) string {
-	var parts []string
-	for _, x := range s {
-		parts = append(parts, x.String())
-	}
-	return strings.Join(parts, ",")
 }
 
 // expiryLoop fires sequence timeouts on time. It sleeps without a timer
@@ -482,6 +290,9 @@ func (d *Daemon) expiryLoop(ctx context.Context) {
 	for {
 		d.mu.Lock()
 		next, ok := d.m.NextDeadline()
+		if r := d.nextRotation; !r.IsZero() && (!ok || r.Before(next)) {
+			next, ok = r, true
+		}
 		if ok {
 			d.armed = next
 		} else {
@@ -490,7 +301,7 @@ func (d *Daemon) expiryLoop(ctx context.Context) {
 		d.mu.Unlock()
 		var c <-chan time.Time
 		if ok {
-			t.Reset(time.Until(next))
+			t.Reset(next.Sub(d.now()))
 			c = t.C
 		}
 		select {
@@ -505,95 +316,96 @@ func (d *Daemon) expiryLoop(ctx context.Context) {
 				}
 			}
 		case <-c:
-			d.mu.Lock()
-			d.m.Expire()
-			d.mu.Unlock()
+			d.expire()
 		}
 	}
 }
 
-// Stats returns a one-line summary of the daemon's counters: packets
-// decoded, kernel drops since start, tracked attempts and sources, and
-// attempts evicted because the table was full.
-func (d *Daemon) Stats() string {
-	if pk, dr, err := d.cap.Stats(); err == nil {
-		d.mu.Lock()
-		d.kernelPackets += uint64(pk)
-		d.kernelDrops += uint64(dr)
-		d.mu.Unlock()
-	}
-	// Heap figures show whether memory follows the table (on demand only:
-	// ReadMemStats stops the world for a moment).
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
+// expire removes the attempts whose time is up and moves the windows of
+// rotating knocks.
+func (d *Daemon) expire() {
+	defer d.recoverPacket()
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return fmt.Sprintf("stats: packets %d, kernel packets %d, kernel drops %d, attempts %d, sources %d, evictions %d, pending stop commands %d, heap in use %d KiB, from the OS %d KiB",
-		d.Packets, d.kernelPackets, d.kernelDrops, d.m.Len(), d.m.Sources(), d.m.Evictions, d.runner.Pending(),
+	d.m.Expire()
+	if !d.nextRotation.IsZero() && !d.now().Before(d.nextRotation) {
+		d.rotate(d.now())
+	}
+}
+
+// Counters are what SIGUSR1 logs and the status shows.
+type Counters struct {
+	Packets, KernelPackets, KernelDrops uint64
+	Attempts, Sources                   int
+	Evictions                           uint64
+	Ignored                             uint64 // packets from sources that cannot knock
+	Successes, ActionsDropped           uint64
+	SPAAccepted, SPARejected            uint64
+	Panics                              uint64
+	Running, Pending                    int // commands running; stop commands waiting
+}
+
+// DoorStatus is a running door and its attempts in progress.
+type DoorStatus struct {
+	Door     *door.Door
+	Attempts int
+}
+
+// Status is what the daemon is doing.
+type Status struct {
+	Doors    []DoorStatus
+	Opened   []Event // the last successes, newest first
+	Rejected []Event // the last rejections of authentic SPA packets, newest first
+	Counters Counters
+}
+
+// Status returns the doors, their attempts in progress, the last
+// successes and rejections, and the counters.
+func (d *Daemon) Status() Status {
+	c := d.counters()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	st := Status{Counters: c, Opened: d.opened.list(), Rejected: d.rejected.list()}
+	for i, s := range d.slots {
+		if s.base != nil && i > 0 && d.slots[i-1].base == s.base {
+			st.Doors[len(st.Doors)-1].Attempts += d.m.DoorLen(i) // a rotating knock's other steps
+			continue
+		}
+		dr := s.door
+		if s.base != nil {
+			dr = s.base
+		}
+		st.Doors = append(st.Doors, DoorStatus{Door: dr, Attempts: d.m.DoorLen(i)})
+	}
+	return st
+}
+
+// counters reads the kernel's counts and returns every counter.
+func (d *Daemon) counters() Counters {
+	pk, dr := d.src.Stats()
+	running, pending := d.runner.Running(), d.runner.Pending()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.stats.kernelPackets += pk
+	d.stats.kernelDrops += dr
+	c := d.stats
+	return Counters{Packets: c.packets, KernelPackets: c.kernelPackets, KernelDrops: c.kernelDrops,
+		Attempts: d.m.Len(), Sources: d.m.Sources(), Evictions: d.m.Evictions, Ignored: c.ignored,
+		Successes: c.successes, ActionsDropped: c.dropped, SPAAccepted: c.spaAccepted, SPARejected: c.spaRejected,
+		Panics: c.panics, Running: running, Pending: pending}
+}
+
+// Stats returns a one-line summary of the counters, for SIGUSR1, with the
+// heap figures that show whether memory follows the attempt table (read
+// on demand only: ReadMemStats stops the world for a moment).
+func (d *Daemon) Stats() string {
+	c := d.counters()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return fmt.Sprintf("stats: packets %d, kernel packets %d, kernel drops %d, attempts %d, sources %d, evictions %d, "+
+		"ignored sources %d, successes %d, actions dropped %d, SPA accepted %d, SPA rejected %d, panics %d, "+
+		"running commands %d, pending stop commands %d, heap in use %d KiB, from the OS %d KiB",
+		c.Packets, c.KernelPackets, c.KernelDrops, c.Attempts, c.Sources, c.Evictions,
+		c.Ignored, c.Successes, c.ActionsDropped, c.SPAAccepted, c.SPARejected, c.Panics, c.Running, c.Pending,
 		ms.HeapInuse>>10, (ms.Sys-ms.HeapReleased)>>10)
-}
-
-// Unauthenticated marks an SPA rejection that happened before the HMAC
-// check passed: garbage, which anyone can send at any rate. Such lines
-// are rate-limited in the log.
-func Unauthenticated(err error) error { return unauthErr{err} }
-
-type unauthErr struct{ error }
-
-func (e unauthErr) Unwrap() error { return e.error }
-
-func isUnauthenticated(err error) bool {
-	var u unauthErr
-	return errors.As(err, &u)
-}
-
-// logPerSecond is how many attacker-controllable lines (first knocks,
-// unauthenticated SPA rejections) reach the log each second.
-const logPerSecond = 20
-
-// logLimit lets at most logPerSecond lines of a kind reach the log each
-// second and counts the rest; lines that are not attacker-controllable
-// (unauth false) always pass.
-type logLimit struct {
-	sec        int64
-	n          int
-	suppressed int
-}
-
-func (l *logLimit) allow(now time.Time, unauth bool) bool {
-	if !unauth {
-		return true
-	}
-	if s := now.Unix(); s != l.sec {
-		l.sec, l.n = s, 0
-	}
-	l.n++
-	if l.n <= logPerSecond {
-		return true
-	}
-	l.suppressed++
-	return false
-}
-
-// flush returns the suppressed count at every thousandth suppressed line
-// (and resets it), else 0, so a flood leaves a trace without a line per
-// packet.
-func (l *logLimit) flush() int {
-	if l.suppressed == 0 || l.suppressed%1000 != 0 {
-		return 0
-	}
-	n := l.suppressed
-	l.suppressed = 0
-	return n
-}
-
-// suppressedSince returns the lines suppressed before the current second
-// (and resets the count), to be reported once the flood subsides.
-func (l *logLimit) suppressedSince() int {
-	if l.suppressed == 0 || l.n > 1 {
-		return 0
-	}
-	n := l.suppressed
-	l.suppressed = 0
-	return n
 }

@@ -8,182 +8,395 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/knockd-go/knockd-go/src/action"
+	"github.com/knockd-go/knockd-go/src/command"
 	"github.com/knockd-go/knockd-go/src/config"
+	"github.com/knockd-go/knockd-go/src/door"
+	"github.com/knockd-go/knockd-go/src/firewall"
 	"github.com/knockd-go/knockd-go/src/internal/pktbuild"
+	"github.com/knockd-go/knockd-go/src/internal/testsrc"
+	"github.com/knockd-go/knockd-go/src/l4"
+	"github.com/knockd-go/knockd-go/src/logx"
+	"github.com/knockd-go/knockd-go/src/mail"
+	"github.com/knockd-go/knockd-go/src/rotate"
+	"github.com/knockd-go/knockd-go/src/spa"
+	"github.com/knockd-go/knockd-go/src/wake"
 )
 
-type memLog struct {
-	mu    sync.Mutex
-	lines []string
+var (
+	router  = netip.MustParseAddr("192.0.2.1")
+	router6 = netip.MustParseAddr("2001:db8::1")
+	srcA    = netip.MustParseAddr("198.51.100.1")
+	srcB    = netip.MustParseAddr("198.51.100.2")
+)
+
+func tcp(n uint16) l4.Port { return l4.Port{Proto: l4.TCP, Num: n} }
+func udp(n uint16) l4.Port { return l4.Port{Proto: l4.UDP, Num: n} }
+
+// clock is a settable clock safe for concurrent use.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
 }
 
-func (l *memLog) Printf(f string, a ...any) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.lines = append(l.lines, fmt.Sprintf(f, a...))
-}
-func (l *memLog) Debugf(string, ...any) {}
-func (l *memLog) Debugging() bool       { return false }
-func (l *memLog) has(s string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, x := range l.lines {
-		if strings.Contains(x, s) {
-			return true
-		}
-	}
-	return false
-}
-func (l *memLog) count(s string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	n := 0
-	for _, x := range l.lines {
-		if strings.Contains(x, s) {
-			n++
-		}
-	}
-	return n
+func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
 }
 
-type recActions struct{ n atomic.Int64 }
+// rig is a whole packet path without privileges: a fake source, the real
+// runner, the real action pool with a firewall manager over firewall.Fake,
+// a wake recorder and a mail recorder.
+type rig struct {
+	t      *testing.T
+	dir    string
+	conf   string
+	src    *testsrc.Source
+	d      *Daemon
+	log    *logx.Recorder
+	logger *logx.Logger
+	fw     *firewall.Fake
+	mgr    *firewall.Manager
+	wake   *wake.Recorder
+	mail   *mail.Recorder
+	runner *command.Runner
+	acts   *action.Actions
+	clk    *clock
+	cancel context.CancelFunc
+	done   chan error
+}
 
-func (r *recActions) Do(context.Context, *config.Door, netip.Addr, time.Time, *Grant) { r.n.Add(1) }
-
-func eventually(t *testing.T, limit time.Duration, cond func() bool) {
+func compile(t *testing.T, path string, now func() time.Time) *door.Set {
 	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met in time")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-func TestPlainCommands(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		cmd   string
-		plain bool
-	}{
-		{"touch /tmp/x-1.2.3.4", true},
-		{"/usr/sbin/iptables -I INPUT -s 1.2.3.4 -p tcp --dport 22 -j ACCEPT", true},
-		{"echo a > /tmp/x", false},
-		{"echo $HOME", false},
-		{"a; b", false},
-		{"FOO=1 cmd", false},
-		{"echo 'quoted'", false},
-		{"echo a # comment", false},
-		{"", false},
-	}
-	for _, tt := range tests {
-		if got := plain(tt.cmd); got != tt.plain {
-			t.Errorf("plain(%q) = %v, want %v", tt.cmd, got, tt.plain)
-		}
-	}
-}
-
-func TestRunnerStartStopAndShutdown(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	log := &memLog{}
-	r := NewRunner(4, log.Printf, log.Debugf)
-	if !r.Start("d", "1.2.3.4", "touch "+dir+"/start-%IP%", "touch "+dir+"/stop-%IP%", 50*time.Millisecond, nil) {
-		t.Fatal("Start refused")
-	}
-	eventually(t, 5*time.Second, func() bool { _, err := os.Stat(dir + "/stop-1.2.3.4"); return err == nil })
-	if !log.has("1.2.3.4: d: command timeout") || !log.has("d: running command: touch "+dir+"/start-1.2.3.4") {
-		t.Fatalf("log lines missing: %q", log.lines)
-	}
-	// A long cmd_timeout: Shutdown runs the stop at once.
-	r.Start("d", "5.6.7.8", "true", "touch "+dir+"/stop-%IP%", time.Hour, nil)
-	eventually(t, 5*time.Second, func() bool { return r.Pending() == 1 })
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	r.Shutdown(ctx)
-	if _, err := os.Stat(dir + "/stop-5.6.7.8"); err != nil {
-		t.Fatalf("pending stop did not run on shutdown: %v", err)
-	}
-	if r.Start("d", "9.9.9.9", "true", "", 0, nil) {
-		t.Fatal("Start accepted after Shutdown")
-	}
-}
-
-func TestRunnerCapsChildren(t *testing.T) {
-	t.Parallel()
-	log := &memLog{}
-	r := NewRunner(4, log.Printf, log.Debugf)
-	ok := map[string]int{}
-	for i := 0; i < 50; i++ {
-		for _, door := range []string{"a", "b", "c"} {
-			if r.Start(door, "1.2.3.4", "sleep 1", "", 0, nil) {
-				ok[door]++
-			}
-		}
-	}
-	// One door holds at most half the slots; all doors the cap.
-	if ok["a"]+ok["b"]+ok["c"] != 4 || ok["a"] > 2 || ok["b"] > 2 || ok["c"] > 2 {
-		t.Fatalf("started %v, want 4 in all and at most 2 per door", ok)
-	}
-	if !log.has("too many running commands") {
-		t.Fatal("refusal not logged")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	r.Shutdown(ctx)
-}
-
-func TestNonZeroExitLogged(t *testing.T) {
-	t.Parallel()
-	log := &memLog{}
-	r := NewRunner(2, log.Printf, log.Debugf)
-	r.Start("d", "1.2.3.4", "exit 3", "", 0, nil)
-	eventually(t, 5*time.Second, func() bool { return log.has("d: command returned non-zero status code (3)") })
-}
-
-func newTestDaemon(t *testing.T, conf string, acts Actions) (*Daemon, *memLog, string) {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "knockd.conf")
-	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	cfg, err := config.Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := &memLog{}
-	d, err := New(cfg, Options{ConfigPath: path, Load: func() (*config.Config, error) { return config.Load(path) },
-		Interface: "lo", Log: log, Actions: acts})
+	set, err := door.Compile(cfg, door.Env{Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return d, log, path
+	return set
 }
 
-// TestConcurrentKnockLoad drives the packet handler from several
-// goroutines (as captures before and after a re-open can), with reloads,
-// stats and the expiry loop running at the same time: run under -race.
-func TestConcurrentKnockLoad(t *testing.T) {
-	acts := &recActions{}
-	conf := "[d]\n  sequence = 7000,8000:udp,9000\n  seq_timeout = 1\n  open = tcp/22\n"
-	d, log, path := newTestDaemon(t, conf, acts)
-	// The device address check needs the capture's address set: knock to
-	// a Target instead.
-	dst := netip.MustParseAddr("192.0.2.1")
-	os.WriteFile(path, []byte(conf+"  target = 192.0.2.1\n"), 0o644)
-	if err := d.Reload(); err != nil {
+// newRig starts a packet path for conf ("DIR" stands for a directory of
+// its own); files are written there first: name, content, name, ...
+func newRig(t *testing.T, conf string, files ...string) *rig {
+	t.Helper()
+	r := &rig{t: t, dir: t.TempDir(), clk: &clock{t: time.Unix(1800000000, 0)}}
+	for i := 0; i+1 < len(files); i += 2 {
+		if err := os.WriteFile(filepath.Join(r.dir, files[i]), []byte(files[i+1]), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.conf = filepath.Join(r.dir, "knockd.conf")
+	r.write(conf)
+	r.logger, r.log = logx.NewRecorder(false)
+	r.src = testsrc.New([]netip.Addr{router, router6}, []netip.Addr{netip.MustParseAddr("10.9.0.1")})
+	r.fw = firewall.NewFake()
+	r.mgr = firewall.NewManager(r.fw, firewall.ManagerOptions{Log: r.logger, ReassertEvery: -1})
+	r.wake, r.mail = &wake.Recorder{}, &mail.Recorder{}
+	lines := DoorLines(r.logger, r.clk.now)
+	r.runner = command.NewRunner(command.Options{Max: 8, Log: r.logger, Limit: lines})
+	r.acts = r.newActs(lines)
+	var err error
+	r.d, err = New(compile(t, r.conf, r.clk.now), Options{Log: r.logger, DoorLines: lines, Source: r.src, Runner: r.runner,
+		Acter: r.acts, Now: r.clk.now})
+	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel, r.done = cancel, make(chan error, 1)
+	go func() { r.done <- r.d.Run(ctx) }()
+	t.Cleanup(r.stop)
+	return r
+}
+
+func (r *rig) newActs(lines *logx.Limiter) *action.Actions {
+	return action.New(action.Options{Firewall: r.mgr, Waker: r.wake, Mailer: r.mail, Log: r.logger, Limit: lines, Now: r.clk.now})
+}
+
+func (r *rig) write(conf string) {
+	if err := os.WriteFile(r.conf, []byte(strings.ReplaceAll(conf, "DIR", r.dir)), 0o600); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+func (r *rig) stop() {
+	r.cancel()
+	<-r.done
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	d.ctx = ctx
-	go d.expiryLoop(ctx)
-	const workers, per = 4, 500
+	r.runner.Shutdown(ctx)
+	r.acts.Close(ctx)
+	_ = r.mgr.Close()
+}
+
+func (r *rig) knock(src netip.Addr, seq ...l4.Port) {
+	r.t.Helper()
+	dst := router
+	if src.Is6() {
+		dst = router6
+	}
+	if !r.src.Sequence(0, src, dst, seq...) {
+		r.t.Fatal("source not running")
+	}
+}
+
+// reload re-reads the rig's file.
+func (r *rig) reload() {
+	r.t.Helper()
+	if err := r.d.Reload(compile(r.t, r.conf, r.clk.now), r.acts); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+func (r *rig) waitLog(s string) {
+	r.t.Helper()
+	if !r.log.Wait(s, 5*time.Second) {
+		r.t.Fatalf("no log line with %q in:\n%s", s, r.log.String())
+	}
+}
+
+func (r *rig) waitGrant(src netip.Addr) {
+	r.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, g := range r.mgr.Active() {
+			if g.Src == src {
+				return
+			}
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	r.t.Fatalf("no grant for %s; log:\n%s", src, r.log.String())
+}
+
+// TestSuccessPath: a knock opens the door; the command runs, the grant is
+// in the firewall, the wake packet and the mail go out, all without root.
+func TestSuccessPath(t *testing.T) {
+	r := newRig(t, `[options]
+[ssh]
+  sequence = 7000,8000:udp,9000
+  open = tcp/22
+  duration = 30
+  wake = 00:11:22:33:44:55
+  notify = admin@example.com
+  command = touch DIR/opened-%IP%
+`)
+	r.knock(srcA, tcp(7000), udp(8000), tcp(9000))
+	r.waitLog("198.51.100.1: ssh: OPEN SESAME")
+	r.waitGrant(srcA)
+	if r.mail.WaitMessages(1, 5*time.Second) == nil || r.wake.WaitCalls(1, 5*time.Second) == nil {
+		t.Fatal("no mail or no wake")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, err := os.Stat(filepath.Join(r.dir, "opened-198.51.100.1")); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("command did not run")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	for _, want := range []string{"198.51.100.1: ssh: Stage 1", "198.51.100.1: ssh: Stage 3", "ssh: running command: touch"} {
+		r.waitLog(want)
+	}
+	// Another address did nothing; a wrong sequence opens nothing.
+	r.knock(srcB, tcp(7000), tcp(9000), udp(8000))
+	if r.log.Has("198.51.100.2: ssh: OPEN SESAME") || len(r.mgr.Active()) != 1 {
+		t.Fatal("a wrong sequence opened")
+	}
+	if s := r.d.Stats(); !strings.Contains(s, "successes 1,") {
+		t.Fatalf("stats: %s", s)
+	}
+}
+
+// TestOneTimeCrash is the regression test of a remote crash: one-time
+// sequences of different lengths, A at stage 3 of the first, B completes
+// it, A knocks on. The matcher indexed A's attempt into the new, shorter
+// sequence and panicked.
+func TestOneTimeCrash(t *testing.T) {
+	r := newRig(t, "[otp]\n  one_time_sequences = DIR/otp\n  command = true\n", "otp", "1000,2000,3000,4000\n5000,6000\n")
+	r.knock(srcA, tcp(1000), tcp(2000), tcp(3000))
+	r.knock(srcB, tcp(1000), tcp(2000), tcp(3000), tcp(4000))
+	r.waitLog("198.51.100.2: otp: OPEN SESAME")
+	r.d.Settle()
+	r.knock(srcA, tcp(4000)) // used up: opens nothing
+	r.knock(srcA, tcp(5000))
+	r.knock(srcA, tcp(6000))
+	r.waitLog("198.51.100.1: otp: OPEN SESAME")
+	if r.log.Has("panic") || strings.Contains(r.d.Stats(), "panics 1") {
+		t.Fatalf("panicked:\n%s", r.log.String())
+	}
+	r.d.Settle()
+	b, _ := os.ReadFile(filepath.Join(r.dir, "otp"))
+	if string(b) != "#000,2000,3000,4000\n#000,6000\n" {
+		t.Fatalf("one-time file: %q", b)
+	}
+	r.waitLog("no more sequences left")
+	r.knock(srcB, tcp(5000), tcp(6000))
+	if n := r.log.Count("OPEN SESAME"); n != 2 {
+		t.Fatalf("%d successes, want 2", n)
+	}
+}
+
+// panicActer panics on its first success.
+type panicActer struct {
+	mu     sync.Mutex
+	n      int
+	inner  Acter
+	panics int
+}
+
+func (p *panicActer) Do(s action.Success) bool {
+	p.mu.Lock()
+	p.n++
+	first := p.n <= p.panics
+	p.mu.Unlock()
+	if first {
+		var m map[string]int
+		m["boom"]++ // a nil map write: a runtime panic
+	}
+	return p.inner.Do(s)
+}
+
+// TestPanicRecovered: a panic in the packet path is logged once with its
+// stack, counted, and the daemon goes on.
+func TestPanicRecovered(t *testing.T) {
+	r := newRig(t, "[d]\n  sequence = 1,2\n  open = tcp/22\n")
+	p := &panicActer{inner: r.acts, panics: 3}
+	r.d.mu.Lock()
+	r.d.acter = p
+	r.d.mu.Unlock()
+	for i := 0; i < 3; i++ {
+		r.knock(srcA, tcp(1), tcp(2))
+	}
+	r.waitLog("recovered from a panic in the packet path")
+	if n := r.log.Count("[running]"); n != 1 {
+		t.Fatalf("%d stacks logged, want 1:\n%s", n, r.log.String())
+	}
+	r.knock(srcA, tcp(1), tcp(2))
+	r.waitGrant(srcA)
+	if s := r.d.Stats(); !strings.Contains(s, "panics 3") {
+		t.Fatalf("stats: %s", s)
+	}
+}
+
+// TestReloadKeepsUnchangedDoors: a knock in progress on a door whose knock
+// did not change survives a reload that changes another door.
+func TestReloadKeepsUnchangedDoors(t *testing.T) {
+	r := newRig(t, "[keep]\n  sequence = 1,2,3\n  open = tcp/22\n[change]\n  sequence = 4,5,6\n  open = tcp/23\n")
+	r.knock(srcA, tcp(1), tcp(2))
+	r.knock(srcB, tcp(4), tcp(5))
+	r.write("[new]\n  sequence = 7,8\n  open = tcp/25\n[change]\n  sequence = 4,5,7\n  open = tcp/23\n[keep]\n  sequence = 1,2,3\n  open = tcp/22\n")
+	r.reload()
+	r.knock(srcA, tcp(3))
+	r.waitLog("198.51.100.1: keep: OPEN SESAME")
+	r.knock(srcB, tcp(7))
+	if r.log.Has("198.51.100.2: change: OPEN SESAME") {
+		t.Fatal("an attempt on a changed door survived the reload")
+	}
+	r.knock(srcB, tcp(4), tcp(5), tcp(7))
+	r.waitLog("198.51.100.2: change: OPEN SESAME")
+}
+
+// TestIgnoredSources: sources that cannot be a knocker on the WAN are
+// ignored and counted; an IPv4-mapped source is not granted as IPv4.
+func TestIgnoredSources(t *testing.T) {
+	r := newRig(t, "[d]\n  sequence = 1\n  open = tcp/22\n")
+	for _, s := range []string{"::ffff:198.51.100.9", "127.0.0.1", "::1", "224.0.0.1", "ff02::1", "0.0.0.0", "::", "fe80::1", "169.254.1.1", "255.255.255.255"} {
+		a := netip.MustParseAddr(s)
+		dst := router
+		if a.Is6() {
+			dst = router6
+		}
+		r.src.Knock(0, a, dst, tcp(1))
+	}
+	if r.log.Has("OPEN SESAME") {
+		t.Fatalf("an ignored source opened:\n%s", r.log.String())
+	}
+	if s := r.d.Stats(); !strings.Contains(s, "ignored sources 10,") {
+		t.Fatalf("stats: %s", s)
+	}
+}
+
+// TestForeignDestinationAndDevices: knocks count only to the receiving
+// device's addresses (or the door's target) and on the door's devices.
+func TestForeignDestinationAndDevices(t *testing.T) {
+	r := newRig(t, "[options]\n  interface = eth0 wg0\n[d]\n  sequence = 1,2\n  open = tcp/22\n  interface = wg0\n")
+	r.src.Sequence(0, srcA, router, tcp(1), tcp(2)) // device 0 is not the door's
+	wg := netip.MustParseAddr("10.9.0.1")
+	r.src.Sequence(1, srcA, router, tcp(1), tcp(2)) // device 1, but not its address
+	if r.log.Has("OPEN SESAME") {
+		t.Fatal("opened on the wrong device or address")
+	}
+	r.src.Sequence(1, srcA, wg, tcp(1), tcp(2))
+	r.waitLog("198.51.100.1: d: OPEN SESAME")
+}
+
+// TestFloodLogBounded: spoofed first knocks and their timeouts reach the
+// log at most firstKnocksPerSecond a second each.
+func TestFloodLogBounded(t *testing.T) {
+	r := newRig(t, "[d]\n  sequence = 7000,8000,9000\n  seq_timeout = 5\n")
+	const flood = 1000
+	for i := 0; i < flood; i++ {
+		r.src.Knock(0, netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}), router, tcp(7000))
+	}
+	if n := r.log.Count(": d: Stage 1"); n != firstKnocksPerSecond {
+		t.Fatalf("%d first-knock lines for %d spoofed knocks, want %d", n, flood, firstKnocksPerSecond)
+	}
+	r.clk.add(6 * time.Second)
+	r.d.expire()
+	if n := r.log.Count("sequence timeout (stage 1)"); n > doorLinesBurst {
+		t.Fatalf("%d timeout lines for %d spoofed knocks", n, flood)
+	}
+	r.waitLog("first knocks: 980 log lines suppressed")
+}
+
+func spaConf(extra string) string {
+	return "[s]\n  spa = yes\n  spa_key_base64 = " + spaKey + "\n  spa_hmac_key_base64 = " + spaHMAC + "\n  open = tcp/22\n  duration = 30\n" + extra
+}
+
+const (
+	spaKey  = "wo9bKGW3PtdizvMVQw9xe4Zz5Oh8c2hyUbbvO3U1h4o="
+	spaHMAC = "BIq5YrYa1kQmGqYiuD2rJSdXRDpGeyoRBwbODowKKf6mJ0VUK1UY8G1gIlEn84V7f8uQLhVE7uEZQ9GfxxyHtw=="
+)
+
+// TestSPA: an SPA packet opens its door; its replay is refused; garbage
+// is counted and limited in the log.
+func TestSPA(t *testing.T) {
+	r := newRig(t, spaConf(""))
+	payload := sealSPA(t, srcA, r.clk.now())
+	frame := pktbuild.UDP4(srcA, router, 40000, 62201, payload)
+	r.src.Send(0, frame)
+	r.waitLog("198.51.100.1: s: SPA accepted")
+	r.waitGrant(srcA)
+	r.src.Send(0, frame)
+	r.waitLog("198.51.100.1: s: SPA packet rejected: replayed packet")
+	for i := 0; i < 500; i++ {
+		r.src.Send(0, pktbuild.UDP4(srcB, router, 40000, 62201, []byte(strings.Repeat("A", 200))))
+	}
+	if n := r.log.Count("198.51.100.2: s: SPA packet rejected"); n > firstKnocksPerSecond {
+		t.Fatalf("%d garbage lines", n)
+	}
+	if s := r.d.Stats(); !strings.Contains(s, "SPA accepted 1, SPA rejected 501") {
+		t.Fatalf("stats: %s", s)
+	}
+}
+
+// TestConcurrentKnockLoad drives the packet handler from several
+// goroutines (as several devices do), with reloads, stats and the expiry
+// loop running at the same time: run under -race.
+func TestConcurrentKnockLoad(t *testing.T) {
+	r := newRig(t, "[d]\n  sequence = 7000,8000:udp,9000\n  seq_timeout = 1\n  open = tcp/22\n  target = 192.0.2.1\n")
+	const workers, per = 4, 300
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
@@ -191,9 +404,7 @@ func TestConcurrentKnockLoad(t *testing.T) {
 			defer wg.Done()
 			for i := 0; i < per; i++ {
 				src := netip.AddrFrom4([4]byte{10, byte(w), byte(i >> 8), byte(i)})
-				d.handle(pktbuild.TCP4(src, dst, 40000, 7000, 0x02))
-				d.handle(pktbuild.UDP4(src, dst, 40000, 8000, []byte{0}))
-				d.handle(pktbuild.TCP4(src, dst, 40000, 9000, 0x02))
+				r.src.Sequence(0, src, router, tcp(7000), udp(8000), tcp(9000))
 			}
 		}(w)
 	}
@@ -201,77 +412,119 @@ func TestConcurrentKnockLoad(t *testing.T) {
 	go func() {
 		defer wg.Done()
 		for i := 0; i < 20; i++ {
-			_ = d.Reload()
-			_ = d.Stats()
+			r.reload()
+			_ = r.d.Stats()
 			time.Sleep(time.Millisecond)
 		}
 	}()
 	wg.Wait()
-	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer scancel()
-	d.Shutdown(sctx)
-	// Reloads reset attempts in flight, so not every sequence completes;
-	// most must, and each OPEN SESAME produced exactly one action.
-	opens := log.count("OPEN SESAME")
-	if opens < workers*per/2 {
-		t.Fatalf("only %d of %d sequences opened", opens, workers*per)
+	// Reloads keep attempts of unchanged doors: every sequence completes.
+	if n := strings.Count(r.d.Stats(), ""); n == 0 {
+		t.Fatal()
 	}
-	if int(acts.n.Load()) != opens {
-		t.Fatalf("%d actions for %d successes", acts.n.Load(), opens)
+	if s := r.d.Stats(); !strings.Contains(s, fmt.Sprintf("successes %d,", workers*per)) {
+		t.Fatalf("stats: %s", s)
 	}
 }
 
-// TestFloodLogBounded: spoofed first knocks and their timeouts reach the
-// log at most logPerSecond times a second each; the rest are counted and
-// reported in one line once the flood subsides.
-func TestFloodLogBounded(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "knockd.conf")
-	conf := "[d]\n  sequence = 7000,8000,9000\n  seq_timeout = 5\n  target = 192.0.2.1\n"
-	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(path)
+// sealSPA returns an SPA payload from src asking for tcp/22 at t.
+func sealSPA(t *testing.T, src netip.Addr, at time.Time) []byte {
+	t.Helper()
+	k, _ := spa.DecodeKey(spaKey)
+	h, _ := spa.DecodeKey(spaHMAC)
+	b, err := spa.Encode(&spa.Message{User: "u", Timestamp: at, Addr: src, Ports: []l4.Port{tcp(22)}},
+		spa.Keys{Rijndael: k, HMAC: h}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var mu sync.Mutex
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
-	log := &memLog{}
-	d, err := New(cfg, Options{ConfigPath: path, Interface: "lo", Log: log, Actions: &recActions{}, Now: clock})
+	return b
+}
+
+// TestStatusAndNames: the status lists doors with their attempts and the
+// last successes; -l names appear once resolved; debug lines are written.
+func TestStatusAndNames(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "knockd.conf")
+	os.WriteFile(path, []byte("[a]\n  sequence = 1,2,3\n[b]\n  sequence = 4\n"), 0o600)
+	log, rec := logx.NewRecorder(true)
+	src := testsrc.New([]netip.Addr{router})
+	runner := command.NewRunner(command.Options{Max: 2, Log: log})
+	d, err := New(compile(t, path, time.Now), Options{Log: log, Source: src, Runner: runner,
+		Lookup: func(a netip.Addr) string { return "host.example" }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	dst := netip.MustParseAddr("192.0.2.1")
-	const flood = 1000
-	for i := 0; i < flood; i++ {
-		d.handle(pktbuild.TCP4(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}), dst, 40000, 7000, 0x02))
+	d.handle(0, testsrc.Frame(srcA, router, tcp(1))) // starts the lookup
+	deadline := time.Now().Add(5 * time.Second)
+	for d.names.name(srcA) == srcA.String() && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
 	}
-	if n := log.count(": d: Stage 1"); n != logPerSecond {
-		t.Fatalf("%d first-knock lines for %d spoofed knocks, want %d", n, flood, logPerSecond)
+	d.handle(0, testsrc.Frame(srcA, router, tcp(2)))
+	d.handle(0, testsrc.Frame(srcB, router, tcp(4)))
+	d.handle(0, []byte{0x45, 0}) // truncated: a debug line
+	if !rec.Has("198.51.100.1 (host.example): a: Stage 2") || !rec.Has("dropping packet: decode: truncated packet") ||
+		!rec.Has("filter accepts: tcp/1 tcp/2 tcp/3 tcp/4") || !rec.Has("tcp: 198.51.100.1:40000 -> 192.0.2.1:2") {
+		t.Fatalf("log:\n%s", rec.String())
 	}
-	advance(6 * time.Second)
-	d.mu.Lock()
-	d.m.Expire()
-	d.mu.Unlock()
-	if n := log.count("sequence timeout (stage 1)"); n != logPerSecond {
-		t.Fatalf("%d timeout lines for %d spoofed knocks, want %d", n, flood, logPerSecond)
+	st := d.Status()
+	if len(st.Doors) != 2 || st.Doors[0].Attempts != 1 || st.Doors[0].Door.Name != "a" || st.Doors[1].Attempts != 0 {
+		t.Fatalf("doors %+v", st.Doors)
 	}
-	// The flood is over: the next first knock and timeout, a second later,
-	// report what was left out.
-	advance(time.Second)
-	d.handle(pktbuild.TCP4(netip.MustParseAddr("10.1.0.1"), dst, 40000, 7000, 0x02))
-	advance(6 * time.Second)
-	d.mu.Lock()
-	d.m.Expire()
-	d.mu.Unlock()
-	want1 := fmt.Sprintf("%d first knocks not logged", flood-logPerSecond)
-	want2 := fmt.Sprintf("%d first-knock timeouts not logged", flood-logPerSecond)
-	if !log.has(want1) || !log.has(want2) {
-		t.Fatalf("summary lines %q and %q missing: %q", want1, want2, log.lines[len(log.lines)-4:])
+	if len(st.Opened) != 1 || st.Opened[0].Door != "b" || st.Opened[0].Src != srcB || st.Counters.Successes != 1 || st.Counters.Attempts != 1 {
+		t.Fatalf("status %+v", st)
 	}
-	if !log.has("10.1.0.1: d: sequence timeout (stage 1)") {
-		t.Fatal("the first timeout after the flood was not logged")
+	// The history keeps the last historyLen, newest first.
+	var h history
+	for i := 0; i < historyLen+5; i++ {
+		h.add(Event{Door: fmt.Sprint(i)})
+	}
+	if l := h.list(); len(l) != historyLen || l[0].Door != fmt.Sprint(historyLen+4) || l[historyLen-1].Door != "5" {
+		t.Fatalf("history %v", l)
+	}
+}
+
+// TestRotatingKnock: the current sequence opens; replayed from another
+// address it is refused (burnt); the next step's sequence opens; the
+// window moves with the clock, keeping attempts on steps still in it.
+func TestRotatingKnock(t *testing.T) {
+	const secret = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
+	r := newRig(t, "[rot]\n  sequence_secret = "+secret+"\n  sequence_step = 30\n  seq_timeout = 60\n  open = tcp/22\n  duration = 60\n")
+	p := rotate.Default([]byte("12345678901234567890"))
+	c := p.Counter(r.clk.now())
+	r.knock(srcA, p.Sequence(c)...)
+	r.waitLog("198.51.100.1: rot: OPEN SESAME")
+	r.knock(srcB, p.Sequence(c)...) // a sniffed knock, replayed
+	r.knock(srcB, p.Sequence(c-2)...)
+	if r.log.Has("198.51.100.2: rot: OPEN SESAME") {
+		t.Fatal("a used sequence opened again")
+	}
+	r.knock(srcA, p.Sequence(c+1)...)
+	if n := r.log.Count("198.51.100.1: rot: OPEN SESAME"); n != 2 {
+		t.Fatalf("the next step's sequence: %d successes, want 2", n)
+	}
+	// The clock moves a step: c+2 enters the window. B starts on it, the
+	// clock moves another step (c+2 stays in the window, its attempt
+	// too) and B completes it.
+	r.clk.add(30 * time.Second)
+	r.d.expire()
+	seq := p.Sequence(c + 2)
+	r.knock(srcB, seq[:2]...)
+	r.clk.add(30 * time.Second)
+	r.d.expire()
+	r.knock(srcB, seq[2:]...)
+	r.waitLog("198.51.100.2: rot: OPEN SESAME")
+	r.knock(srcB, p.Sequence(c)...) // left the window
+	if n := r.log.Count("198.51.100.2: rot: OPEN SESAME"); n != 1 {
+		t.Fatalf("%d successes of B, want 1", n)
+	}
+	// A reload keeps what was burnt.
+	r.reload()
+	r.knock(netip.MustParseAddr("198.51.100.3"), p.Sequence(c+1)...)
+	if r.log.Has("198.51.100.3: rot: OPEN SESAME") {
+		t.Fatal("a burnt sequence opened after a reload")
+	}
+	st := r.d.Status()
+	if len(st.Doors) != 1 || st.Doors[0].Door.Kind != door.Rotating {
+		t.Fatalf("status doors %+v", st.Doors)
 	}
 }

@@ -191,6 +191,14 @@ func (b *FW4) ensure() (changed bool, err error) {
 	return true, errors.Join(errs...)
 }
 
+// Ensure creates the sets and rules that are missing, without emptying
+// anything: for a firewall that started after the daemon, whose sets may
+// already hold grants made since (Init would remove them).
+func (b *FW4) Ensure() error {
+	_, err := b.ensure()
+	return err
+}
+
 // Init makes sure the sets and rules exist (creating them when the
 // include files are missing) and empties the sets: grants of a previous
 // run are removed.

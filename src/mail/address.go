@@ -69,6 +69,21 @@ func ParseAddress(s string) (Address, error) {
 	return Address{Name: name, Addr: addr}, nil
 }
 
+// check guards against an Address built by hand that ParseAddress would
+// have refused in ways that matter on a sendmail command line or in a
+// header: empty, starting with '-', holding spaces or control characters.
+func (a Address) check() error {
+	switch {
+	case a.Addr == "":
+		return errors.New("empty address")
+	case strings.HasPrefix(a.Addr, "-"):
+		return fmt.Errorf("address %q starts with '-'", a.Addr)
+	case strings.ContainsAny(a.Addr, " <>\"") || strings.ContainsFunc(a.Addr+a.Name, isControl):
+		return fmt.Errorf("address %q contains a space, a control character or <>\"", a.Addr)
+	}
+	return nil
+}
+
 // String formats a for a header: "ann@example.org",
 // "Ann Admin <ann@example.org>", "\"Admin, Ann\" <ann@example.org>", or the
 // name RFC 2047-encoded when it is not ASCII.

@@ -28,7 +28,7 @@ func (r *Recorder) Send(ctx context.Context, m Message) error {
 	if err := m.Validate(); err != nil {
 		return err
 	}
-	m.To = append([]string(nil), m.To...)
+	m.To = append([]Address(nil), m.To...)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.msgs = append(r.msgs, m)

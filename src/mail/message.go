@@ -30,14 +30,13 @@ type Mailer interface {
 
 // A Message is a plain-text notification.
 type Message struct {
-	// From is the author, "knockd@example.org" or
-	// "Router <knockd@example.org>". Empty leaves the From header to the
-	// sendmail program (msmtp, ssmtp and sendmail all add one).
-	From string
-	// To are the recipients, in the same forms as From; at least one. They
-	// are given to the sendmail program as arguments, and shown in the To
-	// header. A bare local name such as "root" is accepted too.
-	To []string
+	// From is the author (ParseAddress). The zero Address leaves the From
+	// header to the sendmail program (msmtp, ssmtp and sendmail all add
+	// one).
+	From Address
+	// To are the recipients; at least one. They are given to the sendmail
+	// program as arguments, and shown in the To header.
+	To []Address
 	// Subject is one line; control characters (CR, LF, …) are replaced by
 	// spaces and non-ASCII text is RFC 2047-encoded.
 	Subject string
@@ -54,36 +53,24 @@ const (
 	foldAt        = 78  // RFC 5322 §2.1.1 SHOULD
 )
 
-// Validate reports whether m can be sent: a valid From (or none), at least
-// one valid recipient. It is what Send checks before running anything.
+// Validate reports whether m can be sent: at least one recipient, and
+// every address one that ParseAddress returns. It is what Send checks
+// before running anything.
 func (m Message) Validate() error {
-	_, err := m.addresses()
-	return err
-}
-
-// addresses parses m's addresses; it returns the From address (nil for
-// none) followed by the recipients.
-func (m Message) addresses() ([]*Address, error) {
-	var from *Address
-	if m.From != "" {
-		a, err := ParseAddress(m.From)
-		if err != nil {
-			return nil, fmt.Errorf("mail: From: %w", err)
-		}
-		from = &a
-	}
 	if len(m.To) == 0 {
-		return nil, errors.New("mail: no recipient")
+		return errors.New("no recipient")
 	}
-	out := []*Address{from}
-	for i, s := range m.To {
-		a, err := ParseAddress(s)
-		if err != nil {
-			return nil, fmt.Errorf("mail: To[%d]: %w", i, err)
+	if m.From.Addr != "" {
+		if err := m.From.check(); err != nil {
+			return fmt.Errorf("From: %w", err)
 		}
-		out = append(out, &a)
 	}
-	return out, nil
+	for i, a := range m.To {
+		if err := a.check(); err != nil {
+			return fmt.Errorf("To[%d]: %w", i, err)
+		}
+	}
+	return nil
 }
 
 // isControl reports whether r is a C0 or C1 control character, DEL, or a
@@ -226,23 +213,21 @@ func transferEncoding(body string) (cte, encoded string) {
 // endings, the local convention for programs reading a message on stdin)
 // and returns the recipients' bare addresses for its command line.
 func compose(m Message, now time.Time, msgID string) ([]byte, []string, error) {
-	addrs, err := m.addresses()
-	if err != nil {
+	if err := m.Validate(); err != nil {
 		return nil, nil, err
 	}
-	from, to := addrs[0], addrs[1:]
 	date := m.Date
 	if date.IsZero() {
 		date = now
 	}
 
 	var b strings.Builder
-	if from != nil {
-		fold(&b, "From", from.String())
+	if m.From.Addr != "" {
+		fold(&b, "From", m.From.String())
 	}
 	var list []string
-	rcpts := make([]string, 0, len(to))
-	for _, a := range to {
+	rcpts := make([]string, 0, len(m.To))
+	for _, a := range m.To {
 		list = append(list, a.String())
 		rcpts = append(rcpts, a.Addr)
 	}
@@ -274,7 +259,7 @@ func Format(m Message) ([]byte, error) {
 // the domain of the From address (or the host name).
 func messageID(m Message, now time.Time) string {
 	domain := ""
-	if a, err := ParseAddress(m.From); err == nil {
+	if a := m.From; a.Addr != "" {
 		if i := strings.LastIndexByte(a.Addr, '@'); i >= 0 {
 			domain = a.Addr[i+1:]
 		}

@@ -88,7 +88,7 @@ func TestCompose(t *testing.T) {
 	}{
 		{
 			name:    "plain",
-			m:       Message{From: "knockd@example.org", To: []string{"admin@example.org"}, Subject: "hello", Body: "line 1\nline 2", Date: testDate},
+			m:       Message{From: addr("knockd@example.org"), To: to("admin@example.org"), Subject: "hello", Body: "line 1\nline 2", Date: testDate},
 			rcpts:   []string{"admin@example.org"},
 			from:    "knockd@example.org",
 			to:      "admin@example.org",
@@ -96,7 +96,7 @@ func TestCompose(t *testing.T) {
 		},
 		{
 			name:    "names, several recipients, local name",
-			m:       Message{From: `Router <knockd@example.org>`, To: []string{"Ann Admin <ann@example.org>", "root", "bob+knock@example.net"}, Subject: "s", Body: "b\n", Date: testDate},
+			m:       Message{From: addr(`Router <knockd@example.org>`), To: to("Ann Admin <ann@example.org>", "root", "bob+knock@example.net"), Subject: "s", Body: "b\n", Date: testDate},
 			rcpts:   []string{"ann@example.org", "root", "bob+knock@example.net"},
 			from:    `Router <knockd@example.org>`,
 			to:      `Ann Admin <ann@example.org>, root, bob+knock@example.net`,
@@ -104,7 +104,7 @@ func TestCompose(t *testing.T) {
 		},
 		{
 			name:    "no From",
-			m:       Message{To: []string{"admin@example.org"}, Subject: "s", Body: "b", Date: testDate},
+			m:       Message{To: to("admin@example.org"), Subject: "s", Body: "b", Date: testDate},
 			rcpts:   []string{"admin@example.org"},
 			to:      "admin@example.org",
 			subject: "s", cte: "7bit", body: "b\n",
@@ -112,7 +112,7 @@ func TestCompose(t *testing.T) {
 		},
 		{
 			name:    "header injection in the subject",
-			m:       Message{To: []string{"admin@example.org"}, Subject: "open\r\nBcc: victim@example.com\r\n\r\nfake body", Date: testDate},
+			m:       Message{To: to("admin@example.org"), Subject: "open\r\nBcc: victim@example.com\r\n\r\nfake body", Date: testDate},
 			rcpts:   []string{"admin@example.org"},
 			to:      "admin@example.org",
 			subject: "open Bcc: victim@example.com fake body", cte: "7bit", body: "\n",
@@ -120,7 +120,7 @@ func TestCompose(t *testing.T) {
 		},
 		{
 			name:    "non-ASCII subject and body",
-			m:       Message{From: "Routeur Élodie <r@example.org>", To: []string{"a@example.org"}, Subject: "porte « vpn » ouverte — 門が開いた", Body: "Tür geöffnet\r\n. \r\n.\rend", Date: testDate},
+			m:       Message{From: addr("Routeur Élodie <r@example.org>"), To: to("a@example.org"), Subject: "porte « vpn » ouverte — 門が開いた", Body: "Tür geöffnet\r\n. \r\n.\rend", Date: testDate},
 			rcpts:   []string{"a@example.org"},
 			from:    "=?utf-8?q?Routeur_=C3=89lodie?= <r@example.org>",
 			to:      "a@example.org",
@@ -128,7 +128,7 @@ func TestCompose(t *testing.T) {
 		},
 		{
 			name:    "subject that looks encoded is encoded",
-			m:       Message{To: []string{"a@example.org"}, Subject: "=?utf-8?q?evil?=", Date: testDate},
+			m:       Message{To: to("a@example.org"), Subject: "=?utf-8?q?evil?=", Date: testDate},
 			rcpts:   []string{"a@example.org"},
 			to:      "a@example.org",
 			subject: "=?utf-8?q?evil?=", encoded: true, cte: "7bit", body: "\n",
@@ -136,7 +136,7 @@ func TestCompose(t *testing.T) {
 		},
 		{
 			name:    "long subject is cut and folded",
-			m:       Message{To: []string{"a@example.org"}, Subject: strings.Repeat("門 ", 300), Date: testDate},
+			m:       Message{To: to("a@example.org"), Subject: strings.Repeat("門 ", 300), Date: testDate},
 			rcpts:   []string{"a@example.org"},
 			to:      "a@example.org",
 			subject: strings.Repeat("門 ", 99) + "門…", encoded: true, cte: "7bit", body: "\n",
@@ -144,7 +144,7 @@ func TestCompose(t *testing.T) {
 		},
 		{
 			name:    "control characters dropped from the body, long line quoted-printable",
-			m:       Message{To: []string{"a@example.org"}, Subject: "s", Body: "a\x00b\x1bc\tok\n" + long, Date: testDate},
+			m:       Message{To: to("a@example.org"), Subject: "s", Body: "a\x00b\x1bc\tok\n" + long, Date: testDate},
 			rcpts:   []string{"a@example.org"},
 			to:      "a@example.org",
 			subject: "s", cte: "quoted-printable", body: "abc\tok\n" + long + "\n",
@@ -152,7 +152,7 @@ func TestCompose(t *testing.T) {
 		},
 		{
 			name:  "empty subject is left out",
-			m:     Message{To: []string{"a@example.org"}, Body: "x", Date: testDate},
+			m:     Message{To: to("a@example.org"), Body: "x", Date: testDate},
 			rcpts: []string{"a@example.org"},
 			to:    "a@example.org",
 			cte:   "7bit", body: "x\n",
@@ -207,7 +207,7 @@ func TestCompose(t *testing.T) {
 				a, err := netmail.ParseAddress(from)
 				if err != nil {
 					t.Errorf("From %q does not parse: %v", from, err)
-				} else if want, _ := netmail.ParseAddress(tt.m.From); a.Address != want.Address || a.Name != want.Name {
+				} else if want, _ := netmail.ParseAddress(tt.m.From.String()); a.Address != want.Address || a.Name != want.Name {
 					t.Errorf("From parses as %+v, want %+v", a, want)
 				}
 			}
@@ -229,7 +229,7 @@ func TestCompose(t *testing.T) {
 
 func TestComposeDefaultsDate(t *testing.T) {
 	t.Parallel()
-	b, _, err := compose(Message{To: []string{"a@example.org"}}, testDate, testID)
+	b, _, err := compose(Message{To: to("a@example.org")}, testDate, testID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +242,7 @@ func TestFormatMessageID(t *testing.T) {
 	t.Parallel()
 	seen := map[string]bool{}
 	for _, from := range []string{"knockd@router.example.org", "", "root"} {
-		b, err := Format(Message{From: from, To: []string{"a@example.org"}})
+		b, err := Format(Message{From: addr(from), To: to("a@example.org")})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -358,10 +358,10 @@ func TestValidate(t *testing.T) {
 		m    Message
 		errs string
 	}{
-		{Message{To: []string{"a@example.org"}}, ""},
+		{Message{To: to("a@example.org")}, ""},
 		{Message{}, "no recipient"},
-		{Message{From: "bad\nFrom: x@y", To: []string{"a@example.org"}}, "mail: From:"},
-		{Message{To: []string{"a@example.org", "-oi"}}, "mail: To[1]:"},
+		{Message{From: addr("bad\nFrom: x@y"), To: to("a@example.org")}, "From:"},
+		{Message{To: to("a@example.org", "-oi")}, "To[1]:"},
 	}
 	for _, tt := range tests {
 		err := tt.m.Validate()
@@ -423,11 +423,11 @@ func TestKnock(t *testing.T) {
 func TestRecorder(t *testing.T) {
 	t.Parallel()
 	var r Recorder
-	to := []string{"a@example.org"}
+	to := to("a@example.org")
 	if err := r.Send(context.Background(), Message{To: to, Subject: "one"}); err != nil {
 		t.Fatal(err)
 	}
-	to[0] = "changed@example.org" // the recorder keeps its own copy
+	to[0] = addr("changed@example.org") // the recorder keeps its own copy
 	if err := r.Send(context.Background(), Message{Subject: "no recipient"}); err == nil {
 		t.Error("Send without recipients succeeded")
 	}
@@ -440,7 +440,7 @@ func TestRecorder(t *testing.T) {
 	r.Err = boom
 	go func() { _ = r.Send(context.Background(), Message{To: to, Subject: "two"}) }()
 	got := r.WaitMessages(2, 5*time.Second)
-	if len(got) != 2 || got[0].Subject != "one" || got[0].To[0] != "a@example.org" || got[1].Subject != "two" {
+	if len(got) != 2 || got[0].Subject != "one" || got[0].To[0].Addr != "a@example.org" || got[1].Subject != "two" {
 		t.Errorf("recorded %+v", got)
 	}
 	if err := r.Send(context.Background(), Message{To: to}); !errors.Is(err, boom) {
@@ -463,7 +463,7 @@ func FuzzParseAddress(f *testing.F) {
 		if strings.HasPrefix(a.Addr, "-") || strings.ContainsFunc(a.Addr+a.Name, isControl) {
 			t.Fatalf("ParseAddress(%q) = %+v", s, a)
 		}
-		b, rcpts, err := compose(Message{From: s, To: []string{s, "other@example.org"}, Subject: "x", Date: testDate}, testDate, testID)
+		b, rcpts, err := compose(Message{From: addr(s), To: to(s, "other@example.org"), Subject: "x", Date: testDate}, testDate, testID)
 		if err != nil {
 			t.Fatalf("compose with accepted address %q: %v", s, err)
 		}
@@ -496,7 +496,7 @@ func FuzzHeaderText(f *testing.F) {
 	f.Add("=?utf-8?q?x?=", "\x00\x1b")
 	f.Add(strings.Repeat("門", 120), strings.Repeat("é", 600))
 	f.Fuzz(func(t *testing.T, subject, body string) {
-		b, _, err := compose(Message{To: []string{"a@example.org"}, Subject: subject, Body: body, Date: testDate}, testDate, testID)
+		b, _, err := compose(Message{To: to("a@example.org"), Subject: subject, Body: body, Date: testDate}, testDate, testID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -523,4 +523,22 @@ func FuzzHeaderText(f *testing.F) {
 			t.Fatalf("body %q decodes to %q, want %q", body, p.body, cleanBody(body))
 		}
 	})
+}
+
+// addr parses s, or for a test of what ParseAddress refuses, builds the
+// Address by hand.
+func addr(s string) Address {
+	a, err := ParseAddress(s)
+	if err != nil {
+		return Address{Addr: s}
+	}
+	return a
+}
+
+func to(ss ...string) []Address {
+	var out []Address
+	for _, s := range ss {
+		out = append(out, addr(s))
+	}
+	return out
 }

@@ -105,11 +105,11 @@ func (s *Sendmail) Send(ctx context.Context, m Message) error {
 	}
 	switch {
 	case ctx.Err() != nil && errors.Is(context.Cause(ctx), context.DeadlineExceeded):
-		return fmt.Errorf("mail: %s: killed after %v: %w%s", path, timeout, context.DeadlineExceeded, out.suffix())
+		return fmt.Errorf("%s: killed after %v: %w%s", path, timeout, context.DeadlineExceeded, out.suffix())
 	case ctx.Err() != nil:
-		return fmt.Errorf("mail: %s: killed: %w%s", path, ctx.Err(), out.suffix())
+		return fmt.Errorf("%s: killed: %w%s", path, ctx.Err(), out.suffix())
 	}
-	return fmt.Errorf("mail: %s: %w%s", path, err, out.suffix())
+	return fmt.Errorf("%s: %w%s", path, err, out.suffix())
 }
 
 // limitedBuffer keeps the first max bytes written to it and discards the

@@ -77,74 +77,6 @@ type Event struct {
 	At    time.Time // the clock reading of the packet or expiry behind it
 }
 
-type attempt struct {
-	src      *source
-	next     *attempt // the source's other attempts
-	door     int32
-	stage    int32 // steps matched; -1 while cooling down after success
-	deadline time.Time
-
-	// Every tracked attempt is in two lists at once: link[byAge] in fresh
-	// or advanced, link[byDeadline] in its door's exp or cool list.
-	link [2]links
-}
-
-// Which of an attempt's links a list uses.
-const (
-	byAge      = 0
-	byDeadline = 1
-)
-
-type links struct {
-	prev, next *attempt
-	in         *list // the list the attempt is in, nil when in none
-}
-
-type source struct {
-	addr netip.Addr
-	atts *attempt // singly linked through attempt.next
-	free *source  // free list link while unused
-}
-
-// list is an intrusive doubly linked list of attempts, oldest first.
-type list struct {
-	head, tail *attempt
-	k          int // byAge or byDeadline; indexed as k&1, which needs no bounds check
-}
-
-func (l *list) push(a *attempt) {
-	lk := &a.link[l.k&1]
-	lk.in, lk.prev, lk.next = l, l.tail, nil
-	if l.tail != nil {
-		l.tail.link[l.k&1].next = a
-	} else {
-		l.head = a
-	}
-	l.tail = a
-}
-
-func (l *list) remove(a *attempt) {
-	lk := &a.link[l.k&1]
-	if lk.prev != nil {
-		lk.prev.link[l.k&1].next = lk.next
-	} else {
-		l.head = lk.next
-	}
-	if lk.next != nil {
-		lk.next.link[l.k&1].prev = lk.prev
-	} else {
-		l.tail = lk.prev
-	}
-	*lk = links{}
-}
-
-// unlink takes a out of its list of kind k, if it is in one.
-func (a *attempt) unlink(k int) {
-	if l := a.link[k].in; l != nil {
-		l.remove(a)
-	}
-}
-
 // Matcher tracks knock attempts. It is not safe for concurrent use.
 type Matcher struct {
 	doors    []Door
@@ -165,6 +97,17 @@ type Matcher struct {
 
 	// Evictions counts attempts dropped because the table was full.
 	Evictions uint64
+
+	// busy is set while Process or Expire runs: a door replaced from an
+	// event callback is replaced once they return (replacing it at once
+	// would free the attempt being worked on).
+	busy     bool
+	replaced []replacement
+}
+
+type replacement struct {
+	i int
+	d Door
 }
 
 // New returns a matcher for doors, holding at most max attempts. Events are
@@ -196,10 +139,20 @@ const DefaultMax = 32768
 // Len returns the number of tracked attempts (including cool-downs).
 func (m *Matcher) Len() int { return m.n }
 
+// DoorLen returns the number of attempts and cool-downs of door i. It
+// walks the door's lists: for the status, not the packet path.
+func (m *Matcher) DoorLen(i int) int {
+	n := 0
+	for _, l := range []*list{&m.exp[i], &m.cool[i]} {
+		for a := l.head; a != nil; a = a.link[byDeadline].next {
+			n++
+		}
+	}
+	return n
+}
+
 // Sources returns the number of tracked source addresses.
 func (m *Matcher) Sources() int { return len(m.sources) }
-
-
 
 // key is a source address as a map key: 16 bytes hash and compare faster
 // than a netip.Addr (24 bytes, with its zone handle). IPv4-mapped IPv6
@@ -209,6 +162,8 @@ type key [16]byte
 // Process feeds one packet to the matcher. IPv4-mapped IPv6 sources count
 // as their IPv4 address.
 func (m *Matcher) Process(p Packet) {
+	m.busy = true
+	defer m.done()
 	now := m.now()
 	p.Src = p.Src.Unmap()
 	k := key(p.Src.As16())
@@ -377,6 +332,8 @@ func (m *Matcher) expire(a *attempt, now time.Time) {
 // Expire removes every attempt whose deadline has passed, reporting
 // Timeout events. Call it when NextDeadline passes.
 func (m *Matcher) Expire() {
+	m.busy = true
+	defer m.done()
 	now := m.now()
 	for i := range m.exp {
 		for _, l := range []*list{&m.exp[i], &m.cool[i]} {
@@ -427,10 +384,26 @@ func (m *Matcher) dropSource(s *source) {
 
 // Replace installs d as door i, dropping the attempts and cool-downs of
 // the door it replaces (their steps no longer apply). One-time and
-// rotating doors change their knock this way.
+// rotating doors change their knock this way. Called from an event
+// callback, it takes effect when Process or Expire returns.
 func (m *Matcher) Replace(i int, d Door) {
+	if m.busy {
+		m.replaced = append(m.replaced, replacement{i, d})
+		return
+	}
 	m.dropDoor(i)
 	m.doors[i] = d
+}
+
+// done ends Process or Expire: replacements asked for meanwhile happen.
+func (m *Matcher) done() {
+	m.busy = false
+	for len(m.replaced) > 0 {
+		r := m.replaced[0]
+		m.replaced = m.replaced[1:]
+		m.Replace(r.i, r.d)
+	}
+	m.replaced = m.replaced[:0]
 }
 
 // dropDoor removes every attempt and cool-down of door i.

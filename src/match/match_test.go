@@ -411,7 +411,7 @@ func TestRebuildKeepsUnchangedDoors(t *testing.T) {
 	// An old door kept under a changed knock is refused: its attempts go.
 	m.Process(tcp(A, 9))
 	m.Rebuild(plain(next), []int{3, 1, 2, 0}) // d's attempt offered to b2: not Equal
-	if m.Len() != 1 { // only c's cool-down is left
+	if m.Len() != 1 {                         // only c's cool-down is left
 		t.Fatalf("%d attempts after a mismatched keep", m.Len())
 	}
 	clk.add(2 * time.Minute)
@@ -433,6 +433,33 @@ func TestDevices(t *testing.T) {
 	p.Port.Num = 2
 	m.Process(p)
 	if got := r.take(); got != "2001:db8::1 wan6 only stage1; 2001:db8::1 wan6 only stage2; 2001:db8::1 wan6 only open" {
+		t.Fatalf("events %q", got)
+	}
+}
+
+// TestReplaceFromCallback: a door replaced by the OPEN event's callback
+// (a one-time sequence used) is replaced after Process returns, without
+// touching the attempt being processed.
+func TestReplaceFromCallback(t *testing.T) {
+	t.Parallel()
+	d := door("otp", "1,2")
+	c := newClock()
+	var m *Matcher
+	var events []string
+	m = New([]Door{d.Door}, 0, c.now, func(e Event) {
+		events = append(events, fmt.Sprint(e.Kind, e.Stage))
+		if e.Kind == Open {
+			m.Replace(0, Door{Steps: []l4.Port{{Proto: l4.TCP, Num: 3}}, Timeout: time.Second})
+		}
+	})
+	m.Process(tcp("198.51.100.1", 1))
+	m.Process(tcp("198.51.100.2", 1))
+	m.Process(tcp("198.51.100.1", 2))
+	if m.Len() != 0 || m.Sources() != 0 {
+		t.Fatalf("after the replace: %d attempts, %d sources", m.Len(), m.Sources())
+	}
+	m.Process(tcp("198.51.100.2", 3))
+	if got := strings.Join(events, " "); got != "1 1 1 1 1 2 2 2 1 1 2 1" { // kind stage: the old door's attempt of .2 is gone, 3 opens the new one
 		t.Fatalf("events %q", got)
 	}
 }

@@ -110,6 +110,16 @@ func lookupDigest(name string) (digestAlg, error) {
 	return digestAlg{}, fmt.Errorf("unknown digest type %q", name)
 }
 
+// ParseDigest returns the canonical name of a digest type ("SHA3-256"
+// gives "sha3_256"); "" means sha256.
+func ParseDigest(name string) (string, error) {
+	d, err := lookupDigest(name)
+	if err != nil {
+		return "", fmt.Errorf("%w (want %s)", err, strings.Join(Digests(), ", "))
+	}
+	return d.name, nil
+}
+
 // Digests returns the supported digest type names.
 func Digests() []string {
 	out := make([]string, len(digestAlgs))
@@ -131,20 +141,30 @@ type Keys struct {
 	HMACDigest string
 }
 
+// KeyError is a problem of one of the Keys; Field is "Rijndael", "HMAC"
+// or "HMACDigest", so that a caller can name the setting at fault.
+type KeyError struct {
+	Field string
+	Err   error
+}
+
+func (e *KeyError) Error() string { return e.Err.Error() }
+func (e *KeyError) Unwrap() error { return e.Err }
+
 // Validate checks key lengths and the digest name, and refuses equal
-// encryption and HMAC keys as fwknopd does.
+// encryption and HMAC keys as fwknopd does. Errors are *KeyError.
 func (k Keys) Validate() error {
 	if len(k.Rijndael) == 0 || len(k.Rijndael) > MaxRijndaelKeyLen {
-		return fmt.Errorf("Rijndael key must be 1 to %d bytes, got %d", MaxRijndaelKeyLen, len(k.Rijndael))
+		return &KeyError{"Rijndael", fmt.Errorf("Rijndael key must be 1 to %d bytes, got %d", MaxRijndaelKeyLen, len(k.Rijndael))}
 	}
 	if len(k.HMAC) == 0 || len(k.HMAC) > MaxHMACKeyLen {
-		return fmt.Errorf("HMAC key must be 1 to %d bytes, got %d", MaxHMACKeyLen, len(k.HMAC))
+		return &KeyError{"HMAC", fmt.Errorf("HMAC key must be 1 to %d bytes, got %d", MaxHMACKeyLen, len(k.HMAC))}
 	}
 	if string(k.Rijndael) == string(k.HMAC) {
-		return fmt.Errorf("Rijndael and HMAC keys must differ")
+		return &KeyError{"HMAC", fmt.Errorf("Rijndael and HMAC keys must differ")}
 	}
 	if _, err := lookupDigest(k.HMACDigest); err != nil {
-		return err
+		return &KeyError{"HMACDigest", err}
 	}
 	return nil
 }

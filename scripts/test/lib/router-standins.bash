@@ -59,9 +59,10 @@ while [ ! -s "$pidfile" ] && [ "$i" -lt 30 ]; do sleep 0.1; i=$((i + 1)); done
 EOS
 	cat >"$tmp/knockd-daemon" <<'EOS'
 #!/bin/sh
-# the stand-in daemon: records SIGHUP and SIGTERM, lives at most 60 s
+# the stand-in daemon: records SIGHUP, SIGUSR2 and SIGTERM, lives at most 60 s
 log=$1 pidfile=$2
 trap 'echo HUP >>"$log"' HUP
+trap 'echo USR2 >>"$log"' USR2
 trap 'echo TERM >>"$log"; rm -f "$pidfile"; exit 0' TERM
 echo $$ >"$pidfile"
 i=0

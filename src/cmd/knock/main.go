@@ -1,6 +1,9 @@
 // Command knock is knockd-go's knock client, compatible with knockd 0.8's
 // knock: it hits each port in turn with one TCP SYN or one UDP datagram.
-// It runs on Linux, macOS and Windows.
+// It also knocks the current sequence of a rotating door (--secret,
+// --secret-file, --uri) and sends fwknop SPA packets (-S), with keys from
+// the command line, a key file or an fwknoprc stanza (-n). It runs on
+// Linux, macOS and Windows.
 package main
 
 import (
@@ -28,6 +31,8 @@ var options = []getopt.Option{
 }
 
 const usage = `usage: knock [options] <host> <port[:proto]> [port[:proto]] ...
+       knock [options] --secret <base32> | --secret-file <file> | --uri <uri> [<host>]
+       knock -S [SPA options] <host>
 options:
   -u, --udp            make all port hits use UDP (default is TCP)
   -d, --delay <t>      wait <t> milliseconds between port hits
@@ -41,6 +46,47 @@ example:  knock myserver.example.com 123:tcp 456:udp 789:tcp
 `
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+// client is one run of knock, with what it takes from its surroundings.
+type client struct {
+	stdout, stderr io.Writer
+	now            func() time.Time       // the clock of rotating knocks and SPA timestamps
+	home           func() (string, error) // where ~/.fwknoprc is
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	c := &client{stdout: stdout, stderr: stderr, now: time.Now, home: os.UserHomeDir}
+	return c.run(args)
+}
+
+// allOptions are every flag of knock.
+func allOptions() []getopt.Option {
+	return append(append(append([]getopt.Option{}, options...), spaOptions...), rotateOptions...)
+}
+
+// fail prints a message and returns knock's failure status.
+func (c *client) fail(format string, args ...any) int {
+	fmt.Fprintf(c.stderr, "knock: "+format+"\n", args...)
+	return 1
+}
+
+// warn prints a warning.
+func (c *client) warn(format string, args ...any) {
+	fmt.Fprintf(c.stderr, "knock: warning: "+format+"\n", args...)
+}
+
+// optName names a flag as the user typed it: -A or --key.
+func optName(short byte) string {
+	for _, o := range allOptions() {
+		if o.Short == short {
+			if short < 0x80 {
+				return "-" + string(rune(short))
+			}
+			return "--" + o.Long
+		}
+	}
+	return "?"
+}
 
 // hit is one knock.
 type hit struct {
@@ -74,72 +120,90 @@ func parseHit(s string, udp bool) (hit, error) {
 	return h, nil
 }
 
-func run(args []string, stdout, stderr io.Writer) int {
-	r, err := getopt.Parse(append(options, spaOptions...), args)
+func (c *client) run(args []string) int {
+	r, err := getopt.Parse(allOptions(), args)
 	if err != nil {
-		fmt.Fprintf(stderr, "knock: %v\n%s", err, usage)
+		fmt.Fprintf(c.stderr, "knock: %v\n%s", err, usage)
 		return 1
 	}
 	if r.Has('V') {
-		fmt.Fprintf(stdout, "knock %s (knockd-go)\n", version.Version)
+		fmt.Fprintf(c.stdout, "knock %s (knockd-go)\n", version.Version)
 		return 0
 	}
+	rotating := r.Has(optSecret) || r.Has(optSecretFile) || r.Has(optURI)
 	if r.Has('S') {
-		return runSPA(r, stdout, stderr)
+		if rotating {
+			return c.fail("-S and a rotating knock (--secret, --secret-file, --uri) exclude each other")
+		}
+		return c.runSPA(r)
 	}
-	for _, c := range []byte{'A', 'a', 's', 'p'} {
-		if r.Has(c) {
-			fmt.Fprintf(stderr, "knock: -%c is an SPA option: add -S\n", c)
-			return 1
+	for _, o := range spaOptions {
+		if o.Short != 'S' && r.Has(o.Short) {
+			return c.fail("%s is an SPA option: add -S", optName(o.Short))
 		}
 	}
-	if r.Has('h') || len(r.Args) < 2 {
-		fmt.Fprint(stderr, usage+"\n"+spaUsage)
+	if r.Has('h') {
+		fmt.Fprint(c.stderr, usage+"\n"+rotateUsage+"\n"+spaUsage)
 		return 1
 	}
+	if rotating {
+		return c.runRotating(r)
+	}
+	for _, o := range rotateOptions {
+		if r.Has(o.Short) {
+			return c.fail("%s is a rotating knock option: add --secret, --secret-file or --uri", optName(o.Short))
+		}
+	}
+	if len(r.Args) < 2 {
+		fmt.Fprint(c.stderr, usage+"\n"+rotateUsage+"\n"+spaUsage)
+		return 1
+	}
+	var hits []hit
+	for _, a := range r.Args[1:] {
+		h, err := parseHit(a, r.Has('u'))
+		if err != nil {
+			return c.fail("%v", err)
+		}
+		hits = append(hits, h)
+	}
+	return c.knockAll(r, r.Args[0], hits)
+}
+
+// knockAll sends hits to host with the delay and address family of the
+// command line.
+func (c *client) knockAll(r *getopt.Result, host string, hits []hit) int {
 	delay := 0
 	if r.Has('d') {
+		var err error
 		delay, err = strconv.Atoi(r.Last('d', "0"))
 		if err != nil {
-			fmt.Fprintf(stderr, "knock: delay %q is not a number of milliseconds\n", r.Last('d', ""))
-			return 1
+			return c.fail("delay %q is not a number of milliseconds", r.Last('d', ""))
 		}
 		if delay < 0 {
-			fmt.Fprintln(stderr, "error: delay cannot be negative")
+			fmt.Fprintln(c.stderr, "error: delay cannot be negative")
 			return 1
 		}
 	}
 	family := "ip"
 	switch {
 	case r.Has('4') && r.Has('6'):
-		fmt.Fprintln(stderr, "knock: -4 and -6 exclude each other")
-		return 1
+		return c.fail("-4 and -6 exclude each other")
 	case r.Has('4'):
 		family = "ip4"
 	case r.Has('6'):
 		family = "ip6"
 	}
-	host := r.Args[0]
-	var hits []hit
-	for _, a := range r.Args[1:] {
-		h, err := parseHit(a, r.Has('u'))
-		if err != nil {
-			fmt.Fprintf(stderr, "knock: %v\n", err)
-			return 1
-		}
-		hits = append(hits, h)
-	}
 	for _, h := range hits {
 		addr, err := resolve(family, host, h)
 		if err != nil {
-			fmt.Fprintf(stderr, "Failed to resolve hostname '%s' on port %s\n%v\n", host, h.port, err)
+			fmt.Fprintf(c.stderr, "Failed to resolve hostname '%s' on port %s\n%v\n", host, h.port, err)
 			return 1
 		}
 		if r.Has('v') {
-			fmt.Fprintf(stdout, "hitting %s %s\n", h.proto, addr)
+			fmt.Fprintf(c.stdout, "hitting %s %s\n", h.proto, addr)
 		}
 		if err := knock(h.proto, addr); err != nil && r.Has('v') {
-			fmt.Fprintf(stderr, "knock: %v\n", err)
+			fmt.Fprintf(c.stderr, "knock: %v\n", err)
 		}
 		if delay > 0 {
 			time.Sleep(time.Duration(delay) * time.Millisecond)

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command knockd is knockd-go's port-knock daemon: a drop-in replacement
 // for knockd 0.8 that also opens and forwards ports, wakes LAN hosts, mails
 // the admin and accepts fwknop SPA packets by itself.
@@ -8,17 +10,21 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"os/signal"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/knockd-go/knockd-go/src/capture"
 	"github.com/knockd-go/knockd-go/src/config"
 	"github.com/knockd-go/knockd-go/src/daemon"
+	"github.com/knockd-go/knockd-go/src/door"
 	"github.com/knockd-go/knockd-go/src/internal/getopt"
 	"github.com/knockd-go/knockd-go/src/logx"
+	"github.com/knockd-go/knockd-go/src/rotate"
+	"github.com/knockd-go/knockd-go/src/service"
 	"github.com/knockd-go/knockd-go/src/version"
 )
 
@@ -36,11 +42,17 @@ var options = []getopt.Option{
 	{Short: 'k', Long: "check", HasArg: false},
 	{Short: 'V', Long: "version", HasArg: false},
 	{Short: 'h', Long: "help", HasArg: false},
+	{Short: optShowURI, Long: "show-secret-uri", HasArg: true},
 }
+
+// Long-only options.
+const optShowURI = 0x80 // --show-secret-uri DOOR
 
 const usage = `usage: knockd [options]
 options:
-  -i, --interface <int>  network interface to listen on (default "eth0")
+  -i, --interface <int>  network interface to listen on (default "eth0"); repeat it,
+                         or give "pppoe-wan 6in4-wan6", for several; "wan=pppoe-wan"
+                         also lets doors name the device "wan"
   -d, --daemon           run as a daemon
   -c, --config <file>    use an alternate config file (default /etc/knockd.conf)
   -u, --uci <file>       read a UCI config file (/etc/config/knockd) instead
@@ -53,14 +65,17 @@ options:
   -k, --check            check the configuration and exit
   -V, --version          display version
   -h, --help             this help
+      --show-secret-uri DOOR [HOST]
+                         print the URI of a rotating knock (for knock --uri, a phone
+                         app or a QR code); HOST is the router's name for clients
+signals: HUP re-reads the configuration, USR2 restores grants after a
+firewall reload, USR1 logs counters, TERM and INT stop.
 `
 
-const daemonEnv = "KNOCKD_GO_DAEMONIZED"
-
 func main() {
-	// Catch signals first: procd or a firewall hook may send SIGHUP right
-	// after a (re)start, before the daemon is ready; it is then handled as
-	// a reload once the daemon runs instead of killing the process.
+	// Catch signals first: procd or a firewall hook may send a signal
+	// right after a (re)start, before the daemon is ready; it is then
+	// handled once the daemon runs instead of killing the process.
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, handled...)
 	if os.Getenv("GOGC") == "" {
@@ -71,7 +86,53 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, sigs))
 }
 
-var handled = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGUSR1}
+var handled = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2}
+
+// flags is the parsed command line.
+type flags struct {
+	r *getopt.Result
+}
+
+func (f flags) configPath() string {
+	if f.r.Has('u') {
+		return f.r.Last('u', "")
+	}
+	return f.r.Last('c', "/etc/knockd.conf")
+}
+
+func (f flags) load() (*config.Config, error) {
+	if f.r.Has('u') {
+		return config.LoadUCI(f.configPath())
+	}
+	return config.Load(f.configPath())
+}
+
+// interfaces returns the -i values, each split on blanks and commas.
+func (f flags) interfaces() []string {
+	var out []string
+	for _, v := range f.r.Values['i'] {
+		out = append(out, config.SplitList(v)...)
+	}
+	return out
+}
+
+func (f flags) env() door.Env {
+	return door.Env{Interfaces: f.interfaces(), NoIPv6: f.r.Has('4')}
+}
+
+func (f flags) logFile(cfg *config.Config) string {
+	if cfg.Options.LogFile != "" {
+		return cfg.Options.LogFile
+	}
+	return f.r.Last('g', "")
+}
+
+func (f flags) pidFile(cfg *config.Config) string {
+	if cfg.Options.PidFile != config.DefaultPidFile {
+		return cfg.Options.PidFile
+	}
+	return f.r.Last('p', config.DefaultPidFile)
+}
 
 func run(args []string, stdout, stderr io.Writer, sigs chan os.Signal) int {
 	r, err := getopt.Parse(options, args)
@@ -79,44 +140,56 @@ func run(args []string, stdout, stderr io.Writer, sigs chan os.Signal) int {
 		fmt.Fprintf(stderr, "knockd: %v\n%s", err, usage)
 		return 1
 	}
-	if r.Has('h') {
+	f := flags{r}
+	switch {
+	case r.Has('h'):
 		fmt.Fprint(stdout, usage)
 		return 0
-	}
-	if r.Has('V') {
+	case r.Has('V'):
 		fmt.Fprintf(stdout, "knockd %s (knockd-go)\n", version.Version)
 		return 0
-	}
-	if len(r.Args) > 0 {
-		fmt.Fprintf(stderr, "knockd: unexpected argument %q\n%s", r.Args[0], usage)
+	case len(r.Args) > 1 || len(r.Args) == 1 && !r.Has(optShowURI):
+		fmt.Fprintf(stderr, "knockd: unexpected argument %q\n%s", r.Args[len(r.Args)-1], usage)
 		return 1
 	}
-	load := loader(r)
-	cfg, err := load()
+	cfg, err := f.load()
+	if err == nil {
+		// What -k accepts is what runs: the same compile as start-up.
+		_, err = door.Compile(cfg, f.env())
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "knockd: %v\n", err)
 		return 1
 	}
 	if r.Has('k') {
-		fmt.Fprintf(stdout, "%s: %d door(s), configuration OK\n", configPath(r), len(cfg.Doors))
+		fmt.Fprintf(stdout, "%s: %d door(s), configuration OK\n", f.configPath(), len(cfg.Doors))
 		return 0
+	}
+	if r.Has(optShowURI) {
+		return showURI(cfg, r.Last(optShowURI, ""), strings.Join(r.Args, ""), stdout, stderr)
 	}
 	if !cfg.Options.Enabled {
-		fmt.Fprintf(stderr, "knockd: %s: disabled (enabled '0')\n", configPath(r))
+		fmt.Fprintf(stderr, "knockd: %s: disabled (enabled '0')\n", f.configPath())
 		return 0
 	}
-	if r.Has('d') && os.Getenv(daemonEnv) == "" {
+	if r.Has('d') && !daemonized() {
 		return daemonize(stderr)
 	}
-	logFile := r.Last('g', "")
-	if cfg.Options.LogFile != "" {
-		logFile = cfg.Options.LogFile
+	ready := readyReporter()
+	if ready != nil {
+		stderr = ready // until the parent is told, errors go to it
 	}
-	lo := logx.Options{Syslog: cfg.Options.UseSyslog, LogFile: logFile}
-	if r.Has('v') {
+	code := serve(f, cfg, stdout, stderr, sigs, ready)
+	return code
+}
+
+// serve runs the daemon until a signal stops it.
+func serve(f flags, cfg *config.Config, stdout, stderr io.Writer, sigs chan os.Signal, ready *os.File) int {
+	lo := logx.Options{Syslog: cfg.Options.UseSyslog, LogFile: f.logFile(cfg)}
+	if f.r.Has('v') {
 		lo.Verbose = stdout
 	}
-	if r.Has('D') {
+	if f.r.Has('D') {
 		lo.Debug = stdout
 	}
 	log, err := logx.New(lo)
@@ -125,40 +198,45 @@ func run(args []string, stdout, stderr io.Writer, sigs chan os.Signal) int {
 		return 1
 	}
 	defer log.Close()
-
-	acts, err := newActions(cfg, log)
-	if err != nil {
-		fmt.Fprintf(stderr, "knockd: %v\n", err)
-		return 1
-	}
-	d, err := daemon.New(cfg, daemon.Options{
-		ConfigPath: configPath(r),
-		Load:       load,
-		Interface:  r.Last('i', ""),
-		NoIPv6:     r.Has('4'),
-		Lookup:     r.Has('l'),
-		Log:        log,
-		Actions:    acts.daemonActions(),
-		NewSPA:     newSPA,
-	})
-	if err != nil {
-		fmt.Fprintf(stderr, "knockd: %v\n", err)
-		acts.close()
-		return 1
-	}
 	pidfile := ""
-	if os.Getenv(daemonEnv) != "" {
-		pidfile = r.Last('p', config.DefaultPidFile)
-		if cfg.Options.PidFile != config.DefaultPidFile {
-			pidfile = cfg.Options.PidFile
+	if ready != nil || daemonized() {
+		pidfile = f.pidFile(cfg)
+		if err := writePidFile(pidfile); err != nil {
+			fmt.Fprintf(stderr, "knockd: %v\n", err)
+			return 1
 		}
-		if err := os.WriteFile(pidfile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
-			log.Printf("could not create pid file %s: %v", pidfile, err)
-			pidfile = ""
+		defer os.Remove(pidfile)
+	}
+	svc, err := service.New(service.Options{
+		Load:       f.load,
+		ConfigPath: f.configPath(),
+		Env:        f.env(),
+		Log:        log,
+		NewSource:  func(devs []string) daemon.Source { return capture.NewGroup(devs, log) },
+		Lookup:     lookup(f.r.Has('l')),
+	}, cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "knockd: %v\n", err)
+		return 1
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	log.Printf("starting up, listening on %s", strings.Join(devicesOf(svc), " "))
+	runErr := make(chan error, 1)
+	go func() { runErr <- svc.Run(ctx) }()
+	select {
+	case <-svc.Ready():
+		if ready != nil {
+			fmt.Fprintln(ready, readyLine)
+			ready.Close()
+			stderr = io.Discard
 		}
+	case err := <-runErr:
+		shutdown(svc)
+		fmt.Fprintf(stderr, "knockd: %v\n", err)
+		return 1
 	}
 
-	ctx, cancel := context.WithCancel(context.Background())
 	if sigs == nil {
 		sigs = make(chan os.Signal, 8)
 		signal.Notify(sigs, handled...)
@@ -167,20 +245,21 @@ func run(args []string, stdout, stderr io.Writer, sigs chan os.Signal) int {
 	reload := make(chan struct{}, 1)
 	go func() {
 		for s := range sigs {
-			if s == syscall.SIGUSR1 {
-				log.Printf("%s", d.Stats())
-				continue
-			}
-			if s == syscall.SIGHUP {
+			switch s {
+			case syscall.SIGUSR1:
+				log.Printf("%s", svc.Stats())
+			case syscall.SIGUSR2:
+				svc.Reassert()
+			case syscall.SIGHUP:
 				select { // coalesce storms: one reload pending at most
 				case reload <- struct{}{}:
 				default:
 				}
-				continue
+			default:
+				cancel()
+				signal.Stop(sigs) // a second ^C kills at once
+				return
 			}
-			cancel()
-			signal.Stop(sigs) // a second ^C kills at once
-			return
 		}
 	}()
 	go func() {
@@ -189,78 +268,69 @@ func run(args []string, stdout, stderr io.Writer, sigs chan os.Signal) int {
 			case <-ctx.Done():
 				return
 			case <-reload:
-				acts.reassert() // a firewall reload hook sends SIGHUP too
-				if err := d.Reload(); err == nil {
-					c := d.Config()
-					lf := r.Last('g', "")
-					if c.Options.LogFile != "" {
-						lf = c.Options.LogFile
-					}
-					if lf != "" {
-						log.Printf("re-opening log file: %s", lf)
-					}
-					if err := log.Reopen(lf, c.Options.UseSyslog); err != nil {
-						fmt.Fprintf(stderr, "warning: %v\n", err)
-					}
+				if svc.Reload() != nil {
+					continue
+				}
+				c := svc.Config()
+				lf := f.logFile(c)
+				if lf != "" {
+					log.Printf("re-opening log file: %s", lf)
+				}
+				if err := log.Reopen(lf, c.Options.UseSyslog); err != nil {
+					log.Printf("error: %v", err)
 				}
 			}
 		}
 	}()
 
-	runErr := d.Run(ctx)
+	err = <-runErr
 	cancel()
-	sctx, scancel := context.WithTimeout(context.Background(), 15*time.Second)
-	d.Shutdown(sctx)
-	scancel()
-	acts.close()
-	if pidfile != "" {
-		os.Remove(pidfile)
-	}
-	if runErr != nil {
-		fmt.Fprintf(stderr, "knockd: %v\n", runErr)
+	shutdown(svc)
+	log.Printf("shutting down")
+	if err != nil {
+		log.Printf("error: %v", err)
 		return 1
 	}
 	return 0
 }
 
-func configPath(r *getopt.Result) string {
-	if r.Has('u') {
-		return r.Last('u', "")
+// showURI prints the URI of a rotating door.
+func showURI(cfg *config.Config, name, host string, stdout, stderr io.Writer) int {
+	for _, d := range cfg.Doors {
+		if d.Name != name {
+			continue
+		}
+		if d.Rotate == nil {
+			fmt.Fprintf(stderr, "knockd: door %q is not a rotating knock (no sequence_secret)\n", name)
+			return 1
+		}
+		fmt.Fprintln(stdout, rotate.URI(*d.Rotate, name, host))
+		return 0
 	}
-	return r.Last('c', "/etc/knockd.conf")
+	fmt.Fprintf(stderr, "knockd: no door %q\n", name)
+	return 1
 }
 
-func loader(r *getopt.Result) func() (*config.Config, error) {
-	if r.Has('u') {
-		path := r.Last('u', "")
-		return func() (*config.Config, error) { return config.LoadUCI(path) }
-	}
-	path := r.Last('c', "/etc/knockd.conf")
-	return func() (*config.Config, error) { return config.Load(path) }
+func shutdown(svc *service.Service) {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	svc.Shutdown(ctx)
 }
 
-// daemonize re-executes knockd in a new session with its standard streams
-// on /dev/null (Go cannot fork), then returns in the parent.
-func daemonize(stderr io.Writer) int {
-	exe, err := os.Executable()
+func devicesOf(svc *service.Service) []string { return svc.Devices() }
+
+// writePidFile writes the pid file, refusing to follow a symbolic link.
+func writePidFile(path string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|syscall.O_NOFOLLOW, 0o644)
 	if err != nil {
-		fmt.Fprintf(stderr, "knockd: cannot daemonize: %v\n", err)
-		return 1
+		return fmt.Errorf("pid file: %w", err)
 	}
-	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	_, err = f.WriteString(strconv.Itoa(os.Getpid()) + "\n")
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
 	if err != nil {
-		fmt.Fprintf(stderr, "knockd: cannot daemonize: %v\n", err)
-		return 1
+		return fmt.Errorf("pid file %s: %w", path, err)
 	}
-	defer null.Close()
-	cmd := exec.Command(exe, os.Args[1:]...)
-	cmd.Env = append(os.Environ(), daemonEnv+"=1")
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = null, null, null
-	cmd.Dir = "/"
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
-		fmt.Fprintf(stderr, "knockd: cannot daemonize: %v\n", err)
-		return 1
-	}
-	return 0
+	return nil
 }

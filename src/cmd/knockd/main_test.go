@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 import (
@@ -16,6 +18,8 @@ func TestFlagsAndConfigCheck(t *testing.T) {
 	os.WriteFile(bad, []byte("[ssh]\n  sequence = 7000,0\n"), 0o644)
 	uci := filepath.Join(dir, "knockd")
 	os.WriteFile(uci, []byte("config knockd 'global'\n\toption enabled '1'\n\nconfig door 'vpn'\n\toption sequence '2,1,2010'\n\tlist forward 'tcp/1723->192.168.1.51:1723'\n"), 0o644)
+	rot := filepath.Join(dir, "rot.conf")
+	os.WriteFile(rot, []byte("[rot]\n  sequence_secret = GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n"), 0o644)
 	off := filepath.Join(dir, "off")
 	os.WriteFile(off, []byte("config knockd 'global'\n\toption enabled '0'\n"), 0o644)
 	tests := []struct {
@@ -35,6 +39,11 @@ func TestFlagsAndConfigCheck(t *testing.T) {
 		{[]string{"-c", filepath.Join(dir, "missing"), "-k"}, 1, "no such file"},
 		{[]string{"-u", uci, "-k"}, 0, "1 door(s), configuration OK"},
 		{[]string{"-u", off}, 0, "disabled"},
+		{[]string{"-c", rot, "--show-secret-uri", "rot", "router.example.net"}, 0,
+			"otpauth://knock/knockd-go:rot?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&algorithm=SHA256&digits=4&period=30&ports=10000-60000&protocol=tcp&host=router.example.net&issuer=knockd-go"},
+		{[]string{"-c", rot, "--show-secret-uri", "nope"}, 1, `no door "nope"`},
+		{[]string{"-c", good, "--show-secret-uri", "ssh"}, 1, `door "ssh" is not a rotating knock`},
+		{[]string{"-c", good, "a", "b"}, 1, "unexpected argument"},
 	}
 	for _, tt := range tests {
 		var out, errb bytes.Buffer

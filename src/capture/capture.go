@@ -24,6 +24,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/knockd-go/knockd-go/src/logx"
 	"github.com/mdlayher/packet"
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
@@ -67,8 +68,7 @@ type Handler func(b []byte)
 // Capture owns the socket on one device.
 type Capture struct {
 	ifname string
-	log    func(format string, args ...any)
-	debug  func(format string, args ...any)
+	log    *logx.Logger
 
 	mu     sync.Mutex
 	filter []bpf.RawInstruction
@@ -77,20 +77,25 @@ type Capture struct {
 	addrs   atomic.Pointer[[]netip.Addr] // a handful: a scan beats a map
 	index   atomic.Int32
 	changed chan struct{}
-
-	// Opens counts how many times the socket was opened (for tests and stats).
-	Opens atomic.Int64
+	ready   chan struct{} // closed once capturing, or waiting for the device
+	readyOK sync.Once
 }
 
 // New returns a capture for ifname with the initial filter.
-func New(ifname string, filter []bpf.RawInstruction, logf, debugf func(string, ...any)) *Capture {
-	if debugf == nil {
-		debugf = func(string, ...any) {}
-	}
-	c := &Capture{ifname: ifname, filter: filter, log: logf, debug: debugf, changed: make(chan struct{}, 1)}
+func New(ifname string, filter []bpf.RawInstruction, log *logx.Logger) *Capture {
+	c := &Capture{ifname: ifname, filter: filter, log: log, changed: make(chan struct{}, 1), ready: make(chan struct{})}
 	c.addrs.Store(new([]netip.Addr))
 	return c
 }
+
+// Name returns the device's name.
+func (c *Capture) Name() string { return c.ifname }
+
+// Ready is closed once the socket is open, or the device is known to be
+// absent and waited for: then the capture does what it will keep doing.
+func (c *Capture) Ready() <-chan struct{} { return c.ready }
+
+func (c *Capture) setReady() { c.readyOK.Do(func() { close(c.ready) }) }
 
 // Local reports whether a is one of the device's current addresses.
 func (c *Capture) Local(a netip.Addr) bool {
@@ -115,7 +120,7 @@ func (c *Capture) SetFilter(f []bpf.RawInstruction) error {
 	c.filter = f
 	if c.conn != nil {
 		if err := c.conn.SetBPF(f); err != nil {
-			return fmt.Errorf("capture: set filter on %s: %w", c.ifname, err)
+			return fmt.Errorf("set filter on %s: %w", c.ifname, err)
 		}
 	}
 	return nil
@@ -128,7 +133,7 @@ func (c *Capture) Stats() (packets, drops uint32, err error) {
 	conn := c.conn
 	c.mu.Unlock()
 	if conn == nil {
-		return 0, 0, errors.New("capture: no socket open")
+		return 0, 0, errors.New("no socket open")
 	}
 	s, err := conn.Stats()
 	if err != nil {
@@ -159,7 +164,7 @@ func (c *Capture) refresh() *net.Interface {
 	slices.SortFunc(m, netip.Addr.Compare)
 	if !slices.Equal(*c.addrs.Load(), m) {
 		for _, a := range m {
-			c.debug("local IP: %s", a)
+			c.log.Debugf("local IP: %s", a)
 		}
 	}
 	c.addrs.Store(&m)
@@ -172,7 +177,7 @@ func (c *Capture) refresh() *net.Interface {
 func (c *Capture) Run(ctx context.Context, h Handler) error {
 	nl, err := watchNetlink()
 	if err != nil {
-		c.log("warning: cannot watch %s for changes (%v); polling every 2s", c.ifname, err)
+		c.log.Printf("warning: cannot watch %s for changes (%v); polling every 2s", c.ifname, err)
 	} else {
 		defer nl.Close()
 		go func() {
@@ -195,16 +200,17 @@ func (c *Capture) Run(ctx context.Context, h Handler) error {
 		ifi := c.refresh()
 		if ifi == nil {
 			if !waiting {
-				c.log("waiting for device %s", c.ifname)
+				c.log.Printf("waiting for device %s", c.ifname)
 				waiting = true
 			}
+			c.setReady()
 			if !c.wait(ctx, nl == nil, 30*time.Second) {
 				return nil
 			}
 			continue
 		}
 		if waiting {
-			c.log("device %s is present", c.ifname)
+			c.log.Printf("device %s is present", c.ifname)
 			waiting = false
 		}
 		err := c.serve(ctx, ifi, h, nl == nil)
@@ -212,10 +218,10 @@ func (c *Capture) Run(ctx context.Context, h Handler) error {
 			return nil
 		}
 		if errors.Is(err, os.ErrPermission) {
-			return fmt.Errorf("capture: %w (knockd needs root or CAP_NET_RAW)", err)
+			return fmt.Errorf("%w (knockd needs root or CAP_NET_RAW)", err)
 		}
 		if err != nil {
-			c.debug("capture on %s: %v; re-opening", c.ifname, err)
+			c.log.Debugf("capture on %s: %v; re-opening", c.ifname, err)
 			if !sleepCtx(ctx, backoff) {
 				return nil
 			}
@@ -278,12 +284,12 @@ func (c *Capture) serve(ctx context.Context, ifi *net.Interface, h Handler, poll
 	conn, err := packet.Listen(ifi, packet.Datagram, unix.ETH_P_ALL, &packet.Config{Filter: c.filter})
 	if err != nil {
 		c.mu.Unlock()
-		return fmt.Errorf("capture: listen on %s: %w", ifi.Name, err)
+		return fmt.Errorf("listen on %s: %w", ifi.Name, err)
 	}
 	c.conn = conn
 	c.mu.Unlock()
-	c.Opens.Add(1)
-	c.debug("listening on %s (index %d)", ifi.Name, ifi.Index)
+	c.setReady()
+	c.log.Debugf("listening on %s (index %d)", ifi.Name, ifi.Index)
 	if rc, err := conn.SyscallConn(); err == nil {
 		_ = rc.Control(func(fd uintptr) {
 			// Older kernels lack it (ENOPROTOOPT); the filter drops outgoing copies anyway.
@@ -298,7 +304,7 @@ func (c *Capture) serve(ctx context.Context, ifi *net.Interface, h Handler, poll
 	}
 	rc, err := conn.SyscallConn()
 	if err != nil {
-		return fmt.Errorf("capture: %s: %w", ifi.Name, err)
+		return fmt.Errorf("%s: %w", ifi.Name, err)
 	}
 	defer func() {
 		c.mu.Lock()
@@ -328,9 +334,9 @@ func (c *Capture) serve(ctx context.Context, ifi *net.Interface, h Handler, poll
 			nifi := c.refresh()
 			if nifi == nil || nifi.Index != ifi.Index {
 				if nifi == nil {
-					c.log("device %s disappeared", c.ifname)
+					c.log.Printf("device %s disappeared", c.ifname)
 				} else {
-					c.log("device %s re-created (index %d -> %d)", c.ifname, ifi.Index, nifi.Index)
+					c.log.Printf("device %s re-created (index %d -> %d)", c.ifname, ifi.Index, nifi.Index)
 				}
 				moved.Store(true)
 				_ = conn.SetReadDeadline(time.Unix(1, 0))
@@ -354,7 +360,7 @@ func (c *Capture) serve(ctx context.Context, ifi *net.Interface, h Handler, poll
 			if ctx.Err() != nil || moved.Load() {
 				return nil
 			}
-			return fmt.Errorf("capture: read on %s: %w", ifi.Name, err)
+			return fmt.Errorf("read on %s: %w", ifi.Name, err)
 		}
 		for i := 0; i < n; i++ {
 			h(r.packet(i))
@@ -451,13 +457,13 @@ type netlinkConn struct{ f *os.File }
 func watchNetlink() (*netlinkConn, error) {
 	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, unix.NETLINK_ROUTE)
 	if err != nil {
-		return nil, fmt.Errorf("capture: netlink socket: %w", err)
+		return nil, fmt.Errorf("netlink socket: %w", err)
 	}
 	sa := &unix.SockaddrNetlink{Family: unix.AF_NETLINK,
 		Groups: unix.RTMGRP_LINK | unix.RTMGRP_IPV4_IFADDR | unix.RTMGRP_IPV6_IFADDR}
 	if err := unix.Bind(fd, sa); err != nil {
 		unix.Close(fd)
-		return nil, fmt.Errorf("capture: netlink bind: %w", err)
+		return nil, fmt.Errorf("netlink bind: %w", err)
 	}
 	return &netlinkConn{f: os.NewFile(uintptr(fd), "rtnetlink")}, nil
 }

@@ -1,3 +1,5 @@
+//go:build linux
+
 package capture
 
 import (
@@ -5,6 +7,7 @@ import (
 	"testing"
 	"unsafe"
 
+	"github.com/knockd-go/knockd-go/src/logx"
 	"golang.org/x/sys/unix"
 )
 
@@ -49,7 +52,7 @@ func TestRecvBufferFor(t *testing.T) {
 }
 
 func TestLocal(t *testing.T) {
-	c := New("none0", nil, t.Logf, nil)
+	c := New("none0", nil, logx.Discard())
 	a := netip.MustParseAddr("192.0.2.1")
 	if c.Local(a) {
 		t.Fatal("Local is true before any address is known")

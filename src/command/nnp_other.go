@@ -1,0 +1,8 @@
+//go:build !linux
+
+package command
+
+import "os/exec"
+
+// StartUnprivileged starts c (no_new_privs is Linux's).
+func StartUnprivileged(c *exec.Cmd) error { return c.Start() }

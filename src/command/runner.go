@@ -1,0 +1,351 @@
+// Package command runs door commands as knockd does: the start command
+// through /bin/sh -c with %IP% replaced, then after cmd_timeout the stop
+// command. It caps the children running at once (and what one door may
+// hold of them), promises stop commands (they run at their time, or at
+// once on shutdown) and reports what became of each command.
+package command
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/knockd-go/knockd-go/src/logx"
+)
+
+// State is what became of a command.
+type State int
+
+// States of an Outcome.
+const (
+	None    State = iota // there was no command to run
+	Started              // it was started
+	Refused              // it was not run: too many commands running, or shutting down
+	Failed               // it could not be started
+)
+
+// Outcome is what became of one start command, for the log and the mail.
+type Outcome struct {
+	Cmd   string // with %IP% replaced
+	State State
+	Err   error // why it failed or was refused
+}
+
+// String describes the outcome: "started: CMD", "not run (REASON): CMD",
+// "failed to start: CMD: ERR"; empty for None.
+func (o Outcome) String() string {
+	switch o.State {
+	case Started:
+		return "started: " + o.Cmd
+	case Refused:
+		return "not run (" + o.Err.Error() + "): " + o.Cmd
+	case Failed:
+		return "failed to start: " + o.Cmd + ": " + o.Err.Error()
+	}
+	return ""
+}
+
+// Reasons a command is refused.
+var (
+	ErrBusy     = errors.New("too many commands running")
+	ErrShutdown = errors.New("shutting down")
+)
+
+// Runner runs door commands. Start forks in the caller's goroutine (the
+// packet path: a fork+exec takes well under a millisecond, and a hand-off
+// to another goroutine would add a thread wake-up to every knock's
+// latency); waiting for children and stop commands happen in the
+// background. It is safe for concurrent use.
+type Runner struct {
+	log   *logx.Logger
+	lim   *logx.Limiter // per-door budget of log lines (nil: none)
+	shell string
+	slots chan struct{}
+	null  *os.File // /dev/null, opened once: every exec would open it three times
+	cred  *syscall.Credential
+
+	mu      sync.Mutex
+	perDoor map[string]int // running start commands per door
+	pending map[*pendingStop]struct{}
+	running map[*exec.Cmd]bool // running commands; true for stop commands
+	closing bool
+	wg      sync.WaitGroup
+}
+
+type pendingStop struct {
+	door, ip, cmd string
+	timer         *time.Timer
+	done          bool
+}
+
+// Options configure a Runner.
+type Options struct {
+	// Max is the number of start commands that may run at once (at least
+	// 1); one door may hold at most half of them.
+	Max int
+	Log *logx.Logger
+	// Limit, when set, bounds the log lines of each door (their key).
+	Limit *logx.Limiter
+	// Credential, when set, runs commands as that user and group, with
+	// no_new_privs (they cannot gain privileges through setuid programs).
+	Credential *syscall.Credential
+}
+
+// NewRunner returns a runner.
+func NewRunner(o Options) *Runner {
+	if o.Max < 1 {
+		o.Max = 1
+	}
+	null, _ := os.OpenFile(os.DevNull, os.O_RDWR, 0) // nil on failure: exec opens it itself
+	return &Runner{log: o.Log, lim: o.Limit, shell: "/bin/sh", slots: make(chan struct{}, o.Max), null: null,
+		cred: o.Credential, pending: map[*pendingStop]struct{}{}, running: map[*exec.Cmd]bool{},
+		perDoor: map[string]int{}}
+}
+
+// printf logs a line of door, within the door's budget.
+func (r *Runner) printf(door, format string, args ...any) {
+	if r.lim != nil {
+		r.lim.Printf(door, format, args...)
+		return
+	}
+	r.log.Printf(format, args...)
+}
+
+// Expand replaces every %IP% in cmd with ip, as knockd does.
+func Expand(cmd, ip string) string { return strings.ReplaceAll(cmd, "%IP%", ip) }
+
+// Start runs start (for door and the knocker ip) and, after timeout, stop
+// (if not empty). The stop command is scheduled only when start was
+// started; a refused or failed start runs nothing.
+func (r *Runner) Start(door, ip, start, stop string, timeout time.Duration) Outcome {
+	o := Outcome{Cmd: Expand(start, ip)}
+	if start == "" {
+		return o
+	}
+	r.mu.Lock()
+	if r.closing {
+		r.mu.Unlock()
+		o.State, o.Err = Refused, ErrShutdown
+		return o
+	}
+	// One door may hold at most half the slots, so that a storm of knocks
+	// on it never starves the others.
+	doorMax := max(cap(r.slots)/2, 1)
+	full := r.perDoor[door] >= doorMax
+	if !full {
+		select {
+		case r.slots <- struct{}{}:
+		default:
+			full = true
+		}
+	}
+	if full {
+		r.mu.Unlock()
+		o.State, o.Err = Refused, ErrBusy
+		r.printf(door, "%s: %s: too many running commands, not running: %s", ip, door, o.Cmd)
+		return o
+	}
+	r.perDoor[door]++
+	r.wg.Add(1)
+	r.mu.Unlock()
+	release := func() {
+		r.mu.Lock()
+		r.perDoor[door]--
+		r.mu.Unlock()
+		<-r.slots
+	}
+	c, err := r.begin(door, o.Cmd, false)
+	if err != nil {
+		release()
+		r.wg.Done()
+		o.State, o.Err = Failed, err
+		return o
+	}
+	o.State = Started
+	go func() {
+		defer r.wg.Done()
+		r.finish(door, c)
+		release()
+		if stop != "" {
+			r.schedule(door, ip, Expand(stop, ip), timeout)
+		}
+	}()
+	return o
+}
+
+func (r *Runner) schedule(door, ip, cmd string, timeout time.Duration) {
+	p := &pendingStop{door: door, ip: ip, cmd: cmd}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.wg.Add(1)
+	if r.closing {
+		go func() { defer r.wg.Done(); r.fire(p) }()
+		return
+	}
+	r.pending[p] = struct{}{}
+	p.timer = time.AfterFunc(timeout, func() { defer r.wg.Done(); r.fire(p) })
+}
+
+func (r *Runner) fire(p *pendingStop) {
+	r.mu.Lock()
+	if p.done {
+		r.mu.Unlock()
+		return
+	}
+	p.done = true
+	delete(r.pending, p)
+	r.mu.Unlock()
+	r.printf(p.door, "%s: %s: command timeout", p.ip, p.door)
+	if c, err := r.begin(p.door, p.cmd, true); err == nil {
+		r.finish(p.door, c)
+	}
+}
+
+// Pending returns the number of stop commands waiting for their timeout.
+func (r *Runner) Pending() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.pending)
+}
+
+// Running returns the number of commands running now.
+func (r *Runner) Running() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.running)
+}
+
+// begin logs and starts a command; it logs why when it could not start.
+func (r *Runner) begin(door, cmd string, isStop bool) (*exec.Cmd, error) {
+	r.printf(door, "%s: running command: %s", door, cmd)
+	c := command(r.shell, cmd)
+	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if r.null != nil {
+		c.Stdin, c.Stdout, c.Stderr = r.null, r.null, r.null
+	}
+	start := c.Start
+	if r.cred != nil {
+		c.SysProcAttr.Credential = r.cred
+		start = func() error { return StartUnprivileged(c) }
+	}
+	if err := start(); err != nil {
+		r.log.Printf("%s: error: command could not start: %v", door, err)
+		return nil, err
+	}
+	r.mu.Lock()
+	r.running[c] = isStop
+	r.mu.Unlock()
+	return c, nil
+}
+
+// finish waits for a started command and logs how it ended.
+func (r *Runner) finish(door string, c *exec.Cmd) {
+	err := c.Wait()
+	r.mu.Lock()
+	delete(r.running, c)
+	r.mu.Unlock()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			r.printf(door, "%s: command killed by signal %d", door, ws.Signal())
+			return
+		}
+		r.printf(door, "%s: command returned non-zero status code (%d)", door, ee.ExitCode())
+	default:
+		r.printf(door, "%s: error: command failed: %v", door, err)
+	}
+}
+
+// Shutdown runs every pending stop command now and waits for commands to
+// finish, at most until ctx ends; start commands still running after
+// ShutdownGrace are killed so that their stop commands can run.
+func (r *Runner) Shutdown(ctx context.Context) {
+	r.mu.Lock()
+	r.closing = true
+	var now []*pendingStop
+	for p := range r.pending {
+		if p.timer.Stop() {
+			now = append(now, p)
+		}
+	}
+	r.mu.Unlock()
+	for _, p := range now {
+		go func(p *pendingStop) { defer r.wg.Done(); r.fire(p) }(p)
+	}
+	done := make(chan struct{})
+	go func() { r.wg.Wait(); close(done) }()
+	grace := time.NewTimer(ShutdownGrace)
+	defer grace.Stop()
+	select {
+	case <-done:
+		return
+	case <-grace.C:
+		r.killStarts()
+	case <-ctx.Done():
+	}
+	select {
+	case <-done:
+	case <-ctx.Done():
+		r.log.Printf("warning: commands still running at shutdown were left behind")
+	}
+}
+
+// ShutdownGrace is how long start commands may still run after SIGTERM
+// before they are killed.
+const ShutdownGrace = 3 * time.Second
+
+func (r *Runner) killStarts() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for c, isStop := range r.running {
+		if !isStop && c.Process != nil {
+			r.log.Printf("killing start command still running at shutdown (pid %d)", c.Process.Pid)
+			_ = syscall.Kill(-c.Process.Pid, syscall.SIGKILL)
+		}
+	}
+}
+
+// command returns the process for a door command. Like knockd it runs
+// `/bin/sh -c cmd`; a command made only of plain words (no quotes,
+// variables, redirections or other shell syntax) means the same without a
+// shell, so it is executed directly, saving a fork and exec per knock.
+func command(shell, cmd string) *exec.Cmd {
+	if plain(cmd) {
+		f := strings.Fields(cmd)
+		if strings.HasPrefix(f[0], "/") {
+			return exec.Command(f[0], f[1:]...)
+		}
+		if p, err := exec.LookPath(f[0]); err == nil {
+			c := exec.Command(p, f[1:]...)
+			c.Args[0] = f[0]
+			return c
+		}
+	}
+	return exec.Command(shell, "-c", cmd)
+}
+
+// plain reports whether cmd contains nothing a shell would interpret
+// besides splitting words on blanks.
+func plain(cmd string) bool {
+	if strings.TrimSpace(cmd) == "" {
+		return false
+	}
+	for _, r := range cmd {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+		case strings.ContainsRune(" \t/._-+:,@%=", r):
+		default:
+			return false
+		}
+	}
+	// A leading VAR=value is an assignment in sh.
+	f := strings.Fields(cmd)
+	return !strings.Contains(f[0], "=")
+}

@@ -1,0 +1,199 @@
+package command
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/knockd-go/knockd-go/src/logx"
+)
+
+func eventually(t *testing.T, limit time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met in time")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func shutdown(r *Runner) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	r.Shutdown(ctx)
+}
+
+func TestPlainCommands(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		cmd   string
+		plain bool
+	}{
+		{"touch /tmp/x-1.2.3.4", true},
+		{"/usr/sbin/iptables -I INPUT -s 1.2.3.4 -p tcp --dport 22 -j ACCEPT", true},
+		{"echo a > /tmp/x", false},
+		{"echo $HOME", false},
+		{"a; b", false},
+		{"FOO=1 cmd", false},
+		{"echo 'quoted'", false},
+		{"echo a # comment", false},
+		{"", false},
+	}
+	for _, tt := range tests {
+		if got := plain(tt.cmd); got != tt.plain {
+			t.Errorf("plain(%q) = %v, want %v", tt.cmd, got, tt.plain)
+		}
+	}
+}
+
+func TestStartStopAndShutdown(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	log, rec := logx.NewRecorder(false)
+	r := NewRunner(Options{Max: 4, Log: log})
+	o := r.Start("d", "1.2.3.4", "touch "+dir+"/start-%IP%", "touch "+dir+"/stop-%IP%", 50*time.Millisecond)
+	if o.State != Started || o.String() != "started: touch "+dir+"/start-1.2.3.4" {
+		t.Fatalf("outcome %+v %q", o, o)
+	}
+	eventually(t, 5*time.Second, func() bool { _, err := os.Stat(dir + "/stop-1.2.3.4"); return err == nil })
+	if !rec.Has("1.2.3.4: d: command timeout") || !rec.Has("d: running command: touch "+dir+"/start-1.2.3.4") {
+		t.Fatalf("log lines missing: %q", rec.Lines())
+	}
+	// A long cmd_timeout: Shutdown runs the stop at once.
+	r.Start("d", "5.6.7.8", "true", "touch "+dir+"/stop-%IP%", time.Hour)
+	eventually(t, 5*time.Second, func() bool { return r.Pending() == 1 })
+	shutdown(r)
+	if _, err := os.Stat(dir + "/stop-5.6.7.8"); err != nil {
+		t.Fatalf("pending stop did not run on shutdown: %v", err)
+	}
+	if o := r.Start("d", "9.9.9.9", "true", "", 0); o.State != Refused || !errors.Is(o.Err, ErrShutdown) {
+		t.Fatalf("Start after Shutdown: %+v", o)
+	}
+}
+
+func TestOutcomes(t *testing.T) {
+	t.Parallel()
+	log, rec := logx.NewRecorder(false)
+	r := NewRunner(Options{Max: 2, Log: log})
+	defer shutdown(r)
+	if o := r.Start("d", "1.2.3.4", "", "stop", 0); o.State != None || o.String() != "" {
+		t.Fatalf("no command: %+v", o)
+	}
+	o := r.Start("d", "1.2.3.4", "/nonexistent/cmd %IP%", "touch /tmp/never", 0)
+	if o.State != Failed || !strings.HasPrefix(o.String(), "failed to start: /nonexistent/cmd 1.2.3.4: ") {
+		t.Fatalf("missing program: %+v %q", o, o)
+	}
+	if !rec.Has("d: error: command could not start") {
+		t.Fatalf("failure not logged: %q", rec.Lines())
+	}
+	eventually(t, 5*time.Second, func() bool { return r.Running() == 0 && r.Pending() == 0 })
+	o = r.Start("d", "1.2.3.4", "sleep 1", "", 0)
+	if o2 := r.Start("d", "1.2.3.5", "sleep 1", "", 0); o.State != Started || o2.State != Refused ||
+		o2.String() != "not run (too many commands running): sleep 1" {
+		t.Fatalf("cap of one per door: %+v %+v", o, o2)
+	}
+}
+
+func TestCapsChildren(t *testing.T) {
+	t.Parallel()
+	log, rec := logx.NewRecorder(false)
+	r := NewRunner(Options{Max: 4, Log: log})
+	ok := map[string]int{}
+	for i := 0; i < 50; i++ {
+		for _, door := range []string{"a", "b", "c"} {
+			if r.Start(door, "1.2.3.4", "sleep 1", "", 0).State == Started {
+				ok[door]++
+			}
+		}
+	}
+	// One door holds at most half the slots; all doors the cap.
+	if ok["a"]+ok["b"]+ok["c"] != 4 || ok["a"] > 2 || ok["b"] > 2 || ok["c"] > 2 {
+		t.Fatalf("started %v, want 4 in all and at most 2 per door", ok)
+	}
+	if !rec.Has("too many running commands") {
+		t.Fatal("refusal not logged")
+	}
+	shutdown(r)
+}
+
+func TestRefusalsLimitedPerDoor(t *testing.T) {
+	t.Parallel()
+	log, rec := logx.NewRecorder(false)
+	lim := logx.NewLimiter(log, 3, 5, nil)
+	r := NewRunner(Options{Max: 2, Log: log, Limit: lim})
+	defer shutdown(r)
+	for i := 0; i < 200; i++ {
+		r.Start("storm", "1.2.3.4", "sleep 1", "", 0)
+	}
+	if n := len(rec.Lines()); n > 5 {
+		t.Fatalf("%d lines for a storm of 200 refused commands, want at most the burst of 5: %q", n, rec.Lines())
+	}
+}
+
+func TestNonZeroExitLogged(t *testing.T) {
+	t.Parallel()
+	log, rec := logx.NewRecorder(false)
+	r := NewRunner(Options{Max: 2, Log: log})
+	defer shutdown(r)
+	r.Start("d", "1.2.3.4", "exit 3", "", 0)
+	eventually(t, 5*time.Second, func() bool { return rec.Has("d: command returned non-zero status code (3)") })
+}
+
+// TestStartUnprivileged: the child has no_new_privs; the daemon's other
+// threads do not.
+func TestStartUnprivileged(t *testing.T) {
+	for i := 0; i < 20; i++ { // enough to land on the main thread sometimes
+		out := filepath.Join(t.TempDir(), "status")
+		c := exec.Command("/bin/sh", "-c", "grep NoNewPrivs /proc/self/status > "+out)
+		if err := StartUnprivileged(c); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Wait(); err != nil {
+			t.Fatal(err)
+		}
+		b, _ := os.ReadFile(out)
+		if !strings.Contains(string(b), "NoNewPrivs:\t1") {
+			t.Fatalf("child status: %q", b)
+		}
+		// /proc/self/status is the main thread's.
+		self, _ := os.ReadFile("/proc/self/status")
+		if !strings.Contains(string(self), "NoNewPrivs:\t0") {
+			t.Fatal("the test process's main thread got no_new_privs")
+		}
+	}
+}
+
+// TestCredential runs a command as nobody (needs root).
+func TestCredential(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if os.Getenv("KNOCKD_GO_STRICT") != "" {
+			t.Fatal("needs root")
+		}
+		t.Skip("needs root")
+	}
+	dir, err := os.MkdirTemp("", "knockd-cred")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	os.Chmod(dir, 0o777)
+	log, _ := logx.NewRecorder(false)
+	r := NewRunner(Options{Max: 2, Log: log, Credential: &syscall.Credential{Uid: 65534, Gid: 65534}})
+	o := r.Start("d", "1.2.3.4", "id -u > "+dir+"/uid; grep NoNewPrivs /proc/self/status >> "+dir+"/uid", "", 0)
+	if o.State != Started {
+		t.Fatal(o)
+	}
+	shutdown(r)
+	b, _ := os.ReadFile(dir + "/uid")
+	if string(b) != "65534\nNoNewPrivs:\t1\n" {
+		t.Fatalf("command ran as %q", b)
+	}
+}

@@ -1,0 +1,66 @@
+package daemon
+
+import (
+	"net/netip"
+	"sync"
+)
+
+// names resolves knockers' addresses to names for the log (knockd -l),
+// in the background, with a bounded cache: a name appears in log lines
+// once it is known.
+type names struct {
+	resolve func(netip.Addr) string // nil: -l not given
+	mu      sync.Mutex
+	cache   map[netip.Addr]string
+	running int
+}
+
+const (
+	maxNames       = 1024 // cached names
+	maxNameLookups = 4    // lookups running at once
+)
+
+func newNames(resolve func(netip.Addr) string) *names {
+	return &names{resolve: resolve, cache: map[netip.Addr]string{}}
+}
+
+// name returns "a (name)" when a's name is known, else a.
+func (n *names) name(a netip.Addr) string {
+	if n.resolve == nil {
+		return a.String()
+	}
+	n.mu.Lock()
+	s := n.cache[a]
+	n.mu.Unlock()
+	if s == "" {
+		return a.String()
+	}
+	return a.String() + " (" + s + ")"
+}
+
+// lookup starts resolving a unless it is known, being resolved, or too
+// many lookups run already.
+func (n *names) lookup(a netip.Addr) {
+	if n.resolve == nil {
+		return
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if _, ok := n.cache[a]; ok || n.running >= maxNameLookups {
+		return
+	}
+	if len(n.cache) >= maxNames {
+		n.cache = map[netip.Addr]string{}
+	}
+	n.cache[a] = ""
+	n.running++
+	go func() {
+		s := n.resolve(a)
+		n.mu.Lock()
+		n.running--
+		if _, ok := n.cache[a]; ok {
+			n.cache[a] = s
+		}
+		n.mu.Unlock()
+	}()
+}

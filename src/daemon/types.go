@@ -1,5 +1,0 @@
-package daemon
-
-import "golang.org/x/net/bpf"
-
-type bpfRaw = bpf.RawInstruction

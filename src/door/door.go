@@ -1,0 +1,327 @@
+// Package door compiles a parsed configuration into the doors the daemon
+// runs: immutable values holding the knock the matcher follows, the SPA
+// verifier, the firewall grant, the wake targets and the mail recipients,
+// each checked once. `knockd -k`, start-up and every reload compile
+// through here, so what -k accepts is exactly what runs, and a door that
+// changes (a one-time sequence used, a reload) is replaced whole, never
+// edited.
+package door
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/knockd-go/knockd-go/src/config"
+	"github.com/knockd-go/knockd-go/src/firewall"
+	"github.com/knockd-go/knockd-go/src/mail"
+	"github.com/knockd-go/knockd-go/src/match"
+	"github.com/knockd-go/knockd-go/src/rotate"
+	"github.com/knockd-go/knockd-go/src/spa"
+)
+
+// Kind is what opens a door.
+type Kind int
+
+// Kinds of door.
+const (
+	Knock    Kind = iota // a fixed knock sequence (or one-time sequences)
+	SPA                  // one fwknop SPA packet
+	Rotating             // a sequence derived from a secret and the time
+)
+
+func (k Kind) String() string {
+	switch k {
+	case SPA:
+		return "spa"
+	case Rotating:
+		return "rotating"
+	}
+	return "knock"
+}
+
+// Door is one compiled door. It is never modified once compiled.
+type Door struct {
+	Name string
+	Kind Kind
+	// Knock is what the matcher follows: the steps of a Knock door (none
+	// when a one-time door has used its last sequence), the flags, target,
+	// timeouts and devices of every kind. SPA doors have no steps.
+	Knock match.Door
+	// OneTime is set for doors with One_Time_Sequences.
+	OneTime *OneTime
+	// SPA is set for SPA doors.
+	SPA *SPADoor
+	// Rotate is set for rotating knocks; Knock then has no steps, the
+	// daemon derives them from the time.
+	Rotate *rotate.Params
+	// Devices names the capture devices the door listens on; empty means
+	// all of them.
+	Devices []string
+	Actions Actions
+
+	conf *config.Door // where it was configured, for messages
+}
+
+// OneTime is a door's One_Time_Sequences file and the sequence in use.
+type OneTime struct {
+	File string
+	Seq  config.OneTimeSeq
+}
+
+// Actions are what a door does when it opens.
+type Actions struct {
+	start, stop, start6, stop6 string
+	CmdTimeout                 time.Duration
+	// Grant is what the door opens in the firewall for the knocker.
+	Grant    firewall.Spec
+	Duration time.Duration // of the grant
+	Wake     []Wake
+	Notify   []mail.Address
+}
+
+// Commands returns the start and stop commands for a knocker of the given
+// family, with knockd's fallback from the _6 variants to the plain ones.
+func (a *Actions) Commands(ipv6 bool) (start, stop string) {
+	if ipv6 {
+		return a.start6, a.stop6
+	}
+	return a.start, a.stop
+}
+
+// Any reports whether the door does anything besides its commands.
+func (a *Actions) Any() bool {
+	return !a.Grant.Empty() || len(a.Wake) > 0 || len(a.Notify) > 0
+}
+
+// Wake is one Wake-on-LAN target.
+type Wake struct {
+	Device   string
+	MAC      net.HardwareAddr
+	Password []byte // SecureOn, 0, 4 or 6 bytes
+}
+
+// AtCounter returns the door of a rotating knock for one time step: its
+// knock is the step's sequence.
+func (d *Door) AtCounter(counter uint64) *Door {
+	n := *d
+	n.Knock.Steps = d.Rotate.Sequence(counter)
+	return &n
+}
+
+// Where returns the door's place in its configuration file: "file:line".
+func (d *Door) Where() string {
+	if d.conf == nil {
+		return d.Name
+	}
+	return fmt.Sprintf("%s:%d", d.conf.File, d.conf.Line)
+}
+
+// Set is a compiled configuration.
+type Set struct {
+	Doors   []*Door
+	Options config.Options
+	// Devices are the devices to capture on, in order; a packet's device
+	// index refers to this list.
+	Devices []string
+}
+
+// Env is what compiling needs from the running daemon.
+type Env struct {
+	// Now is the clock of the SPA verifiers (time.Now when nil).
+	Now func() time.Time
+	// Replay returns the replay cache of an SPA door, kept across
+	// reloads; nil gives each door a new one.
+	Replay func(door string) *spa.ReplayCache
+	// NotBefore refuses SPA packets stamped earlier (the daemon's start,
+	// when the replay cache did not survive a restart).
+	NotBefore time.Time
+	// Interfaces override the configuration's capture devices (-i): each
+	// "device", or "network=device" to let doors name the device by its
+	// OpenWrt network (the init script resolves wan and wan6 so).
+	Interfaces []string
+	// NoIPv6 ignores IPv6 (knockd -4).
+	NoIPv6 bool
+}
+
+// Compile turns a parsed configuration into doors. Every error names the
+// file, line, door and directive, as parse errors do.
+func Compile(cfg *config.Config, env Env) (*Set, error) {
+	if env.Now == nil {
+		env.Now = time.Now
+	}
+	s := &Set{Options: cfg.Options}
+	names, err := s.devices(cfg, env.Interfaces)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range cfg.Doors {
+		d, err := compileDoor(c, names, env)
+		if err != nil {
+			return nil, err
+		}
+		s.Doors = append(s.Doors, d)
+	}
+	return s, nil
+}
+
+// MaxDevices is how many devices one daemon captures on.
+const MaxDevices = 64
+
+// devices sets s.Devices from -i, else the configuration, else the
+// default, and returns the names doors may use: each device's own, and
+// the network names given as network=device.
+func (s *Set) devices(cfg *config.Config, override []string) (map[string]int, error) {
+	list := override
+	if len(list) == 0 {
+		list = cfg.Options.Interfaces
+	}
+	if len(list) == 0 {
+		list = []string{config.DefaultInterface}
+	}
+	names := map[string]int{}
+	for _, it := range list {
+		alias, dev, ok := strings.Cut(it, "=")
+		if !ok {
+			alias, dev = "", it
+		} else if err := config.CheckDevice(alias); err != nil {
+			return nil, fmt.Errorf("interface: %q: %w", it, err)
+		}
+		if err := config.CheckDevice(dev); err != nil {
+			return nil, fmt.Errorf("interface: %w", err)
+		}
+		i, seen := names[dev]
+		if !seen {
+			if len(s.Devices) == MaxDevices {
+				return nil, fmt.Errorf("interface: more than %d devices", MaxDevices)
+			}
+			i = len(s.Devices)
+			s.Devices = append(s.Devices, dev)
+			names[dev] = i
+		}
+		if alias != "" {
+			names[alias] = i
+		}
+	}
+	return names, nil
+}
+
+func compileDoor(c *config.Door, devs map[string]int, env Env) (*Door, error) {
+	d := &Door{Name: c.Name, conf: c}
+	for _, n := range c.Interfaces {
+		i, ok := devs[n]
+		if !ok {
+			known := make([]string, 0, len(devs))
+			for k := range devs {
+				known = append(known, k)
+			}
+			slices.Sort(known)
+			return nil, c.Errorf("INTERFACE", "%s is not a device the daemon listens on (%s)", n, strings.Join(known, ", "))
+		}
+		d.Knock.Devices |= 1 << uint(i)
+		d.Devices = append(d.Devices, n)
+	}
+	d.Knock = match.Door{
+		Devices:  d.Knock.Devices,
+		Steps:    c.Sequence,
+		Flags:    c.TCPFlags,
+		Target:   c.Target,
+		Timeout:  c.SeqTimeout,
+		Strict:   c.StrictDupes,
+		Cooldown: c.Cooldown,
+	}
+	a := &d.Actions
+	a.start, a.stop = c.StartCommand, c.StopCommand
+	a.start6, a.stop6 = a.start, a.stop
+	if c.HasStart6 {
+		a.start6 = c.StartCommand6
+	}
+	if c.HasStop6 {
+		a.stop6 = c.StopCommand6
+	}
+	a.CmdTimeout = c.CmdTimeout
+	a.Grant = firewall.Spec{Open: c.Open, Forward: c.Forward}
+	a.Duration = c.OpenDuration
+	for _, m := range c.Wake {
+		a.Wake = append(a.Wake, Wake{Device: c.WakeInterface, MAC: m, Password: c.WakePassword})
+	}
+	a.Notify = c.Notify
+	for _, f := range c.Forward {
+		if f.To.Addr().Is6() && env.NoIPv6 {
+			return nil, c.Errorf("FORWARD", "%s: an IPv6 target with -4 (IPv6 ignored)", f)
+		}
+	}
+	switch {
+	case c.SPA != nil:
+		d.Kind = SPA
+		d.Knock.Steps = nil
+		s, err := compileSPA(c, env)
+		if err != nil {
+			return nil, err
+		}
+		d.SPA = s
+	case c.Rotate != nil:
+		d.Kind = Rotating
+		d.Knock.Steps = nil
+		p := *c.Rotate
+		d.Rotate = &p
+	case c.OneTimeFile != "":
+		seqs, err := config.ReadOneTime(c.OneTimeFile)
+		if err != nil {
+			return nil, c.Errorf("ONE_TIME_SEQUENCES", "%v", err)
+		}
+		if len(seqs) == 0 {
+			return nil, c.Errorf("ONE_TIME_SEQUENCES", "no more sequences left in %s", c.OneTimeFile)
+		}
+		d.OneTime = &OneTime{File: c.OneTimeFile, Seq: seqs[0]}
+		d.Knock.Steps = seqs[0].Steps
+	}
+	if d.Knock.Target.IsValid() && d.Knock.Target.Is6() && env.NoIPv6 {
+		return nil, c.Errorf("TARGET", "%s is IPv6, which -4 ignores", d.Knock.Target)
+	}
+	return d, nil
+}
+
+// compileSPA makes the verifier of an SPA door. The client may ask for a
+// timeout up to spa_max_timeout, which defaults to the door's duration.
+func compileSPA(c *config.Door, env Env) (*SPADoor, error) {
+	s := c.SPA
+	maxT := s.MaxClientTimeout
+	if maxT == 0 {
+		maxT = c.OpenDuration
+	}
+	if maxT == 0 {
+		maxT = c.CmdTimeout
+	}
+	p := spa.Policy{
+		Keys:               spa.Keys{Rijndael: s.Key, HMAC: s.HMACKey, HMACDigest: s.HMACDigest},
+		MaxAge:             s.MaxAge,
+		NotBefore:          env.NotBefore,
+		AllowAnySource:     s.AllowAnySource,
+		RequireSourceMatch: true,
+		MaxClientTimeout:   maxT,
+		AllowCommands:      s.AllowCommands,
+		AllowNAT:           s.AllowNAT && len(c.Forward) > 0,
+	}
+	p.AllowPorts = append(p.AllowPorts, c.Open...)
+	for _, f := range c.Forward {
+		p.AllowPorts = append(p.AllowPorts, f.Port)
+		p.AllowNATTo = append(p.AllowNATTo, netip.PrefixFrom(f.To.Addr(), f.To.Addr().BitLen()))
+	}
+	var replay *spa.ReplayCache
+	if env.Replay != nil {
+		replay = env.Replay(c.Name)
+	}
+	v, err := spa.NewVerifier(p, env.Now, replay)
+	if err != nil {
+		key := "SPA"
+		if ke, ok := err.(*spa.KeyError); ok {
+			key = map[string]string{"Rijndael": "SPA_KEY", "HMAC": "SPA_HMAC_KEY", "HMACDigest": "SPA_HMAC_DIGEST"}[ke.Field]
+		}
+		return nil, c.Errorf(key, "%v", err)
+	}
+	return &SPADoor{Port: s.Port, v: v, open: c.Open, forward: c.Forward}, nil
+}

@@ -1,0 +1,61 @@
+package door
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/knockd-go/knockd-go/src/firewall"
+	"github.com/knockd-go/knockd-go/src/l4"
+	"github.com/knockd-go/knockd-go/src/spa"
+)
+
+// SPADoor checks the SPA packets of one door.
+type SPADoor struct {
+	Port    uint16 // UDP port
+	v       *spa.Verifier
+	open    []l4.Port
+	forward []firewall.Forward
+}
+
+// Request is what an authentic SPA packet asks for, within what its door
+// allows.
+type Request struct {
+	User     string
+	Grant    firewall.Spec
+	Duration time.Duration // 0: the door's
+	Command  string        // a command message (only where the door allows them)
+}
+
+// Check authenticates an SPA payload from src. An error is a rejection;
+// spa.ReasonOf tells why, and whether the sender held the door's key.
+func (s *SPADoor) Check(payload []byte, src netip.Addr) (Request, error) {
+	m, err := s.v.Verify(payload, src)
+	if err != nil {
+		return Request{}, err
+	}
+	r := Request{User: m.User, Duration: m.Timeout}
+	if m.Type == spa.TypeCommand {
+		r.Command = m.Command
+		return r, nil
+	}
+	for _, p := range m.Ports {
+		if m.Type.HasNAT() {
+			for _, f := range s.forward {
+				if f.Port == p && f.To == m.NATTo {
+					r.Grant.Forward = append(r.Grant.Forward, f)
+				}
+			}
+			continue
+		}
+		for _, o := range s.open {
+			if o == p {
+				r.Grant.Open = append(r.Grant.Open, o)
+			}
+		}
+	}
+	if r.Grant.Empty() {
+		return Request{}, fmt.Errorf("request %q matches no open or forward of the door", m.Access)
+	}
+	return r, nil
+}

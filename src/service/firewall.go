@@ -1,0 +1,136 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/knockd-go/knockd-go/src/config"
+	"github.com/knockd-go/knockd-go/src/firewall"
+	"github.com/knockd-go/knockd-go/src/logx"
+)
+
+// fw is the running firewall backend and its grant manager; nil manager
+// for firewall = none.
+type fw struct {
+	kind   string
+	mgr    *firewall.Manager
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// firewallKind resolves the firewall option: "none" when no door opens or
+// forwards anything and the option is auto, the detected backend for
+// auto, else the option.
+func firewallKind(cfg *config.Config, detect func() string) string {
+	kind := cfg.Options.Firewall
+	if kind != "auto" {
+		return kind
+	}
+	for _, d := range cfg.Doors {
+		if len(d.Open) > 0 || len(d.Forward) > 0 {
+			return detect()
+		}
+	}
+	return "none"
+}
+
+// ensurer is a backend that can create its sets and rules without
+// removing grants (fw4): after a late firewall start, Init would empty
+// sets that grants were already added to.
+type ensurer interface{ Ensure() error }
+
+// startFirewall makes the backend of kind and its manager. An fw4 table
+// that does not exist yet (fw4 starts after knockd at boot) is waited for
+// in the background; any other failure is returned.
+func (s *Service) startFirewall(kind string) (*fw, error) {
+	f := &fw{kind: kind}
+	if kind == "none" {
+		return f, nil
+	}
+	o := firewall.Options{IPv6: true}
+	backend := kind
+	switch kind {
+	case "iptables-legacy", "iptables-nft":
+		// Debian's (and OpenWrt's) two iptables variants.
+		v := kind[len("iptables"):]
+		o.IptablesPath, o.Ip6tablesPath = "iptables"+v, "ip6tables"+v
+		backend = "iptables"
+	}
+	b, err := s.o.Backend(backend, o)
+	if err != nil {
+		return nil, fmt.Errorf("firewall %s: %w", kind, err)
+	}
+	initErr := b.Init()
+	if initErr != nil && backend != "fw4" {
+		return nil, fmt.Errorf("firewall %s: %w", kind, initErr)
+	}
+	f.mgr = firewall.NewManager(b, firewall.ManagerOptions{
+		ReassertEvery: s.o.ReassertEvery,
+		Log:           s.log,
+		Now:           s.o.Now,
+		OnExpire: func(g firewall.Grant) {
+			s.log.Printf("%s: %s: closed %s", g.Src, g.Door, g.Spec)
+		},
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	f.cancel, f.done = cancel, make(chan struct{})
+	go func() {
+		defer close(f.done)
+		if initErr != nil {
+			s.log.Printf("warning: firewall %s not ready (%v); retrying every %v", kind, initErr, s.o.FirewallRetry)
+			if !waitFirewall(ctx, b, s.o.FirewallRetry, s.log) {
+				return
+			}
+			// Grants made meanwhile failed or were kept for this moment.
+			f.mgr.Reassert()
+		}
+		_ = f.mgr.Run(ctx)
+	}()
+	s.log.Debugf("firewall backend: %s", kind)
+	return f, nil
+}
+
+// waitFirewall retries until the backend is ready, without removing what
+// is already in place; false when ctx ended first.
+func waitFirewall(ctx context.Context, b firewall.Backend, every time.Duration, log *logx.Logger) bool {
+	try := b.Init
+	if e, ok := b.(ensurer); ok {
+		try = e.Ensure
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(every):
+		}
+		err := try()
+		if err == nil {
+			log.Printf("firewall %s is ready", b.Name())
+			return true
+		}
+		if errors.Is(err, context.Canceled) {
+			return false
+		}
+	}
+}
+
+// close removes every grant still open and stops the manager.
+func (f *fw) close() error {
+	if f == nil || f.mgr == nil {
+		return nil
+	}
+	err := f.mgr.Close()
+	f.cancel()
+	<-f.done
+	return err
+}
+
+// granter returns the manager as the actions' firewall (nil for none).
+func (f *fw) granter() grantMaker {
+	if f.mgr == nil {
+		return nil
+	}
+	return f.mgr
+}

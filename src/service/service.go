@@ -1,0 +1,295 @@
+// Package service runs knockd-go: it builds what a compiled configuration
+// needs — the firewall backend and its grant manager, the command runner,
+// the action pool, the packet path — and rebuilds it on reload. The
+// command (cmd/knockd) only parses flags, opens the log and handles
+// signals.
+package service
+
+import (
+	"context"
+	"net/netip"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/knockd-go/knockd-go/src/action"
+	"github.com/knockd-go/knockd-go/src/command"
+	"github.com/knockd-go/knockd-go/src/config"
+	"github.com/knockd-go/knockd-go/src/daemon"
+	"github.com/knockd-go/knockd-go/src/door"
+	"github.com/knockd-go/knockd-go/src/firewall"
+	"github.com/knockd-go/knockd-go/src/logx"
+	"github.com/knockd-go/knockd-go/src/mail"
+	"github.com/knockd-go/knockd-go/src/spa"
+	"github.com/knockd-go/knockd-go/src/wake"
+)
+
+type grantMaker = action.Granter
+
+// Options configure a Service. Zero values mean the production defaults.
+type Options struct {
+	// Load reads the configuration again (knockd.conf or UCI).
+	Load       func() (*config.Config, error)
+	ConfigPath string
+	Env        door.Env
+	Log        *logx.Logger
+	// NewSource returns the source of the frames of the devices to capture
+	// on (capture.NewGroup in production).
+	NewSource func(devices []string) daemon.Source
+	// Backend makes a firewall backend (firewall.New); Detect picks one for
+	// firewall = auto (firewall.Detect).
+	Backend func(kind string, o firewall.Options) (firewall.Backend, error)
+	Detect  func() string
+	Waker   wake.Waker
+	// Mailer makes the mailer of a configuration (a Sendmail running the
+	// sendmail option).
+	Mailer func(config.Options) mail.Mailer
+	Now    func() time.Time
+	Lookup func(netip.Addr) string
+	// ReassertEvery is how often active grants are checked against a
+	// firewall reload (2 s); FirewallRetry how often a firewall that is not
+	// up yet is tried again (2 s).
+	ReassertEvery time.Duration
+	FirewallRetry time.Duration
+	// Actions tunes the action pool (tests); Workers and the like.
+	Actions action.Options
+}
+
+// Service is a running knockd.
+type Service struct {
+	o      Options
+	log    *logx.Logger
+	src    daemon.Source
+	runner *command.Runner
+	lines  *logx.Limiter // per-door log lines, shared by the packet path, commands and actions
+	d      *daemon.Daemon
+
+	mu      sync.Mutex // held while reloading
+	cfg     *config.Config
+	set     *door.Set
+	fw      *fw
+	acts    *action.Actions
+	replays map[string]*spa.ReplayCache
+}
+
+// New compiles cfg and builds the service. It returns an error for what
+// cannot work: a configuration that does not compile, a firewall backend
+// that is missing or refuses its set-up, a kernel filter the kernel
+// refuses.
+func New(o Options, cfg *config.Config) (*Service, error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Log == nil {
+		o.Log = logx.Discard()
+	}
+	if o.Backend == nil {
+		o.Backend = firewall.New
+	}
+	if o.Detect == nil {
+		o.Detect = firewall.Detect
+	}
+	if o.Waker == nil {
+		o.Waker = &wake.Raw{}
+	}
+	if o.Mailer == nil {
+		o.Mailer = sendmail
+	}
+	if o.ReassertEvery == 0 {
+		o.ReassertEvery = 2 * time.Second
+	}
+	if o.FirewallRetry <= 0 {
+		o.FirewallRetry = 2 * time.Second
+	}
+	s := &Service{o: o, log: o.Log, cfg: cfg, replays: map[string]*spa.ReplayCache{}}
+	set, err := s.compile(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s.set = set
+	s.src = o.NewSource(set.Devices)
+	f, err := s.startFirewall(firewallKind(cfg, o.Detect))
+	if err != nil {
+		return nil, err
+	}
+	s.fw = f
+	s.lines = daemon.DoorLines(o.Log, o.Now)
+	s.runner = command.NewRunner(command.Options{Max: cfg.Options.MaxChildren, Log: o.Log, Limit: s.lines})
+	s.acts = s.newActions(cfg)
+	s.d, err = daemon.New(set, daemon.Options{
+		Log:         o.Log,
+		DoorLines:   s.lines,
+		Source:      s.src,
+		Runner:      s.runner,
+		Acter:       s.acts,
+		Now:         o.Now,
+		NoIPv6:      o.Env.NoIPv6,
+		Lookup:      o.Lookup,
+		MaxAttempts: cfg.Options.MaxAttempts,
+	})
+	if err != nil {
+		s.Shutdown(context.Background())
+		return nil, err
+	}
+	return s, nil
+}
+
+// compile compiles cfg for this service.
+func (s *Service) compile(cfg *config.Config) (*door.Set, error) {
+	env := s.o.Env
+	env.Now = s.o.Now
+	env.Replay = s.Replay
+	return door.Compile(cfg, env)
+}
+
+// Ready is closed once the packet source captures on every device or
+// waits for the absent ones (when the source tells; else at once).
+func (s *Service) Ready() <-chan struct{} {
+	if r, ok := s.src.(interface{ Ready() <-chan struct{} }); ok {
+		return r.Ready()
+	}
+	ch := make(chan struct{})
+	close(ch)
+	return ch
+}
+
+// Replay returns the replay cache of an SPA door: one per door (a key
+// holder of one door cannot fill another's), kept across reloads.
+func (s *Service) Replay(door string) *spa.ReplayCache {
+	c := s.replays[door]
+	if c == nil {
+		c = spa.NewReplayCache(0)
+		s.replays[door] = c
+	}
+	return c
+}
+
+func (s *Service) newActions(cfg *config.Config) *action.Actions {
+	o := s.o.Actions
+	o.Firewall = s.fw.granter()
+	o.Waker = s.o.Waker
+	o.Mailer = s.o.Mailer(cfg.Options)
+	o.MailFrom = cfg.Options.MailFrom
+	o.Log = s.log
+	o.Limit = s.lines
+	o.Now = s.o.Now
+	return action.New(o)
+}
+
+// sendmail is the production mailer: the sendmail option's program, with
+// the envelope sender of mail_from (busybox sendmail needs it).
+func sendmail(o config.Options) mail.Mailer {
+	m := &mail.Sendmail{Path: o.Sendmail}
+	if o.MailFrom.Addr != "" {
+		m.Args = []string{"-f", o.MailFrom.Addr}
+	}
+	return m
+}
+
+// Run runs the packet path until ctx ends.
+func (s *Service) Run(ctx context.Context) error { return s.d.Run(ctx) }
+
+// Reload reads and compiles the configuration again. A configuration that
+// does not load or compile is logged and returned, and the running one
+// stays. Doors whose knock did not change keep their attempts in progress
+// and cool-downs; the actions (firewall backend, sendmail, mail_from) are
+// rebuilt, and grants stay unless the firewall backend changed.
+func (s *Service) Reload() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.log.Printf("re-reading config file: %s", s.o.ConfigPath)
+	s.d.Settle() // a one-time sequence being marked used is written first
+	cfg, err := s.o.Load()
+	var set *door.Set
+	if err == nil {
+		set, err = s.compile(cfg)
+	}
+	if err != nil {
+		s.log.Printf("error: %v", err)
+		s.log.Printf("config not reloaded: keeping the running configuration")
+		return err
+	}
+	if !slices.Equal(set.Devices, s.set.Devices) {
+		s.log.Printf("warning: capture devices %v need a restart; still listening on %v", set.Devices, s.set.Devices)
+		set.Devices = s.set.Devices
+	}
+	if cfg.Options.MaxChildren != s.cfg.Options.MaxChildren || cfg.Options.MaxAttempts != s.cfg.Options.MaxAttempts {
+		s.log.Printf("warning: max_children and max_attempts changes need a restart")
+	}
+	if kind := firewallKind(cfg, s.o.Detect); kind != s.fw.kind {
+		f, err := s.startFirewall(kind)
+		if err != nil {
+			s.log.Printf("error: %v", err)
+			s.log.Printf("config not reloaded: keeping the running configuration")
+			return err
+		}
+		s.log.Printf("firewall %s replaces %s: grants of %s removed", kind, s.fw.kind, s.fw.kind)
+		old := s.fw
+		s.fw = f
+		if err := old.close(); err != nil {
+			s.log.Printf("error: firewall: %v", err)
+		}
+	}
+	old := s.acts
+	s.acts = s.newActions(cfg)
+	if err := s.d.Reload(set, s.acts); err != nil {
+		s.log.Printf("error: %v", err)
+	}
+	s.cfg, s.set = cfg, set
+	go func() { // the old pool finishes what it has queued
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		old.Close(ctx)
+	}()
+	return nil
+}
+
+// Config returns the running configuration.
+func (s *Service) Config() *config.Config {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cfg
+}
+
+// Reassert checks the active grants against the firewall now and restores
+// what a firewall reload removed (the firewall hook's signal).
+func (s *Service) Reassert() {
+	s.mu.Lock()
+	f := s.fw
+	s.mu.Unlock()
+	if f.mgr != nil {
+		f.mgr.Reassert()
+	}
+}
+
+// Stats returns the counters, for SIGUSR1.
+func (s *Service) Stats() string {
+	s.mu.Lock()
+	acts := s.acts
+	s.mu.Unlock()
+	a := acts.Stats()
+	return s.d.Stats() + ", mails sent " + strconv.FormatUint(a.Mails, 10) +
+		", mails left out " + strconv.FormatUint(a.MailsSuppressed+a.MailsDropped, 10)
+}
+
+// Shutdown stops what runs: pending stop commands run (bounded by ctx),
+// queued actions finish, every grant is removed.
+func (s *Service) Shutdown(ctx context.Context) {
+	if s.runner != nil {
+		s.runner.Shutdown(ctx)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.acts.Close(ctx)
+	if err := s.fw.close(); err != nil {
+		s.log.Printf("error: firewall: %v", err)
+	}
+}
+
+// Devices returns the capture devices.
+func (s *Service) Devices() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.set.Devices
+}

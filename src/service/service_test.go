@@ -1,0 +1,287 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/knockd-go/knockd-go/src/config"
+	"github.com/knockd-go/knockd-go/src/daemon"
+	"github.com/knockd-go/knockd-go/src/firewall"
+	"github.com/knockd-go/knockd-go/src/internal/testsrc"
+	"github.com/knockd-go/knockd-go/src/l4"
+	"github.com/knockd-go/knockd-go/src/logx"
+	"github.com/knockd-go/knockd-go/src/wake"
+)
+
+var (
+	router = netip.MustParseAddr("192.0.2.1")
+	srcA   = netip.MustParseAddr("198.51.100.1")
+)
+
+func tcp(n uint16) l4.Port { return l4.Port{Proto: l4.TCP, Num: n} }
+
+// svcRig runs a whole service on a fake source and fake firewalls.
+type svcRig struct {
+	t        *testing.T
+	dir      string
+	path     string
+	src      *testsrc.Source
+	rec      *logx.Recorder
+	s        *Service
+	mu       sync.Mutex
+	backends []*firewall.Fake
+	initErr  error // the next backend's Init fails with it, until Ensure
+	cancel   context.CancelFunc
+	done     chan error
+}
+
+// lateFW is a backend whose firewall is not up yet: Init fails until
+// Ensure succeeds once.
+type lateFW struct {
+	*firewall.Fake
+	mu  sync.Mutex
+	up  bool
+	err error
+}
+
+func (l *lateFW) Init() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.up {
+		return l.err
+	}
+	return l.Fake.Init()
+}
+
+func (l *lateFW) Ensure() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.up = true
+	return nil
+}
+
+func newSvc(t *testing.T, conf string) *svcRig {
+	t.Helper()
+	r := &svcRig{t: t, dir: t.TempDir()}
+	r.path = filepath.Join(r.dir, "knockd.conf")
+	r.write(conf)
+	log, rec := logx.NewRecorder(false)
+	r.rec = rec
+	r.src = testsrc.New([]netip.Addr{router})
+	cfg, err := config.Load(r.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.s, err = New(Options{
+		Load:          func() (*config.Config, error) { return config.Load(r.path) },
+		ConfigPath:    r.path,
+		Log:           log,
+		NewSource:     func([]string) daemon.Source { return r.src },
+		Backend:       r.backend,
+		Detect:        func() string { return "iptables" },
+		Waker:         &wake.Recorder{},
+		ReassertEvery: -1,
+		FirewallRetry: 10 * time.Millisecond,
+	}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel, r.done = cancel, make(chan error, 1)
+	go func() { r.done <- r.s.Run(ctx) }()
+	<-r.s.Ready()
+	t.Cleanup(func() {
+		cancel()
+		<-r.done
+		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer scancel()
+		r.s.Shutdown(sctx)
+	})
+	return r
+}
+
+func (r *svcRig) backend(kind string, o firewall.Options) (firewall.Backend, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	f := firewall.NewFake()
+	r.backends = append(r.backends, f)
+	if r.initErr != nil {
+		l := &lateFW{Fake: f, err: r.initErr}
+		r.initErr = nil
+		return l, nil
+	}
+	return f, nil
+}
+
+func (r *svcRig) fw(i int) *firewall.Fake {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.backends[i]
+}
+
+func (r *svcRig) write(conf string) {
+	if err := os.WriteFile(r.path, []byte(strings.ReplaceAll(conf, "DIR", r.dir)), 0o600); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+func (r *svcRig) knock(seq ...l4.Port) { r.src.Sequence(0, srcA, router, seq...) }
+
+func (r *svcRig) wait(what string, cond func() bool) {
+	r.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			r.t.Fatalf("%s: not in time; log:\n%s", what, r.rec.String())
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// sendmailStub writes a sendmail program that records its arguments in
+// DIR/<name>.
+func (r *svcRig) sendmailStub(name string) string {
+	p := filepath.Join(r.dir, name)
+	// Written whole, then renamed: the test polls for the file.
+	script := "#!/bin/sh\necho \"$@\" > " + p + ".tmp.$$\ncat > /dev/null\nmv " + p + ".tmp.$$ " + p + ".args\n"
+	if err := os.WriteFile(p, []byte(script), 0o700); err != nil {
+		r.t.Fatal(err)
+	}
+	return p
+}
+
+func (r *svcRig) mailed(name string) bool {
+	_, err := os.Stat(filepath.Join(r.dir, name+".args"))
+	return err == nil
+}
+
+// TestReloadRebuildsActions: sendmail changed by a reload takes effect,
+// and a knock in progress on an unchanged door survives it.
+func TestReloadRebuildsActions(t *testing.T) {
+	r := newSvc(t, "[options]\n  sendmail = DIR/a\n[d]\n  sequence = 1,2,3\n  notify = root@localhost\n  command = true\n")
+	r.sendmailStub("a")
+	r.sendmailStub("b")
+	r.knock(tcp(1), tcp(2), tcp(3))
+	r.wait("mail through a", func() bool { return r.mailed("a") })
+	r.knock(tcp(1), tcp(2))
+	r.write("[options]\n  sendmail = DIR/b\n  mail_from = knockd@router\n[d]\n  sequence = 1,2,3\n  notify = root@localhost\n  command = true\n")
+	if err := r.s.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	// The knock in progress completes; the same address is within the
+	// mail interval of its first mail, so another address knocks too.
+	r.knock(tcp(3))
+	r.src.Sequence(0, netip.MustParseAddr("198.51.100.2"), router, tcp(1), tcp(2), tcp(3))
+	r.wait("mail through b", func() bool { return r.mailed("b") })
+	b, _ := os.ReadFile(filepath.Join(r.dir, "b.args"))
+	if !strings.Contains(string(b), "-f knockd@router -i root@localhost") {
+		t.Fatalf("sendmail b got %q", b)
+	}
+	if n := r.rec.Count("198.51.100.1: d: OPEN SESAME"); n != 2 {
+		t.Fatalf("%d successes of A, want 2 (the knock across the reload completes)", n)
+	}
+}
+
+// TestReloadBadConfigKeepsRunning: a broken file leaves the running doors.
+func TestReloadBadConfigKeepsRunning(t *testing.T) {
+	r := newSvc(t, "[d]\n  sequence = 1,2\n  open = tcp/22\n")
+	r.write("[d]\n  sequence = 1,0\n")
+	if err := r.s.Reload(); err == nil {
+		t.Fatal("reload of a broken file succeeded")
+	}
+	if !r.rec.Has("config not reloaded: keeping the running configuration") {
+		t.Fatalf("log:\n%s", r.rec.String())
+	}
+	r.knock(tcp(1), tcp(2))
+	r.wait("grant", func() bool { return len(r.fw(0).Installed()) == 1 })
+}
+
+// TestFirewallStartsLate: a firewall that is not up when the daemon
+// starts (fw4 after knockd at boot) is waited for; grants made meanwhile
+// are installed once it is, and never emptied by its set-up.
+func TestFirewallStartsLate(t *testing.T) {
+	s := newSvcLate(t, "[options]\n  firewall = fw4\n[d]\n  sequence = 1,2\n  open = tcp/22\n  duration = 60\n", errors.New("table inet fw4 not found"))
+	s.knock(tcp(1), tcp(2))
+	s.wait("firewall ready", func() bool { return s.rec.Has("firewall fake is ready") })
+	s.wait("grant restored", func() bool { return len(s.fw(0).Installed()) == 1 })
+	if n := s.fw(0).Count("Init"); n != 0 {
+		t.Fatalf("Init ran %d times after the firewall came up: it would empty the sets", n)
+	}
+}
+
+func newSvcLate(t *testing.T, conf string, initErr error) *svcRig {
+	t.Helper()
+	r := &svcRig{t: t, dir: t.TempDir(), initErr: initErr}
+	r.path = filepath.Join(r.dir, "knockd.conf")
+	r.write(conf)
+	log, rec := logx.NewRecorder(false)
+	r.rec = rec
+	r.src = testsrc.New([]netip.Addr{router})
+	cfg, err := config.Load(r.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.s, err = New(Options{Load: func() (*config.Config, error) { return config.Load(r.path) }, Log: log,
+		NewSource: func([]string) daemon.Source { return r.src }, Backend: r.backend, Waker: &wake.Recorder{},
+		ReassertEvery: -1, FirewallRetry: 10 * time.Millisecond}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.s.Run(ctx) }()
+	<-r.s.Ready()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		r.s.Shutdown(context.Background())
+	})
+	return r
+}
+
+// TestFirewallFailureRefusesStart: a backend that cannot be set up stops
+// the start with the reason.
+func TestFirewallFailureRefusesStart(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "knockd.conf")
+	os.WriteFile(path, []byte("[options]\n  firewall = iptables\n[d]\n  sequence = 1\n  open = tcp/22\n"), 0o600)
+	cfg, _ := config.Load(path)
+	_, err := New(Options{Log: logx.Discard(), NewSource: func([]string) daemon.Source { return testsrc.New() },
+		Backend: func(string, firewall.Options) (firewall.Backend, error) {
+			f := firewall.NewFake()
+			f.FailWith("Init", errors.New("iptables: command not found"))
+			return f, nil
+		}}, cfg)
+	if err == nil || err.Error() != "firewall iptables: fake Init: iptables: command not found" {
+		t.Fatalf("New: %v", err)
+	}
+}
+
+// TestFirewallKindChange: firewall = none, then a reload to a backend.
+func TestFirewallKindChange(t *testing.T) {
+	r := newSvc(t, "[options]\n  firewall = none\n[d]\n  sequence = 1,2\n  open = tcp/22\n")
+	r.knock(tcp(1), tcp(2))
+	r.wait("refusal logged", func() bool { return r.rec.Has("firewall disabled (firewall = none)") })
+	r.write("[options]\n  firewall = iptables\n[d]\n  sequence = 1,2\n  open = tcp/22\n")
+	if err := r.s.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	r.knock(tcp(1), tcp(2))
+	r.wait("grant", func() bool { return len(r.fw(0).Installed()) == 1 })
+	// Reassert after a firewall reload restores what it wiped.
+	r.fw(0).Wipe()
+	r.s.Reassert()
+	if len(r.fw(0).Installed()) != 1 {
+		t.Fatal("reassert did not restore the grant")
+	}
+	if s := r.s.Stats(); !strings.Contains(s, "successes 2") || r.s.Config().Options.Firewall != "iptables" || r.s.Devices()[0] != "eth0" {
+		t.Fatalf("stats %s", s)
+	}
+}
