@@ -180,7 +180,14 @@ config door 'vpn'
 	option spa_hmac_key_base64 'Cl6hMZ6CzNl/Q2N6LE/4J+SDm4AOdaf/fdxdKa0W+hgRVbjYEw5jyaWYTw9ukbG2Ebbu2jQkqVBDbnAJRJKk7Q=='
 	list open 'tcp/1194'
 	option open_duration '60'
+
+config door 'admin'
+	option sequence_secret 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ'
+	option sequence_ports '20000-29999'
+	list open 'tcp/443'
+	option open_duration '60'
 EOF
+rotating_uri=$("$knockd" -u "$R/etc/config/knockd" --show-secret-uri admin)
 
 # What the router does inside owrt-ns; it holds until $T/stop appears.
 cat >"$T/router.sh" <<'EOF'
@@ -238,5 +245,5 @@ ip netns exec "$rns" env NODE_PATH="$nodemods" node "$here/scripts/test/luci/sce
 	--url http://127.0.0.1:8080/cgi-bin/luci --user luci-test --password luci-test-password \
 	--chromium "$chromium" --profile "$T/chromium" --artifacts "$here/dist/test-artifacts" \
 	--state "$T/state" --knock "ip netns exec $cns $knock 203.0.113.1" --router-ns "$rns" \
-	--modules "$here/scripts/test/luci/modules.txt" || rc=$?
+	--modules "$here/scripts/test/luci/modules.txt" --rotating-uri "$rotating_uri" || rc=$?
 exit "$rc"

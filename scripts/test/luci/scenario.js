@@ -24,7 +24,7 @@ function args() {
 	const argv = process.argv.slice(2);
 	for (let i = 0; i < argv.length; i += 2)
 		a[argv[i].replace(/^--/, '')] = argv[i + 1];
-	for (const k of ['url', 'user', 'password', 'chromium', 'profile', 'artifacts', 'state', 'knock', 'router-ns', 'modules'])
+	for (const k of ['url', 'user', 'password', 'chromium', 'profile', 'artifacts', 'state', 'knock', 'router-ns', 'modules', 'rotating-uri'])
 		if (!a[k])
 			throw new Error(`missing --${k}`);
 	return a;
@@ -142,7 +142,7 @@ async function run(page, shot, errors) {
 
 	// ---- the door table
 	const rows = await page.$$eval('.cbi-section-table-row[data-sid]', r => r.map(x => x.getAttribute('data-sid')));
-	if (rows.join(',') !== 'ssh,nas,vpn')
+	if (rows.join(',') !== 'ssh,nas,vpn,admin')
 		throw new Error(`door rows ${rows}`);
 	const sshRow = await page.textContent('.cbi-section-table-row[data-sid="ssh"]');
 	if (!sshRow.includes('7000,8000:udp,9000') || !sshRow.includes('open tcp/22'))
@@ -170,6 +170,28 @@ async function run(page, shot, errors) {
 		throw new Error(`generated key ${newKey}, QR ${qr2}`);
 	ok('"Generate keys" fills both keys from ubus knockd keygen and redraws the QR code');
 	await page.locator('.modal').screenshot({ path: path.join(opt.artifacts, 'luci-doors-spa.png') });
+	await page.click('.modal button:has-text("Dismiss")');
+	await page.waitForSelector('.modal', { state: 'detached' }).catch(() => {});
+
+	// ---- rotating door: the QR code carries the daemon's URI; a new secret
+	await page.click('.cbi-section-table-row[data-sid="admin"] .cbi-button-edit');
+	await page.waitForSelector('.modal .cbi-tabmenu');
+	await page.click('.modal .cbi-tabmenu li[data-tab="rotating"] a');
+	await page.waitForSelector('.modal [data-qr="_rot_qr"] svg');
+	const uri = await page.textContent('.modal [data-qr="_rot_qr"] code');
+	if (uri !== opt['rotating-uri'])
+		throw new Error(`rotating QR ${uri}, the daemon's URI ${opt['rotating-uri']}`);
+	ok('the rotating tab\'s QR code is the URI of knockd --show-secret-uri');
+	const secretSel = '.modal [id="widget.cbid.knockd.admin.sequence_secret"]';
+	const oldSecret = await page.inputValue(secretSel);
+	await page.click('.modal button:has-text("Generate secret")');
+	const newSecret = await waitFor('a new secret', async () => {
+		const v = await page.inputValue(secretSel);
+		return v !== oldSecret && v;
+	});
+	if (!/^[A-Z2-7]{26,103}$/.test(newSecret) || !(await page.textContent('.modal [data-qr="_rot_qr"] code')).includes(`secret=${newSecret}&`))
+		throw new Error(`generated secret ${newSecret}`);
+	ok('"Generate secret" fills a base32 secret from ubus knockd keygen and redraws the QR code');
 	await page.click('.modal button:has-text("Dismiss")');
 	await page.waitForSelector('.modal', { state: 'detached' }).catch(() => {});
 

@@ -147,10 +147,11 @@ return view.extend({
 
 	renderCounters(st) {
 		const c = st.counters || {};
+		const known = counterTitles.filter(([ k ]) => k in c).map(([ k, t ]) => [ t, String(c[k]) ]);
+		const other = Object.keys(c).filter(k => !counterTitles.some(([ n ]) => n == k)).sort()
+			.map(k => [ k.replace(/_/g, ' '), String(c[k]) ]);
 
-		return table('knockd-counters', [ _('Counter'), _('Value') ],
-			counterTitles.filter(([ k ]) => k in c).map(([ k, t ]) => [ t, String(c[k]) ]),
-			_('No counters yet.'));
+		return table('knockd-counters', [ _('Counter'), _('Value') ], known.concat(other), _('No counters yet.'));
 	},
 
 	renderRecent(id, list, empty) {
