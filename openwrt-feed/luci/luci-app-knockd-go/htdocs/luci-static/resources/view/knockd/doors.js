@@ -229,7 +229,16 @@ const DefaultListValue = form.ListValue.extend({
 	}
 });
 
-/* Sets another option's widget in the same (modal) section. */
+/* Redraws the QR code option qr of the section; set as the onchange of the
+ * options it shows. */
+function redrawQR(qr) {
+	return function(ev, section_id) {
+		this.section.children.filter(c => c.option == qr).forEach(c => c.refresh(section_id));
+	};
+}
+
+/* Sets another option's widget in the same (modal) section, as typing would
+ * (validation, dependencies, onchange). */
 function setField(section, section_id, option, value) {
 	const el = section.getUIElement(section_id, option);
 
@@ -478,7 +487,6 @@ return view.extend({
 
 				setField(this.section, section_id, 'spa_key_base64', res.key_base64);
 				setField(this.section, section_id, 'spa_hmac_key_base64', res.hmac_key_base64);
-				this.section.children.filter(c => c.option == '_spa_qr').forEach(c => c.refresh(section_id));
 			}).catch(e => ui.addNotification(null, E('p', _('Key generation failed: %s').format(e.message)), 'error'));
 		};
 
@@ -488,9 +496,7 @@ return view.extend({
 		o.depends('spa', '1');
 		o.password = true;
 		o.validate = (section_id, value) => (!value || checkBase64(value)) ? true : _('Expecting base64');
-		o.onchange = function(ev, section_id) {
-			this.section.children.filter(c => c.option == '_spa_qr').forEach(c => c.refresh(section_id));
-		};
+		o.onchange = redrawQR('_spa_qr');
 
 		o = s.taboption('spa', form.Value, 'spa_hmac_key_base64', _('HMAC key (base64)'),
 			_('fwknop HMAC_KEY_BASE64.'));
@@ -498,9 +504,7 @@ return view.extend({
 		o.depends('spa', '1');
 		o.password = true;
 		o.validate = (section_id, value) => (!value || checkBase64(value)) ? true : _('Expecting base64');
-		o.onchange = function(ev, section_id) {
-			this.section.children.filter(c => c.option == '_spa_qr').forEach(c => c.refresh(section_id));
-		};
+		o.onchange = redrawQR('_spa_qr');
 
 		o = s.taboption('spa', DefaultListValue, 'spa_hmac_digest', _('HMAC digest'));
 		o.modalonly = true;
@@ -542,9 +546,7 @@ return view.extend({
 		o.modalonly = true;
 		o.password = true;
 		o.validate = (section_id, value) => value ? checkBase32Secret(value) : true;
-		o.onchange = function(ev, section_id) {
-			this.section.children.filter(c => c.option == '_rot_qr').forEach(c => c.refresh(section_id));
-		};
+		o.onchange = redrawQR('_rot_qr');
 
 		o = s.taboption('rotating', form.Button, '_rot_keygen', _('New secret'));
 		o.modalonly = true;
@@ -557,7 +559,6 @@ return view.extend({
 					throw new Error(_('knockd returned no secret'));
 
 				setField(this.section, section_id, 'sequence_secret', res.secret);
-				this.section.children.filter(c => c.option == '_rot_qr').forEach(c => c.refresh(section_id));
 			}).catch(e => ui.addNotification(null, E('p', _('Secret generation failed: %s').format(e.message)), 'error'));
 		};
 
@@ -565,23 +566,27 @@ return view.extend({
 		o.modalonly = true;
 		o.placeholder = '4';
 		o.datatype = 'range(2,16)';
+		o.onchange = redrawQR('_rot_qr');
 
 		o = s.taboption('rotating', form.Value, 'sequence_step', _('Step'),
 			_('Seconds each sequence is valid.'));
 		o.modalonly = true;
 		o.placeholder = '30';
 		o.datatype = 'range(5,3600)';
+		o.onchange = redrawQR('_rot_qr');
 
 		o = s.taboption('rotating', form.Value, 'sequence_ports', _('Port range'));
 		o.modalonly = true;
 		o.placeholder = '10000-60000';
 		o.validate = (section_id, value) => value ? checkPortRange(value) : true;
+		o.onchange = redrawQR('_rot_qr');
 
 		o = s.taboption('rotating', DefaultListValue, 'sequence_protocol', _('Protocol'));
 		o.modalonly = true;
 		o.value('tcp', 'TCP');
 		o.value('udp', 'UDP');
 		o.default = 'tcp';
+		o.onchange = redrawQR('_rot_qr');
 
 		o = s.taboption('rotating', QRValue, '_rot_qr', _('QR code'),
 			_('The door\'s URI for <code>knock --uri</code>.'));
