@@ -5,7 +5,11 @@
 #   make test     every test tier (installs the Debian packages it needs)
 #   make bench    performance figures against knockd 0.8, same run
 #   make cross    static binaries for every router target, with sizes
-#   make ipk      OpenWrt and Entware packages
+#   make ipk      OpenWrt (<= 24.10) and Entware .ipk packages
+#   make apk      OpenWrt (>= 25.12) .apk packages
+#   make packages both, as signed feeds in dist/feed (opkg and apk), with sizes
+#   make feed-keys the feeds' signing keys, once (dist/keys or FEED_KEYS; keep private)
+#   make size     binary and package sizes against the size budget
 
 GO        ?= go
 export GOFLAGS   := -buildvcs=false
@@ -14,8 +18,9 @@ GO123     ?= go1.23.12
 export VERSION ?= $(shell bash scripts/cross.sh --version)
 LDFLAGS   := -s -w -X github.com/knockd-go/knockd-go/src/version.Version=$(VERSION)
 PKGS      := ./src/...
+FEED_KEYS ?= dist/keys
 
-.PHONY: all build demo test test-static test-go test-race test-go123 test-scripts deps bench cross ipk apk clean fuzz
+.PHONY: all build demo test test-static test-go test-race test-go123 test-scripts deps bench cross ipk apk packages feed-keys size clean fuzz
 
 all: build
 
@@ -73,8 +78,19 @@ cross:
 ipk:
 	bash scripts/mkipk.sh dist
 
-apk:
-	bash scripts/mkapk.sh dist
+apk: feed-keys
+	APK_SIGN_KEY=$(FEED_KEYS)/apk-private.pem bash scripts/mkapk.sh dist
 
+size:
+	bash scripts/size.sh
+
+packages: feed-keys
+	FEED_KEYS=$(FEED_KEYS) bash scripts/mkfeed.sh dist
+
+feed-keys:
+	bash scripts/feed-keys.sh $(FEED_KEYS)
+
+# dist/keys holds the feeds' private keys: clean keeps it.
 clean:
-	rm -rf bin dist
+	rm -rf bin
+	[ ! -d dist ] || find dist -mindepth 1 -maxdepth 1 ! -name keys -exec rm -rf {} +

@@ -6,6 +6,7 @@ require (
 	github.com/coreos/go-iptables v0.8.0
 	github.com/mdlayher/packet v1.1.2
 	github.com/mdlayher/wol v0.0.0-20220221231636-b763a792253a
+	golang.org/x/crypto v0.40.0
 	golang.org/x/net v0.42.0
 	golang.org/x/sys v0.34.0
 )

@@ -5,26 +5,34 @@
 # Scenarios (per daemon): idle (CPU, wake-ups, RSS); 1M non-knock packets at
 # full rate; first-port flood from 1k/10k/100k spoofed sources at full rate
 # with 20 legitimate knock sequences sent during the 100k flood; sustained
-# churn of 2000 new sources a second; knock -> command latency (IPv4, IPv6).
-# Then sizes: stripped mipsle binary and ipk.
+# churn of 2000 new sources a second; knock -> command latency (IPv4, IPv6);
+# low rates (20, 200 and 2000 first knocks a second from never-repeating
+# sources, a legitimate knock every 2 s: CPU and that knock's latency); a
+# storm (one address completing a door 10,000 times a second with a raw
+# sender, open + notify through a slow sendmail, and a command door:
+# memory, goroutines, children, sendmail processes, log lines, and a second
+# address's knock on another door meanwhile). knockd-go only: a replayed
+# SPA packet at full rate. Then sizes: stripped mipsle binary and ipk.
 #
 # BENCH_QUICK=1 shortens the flood and churn (for a smoke run).
 # BENCH_ONLY="flood latency" runs only those scenarios (idle, nonknock,
-# flood, churn, latency, spa, size); the table shows "-" for the others.
+# flood, churn, latency, rates, storm, spa, spa-replay, size); the table
+# shows "-" for the others.
 # BENCH_DAEMONS=knockd-go leaves knockd 0.8 out (for quick iterations).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "bench: needs root (network namespaces)" >&2; exit 1; }
 
 QUICK=${BENCH_QUICK:-0}
-FLOOD_N=1000000; CHURN_SECS=60; LAT_N=20
-if [ "$QUICK" = 1 ]; then FLOOD_N=200000; CHURN_SECS=10; LAT_N=5; fi
-ONLY=${BENCH_ONLY:-idle nonknock flood churn latency spa size}
+FLOOD_N=1000000; CHURN_SECS=60; LAT_N=20; RATE_SECS=30; STORM_SECS=60
+if [ "$QUICK" = 1 ]; then FLOOD_N=200000; CHURN_SECS=10; LAT_N=5; RATE_SECS=10; STORM_SECS=10; fi
+ONLY=${BENCH_ONLY:-idle nonknock flood churn latency rates storm spa spa-replay size}
 want() { case " $ONLY " in *" $1 "*) return 0;; esac; return 1; }
 
 G=kbench-gen R=kbench-router
 RA=192.0.2.1 GA=192.0.2.100 RA6=fd00:b::1 GA6=fd00:b::100
 work=$(mktemp -d)
+chmod 755 "$work" # the slow sendmail of the storm runs as nobody
 DPID=""
 cleanup() {
   if [ -n "$DPID" ]; then kill "$DPID" 2>/dev/null || true; fi
@@ -229,7 +237,126 @@ bench_one() { # $1 = name
     RES[$n,lat6g]=$(latency "$RA6" "$GA6")
     use_stamp musl
   fi
+  if want rates; then
+    local r
+    for r in 20 200 2000; do
+      stop_daemon; start_daemon "$n"
+      sleep 2
+      c0=$(cpu "$DPID")
+      gen -port 7000 -n $((r * RATE_SECS)) -sources $((r * RATE_SECS)) -rate "$r" -src 12.$((r % 200)).0.1 > /dev/null &
+      local gp=$!
+      RES[$n,rate${r}_lat]=$(LAT_N=$((RATE_SECS / 2)) latency_every 2 "$RA" "$GA")
+      wait "$gp" || true
+      c1=$(cpu "$DPID")
+      RES[$n,rate${r}_cpu]=$(( (c1 - c0) * 1000 / TICK ))
+    done
+  fi
+  if want storm; then storm "$n"; fi
   stop_daemon
+}
+
+# latency_every S DST SRC: knocks LAT_N times, S seconds apart, from SRC
+# and prints the median knock -> command latency (ms).
+latency_every() {
+  local i f sent started
+  for i in $(seq "$LAT_N"); do
+    f="$work/flag-$3"; rm -f "$f"
+    gen -dst "$2" -src "$3" -port 7000 -n 1 >/dev/null
+    gen -dst "$2" -src "$3" -port 8000 -n 1 >/dev/null
+    sent=$(gen -dst "$2" -src "$3" -port 9000 -n 1 | awk '/^last_ns/{print $2}')
+    for _ in $(seq 200); do [ -s "$f" ] && break; sleep 0.005; done
+    started=$(cat "$f" 2>/dev/null || true)
+    if [ -n "$started" ] && [ -n "$sent" ]; then echo "scale=3; ($started - $sent) / 1000000" | bc; fi
+    sleep "$1"
+  done | median
+}
+
+# storm NAME: one address completes the storm door (open tcp/22 for 30 s
+# and a mail through a sendmail that takes 2 s) 10,000 times a second,
+# another the cmd door (a command that takes 2 s) as often, for
+# STORM_SECS; meanwhile a second address knocks on the other door.
+storm() {
+  local n=$1 r0 rmax=0 kids=0 mails=0 rss k m gp1 gp2 lines i t
+  cat > "$work/slow" <<'SH'
+#!/bin/sh
+cat >/dev/null
+sleep 2
+SH
+  chmod 755 "$work/slow"
+  if [ "$n" = knockd-go ]; then
+    cat > "$work/storm.conf" <<CONF
+[options]
+    logfile = $work/daemon.log
+    firewall = iptables-legacy
+    sendmail = $work/slow
+[storm]
+    sequence = 7000,8000,9000
+    open = tcp/22
+    duration = 30
+    notify = admin@example.com
+[cmd]
+    sequence = 7100,8100,9100
+    command = $work/slow %IP%
+[other]
+    sequence = 6000,6100
+    command = $work/stamp $work/flag-%IP%
+CONF
+  else # knockd 0.8 forks a command per success, without bound: with the
+    # slow mail script it would fork-bomb the machine, so its doors run true
+    cat > "$work/storm.conf" <<CONF
+[options]
+    logfile = $work/daemon.log
+[storm]
+    sequence = 7000,8000,9000
+    command = /bin/true %IP%
+[cmd]
+    sequence = 7100,8100,9100
+    command = /bin/true %IP%
+[other]
+    sequence = 6000,6100
+    command = $work/stamp $work/flag-%IP%
+CONF
+  fi
+  cp "$work/knockd.conf" "$work/knockd.conf.knock"
+  cp "$work/storm.conf" "$work/knockd.conf"
+  stop_daemon; start_daemon "$n"
+  r0=$(rss "$DPID")
+  gen -ports 7000,8000,9000 -n $((30000 * STORM_SECS)) -rate 30000 -src 13.0.0.1 > /dev/null &
+  gp1=$!
+  gen -ports 7100,8100,9100 -n $((30000 * STORM_SECS)) -rate 30000 -src 13.0.1.1 > /dev/null &
+  gp2=$!
+  local lat="" f sent started
+  t=$(date +%s)
+  while kill -0 "$gp1" 2>/dev/null; do
+    k=$(pgrep -c -P "$DPID" 2>/dev/null || echo 0); [ "$k" -gt "$kids" ] && kids=$k
+    m=$(pgrep -c -f "^/bin/sh $work/slow -i" 2>/dev/null || echo 0); [ "$m" -gt "$mails" ] && mails=$m # sendmail's -i
+    rss=$(rss "$DPID" 2>/dev/null || echo 0); [ "$rss" -gt "$rmax" ] && rmax=$rss
+    if [ $(( $(date +%s) - t )) -ge 3 ]; then # the other door, every 3 s
+      t=$(date +%s)
+      f="$work/flag-$GA"; rm -f "$f"
+      gen -dst "$RA" -src "$GA" -port 6000 -n 1 >/dev/null
+      sent=$(gen -dst "$RA" -src "$GA" -port 6100 -n 1 | awk '/^last_ns/{print $2}')
+      for i in $(seq 100); do [ -s "$f" ] && break; sleep 0.005; done
+      started=$(cat "$f" 2>/dev/null || true)
+      if [ -n "$started" ]; then lat="$lat $(echo "scale=3; ($started - $sent) / 1000000" | bc)"; else lat="$lat 999"; fi
+    fi
+    sleep 0.2
+  done
+  wait "$gp1" "$gp2" || true
+  if [ "$n" = knockd-go ]; then
+    kill -USR1 "$DPID"; sleep 0.3
+    RES[$n,storm_stats]=$(grep 'stats:' "$work/daemon.log" | tail -n1 | sed 's/.*stats: //')
+    RES[$n,storm_goroutines]=$(echo "${RES[$n,storm_stats]}" | sed -n 's/.*goroutines \([0-9]*\).*/\1/p')
+  fi
+  lines=$(grep -c ': storm:\|storm: ' "$work/daemon.log" || true)
+  RES[$n,storm_rss]=$(( rmax - r0 ))
+  RES[$n,storm_kids]=$kids
+  RES[$n,storm_mails]=$mails
+  RES[$n,storm_lines]=$(echo "scale=1; $lines / $STORM_SECS" | bc)
+  RES[$n,storm_lat]=$(for x in $lat; do echo "$x"; done | sort -n | tail -n1)
+  RES[$n,storm_threads]=$(awk '/^Threads/{print $2}' "/proc/$DPID/status" 2>/dev/null || echo -)
+  stop_daemon
+  cp "$work/knockd.conf.knock" "$work/knockd.conf"
 }
 
 for d in ${BENCH_DAEMONS:-knockd-go knockd08}; do bench_one "$d"; done
@@ -259,6 +386,60 @@ CONF
   kill -USR1 "$DPID"; sleep 0.3
   SPA_STATS=$(grep 'stats:' "$work/daemon.log" | tail -n1 | sed 's/.*stats: //')
   SPA_US=$(echo "scale=2; ($c1 - $c0) * 1000000 / $TICK / ($FLOOD_N / 5)" | bc)
+  stop_daemon
+  cp "$work/knockd.conf.knock" "$work/knockd.conf"
+fi
+
+# SPA replay (knockd-go only): one packet from the stock fwknop client is
+# accepted, then sent again at full rate from the same address; another
+# door's knock meanwhile must still open.
+REPLAY_LINES="" REPLAY_OTHER="" REPLAY_STATS=""
+if want spa-replay && command -v fwknop >/dev/null 2>&1; then
+  echo "bench: SPA replay"
+  K=$(head -c 32 /dev/urandom | base64 -w0) H=$(head -c 64 /dev/urandom | base64 -w0)
+  cat > "$work/replay.conf" <<CONF
+[options]
+    logfile = $work/daemon.log
+    firewall = none
+[spa]
+    spa = yes
+    spa_key_base64 = $K
+    spa_hmac_key_base64 = $H
+    start_command = true
+    spa_allow_commands = no
+    open = tcp/22
+[other]
+    sequence = 6000,6100
+    command = $work/stamp $work/flag-%IP%
+CONF
+  cp "$work/knockd.conf" "$work/knockd.conf.knock"
+  cp "$work/replay.conf" "$work/knockd.conf"
+  start_daemon knockd-go
+  ip netns exec "$G" fwknop --no-rc-file -A tcp/22 -a "$GA" -D "$RA" --key-base64-rijndael "$K" --key-base64-hmac "$H" --use-hmac \
+    -B "$work/spa.pkt" --test >/dev/null 2>&1 || true
+  if [ -s "$work/spa.pkt" ]; then
+    gen -proto udp -port 62201 -src "$GA" -n 1 -payloadfile "$work/spa.pkt" >/dev/null
+    sleep 1
+    l0=$(grep -c ': spa: \|] spa replays: ' "$work/daemon.log" || true)
+    gen -proto udp -port 62201 -src "$GA" -n "$((FLOOD_N / 2))" -payloadfile "$work/spa.pkt" > "$work/gen.out" &
+    gp=$!
+    sleep 1
+    rm -f "$work/flag-192.0.2.151"
+    ip -n "$G" addr add 192.0.2.151/32 dev gen0 2>/dev/null || true
+    ip -n "$G" route replace "$RA/32" dev gen0 src 192.0.2.151
+    ip netns exec "$G" "$work/knock" "$RA" 6000 6100 >/dev/null 2>&1 || true
+    ip -n "$G" route del "$RA/32" dev gen0 2>/dev/null || true
+    wait "$gp" || true
+    secs=$(sed -n 's/^sent [0-9]* packets in \([0-9.]*\)s.*/\1/p' "$work/gen.out")
+    sleep 1.2
+    l1=$(grep -c ': spa: \|] spa replays: ' "$work/daemon.log" || true)
+    REPLAY_LINES=$(echo "scale=1; ($l1 - $l0) / ($secs + 1.2)" | bc)
+    [ -e "$work/flag-192.0.2.151" ] && REPLAY_OTHER=yes || REPLAY_OTHER=no
+    kill -USR1 "$DPID"; sleep 0.3
+    REPLAY_STATS=$(grep 'stats:' "$work/daemon.log" | tail -n1 | sed 's/.*stats: //')
+  else
+    echo "bench: fwknop did not write a packet; SPA replay skipped" >&2
+  fi
   stop_daemon
   cp "$work/knockd.conf.knock" "$work/knockd.conf"
 fi
@@ -318,9 +499,22 @@ row "  floor: Go os/exec start of that command (ms)" "$EXEC_FLOOR" "-" "-"
 row "latency, glibc-static command, IPv4 (median ms)" "${RES[knockd-go,lat4g]:-}" "${RES[knockd08,lat4g]:-}" "$(ratio "${RES[knockd-go,lat4g]:-}" "${RES[knockd08,lat4g]:-}")"
 row "latency, glibc-static command, IPv6 (median ms)" "${RES[knockd-go,lat6g]:-}" "${RES[knockd08,lat6g]:-}" "$(ratio "${RES[knockd-go,lat6g]:-}" "${RES[knockd08,lat6g]:-}")"
 row "  floor: Go os/exec start of that command (ms)" "$EXEC_FLOOR_G" "-" "-"
+for r in 20 200 2000; do
+  row "$r first knocks/s, ${RATE_SECS} s: CPU (ms)" "${RES[knockd-go,rate${r}_cpu]:-}" "${RES[knockd08,rate${r}_cpu]:-}" "$(ratio "${RES[knockd-go,rate${r}_cpu]:-}" "${RES[knockd08,rate${r}_cpu]:-}")"
+  row "  legitimate knock meanwhile: latency (median ms)" "${RES[knockd-go,rate${r}_lat]:-}" "${RES[knockd08,rate${r}_lat]:-}" "$(ratio "${RES[knockd-go,rate${r}_lat]:-}" "${RES[knockd08,rate${r}_lat]:-}")"
+done
+row "storm 2 doors x 10,000 successes/s, ${STORM_SECS} s: RSS growth (KiB)" "${RES[knockd-go,storm_rss]:-}" "${RES[knockd08,storm_rss]:-}" "-"
+row "  children at most / sendmail at most" "${RES[knockd-go,storm_kids]:-}/${RES[knockd-go,storm_mails]:-}" "${RES[knockd08,storm_kids]:-}/-" "-"
+row "  goroutines / threads at the end" "${RES[knockd-go,storm_goroutines]:-}/${RES[knockd-go,storm_threads]:-}" "-/${RES[knockd08,storm_threads]:-}" "-"
+row "  log lines/s of the stormed door" "${RES[knockd-go,storm_lines]:-}" "${RES[knockd08,storm_lines]:-}" "-"
+row "  another door's knock meanwhile: latency (worst ms)" "${RES[knockd-go,storm_lat]:-}" "${RES[knockd08,storm_lat]:-}" "-"
 row "SPA: 225-byte garbage flood, CPU µs/packet" "$SPA_US" "-" "-"
+row "SPA: one packet replayed at full rate: log lines/s" "$REPLAY_LINES" "-" "-"
+row "  another door opened meanwhile" "$REPLAY_OTHER" "-" "-"
 row "binary (mipsle, stripped / Debian amd64) bytes" "$SIZE_MIPSLE" "$SIZE_08" "-"
 row "ipk (mipsel_24kc) bytes" "$SIZE_IPK" "-" "-"
 echo
 for s in 1000 10000 100000; do echo "knockd-go counters after the $s-source flood: ${RES[knockd-go,flood${s}_stats]:-}"; done
 echo "knockd-go counters after the SPA garbage flood: ${SPA_STATS:-}"
+echo "knockd-go counters after the storm: ${RES[knockd-go,storm_stats]:-}"
+echo "knockd-go counters after the SPA replay: ${REPLAY_STATS:-}"

@@ -1,26 +1,43 @@
 #!/usr/bin/env bash
-# mkapk.sh: prepare OpenWrt >= 25.12 .apk packages (apk-tools 3, ADB format)
-# of knockd-go and knock-go, and build them when apk-tools 3 is at hand.
+# mkapk.sh: build OpenWrt >= 25.12 .apk packages (apk-tools 3, ADB format) of
+# knockd-go, knock-go and the NOARCH_PACKAGES, without the SDK or apk-tools.
 #
 # Usage: scripts/mkapk.sh OUTDIR [BINDIR]
 #
-# The packages get the same files as the .ipk (scripts/mkipk.sh builds those
-# first and this script unpacks them), plus what OpenWrt's package-pack.mk adds
-# for apk: /lib/apk/packages/<pkg>.list, .conffiles and .conffiles_static, and
-# the post-install / post-upgrade / pre-deinstall scripts calling
-# default_postinst / default_prerm. For each architecture and package it leaves
-#   OUTDIR/apk-staging/<arch>/<pkg>/{files/,post-install,post-upgrade,pre-deinstall,mkpkg.sh}
-# where mkpkg.sh is the `apk mkpkg` command line. With apk-tools 3 on PATH (or
-# APK=/path/to/apk, e.g. the SDK's staging_dir/host/bin/apk) it runs them and
-# writes OUTDIR/apk/<arch>/<pkg>-<version>.apk; without it, it says so and
-# exits 0. Debian 12 has no apk-tools package.
+# Writes OUTDIR/apk/<arch>/<name>-<version>.apk (<arch> "noarch" for the
+# architecture-independent ones), with src/internal/tools/apkpack (apkpack
+# mkpkg, the counterpart of the SDK's "apk mkpkg"), signed with the feed's
+# EC key.
 #
-# Environment: OPENWRT_ARCHS, PKG_RELEASE, SOURCE_DATE_EPOCH, VERSION, FILES_DIR
-# as for mkipk.sh; APK (apk binary).
+# Each .apk holds what OpenWrt's package-pack.mk gives "apk mkpkg" for the
+# same package: the files of the .ipk (scripts/mkipk.sh builds those; this
+# script unpacks them), plus /lib/apk/packages/<name>.list (every file and
+# symlink), .conffiles and .conffiles_static (path and SHA-256); the
+# post-install, post-upgrade and pre-deinstall scripts that call
+# default_postinst / default_prerm and then run the package's own postinst /
+# prerm; pre-install and pre-upgrade from its preinst, post-deinstall from its
+# postrm. Info: name, version, description, arch, license, origin, url,
+# maintainer, depends, and the virtual provide <name>-any OpenWrt adds.
+#
+# The version is apk's form of the embedded version: v1.2.0-3-gabc1234 ->
+# 1.2.0_p3-r<PKG_RELEASE> (apk refuses free-form versions).
+#
+# Environment: OPENWRT_ARCHS, PKG_RELEASE, SOURCE_DATE_EPOCH, VERSION,
+# FILES_DIR, NOARCH_PACKAGES as for mkipk.sh;
+#   IPK_DIR        directory of OpenWrt .ipk files to convert (default: build
+#                  them with mkipk.sh)
+#   APK_SIGN_KEY   EC private key (PEM) (default: $FEED_KEYS/apk-private.pem if
+#                  it exists; otherwise the packages are unsigned and install
+#                  only from a signed index or with apk add --allow-untrusted)
+#   FEED_KEYS      key directory of scripts/feed-keys.sh (default: OUTDIR/keys)
+#   APKPACK        apkpack binary (default: built from the tree)
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=${KNOCKD_GO_SRC:-$(cd "$here/.." && pwd)}
 die() { echo "mkapk.sh: $*" >&2; exit 1; }
+# shellcheck source=scripts/lib/pkgtools.bash
+. "$here/lib/pkgtools.bash"
 case "${1:-}" in -h | --help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "${BASH_SOURCE[0]}"; exit 0 ;; esac
 if [ $# -lt 1 ] || [ $# -gt 2 ]; then
 	die "usage: mkapk.sh OUTDIR [BINDIR]"
@@ -43,38 +60,38 @@ apk_version() {
 }
 apkver=$(apk_version "$version")
 
-APK=${APK:-$(command -v apk || true)}
-have_apk=""
-if [ -n "$APK" ] && "$APK" mkpkg --help >/dev/null 2>&1; then
-	have_apk=1
-fi
-
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-ENTWARE_ARCHS="" "$here/mkipk.sh" "$work/ipk" "$bindir" >/dev/null
+build_pkgtools "$work/tools"
+
+key=${APK_SIGN_KEY:-}
+if [ -z "$key" ] && [ -f "${FEED_KEYS:-$out/keys}/apk-private.pem" ]; then
+	key=${FEED_KEYS:-$out/keys}/apk-private.pem
+fi
+if [ -n "$key" ]; then
+	[ -f "$key" ] || die "APK_SIGN_KEY $key: no such file"
+	key=$(cd "$(dirname "$key")" && pwd)/$(basename "$key")
+fi
+
+ipkdir=${IPK_DIR:-}
+if [ -z "$ipkdir" ]; then
+	ENTWARE_ARCHS="" "$here/mkipk.sh" "$work/ipk" "$bindir" >/dev/null
+	ipkdir=$work/ipk/openwrt
+fi
+compgen -G "$ipkdir/*.ipk" >/dev/null || die "no .ipk in $ipkdir"
+# One build only: every package gets the version computed above.
+versions=$(for ipk in "$ipkdir"/*.ipk; do b=$(basename "$ipk" .ipk); b=${b#*_}; echo "${b%%_*}"; done | sort -u)
+[ "$(wc -l <<<"$versions")" = 1 ] || die "$ipkdir holds packages of several versions: $(tr '\n' ' ' <<<"$versions")"
 
 field() { sed -n "s/^$1: //p" "$2" | head -n 1; }
-q() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
 
-for ipk in "$work"/ipk/openwrt/*.ipk; do
-	u=$work/u/$(basename "$ipk" .ipk)
-	mkdir -p "$u/control"
-	tar -xzOf "$ipk" ./control.tar.gz | tar -xzf - -C "$u/control"
-	c=$u/control/control
-	pkg=$(field Package "$c") arch=$(field Architecture "$c")
-	s=$out/apk-staging/$arch/$pkg
-	rm -rf "$s"
-	mkdir -p "$s/files/lib/apk/packages"
-	tar -xzOf "$ipk" ./data.tar.gz | tar -xzf - -C "$s/files"
+# script_body FILE: a script without its #! line(s), as package-pack.mk
+# appends one script to another.
+script_body() { [ ! -f "$1" ] || sed '/^[[:space:]]*#!/d' "$1"; }
 
-	(cd "$s/files" && find . \( -type f -o -type l \) ! -path './lib/apk/packages/*' | sed 's|^\.||' | sort) \
-		>"$s/files/lib/apk/packages/$pkg.list"
-	if [ -f "$u/control/conffiles" ]; then
-		cp "$u/control/conffiles" "$s/files/lib/apk/packages/$pkg.conffiles"
-		while read -r f; do
-			[ -f "$s/files$f" ] && echo "$f $(sha256sum <"$s/files$f" | cut -d' ' -f1)"
-		done <"$u/control/conffiles" >"$s/files/lib/apk/packages/$pkg.conffiles_static"
-	fi
+# write_scripts CONTROLDIR PKG S: the apk scripts of package-pack.mk into S/.
+write_scripts() {
+	local c=$1 pkg=$2 s=$3
 	# shellcheck disable=SC2016 # text of the generated scripts
 	{
 		echo '#!/bin/sh'
@@ -85,11 +102,12 @@ for ipk in "$work"/ipk/openwrt/*.ipk; do
 		echo "export pkgname=\"$pkg\""
 		echo 'add_group_and_user'
 		echo 'default_postinst'
+		script_body "$c/postinst-pkg"
 	} >"$s/post-install"
 	{
 		echo '#!/bin/sh'
 		echo 'export PKG_UPGRADE=1'
-		sed '/^#!/d' "$s/post-install"
+		script_body "$s/post-install"
 	} >"$s/post-upgrade"
 	# shellcheck disable=SC2016
 	{
@@ -99,45 +117,65 @@ for ipk in "$work"/ipk/openwrt/*.ipk; do
 		echo 'export root="${IPKG_INSTROOT}"'
 		echo "export pkgname=\"$pkg\""
 		echo 'default_prerm'
+		script_body "$c/prerm-pkg"
 	} >"$s/pre-deinstall"
-	chmod 0755 "$s/post-install" "$s/post-upgrade" "$s/pre-deinstall"
-	find "$s" -exec touch -h -d "@$(field SourceDateEpoch "$c")" {} +
-
-	desc=$(sed -n '/^Description: /,$p' "$c" | sed 's/^Description: //; s/^ //' | tr '\n' ' ' | sed 's/ *$//')
-	# shellcheck disable=SC2016,SC1003 # text of the generated script
-	{
-		echo '#!/bin/sh'
-		echo "# apk mkpkg for $pkg $apkver ($arch); run with apk-tools 3 as root or under fakeroot"
-		echo 'set -e'
-		echo 'out=$(cd "${1:-.}" && pwd)'
-		echo 'cd "$(dirname "$0")"'
-		echo '"${APK:-apk}" mkpkg \'
-		echo "  --info $(q "name:$pkg") \\"
-		echo "  --info $(q "version:$apkver") \\"
-		echo "  --info $(q "description:$desc") \\"
-		echo "  --info $(q "arch:$arch") \\"
-		echo "  --info $(q "license:$(field License "$c")") \\"
-		echo "  --info $(q "origin:knockd-go") \\"
-		echo "  --info $(q "url:$(field URL "$c")") \\"
-		echo "  --info $(q "maintainer:$(field Maintainer "$c")") \\"
-		echo "  --script post-install:post-install \\"
-		echo "  --script post-upgrade:post-upgrade \\"
-		echo "  --script pre-deinstall:pre-deinstall \\"
-		echo "  --info depends: \\"
-		echo "  --files files \\"
-		echo "  --output \"\$out/$pkg-$apkver.apk\""
-	} >"$s/mkpkg.sh"
-	chmod 0755 "$s/mkpkg.sh"
-
-	if [ -n "$have_apk" ]; then
-		mkdir -p "$out/apk/$arch"
-		APK=$APK sh "$s/mkpkg.sh" "$out/apk/$arch"
-		echo "apk/$arch/$pkg-$apkver.apk $(wc -c <"$out/apk/$arch/$pkg-$apkver.apk")"
-	else
-		echo "staged apk-staging/$arch/$pkg ($apkver)"
+	if [ -f "$c/preinst" ]; then
+		cp "$c/preinst" "$s/pre-install"
+		{
+			echo '#!/bin/sh'
+			echo 'export PKG_UPGRADE=1'
+			script_body "$c/preinst"
+		} >"$s/pre-upgrade"
 	fi
+	[ ! -f "$c/postrm" ] || sed -z 's/^[[:space:]]*#!/#!/' "$c/postrm" >"$s/post-deinstall"
+}
+
+# apk_depends "a, b (>= 1.0)": opkg's Depends as package-pack.mk gives it to
+# apk: parentheses and spaces dropped, one dependency per word.
+apk_depends() { printf '%s' "$1" | tr -d ' ()' | tr ',' ' '; }
+
+n=0
+for ipk in "$ipkdir"/*.ipk; do
+	u=$work/u/$(basename "$ipk" .ipk)
+	mkdir -p "$u/control" "$u/scripts"
+	tar -xzOf "$ipk" ./control.tar.gz | tar -xzf - -C "$u/control"
+	c=$u/control/control
+	pkg=$(field Package "$c") arch=$(field Architecture "$c")
+	[ "$arch" = all ] && arch=noarch
+	f=$u/files
+	mkdir -p "$f/lib/apk/packages"
+	tar -xzOf "$ipk" ./data.tar.gz | tar -xzf - -C "$f"
+
+	(cd "$f" && find . \( -type f -o -type l \) ! -path './lib/apk/packages/*' | sed 's|^\.||' | LC_ALL=C sort) \
+		>"$f/lib/apk/packages/$pkg.list"
+	if [ -f "$u/control/conffiles" ]; then
+		cp "$u/control/conffiles" "$f/lib/apk/packages/$pkg.conffiles"
+		while read -r cf; do
+			[ -f "$f$cf" ] && echo "$cf $(sha256sum <"$f$cf" | cut -d' ' -f1)"
+		done <"$u/control/conffiles" >"$f/lib/apk/packages/$pkg.conffiles_static"
+	fi
+	chmod 0644 "$f"/lib/apk/packages/*
+	write_scripts "$u/control" "$pkg" "$u/scripts"
+	epoch=$(field SourceDateEpoch "$c")
+
+	desc=$(sed -n '/^Description: /,$p' "$c" | sed 's/^Description: //; s/^ //' | tr '\n' ' ' | sed 's/  */ /g; s/ *$//')
+	args=(--info "name:$pkg" --info "version:$apkver" --info "description:$desc" --info "arch:$arch"
+		--info "license:$(field License "$c")" --info "origin:$(field Source "$c")"
+		--info "url:$(field URL "$c")" --info "maintainer:$(field Maintainer "$c")"
+		--info "provides:$pkg-any" --info "depends:$(apk_depends "$(field Depends "$c")")")
+	for t in pre-install post-install pre-upgrade post-upgrade pre-deinstall post-deinstall; do
+		[ -f "$u/scripts/$t" ] && args+=(--script "$t:$u/scripts/$t")
+	done
+	[ -n "$key" ] && args+=(--sign-key "$key")
+	mkdir -p "$out/apk/$arch"
+	dest=$out/apk/$arch/$pkg-$apkver.apk
+	SOURCE_DATE_EPOCH=$epoch "$APKPACK" mkpkg "${args[@]}" --files "$f" --output "$dest" ||
+		die "$pkg ($arch): apkpack mkpkg failed"
+	printf '%-52s %9d\n' "apk/$arch/$(basename "$dest")" "$(wc -c <"$dest")"
+	n=$((n + 1))
 done
-if [ -z "$have_apk" ]; then
-	echo "mkapk.sh: apk-tools 3 not found (set APK=...); inputs staged under $out/apk-staging," \
-		"build each with its mkpkg.sh on a machine that has it (the OpenWrt 25.12 SDK does)."
+if [ -n "$key" ]; then
+	echo "mkapk.sh: $n packages, version $apkver, signed with $key"
+else
+	echo "mkapk.sh: $n packages, version $apkver, unsigned (no APK_SIGN_KEY, no $out/keys/apk-private.pem)"
 fi

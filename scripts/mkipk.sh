@@ -7,6 +7,15 @@
 #   knockd-go  the daemon (OpenWrt: /usr/sbin/knockd plus everything under files/;
 #              Entware: /opt/sbin/knockd, /opt/etc/init.d/S05knockd, /opt/etc/knockd.conf)
 #   knock-go   the client (OpenWrt: /usr/bin/knock; Entware: /opt/bin/knock)
+# and OUTDIR/openwrt/<name>_<version>_all.ipk for each architecture-independent
+# package of NOARCH_PACKAGES (below).
+#
+# Conffiles and the package's own maintainer scripts come from the feed
+# Makefile (openwrt-feed/net/knockd-go/Makefile: Package/<name>/conffiles,
+# preinst, postinst, prerm, postrm), placed as OpenWrt's package-pack.mk places
+# them: conffiles that the package ships in CONTROL/conffiles, the others in
+# /lib/upgrade/keep.d/<name>; postinst and prerm as postinst-pkg and prerm-pkg,
+# which default_postinst and default_prerm run.
 #
 # Binaries come from BINDIR/<target>/ (default OUTDIR/bin); missing ones are built
 # with scripts/cross.sh first.
@@ -24,6 +33,8 @@
 #   SOURCE_DATE_EPOCH  timestamp of every file (default: last commit, else a fixed date)
 #   PKG_MAINTAINER, PKG_LICENSE  control fields (License is left out when unknown)
 #   FILES_DIR        OpenWrt overlay tree (default: files/ of the repository)
+#   NOARCH_PACKAGES  architecture-independent packages, one per line (replaces the
+#                    list in this script)
 #   VERSION          forwarded to cross.sh
 set -euo pipefail
 
@@ -31,6 +42,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=${KNOCKD_GO_SRC:-$(cd "$here/.." && pwd)}
 
 die() { echo "mkipk.sh: $*" >&2; exit 1; }
+# shellcheck source=scripts/lib/pkgtools.bash
+. "$here/lib/pkgtools.bash"
 
 case "${1:-}" in -h | --help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "${BASH_SOURCE[0]}"; exit 0 ;; esac
 if [ $# -lt 1 ] || [ $# -gt 2 ]; then
@@ -46,6 +59,22 @@ bindir=$(cd "$bindir" && pwd)
 openwrt_archs=${OPENWRT_ARCHS-mips_24kc mipsel_24kc arm_cortex-a7_neon-vfpv4 arm_cortex-a9 aarch64_cortex-a53 x86_64}
 entware_archs=${ENTWARE_ARCHS-mips-3.4 mipsel-3.4 armv7-3.2 armv7-2.6 armv5-3.2 aarch64-3.10 x64-3.2}
 files_dir=${FILES_DIR:-$root/files}
+feed_mk=$(feed_makefile knockd-go)
+[ -n "$feed_mk" ] || die "no openwrt-feed/*/knockd-go/Makefile"
+
+# Architecture-independent OpenWrt packages (ipk "Architecture: all", apk
+# "noarch"), one per line: NAME|DIR|DEPENDS|TITLE. DIR, relative to the
+# repository, is laid out like a LuCI app in a feed: htdocs/ is installed to
+# /www, root/ to /. Conffiles and scripts come from DIR/Makefile as for
+# knockd-go (define Package/NAME/conffiles, postinst, prerm, postrm); a
+# luci-* package also gets the postinst of LuCI's luci.mk, which makes rpcd
+# and the LuCI caches pick up the new menu and ACL files. DEPENDS is a comma-
+# separated opkg list. Adding the LuCI app is one line in this list (lines
+# starting with # are skipped):
+default_noarch_packages='
+# luci-app-knockd-go|openwrt-feed/luci/luci-app-knockd-go|luci-base, knockd-go|LuCI support for knockd-go
+'
+noarch_packages=${NOARCH_PACKAGES-$default_noarch_packages}
 release=${PKG_RELEASE:-1}
 maintainer=${PKG_MAINTAINER:-knockd-go developers}
 url=https://github.com/knockd-go/knockd-go
@@ -206,14 +235,46 @@ ipkg_build() {
 		"$(wc -c <"$dest/${name}_${ver}_${arch}.ipk")"
 }
 
-# conffiles_of DIR PATH...: lists the given paths that exist in DIR.
-conffiles_of() {
-	local d=$1 p
-	shift
-	for p in "$@"; do
-		[ -f "$d$p" ] && echo "$p"
+# feed_extras DIR NAME MAKEFILE: what package-pack.mk adds to package NAME
+# from its Makefile. Conffiles (Package/NAME/conffiles) the package ships go
+# to CONTROL/conffiles (opkg keeps a changed one), the others to
+# /lib/upgrade/keep.d/NAME (sysupgrade keeps them); Package/NAME/preinst and
+# postrm become CONTROL/preinst and postrm, postinst and prerm become
+# CONTROL/postinst-pkg and prerm-pkg (run by default_postinst/default_prerm).
+feed_extras() {
+	local d=$1 name=$2 mk=$3 f keep="" s text
+	while read -r f; do
+		[ -n "$f" ] || continue
+		if [ -f "$d$f" ]; then
+			echo "$f" >>"$d/CONTROL/conffiles"
+		else
+			keep="$keep$f"$'\n'
+		fi
+	done < <(feed_define "$mk" "Package/$name/conffiles")
+	if [ -n "$keep" ]; then
+		mkdir -p "$d/lib/upgrade/keep.d"
+		printf '%s' "$keep" >"$d/lib/upgrade/keep.d/$name"
+	fi
+	for s in preinst:preinst postinst:postinst-pkg prerm:prerm-pkg postrm:postrm; do
+		text=$(feed_define "$mk" "Package/$name/${s%%:*}") || die "$name: ${s%%:*} in $mk"
+		[ -n "$text" ] || continue
+		printf '%s\n' "$text" >"$d/CONTROL/${s#*:}"
+		chmod 0755 "$d/CONTROL/${s#*:}"
 	done
 	return 0
+}
+
+# luci_postinst: the postinst LuCI's luci.mk gives every LuCI package: on a
+# live system, make rpcd and LuCI reload menus, ACLs and cached modules.
+luci_postinst() {
+	# shellcheck disable=SC2016 # text of the generated script
+	printf '%s\n' '#!/bin/sh' \
+		'[ -n "${IPKG_INSTROOT}" ] || {' \
+		'	rm -f /tmp/luci-indexcache.*' \
+		'	rm -rf /tmp/luci-modulecache/' \
+		'	killall -HUP rpcd 2>/dev/null' \
+		'	exit 0' \
+		'}'
 }
 
 daemon_desc=("Port-knocking daemon compatible with knockd 0.8's knockd.conf."
@@ -236,12 +297,7 @@ build_openwrt() {
 	fi
 	cp "$bindir/$t/knockd" "$d/usr/sbin/knockd"
 	control_file knockd-go "$arch" knockd "$d/CONTROL/control" "${daemon_desc[@]}"
-	# /etc/config/* and /etc/knockd.conf are the user's; opkg keeps changed ones.
-	{
-		[ -d "$d/etc/config" ] && (cd "$d" && find etc/config -type f | sort | sed 's|^|/|')
-		conffiles_of "$d" /etc/knockd.conf
-	} >"$d/CONTROL/conffiles"
-	[ -s "$d/CONTROL/conffiles" ] || rm -f "$d/CONTROL/conffiles"
+	feed_extras "$d" knockd-go "$feed_mk"
 	openwrt_scripts "$d/CONTROL"
 	ipkg_build "$d" "$out/openwrt"
 
@@ -249,6 +305,7 @@ build_openwrt() {
 	mkdir -p "$d/usr/bin" "$d/CONTROL"
 	cp "$bindir/$t/knock" "$d/usr/bin/knock"
 	control_file knock-go "$arch" knock "$d/CONTROL/control" "${client_desc[@]}"
+	feed_extras "$d" knock-go "$feed_mk"
 	openwrt_scripts "$d/CONTROL"
 	ipkg_build "$d" "$out/openwrt"
 }
@@ -276,6 +333,41 @@ build_entware() {
 	ipkg_build "$d" "$out/entware"
 }
 
+# build_noarch "NAME|DIR|DEPENDS|TITLE": one architecture-independent package.
+build_noarch() {
+	local name dir deps title d mk
+	IFS='|' read -r name dir deps title <<<"$1"
+	if [ -z "$name" ] || [ -z "$dir" ]; then
+		die "noarch package '$1': want NAME|DIR|DEPENDS|TITLE"
+	fi
+	case "$dir" in /*) ;; *) dir=$root/$dir ;; esac
+	[ -d "$dir" ] || die "noarch package $name: no directory $dir"
+	d="$work/noarch/$name"
+	mkdir -p "$d/CONTROL"
+	if [ -d "$dir/htdocs" ]; then
+		mkdir -p "$d/www"
+		cp -R -p "$dir/htdocs/." "$d/www/"
+	fi
+	[ -d "$dir/root" ] && cp -R -p "$dir/root/." "$d/"
+	[ -n "$(find "$d" -mindepth 1 -maxdepth 1 ! -name CONTROL)" ] || die "noarch package $name: nothing in $dir/htdocs or $dir/root"
+	control_file "$name" all "" "$d/CONTROL/control" "${title:-$name}"
+	[ -n "$deps" ] && sed -i "s/^Version: .*/&\nDepends: $deps/" "$d/CONTROL/control"
+	[ "${name#luci-}" = "$name" ] || sed -i 's/^Section: net$/Section: luci/' "$d/CONTROL/control"
+	mk=$dir/Makefile
+	[ -f "$mk" ] || mk=$(feed_makefile "$name")
+	feed_extras "$d" "$name" "$mk"
+	if [ "${name#luci-}" != "$name" ] && [ ! -e "$d/CONTROL/postinst-pkg" ]; then
+		luci_postinst >"$d/CONTROL/postinst-pkg"
+		chmod 0755 "$d/CONTROL/postinst-pkg"
+	fi
+	openwrt_scripts "$d/CONTROL"
+	ipkg_build "$d" "$out/openwrt"
+}
+
 echo "knockd-go $version: packages $pkgver, SOURCE_DATE_EPOCH=$epoch -> $out"
 for a in $openwrt_archs; do build_openwrt "$a"; done
 for a in $entware_archs; do build_entware "$a"; done
+while IFS= read -r line; do
+	case "$line" in '' | '#'*) continue ;; esac
+	build_noarch "$line"
+done <<<"$noarch_packages"

@@ -33,7 +33,7 @@ check "startup: exit 0" hook startup
 check "startup: knockd $(want vlan2)" test "$(last_argv)" = "$(want vlan2)"
 check "startup: the JFFS binary is used" grep -q "^argv $R/jffs/usr/sbin/knockd " "$LOG"
 check "startup: daemon running, pid file written" alive
-check "startup: state records vlan2" test "$(cat "$R/tmp/knockd.wan")" = vlan2
+check "startup: state records vlan2" test "$(cat "$R/var/run/knockd.wan")" = vlan2
 hook startup || true
 check "startup again: no second knockd" test "$(argvs)" = 1
 check "startup again: says already running" grep -q "already running" "$tmp/out"
@@ -75,7 +75,7 @@ check "status names the device" grep -q "on eth1" "$tmp/out"
 p=$(pid)
 check "stop: exit 0" hook startup stop
 check "stop: daemon gone" gone "$p"
-check "stop: pid file and state removed" test ! -e "$R/var/run/knockd.pid" -a ! -e "$R/tmp/knockd.wan"
+check "stop: pid file and state removed" test ! -e "$R/var/run/knockd.pid" -a ! -e "$R/var/run/knockd.wan"
 check "status: not running (exit 1)" bash -c '! "$1" status >/dev/null' _ "$R/jffs/etc/config/knockd.startup"
 check "firewall hook without knockd: exit 0, nothing started" bash -c '"$1" firewall && [ "$(grep -c ^argv "$2")" = "$3" ]' \
 	_ "$R/jffs/etc/config/knockd.firewall" "$LOG" "$(argvs)"

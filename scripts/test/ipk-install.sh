@@ -4,7 +4,12 @@
 # settings per architecture), check that builds are reproducible, then install
 # packages into empty roots with scripts/install-ipk.sh and check the layout,
 # modes, opkg state, conffile handling and that postinst ran against the root
-# (IPKG_INSTROOT) without touching the host.
+# (IPKG_INSTROOT) without touching the host. Then, without apk-tools or
+# OpenWrt's usign: build the .apk files (scripts/mkapk.sh) and the signed
+# feeds (scripts/mkfeed.sh) and read them back with the project's own tools
+# (apkpack, usign): every .apk holds the files of its .ipk plus OpenWrt's
+# /lib/apk/packages files and scripts, signatures verify and tampering is
+# caught. scripts/test/feeds-real.sh does the same with the real tools.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -34,6 +39,17 @@ echo "not shipped" >"$ov/README.md"
 chmod 0644 "$ov/etc/init.d/knockd"
 chmod 0666 "$ov/etc/config/knockd"
 
+# A synthetic LuCI app for the architecture-independent package hook.
+luci=$tmp/luci-app-test
+mkdir -p "$luci/htdocs/luci-static/resources/view/knockd" "$luci/root/usr/share/rpcd/acl.d" "$luci/root/usr/libexec/rpcd"
+echo "'use strict';" >"$luci/htdocs/luci-static/resources/view/knockd/doors.js"
+echo '{}' >"$luci/root/usr/share/rpcd/acl.d/luci-app-test.json"
+printf '#!/bin/sh
+echo {}
+' >"$luci/root/usr/libexec/rpcd/luci.test"
+chmod 0755 "$luci/root/usr/libexec/rpcd/luci.test"
+export NOARCH_PACKAGES="luci-app-test|$luci|luci-base, knockd-go|LuCI support for knockd-go (test)"
+
 echo "== building packages"
 VERSION=$version FILES_DIR=$ov scripts/mkipk.sh "$tmp/pk" "$tmp/bin"
 # Rebuild a sample (the same code makes every package) from a fresh copy of the
@@ -48,7 +64,7 @@ for f in "$tmp"/pk2/openwrt/*.ipk "$tmp"/pk2/entware/*.ipk; do
 	cmp -s "$f" "$tmp/pk/${f#"$tmp/pk2/"}" || fail "$(basename "$f") differs between two builds"
 	n=$((n + 1))
 done
-[ "$n" = 6 ] || fail "reproducibility check compared $n packages, want 6"
+[ "$n" = 7 ] || fail "reproducibility check compared $n packages, want 7 (with the noarch one)"
 ok "two builds give byte-identical packages ($n compared)"
 
 # ---- helpers ---------------------------------------------------------------
@@ -136,8 +152,14 @@ openwrt_prerm='#!/bin/sh
 . ${IPKG_INSTROOT}/lib/functions.sh
 default_prerm $0 $@'
 
+# The postrm of openwrt-feed/net/knockd-go/Makefile, as make expands it.
+sed -n '/^define Package\/knockd-go\/postrm$/,/^endef$/p' openwrt-feed/net/knockd-go/Makefile |
+	sed '1d;$d; s/\$\$/$/g' >"$tmp/feed-postrm"
+grep -q 'uci .*delete firewall.knockd' "$tmp/feed-postrm" || fail "feed Makefile: no postrm removing firewall.knockd"
+
 count=0
 for f in "$tmp"/pk/openwrt/*.ipk "$tmp"/pk/entware/*.ipk; do
+	[ "${f%_all.ipk}" = "$f" ] || continue # the noarch package: below
 	base=$(basename "$f" .ipk)
 	flavour=$(basename "$(dirname "$f")")
 	IFS=_ read -r name ver arch <<<"$base"
@@ -203,6 +225,10 @@ for f in "$tmp"/pk/openwrt/*.ipk "$tmp"/pk/entware/*.ipk; do
 	case "$flavour/$name" in
 	openwrt/knockd-go)
 		[ "$(cat "$u/control/conffiles")" = /etc/config/knockd ] || fail "$base: conffiles"
+		[ "$(cat "$u/data/lib/upgrade/keep.d/knockd-go")" = /etc/knockd.conf ] ||
+			fail "$base: feed conffiles it does not ship belong in /lib/upgrade/keep.d"
+		cmp -s "$u/control/postrm" "$tmp/feed-postrm" || fail "$base: postrm is not the feed Makefile's"
+		[ "$(mode_of "$u/control/postrm")" = 755 ] || fail "$base: postrm mode"
 		[ "$(mode_of "$u/data/etc/init.d/knockd")" = 755 ] || fail "$base: init script mode"
 		[ "$(mode_of "$u/data/etc/config/knockd")" = 600 ] || fail "$base: UCI config mode"
 		[ "$(mode_of "$u/data/usr/share/nftables.d/table-post/20-knockd.nft")" = 644 ] || fail "$base: nft include mode"
@@ -215,12 +241,61 @@ for f in "$tmp"/pk/openwrt/*.ipk "$tmp"/pk/entware/*.ipk; do
 		cmp -s "$u/data/opt/etc/knockd.conf" scripts/entware/knockd.conf || fail "$base: sample config"
 		;;
 	esac
-	[ -z "$(cd "$u/data" && find . -type f ! -path './usr/*' ! -path './etc/*' ! -path './opt/*')" ] ||
-		fail "$base: files outside /usr, /etc, /opt"
+	[ -z "$(cd "$u/data" && find . -type f ! -path './usr/*' ! -path './etc/*' ! -path './opt/*' ! -path './lib/upgrade/keep.d/*')" ] ||
+		fail "$base: files outside /usr, /etc, /opt, /lib/upgrade/keep.d"
+	[ "$name" = knockd-go ] || [ ! -e "$u/control/postrm" ] || fail "$base: only knockd-go has a postrm"
 	count=$((count + 1))
 done
 [ "$count" = 26 ] || fail "expected 26 packages, found $count"
 ok "$count packages: container, headers (GNU, 0:0, mtime), control fields, ELF identity, static, GOARCH/GOMIPS/GOARM, scripts, conffiles, modes"
+
+# ---- the architecture-independent package (NOARCH_PACKAGES) ------------------
+
+na=$tmp/pk/openwrt/luci-app-test_${pkgver}_all.ipk
+check "noarch package built as <name>_<version>_all.ipk" test -f "$na"
+u=$tmp/u/noarch
+mkdir -p "$u/control" "$u/data"
+tar -xzOf "$na" ./control.tar.gz | tar -xzf - -C "$u/control"
+tar -xzOf "$na" ./data.tar.gz | tar -xzf - -C "$u/data"
+get() { sed -n "s/^$1: //p" "$u/control/control"; }
+check "noarch: Architecture: all" test "$(get Architecture)" = all
+check "noarch: Depends from the list entry" test "$(get Depends)" = "luci-base, knockd-go"
+check "noarch: htdocs/ installed to /www" test -f "$u/data/www/luci-static/resources/view/knockd/doors.js"
+check "noarch: root/ installed to /" test -f "$u/data/usr/share/rpcd/acl.d/luci-app-test.json"
+check "noarch: rpcd plugin stays executable" test "$(mode_of "$u/data/usr/libexec/rpcd/luci.test")" = 755
+check "noarch: OpenWrt's postinst and prerm" test "$(cat "$u/control/postinst")" = "$openwrt_postinst" -a "$(cat "$u/control/prerm")" = "$openwrt_prerm"
+check "noarch: a LuCI app gets luci.mk's postinst (rpcd reload)" grep -q 'killall -HUP rpcd' "$u/control/postinst-pkg"
+
+# ---- postrm: firewall.knockd goes with the package, not with an upgrade -------
+
+pr=$tmp/postrm-root
+mkdir -p "$pr/etc/config" "$tmp/ucibin"
+cat >"$tmp/ucibin/uci" <<'EOF'
+#!/bin/sh
+# stand-in uci: logs its arguments; "get firewall.knockd.path" answers the include
+echo "uci $*" >>"$UCI_LOG"
+case " $* " in *" get firewall.knockd.path "*) echo /usr/share/knockd/firewall.include ;; esac
+exit 0
+EOF
+chmod 0755 "$tmp/ucibin/uci"
+run_postrm() { # run_postrm ROOT ARGS...: as opkg runs it for an offline root
+	local root=$1
+	shift
+	: >"$tmp/uci.log"
+	PATH="$tmp/ucibin:$PATH" UCI_LOG=$tmp/uci.log IPKG_INSTROOT=$root sh "$tmp/feed-postrm" "$@"
+}
+run_postrm "$pr" upgrade 1.2.3
+check "postrm upgrade: uci not called" test ! -s "$tmp/uci.log"
+run_postrm "$pr" remove
+check "postrm remove: deletes firewall.knockd in the root's config" grep -qx "uci -q -c $pr/etc/config -t $pr/tmp/.uci delete firewall.knockd" "$tmp/uci.log"
+check "postrm remove: commits firewall" grep -qx "uci -q -c $pr/etc/config -t $pr/tmp/.uci commit firewall" "$tmp/uci.log"
+mkdir -p "$pr/usr/share/knockd"
+: >"$pr/usr/share/knockd/firewall.include"
+run_postrm "$pr" remove
+check "postrm, include script still there (another version installed): uci not called" test ! -s "$tmp/uci.log"
+: >"$tmp/uci.log"
+PATH="$tmp/ucibin:$PATH" UCI_LOG=$tmp/uci.log sh "$tmp/feed-postrm" 1.2.3_p4-r1 # apk's post-deinstall on the router
+check "post-deinstall on a live system: plain uci (no -c)" grep -qx "uci -q delete firewall.knockd" "$tmp/uci.log"
 
 # ---- the real files/ tree is shipped as it is --------------------------------
 
@@ -347,6 +422,172 @@ sed "s|/opt/etc/init.d/rc.func|$tmp/rcf/rc.func|" "$e/opt/etc/init.d/S05knockd" 
 printf 'echo "ENABLED=$ENABLED PROCS=$PROCS ARGS=$ARGS"\n' >"$tmp/rcf/rc.func"
 PATH=/usr/bin:/bin sh "$tmp/rcf/S05" start >"$tmp/rcf/out"
 check "S05knockd hands rc.func the daemon and its arguments" grep -qx "ENABLED=yes PROCS=knockd ARGS=-d -i eth0 -c /opt/etc/knockd.conf" "$tmp/rcf/out"
+
+# ---- .apk (OpenWrt 25.12) and the signed feeds, read back with our own tools ----
+
+echo "== apk packages and feeds"
+apkver=1.2.3_p4-r1
+root=$PWD
+# shellcheck source=scripts/lib/pkgtools.bash
+. scripts/lib/pkgtools.bash
+build_pkgtools "$tmp/tools"
+scripts/feed-keys.sh "$tmp/keys" >/dev/null
+scripts/feed-keys.sh "$tmp/keys2" >/dev/null
+pub=$tmp/keys/apk-public.pem
+IPK_DIR=$tmp/pk/openwrt APK_SIGN_KEY=$tmp/keys/apk-private.pem VERSION=$version \
+	scripts/mkapk.sh "$tmp/pk" "$tmp/bin" >"$tmp/mkapk.log" || { cat "$tmp/mkapk.log"; fail "mkapk.sh"; }
+
+# list_tree DIR: "path mode type [target]" of everything under DIR.
+list_tree() { (cd "$1" && find . -mindepth 1 -printf '%P %m %y %l\n' | LC_ALL=C sort); }
+# post-install and pre-deinstall as package-pack.mk writes them for PKG.
+# shellcheck disable=SC2016 # the text of the generated scripts
+apk_postinst() {
+	printf '%s\n' '#!/bin/sh' '[ "${IPKG_NO_SCRIPT}" = "1" ] && exit 0' '[ -s ${IPKG_INSTROOT}/lib/functions.sh ] || exit 0' \
+		'. ${IPKG_INSTROOT}/lib/functions.sh' 'export root="${IPKG_INSTROOT}"' "export pkgname=\"$1\"" 'add_group_and_user' 'default_postinst'
+}
+# shellcheck disable=SC2016
+apk_prerm() {
+	printf '%s\n' '#!/bin/sh' '[ -s ${IPKG_INSTROOT}/lib/functions.sh ] || exit 0' '. ${IPKG_INSTROOT}/lib/functions.sh' \
+		'export root="${IPKG_INSTROOT}"' "export pkgname=\"$1\"" 'default_prerm'
+}
+
+n=0
+for ipk in "$tmp"/pk/openwrt/*.ipk; do
+	IFS=_ read -r name _ arch <<<"$(basename "$ipk" .ipk)"
+	[ "$arch" = all ] && arch=noarch
+	apkf=$tmp/pk/apk/$arch/$name-$apkver.apk
+	[ -f "$apkf" ] || fail "no $apkf for $(basename "$ipk")"
+	"$APKPACK" verify --key "$pub" "$apkf" >/dev/null || fail "$name ($arch): signature or data does not verify"
+	if "$APKPACK" verify --key "$tmp/keys2/apk-public.pem" "$apkf" >/dev/null 2>&1; then
+		fail "$name ($arch): verified with another key"
+	fi
+	x=$tmp/ax/$arch-$name
+	mkdir -p "$x/ipk" "$x/scripts" "$x/control"
+	"$APKPACK" extract --key "$pub" --scripts "$x/scripts" "$apkf" "$x/apk" || fail "$name ($arch): extract"
+	tar -xzOf "$ipk" ./data.tar.gz | tar -xzf - -C "$x/ipk"
+	tar -xzOf "$ipk" ./control.tar.gz | tar -xzf - -C "$x/control"
+	# Same files, modes and links as the .ipk, plus /lib/apk/packages.
+	list_tree "$x/ipk" >"$tmp/tree.ipk"
+	list_tree "$x/apk" | grep -v '^lib/apk\( \|/\)' >"$tmp/tree.apk"
+	grep -q '^lib ' "$tmp/tree.ipk" || sed -i '/^lib /d' "$tmp/tree.apk"
+	diff "$tmp/tree.ipk" "$tmp/tree.apk" >"$tmp/tree.diff" ||
+		{ cat "$tmp/tree.diff"; fail "$name ($arch): .apk tree differs from the .ipk's"; }
+	m=$x/apk/lib/apk/packages
+	(cd "$x/ipk" && find . \( -type f -o -type l \) | sed 's|^\.||' | LC_ALL=C sort) >"$tmp/list.want"
+	cmp -s "$m/$name.list" "$tmp/list.want" || fail "$name ($arch): $name.list is not the package's files and links"
+	if [ -f "$x/control/conffiles" ]; then
+		cmp -s "$m/$name.conffiles" "$x/control/conffiles" || fail "$name ($arch): .conffiles"
+		while read -r cf sum; do
+			[ "$(sha256sum <"$x/apk$cf" | cut -d' ' -f1)" = "$sum" ] || fail "$name ($arch): .conffiles_static $cf"
+		done <"$m/$name.conffiles_static"
+		[ -s "$m/$name.conffiles_static" ] || fail "$name ($arch): empty .conffiles_static"
+	else
+		[ ! -e "$m/$name.conffiles" ] || fail "$name ($arch): .conffiles without conffiles"
+	fi
+	mv "$m" "$x/packages"
+	rmdir "$x/apk/lib/apk" && { rmdir "$x/apk/lib" 2>/dev/null || true; }
+	diff -r "$x/ipk" "$x/apk" >/dev/null || fail "$name ($arch): file contents differ from the .ipk's"
+	# Scripts of package-pack.mk.
+	want=$(apk_postinst "$name")
+	[ -f "$x/control/postinst-pkg" ] && want="$want"$'\n'$(sed '/^[[:space:]]*#!/d' "$x/control/postinst-pkg")
+	[ "$(cat "$x/scripts/post-install")" = "$want" ] || fail "$name ($arch): post-install text"
+	[ "$(cat "$x/scripts/post-upgrade")" = "$(printf '#!/bin/sh\nexport PKG_UPGRADE=1\n')"$'\n'"$(sed 1d "$x/scripts/post-install")" ] ||
+		fail "$name ($arch): post-upgrade text"
+	[ "$(cat "$x/scripts/pre-deinstall")" = "$(apk_prerm "$name")" ] || fail "$name ($arch): pre-deinstall text"
+	if [ "$name" = knockd-go ]; then
+		cmp -s "$x/scripts/post-deinstall" "$tmp/feed-postrm" || fail "$name ($arch): post-deinstall is not the feed's postrm"
+	else
+		[ ! -e "$x/scripts/post-deinstall" ] || fail "$name ($arch): unexpected post-deinstall"
+	fi
+	"$APKPACK" dump "$apkf" >"$x/dump"
+	grep -qx "package: $name $apkver $arch" "$x/dump" || fail "$name ($arch): name, version, arch: $(head -1 "$x/dump")"
+	grep -qx "  provides: $name-any" "$x/dump" || fail "$name ($arch): provides $name-any"
+	grep -qx "  license: MIT" "$x/dump" || fail "$name ($arch): license"
+	case $name in
+	luci-app-test) want="knockd-go luci-base" ;; # sorted, as apk stores them
+	*) want="" ;;
+	esac
+	[ "$(sed -n 's/^  depends: //p' "$x/dump")" = "$want" ] || fail "$name ($arch): depends"
+	grep -q '^file /usr/sbin/knockd 0755 root:root [0-9]* 1700000000 ' "$x/dump" || [ "$name" != knockd-go ] ||
+		fail "$name ($arch): daemon mode, owner or mtime (SOURCE_DATE_EPOCH)"
+	n=$((n + 1))
+done
+[ "$n" = 13 ] || fail "checked $n .apk, want 13 (6 architectures x 2 + 1 noarch)"
+ok "$n .apk: signed, data verified, same files and modes as the .ipk, .list/.conffiles/.conffiles_static, package-pack.mk's scripts, info fields"
+
+# Reproducible apart from the signature: the databases of a rebuild match.
+IPK_DIR=$tmp/pk2/openwrt APK_SIGN_KEY=$tmp/keys/apk-private.pem VERSION=$version \
+	scripts/mkapk.sh "$tmp/pk2" "$tmp/bin2" >/dev/null
+n=0
+for f in "$tmp"/pk2/apk/*/*.apk; do
+	a=$("$APKPACK" dump "$f" | sed -n 's/^database: //p')
+	b=$("$APKPACK" dump "$tmp/pk/${f#"$tmp/pk2/"}" | sed -n 's/^database: //p')
+	if [ -z "$a" ] || [ "$a" != "$b" ]; then
+		fail "$(basename "$f"): database differs between two builds"
+	fi
+	n=$((n + 1))
+done
+[ "$n" = 5 ] || fail "apk reproducibility check compared $n packages, want 5"
+ok "two builds give identical .apk databases ($n compared; ECDSA signatures differ by design)"
+
+# The feeds.
+FEED_KEYS=$tmp/keys PKG_DIR=$tmp/pk scripts/mkfeed.sh "$tmp/out" >"$tmp/mkfeed.log" || { cat "$tmp/mkfeed.log"; fail "mkfeed.sh"; }
+feed=$tmp/out/feed
+fp=$("$USIGN" -F -p "$tmp/keys/usign.pub")
+check "feed keys: knockd-go.pem is the apk public key" cmp -s "$feed/keys/knockd-go.pem" "$pub"
+check "feed keys: the usign key, also under its fingerprint $fp" cmp -s "$feed/keys/$fp" "$tmp/keys/usign.pub"
+check "no private key in the feed" test -z "$(grep -rl 'PRIVATE KEY\|private key' "$feed" || true)"
+check "every package's size reported" test "$(grep -c '^  [a-z]*/.*[0-9]  \(ok\|OVER\)' "$tmp/mkfeed.log")" = "$(find "$feed" -name '*.ipk' -o -name '*.apk' | wc -l)"
+n=0
+for d in "$feed"/openwrt/* "$feed"/entware/*; do
+	a=$(basename "$d")
+	"$USIGN" -V -q -m "$d/Packages" -P "$feed/keys" -x "$d/Packages.sig" || fail "$a: Packages.sig does not verify"
+	cmp -s <(gzip -dc "$d/Packages.gz") "$d/Packages" || fail "$a: Packages.gz is not Packages"
+	for ipk in "$d"/*.ipk; do
+		b=$(basename "$ipk")
+		stanza=$(awk -v f="Filename: $b" '$0 == f { on = 1 } on && /^$/ { exit } on' "$d/Packages")
+		[ -n "$stanza" ] || fail "$a: $b not in Packages"
+		grep -qx "Size: $(wc -c <"$ipk")" <<<"$stanza" || fail "$a: $b: Size"
+		grep -qx "SHA256sum: $(sha256sum "$ipk" | cut -d' ' -f1)" <<<"$stanza" || fail "$a: $b: SHA256sum"
+	done
+	[ "$(grep -c '^Package: ' "$d/Packages")" = "$(find "$d" -name '*.ipk' | wc -l)" ] || fail "$a: Packages entries"
+	n=$((n + 1))
+done
+[ "$n" = 13 ] || fail "$n opkg feeds, want 13"
+check "opkg feeds hold the Architecture: all package" test -f "$feed/openwrt/mips_24kc/luci-app-test_${pkgver}_all.ipk"
+check "Entware feeds do not" test -z "$(find "$feed/entware" -name '*_all.ipk')"
+ok "$n opkg feeds: Packages.sig verifies (usign), Packages.gz, Size and SHA256sum of every package"
+cp "$feed/openwrt/x86_64/Packages" "$tmp/Packages.bad"
+sed -i 's/^Version: .*/Version: 9.9.9-1/' "$tmp/Packages.bad"
+if "$USIGN" -V -q -m "$tmp/Packages.bad" -P "$feed/keys" -x "$feed/openwrt/x86_64/Packages.sig"; then
+	fail "a changed Packages verified"
+fi
+ok "a changed Packages fails the usign check"
+n=0
+for d in "$feed"/apk/*; do
+	a=$(basename "$d")
+	"$APKPACK" verify --keys-dir "$feed/keys" "$d/packages.adb" >/dev/null || fail "apk/$a: index or packages do not verify"
+	"$APKPACK" dump "$d/packages.adb" >"$tmp/ndx"
+	for p in "knock-go $apkver $a" "knockd-go $apkver $a" "luci-app-test $apkver noarch"; do
+		grep -qx "package: $p" "$tmp/ndx" || fail "apk/$a: index lacks $p"
+	done
+	grep -q '^index: .*3 packages, 1 signatures' "$tmp/ndx" || fail "apk/$a: $(head -1 "$tmp/ndx")"
+	n=$((n + 1))
+done
+[ "$n" = 6 ] || fail "$n apk feeds, want 6"
+ok "$n apk feeds: packages.adb signed, lists every package (noarch too) with the identity and size of the file next to it"
+bad=$tmp/bad-apk
+cp -a "$feed/apk/x86_64" "$bad"
+cp "$feed/apk/mips_24kc/knock-go-$apkver.apk" "$bad/knock-go-$apkver.apk"
+if "$APKPACK" verify --keys-dir "$feed/keys" "$bad/packages.adb" >/dev/null 2>&1; then
+	fail "an index verified with a package it does not describe"
+fi
+ok "a package swapped behind the index is caught"
+(cd "$bad" && cp "$feed/apk/x86_64/knock-go-$apkver.apk" . && "$APKPACK" mkndx --sign-key "$tmp/keys2/apk-private.pem" --output packages.adb ./*.apk)
+if "$APKPACK" verify --keys-dir "$feed/keys" "$bad/packages.adb" >/dev/null 2>&1; then
+	fail "an index signed by another key verified"
+fi
+ok "an index signed by another key is refused"
 
 # ---- the sample knockd.conf is valid knockd 0.8 syntax -------------------------
 

@@ -25,7 +25,7 @@ ROOT=${KNOCKD_ROOT:-} # prefix of every path (used by the tests)
 # shellcheck disable=SC1091
 [ -r "$ROOT/jffs/etc/knockd.env" ] && . "$ROOT/jffs/etc/knockd.env"
 PIDFILE=$ROOT/var/run/knockd.pid
-STATE=$ROOT/tmp/knockd.wan
+STATE=$ROOT/var/run/knockd.wan # not /tmp: a name anyone could put a symbolic link at
 
 log() {
 	echo "knockd: $*" >&2

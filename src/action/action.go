@@ -444,6 +444,14 @@ func (a *Actions) mailer() {
 	}
 }
 
+// Forget drops what Actions knows of the grant of door for src (revoked):
+// the next success makes it again.
+func (a *Actions) Forget(door string, src netip.Addr) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	delete(a.until, grantKey{door, src})
+}
+
 // Stats returns the counters.
 func (a *Actions) Stats() Stats {
 	a.mu.Lock()

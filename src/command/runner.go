@@ -15,7 +15,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/knockd-go/knockd-go/src/internal/errs"
 	"github.com/knockd-go/knockd-go/src/logx"
+	"github.com/knockd-go/knockd-go/src/privs"
 )
 
 // State is what became of a command.
@@ -231,7 +233,7 @@ func (r *Runner) begin(door, cmd string, isStop bool) (*exec.Cmd, error) {
 	start := c.Start
 	if r.cred != nil {
 		c.SysProcAttr.Credential = r.cred
-		start = func() error { return StartUnprivileged(c) }
+		start = func() error { return privs.StartUnprivileged(c) }
 	}
 	if err := start(); err != nil {
 		r.log.Printf("%s: error: command could not start: %v", door, err)
@@ -249,10 +251,10 @@ func (r *Runner) finish(door string, c *exec.Cmd) {
 	r.mu.Lock()
 	delete(r.running, c)
 	r.mu.Unlock()
-	var ee *exec.ExitError
+	ee, isExit := errs.As[*exec.ExitError](err)
 	switch {
 	case err == nil:
-	case errors.As(err, &ee):
+	case isExit:
 		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 			r.printf(door, "%s: command killed by signal %d", door, ws.Signal())
 			return

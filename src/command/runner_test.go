@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -145,30 +143,6 @@ func TestNonZeroExitLogged(t *testing.T) {
 	defer shutdown(r)
 	r.Start("d", "1.2.3.4", "exit 3", "", 0)
 	eventually(t, 5*time.Second, func() bool { return rec.Has("d: command returned non-zero status code (3)") })
-}
-
-// TestStartUnprivileged: the child has no_new_privs; the daemon's other
-// threads do not.
-func TestStartUnprivileged(t *testing.T) {
-	for i := 0; i < 20; i++ { // enough to land on the main thread sometimes
-		out := filepath.Join(t.TempDir(), "status")
-		c := exec.Command("/bin/sh", "-c", "grep NoNewPrivs /proc/self/status > "+out)
-		if err := StartUnprivileged(c); err != nil {
-			t.Fatal(err)
-		}
-		if err := c.Wait(); err != nil {
-			t.Fatal(err)
-		}
-		b, _ := os.ReadFile(out)
-		if !strings.Contains(string(b), "NoNewPrivs:\t1") {
-			t.Fatalf("child status: %q", b)
-		}
-		// /proc/self/status is the main thread's.
-		self, _ := os.ReadFile("/proc/self/status")
-		if !strings.Contains(string(self), "NoNewPrivs:\t0") {
-			t.Fatal("the test process's main thread got no_new_privs")
-		}
-	}
 }
 
 // TestCredential runs a command as nobody (needs root).

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 
 	"github.com/knockd-go/knockd-go/src/firewall"
@@ -56,10 +57,37 @@ func setOption(o *Options, key, val string) error {
 		o.MaxChildren, err = positive(val, 4096)
 	case "ENABLED":
 		o.Enabled, err = ParseBool(val)
+	case "SPA_REPLAY_FILE":
+		if val != "" && !strings.HasPrefix(val, "/") {
+			return fmt.Errorf("%q: want an absolute path (or empty: keep the cache in memory only)", val)
+		}
+		o.SPAReplayFile = val
+	case "NOTIFY_INTERVAL":
+		o.NotifyInterval, err = ParseSeconds(val)
+	case "NOTIFY_PER_HOUR":
+		o.NotifyPerHour, err = positive(val, 3600)
+	case "CONTROL_SOCKET":
+		if val != "" && !strings.HasPrefix(val, "/") {
+			return fmt.Errorf("%q: want an absolute path (or empty: no control socket)", val)
+		}
+		o.ControlSocket = val
+	case "SENDMAIL_USER":
+		o.SendmailUser, err = parseUser(val)
+	case "COMMAND_USER":
+		o.CommandUser, err = parseUser(val)
 	default:
 		return errUnknown
 	}
 	return err
+}
+
+// parseUser checks a user name (the user is looked up when the daemon
+// starts: it may not exist on the machine where -k runs).
+func parseUser(s string) (string, error) {
+	if s == "" || len(s) > 32 || strings.ContainsAny(s, ":/ \t\n") {
+		return "", fmt.Errorf("%q is not a user name", s)
+	}
+	return s, nil
 }
 
 // CheckDevice reports why name cannot be a network device (or OpenWrt
@@ -73,8 +101,8 @@ func CheckDevice(name string) error {
 }
 
 func positive(s string, max int) (int, error) {
-	var n int
-	if _, err := fmt.Sscan(strings.TrimSpace(s), &n); err != nil || fmt.Sprint(n) != strings.TrimSpace(s) {
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil || strconv.Itoa(n) != strings.TrimSpace(s) {
 		return 0, fmt.Errorf("%q is not a whole number", s)
 	}
 	if n < 1 || n > max {

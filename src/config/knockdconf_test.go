@@ -3,12 +3,13 @@ package config
 import (
 	"errors"
 	"fmt"
-	"github.com/knockd-go/knockd-go/src/l4"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/knockd-go/knockd-go/src/l4"
 )
 
 func parse(s string) (*Config, error) { return Parse("test.conf", strings.NewReader(s)) }
@@ -166,8 +167,15 @@ func TestParseTable(t *testing.T) {
 
 		// Global options.
 		{name: "options defaults", conf: d(), ok: true, check: opts(func(t *testing.T, o Options) {
-			expect(t, "options", fmt.Sprintf("%+v", o), fmt.Sprintf("%+v", Options{PidFile: "/var/run/knockd.pid", Firewall: "auto", Sendmail: "/usr/sbin/sendmail", MaxAttempts: 32768, MaxChildren: 32, Enabled: true}))
+			expect(t, "options", fmt.Sprintf("%+v", o), fmt.Sprintf("%+v", Options{PidFile: "/var/run/knockd.pid", Firewall: "auto", Sendmail: "/usr/sbin/sendmail", MaxAttempts: 32768, MaxChildren: 32, Enabled: true,
+				SPAReplayFile: "/var/run/knockd.spa-replay", NotifyInterval: 10 * time.Minute, NotifyPerHour: 10, SendmailUser: "nobody", CommandUser: "root", ControlSocket: "/var/run/knockd.sock"}))
 		})},
+		{name: "limits and users", conf: "[options]\nnotify_interval = 60\nnotify_per_hour = 3\nsendmail_user = mail\ncommand_user = knock\nspa_replay_file =\n" + d(), ok: true,
+			check: opts(func(t *testing.T, o Options) {
+				expect(t, "options", fmt.Sprintln(o.NotifyInterval, o.NotifyPerHour, o.SendmailUser, o.CommandUser, o.SPAReplayFile == ""), "1m0s 3 mail knock true\n")
+			})},
+		{name: "bad user", conf: "[options]\ncommand_user = a:b\n" + d(), err: `command_user: "a:b" is not a user name`},
+		{name: "relative replay file", conf: "[options]\nspa_replay_file = replay\n" + d(), err: "spa_replay_file: \"replay\": want an absolute path"},
 		{name: "usesyslog bare", conf: "[options]\nUseSyslog\n" + d(), ok: true, check: opts(func(t *testing.T, o Options) { expect(t, "syslog", o.UseSyslog, true) })},
 		{name: "usesyslog = yes", conf: "[options]\nusesyslog = yes\n" + d(), ok: true, check: opts(func(t *testing.T, o Options) { expect(t, "syslog", o.UseSyslog, true) })},
 		{name: "usesyslog = no", conf: "[options]\nusesyslog = no\n" + d(), ok: true, check: opts(func(t *testing.T, o Options) { expect(t, "syslog", o.UseSyslog, false) })},
@@ -423,34 +431,6 @@ func TestManyDoors(t *testing.T) {
 	t.Logf("10000 doors (%d KiB) parsed in %v", b.Len()>>10, el)
 	if el > 5*time.Second {
 		t.Errorf("parsing 10000 doors took %v", el)
-	}
-}
-
-func TestCommandsFallback(t *testing.T) {
-	for _, c := range []struct {
-		conf                  string
-		start4, stop4         string
-		start6, stop6         string
-		hasStart6, hasStopped bool
-	}{
-		{d("start_command = a", "stop_command = b"), "a", "b", "a", "b", false, false},
-		{d("start_command = a", "stop_command = b", "start_command_6 = c", "stop_command_6 = e"), "a", "b", "c", "e", true, true},
-		{d("start_command = a", "stop_command = b", "start_command_6 ="), "a", "b", "", "b", true, false},
-		{d("start_command = a", "stop_command = b", "stop_command_6 ="), "a", "b", "a", "", false, true},
-		{d("command_6 = c"), "", "", "c", "", true, false},
-	} {
-		cfg, err := parse(c.conf)
-		if err != nil {
-			t.Fatal(err)
-		}
-		dr := one(t, cfg)
-		s4, p4 := dr.Commands(false)
-		s6, p6 := dr.Commands(true)
-		got := fmt.Sprintf("%q %q %q %q", s4, p4, s6, p6)
-		want := fmt.Sprintf("%q %q %q %q", c.start4, c.stop4, c.start6, c.stop6)
-		if got != want {
-			t.Errorf("%q: Commands = %s, want %s", c.conf, got, want)
-		}
 	}
 }
 

@@ -111,26 +111,6 @@ func (d *Door) saw(key, name string, line int) {
 
 func (d *Door) has(key string) bool { _, ok := d.directives[key]; return ok }
 
-// Commands returns the start and stop commands for a knocker of the given
-// family, with knockd's fallback from the _6 variants to the plain ones.
-func (d *Door) Commands(ipv6 bool) (start, stop string) {
-	start, stop = d.StartCommand, d.StopCommand
-	if ipv6 {
-		if d.HasStart6 {
-			start = d.StartCommand6
-		}
-		if d.HasStop6 {
-			stop = d.StopCommand6
-		}
-	}
-	return start, stop
-}
-
-// HasActions reports whether the door does something besides commands.
-func (d *Door) HasActions() bool {
-	return len(d.Open) > 0 || len(d.Forward) > 0 || len(d.Wake) > 0 || len(d.Notify) > 0
-}
-
 // Options are the global settings ([options] in knockd.conf).
 type Options struct {
 	UseSyslog   bool
@@ -143,6 +123,19 @@ type Options struct {
 	MaxAttempts int          // cap of the attempt table
 	MaxChildren int          // cap of concurrently running commands
 	Enabled     bool
+	// SPAReplayFile keeps the SPA replay caches across restarts.
+	SPAReplayFile string
+	// NotifyInterval and NotifyPerHour bound the notification mails: one
+	// per address and door per interval, so many per door an hour.
+	NotifyInterval time.Duration
+	NotifyPerHour  int
+	// SendmailUser runs the sendmail program; CommandUser the doors'
+	// commands ("root": as the daemon, knockd's way).
+	SendmailUser string
+	CommandUser  string
+	// ControlSocket is where `knockd status` and rpcd ask the daemon ("":
+	// no socket).
+	ControlSocket string
 }
 
 // Config is a whole validated configuration.
@@ -154,19 +147,25 @@ type Config struct {
 
 // Defaults of knockd 0.8 and of our additions.
 const (
-	DefaultSeqTimeout   = 25 * time.Second
-	DefaultCmdTimeout   = 10 * time.Second
-	DefaultInterface    = "eth0"
-	DefaultPidFile      = "/var/run/knockd.pid"
-	DefaultMaxAttempts  = 32768
-	DefaultMaxChildren  = 32
-	DefaultSendmail     = "/usr/sbin/sendmail"
-	DefaultWakeIface    = "br-lan"
-	DefaultSPAPort      = 62201
-	DefaultSPAMaxAge    = 120 * time.Second
-	MaxSequenceLength   = 256
-	maxDoors            = 100000
-	maxSecondsInTimeout = 365 * 24 * 3600
+	DefaultSeqTimeout    = 25 * time.Second
+	DefaultCmdTimeout    = 10 * time.Second
+	DefaultInterface     = "eth0"
+	DefaultPidFile       = "/var/run/knockd.pid"
+	DefaultMaxAttempts   = 32768
+	DefaultMaxChildren   = 32
+	DefaultSendmail      = "/usr/sbin/sendmail"
+	DefaultWakeIface     = "br-lan"
+	DefaultSPAPort       = 62201
+	DefaultSPAMaxAge     = 120 * time.Second
+	DefaultReplayFile    = "/var/run/knockd.spa-replay"
+	DefaultNotifyEvery   = 10 * time.Minute
+	DefaultNotifyHour    = 10
+	DefaultSendmailUser  = "nobody"
+	DefaultCommandUser   = "root"
+	DefaultControlSocket = "/var/run/knockd.sock"
+	MaxSequenceLength    = 256
+	maxDoors             = 100000
+	maxSecondsInTimeout  = 365 * 24 * 3600
 )
 
 func newOptions() Options {
@@ -177,6 +176,13 @@ func newOptions() Options {
 		MaxAttempts: DefaultMaxAttempts,
 		MaxChildren: DefaultMaxChildren,
 		Enabled:     true,
+
+		SPAReplayFile:  DefaultReplayFile,
+		NotifyInterval: DefaultNotifyEvery,
+		NotifyPerHour:  DefaultNotifyHour,
+		SendmailUser:   DefaultSendmailUser,
+		CommandUser:    DefaultCommandUser,
+		ControlSocket:  DefaultControlSocket,
 	}
 }
 

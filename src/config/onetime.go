@@ -3,9 +3,11 @@ package config
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
+	"syscall"
 
 	"github.com/knockd-go/knockd-go/src/l4"
 )
@@ -20,11 +22,13 @@ type OneTimeSeq struct {
 // ReadOneTime returns the usable sequences of a one-time sequences file in
 // order: blank lines, comment lines and lines that do not parse are skipped,
 // as knockd does. The file must be writable, because each used sequence is
-// marked in place.
+// marked in place; and since its lines open doors, it must be a regular
+// file owned by root (or the daemon's user) that nobody else can write,
+// not reached through a symbolic link.
 func ReadOneTime(path string) ([]OneTimeSeq, error) {
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	f, err := openOneTime(path)
 	if err != nil {
-		return nil, fmt.Errorf("one-time sequences: %w", err)
+		return nil, err
 	}
 	defer f.Close()
 	var out []OneTimeSeq
@@ -66,12 +70,43 @@ func scanLinesKeepEnd(data []byte, atEOF bool) (int, []byte, error) {
 	return 0, nil, nil
 }
 
+// openOneTime opens a one-time sequences file for reading and writing,
+// refusing what someone else could have put or changed there.
+func openOneTime(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		if errors.Is(err, syscall.ELOOP) {
+			return nil, fmt.Errorf("one-time sequences: %s is a symbolic link, refused", path)
+		}
+		return nil, fmt.Errorf("one-time sequences: %w", err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("one-time sequences: %w", err)
+	}
+	st, _ := fi.Sys().(*syscall.Stat_t)
+	switch {
+	case !fi.Mode().IsRegular():
+		err = fmt.Errorf("one-time sequences: %s is not a regular file", path)
+	case st != nil && st.Uid != 0 && int(st.Uid) != os.Geteuid():
+		err = fmt.Errorf("one-time sequences: %s is owned by uid %d, not root", path, st.Uid)
+	case fi.Mode().Perm()&0o022 != 0:
+		err = fmt.Errorf("one-time sequences: %s is writable by group or others (mode %#o): chmod go-w", path, fi.Mode().Perm())
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
 // MarkUsed overwrites the first byte of the sequence's line with '#', as
 // knockd does, so the sequence is never accepted again.
 func MarkUsed(path string, s OneTimeSeq) error {
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	f, err := openOneTime(path)
 	if err != nil {
-		return fmt.Errorf("one-time sequences: %w", err)
+		return err
 	}
 	defer f.Close()
 	if _, err := f.WriteAt([]byte{'#'}, s.Offset); err != nil {

@@ -144,3 +144,37 @@ func TestOneTimeSequencesDirective(t *testing.T) {
 		t.Fatalf("empty name: %v", err)
 	}
 }
+
+// TestOneTimeFileChecks: a one-time file opens doors, so one that someone
+// else could change is refused.
+func TestOneTimeFileChecks(t *testing.T) {
+	dir := t.TempDir()
+	good := writeTemp(t, "otp", "1000,2000\n")
+	if _, err := ReadOneTime(good); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link")
+	os.Symlink(good, link)
+	if _, err := ReadOneTime(link); err == nil || !strings.Contains(err.Error(), link+" is a symbolic link, refused") {
+		t.Fatalf("symlink: %v", err)
+	}
+	if err := MarkUsed(link, OneTimeSeq{}); err == nil {
+		t.Fatal("MarkUsed followed a symbolic link")
+	}
+	for _, mode := range []os.FileMode{0o620, 0o602, 0o666} {
+		os.Chmod(good, mode)
+		if _, err := ReadOneTime(good); err == nil || !strings.Contains(err.Error(), "writable by group or others") {
+			t.Fatalf("mode %#o: %v", mode, err)
+		}
+	}
+	os.Chmod(good, 0o644)
+	if os.Geteuid() == 0 {
+		os.Chown(good, 1000, 1000)
+		if _, err := ReadOneTime(good); err == nil || !strings.Contains(err.Error(), "is owned by uid 1000, not root") {
+			t.Fatalf("owned by someone else: %v", err)
+		}
+	}
+	if _, err := ReadOneTime(dir); err == nil {
+		t.Fatal("a directory accepted")
+	}
+}

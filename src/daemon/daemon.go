@@ -9,7 +9,10 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"os"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -74,6 +77,7 @@ type Daemon struct {
 	// limited across doors) and every line of one door.
 	firstKnocks *logx.Limiter
 	doorLines   *logx.Limiter
+	replays     *logx.Limiter // SPA packets sent again
 
 	mu        sync.Mutex
 	set       *door.Set
@@ -118,7 +122,7 @@ type counters struct {
 // Budgets of attacker-controllable log lines.
 const (
 	firstKnocksPerSecond = 20 // first knocks and their timeouts, all doors
-	doorLinesPerSecond   = 3  // every line of one door, after a burst
+	doorLinesPerSecond   = 2  // every line of one door, after a burst
 	doorLinesBurst       = 20 // a whole legitimate knock fits
 )
 
@@ -133,6 +137,7 @@ func New(set *door.Set, o Options) (*Daemon, error) {
 	d := &Daemon{log: o.Log, now: o.Now, src: o.Source, runner: o.Runner, noIPv6: o.NoIPv6,
 		acter: o.Acter, max: o.MaxAttempts, kick: make(chan struct{}, 1), burnt: map[string]*rotate.Burnt{}}
 	d.firstKnocks = logx.NewLimiter(o.Log, firstKnocksPerSecond, firstKnocksPerSecond, o.Now)
+	d.replays = logx.NewLimiter(o.Log, 1, 1, o.Now)
 	d.doorLines = o.DoorLines
 	if d.doorLines == nil {
 		d.doorLines = DoorLines(o.Log, o.Now)
@@ -301,7 +306,7 @@ func (d *Daemon) expiryLoop(ctx context.Context) {
 		d.mu.Unlock()
 		var c <-chan time.Time
 		if ok {
-			t.Reset(next.Sub(d.now()))
+			t.Reset(wakeAt(next).Sub(d.now()))
 			c = t.C
 		}
 		select {
@@ -319,6 +324,21 @@ func (d *Daemon) expiryLoop(ctx context.Context) {
 			d.expire()
 		}
 	}
+}
+
+// expiryTick is the granularity of expiries: the expiry loop wakes at the
+// next multiple of it after a deadline and expires every attempt due by
+// then, so that attempts from a steady trickle of knocks (port scanners
+// hit knock ports all day) cost a handful of wake-ups a second, not one
+// each. A timeout is logged at most this late.
+const expiryTick = 250 * time.Millisecond
+
+// wakeAt rounds t up to a multiple of expiryTick.
+func wakeAt(t time.Time) time.Time {
+	if r := t.Truncate(expiryTick); r.Before(t) {
+		return r.Add(expiryTick)
+	}
+	return t
 }
 
 // expire removes the attempts whose time is up and moves the windows of
@@ -396,16 +416,28 @@ func (d *Daemon) counters() Counters {
 }
 
 // Stats returns a one-line summary of the counters, for SIGUSR1, with the
-// heap figures that show whether memory follows the attempt table (read
-// on demand only: ReadMemStats stops the world for a moment).
+// resident memory that shows whether memory follows the attempt table.
 func (d *Daemon) Stats() string {
 	c := d.counters()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
 	return fmt.Sprintf("stats: packets %d, kernel packets %d, kernel drops %d, attempts %d, sources %d, evictions %d, "+
 		"ignored sources %d, successes %d, actions dropped %d, SPA accepted %d, SPA rejected %d, panics %d, "+
-		"running commands %d, pending stop commands %d, heap in use %d KiB, from the OS %d KiB",
+		"running commands %d, pending stop commands %d, goroutines %d, resident %d KiB",
 		c.Packets, c.KernelPackets, c.KernelDrops, c.Attempts, c.Sources, c.Evictions,
 		c.Ignored, c.Successes, c.ActionsDropped, c.SPAAccepted, c.SPARejected, c.Panics, c.Running, c.Pending,
-		ms.HeapInuse>>10, (ms.Sys-ms.HeapReleased)>>10)
+		runtime.NumGoroutine(), residentKiB())
+}
+
+// residentKiB returns the process's resident memory from /proc (0 when
+// it cannot be read).
+func residentKiB() uint64 {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return 0
+	}
+	pages, _ := strconv.ParseUint(f[1], 10, 64)
+	return pages * uint64(os.Getpagesize()) >> 10
 }

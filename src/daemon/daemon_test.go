@@ -378,15 +378,20 @@ func TestSPA(t *testing.T) {
 	r.src.Send(0, frame)
 	r.waitLog("198.51.100.1: s: SPA accepted")
 	r.waitGrant(srcA)
-	r.src.Send(0, frame)
+	for i := 0; i < 1000; i++ { // one captured packet, replayed at full rate
+		r.src.Send(0, frame)
+	}
 	r.waitLog("198.51.100.1: s: SPA packet rejected: replayed packet")
+	if n := r.log.Count("replayed packet"); n != 1 {
+		t.Fatalf("%d lines for 1000 replays, want 1 (then one line a second)", n)
+	}
 	for i := 0; i < 500; i++ {
 		r.src.Send(0, pktbuild.UDP4(srcB, router, 40000, 62201, []byte(strings.Repeat("A", 200))))
 	}
 	if n := r.log.Count("198.51.100.2: s: SPA packet rejected"); n > firstKnocksPerSecond {
 		t.Fatalf("%d garbage lines", n)
 	}
-	if s := r.d.Stats(); !strings.Contains(s, "SPA accepted 1, SPA rejected 501") {
+	if s := r.d.Stats(); !strings.Contains(s, "SPA accepted 1, SPA rejected 1500") {
 		t.Fatalf("stats: %s", s)
 	}
 }

@@ -27,11 +27,18 @@ func (d *Daemon) handleSPA(slots []int, dev int, src, dst netip.Addr, local bool
 			d.stats.spaRejected++
 			// Garbage (anyone can send it) is limited across doors; what
 			// passed the HMAC (a key holder, or a replay) per door.
-			if !spa.ReasonOf(err).Authenticated() {
+			switch r := spa.ReasonOf(err); {
+			case !r.Authenticated():
 				if !d.firstKnocks.Allow("SPA garbage") {
 					continue
 				}
-			} else {
+			case r == spa.ReasonReplay || r == spa.ReasonStale:
+				// Anyone who captured one packet can send it again at
+				// any rate: a line a second, then a count.
+				if !d.replays.Allow(dr.Name + " replays") {
+					continue
+				}
+			default:
 				d.rejected.add(Event{At: d.now(), Door: dr.Name, Src: src, What: err.Error()})
 			}
 			d.doorLines.Printf(dr.Name, "%s: %s: SPA packet rejected: %s", d.names.name(src), dr.Name, err)

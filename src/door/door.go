@@ -13,12 +13,14 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/knockd-go/knockd-go/src/config"
 	"github.com/knockd-go/knockd-go/src/firewall"
 	"github.com/knockd-go/knockd-go/src/mail"
 	"github.com/knockd-go/knockd-go/src/match"
+	"github.com/knockd-go/knockd-go/src/privs"
 	"github.com/knockd-go/knockd-go/src/rotate"
 	"github.com/knockd-go/knockd-go/src/spa"
 )
@@ -127,15 +129,18 @@ type Set struct {
 	// Devices are the devices to capture on, in order; a packet's device
 	// index refers to this list.
 	Devices []string
+	// SendmailUser and CommandUser are who the sendmail program and door
+	// commands run as; nil: root (as the daemon).
+	SendmailUser, CommandUser *syscall.Credential
 }
 
 // Env is what compiling needs from the running daemon.
 type Env struct {
 	// Now is the clock of the SPA verifiers (time.Now when nil).
 	Now func() time.Time
-	// Replay returns the replay cache of an SPA door, kept across
-	// reloads; nil gives each door a new one.
-	Replay func(door string) *spa.ReplayCache
+	// Replay returns the replay cache of an SPA door whose timestamp
+	// window is window, kept across reloads; nil gives each door a new one.
+	Replay func(door string, window time.Duration) *spa.ReplayCache
 	// NotBefore refuses SPA packets stamped earlier (the daemon's start,
 	// when the replay cache did not survive a restart).
 	NotBefore time.Time
@@ -158,6 +163,12 @@ func Compile(cfg *config.Config, env Env) (*Set, error) {
 	if err != nil {
 		return nil, err
 	}
+	if s.SendmailUser, err = user(cfg.Options.SendmailUser); err != nil {
+		return nil, &config.Error{File: cfg.File, Field: "sendmail_user", Err: err}
+	}
+	if s.CommandUser, err = user(cfg.Options.CommandUser); err != nil {
+		return nil, &config.Error{File: cfg.File, Field: "command_user", Err: err}
+	}
 	for _, c := range cfg.Doors {
 		d, err := compileDoor(c, names, env)
 		if err != nil {
@@ -166,6 +177,14 @@ func Compile(cfg *config.Config, env Env) (*Set, error) {
 		s.Doors = append(s.Doors, d)
 	}
 	return s, nil
+}
+
+// user looks a user up; root is nil (run as the daemon).
+func user(name string) (*syscall.Credential, error) {
+	if name == "" || name == "root" {
+		return nil, nil
+	}
+	return privs.LookupUser(name)
 }
 
 // MaxDevices is how many devices one daemon captures on.
@@ -313,7 +332,7 @@ func compileSPA(c *config.Door, env Env) (*SPADoor, error) {
 	}
 	var replay *spa.ReplayCache
 	if env.Replay != nil {
-		replay = env.Replay(c.Name)
+		replay = env.Replay(c.Name, s.MaxAge)
 	}
 	v, err := spa.NewVerifier(p, env.Now, replay)
 	if err != nil {

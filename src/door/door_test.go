@@ -1,6 +1,7 @@
 package door
 
 import (
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -181,6 +182,8 @@ func TestSPA(t *testing.T) {
 			"forward tcp/3389->192.168.1.10:3389", 0},
 		{"port not allowed", spa.Message{Ports: []l4.Port{{Proto: l4.TCP, Num: 23}}}, "port tcp/23 not allowed", 0},
 		{"command", spa.Message{Command: "echo hi"}, "command echo hi", 0},
+		{"command with a newline", spa.Message{Command: "echo hi\n1.2.3.4: x: OPEN SESAME"}, "command message with control character 0x0a refused", 0},
+		{"command with escape", spa.Message{Command: "echo \x1b[2J"}, "command message with control character 0x1b refused", 0},
 	}
 	for i, tt := range tests {
 		m := tt.m
@@ -220,6 +223,35 @@ func TestNoIPv6(t *testing.T) {
 		}
 		if _, err := compile(t, conf, Env{}); err != nil {
 			t.Errorf("%q: %v", conf, err)
+		}
+	}
+}
+
+// dd wraps door directives into a door with a sequence.
+func dd(lines ...string) string {
+	return "[d]\nsequence = 7000,8000\n" + strings.Join(lines, "\n") + "\n"
+}
+
+func TestCommandsFallback(t *testing.T) {
+	for _, c := range []struct {
+		conf                  string
+		start4, stop4         string
+		start6, stop6         string
+		hasStart6, hasStopped bool
+	}{
+		{dd("start_command = a", "stop_command = b"), "a", "b", "a", "b", false, false},
+		{dd("start_command = a", "stop_command = b", "start_command_6 = c", "stop_command_6 = e"), "a", "b", "c", "e", true, true},
+		{dd("start_command = a", "stop_command = b", "start_command_6 ="), "a", "b", "", "b", true, false},
+		{dd("start_command = a", "stop_command = b", "stop_command_6 ="), "a", "b", "a", "", false, true},
+		{dd("command_6 = c"), "", "", "c", "", true, false},
+	} {
+		dr := mustCompile(t, c.conf, Env{}).Doors[0]
+		s4, p4 := dr.Actions.Commands(false)
+		s6, p6 := dr.Actions.Commands(true)
+		got := fmt.Sprintf("%q %q %q %q", s4, p4, s6, p6)
+		want := fmt.Sprintf("%q %q %q %q", c.start4, c.stop4, c.start6, c.stop6)
+		if got != want {
+			t.Errorf("%q: Commands = %s, want %s", c.conf, got, want)
 		}
 	}
 }

@@ -36,6 +36,12 @@ func (s *SPADoor) Check(payload []byte, src netip.Addr) (Request, error) {
 	}
 	r := Request{User: m.User, Duration: m.Timeout}
 	if m.Type == spa.TypeCommand {
+		// It goes to /bin/sh and to the log: no control characters.
+		for _, c := range []byte(m.Command) {
+			if c < 0x20 || c == 0x7f {
+				return Request{}, fmt.Errorf("command message with control character %#02x refused", c)
+			}
+		}
 		r.Command = m.Command
 		return r, nil
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/coreos/go-iptables/iptables"
+	"github.com/knockd-go/knockd-go/src/internal/errs"
 	"github.com/knockd-go/knockd-go/src/l4"
 )
 
@@ -204,10 +205,12 @@ func jumpFirst(lines []string, h hook) bool {
 
 // notExist reports iptables' "no such rule/chain/table" errors.
 func notExist(err error) bool {
-	var e *iptables.Error
-	if errors.As(err, &e) {
+	if e, ok := errs.As[*iptables.Error](err); ok {
 		return e.IsNotExist()
 	}
-	var n interface{ IsNotExist() bool }
-	return errors.As(err, &n) && n.IsNotExist()
+	n, ok := errs.As[interface {
+		error
+		IsNotExist() bool
+	}](err)
+	return ok && n.IsNotExist()
 }

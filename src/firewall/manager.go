@@ -194,6 +194,43 @@ func (m *Manager) Grant(door string, src netip.Addr, s Spec, d time.Duration) (u
 	return g.Until, errors.Join(errs...)
 }
 
+// Revoke closes the grant of door for src now (its rules removed, as at
+// expiry); it returns how many grants it closed.
+func (m *Manager) Revoke(door string, src netip.Addr) (int, error) {
+	src = src.Unmap()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return 0, ErrClosed
+	}
+	g := m.grants[grantKey{door, src}]
+	if g == nil {
+		return 0, nil
+	}
+	delete(m.grants, grantKey{door, src})
+	var as []atom
+	for k, st := range m.atoms {
+		if st.door == door && st.a.src == src {
+			as = append(as, st.a)
+			delete(m.atoms, k)
+		}
+	}
+	if len(as) == 0 {
+		return 1, nil
+	}
+	sortAtoms(as)
+	if err := m.b.Remove(Grant{Door: door, Src: src, Spec: specOf(as)}); err != nil {
+		// Keep retrying the removal as for an expired grant.
+		now := m.opt.Now()
+		for _, a := range as {
+			m.atoms[a.key()] = &atomState{a: a, door: door, until: now, removing: true, retryAt: now.Add(time.Second), backoff: time.Second}
+		}
+		m.poke()
+		return 1, fmt.Errorf("%s: revoke %s of door %s: %w", m.b.Name(), src, door, err)
+	}
+	return 1, nil
+}
+
 // Active returns the active grants, ordered by expiry.
 func (m *Manager) Active() []Grant {
 	m.mu.Lock()

@@ -516,3 +516,28 @@ func (w tWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
 	return len(p), nil
 }
+
+func TestManagerRevoke(t *testing.T) {
+	m, f, _, _ := newTestManager(t)
+	if _, err := m.Grant("ssh", srcA, ssh, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Grant("web", srcA, web, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := m.Revoke("ssh", netip.MustParseAddr("::ffff:"+srcA.String())); n != 1 || err != nil {
+		t.Fatalf("Revoke = %d, %v", n, err)
+	}
+	if len(m.Active()) != 1 || len(f.Installed()) != 1 || m.Active()[0].Door != "web" {
+		t.Fatalf("after revoke: active %v, installed %v", m.Active(), f.Installed())
+	}
+	if n, err := m.Revoke("ssh", srcA); n != 0 || err != nil {
+		t.Fatalf("second Revoke = %d, %v", n, err)
+	}
+	f.FailWith("Remove", errors.New("busy"))
+	if n, err := m.Revoke("web", srcA); n != 1 || err == nil {
+		t.Fatalf("failing Revoke = %d, %v", n, err)
+	}
+	f.FailWith("Remove", nil)
+	m.tick() // the removal is retried
+}

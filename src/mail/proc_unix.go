@@ -5,6 +5,8 @@ package mail
 import (
 	"os/exec"
 	"syscall"
+
+	"github.com/knockd-go/knockd-go/src/privs"
 )
 
 // killGroup starts cmd in a process group of its own and makes the
@@ -19,4 +21,14 @@ func killGroup(cmd *exec.Cmd) {
 		}
 		return err
 	}
+}
+
+// startAs starts cmd, as the user of cred with no_new_privs when cred is
+// set.
+func startAs(cmd *exec.Cmd, cred *syscall.Credential) error {
+	if cred == nil {
+		return cmd.Start()
+	}
+	cmd.SysProcAttr.Credential = cred
+	return privs.StartUnprivileged(cmd)
 }

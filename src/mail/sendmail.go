@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -53,6 +54,9 @@ type Sendmail struct {
 	// Now is the clock used for the Date header of messages without one;
 	// nil means time.Now.
 	Now func() time.Time
+	// Credential, when set, runs the program as that user, with
+	// no_new_privs (Unix only).
+	Credential *syscall.Credential
 }
 
 var _ Mailer = (*Sendmail)(nil)
@@ -95,7 +99,9 @@ func (s *Sendmail) Send(ctx context.Context, m Message) error {
 	cmd.WaitDelay = waitDelay
 	killGroup(cmd)
 
-	err = cmd.Run()
+	if err = startAs(cmd, s.Credential); err == nil {
+		err = cmd.Wait()
+	}
 	if err != nil && errors.Is(err, exec.ErrWaitDelay) && cmd.ProcessState != nil && cmd.ProcessState.Success() {
 		// The program succeeded; something it left behind kept the pipes.
 		err = nil

@@ -16,12 +16,13 @@ import (
 	"github.com/knockd-go/knockd-go/src/action"
 	"github.com/knockd-go/knockd-go/src/command"
 	"github.com/knockd-go/knockd-go/src/config"
+	"github.com/knockd-go/knockd-go/src/control"
 	"github.com/knockd-go/knockd-go/src/daemon"
 	"github.com/knockd-go/knockd-go/src/door"
 	"github.com/knockd-go/knockd-go/src/firewall"
 	"github.com/knockd-go/knockd-go/src/logx"
 	"github.com/knockd-go/knockd-go/src/mail"
-	"github.com/knockd-go/knockd-go/src/spa"
+	"github.com/knockd-go/knockd-go/src/privs"
 	"github.com/knockd-go/knockd-go/src/wake"
 )
 
@@ -43,8 +44,8 @@ type Options struct {
 	Detect  func() string
 	Waker   wake.Waker
 	// Mailer makes the mailer of a configuration (a Sendmail running the
-	// sendmail option).
-	Mailer func(config.Options) mail.Mailer
+	// sendmail option as sendmail_user).
+	Mailer func(*door.Set) mail.Mailer
 	Now    func() time.Time
 	Lookup func(netip.Addr) string
 	// ReassertEvery is how often active grants are checked against a
@@ -54,6 +55,10 @@ type Options struct {
 	FirewallRetry time.Duration
 	// Actions tunes the action pool (tests); Workers and the like.
 	Actions action.Options
+	// Version is reported by the status; DeviceStatus, when set, tells the
+	// state of the capture devices.
+	Version      string
+	DeviceStatus func() []control.Device
 }
 
 // Service is a running knockd.
@@ -70,7 +75,8 @@ type Service struct {
 	set     *door.Set
 	fw      *fw
 	acts    *action.Actions
-	replays map[string]*spa.ReplayCache
+	replays *replayStore
+	started time.Time
 }
 
 // New compiles cfg and builds the service. It returns an error for what
@@ -102,7 +108,8 @@ func New(o Options, cfg *config.Config) (*Service, error) {
 	if o.FirewallRetry <= 0 {
 		o.FirewallRetry = 2 * time.Second
 	}
-	s := &Service{o: o, log: o.Log, cfg: cfg, replays: map[string]*spa.ReplayCache{}}
+	s := &Service{o: o, log: o.Log, cfg: cfg, started: o.Now()}
+	s.replays = openReplayStore(cfg.Options.SPAReplayFile, o.Log, o.Now)
 	set, err := s.compile(cfg)
 	if err != nil {
 		return nil, err
@@ -115,8 +122,8 @@ func New(o Options, cfg *config.Config) (*Service, error) {
 	}
 	s.fw = f
 	s.lines = daemon.DoorLines(o.Log, o.Now)
-	s.runner = command.NewRunner(command.Options{Max: cfg.Options.MaxChildren, Log: o.Log, Limit: s.lines})
-	s.acts = s.newActions(cfg)
+	s.runner = command.NewRunner(command.Options{Max: cfg.Options.MaxChildren, Log: o.Log, Limit: s.lines, Credential: set.CommandUser})
+	s.acts = s.newActions(set)
 	s.d, err = daemon.New(set, daemon.Options{
 		Log:         o.Log,
 		DoorLines:   s.lines,
@@ -135,12 +142,21 @@ func New(o Options, cfg *config.Config) (*Service, error) {
 	return s, nil
 }
 
-// compile compiles cfg for this service.
+// compile compiles cfg for this service. SPA doors get their replay
+// cache from the store; when it could not read what was accepted before
+// this start, packets stamped earlier are refused.
 func (s *Service) compile(cfg *config.Config) (*door.Set, error) {
 	env := s.o.Env
 	env.Now = s.o.Now
-	env.Replay = s.Replay
-	return door.Compile(cfg, env)
+	env.Replay = s.replays.cache
+	if !s.replays.Known() {
+		env.NotBefore = s.started
+	}
+	set, err := door.Compile(cfg, env)
+	if err == nil {
+		s.replays.sync()
+	}
+	return set, err
 }
 
 // Ready is closed once the packet source captures on every device or
@@ -154,33 +170,30 @@ func (s *Service) Ready() <-chan struct{} {
 	return ch
 }
 
-// Replay returns the replay cache of an SPA door: one per door (a key
-// holder of one door cannot fill another's), kept across reloads.
-func (s *Service) Replay(door string) *spa.ReplayCache {
-	c := s.replays[door]
-	if c == nil {
-		c = spa.NewReplayCache(0)
-		s.replays[door] = c
-	}
-	return c
-}
-
-func (s *Service) newActions(cfg *config.Config) *action.Actions {
+func (s *Service) newActions(set *door.Set) *action.Actions {
 	o := s.o.Actions
 	o.Firewall = s.fw.granter()
 	o.Waker = s.o.Waker
-	o.Mailer = s.o.Mailer(cfg.Options)
-	o.MailFrom = cfg.Options.MailFrom
+	o.Mailer = s.o.Mailer(set)
+	o.MailFrom = set.Options.MailFrom
+	if o.MailEvery == 0 {
+		o.MailEvery = set.Options.NotifyInterval
+	}
+	if o.MailPerHour == 0 {
+		o.MailPerHour = set.Options.NotifyPerHour
+	}
 	o.Log = s.log
 	o.Limit = s.lines
 	o.Now = s.o.Now
 	return action.New(o)
 }
 
-// sendmail is the production mailer: the sendmail option's program, with
-// the envelope sender of mail_from (busybox sendmail needs it).
-func sendmail(o config.Options) mail.Mailer {
-	m := &mail.Sendmail{Path: o.Sendmail}
+// sendmail is the production mailer: the sendmail option's program, run
+// as sendmail_user, with the envelope sender of mail_from (busybox
+// sendmail needs it).
+func sendmail(set *door.Set) mail.Mailer {
+	o := set.Options
+	m := &mail.Sendmail{Path: o.Sendmail, Credential: set.SendmailUser}
 	if o.MailFrom.Addr != "" {
 		m.Args = []string{"-f", o.MailFrom.Addr}
 	}
@@ -214,8 +227,9 @@ func (s *Service) Reload() error {
 		s.log.Printf("warning: capture devices %v need a restart; still listening on %v", set.Devices, s.set.Devices)
 		set.Devices = s.set.Devices
 	}
-	if cfg.Options.MaxChildren != s.cfg.Options.MaxChildren || cfg.Options.MaxAttempts != s.cfg.Options.MaxAttempts {
-		s.log.Printf("warning: max_children and max_attempts changes need a restart")
+	if cfg.Options.MaxChildren != s.cfg.Options.MaxChildren || cfg.Options.MaxAttempts != s.cfg.Options.MaxAttempts ||
+		cfg.Options.CommandUser != s.cfg.Options.CommandUser || cfg.Options.SendmailUser != s.cfg.Options.SendmailUser {
+		s.log.Printf("warning: max_children, max_attempts, command_user and sendmail_user changes need a restart")
 	}
 	if kind := firewallKind(cfg, s.o.Detect); kind != s.fw.kind {
 		f, err := s.startFirewall(kind)
@@ -232,7 +246,7 @@ func (s *Service) Reload() error {
 		}
 	}
 	old := s.acts
-	s.acts = s.newActions(cfg)
+	s.acts = s.newActions(set)
 	if err := s.d.Reload(set, s.acts); err != nil {
 		s.log.Printf("error: %v", err)
 	}
@@ -285,6 +299,17 @@ func (s *Service) Shutdown(ctx context.Context) {
 	if err := s.fw.close(); err != nil {
 		s.log.Printf("error: firewall: %v", err)
 	}
+	s.replays.close()
+}
+
+// Capabilities returns the capabilities the daemon needs: raw packets
+// and the firewall, and switching users when a child runs as another.
+func (s *Service) Capabilities() []int {
+	caps := []int{privs.NetRaw, privs.NetAdmin}
+	if s.set.SendmailUser != nil || s.set.CommandUser != nil {
+		caps = append(caps, privs.SetUID, privs.SetGID, privs.Kill)
+	}
+	return caps
 }
 
 // Devices returns the capture devices.

@@ -165,13 +165,13 @@ func (r *svcRig) mailed(name string) bool {
 // TestReloadRebuildsActions: sendmail changed by a reload takes effect,
 // and a knock in progress on an unchanged door survives it.
 func TestReloadRebuildsActions(t *testing.T) {
-	r := newSvc(t, "[options]\n  sendmail = DIR/a\n[d]\n  sequence = 1,2,3\n  notify = root@localhost\n  command = true\n")
+	r := newSvc(t, "[options]\n  sendmail = DIR/a\n  sendmail_user = root\n[d]\n  sequence = 1,2,3\n  notify = root@localhost\n  command = true\n")
 	r.sendmailStub("a")
 	r.sendmailStub("b")
 	r.knock(tcp(1), tcp(2), tcp(3))
 	r.wait("mail through a", func() bool { return r.mailed("a") })
 	r.knock(tcp(1), tcp(2))
-	r.write("[options]\n  sendmail = DIR/b\n  mail_from = knockd@router\n[d]\n  sequence = 1,2,3\n  notify = root@localhost\n  command = true\n")
+	r.write("[options]\n  sendmail = DIR/b\n  sendmail_user = root\n  mail_from = knockd@router\n[d]\n  sequence = 1,2,3\n  notify = root@localhost\n  command = true\n")
 	if err := r.s.Reload(); err != nil {
 		t.Fatal(err)
 	}
@@ -284,4 +284,30 @@ func TestFirewallKindChange(t *testing.T) {
 	if s := r.s.Stats(); !strings.Contains(s, "successes 2") || r.s.Config().Options.Firewall != "iptables" || r.s.Devices()[0] != "eth0" {
 		t.Fatalf("stats %s", s)
 	}
+}
+
+// TestStatusAndRevoke: the status shows the door and the grant; a revoke
+// closes it and a new knock opens it again.
+func TestStatusAndRevoke(t *testing.T) {
+	r := newSvc(t, "[ssh]\n  sequence = 1,2\n  open = tcp/22\n  duration = 60\n  wake = 00:11:22:33:44:55\n  notify = root@localhost\n  command = /bin/true %IP%\n[s]\n  spa = yes\n  spa_key = k\n  spa_hmac_key = h\n  open = tcp/23\n  interface = eth0\n")
+	r.knock(tcp(1))
+	st := r.s.Status()
+	if len(st.Doors) != 2 || st.Doors[0].Attempts != 1 || st.Doors[1].Kind != "spa" || st.Doors[1].Devices[0] != "eth0" ||
+		strings.Join(st.Doors[0].Actions, "|") != "open tcp/22|wake 00:11:22:33:44:55 on br-lan|notify root@localhost|command /bin/true" {
+		t.Fatalf("doors %+v", st.Doors)
+	}
+	r.knock(tcp(2))
+	r.wait("grant", func() bool { return len(r.s.Status().Grants) == 1 })
+	st = r.s.Status()
+	if g := st.Grants[0]; g.Door != "ssh" || g.Source != srcA || g.What != "tcp/22" || !st.Running || len(st.Opened) != 1 || st.Devices[0].Name != "eth0" {
+		t.Fatalf("status %+v", st)
+	}
+	if n, err := r.s.Revoke("ssh", srcA); n != 1 || err != nil {
+		t.Fatalf("revoke %d %v", n, err)
+	}
+	if len(r.s.Status().Grants) != 0 || len(r.fw(0).Installed()) != 0 || !r.rec.Has("198.51.100.1: ssh: grant revoked") {
+		t.Fatal("the grant is still there")
+	}
+	r.knock(tcp(1), tcp(2))
+	r.wait("grant again", func() bool { return len(r.fw(0).Installed()) == 1 })
 }

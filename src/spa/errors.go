@@ -1,8 +1,9 @@
 package spa
 
 import (
-	"errors"
 	"fmt"
+
+	"github.com/knockd-go/knockd-go/src/internal/errs"
 )
 
 // Reason classifies why a packet was rejected. Its String form is stable and
@@ -119,8 +120,7 @@ var (
 
 // ReasonOf returns the Reason of an *Error in err's chain, or 0.
 func ReasonOf(err error) Reason {
-	var e *Error
-	if errors.As(err, &e) {
+	if e, ok := errs.As[*Error](err); ok {
 		return e.Reason
 	}
 	return 0

@@ -20,6 +20,10 @@ const DefaultReplayCap = 4096
 // One cache may be shared by several Verifiers and kept across
 // configuration reloads. It is safe for concurrent use.
 type ReplayCache struct {
+	// OnAdd, when set, is called (with the cache locked) for every digest
+	// added, so that it can be kept where a restart will find it.
+	OnAdd func(digest [32]byte, ts int64)
+
 	mu    sync.Mutex
 	cap   int
 	seen  map[[32]byte]struct{}
@@ -70,7 +74,42 @@ func (c *ReplayCache) add(key [32]byte, ts int64, now time.Time, window time.Dur
 	}
 	c.seen[key] = struct{}{}
 	c.queue = append(c.queue, replayEntry{key: key, ts: ts, added: now, window: window})
+	if c.OnAdd != nil {
+		c.OnAdd(key, ts)
+	}
 	return nil
+}
+
+// Remember adds a digest seen before a restart (a packet stamped ts),
+// unless the cache is full of live entries; it is kept as if added at
+// now, for a verifier whose window is window.
+func (c *ReplayCache) Remember(key [32]byte, ts int64, now time.Time, window time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, dup := c.seen[key]; dup || len(c.seen) >= c.cap {
+		return
+	}
+	c.seen[key] = struct{}{}
+	c.queue = append(c.queue, replayEntry{key: key, ts: ts, added: now, window: window})
+}
+
+// Digest is one entry of a cache.
+type Digest struct {
+	Key [32]byte
+	TS  int64 // the packet's timestamp, Unix seconds
+}
+
+// Digests returns the entries still held, oldest first.
+func (c *ReplayCache) Digests() []Digest {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]Digest, 0, len(c.seen))
+	for _, e := range c.queue[c.head:] {
+		if _, ok := c.seen[e.key]; ok {
+			out = append(out, Digest{e.key, e.ts})
+		}
+	}
+	return out
 }
 
 // expire drops removable entries from the head of the queue, or from the

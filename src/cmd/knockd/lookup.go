@@ -3,25 +3,24 @@
 package main
 
 import (
-	"context"
-	"net"
 	"net/netip"
-	"strings"
 	"time"
+
+	"github.com/knockd-go/knockd-go/src/internal/rdns"
 )
 
-// lookup returns the reverse resolver of -l, or nil.
+// lookup returns the reverse resolver of -l (/etc/hosts, then one PTR
+// query to the first name server), or nil.
 func lookup(on bool) func(netip.Addr) string {
 	if !on {
 		return nil
 	}
+	r := &rdns.Resolver{Timeout: 2 * time.Second}
 	return func(a netip.Addr) string {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		names, err := net.DefaultResolver.LookupAddr(ctx, a.String())
-		if err != nil || len(names) == 0 {
+		name, err := r.LookupAddr(a)
+		if err != nil {
 			return ""
 		}
-		return strings.TrimSuffix(names[0], ".")
+		return name
 	}
 }

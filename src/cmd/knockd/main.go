@@ -19,10 +19,12 @@ import (
 
 	"github.com/knockd-go/knockd-go/src/capture"
 	"github.com/knockd-go/knockd-go/src/config"
+	"github.com/knockd-go/knockd-go/src/control"
 	"github.com/knockd-go/knockd-go/src/daemon"
 	"github.com/knockd-go/knockd-go/src/door"
 	"github.com/knockd-go/knockd-go/src/internal/getopt"
 	"github.com/knockd-go/knockd-go/src/logx"
+	"github.com/knockd-go/knockd-go/src/privs"
 	"github.com/knockd-go/knockd-go/src/rotate"
 	"github.com/knockd-go/knockd-go/src/service"
 	"github.com/knockd-go/knockd-go/src/version"
@@ -43,12 +45,17 @@ var options = []getopt.Option{
 	{Short: 'V', Long: "version", HasArg: false},
 	{Short: 'h', Long: "help", HasArg: false},
 	{Short: optShowURI, Long: "show-secret-uri", HasArg: true},
+	{Short: optSocket, Long: "socket", HasArg: true},
 }
 
 // Long-only options.
-const optShowURI = 0x80 // --show-secret-uri DOOR
+const (
+	optShowURI = 0x80 + iota // --show-secret-uri DOOR
+	optSocket                // --socket PATH
+)
 
 const usage = `usage: knockd [options]
+       knockd status [json] | revoke DOOR SOURCE | keygen [spa|rotating]
 options:
   -i, --interface <int>  network interface to listen on (default "eth0"); repeat it,
                          or give "pppoe-wan 6in4-wan6", for several; "wan=pppoe-wan"
@@ -68,6 +75,14 @@ options:
       --show-secret-uri DOOR [HOST]
                          print the URI of a rotating knock (for knock --uri, a phone
                          app or a QR code); HOST is the router's name for clients
+      --socket PATH      the control socket of status and revoke (default: the
+                         configuration's control_socket, /var/run/knockd.sock)
+commands (asking the running daemon through its control socket):
+  status [json]          doors, open grants, attempts, counters, last events
+  revoke DOOR SOURCE     close a grant now
+  keygen [spa|rotating]  new SPA keys (KEY_BASE64, HMAC_KEY_BASE64) or a rotating
+                         knock's secret
+  list, call METHOD      rpcd's plugin protocol (/usr/libexec/rpcd/knockd)
 signals: HUP re-reads the configuration, USR2 restores grants after a
 firewall reload, USR1 logs counters, TERM and INT stop.
 `
@@ -141,6 +156,11 @@ func run(args []string, stdout, stderr io.Writer, sigs chan os.Signal) int {
 		return 1
 	}
 	f := flags{r}
+	if !r.Has('h') && !r.Has('V') {
+		if code, ok := subcommand(f, stdout, stderr); ok {
+			return code
+		}
+	}
 	switch {
 	case r.Has('h'):
 		fmt.Fprint(stdout, usage)
@@ -207,13 +227,19 @@ func serve(f flags, cfg *config.Config, stdout, stderr io.Writer, sigs chan os.S
 		}
 		defer os.Remove(pidfile)
 	}
+	var group *capture.Group
 	svc, err := service.New(service.Options{
 		Load:       f.load,
 		ConfigPath: f.configPath(),
 		Env:        f.env(),
 		Log:        log,
-		NewSource:  func(devs []string) daemon.Source { return capture.NewGroup(devs, log) },
-		Lookup:     lookup(f.r.Has('l')),
+		NewSource: func(devs []string) daemon.Source {
+			group = capture.NewGroup(devs, log)
+			return group
+		},
+		DeviceStatus: func() []control.Device { return deviceStatus(group)() },
+		Lookup:       lookup(f.r.Has('l')),
+		Version:      version.Version,
 	}, cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "knockd: %v\n", err)
@@ -224,8 +250,30 @@ func serve(f flags, cfg *config.Config, stdout, stderr io.Writer, sigs chan os.S
 	log.Printf("starting up, listening on %s", strings.Join(devicesOf(svc), " "))
 	runErr := make(chan error, 1)
 	go func() { runErr <- svc.Run(ctx) }()
+	srvDone := make(chan struct{})
 	select {
 	case <-svc.Ready():
+		srv, err := listen(cfg, svc, log)
+		if err != nil {
+			cancel()
+			<-runErr
+			shutdown(svc)
+			fmt.Fprintf(stderr, "knockd: %v\n", err)
+			return 1
+		}
+		if srv != nil {
+			go func() { srv.Serve(ctx); close(srvDone) }()
+		} else {
+			close(srvDone)
+		}
+		// Everything that needs root is open: keep only what the daemon
+		// needs from now on.
+		caps := svc.Capabilities()
+		if err := privs.Keep(caps...); err != nil {
+			log.Printf("warning: cannot drop capabilities (%v): running with root's", err)
+		} else if os.Geteuid() == 0 {
+			log.Debugf("capabilities kept: %s", privs.Names(caps))
+		}
 		if ready != nil {
 			fmt.Fprintln(ready, readyLine)
 			ready.Close()
@@ -285,6 +333,7 @@ func serve(f flags, cfg *config.Config, stdout, stderr io.Writer, sigs chan os.S
 
 	err = <-runErr
 	cancel()
+	<-srvDone // the socket is removed
 	shutdown(svc)
 	log.Printf("shutting down")
 	if err != nil {

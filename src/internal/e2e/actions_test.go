@@ -121,7 +121,7 @@ func TestSeedConfigurationEndToEnd(t *testing.T) {
 			ipt := testenv.NeedBin(t, v)
 			knock := testenv.NeedBin(t, "knock")
 			r := newRouter(t, ipt)
-			dir := t.TempDir()
+			dir := testenv.SharedDir(t) // sendmail runs as nobody
 			laptop := net.HardwareAddr{0x00, 0x11, 0x22, 0x33, 0x44, 0x55}
 			d := knockd(t, r.router, r.rdev, seedConf(v, sendmailStub(t, dir), r.lan, laptop))
 			wan := r.raddr4

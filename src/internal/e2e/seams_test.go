@@ -148,7 +148,7 @@ func TestDaemonModeAbsentDevice(t *testing.T) {
 // sendmail changed by SIGHUP takes effect.
 func TestReloadsKeepKnocksInProgress(t *testing.T) {
 	p := newPair(t)
-	dir := t.TempDir()
+	dir := testenv.SharedDir(t) // sendmail runs as nobody
 	for _, n := range []string{"a", "b"} {
 		os.WriteFile(filepath.Join(dir, n), []byte(fmt.Sprintf("#!/bin/sh\necho \"$@\" > %[1]s/%[2]s.tmp.$$\ncat >/dev/null\nmv %[1]s/%[2]s.tmp.$$ %[1]s/%[2]s.argv\n", dir, n)), 0o755)
 	}

@@ -3,10 +3,15 @@
 // the kernel takes them.
 //
 //	floodgen -dev eth0 -dstmac aa:.. -dst 192.0.2.1 -port 7000 -n 1000000 -sources 100000 [-proto tcp|udp] [-rate pps] [-src 10.0.0.0]
+//	         [-ports 7000,8000,9000] [-payloadfile FILE]
 //
 // Each packet comes from the next of -sources distinct source addresses
 // (counting up from -src), so -sources 1 is plain traffic from one host.
-// It prints the number of packets sent, the time taken and the rate.
+// With -ports, consecutive packets of a source go to the ports in turn:
+// -sources 1 -ports 7000,8000,9000 is one address completing a door over
+// and over (a replayed knock). -payloadfile sends a file as the UDP
+// payload (a captured SPA packet). It prints the number of packets sent,
+// the time taken and the rate.
 package main
 
 import (
@@ -46,9 +51,30 @@ func main() {
 	sources := flag.Int("sources", 1, "distinct source addresses")
 	rate := flag.Int("rate", 0, "packets per second (0: as fast as possible)")
 	payload := flag.String("payload", "", "UDP payload (default one NUL byte)")
+	payloadFile := flag.String("payloadfile", "", "file holding the UDP payload")
+	portList := flag.String("ports", "", "ports to knock in turn, comma separated (instead of -port)")
 	flag.Parse()
 	if *payload != "" {
 		udpPayload = []byte(*payload)
+	}
+	if *payloadFile != "" {
+		b, err := os.ReadFile(*payloadFile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "floodgen:", err)
+			os.Exit(1)
+		}
+		udpPayload = []byte(strings.TrimRight(string(b), "\n"))
+	}
+	if *portList != "" {
+		for _, f := range strings.Split(*portList, ",") {
+			p, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || p < 1 || p > 65535 {
+				fmt.Fprintln(os.Stderr, "floodgen: -ports: bad port", f)
+				os.Exit(1)
+			}
+			ports = append(ports, uint16(p))
+		}
+		*port = int(ports[0])
 	}
 	if err := run(*dev, *dstmac, *dst, *src, *proto, *port, *n, *sources, *rate); err != nil {
 		fmt.Fprintln(os.Stderr, "floodgen:", err)
@@ -58,6 +84,9 @@ func main() {
 
 // udpPayload is the payload of UDP packets.
 var udpPayload = []byte{0}
+
+// ports are knocked in turn (-ports); empty: -port only.
+var ports []uint16
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
@@ -104,6 +133,9 @@ func run(dev, dstmac, dst, src, proto string, port, n, sources, rate int) error 
 	sent := 0
 	for i := 0; i < n; i++ {
 		s := base + uint32(i%sources)
+		if len(ports) > 0 {
+			binary.BigEndian.PutUint16(frame[14+20+2:], ports[(i/sources)%len(ports)])
+		}
 		setSource(frame, s)
 		if interval > 0 {
 			if d := time.Until(t0.Add(time.Duration(i) * interval)); d > 0 {

@@ -1,4 +1,4 @@
-package command
+package privs
 
 import (
 	"os/exec"

@@ -1,0 +1,55 @@
+# shellcheck shell=bash
+# Helpers shared by the packaging scripts (mkipk.sh, mkapk.sh, mkfeed.sh,
+# feed-keys.sh). Sourced with root set to the repository.
+#
+#	feed_makefile PKG        the feed Makefile defining PKG (openwrt-feed/*/PKG/Makefile)
+#	feed_define MK NAME      the text of "define NAME" in MK, as make expands it
+#	build_pkgtools DIR       go build apkpack and usign into DIR; sets APKPACK and USIGN
+#	                         (already set APKPACK / USIGN are kept)
+
+: "${root:?pkgtools.bash: set root to the repository first}"
+
+# feed_makefile PKG: print the Makefile under openwrt-feed/ whose directory
+# is named PKG; nothing when there is none.
+feed_makefile() {
+	local m
+	for m in "$root"/openwrt-feed/*/"$1"/Makefile "$root"/openwrt-feed/*/*/"$1"/Makefile; do
+		[ -f "$m" ] && { echo "$m"; return 0; }
+	done
+	return 0
+}
+
+# feed_define MAKEFILE NAME: print the body of "define NAME ... endef" with
+# make's "$$" turned into "$". Other make references ($(VAR), ${VAR}) would
+# need make itself, so they are an error. Prints nothing if NAME is not
+# defined.
+feed_define() {
+	local mk=$1 name=$2 body
+	[ -f "$mk" ] || return 0
+	body=$(awk -v name="$name" '
+		$0 == "define " name { on = 1; next }
+		on && $0 == "endef" { exit }
+		on { print }' "$mk")
+	[ -n "$body" ] || return 0
+	if printf '%s\n' "$body" | sed 's/\$\$//g' | grep -q '\$[({]'; then
+		echo "pkgtools: $mk: $name uses make variables; only \$\$ escapes are supported" >&2
+		return 1
+	fi
+	printf '%s\n' "$body" | sed 's/\$\$/$/g'
+}
+
+# build_pkgtools DIR: build the Go packaging tools (standard library only)
+# once per run.
+build_pkgtools() {
+	local dir=$1
+	mkdir -p "$dir"
+	if [ -z "${APKPACK:-}" ]; then
+		(cd "$root" && CGO_ENABLED=0 go build -trimpath -o "$dir/apkpack" ./src/internal/tools/apkpack) || return 1
+		APKPACK=$dir/apkpack
+	fi
+	if [ -z "${USIGN:-}" ]; then
+		(cd "$root" && CGO_ENABLED=0 go build -trimpath -o "$dir/usign" ./src/internal/tools/usign) || return 1
+		USIGN=$dir/usign
+	fi
+	export APKPACK USIGN
+}

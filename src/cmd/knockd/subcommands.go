@@ -1,0 +1,131 @@
+//go:build linux
+
+package main
+
+import (
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+
+	"github.com/knockd-go/knockd-go/src/capture"
+	"github.com/knockd-go/knockd-go/src/config"
+	"github.com/knockd-go/knockd-go/src/control"
+	"github.com/knockd-go/knockd-go/src/logx"
+	"github.com/knockd-go/knockd-go/src/service"
+)
+
+// subcommand runs `knockd status|revoke|keygen` and rpcd's `list|call`;
+// ok is false when args name none of them.
+func subcommand(f flags, stdout, stderr io.Writer) (code int, ok bool) {
+	if len(f.r.Args) == 0 {
+		return 0, false
+	}
+	socket := f.socket()
+	switch op, args := f.r.Args[0], f.r.Args[1:]; op {
+	case "list", "call":
+		return control.RPCD(f.r.Args, stdin, stdout, socket, control.DefaultHostFiles), true
+	case "status":
+		if len(args) > 1 || len(args) == 1 && args[0] != "--json" && args[0] != "json" {
+			fmt.Fprintf(stderr, "knockd: usage: knockd status [json]\n")
+			return 1, true
+		}
+		req := control.Request("status", "format", "text")
+		if len(args) == 1 {
+			req = control.Request("status")
+		}
+		reply, err := control.Call(socket, req)
+		if err != nil {
+			fmt.Fprintf(stderr, "knockd: %v\n", err)
+			return 1, true
+		}
+		if e, ok := control.Field(reply, "error"); ok {
+			fmt.Fprintf(stderr, "knockd: %s\n", e)
+			return 1, true
+		}
+		if txt, ok := control.Field(reply, "text"); ok {
+			fmt.Fprint(stdout, txt)
+		} else {
+			stdout.Write(reply)
+		}
+		return 0, true
+	case "revoke":
+		if len(args) != 2 {
+			fmt.Fprintf(stderr, "knockd: usage: knockd revoke DOOR SOURCE\n")
+			return 1, true
+		}
+		if _, err := netip.ParseAddr(args[1]); err != nil {
+			fmt.Fprintf(stderr, "knockd: revoke: %q is not an IP address\n", args[1])
+			return 1, true
+		}
+		reply, err := control.Call(socket, control.Request("revoke", "door", args[0], "source", args[1]))
+		if err != nil {
+			fmt.Fprintf(stderr, "knockd: %v\n", err)
+			return 1, true
+		}
+		if e, ok := control.Field(reply, "error"); ok {
+			fmt.Fprintf(stderr, "knockd: %s\n", e)
+			return 1, true
+		}
+		if n, _ := control.Field(reply, "revoked"); n == "0" {
+			fmt.Fprintf(stderr, "knockd: no grant of door %s for %s\n", args[0], args[1])
+			return 1, true
+		}
+		fmt.Fprintf(stdout, "revoked the grant of door %s for %s\n", args[0], args[1])
+		return 0, true
+	case "keygen":
+		kind := "spa"
+		if len(args) == 1 {
+			kind = args[0]
+		}
+		reply, err := control.Keygen(kind)
+		if err != nil || len(args) > 1 {
+			fmt.Fprintf(stderr, "knockd: usage: knockd keygen [spa|rotating]\n")
+			return 1, true
+		}
+		// fwknop --key-gen's form: the lines go into a key file or access.conf.
+		for _, k := range []struct{ field, name string }{{"key_base64", "KEY_BASE64"}, {"hmac_key_base64", "HMAC_KEY_BASE64"}, {"secret", "SEQUENCE_SECRET"}} {
+			if v, ok := control.Field(reply, k.field); ok {
+				fmt.Fprintf(stdout, "%s: %s\n", k.name, v)
+			}
+		}
+		return 0, true
+	}
+	return 0, false
+}
+
+// socket is the control socket: --socket, else the configuration's when
+// -c or -u is given and reads, else the default.
+func (f flags) socket() string {
+	if f.r.Has(optSocket) {
+		return f.r.Last(optSocket, "")
+	}
+	if f.r.Has('c') || f.r.Has('u') {
+		if cfg, err := f.load(); err == nil && cfg.Options.ControlSocket != "" {
+			return cfg.Options.ControlSocket
+		}
+	}
+	return config.DefaultControlSocket
+}
+
+// deviceStatus reports the capture devices for the status.
+func deviceStatus(g *capture.Group) func() []control.Device {
+	return func() []control.Device {
+		var out []control.Device
+		for _, c := range g.Devices() {
+			out = append(out, control.Device{Name: c.Name(), Present: c.Present(), Addresses: c.Addrs()})
+		}
+		return out
+	}
+}
+
+// listen opens the control socket when the configuration has one.
+func listen(cfg *config.Config, svc *service.Service, log *logx.Logger) (*control.Server, error) {
+	if cfg.Options.ControlSocket == "" {
+		return nil, nil
+	}
+	return control.Listen(cfg.Options.ControlSocket, svc, log)
+}
+
+// stdin is what rpcd's calls read their arguments from.
+var stdin io.Reader = os.Stdin

@@ -1,0 +1,68 @@
+package privs
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Capabilities the daemon may keep.
+const (
+	NetRaw   = unix.CAP_NET_RAW   // AF_PACKET capture, Wake-on-LAN frames
+	NetAdmin = unix.CAP_NET_ADMIN // firewall changes, socket buffer size
+	SetUID   = unix.CAP_SETUID    // children as another user
+	SetGID   = unix.CAP_SETGID
+	Kill     = unix.CAP_KILL // stop those children at shutdown or timeout
+)
+
+var capNames = map[int]string{NetRaw: "net_raw", NetAdmin: "net_admin", SetUID: "setuid", SetGID: "setgid", Kill: "kill"}
+
+// Names returns the names of caps, for the log.
+func Names(caps []int) string {
+	var s []string
+	for _, c := range caps {
+		s = append(s, capNames[c])
+	}
+	return strings.Join(s, " ")
+}
+
+// Keep reduces the capabilities of every thread of the process (effective,
+// permitted and inheritable) to caps, for good: the packet parser, the SPA
+// decryption and the rest of the daemon then run without the rest of
+// root's power. The bounding set is left alone, so a door command run as
+// root still gets root's capabilities when it executes (knockd's way;
+// command_user restricts it). It does nothing unless the process runs as
+// root, and fails where the Go runtime cannot change every thread (a cgo
+// build).
+func Keep(caps ...int) error {
+	if os.Geteuid() != 0 {
+		return nil
+	}
+	var set [2]uint32
+	for _, c := range caps {
+		set[c/32] |= 1 << (uint(c) % 32)
+	}
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	data := [2]unix.CapUserData{
+		{Effective: set[0], Permitted: set[0]},
+		{Effective: set[1], Permitted: set[1]},
+	}
+	if _, _, e := syscall.AllThreadsSyscall(unix.SYS_CAPSET, uintptr(unsafe.Pointer(&hdr)), uintptr(unsafe.Pointer(&data[0])), 0); e != 0 {
+		return fmt.Errorf("capset: %w", e)
+	}
+	return nil
+}
+
+// Current returns the effective capabilities of the calling thread.
+func Current() (uint64, error) {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return 0, err
+	}
+	return uint64(data[1].Effective)<<32 | uint64(data[0].Effective), nil
+}

@@ -1,0 +1,117 @@
+package privs
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestStartUnprivileged: the child has no_new_privs; the daemon's other
+// threads do not.
+func TestStartUnprivileged(t *testing.T) {
+	for i := 0; i < 20; i++ { // enough to land on the main thread sometimes
+		out := filepath.Join(t.TempDir(), "status")
+		c := exec.Command("/bin/sh", "-c", "grep NoNewPrivs /proc/self/status > "+out)
+		if err := StartUnprivileged(c); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Wait(); err != nil {
+			t.Fatal(err)
+		}
+		b, _ := os.ReadFile(out)
+		if !strings.Contains(string(b), "NoNewPrivs:\t1") {
+			t.Fatalf("child status: %q", b)
+		}
+		// /proc/self/status is the main thread's.
+		self, _ := os.ReadFile("/proc/self/status")
+		if !strings.Contains(string(self), "NoNewPrivs:\t0") {
+			t.Fatal("the test process's main thread got no_new_privs")
+		}
+	}
+}
+
+func TestMain(m *testing.M) {
+	if os.Getenv("PRIVS_HELPER") == "keep" {
+		os.Exit(helperKeep())
+	}
+	os.Exit(m.Run())
+}
+
+// helperKeep keeps net_raw and net_admin, then prints the capabilities
+// of every thread, and those of a child run as root.
+func helperKeep() int {
+	if err := Keep(NetRaw, NetAdmin); err != nil {
+		fmt.Println("error:", err)
+		return 1
+	}
+	tasks, _ := filepath.Glob("/proc/self/task/*/status")
+	for _, p := range tasks {
+		b, _ := os.ReadFile(p)
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, "CapEff:") || strings.HasPrefix(l, "CapPrm:") {
+				fmt.Println("thread", l)
+			}
+		}
+	}
+	out, _ := exec.Command("grep", "CapEff", "/proc/self/status").Output()
+	fmt.Print("child ", string(out))
+	c, _ := Current()
+	fmt.Printf("current %x\n", c)
+	return 0
+}
+
+func TestKeep(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if os.Getenv("KNOCKD_GO_STRICT") != "" {
+			t.Fatal("needs root")
+		}
+		t.Skip("needs root")
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "PRIVS_HELPER=keep")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	const want = "0000000000003000" // net_admin (12) and net_raw (13)
+	threads := 0
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(l, "thread ") {
+			threads++
+			if !strings.HasSuffix(l, want) {
+				t.Errorf("a thread kept more: %s", l)
+			}
+		}
+	}
+	if threads < 2 || !strings.Contains(string(out), "current 3000") {
+		t.Fatalf("output:\n%s", out)
+	}
+	// A command run as root still gets root's capabilities (knockd's way).
+	if strings.Contains(string(out), "child CapEff:\t"+want) {
+		t.Fatalf("a root child lost its capabilities:\n%s", out)
+	}
+	t.Logf("\n%s", out)
+}
+
+func TestLookupUser(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "passwd")
+	os.WriteFile(p, []byte("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\nbad:x:1:x::/:\n"), 0o644)
+	c, err := lookupUser(p, "nobody")
+	if err != nil || c.Uid != 65534 || c.Gid != 65534 {
+		t.Fatalf("nobody: %+v %v", c, err)
+	}
+	for _, n := range []string{"bad", "missing"} {
+		if _, err := lookupUser(p, n); err == nil {
+			t.Errorf("%s: no error", n)
+		}
+	}
+	if _, err := lookupUser(filepath.Join(t.TempDir(), "none"), "x"); err == nil {
+		t.Error("missing passwd file")
+	}
+	if _, err := LookupUser("root"); err != nil {
+		t.Errorf("root: %v", err)
+	}
+}

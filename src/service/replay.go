@@ -1,0 +1,255 @@
+package service
+
+import (
+	"bufio"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/knockd-go/knockd-go/src/logx"
+	"github.com/knockd-go/knockd-go/src/spa"
+)
+
+// replayStore keeps the SPA replay cache of each door (one per door: a key
+// holder of one door cannot fill another's) across reloads, and in a file
+// across restarts, so that a packet accepted before a restart is refused
+// after it. The file is a journal of lines "<timestamp> <sha256 hex>
+// <door>", appended to as packets are accepted and rewritten with the live
+// entries at start and when it has grown. It belongs under /var/run (tmpfs
+// on routers: no flash wear), mode 0600, and is never followed through a
+// symbolic link. When there is no journal to read (a fresh boot, or the
+// file is unusable), the store says so and the verifiers refuse packets
+// stamped before the daemon started instead.
+type replayStore struct {
+	path string
+	log  *logx.Logger
+	now  func() time.Time
+
+	mu         sync.Mutex
+	f          *os.File // the journal, nil when it cannot be written
+	records    int      // lines in the journal
+	caches     map[string]*spa.ReplayCache
+	loaded     map[string][]spa.Digest // read at start, per door
+	compacting bool
+	pending    []string // lines appended while compacting
+	known      bool     // a journal was read: the caches know what came before
+}
+
+// maxRecords is when the journal is rewritten: live entries are at most
+// spa.DefaultReplayCap per door.
+func (s *replayStore) maxRecords() int { return 2*spa.DefaultReplayCap*max(len(s.caches), 1) + 64 }
+
+// openReplayStore reads the journal at path (if any) and opens it for
+// appending. An empty path keeps the caches in memory only.
+func openReplayStore(path string, log *logx.Logger, now func() time.Time) *replayStore {
+	s := &replayStore{path: path, log: log, now: now, caches: map[string]*spa.ReplayCache{}, loaded: map[string][]spa.Digest{}}
+	if path == "" {
+		return s
+	}
+	switch err := s.read(); {
+	case err == nil:
+		s.known = true
+	case errors.Is(err, fs.ErrNotExist):
+	default:
+		log.Printf("warning: SPA replay file %s: %v (packets stamped before this start are refused)", path, err)
+	}
+	return s
+}
+
+// read loads the journal.
+func (s *replayStore) read() error {
+	f, err := os.OpenFile(s.path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := checkPrivate(f); err != nil {
+		return err
+	}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		ts, rest, ok1 := strings.Cut(sc.Text(), " ")
+		h, door, ok2 := strings.Cut(rest, " ")
+		t, err := strconv.ParseInt(ts, 10, 64)
+		b, herr := hex.DecodeString(h)
+		if !ok1 || !ok2 || err != nil || herr != nil || len(b) != 32 {
+			continue // a torn last line
+		}
+		d := spa.Digest{TS: t}
+		copy(d.Key[:], b)
+		s.loaded[door] = append(s.loaded[door], d)
+	}
+	return sc.Err()
+}
+
+// checkPrivate refuses a file that is not a regular file of this user
+// readable or writable by nobody else.
+func checkPrivate(f *os.File) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	switch {
+	case !fi.Mode().IsRegular():
+		return errors.New("not a regular file")
+	case ok && int(st.Uid) != os.Geteuid():
+		return fmt.Errorf("owned by uid %d, not %d", st.Uid, os.Geteuid())
+	case fi.Mode().Perm()&0o077 != 0:
+		return fmt.Errorf("mode %#o: readable or writable by others", fi.Mode().Perm())
+	}
+	return nil
+}
+
+// Known reports whether the caches start with what was accepted before
+// (false: refuse packets stamped before the start).
+func (s *replayStore) Known() bool { return s.known }
+
+// cache returns door's cache, made at the first call with the digests
+// the journal held for the door within its window.
+func (s *replayStore) cache(door string, window time.Duration) *spa.ReplayCache {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c := s.caches[door]; c != nil {
+		return c
+	}
+	c := spa.NewReplayCache(0)
+	now := s.now()
+	for _, d := range s.loaded[door] {
+		if age := now.Unix() - d.TS; age <= int64(window/time.Second) && -age <= int64(window/time.Second) {
+			c.Remember(d.Key, d.TS, now, window)
+		}
+	}
+	delete(s.loaded, door)
+	if s.path != "" {
+		c.OnAdd = func(key [32]byte, ts int64) { s.append(door, key, ts) }
+	}
+	s.caches[door] = c
+	return c
+}
+
+// sync rewrites the journal with what the caches hold (after a compile
+// made them), and opens it for appending; without SPA doors there is no
+// journal.
+func (s *replayStore) sync() {
+	if s.path == "" {
+		return
+	}
+	s.mu.Lock()
+	caches := make(map[string]*spa.ReplayCache, len(s.caches))
+	for k, v := range s.caches {
+		caches[k] = v
+	}
+	s.mu.Unlock()
+	if len(caches) == 0 {
+		return
+	}
+	lines := s.lines(caches)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rewrite(lines)
+}
+
+func line(door string, d spa.Digest) string {
+	return strconv.FormatInt(d.TS, 10) + " " + hex.EncodeToString(d.Key[:]) + " " + door + "\n"
+}
+
+// append journals one accepted packet. It runs under the cache's lock, so
+// it never calls into a cache.
+func (s *replayStore) append(door string, key [32]byte, ts int64) {
+	l := line(door, spa.Digest{Key: key, TS: ts})
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.compacting {
+		s.pending = append(s.pending, l)
+	}
+	if s.f == nil {
+		return
+	}
+	if _, err := s.f.WriteString(l); err != nil {
+		s.log.Printf("error: SPA replay file %s: %v", s.path, err)
+		s.f.Close()
+		s.f = nil
+		return
+	}
+	s.records++
+	if s.records > s.maxRecords() && !s.compacting {
+		s.compacting = true
+		go s.compact()
+	}
+}
+
+// lines returns the journal lines of the caches. It takes each cache's
+// lock: s.mu must not be held (append runs under a cache's lock and takes
+// s.mu).
+func (s *replayStore) lines(caches map[string]*spa.ReplayCache) []string {
+	var out []string
+	for door, c := range caches {
+		for _, d := range c.Digests() {
+			out = append(out, line(door, d))
+		}
+	}
+	return out
+}
+
+// compact rewrites the journal with the live entries.
+func (s *replayStore) compact() {
+	s.mu.Lock()
+	caches := make(map[string]*spa.ReplayCache, len(s.caches))
+	for k, v := range s.caches {
+		caches[k] = v
+	}
+	s.mu.Unlock()
+	lines := s.lines(caches) // takes each cache's lock, not s.mu
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rewrite(append(lines, s.pending...))
+	s.pending, s.compacting = nil, false
+}
+
+// rewrite replaces the journal with lines (atomically, by rename). s.mu
+// is held.
+func (s *replayStore) rewrite(lines []string) {
+	tmp := s.path + ".new"
+	os.Remove(tmp)
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
+	if err == nil {
+		_, err = f.WriteString(strings.Join(lines, ""))
+		if err == nil {
+			err = os.Rename(tmp, s.path)
+		}
+		if err != nil {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}
+	if err != nil {
+		s.log.Printf("error: SPA replay file %s: %v (accepted packets are not kept across restarts)", s.path, err)
+		if s.f != nil {
+			s.f.Close()
+			s.f = nil
+		}
+		return
+	}
+	if s.f != nil {
+		s.f.Close()
+	}
+	s.f, s.records = f, len(lines)
+}
+
+// close closes the journal.
+func (s *replayStore) close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.f != nil {
+		s.f.Close()
+		s.f = nil
+	}
+}
