@@ -24,14 +24,19 @@ const callRevoke = rpc.declare({
 
 const counterTitles = [
 	[ 'packets', _('Packets seen') ],
-	[ 'kernel_drops', _('Dropped by the kernel') ],
-	[ 'attempts', _('Knock attempts') ],
+	[ 'kernel_packets', _('Packets passed by the kernel filter') ],
+	[ 'kernel_drops', _('Packets dropped by the kernel') ],
+	[ 'attempts', _('Knock attempts in progress') ],
+	[ 'sources', _('Sources knocking') ],
+	[ 'evictions', _('Attempts evicted (table full)') ],
+	[ 'ignored_sources', _('Sources ignored') ],
 	[ 'successes', _('Doors opened') ],
+	[ 'actions_dropped', _('Actions dropped') ],
 	[ 'spa_accepted', _('SPA packets accepted') ],
 	[ 'spa_rejected', _('SPA packets rejected') ],
-	[ 'ignored_sources', _('Sources ignored') ],
-	[ 'actions_dropped', _('Actions dropped') ],
-	[ 'panics', _('Internal errors') ]
+	[ 'panics', _('Internal errors') ],
+	[ 'running_commands', _('Commands running') ],
+	[ 'pending_stop_commands', _('Stop commands pending') ]
 ];
 
 const kindTitles = {
@@ -82,7 +87,7 @@ return view.extend({
 	handleRevoke(grant, ev) {
 		return callRevoke(grant.door, grant.source).then(res => {
 			if (!res || !res.revoked)
-				throw new Error(_('no such grant'));
+				throw new Error(res?.error || _('no such grant'));
 
 			return this.refresh();
 		}).catch(e => {
@@ -158,7 +163,7 @@ return view.extend({
 		const rows = L.toArray(list).slice().sort((a, b) => (b.time || 0) - (a.time || 0))
 			.map(e => [ fmtTime(e.time), e.door || '-', e.source || '-', e.what || '-' ]);
 
-		return table(id, [ _('Time'), _('Door'), _('Source'), _('What') ], rows, empty);
+		return table(id, [ _('Time'), _('Door'), _('Source'), _('Details') ], rows, empty);
 	},
 
 	update(st) {
