@@ -240,6 +240,7 @@ done
 
 # ---- the browser --------------------------------------------------------------
 mkdir -p "$here/dist/test-artifacts"
+rm -f "$here"/dist/test-artifacts/luci-*.png
 rc=0
 ip netns exec "$rns" env NODE_PATH="$nodemods" node "$here/scripts/test/luci/scenario.js" \
 	--url http://127.0.0.1:8080/cgi-bin/luci --user luci-test --password luci-test-password \
