@@ -412,7 +412,7 @@ return view.extend({
 		};
 
 		o = s.taboption('general', form.DynamicList, 'interface', _('Only on'),
-			_('Limit this door to these devices; empty: every device the daemon listens on.'));
+			_('Limit this door to these networks or devices (e.g. wan6); empty: wherever the daemon listens.'));
 		o.modalonly = true;
 		o.datatype = 'netdevname';
 
