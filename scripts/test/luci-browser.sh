@@ -26,8 +26,6 @@
 #                   (luci-base's: etc/config/luci, usr/share/{luci/menu.d,rpcd/acl.d})
 #   /usr/bin/chromium, node, root, nft, ip; and a knockd that answers rpcd's
 #   "list" (its ubus API).
-# KNOCKD_RPCD_PLUGIN=FILE runs FILE as the rpcd plugin instead of the knockd
-# binary (to work on the views against a stand-in).
 # shellcheck source-path=SCRIPTDIR # lib/*.bash below, wherever shellcheck runs from
 set -euo pipefail
 
@@ -60,11 +58,8 @@ make -s -C "$here" build >/dev/null
 knockd=$here/bin/knockd
 knock=$here/bin/knock
 
-plugin=${KNOCKD_RPCD_PLUGIN:-}
-if [ -z "$plugin" ]; then
-	if ! "$knockd" list 2>/dev/null | grep -q '"status"'; then
-		skip "bin/knockd does not answer rpcd's \"list\" (its ubus API is not in this build)"
-	fi
+if ! "$knockd" list 2>/dev/null | grep -q '"status"'; then
+	skip "bin/knockd does not answer rpcd's \"list\" (its ubus API is not in this build)"
 fi
 
 T=$(mktemp -d /tmp/luci-browser.XXXXXX)
@@ -100,11 +95,7 @@ mkdir -p "$R/etc/config" "$R/etc/init.d" "$R/usr/sbin" "$R/usr/libexec/rpcd" \
 	"$T/www"
 install -m 0755 "$here/files/etc/init.d/knockd" "$R/etc/init.d/knockd"
 install -m 0755 "$knockd" "$R/usr/sbin/knockd"
-if [ -n "$plugin" ]; then
-	install -m 0755 "$plugin" "$R/usr/libexec/rpcd/knockd"
-else
-	ln -s /usr/sbin/knockd "$R/usr/libexec/rpcd/knockd"
-fi
+ln -s /usr/sbin/knockd "$R/usr/libexec/rpcd/knockd"
 cp -R "$here/files/usr/share/nftables.d" "$R/usr/share/"
 cp -R "$app/root/." "$R/"
 cp "$tools/share/openwrt-defaults/config/firewall" "$R/etc/config/firewall"
