@@ -28,6 +28,10 @@ mkroot() { # mkroot DIR: an OpenWrt-like root with the stand-ins
 # the init script, then runs the action like the real one does.
 initscript=$1
 action=${2:-help}
+# busybox sh (a standalone-shell build) runs its own applets before PATH:
+# functions come first, so the stand-ins stay in charge.
+logger() { "$IPKG_INSTROOT/bin/logger" "$@"; }
+pidof() { "$IPKG_INSTROOT/bin/pidof" "$@"; }
 . "$IPKG_INSTROOT/lib/functions.sh"
 . "$initscript"
 [ -n "$USE_PROCD" ] && . "$IPKG_INSTROOT/lib/functions/procd.sh"

@@ -1,0 +1,222 @@
+package e2e
+
+import (
+	"bytes"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/knockd-go/knockd-go/src/internal/pktbuild"
+	"github.com/knockd-go/knockd-go/src/internal/testenv"
+	"github.com/knockd-go/knockd-go/src/rotate"
+	"github.com/knockd-go/knockd-go/src/spa"
+)
+
+const rotSecret = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ" // "12345678901234567890"
+
+// TestRotatingKnockSniffedAndReplayed: the owner's rotating knock (knock
+// --secret) opens; the same ports sent again from another address (an
+// attacker who saw them) open nothing; the owner's next knock, in the next
+// step, opens again.
+func TestRotatingKnockSniffedAndReplayed(t *testing.T) {
+	r := newRouter(t, "")
+	dir := t.TempDir()
+	d := knockd(t, r.router, r.rdev, fmt.Sprintf("[rot]\n  sequence_secret = %s\n  sequence_step = 5\n  command = touch %s/opened-%%IP%%\n", rotSecret, dir))
+	// Knock early in a step, so that the replay below falls in the same one.
+	p := rotate.Default([]byte("12345678901234567890"))
+	p.Step = 5 * time.Second
+	time.Sleep(time.Until(p.Start(p.Counter(time.Now()) + 1).Add(100 * time.Millisecond)))
+	c := p.Counter(time.Now())
+	testenv.In(t, r.host, bin.knock, "--secret", rotSecret, "--step", "5", r.raddr4)
+	if !fileAppears(filepath.Join(dir, "opened-"+r.a), wait) {
+		t.Fatalf("the owner's rotating knock did not open:\n%s", d.out.String())
+	}
+	// The attacker replays what they saw, from their own address.
+	src, dst := netip.MustParseAddr(r.b), netip.MustParseAddr(r.raddr4)
+	var pkts [][]byte
+	for i, port := range p.Sequence(c) {
+		pkts = append(pkts, pktbuild.TCP4(src, dst, uint16(41000+i), port.Num, pktbuild.SYN))
+	}
+	inject(t, r.host, r.hdev, r.rmac, pkts...)
+	// The burnt sequence's ports left the kernel filter: the replay does
+	// not even reach the daemon.
+	time.Sleep(500 * time.Millisecond)
+	if fileAppears(filepath.Join(dir, "opened-"+r.b), 0) || d.count(r.b+": rot: OPEN SESAME") != 0 {
+		t.Fatalf("the replayed knock opened:\n%s", d.out.String())
+	}
+	// The owner's next knock, in the next step.
+	os.Remove(filepath.Join(dir, "opened-"+r.a))
+	time.Sleep(time.Until(p.Start(c + 1).Add(100 * time.Millisecond)))
+	testenv.In(t, r.host, bin.knock, "--secret", rotSecret, "--step", "5", r.raddr4)
+	if !fileAppears(filepath.Join(dir, "opened-"+r.a), wait) {
+		t.Fatalf("the owner's next knock did not open:\n%s", d.out.String())
+	}
+}
+
+// TestSPAReplayAfterRestart: a packet accepted before a restart is refused
+// after it (the replay cache is kept in a file).
+func TestSPAReplayAfterRestart(t *testing.T) {
+	r := newRouter(t, "")
+	dir := t.TempDir()
+	replay := filepath.Join(dir, "replay")
+	conf := spaConf("none", 3) + "    start_command = touch " + dir + "/opened-%IP%\n"
+	conf = strings.Replace(conf, "[options]\n", "[options]\n    spa_replay_file = "+replay+"\n", 1)
+	d := knockd(t, r.router, r.rdev, conf)
+	f := filepath.Join(dir, "pkt")
+	fwknop(t, r.host, r.raddr4, f, nil, "-A", "tcp/2222", "-a", r.a)
+	pkt, _ := os.ReadFile(f)
+	src, dst := netip.MustParseAddr(r.a), netip.MustParseAddr(r.raddr4)
+	send := func() { inject(t, r.host, r.hdev, r.rmac, pktbuild.UDP4(src, dst, 40000, 62201, bytes.TrimSpace(pkt))) }
+	send()
+	d.mustSee(r.a+": spa: OPEN SESAME", wait)
+	d.stop(10 * time.Second)
+	if fi, err := os.Lstat(replay); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("replay file: %v %v", fi, err)
+	}
+	d2 := knockd(t, r.router, r.rdev, conf)
+	send()
+	d2.mustSee(r.a+": spa: SPA packet rejected: replayed packet", wait)
+	if d2.count("OPEN SESAME") != 0 {
+		t.Fatalf("the replay opened after a restart:\n%s", d2.out.String())
+	}
+}
+
+// TestMappedSourceIgnored: a knock from an IPv4-mapped IPv6 address is
+// ignored, not granted as the IPv4 address it names.
+func TestMappedSourceIgnored(t *testing.T) {
+	r := newRouter(t, "")
+	dir := t.TempDir()
+	d := knockd(t, r.router, r.rdev, fmt.Sprintf("[d]\n  sequence = 7000,8000\n  command = touch %s/opened-%%IP%%\n", dir))
+	src, dst := netip.MustParseAddr("::ffff:"+r.a), netip.MustParseAddr(r.raddr6)
+	inject(t, r.host, r.hdev, r.rmac, pktbuild.TCP6(src, dst, 40000, 7000, pktbuild.SYN), pktbuild.TCP6(src, dst, 40001, 8000, pktbuild.SYN))
+	d.mustSee("[::ffff:"+r.a+"]:40001 -> [fd77::1]:8000", wait)
+	d.signal(syscall.SIGUSR1)
+	d.mustSee("ignored sources 2,", wait)
+	if fileAppears(filepath.Join(dir, "opened-"+r.a), 200*time.Millisecond) || d.count("OPEN SESAME") != 0 {
+		t.Fatalf("a mapped source opened:\n%s", d.out.String())
+	}
+}
+
+// TestFilesNotFollowed: a log file that is a symbolic link, and a
+// one-time sequences file others can write, are refused.
+func TestFilesNotFollowed(t *testing.T) {
+	p := newPair(t)
+	dir := t.TempDir()
+	target := filepath.Join(dir, "passwd-like")
+	os.WriteFile(target, []byte("keep\n"), 0o644)
+	link := filepath.Join(dir, "knockd.log")
+	os.Symlink(target, link)
+	conf := writeFile(t, "knockd.conf", "[d]\n  sequence = 7000\n  command = true\n")
+	out, err := testenv.InOutput(p.router, bin.knockd, "-i", p.rdev, "-c", conf, "-g", link)
+	if err == nil || !strings.Contains(out, "log file "+link+": is a symbolic link, refused") {
+		t.Fatalf("symlinked log file: %v %s", err, out)
+	}
+	if b, _ := os.ReadFile(target); string(b) != "keep\n" {
+		t.Fatalf("the link's target was written: %q", b)
+	}
+	otp := filepath.Join(dir, "otp")
+	os.WriteFile(otp, []byte("1000,2000\n"), 0o666)
+	os.Chmod(otp, 0o666)
+	conf = writeFile(t, "otp.conf", "[o]\n  one_time_sequences = "+otp+"\n")
+	out, err = testenv.InOutput(p.router, bin.knockd, "-i", p.rdev, "-c", conf, "-k")
+	if err == nil || !strings.Contains(out, "is writable by group or others") {
+		t.Fatalf("one-time file writable by others: %v %s", err, out)
+	}
+}
+
+// TestSPACommandControlBytes: an SPA command message holding a newline is
+// refused (it would reach /bin/sh and forge a log line).
+func TestSPACommandControlBytes(t *testing.T) {
+	r := newRouter(t, "")
+	dir := t.TempDir()
+	conf := spaConf("none", 3) + "    spa_allow_commands = yes\n"
+	d := knockd(t, r.router, r.rdev, conf)
+	k, _ := spa.DecodeKey(spaKey)
+	h, _ := spa.DecodeKey(spaHMAC)
+	src, dst := netip.MustParseAddr(r.a), netip.MustParseAddr(r.raddr4)
+	pkt, err := spa.Encode(&spa.Message{User: "u", Timestamp: time.Now(), Addr: src,
+		Command: "touch " + dir + "/ran\n1.2.3.4: spa: OPEN SESAME"}, spa.Keys{Rijndael: k, HMAC: h}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inject(t, r.host, r.hdev, r.rmac, pktbuild.UDP4(src, dst, 40000, 62201, pkt))
+	d.mustSee("command message with control character 0x0a refused", wait)
+	if fileAppears(filepath.Join(dir, "ran"), 200*time.Millisecond) || d.count("OPEN SESAME") != 0 {
+		t.Fatalf("the command ran:\n%s", d.out.String())
+	}
+}
+
+// TestSPAMaxTimeoutIsTheDuration: fwknop -f 65535 against a 30 s door
+// gets 30 s, the documented default of spa_max_timeout.
+func TestSPAMaxTimeoutIsTheDuration(t *testing.T) {
+	ipt := testenv.NeedBin(t, "iptables-legacy")
+	r := newRouter(t, ipt)
+	d := knockd(t, r.router, r.rdev, spaConf("iptables-legacy", 30))
+	t0 := time.Now()
+	fwknop(t, r.host, r.raddr4, "", nil, "-A", "tcp/2222", "-a", r.a, "-f", "65535")
+	d.mustSee(r.a+": spa: opened tcp/2222 until ", wait)
+	line := d.out.String()[strings.Index(d.out.String(), r.a+": spa: opened tcp/2222 until "):]
+	until, err := time.ParseInLocation("15:04:05", strings.TrimSpace(strings.SplitN(line[len(r.a+": spa: opened tcp/2222 until "):], "\n", 2)[0]), time.Local)
+	if err != nil {
+		t.Fatal(err)
+	}
+	until = time.Date(t0.Year(), t0.Month(), t0.Day(), until.Hour(), until.Minute(), until.Second(), 0, time.Local)
+	if d := until.Sub(t0); d < 25*time.Second || d > 35*time.Second {
+		t.Fatalf("granted for %v, want the door's 30 s", d)
+	}
+}
+
+// TestLeastPrivilege: the daemon keeps net_raw and net_admin (and what
+// running mail as nobody needs); the sendmail program runs as nobody with
+// no_new_privs; a command runs as command_user.
+func TestLeastPrivilege(t *testing.T) {
+	r := newRouter(t, "")
+	dir := testenv.SharedDir(t)
+	mail := filepath.Join(dir, "sendmail")
+	os.WriteFile(mail, []byte("#!/bin/sh\ncat >/dev/null\n{ id -u; grep -E 'NoNewPrivs|CapEff' /proc/self/status; } > "+dir+"/mail.tmp\nmv "+dir+"/mail.tmp "+dir+"/mail\n"), 0o755)
+	conf := fmt.Sprintf("[options]\n  sendmail = %s\n  command_user = nobody\n[d]\n  sequence = 7000,8000\n  notify = root@localhost\n  command = /bin/sh -c 'id -u > %s/cmd.tmp; mv %s/cmd.tmp %s/cmd'\n", mail, dir, dir, dir)
+	d := knockd(t, r.router, r.rdev, conf)
+	status, err := os.ReadFile("/proc/" + strconv.Itoa(d.daemonPid(t)) + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// kill (5), setgid (6), setuid (7), net_admin (12), net_raw (13)
+	if !strings.Contains(string(status), "CapEff:\t00000000000030e0") || !strings.Contains(string(status), "CapPrm:\t00000000000030e0") {
+		t.Fatalf("the daemon's capabilities:\n%s", status)
+	}
+	t.Logf("daemon: %s", grepLines(string(status), "Cap"))
+	testenv.In(t, r.host, bin.knock, r.raddr4, "7000", "8000")
+	if !fileAppears(filepath.Join(dir, "mail"), wait) || !fileAppears(filepath.Join(dir, "cmd"), wait) {
+		t.Fatalf("no mail or no command:\n%s", d.out.String())
+	}
+	m, _ := os.ReadFile(filepath.Join(dir, "mail"))
+	if !strings.HasPrefix(string(m), "65534\n") || !strings.Contains(string(m), "NoNewPrivs:\t1") || !strings.Contains(string(m), "CapEff:\t0000000000000000") {
+		t.Fatalf("sendmail ran as:\n%s", m)
+	}
+	c, _ := os.ReadFile(filepath.Join(dir, "cmd"))
+	if string(c) != "65534\n" {
+		t.Fatalf("the command ran as uid %q", c)
+	}
+}
+
+func grepLines(s, prefix string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.HasPrefix(l, prefix) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "; ")
+}
+
+// daemonPid returns the pid of knockd itself (the proc is `ip netns exec`,
+// which execs it: the same process).
+func (p *proc) daemonPid(t *testing.T) int {
+	return p.cmd.Process.Pid
+}
