@@ -31,7 +31,6 @@ action=${2:-help}
 # busybox sh (a standalone-shell build) runs its own applets before PATH:
 # functions come first, so the stand-ins stay in charge.
 logger() { "$IPKG_INSTROOT/bin/logger" "$@"; }
-pidof() { "$IPKG_INSTROOT/bin/pidof" "$@"; }
 . "$IPKG_INSTROOT/lib/functions.sh"
 . "$initscript"
 [ -n "$USE_PROCD" ] && . "$IPKG_INSTROOT/lib/functions/procd.sh"
@@ -134,21 +133,25 @@ procd_add_reload_interface_trigger() { procd_rec procd_add_reload_interface_trig
 procd_add_interface_trigger() { procd_rec procd_add_interface_trigger "$@"; }
 procd_send_signal() { procd_rec procd_send_signal "$@"; }
 procd_kill() { procd_rec procd_kill "$@"; }
-procd_running() { [ -f "$IPKG_INSTROOT/state/running" ]; }
-# procd.sh of OpenWrt 19.07 and older has no procd_running.
-[ -f "$IPKG_INSTROOT/state/old_procd" ] && unset -f procd_running
 EOF
 
 	cat >"$r/bin/logger" <<'EOF'
 #!/bin/sh
 echo "logger $*" >>"$IPKG_INSTROOT/calls"
 EOF
-	cat >"$r/bin/pidof" <<'EOF'
+	cat >"$r/bin/ubus" <<'EOF'
 #!/bin/sh
-echo "pidof $*" >>"$IPKG_INSTROOT/calls"
-[ "$1" = knockd ] && [ -f "$IPKG_INSTROOT/state/running" ] && echo 4242
+echo "ubus $*" >>"$IPKG_INSTROOT/calls"
+[ -f "$IPKG_INSTROOT/state/running" ] && cat "$IPKG_INSTROOT/state/command"
+exit 0
 EOF
-	chmod +x "$r/bin/logger" "$r/bin/pidof"
+	# jsonfilter stand-in: the ubus stand-in already prints the command
+	# line one argument a line.
+	cat >"$r/bin/jsonfilter" <<'EOF'
+#!/bin/sh
+cat
+EOF
+	chmod +x "$r/bin/logger" "$r/bin/ubus" "$r/bin/jsonfilter"
 
 	cat >"$r/etc/config/network" <<'EOF'
 config interface 'loopback'
@@ -163,6 +166,10 @@ config interface 'wan'
 	option device 'eth0.2'
 	option proto 'dhcp'
 
+config interface 'wan6'
+	option device '@wan'
+	option proto 'dhcpv6'
+
 config interface 'wwan'
 	option proto 'dhcp'
 EOF
@@ -171,7 +178,8 @@ EOF
 knockd_conf() { # knockd_conf ROOT ENABLED INTERFACE [DOORS]
 	local r=$1 enabled=$2 iface=$3 doors=${4:-1}
 	{
-		printf "config knockd 'global'\n\toption enabled '%s'\n\toption interface '%s'\n\toption use_syslog '1'\n" "$enabled" "$iface"
+		printf "config knockd 'global'\n\toption enabled '%s'\n\toption use_syslog '1'\n" "$enabled"
+		for i in $iface; do printf "\tlist interface '%s'\n" "$i"; done
 		if [ "$doors" -ge 1 ]; then
 			printf "\nconfig door 'ssh'\n\toption sequence '7000,8000,9000'\n\tlist open 'tcp/22'\n"
 		fi
@@ -205,47 +213,55 @@ fi
 [ "${#shells[@]}" -ge 1 ] || { echo "FAIL no POSIX shell found"; exit 1; }
 echo "shells: ${shells[*]}"
 
-cmd='procd_set_param|command|/usr/sbin/knockd|-u|/etc/config/knockd|-i'
+cmd='procd_set_param|command|/usr/sbin/knockd|-u|/etc/config/knockd'
 
 instances() { grep -c '^procd_open_instance' "$1/procd.log" || true; }
-state() { cat "$1/var/run/knockd.instance" 2>/dev/null || true; }
 
 # Each case: set up the root, run one action, test the recorded calls.
 case_wan_up() {
-	knockd_conf "$r" 1 wan
-	echo "wan eth0.2" >"$r/state/devices"
+	knockd_conf "$r" 1 "wan wan6"
+	printf 'wan eth0.2\nwan6 eth0.2\n' >"$r/state/devices"
 	run "$r" "$sh" start || return 1
-	has "$r" "$cmd|eth0.2" && has "$r" "procd_set_param|netdev|eth0.2" &&
-		[ "$(instances "$r")" = 1 ] && has "$r" "procd_close_instance"
+	has "$r" "$cmd|-i|wan=eth0.2|-i|wan6=eth0.2" && [ "$(instances "$r")" = 1 ] &&
+		has "$r" "procd_close_instance" && hasnt "$r" "procd_set_param|netdev"
 }
+case_file() { has "$r" "procd_set_param|file|/etc/config/knockd"; }
 case_respawn() { has "$r" "procd_set_param|respawn"; }
 case_syslog() { has "$r" "procd_set_param|stdout|1" && has "$r" "procd_set_param|stderr|1"; }
 case_triggers() {
-	has "$r" "procd_add_reload_trigger|knockd" && has "$r" "procd_add_reload_interface_trigger|wan"
+	has "$r" "procd_add_reload_trigger|knockd" && has "$r" "procd_add_reload_interface_trigger|wan" &&
+		has "$r" "procd_add_reload_interface_trigger|wan6"
 }
-case_state() { [ "$(state "$r")" = "wan eth0.2" ]; }
-case_pppoe() {
+case_default_networks() {
+	knockd_conf "$r" 1 ""
+	printf 'wan pppoe-wan\nwan6 6in4-wan6\n' >"$r/state/devices"
+	run "$r" "$sh" start && has "$r" "$cmd|-i|wan=pppoe-wan|-i|wan6=6in4-wan6" &&
+		has "$r" "procd_add_reload_interface_trigger|wan6"
+}
+case_one_down() {
+	knockd_conf "$r" 1 "wan wan6"
 	echo "wan pppoe-wan" >"$r/state/devices"
-	run "$r" "$sh" start && has "$r" "$cmd|pppoe-wan" && has "$r" "procd_set_param|netdev|pppoe-wan"
+	run "$r" "$sh" start && has "$r" "$cmd|-i|wan=pppoe-wan" && [ "$(instances "$r")" = 1 ]
 }
 case_disabled() {
 	knockd_conf "$r" 0 wan
 	run "$r" "$sh" start && hasnt "$r" procd_open_instance && has "$r" "procd_add_reload_trigger|knockd" &&
-		has "$r" "procd_add_reload_interface_trigger|wan" && [ -z "$(state "$r")" ]
+		has "$r" "procd_add_reload_interface_trigger|wan"
 }
 case_wan_down() {
-	knockd_conf "$r" 1 wan
+	knockd_conf "$r" 1 "wan wan6"
 	: >"$r/state/devices"
 	run "$r" "$sh" start && hasnt "$r" procd_open_instance && has "$r" "procd_add_reload_interface_trigger|wan" &&
-		grep -q "network wan is not up, waiting" "$r/calls"
+		grep -q "networks wan wan6 are not up, waiting" "$r/calls"
 }
 case_wwan_down() {
 	knockd_conf "$r" 1 wwan
 	run "$r" "$sh" start && hasnt "$r" procd_open_instance && has "$r" "procd_add_reload_interface_trigger|wwan"
 }
 case_device_name() {
-	knockd_conf "$r" 1 eth1
-	run "$r" "$sh" start && has "$r" "$cmd|eth1" && has "$r" "procd_set_param|netdev|eth1"
+	knockd_conf "$r" 1 "wan wg0"
+	echo "wan eth0.2" >"$r/state/devices"
+	run "$r" "$sh" start && has "$r" "$cmd|-i|wan=eth0.2|-i|wg0"
 }
 case_no_doors() {
 	knockd_conf "$r" 1 wan 0
@@ -254,72 +270,104 @@ case_no_doors() {
 }
 case_door_off() {
 	knockd_conf "$r" 1 wan 2
-	run "$r" "$sh" start && has "$r" "$cmd|eth0.2"
+	run "$r" "$sh" start && has "$r" "$cmd|-i|wan=eth0.2"
+}
+# running ROOT ARGS...: procd's record of the running instance, one
+# argument a line, as "ubus call service list | jsonfilter" prints it.
+running() {
+	local r=$1
+	shift
+	touch "$r/state/running"
+	printf '%s\n' /usr/sbin/knockd -u /etc/config/knockd "$@" >"$r/state/command"
 }
 case_reload_same() {
 	knockd_conf "$r" 1 wan
 	echo "wan eth0.2" >"$r/state/devices"
-	run "$r" "$sh" start || return 1
-	touch "$r/state/running"
+	running "$r" -i wan=eth0.2
 	run "$r" "$sh" reload && has "$r" "procd_send_signal|knockd|*|HUP" && hasnt "$r" procd_open_instance &&
-		hasnt "$r" procd_open_service
+		hasnt "$r" procd_open_service && grep -q "ubus call service list" "$r/calls"
+}
+case_reload_other_net() {
+	knockd_conf "$r" 1 "wan wan6"
+	printf 'wan eth0.2\nwan6 eth0.2\n' >"$r/state/devices"
+	running "$r" -i wan=eth0.2
+	run "$r" "$sh" reload && has "$r" "$cmd|-i|wan=eth0.2|-i|wan6=eth0.2" && hasnt "$r" procd_send_signal &&
+		has "$r" "procd_set_param|file|/etc/config/knockd"
 }
 case_reload_changed() {
+	knockd_conf "$r" 1 wan
 	echo "wan pppoe-wan" >"$r/state/devices"
-	run "$r" "$sh" reload && has "$r" "$cmd|pppoe-wan" && hasnt "$r" procd_send_signal &&
-		[ "$(state "$r")" = "wan pppoe-wan" ]
+	running "$r" -i wan=eth0.2
+	run "$r" "$sh" reload && has "$r" "$cmd|-i|wan=pppoe-wan" && hasnt "$r" procd_send_signal
 }
 case_reload_down() {
+	knockd_conf "$r" 1 wan
 	: >"$r/state/devices"
-	run "$r" "$sh" reload && [ ! -s "$r/procd.log" ] && [ "$(state "$r")" = "wan pppoe-wan" ]
+	running "$r" -i wan=pppoe-wan
+	run "$r" "$sh" reload && has "$r" "procd_send_signal|knockd|*|HUP" && hasnt "$r" procd_open_instance
+}
+case_reload_one_down() {
+	knockd_conf "$r" 1 "wan wan6"
+	echo "wan6 6in4-wan6" >"$r/state/devices"
+	running "$r" -i wan=pppoe-wan -i wan6=6in4-wan6
+	run "$r" "$sh" reload && has "$r" "procd_send_signal|knockd|*|HUP" && hasnt "$r" procd_open_instance
+}
+case_start_down_kept() {
+	knockd_conf "$r" 1 wan
+	: >"$r/state/devices"
+	running "$r" -i wan=pppoe-wan
+	run "$r" "$sh" start && has "$r" "$cmd|-i|wan=pppoe-wan"
+}
+case_reload_removed_net() {
+	knockd_conf "$r" 1 wan
+	echo "wan eth0.2" >"$r/state/devices"
+	running "$r" -i wan=eth0.2 -i wan6=eth0.2
+	run "$r" "$sh" reload && has "$r" "$cmd|-i|wan=eth0.2" && hasnt "$r" "wan6=" && hasnt "$r" procd_send_signal
 }
 case_reload_disabled() {
-	echo "wan pppoe-wan" >"$r/state/devices"
 	knockd_conf "$r" 0 wan
+	echo "wan eth0.2" >"$r/state/devices"
+	running "$r" -i wan=eth0.2
 	run "$r" "$sh" reload && has "$r" "procd_open_service|knockd|$r/etc/init.d/knockd" &&
 		hasnt "$r" procd_open_instance && hasnt "$r" procd_send_signal
 }
 case_reload_stopped() {
-	rm -f "$r/state/running"
-	knockd_conf "$r" 1 wan
-	run "$r" "$sh" reload && has "$r" "$cmd|pppoe-wan"
-}
-case_old_procd() {
+	rm -f "$r/state/running" "$r/state/command"
 	knockd_conf "$r" 1 wan
 	echo "wan eth0.2" >"$r/state/devices"
-	run "$r" "$sh" start || return 1
-	touch "$r/state/running" "$r/state/old_procd"
-	run "$r" "$sh" reload || return 1
-	rm -f "$r/state/old_procd"
-	has "$r" "procd_send_signal|knockd|*|HUP" && grep -qx "pidof knockd" "$r/calls"
+	run "$r" "$sh" reload && has "$r" "$cmd|-i|wan=eth0.2" && hasnt "$r" procd_send_signal
 }
 case_stop() {
-	run "$r" "$sh" stop && has "$r" "procd_kill|knockd" && [ -z "$(state "$r")" ]
+	run "$r" "$sh" stop && has "$r" "procd_kill|knockd"
 }
 
 for sh in "${shells[@]}"; do
 	tag="[$sh]"
 	r="$tmp/root-${sh// /-}"
 	mkroot "$r"
-	check "$tag wan up: knockd -u /etc/config/knockd -i eth0.2, netdev, one instance" case_wan_up
+	check "$tag wan+wan6 up: knockd -u /etc/config/knockd -i wan=eth0.2 -i wan6=eth0.2, one instance" case_wan_up
+	check "$tag configuration file part of the instance" case_file
 	check "$tag respawn set" case_respawn
 	check "$tag stdout/stderr to syslog" case_syslog
-	check "$tag triggers: config knockd, interface wan" case_triggers
-	check "$tag state records 'wan eth0.2'" case_state
-	check "$tag PPPoE wan: -i pppoe-wan" case_pppoe
+	check "$tag triggers: config knockd, interfaces wan and wan6" case_triggers
+	check "$tag no interface option: wan and wan6" case_default_networks
+	check "$tag wan6 down: started on wan alone" case_one_down
 	check "$tag disabled: no instance, triggers kept" case_disabled
-	check "$tag wan down: no instance, waits for the interface trigger" case_wan_down
+	check "$tag all networks down: no instance, waits for the interface triggers" case_wan_down
 	check "$tag wwan (logical, down): no instance" case_wwan_down
-	check "$tag plain device name eth1 used as is" case_device_name
+	check "$tag device name wg0 beside a network: -i wg0" case_device_name
 	check "$tag enabled without doors: not started" case_no_doors
 	check "$tag a disabled door next to an enabled one: started" case_door_off
-	check "$tag reload, same device: SIGHUP, no restart" case_reload_same
+	check "$tag reload, same command: SIGHUP, no restart" case_reload_same
+	check "$tag reload, wan6 came up on the same device: restarted with both" case_reload_other_net
 	check "$tag reload, device changed: restarted on pppoe-wan" case_reload_changed
-	check "$tag reload, network down: daemon kept" case_reload_down
+	check "$tag reload, wan down (PPPoE reconnect): daemon kept, SIGHUP" case_reload_down
+	check "$tag reload, wan down, wan6 up: daemon kept, SIGHUP" case_reload_one_down
+	check "$tag start, wan down, running: same command, procd keeps it" case_start_down_kept
+	check "$tag reload, wan6 removed from the list: restarted without it" case_reload_removed_net
 	check "$tag reload, disabled: instance removed" case_reload_disabled
 	check "$tag reload, not running: started" case_reload_stopped
-	check "$tag reload without procd_running (old procd.sh): pidof knockd, SIGHUP" case_old_procd
-	check "$tag stop: procd_kill, state removed" case_stop
+	check "$tag stop: procd_kill" case_stop
 done
 
 # The script itself: header and lint.

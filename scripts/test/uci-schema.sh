@@ -22,7 +22,7 @@ knockd_fails() { ! "$tmp/knockd" -k -u "$1" >"$tmp/out" 2>&1; }
 check "shipped config: knockd -k -u accepts it" knockd_ok "$conf"
 check "shipped config: config knockd 'global'" grep -qx "config knockd 'global'" "$conf"
 check "shipped config: disabled (option enabled '0')" grep -qxP "\toption enabled '0'" "$conf"
-check "shipped config: listens on wan" grep -qxP "\toption interface 'wan'" "$conf"
+check "shipped config: listens on wan and wan6" grep -qzP "\tlist interface 'wan'\n\tlist interface 'wan6'\n" "$conf"
 
 # ---- its examples, uncommented --------------------------------------------------------
 key=$(head -c 32 /dev/urandom | base64)
@@ -45,8 +45,17 @@ config knockd 'global'
 	option sendmail '/usr/sbin/sendmail'
 	option mail_from 'router@example.com'
 	option max_attempts '1000'
+	option max_children '16'
+	option pidfile '$tmp/knockd.pid'
+	option sendmail_user 'nobody'
+	option command_user 'root'
+	option notify_interval '300'
+	option notify_per_hour '5'
+	option spa_replay_file '$tmp/spa-replay'
+	option control_socket '$tmp/knockd.sock'
 
 config door 'all'
+	list interface 'wan'
 	option sequence '7000,8000:udp,9000'
 	option seq_timeout '15'
 	option tcpflags 'syn,!ack'
@@ -80,13 +89,23 @@ config door 'spa'
 	option spa_max_age '120'
 	option spa_allow_nat '0'
 	option spa_allow_commands '0'
+	option spa_allow_any_source '0'
+	option spa_max_timeout '600'
 	list open 'tcp/22'
 
 config door 'spa64'
 	option spa '1'
 	option spa_key_base64 '$key'
-	option spa_hmac_key_base64 '$hmac'
+	option spa_hmac_key '$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')'
 	list open 'tcp/443'
+
+config door 'rotating'
+	option sequence_secret '$(head -c 20 /dev/urandom | base32)'
+	option sequence_length '5'
+	option sequence_step '60'
+	option sequence_ports '20000-30000'
+	option sequence_protocol 'udp'
+	list open 'tcp/22'
 EOF
 # The option names the header of files/etc/config/knockd documents.
 documented=$(sed -n 's/^#   \(list \)\{0,1\}\([a-z_0-9]*\)\( \/ \([a-z_0-9]*\)\)\{0,1\}.*/\2 \4/p' "$conf" | tr ' ' '\n' | grep . | sort -u)

@@ -80,3 +80,49 @@ func TestExampleDocumentsEveryDirective(t *testing.T) {
 		}
 	}
 }
+
+// TestUCIExampleDocumentsEveryOption: the comment block of the shipped
+// /etc/config/knockd names every directive (in lower case, as uci options),
+// the file parses, and its global section is what the init script expects.
+func TestUCIExampleDocumentsEveryOption(t *testing.T) {
+	const uciConf = "../../files/etc/config/knockd"
+	src, err := os.ReadFile("directives.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := os.ReadFile(uciConf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Aliases kept for knockd.conf compatibility have one uci spelling.
+	alias := map[string]bool{"TIMEOUT": true, "COMMAND": true, "COMMAND_6": true, "DURATION": true, "USESYSLOG": true}
+	caseRe := regexp.MustCompile(`(?m)^\s*case ((?:"[A-Z0-9_]+",?\s*)+):`)
+	keyRe := regexp.MustCompile(`"([A-Z0-9_]+)"`)
+	n := 0
+	for _, m := range caseRe.FindAllStringSubmatch(string(src), -1) {
+		for _, k := range keyRe.FindAllStringSubmatch(m[1], -1) {
+			if alias[k[1]] {
+				continue
+			}
+			n++
+			opt := strings.ToLower(k[1])
+			word := regexp.MustCompile(`(?m)^#\s+(list )?` + opt + `(\s|$| /)`)
+			if !word.Match(doc) {
+				t.Errorf("option %s is not documented in %s", opt, uciConf)
+			}
+		}
+	}
+	if n < 40 {
+		t.Fatalf("found only %d directive names", n)
+	}
+	if !strings.Contains(string(doc), "#   use_syslog") {
+		t.Errorf("use_syslog is not documented in %s", uciConf)
+	}
+	c, err := LoadUCI(uciConf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(c.Options.Interfaces, " ") != "wan wan6" || c.Options.Enabled {
+		t.Errorf("%s global section: interfaces %q enabled %v", uciConf, c.Options.Interfaces, c.Options.Enabled)
+	}
+}
