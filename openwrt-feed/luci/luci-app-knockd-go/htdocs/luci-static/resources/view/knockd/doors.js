@@ -273,7 +273,7 @@ return view.extend({
 		o.rmempty = false;
 
 		o = s.option(form.DynamicList, 'interface', _('Interfaces'),
-			_('Logical networks (wan, wan6) or devices (eth1, wg0) to listen on.'));
+			_('Networks to listen on (default: wan and wan6), or devices such as eth1 or wg0.'));
 		for (const net of uci.sections('network', 'interface'))
 			if (net['.name'] != 'loopback')
 				o.value(net['.name']);
@@ -286,7 +286,7 @@ return view.extend({
 
 		o = s.option(form.Value, 'logfile', _('Log file'),
 			_('Also log to this file.'));
-		o.placeholder = '/tmp/knockd.log';
+		o.placeholder = '/var/log/knockd.log';
 		o.datatype = 'string';
 		o.validate = (section_id, value) => (!value || value[0] == '/') ? true : _('Expecting an absolute path');
 
@@ -295,6 +295,8 @@ return view.extend({
 		o.value('auto', _('automatic (fw4 if present, else iptables)'));
 		o.value('fw4', 'fw4 (nftables)');
 		o.value('iptables', 'iptables');
+		o.value('iptables-legacy', 'iptables-legacy');
+		o.value('iptables-nft', 'iptables-nft');
 		o.value('none', _('none (commands only)'));
 		o.default = 'auto';
 
@@ -307,10 +309,25 @@ return view.extend({
 		o.placeholder = 'knockd@router.lan';
 		o.validate = (section_id, value) => (!value || checkMail(value)) ? true : _('Expecting a mail address');
 
+		o = s.option(form.Value, 'notify_interval', _('Mail interval'),
+			_('Seconds between two mails about one door.'));
+		o.placeholder = '600';
+		o.datatype = 'uinteger';
+
+		o = s.option(form.Value, 'notify_per_hour', _('Mails per hour'),
+			_('At most this many notification mails an hour, all doors together.'));
+		o.placeholder = '10';
+		o.datatype = 'range(1,3600)';
+
 		o = s.option(form.Value, 'max_attempts', _('Attempts tracked at most'),
 			_('Knock attempts in progress the daemon keeps; the oldest first-step attempts are dropped first.'));
 		o.placeholder = '32768';
-		o.datatype = 'range(1,1048576)';
+		o.datatype = 'range(1,16777216)';
+
+		o = s.option(form.Value, 'max_children', _('Commands at once'),
+			_('At most this many start and stop commands run at the same time.'));
+		o.placeholder = '32';
+		o.datatype = 'range(1,4096)';
 
 		/* ---- the doors ---- */
 
@@ -525,8 +542,19 @@ return view.extend({
 		o.placeholder = '120';
 		o.datatype = 'range(1,86400)';
 
+		o = s.taboption('spa', form.Value, 'spa_max_timeout', _('Longest opening'),
+			_('Upper bound of the time a client may ask for, in seconds.'));
+		o.modalonly = true;
+		o.depends('spa', '1');
+		o.datatype = 'uinteger';
+
 		o = s.taboption('spa', form.Flag, 'spa_allow_nat', _('Allow forwarding requests'),
 			_('Honour the client\'s NAT access requests (within <em>Forward ports</em>).'));
+		o.modalonly = true;
+		o.depends('spa', '1');
+
+		o = s.taboption('spa', form.Flag, 'spa_allow_any_source', _('Allow any source'),
+			_('Accept a packet whose address to open differs from its source (a client behind a NAT it knows of).'));
 		o.modalonly = true;
 		o.depends('spa', '1');
 
@@ -604,6 +632,14 @@ return view.extend({
 
 		o = s.taboption('commands', form.Value, 'stop_command', _('Stop command'),
 			_('Run the command timeout after the start command.'));
+		o.modalonly = true;
+
+		o = s.taboption('commands', form.Value, 'start_command_6', _('Start command (IPv6)'),
+			_('For knocks from IPv6 addresses; default: the start command.'));
+		o.modalonly = true;
+
+		o = s.taboption('commands', form.Value, 'stop_command_6', _('Stop command (IPv6)'),
+			_('For knocks from IPv6 addresses; default: the stop command.'));
 		o.modalonly = true;
 
 		o = s.taboption('commands', form.Value, 'cmd_timeout', _('Command timeout'),
