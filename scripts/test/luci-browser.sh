@@ -144,12 +144,27 @@ config interface 'lan'
 config interface 'wan'
 	option device 'kd-wan'
 	option proto 'static'
+
+config interface 'wan6'
+	option device 'kd-wan'
+	option proto 'dhcpv6'
+EOF
+
+# netifd's view (through the stand-in ubus objects): wan is up on kd-wan,
+# wan6 is down. The init script resolves the default networks, wan and
+# wan6, with OpenWrt's network.sh.
+cat >"$T/ifaces.json" <<'EOF'
+{ "interface": [
+  { "interface": "wan", "up": true, "l3_device": "kd-wan", "device": "kd-wan",
+    "ipv4-address": [ { "address": "203.0.113.1", "mask": 24 } ], "ipv6-address": [], "route": [], "data": {} },
+  { "interface": "wan6", "up": false, "device": "kd-wan",
+    "ipv4-address": [], "ipv6-address": [], "route": [], "data": {} }
+] }
 EOF
 
 cat >"$R/etc/config/knockd" <<'EOF'
 config knockd 'global'
 	option enabled '1'
-	option interface 'kd-wan'
 	option use_syslog '1'
 	option firewall 'auto'
 
@@ -183,6 +198,7 @@ rotating_uri=$("$knockd" -u "$R/etc/config/knockd" --show-secret-uri admin)
 # What the router does inside owrt-ns; it holds until $T/stop appears.
 cat >"$T/router.sh" <<'EOF'
 T=$1
+netifd_stub=$2
 waitfor() { # waitfor WHAT CMD...: retry CMD for 10 s
 	what=$1; shift
 	for _ in $(seq 100); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
@@ -190,6 +206,8 @@ waitfor() { # waitfor WHAT CMD...: retry CMD for 10 s
 }
 ubusd &
 waitfor ubusd test -S /var/run/ubus/ubus.sock
+ucode "$netifd_stub" "$T/ifaces.json" &
+waitfor "netifd stand-in" ubus -t 1 wait_for network.interface.wan
 procd -S &
 waitfor procd ubus -t 1 wait_for service
 rpcd &
@@ -219,7 +237,7 @@ ip -n "$rns" link set kd-wan up
 ip -n "$cns" link set kd-cli up
 
 ip netns exec "$rns" "$tools/bin/owrt-ns" -p -t -b "$T" -d "$T/state" -l "$T/syslog" -r "$R" -r "$luci/root" -- \
-	/bin/sh "$T/router.sh" "$T" >"$T/router.out" 2>&1 &
+	/bin/sh "$T/router.sh" "$T" "$tools/share/openwrt-tools/netifd-stub.uc" >"$T/router.out" 2>&1 &
 ns_pid=$!
 
 for _ in $(seq 150); do
