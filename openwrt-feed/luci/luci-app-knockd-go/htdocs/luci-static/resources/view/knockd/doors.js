@@ -291,8 +291,8 @@ return view.extend({
 		o.validate = (section_id, value) => (!value || value[0] == '/') ? true : _('Expecting an absolute path');
 
 		o = s.option(DefaultListValue, 'firewall', _('Firewall'),
-			_('How <em>open</em> and <em>forward</em> grants are made.'));
-		o.value('auto', _('automatic (fw4 if present, else iptables)'));
+			_('How <em>open</em> and <em>forward</em> grants are made; automatic: fw4 when present, else iptables.'));
+		o.value('auto', _('automatic'));
 		o.value('fw4', 'fw4 (nftables)');
 		o.value('iptables', 'iptables');
 		o.value('iptables-legacy', 'iptables-legacy');
