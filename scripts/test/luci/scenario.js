@@ -169,7 +169,9 @@ async function run(page, shot, errors) {
 	if (!/^[A-Za-z0-9+/]{43}=$/.test(newKey) || !qr2.startsWith(`KEY_BASE64:${newKey} HMAC_KEY_BASE64:`))
 		throw new Error(`generated key ${newKey}, QR ${qr2}`);
 	ok('"Generate keys" fills both keys from ubus knockd keygen and redraws the QR code');
+	await page.setViewportSize({ width: 1280, height: 1400 });
 	await page.locator('.modal').screenshot({ path: path.join(opt.artifacts, 'luci-doors-spa.png') });
+	await page.setViewportSize({ width: 1280, height: 900 });
 	await page.click('.modal button:has-text("Dismiss")');
 	await page.waitForSelector('.modal', { state: 'detached' }).catch(() => {});
 

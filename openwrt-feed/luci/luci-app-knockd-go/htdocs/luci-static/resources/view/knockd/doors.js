@@ -523,6 +523,16 @@ return view.extend({
 		o.validate = (section_id, value) => (!value || checkBase64(value)) ? true : _('Expecting base64');
 		o.onchange = redrawQR('_spa_qr');
 
+		o = s.taboption('spa', QRValue, '_spa_qr', _('QR code for fwknop2'),
+			_('Scan with the fwknop2 Android app (Import keys).'));
+		o.modalonly = true;
+		o.depends('spa', '1');
+		o.text = function(section_id) {
+			const sec = this.section;
+			return fwknopQRText(sec.formvalue(section_id, 'spa_key_base64') || uci.get('knockd', section_id, 'spa_key_base64'),
+				sec.formvalue(section_id, 'spa_hmac_key_base64') || uci.get('knockd', section_id, 'spa_hmac_key_base64'));
+		};
+
 		o = s.taboption('spa', DefaultListValue, 'spa_hmac_digest', _('HMAC digest'));
 		o.modalonly = true;
 		o.depends('spa', '1');
@@ -557,16 +567,6 @@ return view.extend({
 			_('Accept a packet whose address to open differs from its source (a client behind a NAT it knows of).'));
 		o.modalonly = true;
 		o.depends('spa', '1');
-
-		o = s.taboption('spa', QRValue, '_spa_qr', _('QR code for fwknop2'),
-			_('Scan with the fwknop2 Android app (Import keys).'));
-		o.modalonly = true;
-		o.depends('spa', '1');
-		o.text = function(section_id) {
-			const sec = this.section;
-			return fwknopQRText(sec.formvalue(section_id, 'spa_key_base64') || uci.get('knockd', section_id, 'spa_key_base64'),
-				sec.formvalue(section_id, 'spa_hmac_key_base64') || uci.get('knockd', section_id, 'spa_hmac_key_base64'));
-		};
 
 		/* Rotating knock. */
 		o = s.taboption('rotating', form.Value, 'sequence_secret', _('Secret'),
