@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests, the demo and the benchmark need on Debian 12:
-# the real knock tools, firewalls, qemu-user, fwknop, and the Go 1.23
-# toolchain (through the Go module proxy). Idempotent; quick when all is there.
+# the real knock tools, firewalls, qemu-user, fwknop, node (the LuCI app's
+# checks) and the Go 1.23 toolchain (through the Go module proxy).
+# Idempotent; quick when all is there.
 set -euo pipefail
 
 need=()
@@ -20,6 +21,7 @@ have file || need+=(file)
 have gcc || need+=(gcc)
 have musl-gcc || need+=(musl-tools)
 have bc || need+=(bc)
+have node || need+=(nodejs)
 [ -e /usr/include/stdio.h ] && [ -n "$(find /usr/lib -name libc.a -print -quit 2>/dev/null)" ] || need+=(libc6-dev)
 
 if [ "${#need[@]}" -gt 0 ]; then

@@ -72,7 +72,7 @@ feed_mk=$(feed_makefile knockd-go)
 # separated opkg list. Adding the LuCI app is one line in this list (lines
 # starting with # are skipped):
 default_noarch_packages='
-# luci-app-knockd-go|openwrt-feed/luci/luci-app-knockd-go|luci-base, knockd-go|LuCI support for knockd-go
+luci-app-knockd-go|openwrt-feed/luci/luci-app-knockd-go|luci-base, luci-lib-uqr, knockd-go|LuCI support for knockd-go (port knocking and SPA)
 '
 noarch_packages=${NOARCH_PACKAGES-$default_noarch_packages}
 release=${PKG_RELEASE:-1}
