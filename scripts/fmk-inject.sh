@@ -18,6 +18,9 @@
 #   --os OS           openwrt, ddwrt, tomato or sysv; default: detected
 #   --interface DEV   sysv roots: the WAN device to listen on (default: the
 #                     Interface of knockd.conf)
+#   --flash MB        flash size the image must fit (default 8): the end
+#                     report compares the squashfs (xz) the root packs to,
+#                     plus fmk's other image parts (kernel), with it
 #   -h, --help
 #
 # What goes where:
@@ -39,7 +42,7 @@ prog=$(basename "$0")
 die() { echo "$prog: $*" >&2; exit 1; }
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 
-root="" arch="" binary="" config="" os="" iface=""
+root="" arch="" binary="" config="" os="" iface="" flash=8
 while [ $# -gt 0 ]; do
 	case $1 in
 	--arch) arch=${2:?--arch needs a value}; shift ;;
@@ -47,6 +50,7 @@ while [ $# -gt 0 ]; do
 	--config) config=${2:?--config needs a path}; shift ;;
 	--os) os=${2:?--os needs a value}; shift ;;
 	--interface) iface=${2:?--interface needs a device}; shift ;;
+	--flash) flash=${2:?--flash needs a size in MB}; shift ;;
 	-h | --help) usage 0 ;;
 	-*) die "unknown option $1 (see --help)" ;;
 	*) [ -z "$root" ] || die "one ROOTFS_DIR only"; root=$1 ;;
@@ -176,17 +180,26 @@ fi
 check_binary
 
 # ---- install -----------------------------------------------------------------------------
+added=() # what was put, for the size report
 put() { # put MODE SRC DEST(relative to root)
 	mkdir -p "$root/$(dirname "$3")"
 	cp "$2" "$root/$3"
 	chmod "$1" "$root/$3"
+	added+=("$3")
 	echo "  /$3"
 }
 put_text() { # put_text MODE DEST < text
 	mkdir -p "$root/$(dirname "$2")"
 	cat >"$root/$2"
 	chmod "$1" "$root/$2"
+	added+=("$2")
 	echo "  /$2"
+}
+put_link() { # put_link TARGET DEST
+	mkdir -p "$root/$(dirname "$2")"
+	ln -sfn "$1" "$root/$2"
+	added+=("$2")
+	echo "  /$2 -> $1"
 }
 
 echo "installing knockd-go into $root ($os, $arch):"
@@ -200,6 +213,9 @@ openwrt)
 		case $f in etc/init.d/*) mode=0755 ;; etc/config/*) mode=0600 ;; esac
 		put "$mode" "$here/files/$f" "$f"
 	done < <(cd "$here/files" && find . -type f ! -name '*.md' | sed 's|^\./||' | sort)
+	while IFS= read -r f; do
+		put_link "$(readlink "$here/files/$f")" "$f"
+	done < <(cd "$here/files" && find . -type l | sed 's|^\./||' | sort)
 	[ -n "$config" ] && put 0600 "$config" etc/config/knockd
 	# What "/etc/init.d/knockd enable" does (no postinst runs in an image).
 	start=$(sed -n 's/^START=//p' "$root/etc/init.d/knockd")
@@ -254,4 +270,42 @@ sysv)
 esac
 
 kb=$(du -sk "$root/usr/sbin/knockd" | cut -f1)
-echo "done: knockd is ${kb} KiB; rebuild with build-firmware.sh and check the size it reports"
+echo "done: knockd is ${kb} KiB"
+
+# What it costs in the image: OpenWrt's root is a squashfs with xz and
+# 256 KiB blocks (firmware-mod-kit's build-firmware.sh packs the same way
+# for OpenWrt and DD-WRT images).
+if ! command -v mksquashfs >/dev/null 2>&1; then
+	echo "size: mksquashfs not found (squashfs-tools): rebuild with build-firmware.sh and check the size it reports"
+	exit 0
+fi
+sq() { # sq DIR: bytes of DIR packed as an xz squashfs
+	local out
+	out=$(mktemp)
+	mksquashfs "$1" "$out" -noappend -all-root -comp xz -b 262144 -no-progress -quiet >/dev/null 2>&1 || { rm -f "$out"; return 1; }
+	stat -c %s "$out"
+	rm -f "$out"
+}
+stage=$(mktemp -d)
+for f in "${added[@]}"; do
+	mkdir -p "$stage/$(dirname "$f")"
+	cp -a "$root/$f" "$stage/$f"
+done
+add=$(sq "$stage")
+rm -rf "$stage"
+total=$(sq "$root")
+parts=0
+if [ -d "$root/../image_parts" ]; then # firmware-mod-kit's kernel and headers
+	parts=$(find "$root/../image_parts" -maxdepth 1 -type f ! -name 'rootfs*' -printf '%s\n' | awk '{s+=$1} END{print s+0}')
+fi
+budget=$((flash * 1024 * 1024))
+image=$((total + parts))
+printf 'size: knockd-go adds %d KiB to the root squashfs (xz); the root packs to %d KiB' $((add / 1024)) $((total / 1024))
+[ "$parts" -gt 0 ] && printf ', %d KiB with the image'"'"'s other parts' $((image / 1024))
+printf '\n'
+if [ "$image" -le "$budget" ]; then
+	printf 'size: fits %d MB of flash: %d KiB left (before the boot loader'"'"'s and the settings'"'"' partitions)\n' "$flash" $(((budget - image) / 1024))
+else
+	printf 'size: does NOT fit %d MB of flash: %d KiB too much\n' "$flash" $(((image - budget) / 1024))
+	exit 3
+fi

@@ -86,6 +86,20 @@ check "OpenWrt: /etc/rc.d/K10knockd -> ../init.d/knockd" test "$(readlink "$o/et
 check "OpenWrt: uci-defaults and firewall include" bash -c '[ -f "$1/etc/uci-defaults/90-knockd" ] && [ "$(stat -c %a "$1/usr/share/knockd/firewall.include")" = 755 ]' _ "$o"
 n_nft=$(cd "$here/files/usr/share/nftables.d" && find . -type f | wc -l)
 check "OpenWrt: all $n_nft nftables.d includes" test "$(cd "$o/usr/share/nftables.d" && find . -type f | wc -l)" = "$n_nft"
+check "OpenWrt: rpcd plugin link /usr/libexec/rpcd/knockd -> ../../sbin/knockd" test "$(readlink "$o/usr/libexec/rpcd/knockd")" = ../../sbin/knockd
+# The size report: what knockd-go adds to the xz squashfs, against the flash.
+"$inject" "$r" --binary "$tmp/knockd" >"$tmp/inject.out" 2>&1 || true
+sed -n 's/^size: /     size: /p' "$tmp/inject.out"
+added=$(sed -n 's/^size: knockd-go adds \([0-9]*\) KiB.*/\1/p' "$tmp/inject.out")
+check "OpenWrt: size report: knockd-go adds ${added:-?} KiB (xz squashfs), between 300 KiB and the binary's size" \
+	bash -c '[ -n "$1" ] && [ "$1" -ge 300 ] && [ "$1" -lt $(($(stat -c %s "$2") / 1024)) ]' _ "$added" "$tmp/knockd"
+check "OpenWrt: size report: fits 8 MB" grep -q '^size: fits 8 MB of flash' "$tmp/inject.out"
+mkdir -p "$tmp/openwrt/fmk/image_parts"
+head -c $((7900 * 1024)) /dev/urandom >"$tmp/openwrt/fmk/image_parts/kernel"
+check "OpenWrt: a 7.7 MiB kernel in image_parts: does not fit 8 MB, exit status 3" \
+	bash -c '"$1" "$2" --binary "$3" >"$4" 2>&1; [ $? = 3 ] && grep -q "^size: does NOT fit 8 MB" "$4"' _ "$inject" "$r" "$tmp/knockd" "$tmp/inject.out"
+check "OpenWrt: the same with --flash 16: fits" bash -c '"$1" "$2" --binary "$3" --flash 16 | grep -q "^size: fits 16 MB"' _ "$inject" "$r" "$tmp/knockd"
+rm -rf "$tmp/openwrt/fmk/image_parts"
 check "OpenWrt: files owned by root after -all-root" test "$(stat -c %u:%g "$o/usr/sbin/knockd")" = 0:0
 check "OpenWrt: custom --config replaces /etc/config/knockd" bash -c '"$1" "$2" --binary "$3" --config "$4" >/dev/null && cmp -s "$4" "$2/etc/config/knockd" && [ "$(stat -c %a "$2/etc/config/knockd")" = 600 ]' \
 	_ "$inject" "$r" "$tmp/knockd" "$tmp/my.uci"
