@@ -3,6 +3,8 @@ package privs
 import (
 	"fmt"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"unsafe"
@@ -55,6 +57,44 @@ func Keep(caps ...int) error {
 		return fmt.Errorf("capset: %w", e)
 	}
 	return nil
+}
+
+// Bound removes from the bounding set of every thread the capabilities
+// not in caps, for good: no program the daemon runs afterwards, even as
+// root, gets more than caps. Call it before Keep (it needs CAP_SETPCAP),
+// and only when no child must be root in full (door commands run as
+// root). It does nothing unless the process runs as root.
+func Bound(caps ...int) error {
+	if os.Geteuid() != 0 {
+		return nil
+	}
+	last, err := lastCap()
+	if err != nil {
+		return err
+	}
+	for c := 0; c <= last; c++ {
+		if slices.Contains(caps, c) {
+			continue
+		}
+		if _, _, e := syscall.AllThreadsSyscall(unix.SYS_PRCTL, unix.PR_CAPBSET_DROP, uintptr(c), 0); e != 0 {
+			return fmt.Errorf("drop capability %d from the bounding set: %w", c, e)
+		}
+	}
+	return nil
+}
+
+// lastCap returns the highest capability the kernel knows.
+func lastCap() (int, error) {
+	b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
+	if err != nil {
+		// Kernels before 3.2 lack the file; they know up to CAP_WAKE_ALARM.
+		return unix.CAP_WAKE_ALARM, nil
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || n < 0 || n > 63 {
+		return 0, fmt.Errorf("/proc/sys/kernel/cap_last_cap: %q", b)
+	}
+	return n, nil
 }
 
 // Current returns the effective capabilities of the calling thread.

@@ -34,15 +34,25 @@ func TestStartUnprivileged(t *testing.T) {
 }
 
 func TestMain(m *testing.M) {
-	if os.Getenv("PRIVS_HELPER") == "keep" {
-		os.Exit(helperKeep())
+	switch os.Getenv("PRIVS_HELPER") {
+	case "keep":
+		os.Exit(helperKeep(false))
+	case "bound":
+		os.Exit(helperKeep(true))
 	}
 	os.Exit(m.Run())
 }
 
-// helperKeep keeps net_raw and net_admin, then prints the capabilities
-// of every thread, and those of a child run as root.
-func helperKeep() int {
+// helperKeep keeps net_raw and net_admin (in the bounding set too with
+// bound), then prints the capabilities of every thread, and those of a
+// child run as root.
+func helperKeep(bound bool) int {
+	if bound {
+		if err := Bound(NetRaw, NetAdmin); err != nil {
+			fmt.Println("error:", err)
+			return 1
+		}
+	}
 	if err := Keep(NetRaw, NetAdmin); err != nil {
 		fmt.Println("error:", err)
 		return 1
@@ -51,7 +61,7 @@ func helperKeep() int {
 	for _, p := range tasks {
 		b, _ := os.ReadFile(p)
 		for _, l := range strings.Split(string(b), "\n") {
-			if strings.HasPrefix(l, "CapEff:") || strings.HasPrefix(l, "CapPrm:") {
+			if strings.HasPrefix(l, "CapEff:") || strings.HasPrefix(l, "CapPrm:") || (bound && strings.HasPrefix(l, "CapBnd:")) {
 				fmt.Println("thread", l)
 			}
 		}
@@ -92,6 +102,39 @@ func TestKeep(t *testing.T) {
 	// A command run as root still gets root's capabilities (knockd's way).
 	if strings.Contains(string(out), "child CapEff:\t"+want) {
 		t.Fatalf("a root child lost its capabilities:\n%s", out)
+	}
+	t.Logf("\n%s", out)
+}
+
+// TestBound: with the bounding set narrowed too, every thread and a child
+// run as root have net_raw and net_admin and nothing else.
+func TestBound(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if os.Getenv("KNOCKD_GO_STRICT") != "" {
+			t.Fatal("needs root")
+		}
+		t.Skip("needs root")
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "PRIVS_HELPER=bound")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	const want = "0000000000003000"
+	bnd := 0
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(l, "thread ") {
+			if !strings.HasSuffix(l, want) {
+				t.Errorf("a thread kept more: %s", l)
+			}
+			if strings.Contains(l, "CapBnd") {
+				bnd++
+			}
+		}
+	}
+	if bnd < 2 || !strings.Contains(string(out), "child CapEff:\t"+want) {
+		t.Fatalf("a root child regained capabilities, or no thread showed its bounding set:\n%s", out)
 	}
 	t.Logf("\n%s", out)
 }

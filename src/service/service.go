@@ -7,6 +7,7 @@ package service
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -73,6 +74,7 @@ type Service struct {
 	mu      sync.Mutex // held while reloading
 	cfg     *config.Config
 	set     *door.Set
+	bounded bool // the bounding set was narrowed: no root commands
 	fw      *fw
 	acts    *action.Actions
 	replays *replayStore
@@ -243,6 +245,12 @@ func (s *Service) Reload() error {
 		s.log.Printf("config not reloaded: keeping the running configuration")
 		return err
 	}
+	if d := set.RootCommand(); s.bounded && d != "" {
+		err := fmt.Errorf("door %s runs commands as root (command_user root), which knockd gave up when it started without such doors: restart knockd, or set command_user", d)
+		s.log.Printf("error: %v", err)
+		s.log.Printf("config not reloaded: keeping the running configuration")
+		return err
+	}
 	if !slices.Equal(set.Devices, s.set.Devices) {
 		s.log.Printf("warning: capture devices %v need a restart; still listening on %v", set.Devices, s.set.Devices)
 		// A door's devices are indexes into the capture's list: compile
@@ -338,6 +346,24 @@ func (s *Service) Capabilities() []int {
 		caps = append(caps, privs.SetUID, privs.SetGID, privs.Kill)
 	}
 	return caps
+}
+
+// DropPrivileges keeps only Capabilities, on every thread. When no door
+// runs a command as root, the bounding set goes too: nothing the daemon
+// starts can be root in full again (the firewall tools get net_admin and
+// net_raw), and a reload that would need it is refused. It returns the
+// capabilities kept and whether the bounding set was narrowed.
+func (s *Service) DropPrivileges() ([]int, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	caps := s.Capabilities()
+	if s.set.RootCommand() == "" {
+		if err := privs.Bound(caps...); err != nil {
+			return nil, false, err
+		}
+		s.bounded = true
+	}
+	return caps, s.bounded, privs.Keep(caps...)
 }
 
 // Devices returns the capture devices.

@@ -268,11 +268,14 @@ func serve(f flags, cfg *config.Config, stdout, stderr io.Writer, sigs chan os.S
 		}
 		// Everything that needs root is open: keep only what the daemon
 		// needs from now on.
-		caps := svc.Capabilities()
-		if err := privs.Keep(caps...); err != nil {
+		if caps, bounded, err := svc.DropPrivileges(); err != nil {
 			log.Printf("warning: cannot drop capabilities (%v): running with root's", err)
 		} else if os.Geteuid() == 0 {
-			log.Debugf("capabilities kept: %s", privs.Names(caps))
+			what := "door commands run as root in full"
+			if bounded {
+				what = "nothing it runs can regain root's other capabilities"
+			}
+			log.Debugf("capabilities kept: %s; %s", privs.Names(caps), what)
 		}
 		if ready != nil {
 			fmt.Fprintln(ready, readyLine)

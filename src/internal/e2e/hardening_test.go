@@ -193,6 +193,10 @@ func TestLeastPrivilege(t *testing.T) {
 	if !strings.Contains(string(status), "CapEff:\t00000000000030e0") || !strings.Contains(string(status), "CapPrm:\t00000000000030e0") {
 		t.Fatalf("the daemon's capabilities:\n%s", status)
 	}
+	// command_user is not root: nothing the daemon runs can be root in full.
+	if !strings.Contains(string(status), "CapBnd:\t00000000000030e0") {
+		t.Fatalf("the daemon's bounding set:\n%s", status)
+	}
 	t.Logf("daemon: %s", grepLines(string(status), "Cap"))
 	testenv.In(t, r.host, bin.knock, r.raddr4, "7000", "8000")
 	if !fileAppears(filepath.Join(dir, "mail"), wait) || !fileAppears(filepath.Join(dir, "cmd"), wait) {
@@ -222,4 +226,50 @@ func grepLines(s, prefix string) string {
 // which execs it: the same process).
 func (p *proc) daemonPid(t *testing.T) int {
 	return p.cmd.Process.Pid
+}
+
+// TestBoundingSet: with no door running commands as root, the daemon gives
+// up root's other capabilities for good (bounding set), the firewall
+// still works, and a reload that adds a root command is refused, with the
+// running configuration kept; with such a door from the start, a command
+// is root in full (knockd's way).
+func TestBoundingSet(t *testing.T) {
+	p := newPair(t)
+	dir := testenv.SharedDir(t)
+	conf := filepath.Join(t.TempDir(), "knockd.conf")
+	os.WriteFile(conf, []byte("[options]\n  firewall = none\n[d]\n  sequence = 7000,8000\n  open = tcp/22\n"), 0o600)
+	d := start(t, p.router, bin.knockd, "-i", p.rdev, "-c", conf, "-v", "-D")
+	// (setuid, setgid and kill: the sendmail program runs as nobody)
+	d.mustSee("capabilities kept: net_raw net_admin setuid setgid kill; nothing it runs can regain", wait)
+	status, err := os.ReadFile("/proc/" + strconv.Itoa(d.daemonPid(t)) + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(status), "CapEff:\t00000000000030e0") || !strings.Contains(string(status), "CapBnd:\t00000000000030e0") {
+		t.Fatalf("the daemon's capabilities:\n%s", status)
+	}
+	t.Logf("no root commands: %s", grepLines(string(status), "Cap"))
+
+	os.WriteFile(conf, []byte(fmt.Sprintf("[options]\n  firewall = none\n[d]\n  sequence = 7500,8500\n  command = /bin/sh -c 'grep CapEff /proc/self/status > %s/cmd'\n", dir)), 0o600)
+	d.signal(syscall.SIGHUP)
+	d.mustSee("door d runs commands as root (command_user root), which knockd gave up", wait)
+	d.mustSee("keeping the running configuration", wait)
+	testenv.In(t, p.host, bin.knock, p.raddr4, "7500", "8500")
+	time.Sleep(300 * time.Millisecond)
+	if _, err := os.Stat(filepath.Join(dir, "cmd")); err == nil {
+		t.Fatal("the refused configuration's command ran")
+	}
+
+	// Started with that door: the command is root in full.
+	d.stop(5 * time.Second)
+	d = start(t, p.router, bin.knockd, "-i", p.rdev, "-c", conf, "-v", "-D")
+	d.mustSee("capabilities kept: net_raw net_admin setuid setgid kill; door commands run as root in full", wait)
+	testenv.In(t, p.host, bin.knock, p.raddr4, "7500", "8500")
+	if !fileAppears(filepath.Join(dir, "cmd"), wait) {
+		t.Fatalf("no command:\n%s", d.out.String())
+	}
+	c, _ := os.ReadFile(filepath.Join(dir, "cmd"))
+	if strings.Contains(string(c), "00000000000030e0") {
+		t.Fatalf("a root command lost root's capabilities: %s", c)
+	}
 }
