@@ -6,6 +6,10 @@
 # ubus). Everything runs in an OpenWrt-shaped mount, PID and network
 # namespace (owrt-ns -p -n -t): the "WAN" is a veth pair whose other end
 # sits in a child network namespace, from which the knock client knocks.
+# procd's interface triggers fire on netifd's notification to its
+# subscribers (procd watches network.interface), not on the
+# "network.interface" broadcast event; the stub sends neither, so the test
+# hands procd that notification's event itself (ubus call service event).
 #
 # What it shows, each a check:
 #   - /usr/share/knockd/firewall.include is registered by uci-defaults (real
@@ -13,7 +17,8 @@
 #   - enable makes the rc.d links; start: procd runs
 #     "/usr/sbin/knockd -u /etc/config/knockd -i wan=<dev>", the daemon
 #     keeps only its capabilities, a knock from the peer runs a door's
-#     start_command;
+#     start_command; a door on wan6, which is down, waits for it and stops
+#     nothing else;
 #   - rpcd runs the package's plugin: "ubus call knockd status" names the
 #     doors, then the door opened and the grant;
 #   - uci set + commit + reload_config: SIGHUP (same pid), the new sequence
@@ -23,7 +28,8 @@
 #   - wan moves to another device (netifd stub, then the interface event
 #     procd's trigger listens to): restarted on the new device, knocks there
 #     work and on the old one do not; wan down: daemon kept (same pid); all
-#     networks down at start: nothing runs until wan comes up;
+#     networks down at start: nothing runs until they come up, then the
+#     door on wan6 opens there too;
 #   - fw4 restart empties knockd's set, the include sends SIGUSR2, the
 #     daemon logs it and the grant is back;
 #   - stop: no knockd left; disable removes the links.
@@ -124,6 +130,12 @@ waitfor() {
 }
 
 quiet() { "$@" >/dev/null 2>&1; }
+# give_up WHY: end here, the checks that follow would only time out.
+give_up() {
+	echo "     $*: the checks that follow need it"
+	summary || true
+	exit 1
+}
 svc() { ubus call service list '{"name":"knockd"}' 2>/dev/null || true; }
 # kpid / kcmd: pid and command line of the knockd instance, as procd says.
 kpid() { svc | jsonfilter -e '@.knockd.instances[*].pid' 2>/dev/null || true; }
@@ -141,8 +153,17 @@ started() { running_pid && ready; }
 restarted() { new_pid "$1" && ready; }
 no_instance() { [ -z "$(kpid)" ]; }
 # capset PID SET: a capability set of a process, in hex.
-capset() { sed -n "s/^$2:[[:space:]]*//p" "/proc/$1/status"; }
+capset() { sed -n "s/^$2:[[:space:]]*//p" "/proc/$1/status" 2>/dev/null || true; }
 caps_dropped() { [ "$(capset "$1" CapEff)" != "$(capset "$1" CapBnd)" ]; }
+# caps_ok PID: CapEff is not the bounding (full) set, holds net_raw (13)
+# and net_admin (12), and not sys_admin (21) or dac_override (1).
+caps_ok() {
+	local e b
+	e=$(capset "$1" CapEff)
+	b=$(capset "$1" CapBnd)
+	[ -n "$e" ] && [ -n "$b" ] &&
+		[ $((16#$e != 16#$b && (16#$e >> 13 & 1) && (16#$e >> 12 & 1) && !(16#$e >> 21 & 1) && !(16#$e >> 1 & 1))) = 1 ]
+}
 nothing_runs() { [ -z "$(pidof knockd)" ]; }
 is_cmd() { [ "$(kcmd)" = "$1" ]; }
 
@@ -168,19 +189,18 @@ ignored() {
 logged() { [ "$(logcount "$2")" -gt "$1" ]; }
 logcount() { grep -F 'knockd' "$T/syslog" | grep -cF -- "$1" || true; }
 
-# netifd: the stub's view of wan (wan6 stays down).
-netifd() { # netifd DEVICE|down
-	local wan
-	if [ "$1" = down ]; then
-		wan='{ "interface": "wan", "up": false, "device": "kd-wan", "proto": "dhcp" }'
-	else
-		wan="{ \"interface\": \"wan\", \"up\": true, \"proto\": \"dhcp\", \"device\": \"$1\", \"l3_device\": \"$1\",
-		       \"ipv4-address\": [ { \"address\": \"192.0.2.1\", \"mask\": 24 } ], \"route\": [], \"data\": {} }"
-	fi
-	cat >"$T/ifaces.json" <<EOF
-{ "interface": [ $wan, { "interface": "wan6", "up": false, "device": "kd-wan", "proto": "dhcpv6" } ] }
-EOF
+# netifd WAN [WAN6]: what the netifd stub says of wan and wan6: each
+# up on a device, or "down" (wan6's default); SIGHUP makes it re-read.
+netifd() {
+	printf '{ "interface": [ %s, %s ] }\n' "$(iface wan "$1")" "$(iface wan6 "${2:-down}")" >"$T/ifaces.json"
 	[ -z "${stub:-}" ] || kill -HUP "$stub"
+}
+iface() { # iface NETWORK DEVICE|down: one interface as "ubus call network.interface dump" has it
+	if [ "$2" = down ]; then
+		printf '{ "interface": "%s", "up": false, "device": "kd-wan", "data": {} }' "$1"
+	else
+		printf '{ "interface": "%s", "up": true, "device": "%s", "l3_device": "%s", "data": {} }' "$1" "$2" "$2"
+	fi
 }
 # ifevent TYPE: what procd gets when netifd notifies its subscribers
 # (procd watches network.interface) of a change of wan: the event its
@@ -199,18 +219,18 @@ inside() {
 
 	# -- services, as on a router (netifd stood in for)
 	ubusd &
-	waitfor 50 test -S /var/run/ubus/ubus.sock || { fail "ubusd starts"; summary; }
+	waitfor 50 test -S /var/run/ubus/ubus.sock || give_up "ubusd does not start"
 	netifd kd-wan
 	ucode "$OPENWRT_TOOLS/share/openwrt-tools/netifd-stub.uc" "$T/ifaces.json" &
 	stub=$!
 	procd -S >"$T/procd.log" 2>&1 &
-	waitfor 50 ubus -t 1 wait_for service network.interface || { fail "procd and the netifd stub register"; summary; }
+	waitfor 50 ubus -t 1 wait_for service network.interface || give_up "procd or the netifd stub does not register"
 
 	# -- the WAN: kd-wan (here) <-> kd-peer (a child network namespace),
 	# later also kd-wan2 <-> kd-peer2.
 	unshare -n sleep 600 &
 	peer=$!
-	waitfor 50 peer_netns || { fail "the peer's network namespace"; summary; }
+	waitfor 50 peer_netns || give_up "no network namespace for the peer"
 	local i
 	for i in "" 2; do
 		ip link add "kd-wan$i" type veth peer name "kd-peer$i"
@@ -253,6 +273,11 @@ inside() {
 	uci set knockd.ssh.seq_timeout=5
 	uci add_list knockd.ssh.open=tcp/22
 	uci set knockd.ssh.open_duration=300
+	uci set knockd.v6=door
+	uci set knockd.v6.sequence=7301,7302,7303
+	uci set knockd.v6.seq_timeout=5
+	uci add_list knockd.v6.interface=wan6
+	uci set knockd.v6.start_command="echo %IP% >>$T/opened6"
 	uci commit knockd
 	reload_config # records the configurations' checksums, as at boot
 
@@ -263,6 +288,7 @@ inside() {
 	check "enabled" /etc/init.d/knockd enabled
 	/etc/init.d/knockd start
 	check "start: procd runs the knockd instance (and it captures: knockd status answers)" waitfor 50 started
+	started || give_up "knockd does not run"
 	local pid cmd
 	pid=$(kpid)
 	cmd=$(kcmd)
@@ -276,21 +302,21 @@ inside() {
 			grep -qF "[\"eq\",\"interface\",\"wan6\"]"'
 	check "a knock from the peer (192.0.2.2 -> kd-wan) runs the door's start_command" opens 192.0.2.1 7101 7102 7103
 	check "  with %IP% = 192.0.2.2" grep -qx 192.0.2.2 "$T/opened"
+	check "door v6 names wan6, which is down: knockd runs anyway and logs that the door waits" \
+		logged 0 "door v6: wan6 is not up"
+	knock 192.0.2.1 7301 7302 7303
+	check "  a knock of door v6 on wan (kd-wan) opens nothing" sh -c "sleep 0.7; [ ! -s '$T/opened6' ]"
 
 	# ---- 7. capabilities
-	local capeff capbnd
 	waitfor 20 caps_dropped "$pid" || true
-	capeff=$(capset "$pid" CapEff)
-	capbnd=$(capset "$pid" CapBnd)
-	echo "     /proc/$pid/status: $(grep ^CapEff: "/proc/$pid/status" | tr '\t' ' ') (CapBnd $capbnd)"
-	check "CapEff is not root's full set, has net_raw and net_admin, not sys_admin or dac_override" \
-		test $((16#$capeff != 16#$capbnd && (16#$capeff >> 13 & 1) && (16#$capeff >> 12 & 1) && !(16#$capeff >> 21 & 1) && !(16#$capeff >> 1 & 1))) = 1
+	echo "     /proc/$pid/status: CapEff: $(capset "$pid" CapEff) (CapBnd $(capset "$pid" CapBnd))"
+	check "CapEff is not root's full set, has net_raw and net_admin, not sys_admin or dac_override" caps_ok "$pid"
 
 	# ---- 8. rpcd
 	local st
 	st=$(ubus call knockd status 2>&1) || true
-	check "ubus call knockd status: running, doors cmd and ssh" \
-		test "$(jsonfilter -s "$st" -e '@.running') $(jsonfilter -s "$st" -e '@.doors[*].name' | paste -sd,)" = "true cmd,ssh"
+	check "ubus call knockd status: running, doors cmd, ssh and v6" \
+		test "$(jsonfilter -s "$st" -e '@.running') $(jsonfilter -s "$st" -e '@.doors[*].name' | paste -sd,)" = "true cmd,ssh,v6"
 	check "  recent.opened: door cmd for 192.0.2.2" \
 		test "$(jsonfilter -s "$st" -e '@.recent.opened[0].door') $(jsonfilter -s "$st" -e '@.recent.opened[0].source')" = "cmd 192.0.2.2"
 	knock 192.0.2.1 7201 7202 7203
@@ -349,7 +375,7 @@ inside() {
 
 	# ---- 3. respawn
 	echo "[$SECONDS s] -- kill -9 $pid"
-	kill -9 "$pid"
+	kill -9 "$pid" || true
 	check "procd respawns it (new pid; respawn delay 5 s)" waitfor 100 restarted "$pid"
 	pid=$(kpid)
 	check "knocks work again" opens 192.0.2.1 7111 7112 7113
@@ -390,16 +416,19 @@ inside() {
 	check "disabled" sh -c '! /etc/init.d/knockd enabled'
 
 	# ---- all networks down at start: waits for the interface trigger
-	echo "[$SECONDS s] -- start with wan down, then wan up"
+	echo "[$SECONDS s] -- start with wan and wan6 down, then both up (wan6 on kd-wan2)"
 	/etc/init.d/knockd start
 	check "wan down: start runs nothing" no_instance
 	check "  logs that it waits" waitfor 30 grep -q "networks wan wan6 are not up, waiting" "$T/syslog"
-	netifd kd-wan
+	netifd kd-wan kd-wan2
 	waitfor 30 stub_says kd-wan || true
 	ifevent interface.update
-	check "wan up: procd's interface trigger starts it on kd-wan" waitfor 50 is_cmd "/usr/sbin/knockd -u /etc/config/knockd -i wan=kd-wan"
+	check "wan up: procd's interface trigger starts it: -i wan=kd-wan -i wan6=kd-wan2" \
+		waitfor 50 is_cmd "/usr/sbin/knockd -u /etc/config/knockd -i wan=kd-wan -i wan6=kd-wan2"
 	waitfor 50 started || true
-	check "  and knocks open" opens 192.0.2.1 7111 7112 7113
+	check "  knocks on wan open" opens 192.0.2.1 7111 7112 7113
+	knock 198.51.100.1 7301 7302 7303
+	check "  door v6 opens on wan6 (kd-wan2) now" waitfor 50 grep -qx 198.51.100.2 "$T/opened6"
 	/etc/init.d/knockd stop
 	check "stopped" waitfor 50 nothing_runs
 
