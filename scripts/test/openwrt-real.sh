@@ -24,7 +24,9 @@
 #   - uci set + commit + reload_config: SIGHUP (same pid), the new sequence
 #     opens, the old one does not; a change of the command (another device
 #     in "interface") and disabling make procd restart or stop it;
-#   - kill -9: procd respawns it and knocks work again;
+#   - kill -9: procd respawns it and knocks work again; a broken door makes
+#     knockd exit at once until procd gives up; fixed, reload_config brings
+#     it back;
 #   - wan moves to another device (netifd stub, then the interface event
 #     procd's trigger listens to): restarted on the new device, knocks there
 #     work and on the old one do not; wan down: daemon kept (same pid); all
@@ -81,6 +83,17 @@ outside() {
 	chmod 0755 "$R"/etc/init.d/* "$R/usr/sbin/knockd"
 	chmod 0600 "$R"/etc/config/*
 	cp "$tools/share/openwrt-defaults/config/firewall" "$R/etc/config/firewall"
+	# procd.sh's respawn defaults come from system.@service[0]: respawn
+	# after 1 s instead of 5, and give up after the third quick crash
+	# instead of the sixth.
+	cat >"$R/etc/config/system" <<'EOF'
+config system
+	option hostname 'OpenWrt'
+
+config service
+	option respawn_timeout '1'
+	option respawn_retry '2'
+EOF
 	cat >"$R/etc/config/network" <<'EOF'
 config interface 'loopback'
 	option device 'lo'
@@ -152,6 +165,13 @@ ready() { knockd -u /etc/config/knockd status >/dev/null 2>&1; }
 started() { running_pid && ready; }
 restarted() { new_pid "$1" && ready; }
 no_instance() { [ -z "$(kpid)" ]; }
+# gave_up: procd's knockd instance is not running and will not be respawned.
+gave_up() {
+	local st
+	st=$(svc)
+	[ "$(jsonfilter -s "$st" -e '@.knockd.instances[*].running')" = false ] &&
+		! jsonfilter -s "$st" -e '@.knockd.instances[*].respawn' >/dev/null
+}
 # capset PID SET: a capability set of a process, in hex.
 capset() { sed -n "s/^$2:[[:space:]]*//p" "/proc/$1/status" 2>/dev/null || true; }
 caps_dropped() { [ "$(capset "$1" CapEff)" != "$(capset "$1" CapBnd)" ]; }
@@ -376,7 +396,7 @@ inside() {
 	# ---- 3. respawn
 	echo "[$SECONDS s] -- kill -9 $pid"
 	kill -9 "$pid" || true
-	check "procd respawns it (new pid; respawn delay 5 s)" waitfor 100 restarted "$pid"
+	check "procd respawns it (new pid; respawn delay 1 s here)" waitfor 50 restarted "$pid"
 	pid=$(kpid)
 	check "knocks work again" opens 192.0.2.1 7111 7112 7113
 
@@ -392,6 +412,25 @@ inside() {
 		test "$(ubus call knockd status | jsonfilter -e '@.devices[*].name' | paste -sd,)" = kd-wan2
 	check "a knock on kd-wan2 (198.51.100.1) opens" opens 198.51.100.1 7111 7112 7113
 	check "a knock on kd-wan (192.0.2.1) no longer does" ignored 192.0.2.1 7111 7112 7113
+
+	# ---- a broken configuration: procd gives up; fixed, it is back
+	echo "[$SECONDS s] -- a broken door (port 0), reload_config; restart (as at boot): crash loop; fixed, reload_config"
+	local bad
+	bad=$(logcount "config not reloaded")
+	uci set knockd.cmd.sequence=7111,7112,0
+	uci commit knockd
+	reload_config
+	check "SIGHUP with a broken door: knockd keeps its running configuration" waitfor 50 logged "$bad" "config not reloaded"
+	check "  same pid" test "$(kpid)" = "$pid"
+	/etc/init.d/knockd restart
+	check "restarted with it, knockd exits at once, procd gives up after its retries" waitfor 80 gave_up
+	uci set knockd.cmd.sequence=7111,7112,7113
+	uci commit knockd
+	reload_config
+	check "the configuration fixed, reload_config brings knockd back" waitfor 50 restarted "$pid"
+	pid=$(kpid)
+	check "  with -i wan=kd-wan2" is_cmd "/usr/sbin/knockd -u /etc/config/knockd -i wan=kd-wan2"
+	check "  knocks open" opens 198.51.100.1 7111 7112 7113
 
 	# ---- 5. wan down
 	echo "[$SECONDS s] -- wan down (netifd stub), interface event"
