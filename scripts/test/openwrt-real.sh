@@ -24,9 +24,9 @@
 #   - uci set + commit + reload_config: SIGHUP (same pid), the new sequence
 #     opens, the old one does not; a change of the command (another device
 #     in "interface") and disabling make procd restart or stop it;
-#   - kill -9: procd respawns it and knocks work again; a broken door makes
-#     knockd exit at once until procd gives up; fixed, reload_config brings
-#     it back;
+#   - kill -9: procd respawns it and knocks work again; a broken door: the
+#     SIGHUP keeps the running configuration, a restart makes knockd exit
+#     at once until procd gives up; fixed, reload_config brings it back;
 #   - wan moves to another device (netifd stub, then the interface event
 #     procd's trigger listens to): restarted on the new device, knocks there
 #     work and on the old one do not; wan down: daemon kept (same pid); all
