@@ -153,14 +153,14 @@ trap 'rm -rf "$work"' EXIT
 TAR=(tar --format=gnu --numeric-owner --owner=0 --group=0 --sort=name --mtime="@$epoch")
 
 # normalize DIR: directories 0755; files 0755 when executable, else 0644;
-# etc/init.d/* 0755, etc/config/* 0600 (OpenWrt's INSTALL_BIN / INSTALL_CONF),
-# knockd.conf 0600.
+# etc/init.d/* and rpcd plugins 0755, etc/config/* 0600 (OpenWrt's
+# INSTALL_BIN / INSTALL_CONF), knockd.conf 0600.
 normalize() {
 	local d=$1
 	find "$d" -type d -exec chmod 0755 {} +
 	find "$d" -type f -perm /111 -exec chmod 0755 {} +
 	find "$d" -type f ! -perm /111 -exec chmod 0644 {} +
-	for sub in etc/init.d opt/etc/init.d usr/sbin usr/bin opt/sbin opt/bin; do
+	for sub in etc/init.d opt/etc/init.d usr/libexec/rpcd usr/sbin usr/bin opt/sbin opt/bin; do
 		[ -d "$d/$sub" ] && find "$d/$sub" -maxdepth 1 -type f -exec chmod 0755 {} +
 	done
 	[ -d "$d/etc/config" ] && find "$d/etc/config" -type f -exec chmod 0600 {} +

@@ -146,9 +146,14 @@ echo "ubus $*" >>"$IPKG_INSTROOT/calls"
 exit 0
 EOF
 	# jsonfilter stand-in: the ubus stand-in already prints the command
-	# line one argument a line.
+	# line one argument a line. An instance procd keeps without a process
+	# (state/dead: respawn pending or given up) is not selected by
+	# "[@.running=true]", as with the real jsonfilter (nothing, status 1).
 	cat >"$r/bin/jsonfilter" <<'EOF'
 #!/bin/sh
+case "$*" in
+*"[@.running=true]"*) [ -f "$IPKG_INSTROOT/state/dead" ] && exit 1 ;;
+esac
 cat
 EOF
 	chmod +x "$r/bin/logger" "$r/bin/ubus" "$r/bin/jsonfilter"
@@ -331,6 +336,16 @@ case_reload_disabled() {
 	run "$r" "$sh" reload && has "$r" "procd_open_service|knockd|$r/etc/init.d/knockd" &&
 		hasnt "$r" procd_open_instance && hasnt "$r" procd_send_signal
 }
+case_reload_dead() {
+	knockd_conf "$r" 1 wan
+	echo "wan eth0.2" >"$r/state/devices"
+	running "$r" -i wan=eth0.2
+	touch "$r/state/dead"
+	run "$r" "$sh" reload
+	local rc=$?
+	rm -f "$r/state/dead"
+	[ "$rc" = 0 ] && has "$r" "$cmd|-i|wan=eth0.2" && hasnt "$r" procd_send_signal
+}
 case_reload_stopped() {
 	rm -f "$r/state/running" "$r/state/command"
 	knockd_conf "$r" 1 wan
@@ -366,6 +381,7 @@ for sh in "${shells[@]}"; do
 	check "$tag start, wan down, running: same command, procd keeps it" case_start_down_kept
 	check "$tag reload, wan6 removed from the list: restarted without it" case_reload_removed_net
 	check "$tag reload, disabled: instance removed" case_reload_disabled
+	check "$tag reload, procd gave up on the instance (no process): started, no SIGHUP" case_reload_dead
 	check "$tag reload, not running: started" case_reload_stopped
 	check "$tag stop: procd_kill" case_stop
 done

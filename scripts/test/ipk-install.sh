@@ -310,7 +310,7 @@ if [ -d "$files" ]; then
 		p=${p#./}
 		[ -f "$tmp/real/u/$p" ] || fail "files/$p not shipped"
 		cmp -s "$files/$p" "$tmp/real/u/$p" || fail "files/$p changed on the way"
-		case "$p" in etc/init.d/*)
+		case "$p" in etc/init.d/* | usr/libexec/rpcd/*)
 			[ "$(mode_of "$tmp/real/u/$p")" = 755 ] || fail "/$p not 0755" ;;
 		esac
 		n=$((n + 1))

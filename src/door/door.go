@@ -63,6 +63,11 @@ type Door struct {
 	// Devices names the capture devices the door listens on; empty means
 	// all of them.
 	Devices []string
+	// Down are the networks of Devices that are not up: the configuration
+	// lists them (interface), but -i gave them no device. The door does
+	// not listen there (at all, when it names nothing else) until knockd
+	// is restarted with them, as the init script does when one comes up.
+	Down    []string
 	Actions Actions
 
 	conf *config.Door // where it was configured, for messages
@@ -176,7 +181,7 @@ func Compile(cfg *config.Config, env Env) (*Set, error) {
 		env.Now = time.Now
 	}
 	s := &Set{Options: cfg.Options}
-	names, err := s.devices(cfg, env.Interfaces)
+	names, down, err := s.devices(cfg, env.Interfaces)
 	if err != nil {
 		return nil, err
 	}
@@ -187,7 +192,7 @@ func Compile(cfg *config.Config, env Env) (*Set, error) {
 		return nil, &config.Error{File: cfg.File, Field: "command_user", Err: err}
 	}
 	for _, c := range cfg.Doors {
-		d, err := compileDoor(c, names, env)
+		d, err := compileDoor(c, names, down, env)
 		if err != nil {
 			return nil, err
 		}
@@ -205,12 +210,19 @@ func user(name string) (*syscall.Credential, error) {
 }
 
 // MaxDevices is how many devices one daemon captures on.
-const MaxDevices = 64
+const MaxDevices = 63
+
+// noDevice is the device mask of a door whose networks are all down: a
+// bit that no capture device has (MaxDevices leaves it free), so that the
+// door matches nothing (0 would mean every device).
+const noDevice = uint64(1) << MaxDevices
 
 // devices sets s.Devices from -i, else the configuration, else the
 // default, and returns the names doors may use: each device's own, and
-// the network names given as network=device.
-func (s *Set) devices(cfg *config.Config, override []string) (map[string]int, error) {
+// the network names given as network=device. With -i, down holds the
+// configuration's interfaces that -i left out: the init script resolves
+// the configured networks and leaves out those that are not up.
+func (s *Set) devices(cfg *config.Config, override []string) (names map[string]int, down map[string]bool, err error) {
 	list := override
 	if len(list) == 0 {
 		list = cfg.Options.Interfaces
@@ -218,21 +230,21 @@ func (s *Set) devices(cfg *config.Config, override []string) (map[string]int, er
 	if len(list) == 0 {
 		list = []string{config.DefaultInterface}
 	}
-	names := map[string]int{}
+	names = map[string]int{}
 	for _, it := range list {
 		alias, dev, ok := strings.Cut(it, "=")
 		if !ok {
 			alias, dev = "", it
 		} else if err := config.CheckDevice(alias); err != nil {
-			return nil, fmt.Errorf("interface: %q: %w", it, err)
+			return nil, nil, fmt.Errorf("interface: %q: %w", it, err)
 		}
 		if err := config.CheckDevice(dev); err != nil {
-			return nil, fmt.Errorf("interface: %w", err)
+			return nil, nil, fmt.Errorf("interface: %w", err)
 		}
 		i, seen := names[dev]
 		if !seen {
 			if len(s.Devices) == MaxDevices {
-				return nil, fmt.Errorf("interface: more than %d devices", MaxDevices)
+				return nil, nil, fmt.Errorf("interface: more than %d devices", MaxDevices)
 			}
 			i = len(s.Devices)
 			s.Devices = append(s.Devices, dev)
@@ -242,13 +254,28 @@ func (s *Set) devices(cfg *config.Config, override []string) (map[string]int, er
 			names[alias] = i
 		}
 	}
-	return names, nil
+	if len(override) > 0 {
+		for _, n := range cfg.Options.Interfaces {
+			if _, ok := names[n]; !ok {
+				if down == nil {
+					down = map[string]bool{}
+				}
+				down[n] = true
+			}
+		}
+	}
+	return names, down, nil
 }
 
-func compileDoor(c *config.Door, devs map[string]int, env Env) (*Door, error) {
+func compileDoor(c *config.Door, devs map[string]int, down map[string]bool, env Env) (*Door, error) {
 	d := &Door{Name: c.Name, conf: c}
 	for _, n := range c.Interfaces {
 		i, ok := devs[n]
+		if !ok && down[n] {
+			d.Down = append(d.Down, n)
+			d.Devices = append(d.Devices, n)
+			continue
+		}
 		if !ok {
 			known := make([]string, 0, len(devs))
 			for k := range devs {
@@ -259,6 +286,9 @@ func compileDoor(c *config.Door, devs map[string]int, env Env) (*Door, error) {
 		}
 		d.Knock.Devices |= 1 << uint(i)
 		d.Devices = append(d.Devices, n)
+	}
+	if d.Knock.Devices == 0 && len(d.Down) > 0 {
+		d.Knock.Devices = noDevice
 	}
 	d.Knock = match.Door{
 		Devices:  d.Knock.Devices,

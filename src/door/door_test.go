@@ -95,8 +95,47 @@ func TestDevices(t *testing.T) {
 	for i := 0; i <= MaxDevices; i++ {
 		many = append(many, "eth"+strings.Repeat("x", i%10)+string(rune('a'+i%26))+string(rune('a'+i/26)))
 	}
-	if _, err := compile(t, "[b]\n  sequence = 2\n", Env{Interfaces: many}); err == nil || !strings.Contains(err.Error(), "more than 64 devices") {
-		t.Fatalf("65 devices: %v", err)
+	if _, err := compile(t, "[b]\n  sequence = 2\n", Env{Interfaces: many}); err == nil || !strings.Contains(err.Error(), "more than 63 devices") {
+		t.Fatalf("64 devices: %v", err)
+	}
+}
+
+// TestDevicesDown: the init script leaves out of -i the configured
+// networks that are not up; a door naming one waits for it instead of
+// keeping the daemon from starting, and matches nothing there meanwhile.
+func TestDevicesDown(t *testing.T) {
+	conf := "[options]\n  interface = wan wan6 wg0\n" +
+		"[v6]\n  sequence = 1\n  interface = wan6\n" +
+		"[both]\n  sequence = 2\n  interface = wan6, wan\n" +
+		"[all]\n  sequence = 3\n" +
+		"[spa]\n  spa = 1\n  spa_key = secret\n  spa_hmac_key = hmacsecret\n  start_command = true\n  interface = wan6\n"
+	s := mustCompile(t, conf, Env{Interfaces: []string{"wan=pppoe-wan", "wg0"}})
+	if strings.Join(s.Devices, " ") != "pppoe-wan wg0" {
+		t.Fatalf("devices %v", s.Devices)
+	}
+	v6, both, all, spaDoor := s.Doors[0], s.Doors[1], s.Doors[2], s.Doors[3]
+	for _, d := range []*Door{v6, spaDoor} {
+		if d.Knock.Devices == 0 || d.Knock.Devices&(1<<MaxDevices-1) != 0 {
+			t.Errorf("%s: device mask %b, want none of the %d devices", d.Name, d.Knock.Devices, MaxDevices)
+		}
+		if strings.Join(d.Down, " ") != "wan6" || strings.Join(d.Devices, " ") != "wan6" {
+			t.Errorf("%s: down %v devices %v", d.Name, d.Down, d.Devices)
+		}
+	}
+	if both.Knock.Devices != 1<<0 || strings.Join(both.Down, " ") != "wan6" || strings.Join(both.Devices, " ") != "wan6 wan" {
+		t.Errorf("both: mask %b down %v devices %v", both.Knock.Devices, both.Down, both.Devices)
+	}
+	if all.Knock.Devices != 0 || all.Down != nil {
+		t.Errorf("all: mask %b down %v", all.Knock.Devices, all.Down)
+	}
+	// A name that is neither a device nor a configured network is still a
+	// mistake, and so is a down network without -i (nothing resolved it).
+	if _, err := compile(t, conf+"[typo]\n  sequence = 4\n  interface = wna\n", Env{Interfaces: []string{"wan=pppoe-wan"}}); err == nil ||
+		!strings.Contains(err.Error(), "wna is not a device the daemon listens on") {
+		t.Errorf("typo: %v", err)
+	}
+	if s := mustCompile(t, conf, Env{}); s.Doors[0].Knock.Devices != 1<<1 || s.Doors[0].Down != nil {
+		t.Errorf("without -i: mask %b down %v", s.Doors[0].Knock.Devices, s.Doors[0].Down)
 	}
 }
 

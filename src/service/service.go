@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -117,6 +118,7 @@ func New(o Options, cfg *config.Config) (*Service, error) {
 		return nil, err
 	}
 	s.set = set
+	s.logDown(set)
 	s.src = o.NewSource(set.Devices)
 	f, err := s.startFirewall(firewallKind(cfg, o.Detect))
 	if err != nil {
@@ -287,12 +289,22 @@ func (s *Service) Reload() error {
 		s.log.Printf("error: %v", err)
 	}
 	s.cfg, s.set = cfg, set
+	s.logDown(set)
 	go func() { // the old pool finishes what it has queued
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		old.Close(ctx)
 	}()
 	return nil
+}
+
+// logDown names the doors that wait for a network that is not up.
+func (s *Service) logDown(set *door.Set) {
+	for _, d := range set.Doors {
+		if len(d.Down) > 0 {
+			s.log.Printf("door %s: %s is not up: no knocks there until it is (knockd restarts then)", d.Name, strings.Join(d.Down, " "))
+		}
+	}
 }
 
 // Config returns the running configuration.

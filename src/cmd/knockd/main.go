@@ -300,6 +300,9 @@ func serve(f flags, cfg *config.Config, stdout, stderr io.Writer, sigs chan os.S
 			case syscall.SIGUSR1:
 				log.Printf("%s", svc.Stats())
 			case syscall.SIGUSR2:
+				// One line per firewall (re)load: logread shows that
+				// the firewall's hook reached the daemon.
+				log.Printf("re-asserting firewall rules and grants (SIGUSR2)")
 				svc.Reassert()
 			case syscall.SIGHUP:
 				select { // coalesce storms: one reload pending at most
