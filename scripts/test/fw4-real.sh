@@ -328,7 +328,7 @@ more_than() { [ "$(count "$1" "$2")" -gt "$3" ]; }
 # (a door event, "firewall...", "warning: ...", start and stop), none the
 # continuation of a message that spans lines.
 one_line_log() {
-	! grep -vE '^([0-9a-f.:]+: |firewall|warning: |starting up|shutting down)' "$1"
+	! grep -vE '^([0-9a-f.:]+: |firewall|warning: |starting up|shutting down|re-asserting firewall rules)' "$1"
 }
 
 # usr2s: how many SIGUSR2 the sentinel got.
