@@ -78,12 +78,10 @@ build_pkgtools "$tmp/tools"
 
 # ---- two feeds -------------------------------------------------------------
 
-luci=$tmp/luci-app-test
-mkdir -p "$luci/htdocs/luci-static/resources/view/knockd" "$luci/root/usr/share/rpcd/acl.d"
-echo "'use strict';" >"$luci/htdocs/luci-static/resources/view/knockd/doors.js"
-echo '{}' >"$luci/root/usr/share/rpcd/acl.d/luci-app-knockd-go.json"
+# The real LuCI app; luci-base and luci-lib-uqr are not in these feeds, so
+# it depends on knockd-go only here.
 export OPENWRT_ARCHS=x86_64 ENTWARE_ARCHS="" SOURCE_DATE_EPOCH=1700000000
-export NOARCH_PACKAGES="luci-app-knockd-go|$luci|knockd-go|LuCI support for knockd-go (test)"
+export NOARCH_PACKAGES="luci-app-knockd-go|openwrt-feed/luci/luci-app-knockd-go|knockd-go|LuCI support for knockd-go (port knocking and SPA)"
 export FEED_KEYS=$tmp/keys
 echo "== building feeds v1 and v2"
 VERSION=v1.2.3-4-gabcdef0 scripts/mkfeed.sh "$tmp/v1" "$tmp/bin1" >/dev/null 2>"$tmp/build.log" || { cat "$tmp/build.log"; fail "mkfeed v1"; }
@@ -191,14 +189,16 @@ for p in knockd-go knock-go luci-app-knockd-go; do
 done
 for f in usr/sbin/knockd usr/bin/knock etc/init.d/knockd etc/config/knockd etc/uci-defaults/90-knockd \
 	usr/share/knockd/firewall.include lib/apk/packages/knockd-go.list lib/apk/packages/knockd-go.conffiles \
-	www/luci-static/resources/view/knockd/doors.js usr/share/rpcd/acl.d/luci-app-knockd-go.json; do
+	usr/libexec/rpcd/knockd usr/share/rpcd/acl.d/knockd-go.json \
+	www/luci-static/resources/view/knockd/doors.js www/luci-static/resources/view/knockd/status.js \
+	usr/share/luci/menu.d/luci-app-knockd-go.json usr/share/rpcd/acl.d/luci-app-knockd-go.json; do
 	check "apk: /$f installed" test -e "$A/$f"
 done
 check "apk: /etc/config/knockd mode 0600" test "$(stat -c %a "$A/etc/config/knockd")" = 600
 check "apk: installed daemon runs (knockd -V)" version_is "$A/usr/sbin/knockd" v1.2.3-4-gabcdef0
 check "apk: post-install ran default_postinst in the root, with the .list" logged "$A" "default_postinst knockd-go upgrade=0 files=$(grep -c . "$A/lib/apk/packages/knockd-go.list")"
 check "apk: post-install ran add_group_and_user" logged "$A" "add_group_and_user knockd-go"
-check "apk: noarch package's post-install ran" logged "$A" "default_postinst luci-app-knockd-go upgrade=0 files=2"
+check "apk: noarch package's post-install ran" logged "$A" "default_postinst luci-app-knockd-go upgrade=0 files=4"
 
 echo "# mine" >>"$A/etc/config/knockd"
 echo "$v2/apk/x86_64/packages.adb" >"$A/etc/apk/repositories.d/knockd-go.list"
@@ -285,7 +285,9 @@ check "opkg update: signature check passed" grep -q "Signature check passed" "$t
 opkg_root install knockd-go knock-go luci-app-knockd-go >"$tmp/opkg.log" 2>&1 || { cat "$tmp/opkg.log"; fail "opkg install"; }
 ok "opkg install knockd-go knock-go luci-app-knockd-go (check_signature on)"
 for f in usr/sbin/knockd usr/bin/knock etc/init.d/knockd etc/config/knockd lib/upgrade/keep.d/knockd-go \
-	www/luci-static/resources/view/knockd/doors.js; do
+	usr/libexec/rpcd/knockd usr/share/rpcd/acl.d/knockd-go.json \
+	www/luci-static/resources/view/knockd/doors.js www/luci-static/resources/view/knockd/status.js \
+	usr/share/luci/menu.d/luci-app-knockd-go.json usr/share/rpcd/acl.d/luci-app-knockd-go.json; do
 	check "opkg: /$f installed" test -e "$O/$f"
 done
 check "opkg: installed daemon runs (knockd -V)" version_is "$O/usr/sbin/knockd" v1.2.3-4-gabcdef0
