@@ -8,7 +8,8 @@
 # pxa270 (Kirkwood-class ARMv5, no VFP) catches one built with GOARM=7; both
 # die with SIGILL there.
 #
-# qemu is called directly (go test -exec), so binfmt_misc is not needed.
+# qemu is called directly (go test -exec), so binfmt_misc is not needed; tests
+# that run their own binary again use KNOCKD_GO_TEST_EXEC (the emulator).
 #
 # Environment:
 #   KNOCKD_CHECK_FLAG   the daemon's "check the config and exit" flag (default -k)
@@ -108,7 +109,7 @@ for a in $arches; do
 	start=$(date +%s)
 	echo "== go test -short under $q (${envs[*]}) ${skip[*]}: $pkgs"
 	# shellcheck disable=SC2086 # pkgs is a list of package patterns
-	if ! env CGO_ENABLED=0 GOOS=linux "${envs[@]}" timeout 900 \
+	if ! env CGO_ENABLED=0 GOOS=linux KNOCKD_GO_TEST_EXEC="$q" "${envs[@]}" timeout 900 \
 		go test -short -count=1 -timeout "$ttimeout" "${skip[@]}" -exec "$q" $pkgs 2>&1 | tee "$tmp/go-$a.log"; then
 		fail "go test under $q failed (see above)"
 	fi
