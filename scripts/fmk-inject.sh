@@ -163,15 +163,16 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 if [ -z "$binary" ]; then
 	command -v go >/dev/null || die "no --binary given and no Go to build one"
-	goarch=$arch goarm=""
-	case $arch in arm) goarm=5 ;; armv7) goarch=arm goarm=7 ;; esac
+	goarch=$arch goarm="" target=$arch
+	case $arch in arm) goarm=5 target=arm5 ;; armv7) goarch=arm goarm=7 target=arm7 ;; esac
 	if [ "$old_kernel" = go123 ] && [ -z "${GOTOOLCHAIN:-}" ]; then
 		echo "kernel $kver: building with Go 1.23 (later Go needs Linux 3.2)"
 		export GOTOOLCHAIN=go1.23.12
 	fi
 	echo "building knockd for $arch"
 	(cd "$here" && CGO_ENABLED=0 GOOS=linux GOARCH=$goarch GOARM=$goarm GOMIPS=softfloat \
-		go build -trimpath -ldflags='-s -w' -o "$tmp/knockd" ./src/cmd/knockd) ||
+		go build -trimpath -gcflags="$("$here/scripts/cross.sh" --gcflags "$target")" \
+		-ldflags "$("$here/scripts/cross.sh" --ldflags "$target")" -o "$tmp/knockd" ./src/cmd/knockd) ||
 		die "go build failed"
 	binary=$tmp/knockd
 elif [ "$old_kernel" = go123 ]; then

@@ -4,8 +4,8 @@
 # Usage: scripts/size.sh
 #
 # Builds knockd, knock and the floor program (src/internal/tools/sizefloor:
-# only the fixed dependencies with fmt, os/exec and os/signal) stripped, as
-# scripts/cross.sh builds releases, for mipsle, mips (GOMIPS=softfloat),
+# only the fixed dependencies with fmt, os/exec and os/signal) with
+# scripts/cross.sh's flags (as releases and packages are built), for mipsle, mips (GOMIPS=softfloat),
 # arm7 (GOARM=7), arm64 and amd64, with Go 1.23 (the OpenWrt 24.10 SDK's)
 # and with the default Go; packs each knockd with scripts/mkipk.sh; and
 # prints one table:
@@ -97,7 +97,8 @@ build_tc() {
 		envs=$(target_env "$t")
 		# shellcheck disable=SC2086 # envs is a list of VAR=value words
 		(cd "$root" && env CGO_ENABLED=0 GOFLAGS= GOTOOLCHAIN="$tc" $envs \
-			go build -trimpath -buildvcs=false -ldflags "-s -w" \
+			go build -trimpath -buildvcs=false -gcflags="$("$here/cross.sh" --gcflags "$t")" \
+			-ldflags "$("$here/cross.sh" --ldflags "$t")" \
 			-o "$d/bin/$t/sizefloor" ./src/internal/tools/sizefloor)
 		archs="$archs $(ipk_arch "$t")"
 	done

@@ -75,6 +75,7 @@ vars:
 	@echo 'GO_PKG=$(GO_PKG)'
 	@echo 'GO_PKG_BUILD_PKG=$(GO_PKG_BUILD_PKG)'
 	@echo 'GO_PKG_LDFLAGS_X=$(GO_PKG_LDFLAGS_X)'
+	@echo 'GO_PKG_GCFLAGS=$(GO_PKG_GCFLAGS)'
 	@echo 'GOLANG_INCLUDED=$(GOLANG_INCLUDED)'
 EOF
 
@@ -136,6 +137,8 @@ lddir=${lddir#"$module"/}
 check "GO_PKG_LDFLAGS_X sets $ldpkg" test "$ldpkg" = "$module/src/version.Version"
 check "$lddir declares var $ldvar" grep -q "^var $ldvar " "$here/$lddir"/*.go
 check "version stamped is PKG_VERSION" test "${ldx#*=}" = "$(var PKG_VERSION)"
+check "GO_PKG_GCFLAGS is cross.sh's (no inlining in every package)" \
+	test "$(var GO_PKG_GCFLAGS)" = "$("$here/scripts/cross.sh" --gcflags mipsle)"
 
 # ---- install recipes ---------------------------------------------------------
 if mk_run all >"$tmp/install.log" 2>&1; then
