@@ -89,24 +89,31 @@ func (d *Door) Errorf(key string, format string, args ...any) error {
 	return &Error{File: d.File, Line: w.Line, Door: d.Name, Field: w.Name, Err: fmt.Errorf(format, args...)}
 }
 
-// aliases maps directives to the name Where knows them by.
-var aliases = map[string]string{
-	"COMMAND":             "START_COMMAND",
-	"COMMAND_6":           "START_COMMAND_6",
-	"TIMEOUT":             "SEQ_TIMEOUT",
-	"DURATION":            "OPEN_DURATION",
-	"SPA_KEY_BASE64":      "SPA_KEY",
-	"SPA_HMAC_KEY_BASE64": "SPA_HMAC_KEY",
+// alias maps directives to the name Where knows them by (a switch: a
+// map literal costs more code to fill at start-up than to search).
+func alias(key string) string {
+	switch key {
+	case "COMMAND":
+		return "START_COMMAND"
+	case "COMMAND_6":
+		return "START_COMMAND_6"
+	case "TIMEOUT":
+		return "SEQ_TIMEOUT"
+	case "DURATION":
+		return "OPEN_DURATION"
+	case "SPA_KEY_BASE64":
+		return "SPA_KEY"
+	case "SPA_HMAC_KEY_BASE64":
+		return "SPA_HMAC_KEY"
+	}
+	return key
 }
 
 func (d *Door) saw(key, name string, line int) {
 	if d.directives == nil {
 		d.directives = map[string]Directive{}
 	}
-	if k, ok := aliases[key]; ok {
-		key = k
-	}
-	d.directives[key] = Directive{Name: name, Line: line}
+	d.directives[alias(key)] = Directive{Name: name, Line: line}
 }
 
 func (d *Door) has(key string) bool { _, ok := d.directives[key]; return ok }

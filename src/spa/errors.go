@@ -35,7 +35,7 @@ const (
 	ReasonTimeout                          // client timeout above the door's maximum
 )
 
-var reasonText = map[Reason]string{
+var reasonText = [...]string{
 	ReasonTruncated:      "truncated",
 	ReasonTooLong:        "too long",
 	ReasonSaltedPrefix:   "payload starts with U2FsdGVkX1",
@@ -59,8 +59,8 @@ var reasonText = map[Reason]string{
 
 // String returns the stable text of the reason, e.g. "HMAC mismatch".
 func (r Reason) String() string {
-	if s, ok := reasonText[r]; ok {
-		return s
+	if r > 0 && int(r) < len(reasonText) {
+		return reasonText[r]
 	}
 	return fmt.Sprintf("reason %d", int(r))
 }
