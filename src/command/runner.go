@@ -33,7 +33,8 @@ const (
 
 // Outcome is what became of one start command, for the log and the mail.
 type Outcome struct {
-	Cmd   string // with %IP% replaced
+	_     [0]func() // not comparable: no equality function in the binary
+	Cmd   string    // with %IP% replaced
 	State State
 	Err   error // why it failed or was refused
 }
@@ -80,6 +81,7 @@ type Runner struct {
 }
 
 type pendingStop struct {
+	_             [0]func() // not comparable: no equality function in the binary
 	door, ip, cmd string
 	timer         *time.Timer
 	done          bool

@@ -12,6 +12,7 @@ import (
 
 // Error is a configuration error at a place in a file.
 type Error struct {
+	_     [0]func() // not comparable: no equality function in the binary
 	File  string
 	Line  int    // 0 when the error concerns the whole file
 	Door  string // empty for [options] or file-level errors

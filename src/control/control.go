@@ -42,6 +42,7 @@ type Door struct {
 
 // Grant is an open grant.
 type Grant struct {
+	_      [0]func() // not comparable: no equality function in the binary
 	Door   string
 	Source netip.Addr
 	What   string // "tcp/22, forward tcp/3389->192.168.1.10:3389"
@@ -50,12 +51,14 @@ type Grant struct {
 
 // Counter is one of the counters SIGUSR1 logs.
 type Counter struct {
+	_     [0]func() // not comparable: no equality function in the binary
 	Name  string
 	Value uint64
 }
 
 // Event is one success or rejection.
 type Event struct {
+	_      [0]func() // not comparable: no equality function in the binary
 	Time   time.Time
 	Door   string
 	Source netip.Addr

@@ -28,7 +28,7 @@ func sample() Status {
 		Doors: []Door{{Name: "ssh", Kind: "knock", Actions: []string{"open tcp/22", "command"}, Attempts: 2},
 			{Name: "vpn \"x\"\n", Kind: "spa", Devices: []string{"wg0"}}},
 		Grants:   []Grant{{Door: "ssh", Source: src, What: "tcp/22", Until: t0.Add(2 * time.Minute)}},
-		Counters: []Counter{{"packets", 12}, {"kernel_drops", 0}},
+		Counters: []Counter{{Name: "packets", Value: 12}, {Name: "kernel_drops"}},
 		Opened:   []Event{{Time: t0.Add(time.Minute), Door: "ssh", Source: src, What: "started: true"}},
 	}
 }

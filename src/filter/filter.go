@@ -41,6 +41,7 @@ type Options struct {
 const Snap = 0x40000
 
 type fixup struct {
+	_          [0]func() // not comparable: no equality function in the binary
 	at         int
 	jt, jf, ja string
 }

@@ -301,7 +301,8 @@ func (b *FW4) Close() error {
 // nftElem is one element of one of the backend's sets, in the canonical
 // text form that parseNftElements returns too.
 type nftElem struct {
-	set, key, val string // val: map data, empty for sets
+	_             [0]func() // not comparable: no equality function in the binary
+	set, key, val string    // val: map data, empty for sets
 }
 
 func (e nftElem) text(timeout string) string {

@@ -145,7 +145,7 @@ func TestParseNftElements(t *testing.T) {
 				t.Fatalf("got %+v, want %+v", got, tt.want)
 			}
 			for i := range got {
-				if got[i] != tt.want[i] {
+				if got[i].set != tt.want[i].set || got[i].key != tt.want[i].key || got[i].val != tt.want[i].val {
 					t.Errorf("[%d] = %+v, want %+v", i, got[i], tt.want[i])
 				}
 			}

@@ -14,6 +14,7 @@ type nftTable struct {
 }
 
 type nftRuleRef struct {
+	_      [0]func() // not comparable: no equality function in the binary
 	chain  string
 	handle uint64
 }

@@ -22,6 +22,7 @@ type Limiter struct {
 }
 
 type bucket struct {
+	_          [0]func() // not comparable: no equality function in the binary
 	tokens     float64
 	last       time.Time
 	suppressed int

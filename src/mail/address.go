@@ -10,8 +10,9 @@ import (
 // An Address is a mailbox: an optional display name and the address
 // proper, which goes on the sendmail command line.
 type Address struct {
-	Name string // "Ann Admin", may be empty; any UTF-8 text
-	Addr string // "ann@example.org", or a bare local name such as "root"
+	_    [0]func() // not comparable: no equality function in the binary
+	Name string    // "Ann Admin", may be empty; any UTF-8 text
+	Addr string    // "ann@example.org", or a bare local name such as "root"
 }
 
 // ParseAddress parses one address as Message accepts it:

@@ -73,6 +73,7 @@ func (r Reason) Authenticated() bool { return r >= ReasonDecrypt }
 // Error is a rejection. Error() reads the reason, e.g.
 // "stale timestamp (-301s)" or "port tcp/23 not allowed".
 type Error struct {
+	_      [0]func() // not comparable: no equality function in the binary
 	Reason Reason
 	msg    string // Reason.String() when empty
 }

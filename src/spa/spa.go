@@ -144,6 +144,7 @@ type Keys struct {
 // KeyError is a problem of one of the Keys; Field is "Rijndael", "HMAC"
 // or "HMACDigest", so that a caller can name the setting at fault.
 type KeyError struct {
+	_     [0]func() // not comparable: no equality function in the binary
 	Field string
 	Err   error
 }
@@ -155,16 +156,16 @@ func (e *KeyError) Unwrap() error { return e.Err }
 // encryption and HMAC keys as fwknopd does. Errors are *KeyError.
 func (k Keys) Validate() error {
 	if len(k.Rijndael) == 0 || len(k.Rijndael) > MaxRijndaelKeyLen {
-		return &KeyError{"Rijndael", fmt.Errorf("Rijndael key must be 1 to %d bytes, got %d", MaxRijndaelKeyLen, len(k.Rijndael))}
+		return &KeyError{Field: "Rijndael", Err: fmt.Errorf("Rijndael key must be 1 to %d bytes, got %d", MaxRijndaelKeyLen, len(k.Rijndael))}
 	}
 	if len(k.HMAC) == 0 || len(k.HMAC) > MaxHMACKeyLen {
-		return &KeyError{"HMAC", fmt.Errorf("HMAC key must be 1 to %d bytes, got %d", MaxHMACKeyLen, len(k.HMAC))}
+		return &KeyError{Field: "HMAC", Err: fmt.Errorf("HMAC key must be 1 to %d bytes, got %d", MaxHMACKeyLen, len(k.HMAC))}
 	}
 	if string(k.Rijndael) == string(k.HMAC) {
-		return &KeyError{"HMAC", fmt.Errorf("Rijndael and HMAC keys must differ")}
+		return &KeyError{Field: "HMAC", Err: fmt.Errorf("Rijndael and HMAC keys must differ")}
 	}
 	if _, err := lookupDigest(k.HMACDigest); err != nil {
-		return &KeyError{"HMACDigest", err}
+		return &KeyError{Field: "HMACDigest", Err: err}
 	}
 	return nil
 }

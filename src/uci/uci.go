@@ -86,6 +86,7 @@ func (o *Option) Value() string { return strings.Join(o.Values, " ") }
 
 // Error is a syntax error, with the position libuci would report.
 type Error struct {
+	_ [0]func() // not comparable: no equality function in the binary
 	// File is the name given to Parse.
 	File string
 	// Line is the 1-based line number.

@@ -30,6 +30,7 @@ var Broadcast = net.HardwareAddr{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
 // re-created by a network reload gets a new index), and a socket kept open
 // would only collect every 0x0842 frame on the LAN in its receive queue.
 type Raw struct {
+	_ [0]func() // not comparable: no equality function in the binary
 	// Unicast addresses the frame to the target's MAC instead of the
 	// broadcast address, like etherwake without -b and wol.RawClient.
 	// Switches flood frames for a MAC they no longer know, so both reach a

@@ -11,8 +11,9 @@ import (
 
 // Option describes one flag.
 type Option struct {
-	Short  byte   // e.g. 'i'
-	Long   string // e.g. "interface"
+	_      [0]func() // not comparable: no equality function in the binary
+	Short  byte      // e.g. 'i'
+	Long   string    // e.g. "interface"
 	HasArg bool
 }
 

@@ -27,6 +27,7 @@ import (
 // Resolver looks names up. The zero value uses /etc/hosts, then the
 // nameservers of /etc/resolv.conf on port 53, with DefaultTimeout.
 type Resolver struct {
+	_          [0]func()     // not comparable: no equality function in the binary
 	Hosts      string        // hosts file; default /etc/hosts
 	ResolvConf string        // resolver configuration; default /etc/resolv.conf
 	Port       uint16        // nameserver port; default 53
