@@ -44,7 +44,9 @@ cleanup() {
 trap cleanup EXIT
 
 echo "bench: building"
-CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$work/knockd-go" ./src/cmd/knockd
+# knockd-go as the router builds are made (scripts/cross.sh's flags).
+CGO_ENABLED=0 go build -trimpath -gcflags="$(scripts/cross.sh --gcflags amd64)" \
+  -ldflags "$(scripts/cross.sh --ldflags amd64)" -o "$work/knockd-go" ./src/cmd/knockd
 CGO_ENABLED=0 go build -o "$work/knock" ./src/cmd/knock
 CGO_ENABLED=0 go build -o "$work/floodgen" ./src/internal/tools/floodgen
 # The door command of the latency test: writes its start time (Unix ns) to
@@ -464,7 +466,8 @@ fi
 # sizes
 SIZE_MIPSLE="" SIZE_IPK="" SIZE_08=""
 if want size; then
-  CGO_ENABLED=0 GOOS=linux GOARCH=mipsle GOMIPS=softfloat go build -trimpath -ldflags='-s -w' -o "$work/knockd.mipsle" ./src/cmd/knockd
+  CGO_ENABLED=0 GOOS=linux GOARCH=mipsle GOMIPS=softfloat go build -trimpath -gcflags="$(scripts/cross.sh --gcflags mipsle)" \
+    -ldflags "$(scripts/cross.sh --ldflags mipsle)" -o "$work/knockd.mipsle" ./src/cmd/knockd
   SIZE_MIPSLE=$(stat -c %s "$work/knockd.mipsle")
   SIZE_IPK="n/a"
   if bash scripts/mkipk.sh "$work/ipk" >/dev/null 2>&1; then
