@@ -4,10 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"net"
-	"syscall"
+	"os"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // ErrNotRunning: no daemon answers on the socket.
@@ -19,19 +19,27 @@ const maxReply = 1 << 20
 // Call sends one request (a JSON object) to the daemon at path and
 // returns its reply.
 func Call(path string, req []byte) ([]byte, error) {
-	c, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: path, Net: "unix"})
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
+	call := "socket"
+	if err == nil {
+		// A unix socket connects at once, or fails (EAGAIN: backlog full).
+		if call, err = "connect", unix.Connect(fd, &unix.SockaddrUnix{Name: path}); err != nil {
+			unix.Close(fd)
+		}
+	}
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ECONNREFUSED) {
+		if err == unix.ENOENT || err == unix.ECONNREFUSED {
 			return nil, fmt.Errorf("%w (no control socket at %s)", ErrNotRunning, path)
 		}
-		return nil, fmt.Errorf("control socket %s: %w", path, err)
+		return nil, sockError("control socket "+path+": dial", path, call, err)
 	}
+	c := os.NewFile(uintptr(fd), path)
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(connTimeout))
 	if _, err := c.Write(req); err != nil {
 		return nil, fmt.Errorf("control socket %s: %w", path, err)
 	}
-	c.CloseWrite()
+	unix.Shutdown(fd, unix.SHUT_WR)
 	b, err := io.ReadAll(io.LimitReader(c, maxReply))
 	if err != nil {
 		return nil, fmt.Errorf("control socket %s: %w", path, err)
