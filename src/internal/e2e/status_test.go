@@ -35,6 +35,7 @@ func TestStatusAndRevoke(t *testing.T) {
 	if !strings.Contains(out, "ssh              "+r.a) || !strings.Contains(out, "tcp/2222, until") {
 		t.Fatalf("status with a grant:\n%s", out)
 	}
+	t.Logf("knockd status with a grant open:\n%s", out)
 	var js struct {
 		Grants []struct {
 			Door, Source, What string
