@@ -333,8 +333,8 @@ CONF
   local lat="" f sent started
   t=$(date +%s)
   while kill -0 "$gp1" 2>/dev/null; do
-    k=$(pgrep -c -P "$DPID" 2>/dev/null || echo 0); [ "$k" -gt "$kids" ] && kids=$k
-    m=$(pgrep -c -f "^/bin/sh $work/slow -i" 2>/dev/null || echo 0); [ "$m" -gt "$mails" ] && mails=$m # sendmail's -i
+    k=$(pgrep -c -P "$DPID" 2>/dev/null || true); [ "${k:-0}" -gt "$kids" ] && kids=$k
+    m=$(pgrep -c -f "^/bin/sh $work/slow -i" 2>/dev/null || true); [ "${m:-0}" -gt "$mails" ] && mails=$m # sendmail's -i
     rss=$(rss "$DPID" 2>/dev/null || echo 0); [ "$rss" -gt "$rmax" ] && rmax=$rss
     if [ $(( $(date +%s) - t )) -ge 3 ]; then # the other door, every 3 s
       t=$(date +%s)

@@ -58,6 +58,14 @@ func (e *replayEntry) removable(now time.Time) bool {
 	return now.Sub(e.added) >= 2*e.window && now.Unix()-e.ts > int64(e.window/time.Second)
 }
 
+// has reports whether key is held.
+func (c *ReplayCache) has(key [32]byte) bool {
+	c.mu.Lock()
+	_, ok := c.seen[key]
+	c.mu.Unlock()
+	return ok
+}
+
 // add records key, or reports a replay or a full cache.
 func (c *ReplayCache) add(key [32]byte, ts int64, now time.Time, window time.Duration) *Error {
 	c.mu.Lock()

@@ -1,6 +1,7 @@
 package spa
 
 import (
+	"crypto/sha256"
 	"net/netip"
 	"testing"
 	"time"
@@ -47,8 +48,20 @@ func TestReplayKeptTwiceTheWindow(t *testing.T) {
 		_, err := v.Verify(p, vecSrc)
 		wantReject(t, err, ReasonReplay, "")
 	}
-	// Once outside the window, it is stale whatever the cache holds.
+	// Outside its window, still held: refused as a replay before anything
+	// else is looked at.
 	c.t = start.Add(221 * time.Second)
+	_, err = v.Verify(p, vecSrc)
+	wantReject(t, err, ReasonReplay, "")
+	// Once the cache has dropped it (two windows after it was added), it
+	// is stale.
+	c.t = start.Add(241 * time.Second)
+	if _, err := v.Verify(encodeAt(t, k, c.t, 99), vecSrc); err != nil {
+		t.Fatalf("+241s fresh packet: %v", err)
+	}
+	if cache.has(sha256.Sum256(p)) {
+		t.Fatal("the cache still holds the packet two windows after it was added")
+	}
 	_, err = v.Verify(p, vecSrc)
 	wantReject(t, err, ReasonStale, "")
 }
@@ -123,4 +136,33 @@ func TestReplayClockStepBack(t *testing.T) {
 	if !e.removable(later) {
 		t.Error("expired entry kept")
 	}
+}
+
+// TestReplayRefusedBeforeAuthentication: a packet the cache holds is
+// refused as a replay before its HMAC is computed or its body decrypted,
+// so that replaying a captured packet at full rate costs one digest per
+// packet. Verifier w has other keys: if w authenticated first, it would
+// report a bad HMAC.
+func TestReplayRefusedBeforeAuthentication(t *testing.T) {
+	k := vec(t, "v1").keys(t)
+	start := time.Unix(1795600000, 0)
+	c := &clock{t: start}
+	cache := NewReplayCache(8)
+	v, err := NewVerifier(Policy{Keys: k}, c.now, cache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := encodeAt(t, k, start, 1)
+	if _, err := v.Verify(p, vecSrc); err != nil {
+		t.Fatal(err)
+	}
+	other := k
+	other.HMAC = append([]byte(nil), k.HMAC...)
+	other.HMAC[0] ^= 0xff
+	w, err := NewVerifier(Policy{Keys: other}, c.now, cache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = w.Verify(p, vecSrc)
+	wantReject(t, err, ReasonReplay, "replayed packet")
 }
