@@ -53,13 +53,19 @@ func (s *Service) startFirewall(kind string) (*fw, error) {
 		o.IptablesPath, o.Ip6tablesPath = "iptables"+v, "ip6tables"+v
 		backend = "iptables"
 	}
+	// The backends' errors name the program (iptables, ip6tables, fw4);
+	// the variant is added only where the kind says more than that.
+	where := "firewall"
+	if kind != backend {
+		where += " " + kind
+	}
 	b, err := s.o.Backend(backend, o)
 	if err != nil {
-		return nil, fmt.Errorf("firewall %s: %w", kind, err)
+		return nil, fmt.Errorf("%s: %w", where, err)
 	}
 	initErr := b.Init()
 	if initErr != nil && backend != "fw4" {
-		return nil, fmt.Errorf("firewall %s: %w", kind, initErr)
+		return nil, fmt.Errorf("%s: %w", where, initErr)
 	}
 	f.mgr = firewall.NewManager(b, firewall.ManagerOptions{
 		ReassertEvery: s.o.ReassertEvery,

@@ -294,7 +294,7 @@ func TestFirewallFailureRefusesStart(t *testing.T) {
 			f.FailWith("Init", errors.New("iptables: command not found"))
 			return f, nil
 		}}, cfg)
-	if err == nil || err.Error() != "firewall iptables: fake Init: iptables: command not found" {
+	if err == nil || err.Error() != "firewall: fake Init: iptables: command not found" {
 		t.Fatalf("New: %v", err)
 	}
 }

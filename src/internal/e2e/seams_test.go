@@ -90,7 +90,7 @@ func TestDaemonModeReportsFailures(t *testing.T) {
 		{"bad pid file", nil, []string{"-i", p.rdev, "-c", conf, "-p", "/nonexistent/dir/knockd.pid"},
 			"knockd: pid file: open /nonexistent/dir/knockd.pid: no such file or directory"},
 		{"broken firewall", []string{"PATH=" + broken + ":/usr/sbin:/usr/bin:/sbin:/bin"},
-			[]string{"-i", p.rdev, "-c", fwconf, "-p", filepath.Join(dir, "3.pid")}, "knockd: firewall iptables: "},
+			[]string{"-i", p.rdev, "-c", fwconf, "-p", filepath.Join(dir, "3.pid")}, "knockd: firewall: iptables: "},
 	}
 	for _, tt := range tests {
 		code, out := daemonMode(t, p.router, tt.env, tt.args...)
