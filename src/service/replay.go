@@ -174,9 +174,10 @@ func (s *replayStore) append(door string, key [32]byte, ts int64) {
 		return
 	}
 	if _, err := s.f.WriteString(l); err != nil {
-		s.log.Printf("error: SPA replay file %s: %v", s.path, err)
+		s.log.Printf("error: SPA replay file %s: %v (removed: the next start refuses packets stamped before it)", s.path, err)
 		s.f.Close()
 		s.f = nil
+		s.forget()
 		return
 	}
 	s.records++
@@ -231,17 +232,27 @@ func (s *replayStore) rewrite(lines []string) {
 		}
 	}
 	if err != nil {
-		s.log.Printf("error: SPA replay file %s: %v (accepted packets are not kept across restarts)", s.path, err)
+		s.log.Printf("error: SPA replay file %s: %v (removed: the next start refuses packets stamped before it)", s.path, err)
 		if s.f != nil {
 			s.f.Close()
 			s.f = nil
 		}
+		s.forget()
 		return
 	}
 	if s.f != nil {
 		s.f.Close()
 	}
 	s.f, s.records = f, len(lines)
+}
+
+// forget removes the journal once it can no longer be kept complete: a
+// journal missing accepted packets must not be trusted at the next start.
+// s.mu is held.
+func (s *replayStore) forget() {
+	if err := os.Remove(s.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		s.log.Printf("error: SPA replay file %s: %v", s.path, err)
+	}
 }
 
 // close closes the journal.
