@@ -296,10 +296,30 @@ func TestMailLimits(t *testing.T) {
 	if len(msgs) != 4 {
 		t.Fatalf("%d mails, want 4", len(msgs))
 	}
-	// Each mail counts what was left out since the one before.
-	for i, want := range []string{"", "(1 earlier notifications", "", "(1 earlier notifications"} {
-		if got := strings.Contains(msgs[i].Body, "earlier notifications"); got != (want != "") || !strings.Contains(msgs[i].Body, want) {
-			t.Fatalf("mail %d does not count what was left out (want %q):\n%s", i, want, msgs[i].Body)
+	// Each mail counts what was left out since the one before. The mail
+	// workers send in any order: each mail is found by its address and
+	// time.
+	for _, w := range []struct {
+		src   string
+		after time.Duration
+		want  string
+	}{
+		{"198.51.100.1", 0, ""},
+		{"198.51.100.2", 2 * time.Minute, "(1 earlier notifications"},
+		{"198.51.100.3", 3 * time.Minute, ""},
+		{"198.51.100.1", 61 * time.Minute, "(1 earlier notifications"},
+	} {
+		var body string
+		for _, m := range msgs {
+			if strings.Contains(m.Body, "Address: "+w.src+"\n") && strings.Contains(m.Body, "Time:    "+t0.Add(w.after).UTC().String()) {
+				body = m.Body
+			}
+		}
+		if body == "" {
+			t.Fatalf("no mail for %s at +%v among:\n%v", w.src, w.after, msgs)
+		}
+		if got := strings.Contains(body, "earlier notifications"); got != (w.want != "") || !strings.Contains(body, w.want) {
+			t.Fatalf("the mail for %s at +%v does not count what was left out (want %q):\n%s", w.src, w.after, w.want, body)
 		}
 	}
 	if st := a.Stats(); st.MailsSuppressed != 2 || st.Mails != 4 {
