@@ -19,9 +19,10 @@ var ErrGone = errors.New("spawner: gone")
 // Client is the daemon's end: a Starter whose children the spawner
 // starts. It is safe for concurrent use.
 type Client struct {
-	fd   int
-	null *os.File
-	proc *exec.Cmd // the spawner
+	fd      int
+	null    *os.File
+	proc    *exec.Cmd // the spawner
+	warning string    // what the spawner could not do at its start
 
 	wmu sync.Mutex // one message at a time
 
@@ -81,14 +82,12 @@ func Launch(argv []string) (*Client, error) {
 	if err == nil && (hello.kind != msgStarted || hello.id != 0) {
 		err = errMalformed
 	}
-	if err == nil && hello.err != "" {
-		err = errors.New(hello.err)
-	}
 	if err != nil {
 		unix.Close(c.fd)
 		null.Close()
 		return nil, fmt.Errorf("spawner: %w", err)
 	}
+	c.warning = hello.err
 	go c.read()
 	return c, nil
 }
@@ -164,6 +163,10 @@ func (c *Client) read() {
 		close(c.died)
 	}
 }
+
+// Warning returns what the spawner could not do when it started (give up
+// the capabilities it does not need, in a cgo build), or "".
+func (c *Client) Warning() string { return c.warning }
 
 // Pid returns the spawner's process id.
 func (c *Client) Pid() int { return c.proc.Process.Pid }

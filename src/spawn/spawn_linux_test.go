@@ -182,8 +182,15 @@ func TestSpawnerPrivileges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// kill (5), setgid (6), setuid (7)
-	if capLine(string(st), "CapEff") != "00000000000000e0" || capLine(string(st), "CapPrm") != "00000000000000e0" || capLine(string(st), "CapBnd") != full {
+	if w := c.Warning(); w != "" {
+		// A race (cgo) build cannot change the capabilities of every
+		// thread: the spawner says so and runs on.
+		if !raceEnabled {
+			t.Fatalf("spawner: %s", w)
+		}
+		t.Logf("spawner (race build): %s", w)
+	} else if capLine(string(st), "CapEff") != "00000000000000e0" || capLine(string(st), "CapPrm") != "00000000000000e0" || capLine(string(st), "CapBnd") != full {
+		// kill (5), setgid (6), setuid (7)
 		t.Fatalf("the spawner's capabilities:\n%s", st)
 	}
 	t.Logf("spawner: CapEff %s CapPrm %s CapBnd %s", capLine(string(st), "CapEff"), capLine(string(st), "CapPrm"), capLine(string(st), "CapBnd"))

@@ -242,6 +242,9 @@ func serve(f flags, cfg *config.Config, stdout, stderr io.Writer, sigs chan os.S
 		}
 		defer sp.Close()
 		starter = sp
+		if w := sp.Warning(); w != "" {
+			log.Printf("warning: spawner: %s", w)
+		}
 	}
 	var group *capture.Group
 	svc, err := service.New(service.Options{
