@@ -140,6 +140,34 @@ func TestStarters(t *testing.T) {
 	}
 }
 
+// TestSpawnerSignals: the daemon's signals do not end the spawner (a
+// firewall hook sends SIGUSR2 to every pidof knockd, which includes it).
+func TestSpawnerSignals(t *testing.T) {
+	c := launch(t)
+	for _, sig := range []syscall.Signal{syscall.SIGUSR2, syscall.SIGUSR1, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT} {
+		if err := syscall.Kill(c.Pid(), sig); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(100 * time.Millisecond)
+	// A child gets the default actions back.
+	out, ws := run(t, c, Cmd{Args: []string{"/bin/sh", "-c", "grep -E '^Sig(Ign|Cgt)' /proc/self/status"}}, "")
+	if ws != 0 || statusMask(out, "SigIgn")&(1<<(syscall.SIGTERM-1)|1<<(syscall.SIGUSR2-1)) != 0 {
+		t.Fatalf("child after the signals: %v\n%s", StatusError(ws), out)
+	}
+	select {
+	case <-c.Died():
+		t.Fatalf("the spawner died: %v", c.Err())
+	default:
+	}
+}
+
+// statusMask returns a hexadecimal mask of a /proc status file.
+func statusMask(status, name string) uint64 {
+	v, _ := strconv.ParseUint(capLine(status, name), 16, 64)
+	return v
+}
+
 // TestSpawnerGone: when the spawner dies, Died is closed, a running
 // child's wait ends with ErrGone, and nothing more starts.
 func TestSpawnerGone(t *testing.T) {
