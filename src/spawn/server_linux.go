@@ -1,7 +1,6 @@
 package spawn
 
 import (
-	"errors"
 	"os"
 	"os/signal"
 	"sync"
@@ -9,6 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/knockd-go/knockd-go/src/internal/errs"
 	"github.com/knockd-go/knockd-go/src/privs"
 )
 
@@ -134,8 +134,7 @@ func (s *server) start(req request, files []*os.File) {
 	c.Stdin, c.Stdout, c.Stderr = files[0], files[1], files[2]
 	p, err := Direct{}.Start(c)
 	if err != nil {
-		var errno syscall.Errno
-		errors.As(err, &errno)
+		errno, _ := errs.As[syscall.Errno](err)
 		s.send(reply{kind: msgStarted, id: req.id, errno: errno, err: err.Error()})
 		return
 	}
