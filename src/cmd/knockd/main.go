@@ -270,7 +270,7 @@ func serve(f flags, cfg *config.Config, stdout, stderr io.Writer, sigs chan os.S
 	log.Printf("starting up, listening on %s", strings.Join(devicesOf(svc), " "))
 	runErr := make(chan error, 1)
 	go func() { runErr <- svc.Run(ctx) }()
-	spawnErr := make(chan error, 1)
+	spawnDied := make(chan struct{})
 	if sp != nil {
 		// Without the spawner no command runs, not even a stop command:
 		// stop (exit 1), and let procd start knockd again with a new
@@ -278,7 +278,8 @@ func serve(f flags, cfg *config.Config, stdout, stderr io.Writer, sigs chan os.S
 		go func() {
 			select {
 			case <-sp.Died():
-				spawnErr <- fmt.Errorf("%w: stopping (door commands and mail cannot run)", sp.Err())
+				log.Printf("error: %v: stopping (door commands and mail cannot run)", sp.Err())
+				close(spawnDied)
 				cancel()
 			case <-ctx.Done():
 			}
@@ -287,8 +288,8 @@ func serve(f flags, cfg *config.Config, stdout, stderr io.Writer, sigs chan os.S
 	// stopErr is why the daemon stops: the spawner's end, else err.
 	stopErr := func(err error) error {
 		select {
-		case e := <-spawnErr:
-			return e
+		case <-spawnDied:
+			return sp.Err()
 		default:
 			return err
 		}
@@ -376,11 +377,14 @@ func serve(f flags, cfg *config.Config, stdout, stderr io.Writer, sigs chan os.S
 		}
 	}()
 
-	err = stopErr(<-runErr)
+	err = <-runErr
 	cancel()
 	<-srvDone // the socket is removed
 	shutdown(svc)
 	log.Printf("shutting down")
+	if err := stopErr(nil); err != nil {
+		return 1 // logged when the spawner died
+	}
 	if err != nil {
 		log.Printf("error: %v", err)
 		return 1

@@ -2,9 +2,11 @@ package e2e
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -261,13 +263,7 @@ func TestBoundingSet(t *testing.T) {
 	d.mustSee("capabilities kept: net_raw net_admin (bounding set too); children are started by the spawner (pid ", wait)
 	status := daemonCaps(t, d.daemonPid(t))
 	t.Logf("daemon: %s", grepLines(status, "Cap"))
-	out := d.out.String()
-	i := strings.Index(out, "started by the spawner (pid ") + len("started by the spawner (pid ")
-	spid, err := strconv.Atoi(out[i : i+strings.IndexByte(out[i:], ')')])
-	if err != nil {
-		t.Fatalf("spawner pid: %v\n%s", err, out)
-	}
-	sst, err := os.ReadFile("/proc/" + strconv.Itoa(spid) + "/status")
+	sst, err := os.ReadFile("/proc/" + strconv.Itoa(spawnerPid(t, d)) + "/status")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -304,4 +300,47 @@ func TestBoundingSet(t *testing.T) {
 	}
 	// The daemon still has net_raw and net_admin alone.
 	daemonCaps(t, d.daemonPid(t))
+}
+
+// spawnerPid returns the pid of the spawner of a knockd run with -D.
+func spawnerPid(t *testing.T, d *proc) int {
+	t.Helper()
+	const at = "children are started by the spawner (pid "
+	d.mustSee(at, wait)
+	out := d.out.String()
+	i := strings.Index(out, at) + len(at)
+	pid, err := strconv.Atoi(out[i : i+strings.IndexByte(out[i:], ')')])
+	if err != nil {
+		t.Fatalf("spawner pid: %v\n%s", err, out)
+	}
+	return pid
+}
+
+// TestSpawnerDies: when the spawner is killed, knockd says so once and
+// exits 1 (procd starts it again), naming the stop command it could not
+// run.
+func TestSpawnerDies(t *testing.T) {
+	p := newPair(t)
+	conf := filepath.Join(t.TempDir(), "knockd.conf")
+	os.WriteFile(conf, []byte("[options]\n  firewall = none\n[d]\n  sequence = 7000,8000\n  start_command = /bin/true %IP%\n  stop_command = /bin/true stop %IP%\n  cmd_timeout = 3600\n"), 0o600)
+	d := start(t, p.router, bin.knockd, "-i", p.rdev, "-c", conf, "-v", "-D")
+	spid := spawnerPid(t, d)
+	testenv.In(t, p.host, bin.knock, p.raddr4, "7000", "8000")
+	d.mustSee("d: running command: /bin/true "+p.haddr4, wait)
+	time.Sleep(200 * time.Millisecond) // the start command ends; its stop command waits
+	syscall.Kill(spid, syscall.SIGKILL)
+	select {
+	case <-d.done:
+	case <-time.After(wait):
+		t.Fatalf("knockd still runs without its spawner:\n%s", d.out.String())
+	}
+	var ee *exec.ExitError
+	if !errors.As(d.err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("exit: %v\n%s", d.err, d.out.String())
+	}
+	if d.count("error: spawner: gone: stopping (door commands and mail cannot run)") != 1 ||
+		d.count("d: running command: /bin/true stop "+p.haddr4) != 1 || d.count("d: error: command could not start: spawner: gone") != 1 {
+		t.Fatalf("log:\n%s", d.out.String())
+	}
+	t.Logf("log:\n%s", d.out.String())
 }
