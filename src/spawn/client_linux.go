@@ -50,8 +50,10 @@ type startResult struct {
 // group of its own (a terminal's ^C is for the daemon) and the socket
 // pair's end as descriptor 3.
 func Launch(argv []string) (*Client, error) {
+	args0 := ""
 	if len(argv) == 0 {
-		argv = []string{"/proc/self/exe", "spawner"}
+		// ps shows "/usr/sbin/knockd spawner".
+		argv, args0 = []string{"/proc/self/exe", "spawner"}, os.Args[0]
 	}
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -65,6 +67,9 @@ func Launch(argv []string) (*Client, error) {
 		return nil, fmt.Errorf("spawner: %w", err)
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
+	if args0 != "" {
+		cmd.Args[0] = args0
+	}
 	cmd.Env = append(os.Environ(), envFD+"=1")
 	cmd.ExtraFiles = []*os.File{theirs}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
