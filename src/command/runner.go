@@ -15,9 +15,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/knockd-go/knockd-go/src/internal/errs"
 	"github.com/knockd-go/knockd-go/src/logx"
-	"github.com/knockd-go/knockd-go/src/privs"
+	"github.com/knockd-go/knockd-go/src/spawn"
 )
 
 // State is what became of a command.
@@ -71,11 +70,13 @@ type Runner struct {
 	slots chan struct{}
 	null  *os.File // /dev/null, opened once: every exec would open it three times
 	cred  *syscall.Credential
+	env   []string
+	start spawn.Starter
 
 	mu      sync.Mutex
 	perDoor map[string]int // running start commands per door
 	pending map[*pendingStop]struct{}
-	running map[*exec.Cmd]bool // running commands; true for stop commands
+	running map[spawn.Process]bool // running commands; true for stop commands
 	closing bool
 	wg      sync.WaitGroup
 }
@@ -98,6 +99,9 @@ type Options struct {
 	// Credential, when set, runs commands as that user and group, with
 	// no_new_privs (they cannot gain privileges through setuid programs).
 	Credential *syscall.Credential
+	// Starter starts the commands (the spawner, where knockd runs as
+	// root); nil starts them from this process.
+	Starter spawn.Starter
 }
 
 // NewRunner returns a runner.
@@ -105,10 +109,13 @@ func NewRunner(o Options) *Runner {
 	if o.Max < 1 {
 		o.Max = 1
 	}
-	null, _ := os.OpenFile(os.DevNull, os.O_RDWR, 0) // nil on failure: exec opens it itself
+	if o.Starter == nil {
+		o.Starter = spawn.Direct{}
+	}
+	null, _ := os.OpenFile(os.DevNull, os.O_RDWR, 0) // nil on failure: the starter opens it itself
 	return &Runner{log: o.Log, lim: o.Limit, shell: "/bin/sh", slots: make(chan struct{}, o.Max), null: null,
-		cred: o.Credential, pending: map[*pendingStop]struct{}{}, running: map[*exec.Cmd]bool{},
-		perDoor: map[string]int{}}
+		cred: o.Credential, env: os.Environ(), start: o.Starter, pending: map[*pendingStop]struct{}{},
+		running: map[spawn.Process]bool{}, perDoor: map[string]int{}}
 }
 
 // printf logs a line of door, within the door's budget.
@@ -225,45 +232,35 @@ func (r *Runner) Running() int {
 }
 
 // begin logs and starts a command; it logs why when it could not start.
-func (r *Runner) begin(door, cmd string, isStop bool) (*exec.Cmd, error) {
+func (r *Runner) begin(door, cmd string, isStop bool) (spawn.Process, error) {
 	r.printf(door, "%s: running command: %s", door, cmd)
 	c := command(r.shell, cmd)
-	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if r.null != nil {
-		c.Stdin, c.Stdout, c.Stderr = r.null, r.null, r.null
-	}
-	start := c.Start
-	if r.cred != nil {
-		c.SysProcAttr.Credential = r.cred
-		start = func() error { return privs.StartUnprivileged(c) }
-	}
-	if err := start(); err != nil {
+	c.Env, c.Cred, c.NoNewPrivs = r.env, r.cred, r.cred != nil
+	c.Stdin, c.Stdout, c.Stderr = r.null, r.null, r.null
+	p, err := r.start.Start(c)
+	if err != nil {
 		r.log.Printf("%s: error: command could not start: %v", door, err)
 		return nil, err
 	}
 	r.mu.Lock()
-	r.running[c] = isStop
+	r.running[p] = isStop
 	r.mu.Unlock()
-	return c, nil
+	return p, nil
 }
 
 // finish waits for a started command and logs how it ended.
-func (r *Runner) finish(door string, c *exec.Cmd) {
-	err := c.Wait()
+func (r *Runner) finish(door string, p spawn.Process) {
+	ws, err := p.Wait()
 	r.mu.Lock()
-	delete(r.running, c)
+	delete(r.running, p)
 	r.mu.Unlock()
-	ee, isExit := errs.As[*exec.ExitError](err)
 	switch {
-	case err == nil:
-	case isExit:
-		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			r.printf(door, "%s: command killed by signal %d", door, ws.Signal())
-			return
-		}
-		r.printf(door, "%s: command returned non-zero status code (%d)", door, ee.ExitCode())
-	default:
+	case err != nil:
 		r.printf(door, "%s: error: command failed: %v", door, err)
+	case ws.Signaled():
+		r.printf(door, "%s: command killed by signal %d", door, ws.Signal())
+	case ws.ExitStatus() != 0:
+		r.printf(door, "%s: command returned non-zero status code (%d)", door, ws.ExitStatus())
 	}
 }
 
@@ -308,10 +305,12 @@ const ShutdownGrace = 3 * time.Second
 func (r *Runner) killStarts() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for c, isStop := range r.running {
-		if !isStop && c.Process != nil {
-			r.log.Printf("killing start command still running at shutdown (pid %d)", c.Process.Pid)
-			_ = syscall.Kill(-c.Process.Pid, syscall.SIGKILL)
+	for p, isStop := range r.running {
+		if !isStop {
+			r.log.Printf("killing start command still running at shutdown (pid %d)", p.Pid())
+			if err := p.Kill(); err != nil {
+				r.log.Printf("error: %v", err)
+			}
 		}
 	}
 }
@@ -320,19 +319,17 @@ func (r *Runner) killStarts() {
 // `/bin/sh -c cmd`; a command made only of plain words (no quotes,
 // variables, redirections or other shell syntax) means the same without a
 // shell, so it is executed directly, saving a fork and exec per knock.
-func command(shell, cmd string) *exec.Cmd {
+func command(shell, cmd string) spawn.Cmd {
 	if plain(cmd) {
 		f := strings.Fields(cmd)
 		if strings.HasPrefix(f[0], "/") {
-			return exec.Command(f[0], f[1:]...)
+			return spawn.Cmd{Path: f[0], Args: f}
 		}
 		if p, err := exec.LookPath(f[0]); err == nil {
-			c := exec.Command(p, f[1:]...)
-			c.Args[0] = f[0]
-			return c
+			return spawn.Cmd{Path: p, Args: f}
 		}
 	}
-	return exec.Command(shell, "-c", cmd)
+	return spawn.Cmd{Path: shell, Args: []string{shell, "-c", cmd}}
 }
 
 // plain reports whether cmd contains nothing a shell would interpret

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"os"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/knockd-go/knockd-go/src/logx"
+	"github.com/knockd-go/knockd-go/src/spawn"
 )
 
 func eventually(t *testing.T, limit time.Duration, cond func() bool) {
@@ -170,4 +172,115 @@ func TestCredential(t *testing.T) {
 	if string(b) != "65534\nNoNewPrivs:\t1\n" {
 		t.Fatalf("command ran as %q", b)
 	}
+}
+
+// fakeStarter records what it is asked to start; its children end when
+// told to, or when killed.
+type fakeStarter struct {
+	mu    sync.Mutex
+	cmds  []spawn.Cmd
+	procs []*fakeProc
+	err   error // returned by Start when set
+}
+
+type fakeProc struct {
+	pid    int
+	end    chan syscall.WaitStatus
+	err    error // returned by Wait
+	killed chan struct{}
+}
+
+func (f *fakeStarter) Start(c spawn.Cmd) (spawn.Process, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.cmds = append(f.cmds, c)
+	if f.err != nil {
+		return nil, f.err
+	}
+	p := &fakeProc{pid: 100 + len(f.procs), end: make(chan syscall.WaitStatus, 1), killed: make(chan struct{})}
+	f.procs = append(f.procs, p)
+	return p, nil
+}
+
+func (f *fakeStarter) proc(i int) *fakeProc {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if i >= len(f.procs) {
+		return nil
+	}
+	return f.procs[i]
+}
+
+func (p *fakeProc) Pid() int { return p.pid }
+func (p *fakeProc) Wait() (syscall.WaitStatus, error) {
+	select {
+	case ws := <-p.end:
+		return ws, p.err
+	case <-p.killed:
+		return syscall.WaitStatus(syscall.SIGKILL), nil
+	}
+}
+func (p *fakeProc) Kill() error { close(p.killed); return nil }
+
+// TestStarter: commands go to the injected starter as they would run
+// (argv, user, no_new_privs, /dev/null, the environment); their ends are
+// logged; a start command still running at shutdown is killed by group.
+func TestStarter(t *testing.T) {
+	t.Parallel()
+	log, rec := logx.NewRecorder(false)
+	fs := &fakeStarter{}
+	cred := &syscall.Credential{Uid: 65534, Gid: 65534}
+	r := NewRunner(Options{Max: 4, Log: log, Starter: fs, Credential: cred})
+	tests := []struct {
+		cmd  string
+		args []string
+		end  syscall.WaitStatus
+		err  error
+		log  string
+	}{
+		{"/bin/echo %IP%", []string{"/bin/echo", "1.2.3.4"}, 3 << 8, nil, "d: command returned non-zero status code (3)"},
+		{"echo %IP% > /dev/null", []string{"/bin/sh", "-c", "echo 1.2.3.4 > /dev/null"}, syscall.WaitStatus(syscall.SIGTERM), nil, "d: command killed by signal 15"},
+		{"/bin/true", []string{"/bin/true"}, 0, errors.New("spawner: gone"), "d: error: command failed: spawner: gone"},
+	}
+	for i, tt := range tests {
+		if o := r.Start("d", "1.2.3.4", tt.cmd, "", 0); o.State != Started {
+			t.Fatalf("%s: %v", tt.cmd, o)
+		}
+		c := fs.cmds[i]
+		if strings.Join(c.Args, "|") != strings.Join(tt.args, "|") || c.Path != tt.args[0] || c.Cred != cred || !c.NoNewPrivs ||
+			c.Stdin == nil || c.Stdout == nil || c.Stderr == nil || len(c.Env) == 0 {
+			t.Fatalf("%s: started %+v", tt.cmd, c)
+		}
+		p := fs.proc(i)
+		p.err = tt.err
+		p.end <- tt.end
+		eventually(t, 5*time.Second, func() bool { return rec.Has(tt.log) })
+	}
+	fs.mu.Lock()
+	fs.err = errors.New("spawner: gone")
+	fs.mu.Unlock()
+	if o := r.Start("d", "1.2.3.4", "/bin/true", "/bin/false", 0); o.State != Failed || o.String() != "failed to start: /bin/true: spawner: gone" {
+		t.Fatalf("refused start: %q", o)
+	}
+	fs.mu.Lock()
+	fs.err = nil
+	fs.mu.Unlock()
+	if testing.Short() {
+		return
+	}
+	// Still running at shutdown: killed after the grace, then its stop
+	// command runs.
+	r.Start("d", "5.6.7.8", "/bin/sleep 60", "/bin/stop %IP%", time.Hour)
+	eventually(t, 5*time.Second, func() bool { return r.Running() == 1 })
+	go func() { // the stop command ends at once
+		for fs.proc(4) == nil {
+			time.Sleep(5 * time.Millisecond)
+		}
+		fs.proc(4).end <- 0
+	}()
+	shutdown(r)
+	if !rec.Has("killing start command still running at shutdown (pid 103)") {
+		t.Fatalf("not killed: %q", rec.Lines())
+	}
+	eventually(t, 5*time.Second, func() bool { return rec.Has("d: running command: /bin/stop 5.6.7.8") })
 }

@@ -99,23 +99,6 @@ func (a *Actions) Commands(ipv6 bool) (start, stop string) {
 	return a.start, a.stop
 }
 
-// RootCommand returns the name of the first door of s that may run a
-// command as root (command_user is root, and the door has a start or
-// stop command, or takes SPA command messages), or "" if none may.
-func (s *Set) RootCommand() string {
-	if s.CommandUser != nil {
-		return ""
-	}
-	for _, d := range s.Doors {
-		a, b := d.Actions.Commands(false)
-		c, e := d.Actions.Commands(true)
-		if a != "" || b != "" || c != "" || e != "" || (d.SPA != nil && d.SPA.commands) {
-			return d.Name
-		}
-	}
-	return ""
-}
-
 // Any reports whether the door does anything besides its commands.
 func (a *Actions) Any() bool {
 	return !a.Grant.Empty() || len(a.Wake) > 0 || len(a.Notify) > 0
@@ -389,5 +372,5 @@ func compileSPA(c *config.Door, env Env) (*SPADoor, error) {
 		}
 		return nil, c.Errorf(key, "%v", err)
 	}
-	return &SPADoor{Port: s.Port, v: v, open: c.Open, forward: c.Forward, commands: s.AllowCommands}, nil
+	return &SPADoor{Port: s.Port, v: v, open: c.Open, forward: c.Forward}, nil
 }

@@ -12,11 +12,10 @@ import (
 
 // SPADoor checks the SPA packets of one door.
 type SPADoor struct {
-	Port     uint16 // UDP port
-	v        *spa.Verifier
-	open     []l4.Port
-	forward  []firewall.Forward
-	commands bool // takes command messages
+	Port    uint16 // UDP port
+	v       *spa.Verifier
+	open    []l4.Port
+	forward []firewall.Forward
 }
 
 // Request is what an authentic SPA packet asks for, within what its door

@@ -5,11 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os/exec"
+	"io"
+	"os"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/knockd-go/knockd-go/src/spawn"
 )
 
 const (
@@ -55,8 +58,11 @@ type Sendmail struct {
 	// nil means time.Now.
 	Now func() time.Time
 	// Credential, when set, runs the program as that user, with
-	// no_new_privs (Unix only).
+	// no_new_privs.
 	Credential *syscall.Credential
+	// Starter starts the program (the spawner, where knockd runs as
+	// root); nil starts it from this process.
+	Starter spawn.Starter
 }
 
 var _ Mailer = (*Sendmail)(nil)
@@ -88,24 +94,13 @@ func (s *Sendmail) Send(ctx context.Context, m Message) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
-	args := make([]string, 0, len(s.Args)+1+len(rcpts))
+	args := make([]string, 0, len(s.Args)+2+len(rcpts))
+	args = append(args, path)
 	args = append(args, s.Args...)
 	args = append(args, "-i")
 	args = append(args, rcpts...)
-	cmd := exec.CommandContext(ctx, path, args...)
-	cmd.Stdin = bytes.NewReader(data)
 	out := &limitedBuffer{max: maxOutput}
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.WaitDelay = waitDelay
-	killGroup(cmd)
-
-	if err = startAs(cmd, s.Credential); err == nil {
-		err = cmd.Wait()
-	}
-	if err != nil && errors.Is(err, exec.ErrWaitDelay) && cmd.ProcessState != nil && cmd.ProcessState.Success() {
-		// The program succeeded; something it left behind kept the pipes.
-		err = nil
-	}
+	err = s.run(ctx, spawn.Cmd{Path: path, Args: args, Env: os.Environ(), Cred: s.Credential, NoNewPrivs: s.Credential != nil}, data, out)
 	if err == nil {
 		return nil
 	}
@@ -116,6 +111,76 @@ func (s *Sendmail) Send(ctx context.Context, m Message) error {
 		return fmt.Errorf("%s: killed: %w%s", path, ctx.Err(), out.suffix())
 	}
 	return fmt.Errorf("%s: %w%s", path, err, out.suffix())
+}
+
+// run starts c in a process group of its own with data on its standard
+// input and its output in out, and waits for it to exit. When ctx ends
+// first, the whole group is killed, so helpers the program started (a
+// queue runner, a TLS helper) die with it. Output is awaited for at most
+// waitDelay after the program exited: something it left behind may hold
+// the pipe.
+func (s *Sendmail) run(ctx context.Context, c spawn.Cmd, data []byte, out io.Writer) error {
+	starter := s.Starter
+	if starter == nil {
+		starter = spawn.Direct{}
+	}
+	inR, inW, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer inW.Close()
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		inR.Close()
+		return err
+	}
+	defer outR.Close()
+	c.Stdin, c.Stdout, c.Stderr = inR, outW, outW
+	p, err := starter.Start(c)
+	inR.Close()
+	outW.Close()
+	if err != nil {
+		return err
+	}
+	go func() {
+		// A program that does not read its input gets EPIPE here, or the
+		// deferred close once it ended.
+		_, _ = inW.Write(data)
+		inW.Close()
+	}()
+	copied := make(chan struct{})
+	go func() {
+		_, _ = io.Copy(out, outR)
+		close(copied)
+	}()
+	type end struct {
+		ws  syscall.WaitStatus
+		err error
+	}
+	ended := make(chan end, 1)
+	go func() {
+		ws, err := p.Wait()
+		ended <- end{ws, err}
+	}()
+	var e end
+	select {
+	case e = <-ended:
+	case <-ctx.Done():
+		_ = p.Kill() // a spawner that is gone also ends the wait
+		e = <-ended
+	}
+	t := time.NewTimer(waitDelay)
+	defer t.Stop()
+	select {
+	case <-copied:
+	case <-t.C:
+		outR.Close() // the program succeeded or not; something it left behind kept the pipe
+		<-copied
+	}
+	if e.err != nil {
+		return e.err
+	}
+	return spawn.StatusError(e.ws)
 }
 
 // limitedBuffer keeps the first max bytes written to it and discards the

@@ -35,11 +35,11 @@ func Names(caps []int) string {
 // Keep reduces the capabilities of every thread of the process (effective,
 // permitted and inheritable) to caps, for good: the packet parser, the SPA
 // decryption and the rest of the daemon then run without the rest of
-// root's power. The bounding set is left alone, so a door command run as
-// root still gets root's capabilities when it executes (knockd's way;
-// command_user restricts it). It does nothing unless the process runs as
-// root, and fails where the Go runtime cannot change every thread (a cgo
-// build).
+// root's power. The bounding set is left alone (see Bound): a program
+// the process runs as root afterwards gets the bounding set's
+// capabilities when it executes. It does nothing unless the process runs
+// as root, and fails where the Go runtime cannot change every thread (a
+// cgo build).
 func Keep(caps ...int) error {
 	if os.Geteuid() != 0 {
 		return nil
@@ -62,8 +62,8 @@ func Keep(caps ...int) error {
 // Bound removes from the bounding set of every thread the capabilities
 // not in caps, for good: no program the daemon runs afterwards, even as
 // root, gets more than caps. Call it before Keep (it needs CAP_SETPCAP),
-// and only when no child must be root in full (door commands run as
-// root). It does nothing unless the process runs as root.
+// once whatever must start children as root in full (the spawner) runs.
+// It does nothing unless the process runs as root.
 func Bound(caps ...int) error {
 	if os.Geteuid() != 0 {
 		return nil

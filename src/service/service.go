@@ -7,7 +7,6 @@ package service
 
 import (
 	"context"
-	"fmt"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -25,6 +24,7 @@ import (
 	"github.com/knockd-go/knockd-go/src/logx"
 	"github.com/knockd-go/knockd-go/src/mail"
 	"github.com/knockd-go/knockd-go/src/privs"
+	"github.com/knockd-go/knockd-go/src/spawn"
 	"github.com/knockd-go/knockd-go/src/wake"
 )
 
@@ -48,8 +48,12 @@ type Options struct {
 	// Mailer makes the mailer of a configuration (a Sendmail running the
 	// sendmail option as sendmail_user).
 	Mailer func(*door.Set) mail.Mailer
-	Now    func() time.Time
-	Lookup func(netip.Addr) string
+	// Starter starts door commands and the sendmail program: the
+	// spawner where knockd runs as root; nil starts them from this
+	// process.
+	Starter spawn.Starter
+	Now     func() time.Time
+	Lookup  func(netip.Addr) string
 	// ReassertEvery is how often active grants are checked against a
 	// firewall reload (2 s); FirewallRetry how often a firewall that is not
 	// up yet is tried again (2 s).
@@ -75,7 +79,6 @@ type Service struct {
 	mu      sync.Mutex // held while reloading
 	cfg     *config.Config
 	set     *door.Set
-	bounded bool // the bounding set was narrowed: no root commands
 	fw      *fw
 	acts    *action.Actions
 	replays *replayStore
@@ -103,7 +106,7 @@ func New(o Options, cfg *config.Config) (*Service, error) {
 		o.Waker = &wake.Raw{}
 	}
 	if o.Mailer == nil {
-		o.Mailer = sendmail
+		o.Mailer = func(set *door.Set) mail.Mailer { return sendmail(set, o.Starter) }
 	}
 	if o.ReassertEvery == 0 {
 		o.ReassertEvery = 2 * time.Second
@@ -126,7 +129,7 @@ func New(o Options, cfg *config.Config) (*Service, error) {
 	}
 	s.fw = f
 	s.lines = daemon.DoorLines(o.Log, o.Now)
-	s.runner = command.NewRunner(command.Options{Max: cfg.Options.MaxChildren, Log: o.Log, Limit: s.lines, Credential: set.CommandUser})
+	s.runner = command.NewRunner(command.Options{Max: cfg.Options.MaxChildren, Log: o.Log, Limit: s.lines, Credential: set.CommandUser, Starter: o.Starter})
 	s.acts = s.newActions(set)
 	s.d, err = daemon.New(set, daemon.Options{
 		Log:         o.Log,
@@ -213,11 +216,11 @@ func (s *Service) newActions(set *door.Set) *action.Actions {
 }
 
 // sendmail is the production mailer: the sendmail option's program, run
-// as sendmail_user, with the envelope sender of mail_from (busybox
+// as sendmail_user by st, with the envelope sender of mail_from (busybox
 // sendmail needs it).
-func sendmail(set *door.Set) mail.Mailer {
+func sendmail(set *door.Set, st spawn.Starter) mail.Mailer {
 	o := set.Options
-	m := &mail.Sendmail{Path: o.Sendmail, Credential: set.SendmailUser}
+	m := &mail.Sendmail{Path: o.Sendmail, Credential: set.SendmailUser, Starter: st}
 	if o.MailFrom.Addr != "" {
 		m.Args = []string{"-f", o.MailFrom.Addr}
 	}
@@ -243,12 +246,6 @@ func (s *Service) Reload() error {
 		set, err = s.compile(cfg)
 	}
 	if err != nil {
-		s.log.Printf("error: %v", err)
-		s.log.Printf("config not reloaded: keeping the running configuration")
-		return err
-	}
-	if d := set.RootCommand(); s.bounded && d != "" {
-		err := fmt.Errorf("door %s runs commands as root (command_user root), which knockd gave up when it started without such doors: restart knockd, or set command_user", d)
 		s.log.Printf("error: %v", err)
 		s.log.Printf("config not reloaded: keeping the running configuration")
 		return err
@@ -351,31 +348,23 @@ func (s *Service) Shutdown(ctx context.Context) {
 }
 
 // Capabilities returns the capabilities the daemon needs: raw packets
-// and the firewall, and switching users when a child runs as another.
+// and the firewall. Children are the starter's (the spawner, which keeps
+// what switching users and running commands as root need).
 func (s *Service) Capabilities() []int {
-	caps := []int{privs.NetRaw, privs.NetAdmin}
-	if s.set.SendmailUser != nil || s.set.CommandUser != nil {
-		caps = append(caps, privs.SetUID, privs.SetGID, privs.Kill)
-	}
-	return caps
+	return []int{privs.NetRaw, privs.NetAdmin}
 }
 
-// DropPrivileges keeps only Capabilities, on every thread. When no door
-// runs a command as root, the bounding set goes too: nothing the daemon
-// starts can be root in full again (the firewall tools get net_admin and
-// net_raw), and a reload that would need it is refused. It returns the
-// capabilities kept and whether the bounding set was narrowed.
-func (s *Service) DropPrivileges() ([]int, bool, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// DropPrivileges keeps only Capabilities, on every thread, and narrows
+// the bounding set to them: nothing the daemon itself runs afterwards
+// can be root in full again (the firewall tools get net_admin and
+// net_raw). Call it once the sockets and the firewall are set up, after
+// starting the spawner. It returns the capabilities kept.
+func (s *Service) DropPrivileges() ([]int, error) {
 	caps := s.Capabilities()
-	if s.set.RootCommand() == "" {
-		if err := privs.Bound(caps...); err != nil {
-			return nil, false, err
-		}
-		s.bounded = true
+	if err := privs.Bound(caps...); err != nil {
+		return nil, err
 	}
-	return caps, s.bounded, privs.Keep(caps...)
+	return caps, privs.Keep(caps...)
 }
 
 // Devices returns the capture devices.

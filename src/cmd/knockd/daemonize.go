@@ -39,6 +39,7 @@ func readyReporter() *os.File {
 	if fd != "3" {
 		return nil
 	}
+	syscall.CloseOnExec(3) // for the daemon alone: not its children's
 	return os.NewFile(3, "ready")
 }
 

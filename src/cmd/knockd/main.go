@@ -27,6 +27,7 @@ import (
 	"github.com/knockd-go/knockd-go/src/privs"
 	"github.com/knockd-go/knockd-go/src/rotate"
 	"github.com/knockd-go/knockd-go/src/service"
+	"github.com/knockd-go/knockd-go/src/spawn"
 	"github.com/knockd-go/knockd-go/src/version"
 )
 
@@ -88,6 +89,8 @@ firewall reload, USR1 logs counters, TERM and INT stop.
 `
 
 func main() {
+	// The spawner is this binary too (see serve).
+	spawn.Main()
 	// Catch signals first: procd or a firewall hook may send a signal
 	// right after a (re)start, before the daemon is ready; it is then
 	// handled once the daemon runs instead of killing the process.
@@ -227,6 +230,22 @@ func serve(f flags, cfg *config.Config, stdout, stderr io.Writer, sigs chan os.S
 		}
 		defer os.Remove(pidfile)
 	}
+	// Children are started by a spawner that keeps root's privileges,
+	// started now while the process has them all: the daemon, which
+	// parses packets, gives them up once its sockets are open.
+	var sp *spawn.Client
+	var starter spawn.Starter
+	if os.Geteuid() == 0 {
+		if sp, err = spawn.Launch(nil); err != nil {
+			fmt.Fprintf(stderr, "knockd: %v\n", err)
+			return 1
+		}
+		defer sp.Close()
+		starter = sp
+		if w := sp.Warning(); w != "" {
+			log.Printf("warning: spawner: %s", w)
+		}
+	}
 	var group *capture.Group
 	svc, err := service.New(service.Options{
 		Load:       f.load,
@@ -240,6 +259,7 @@ func serve(f flags, cfg *config.Config, stdout, stderr io.Writer, sigs chan os.S
 		DeviceStatus: func() []control.Device { return deviceStatus(group)() },
 		Lookup:       lookup(f.r.Has('l')),
 		Version:      version.Version,
+		Starter:      starter,
 	}, cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "knockd: %v\n", err)
@@ -250,6 +270,30 @@ func serve(f flags, cfg *config.Config, stdout, stderr io.Writer, sigs chan os.S
 	log.Printf("starting up, listening on %s", strings.Join(devicesOf(svc), " "))
 	runErr := make(chan error, 1)
 	go func() { runErr <- svc.Run(ctx) }()
+	spawnDied := make(chan struct{})
+	if sp != nil {
+		// Without the spawner no command runs, not even a stop command:
+		// stop (exit 1), and let procd start knockd again with a new
+		// spawner, rather than run on with doors that cannot close.
+		go func() {
+			select {
+			case <-sp.Died():
+				log.Printf("error: %v: stopping (door commands and mail cannot run)", sp.Err())
+				close(spawnDied)
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+	}
+	// stopErr is why the daemon stops: the spawner's end, else err.
+	stopErr := func(err error) error {
+		select {
+		case <-spawnDied:
+			return sp.Err()
+		default:
+			return err
+		}
+	}
 	srvDone := make(chan struct{})
 	select {
 	case <-svc.Ready():
@@ -268,14 +312,10 @@ func serve(f flags, cfg *config.Config, stdout, stderr io.Writer, sigs chan os.S
 		}
 		// Everything that needs root is open: keep only what the daemon
 		// needs from now on.
-		if caps, bounded, err := svc.DropPrivileges(); err != nil {
+		if caps, err := svc.DropPrivileges(); err != nil {
 			log.Printf("warning: cannot drop capabilities (%v): running with root's", err)
-		} else if os.Geteuid() == 0 {
-			what := "door commands run as root in full"
-			if bounded {
-				what = "nothing it runs can regain root's other capabilities"
-			}
-			log.Debugf("capabilities kept: %s; %s", privs.Names(caps), what)
+		} else if sp != nil {
+			log.Debugf("capabilities kept: %s (bounding set too); children are started by the spawner (pid %d)", privs.Names(caps), sp.Pid())
 		}
 		if ready != nil {
 			fmt.Fprintln(ready, readyLine)
@@ -284,7 +324,7 @@ func serve(f flags, cfg *config.Config, stdout, stderr io.Writer, sigs chan os.S
 		}
 	case err := <-runErr:
 		shutdown(svc)
-		fmt.Fprintf(stderr, "knockd: %v\n", err)
+		fmt.Fprintf(stderr, "knockd: %v\n", stopErr(err))
 		return 1
 	}
 
@@ -342,6 +382,9 @@ func serve(f flags, cfg *config.Config, stdout, stderr io.Writer, sigs chan os.S
 	<-srvDone // the socket is removed
 	shutdown(svc)
 	log.Printf("shutting down")
+	if err := stopErr(nil); err != nil {
+		return 1 // logged when the spawner died
+	}
 	if err != nil {
 		log.Printf("error: %v", err)
 		return 1

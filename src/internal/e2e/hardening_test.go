@@ -2,9 +2,11 @@ package e2e
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -172,9 +174,9 @@ func TestSPAMaxTimeoutIsTheDuration(t *testing.T) {
 	}
 }
 
-// TestLeastPrivilege: the daemon keeps net_raw and net_admin (and what
-// running mail as nobody needs); the sendmail program runs as nobody with
-// no_new_privs; a command runs as command_user.
+// TestLeastPrivilege: the daemon keeps net_raw and net_admin and
+// nothing else, in its bounding set too; the sendmail program runs as
+// nobody with no_new_privs; a command runs as command_user.
 func TestLeastPrivilege(t *testing.T) {
 	r := newRouter(t, "")
 	dir := testenv.SharedDir(t)
@@ -185,19 +187,8 @@ func TestLeastPrivilege(t *testing.T) {
 	// Capabilities are dropped once every device is captured on, after
 	// the "listening on" line knockd waits for.
 	d.mustSee("capabilities kept:", wait)
-	status, err := os.ReadFile("/proc/" + strconv.Itoa(d.daemonPid(t)) + "/status")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// kill (5), setgid (6), setuid (7), net_admin (12), net_raw (13)
-	if !strings.Contains(string(status), "CapEff:\t00000000000030e0") || !strings.Contains(string(status), "CapPrm:\t00000000000030e0") {
-		t.Fatalf("the daemon's capabilities:\n%s", status)
-	}
-	// command_user is not root: nothing the daemon runs can be root in full.
-	if !strings.Contains(string(status), "CapBnd:\t00000000000030e0") {
-		t.Fatalf("the daemon's bounding set:\n%s", status)
-	}
-	t.Logf("daemon: %s", grepLines(string(status), "Cap"))
+	status := daemonCaps(t, d.daemonPid(t))
+	t.Logf("daemon: %s", grepLines(status, "Cap"))
 	testenv.In(t, r.host, bin.knock, r.raddr4, "7000", "8000")
 	if !fileAppears(filepath.Join(dir, "mail"), wait) || !fileAppears(filepath.Join(dir, "cmd"), wait) {
 		t.Fatalf("no mail or no command:\n%s", d.out.String())
@@ -206,10 +197,38 @@ func TestLeastPrivilege(t *testing.T) {
 	if !strings.HasPrefix(string(m), "65534\n") || !strings.Contains(string(m), "NoNewPrivs:\t1") || !strings.Contains(string(m), "CapEff:\t0000000000000000") {
 		t.Fatalf("sendmail ran as:\n%s", m)
 	}
+	t.Logf("sendmail: %s", strings.ReplaceAll(strings.TrimSpace(string(m)), "\n", "; "))
 	c, _ := os.ReadFile(filepath.Join(dir, "cmd"))
 	if string(c) != "65534\n" {
 		t.Fatalf("the command ran as uid %q", c)
 	}
+}
+
+// daemonCaps fails the test unless the effective, permitted and bounding
+// capability sets of the process pid are net_admin (12) and net_raw (13)
+// alone; it returns the process's status.
+func daemonCaps(t *testing.T, pid int) string {
+	t.Helper()
+	status, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, set := range []string{"CapEff", "CapPrm", "CapBnd"} {
+		if !strings.Contains(string(status), set+":\t0000000000003000\n") {
+			t.Fatalf("the daemon's %s is not net_raw and net_admin alone:\n%s", set, status)
+		}
+	}
+	return string(status)
+}
+
+// statusLine returns the value of a line of a /proc status file.
+func statusLine(status, name string) string {
+	for _, l := range strings.Split(status, "\n") {
+		if v, ok := strings.CutPrefix(l, name+":"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
 }
 
 func grepLines(s, prefix string) string {
@@ -228,48 +247,100 @@ func (p *proc) daemonPid(t *testing.T) int {
 	return p.cmd.Process.Pid
 }
 
-// TestBoundingSet: with no door running commands as root, the daemon gives
-// up root's other capabilities for good (bounding set), the firewall
-// still works, and a reload that adds a root command is refused, with the
-// running configuration kept; with such a door from the start, a command
-// is root in full (knockd's way).
+// TestBoundingSet: the daemon's bounding set is narrowed to net_raw and
+// net_admin whatever the doors run, and
+// children are the spawner's: it keeps setuid, setgid and kill and root's
+// bounding set, so a door command run as root (knockd's default) is root
+// in full, also one that a reload adds.
 func TestBoundingSet(t *testing.T) {
 	p := newPair(t)
 	dir := testenv.SharedDir(t)
+	own, _ := os.ReadFile("/proc/self/status")
+	full := statusLine(string(own), "CapBnd")
 	conf := filepath.Join(t.TempDir(), "knockd.conf")
-	os.WriteFile(conf, []byte("[options]\n  firewall = none\n[d]\n  sequence = 7000,8000\n  open = tcp/22\n"), 0o600)
+	os.WriteFile(conf, []byte(fmt.Sprintf("[options]\n  firewall = none\n[d]\n  sequence = 7000,8000\n  command = /bin/sh -c 'grep -E \"^Cap(Eff|Bnd)\" /proc/self/status > %s/cmd.tmp; mv %s/cmd.tmp %s/cmd'\n", dir, dir, dir)), 0o600)
 	d := start(t, p.router, bin.knockd, "-i", p.rdev, "-c", conf, "-v", "-D")
-	// (setuid, setgid and kill: the sendmail program runs as nobody)
-	d.mustSee("capabilities kept: net_raw net_admin setuid setgid kill; nothing it runs can regain", wait)
-	status, err := os.ReadFile("/proc/" + strconv.Itoa(d.daemonPid(t)) + "/status")
+	d.mustSee("capabilities kept: net_raw net_admin (bounding set too); children are started by the spawner (pid ", wait)
+	status := daemonCaps(t, d.daemonPid(t))
+	t.Logf("daemon: %s", grepLines(status, "Cap"))
+	sst, err := os.ReadFile("/proc/" + strconv.Itoa(spawnerPid(t, d)) + "/status")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(status), "CapEff:\t00000000000030e0") || !strings.Contains(string(status), "CapBnd:\t00000000000030e0") {
-		t.Fatalf("the daemon's capabilities:\n%s", status)
+	// kill (5), setgid (6), setuid (7); root's bounding set
+	if statusLine(string(sst), "CapEff") != "00000000000000e0" || statusLine(string(sst), "CapPrm") != "00000000000000e0" || statusLine(string(sst), "CapBnd") != full {
+		t.Fatalf("the spawner's capabilities (want CapBnd %s):\n%s", full, sst)
 	}
-	t.Logf("no root commands: %s", grepLines(string(status), "Cap"))
+	t.Logf("spawner: %s", grepLines(string(sst), "Cap"))
 
-	os.WriteFile(conf, []byte(fmt.Sprintf("[options]\n  firewall = none\n[d]\n  sequence = 7500,8500\n  command = /bin/sh -c 'grep CapEff /proc/self/status > %s/cmd'\n", dir)), 0o600)
-	d.signal(syscall.SIGHUP)
-	d.mustSee("door d runs commands as root (command_user root), which knockd gave up", wait)
-	d.mustSee("keeping the running configuration", wait)
-	testenv.In(t, p.host, bin.knock, p.raddr4, "7500", "8500")
-	time.Sleep(300 * time.Millisecond)
-	if _, err := os.Stat(filepath.Join(dir, "cmd")); err == nil {
-		t.Fatal("the refused configuration's command ran")
-	}
-
-	// Started with that door: the command is root in full.
-	d.stop(5 * time.Second)
-	d = start(t, p.router, bin.knockd, "-i", p.rdev, "-c", conf, "-v", "-D")
-	d.mustSee("capabilities kept: net_raw net_admin setuid setgid kill; door commands run as root in full", wait)
-	testenv.In(t, p.host, bin.knock, p.raddr4, "7500", "8500")
+	testenv.In(t, p.host, bin.knock, p.raddr4, "7000", "8000")
 	if !fileAppears(filepath.Join(dir, "cmd"), wait) {
 		t.Fatalf("no command:\n%s", d.out.String())
 	}
 	c, _ := os.ReadFile(filepath.Join(dir, "cmd"))
-	if strings.Contains(string(c), "00000000000030e0") {
-		t.Fatalf("a root command lost root's capabilities: %s", c)
+	if statusLine(string(c), "CapEff") != full || statusLine(string(c), "CapBnd") != full {
+		t.Fatalf("a root command lost root's capabilities (want %s): %s", full, c)
 	}
+	t.Logf("root door command: %s", strings.ReplaceAll(strings.TrimSpace(string(c)), "\n", "; "))
+
+	// A reload adding a door with a root command needs nothing new.
+	os.WriteFile(conf, []byte(fmt.Sprintf("[options]\n  firewall = none\n[d2]\n  sequence = 7500,8500\n  command = /bin/sh -c 'grep CapEff /proc/self/status > %s/cmd2.tmp; mv %s/cmd2.tmp %s/cmd2'\n", dir, dir, dir)), 0o600)
+	d.signal(syscall.SIGHUP)
+	d.mustSee("re-reading config file", wait)
+	testenv.In(t, p.host, bin.knock, p.raddr4, "7500", "8500")
+	if !fileAppears(filepath.Join(dir, "cmd2"), wait) {
+		t.Fatalf("no command after the reload:\n%s", d.out.String())
+	}
+	c, _ = os.ReadFile(filepath.Join(dir, "cmd2"))
+	if statusLine(string(c), "CapEff") != full {
+		t.Fatalf("the reloaded door's root command: %s", c)
+	}
+	if d.count("config not reloaded") != 0 {
+		t.Fatalf("reload refused:\n%s", d.out.String())
+	}
+	// The daemon still has net_raw and net_admin alone.
+	daemonCaps(t, d.daemonPid(t))
+}
+
+// spawnerPid returns the pid of the spawner of a knockd run with -D.
+func spawnerPid(t *testing.T, d *proc) int {
+	t.Helper()
+	const at = "children are started by the spawner (pid "
+	d.mustSee(at, wait)
+	out := d.out.String()
+	i := strings.Index(out, at) + len(at)
+	pid, err := strconv.Atoi(out[i : i+strings.IndexByte(out[i:], ')')])
+	if err != nil {
+		t.Fatalf("spawner pid: %v\n%s", err, out)
+	}
+	return pid
+}
+
+// TestSpawnerDies: when the spawner is killed, knockd says so once and
+// exits 1 (procd starts it again), naming the stop command it could not
+// run.
+func TestSpawnerDies(t *testing.T) {
+	p := newPair(t)
+	conf := filepath.Join(t.TempDir(), "knockd.conf")
+	os.WriteFile(conf, []byte("[options]\n  firewall = none\n[d]\n  sequence = 7000,8000\n  start_command = /bin/true %IP%\n  stop_command = /bin/true stop %IP%\n  cmd_timeout = 3600\n"), 0o600)
+	d := start(t, p.router, bin.knockd, "-i", p.rdev, "-c", conf, "-v", "-D")
+	spid := spawnerPid(t, d)
+	testenv.In(t, p.host, bin.knock, p.raddr4, "7000", "8000")
+	d.mustSee("d: running command: /bin/true "+p.haddr4, wait)
+	time.Sleep(200 * time.Millisecond) // the start command ends; its stop command waits
+	syscall.Kill(spid, syscall.SIGKILL)
+	select {
+	case <-d.done:
+	case <-time.After(wait):
+		t.Fatalf("knockd still runs without its spawner:\n%s", d.out.String())
+	}
+	var ee *exec.ExitError
+	if !errors.As(d.err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("exit: %v\n%s", d.err, d.out.String())
+	}
+	if d.count("error: spawner: gone: stopping (door commands and mail cannot run)") != 1 ||
+		d.count("d: running command: /bin/true stop "+p.haddr4) != 1 || d.count("d: error: command could not start: spawner: gone") != 1 {
+		t.Fatalf("log:\n%s", d.out.String())
+	}
+	t.Logf("log:\n%s", d.out.String())
 }

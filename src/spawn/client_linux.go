@@ -1,0 +1,302 @@
+package spawn
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// ErrGone is the error of a start, or of a wait, once the spawner is
+// gone.
+var ErrGone = errors.New("spawner: gone")
+
+// Client is the daemon's end: a Starter whose children the spawner
+// starts. It is safe for concurrent use.
+type Client struct {
+	fd      int
+	null    *os.File
+	proc    *exec.Cmd // the spawner
+	warning string    // what the spawner could not do at its start
+
+	wmu sync.Mutex // one message at a time
+
+	mu      sync.Mutex
+	nextID  uint32
+	starts  map[uint32]chan startResult
+	procs   map[uint32]*remote
+	gone    bool
+	closing bool
+	died    chan struct{} // closed when the spawner ends unasked
+	readErr error
+	closed  chan struct{} // closed when the reader returned
+}
+
+type startResult struct {
+	p   *remote
+	err error
+}
+
+// Launch starts the spawner: argv is the program and arguments that run
+// this binary again (nil: /proc/self/exe); its main calls Main first.
+// Call it while the process still has root's privileges, before it
+// gives them up. The spawner has /dev/null as stdin, stdout and stderr
+// (a -d parent waiting for the daemon's output is not held), a process
+// group of its own (a terminal's ^C is for the daemon) and the socket
+// pair's end as descriptor 3.
+func Launch(argv []string) (*Client, error) {
+	args0 := ""
+	if len(argv) == 0 {
+		// ps shows "/usr/sbin/knockd spawner".
+		argv, args0 = []string{"/proc/self/exe", "spawner"}, os.Args[0]
+	}
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("spawner: socketpair: %w", err)
+	}
+	theirs := os.NewFile(uintptr(fds[1]), "spawner")
+	defer theirs.Close()
+	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		unix.Close(fds[0])
+		return nil, fmt.Errorf("spawner: %w", err)
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	if args0 != "" {
+		cmd.Args[0] = args0
+	}
+	cmd.Env = append(os.Environ(), envFD+"=1")
+	cmd.ExtraFiles = []*os.File{theirs}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		unix.Close(fds[0])
+		null.Close()
+		return nil, fmt.Errorf("spawner: %w", err)
+	}
+	theirs.Close()
+	c := &Client{fd: fds[0], null: null, proc: cmd, starts: map[uint32]chan startResult{},
+		procs: map[uint32]*remote{}, died: make(chan struct{}), closed: make(chan struct{})}
+	go func() { _ = cmd.Wait() }()
+	// The spawner says hello once it has given up what it does not need.
+	hello, err := c.recv()
+	if err == nil && (hello.kind != msgStarted || hello.id != 0) {
+		err = errMalformed
+	}
+	if err != nil {
+		unix.Close(c.fd)
+		null.Close()
+		return nil, fmt.Errorf("spawner: %w", err)
+	}
+	c.warning = hello.err
+	go c.read()
+	return c, nil
+}
+
+// recv reads one message.
+func (c *Client) recv() (reply, error) {
+	buf := make([]byte, 2048)
+	for {
+		n, err := unix.Read(c.fd, buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return reply{}, err
+		}
+		if n == 0 {
+			return reply{}, ErrGone
+		}
+		return decodeReply(buf[:n])
+	}
+}
+
+// read dispatches the spawner's messages until it is gone.
+func (c *Client) read() {
+	defer close(c.closed)
+	var err error
+	for {
+		var r reply
+		if r, err = c.recv(); err != nil {
+			break
+		}
+		c.mu.Lock()
+		switch r.kind {
+		case msgStarted:
+			ch := c.starts[r.id]
+			delete(c.starts, r.id)
+			if ch == nil {
+				break
+			}
+			if r.err != "" {
+				ch <- startResult{err: &startError{msg: r.err, errno: r.errno}}
+				break
+			}
+			p := &remote{c: c, pid: r.pid, exited: make(chan struct{})}
+			c.procs[r.pid] = p
+			ch <- startResult{p: p}
+		case msgExited:
+			if p := c.procs[r.pid]; p != nil {
+				delete(c.procs, r.pid)
+				p.status = syscall.WaitStatus(r.status)
+				close(p.exited)
+			}
+		}
+		c.mu.Unlock()
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gone = true
+	if !errors.Is(err, ErrGone) {
+		err = fmt.Errorf("%w: %w", ErrGone, err)
+	}
+	c.readErr = err
+	for id, ch := range c.starts {
+		ch <- startResult{err: err}
+		delete(c.starts, id)
+	}
+	for pid, p := range c.procs {
+		p.err = err
+		close(p.exited)
+		delete(c.procs, pid)
+	}
+	if !c.closing {
+		close(c.died)
+	}
+}
+
+// Warning returns what the spawner could not do when it started (give up
+// the capabilities it does not need, in a cgo build), or "".
+func (c *Client) Warning() string { return c.warning }
+
+// Pid returns the spawner's process id.
+func (c *Client) Pid() int { return c.proc.Process.Pid }
+
+// Died is closed when the spawner ends without Close: nothing can be
+// started any more, and the children it started can no longer be waited
+// for or killed.
+func (c *Client) Died() <-chan struct{} { return c.died }
+
+// Err returns why the spawner is gone, or nil.
+func (c *Client) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.readErr
+}
+
+// Close ends the spawner (it exits when the socket closes; the children
+// it started keep running) and returns once the client has let go.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	c.closing = true
+	c.mu.Unlock()
+	err := unix.Shutdown(c.fd, unix.SHUT_RDWR)
+	<-c.closed
+	c.null.Close()
+	if cerr := unix.Close(c.fd); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// Start asks the spawner to start cmd.
+func (c *Client) Start(cmd Cmd) (Process, error) {
+	ch := make(chan startResult, 1)
+	c.mu.Lock()
+	if c.gone {
+		err := c.readErr
+		c.mu.Unlock()
+		return nil, err
+	}
+	c.nextID++
+	if c.nextID == 0 { // 0 is the hello's
+		c.nextID++
+	}
+	id := c.nextID
+	c.starts[id] = ch
+	c.mu.Unlock()
+	msg, err := request{kind: msgStart, id: id, cmd: cmd}.encode()
+	if err == nil {
+		files := [3]*os.File{cmd.Stdin, cmd.Stdout, cmd.Stderr}
+		fds := make([]int, 3)
+		for i, f := range files {
+			if f == nil {
+				f = c.null
+			}
+			fds[i] = int(f.Fd())
+		}
+		err = c.send(msg, unix.UnixRights(fds...))
+		runtime.KeepAlive(files)
+	}
+	if err != nil {
+		c.mu.Lock()
+		delete(c.starts, id)
+		c.mu.Unlock()
+		return nil, fmt.Errorf("spawner: %w", err)
+	}
+	r := <-ch
+	if r.err != nil {
+		return nil, r.err
+	}
+	return r.p, nil
+}
+
+func (c *Client) send(msg, oob []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	for {
+		err := unix.Sendmsg(c.fd, msg, oob, nil, 0)
+		if err != unix.EINTR {
+			return err
+		}
+	}
+}
+
+// startError is why the spawner could not start a child; it unwraps to
+// the error number (os.ErrNotExist for a missing program).
+type startError struct {
+	msg   string
+	errno syscall.Errno
+}
+
+func (e *startError) Error() string { return e.msg }
+
+func (e *startError) Unwrap() error {
+	if e.errno == 0 {
+		return nil
+	}
+	return e.errno
+}
+
+// remote is a child the spawner started.
+type remote struct {
+	c      *Client
+	pid    uint32
+	exited chan struct{}
+	status syscall.WaitStatus // set before exited is closed
+	err    error
+}
+
+func (p *remote) Pid() int { return int(p.pid) }
+
+func (p *remote) Wait() (syscall.WaitStatus, error) {
+	<-p.exited
+	return p.status, p.err
+}
+
+func (p *remote) Kill() error {
+	select {
+	case <-p.exited:
+		return nil
+	default:
+	}
+	msg, _ := request{kind: msgKill, pid: p.pid}.encode()
+	if err := p.c.send(msg, nil); err != nil {
+		return fmt.Errorf("spawner: %w", err)
+	}
+	return nil
+}
