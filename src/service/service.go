@@ -262,9 +262,11 @@ func (s *Service) Reload() error {
 		}
 		set.Devices = s.set.Devices
 	}
+	// sendmail_user goes with the actions, rebuilt below; these are kept
+	// by the runner and the match table from the start.
 	if cfg.Options.MaxChildren != s.cfg.Options.MaxChildren || cfg.Options.MaxAttempts != s.cfg.Options.MaxAttempts ||
-		cfg.Options.CommandUser != s.cfg.Options.CommandUser || cfg.Options.SendmailUser != s.cfg.Options.SendmailUser {
-		s.log.Printf("warning: max_children, max_attempts, command_user and sendmail_user changes need a restart")
+		cfg.Options.CommandUser != s.cfg.Options.CommandUser {
+		s.log.Printf("warning: max_children, max_attempts and command_user changes need a restart")
 	}
 	if kind := firewallKind(cfg, s.o.Detect); kind != s.fw.kind {
 		f, err := s.startFirewall(kind)

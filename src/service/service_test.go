@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -370,5 +371,27 @@ func TestReloadChangedDevicesKeepsDoorDevices(t *testing.T) {
 		if !r.rec.Has(a.String()+": any: OPEN SESAME") || r.rec.Has(a.String()+": wg: ") {
 			t.Fatalf("%q: a knock on eth0 did not open only the door of every device; log:\n%s", devs, r.rec.String())
 		}
+	}
+}
+
+// TestReloadWarnsOnlyForWhatNeedsARestart: sendmail_user is applied by a
+// reload (the actions are rebuilt); command_user needs a restart, and
+// the warning says so.
+func TestReloadWarnsOnlyForWhatNeedsARestart(t *testing.T) {
+	const conf = "[options]\n  sendmail_user = %s\n  command_user = %s\n[d]\n  sequence = 1,2,3\n  notify = root@localhost\n  command = true\n"
+	r := newSvc(t, fmt.Sprintf(conf, "root", "root"))
+	r.write(fmt.Sprintf(conf, "nobody", "root"))
+	if err := r.s.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if r.rec.Has("need a restart") {
+		t.Fatalf("a sendmail_user change warned of a restart:\n%s", r.rec.String())
+	}
+	r.write(fmt.Sprintf(conf, "nobody", "nobody"))
+	if err := r.s.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if !r.rec.Has("command_user changes need a restart") {
+		t.Fatalf("no warning for a command_user change:\n%s", r.rec.String())
 	}
 }
