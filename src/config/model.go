@@ -131,7 +131,8 @@ type Options struct {
 	MaxAttempts int          // cap of the attempt table
 	MaxChildren int          // cap of concurrently running commands
 	Enabled     bool
-	// SPAReplayFile keeps the SPA replay caches across restarts.
+	// SPAReplayFile keeps the SPA replay caches and the used rotating
+	// sequences across restarts.
 	SPAReplayFile string
 	// NotifyInterval and NotifyPerHour bound the notification mails: one
 	// per address and door per interval, so many per door an hour.

@@ -65,6 +65,13 @@ type Options struct {
 	Lookup func(netip.Addr) string
 	// MaxAttempts caps the matcher's table (default match.DefaultMax).
 	MaxAttempts int
+	// Burnt are the rotating sequences (time steps, per door) that opened
+	// their door before this start: they stay refused.
+	Burnt map[string][]uint64
+	// OnBurn, when set, is told of each rotating sequence that opened its
+	// door (with the daemon's lock held: it must not call back), so that
+	// a restart can be given it in Burnt.
+	OnBurn func(door string, counter uint64)
 }
 
 // Daemon is a running knockd. Its methods are safe for concurrent use.
@@ -99,6 +106,7 @@ type Daemon struct {
 	// Rotating knocks: the sequences used, per door (kept across
 	// reloads), and when the windows move next.
 	burnt        map[string]*rotate.Burnt
+	onBurn       func(door string, counter uint64)
 	nextRotation time.Time
 }
 
@@ -137,7 +145,14 @@ func New(set *door.Set, o Options) (*Daemon, error) {
 		o.Log = logx.Discard()
 	}
 	d := &Daemon{log: o.Log, now: o.Now, src: o.Source, runner: o.Runner, noIPv6: o.NoIPv6,
-		acter: o.Acter, max: o.MaxAttempts, kick: make(chan struct{}, 1), burnt: map[string]*rotate.Burnt{}}
+		acter: o.Acter, max: o.MaxAttempts, kick: make(chan struct{}, 1), burnt: map[string]*rotate.Burnt{}, onBurn: o.OnBurn}
+	for name, counters := range o.Burnt {
+		b := &rotate.Burnt{}
+		for _, c := range counters {
+			b.Burn(c)
+		}
+		d.burnt[name] = b
+	}
 	d.firstKnocks = logx.NewLimiter(o.Log, firstKnocksPerSecond, firstKnocksPerSecond, o.Now)
 	d.replays = logx.NewLimiter(o.Log, 1, 1, o.Now)
 	d.doorLines = o.DoorLines

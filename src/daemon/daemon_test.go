@@ -69,6 +69,7 @@ type rig struct {
 	clk    *clock
 	cancel context.CancelFunc
 	done   chan error
+	once   sync.Once // stop runs once (a test may stop a rig before its cleanup)
 }
 
 func compile(t *testing.T, path string, now func() time.Time) *door.Set {
@@ -88,6 +89,12 @@ func compile(t *testing.T, path string, now func() time.Time) *door.Set {
 // its own); files are written there first: name, content, name, ...
 func newRig(t *testing.T, conf string, files ...string) *rig {
 	t.Helper()
+	return newRigWith(t, conf, nil, files...)
+}
+
+// newRigWith is newRig with edit applied to the daemon's options.
+func newRigWith(t *testing.T, conf string, edit func(*Options), files ...string) *rig {
+	t.Helper()
 	r := &rig{t: t, dir: t.TempDir(), clk: &clock{t: time.Unix(1800000000, 0)}}
 	for i := 0; i+1 < len(files); i += 2 {
 		if err := os.WriteFile(filepath.Join(r.dir, files[i]), []byte(files[i+1]), 0o600); err != nil {
@@ -105,8 +112,11 @@ func newRig(t *testing.T, conf string, files ...string) *rig {
 	r.runner = command.NewRunner(command.Options{Max: 8, Log: r.logger, Limit: lines})
 	r.acts = r.newActs(lines)
 	var err error
-	r.d, err = New(compile(t, r.conf, r.clk.now), Options{Log: r.logger, DoorLines: lines, Source: r.src, Runner: r.runner,
-		Acter: r.acts, Now: r.clk.now})
+	o := Options{Log: r.logger, DoorLines: lines, Source: r.src, Runner: r.runner, Acter: r.acts, Now: r.clk.now}
+	if edit != nil {
+		edit(&o)
+	}
+	r.d, err = New(compile(t, r.conf, r.clk.now), o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,13 +138,15 @@ func (r *rig) write(conf string) {
 }
 
 func (r *rig) stop() {
-	r.cancel()
-	<-r.done
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	r.runner.Shutdown(ctx)
-	r.acts.Close(ctx)
-	_ = r.mgr.Close()
+	r.once.Do(func() {
+		r.cancel()
+		<-r.done
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		r.runner.Shutdown(ctx)
+		r.acts.Close(ctx)
+		_ = r.mgr.Close()
+	})
 }
 
 func (r *rig) knock(src netip.Addr, seq ...l4.Port) {

@@ -89,6 +89,9 @@ func (d *Daemon) burn(i int) {
 		d.burnt[s.base.Name] = b
 	}
 	b.Burn(s.counter)
+	if d.onBurn != nil {
+		d.onBurn(s.base.Name, s.counter)
+	}
 	closed := *s.door
 	closed.Knock.Steps = nil
 	s.door, s.gen = &closed, s.gen+1

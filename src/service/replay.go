@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/knockd-go/knockd-go/src/logx"
+	"github.com/knockd-go/knockd-go/src/rotate"
 	"github.com/knockd-go/knockd-go/src/spa"
 )
 
@@ -22,7 +24,9 @@ import (
 // across restarts, so that a packet accepted before a restart is refused
 // after it. The file is a journal of lines "<timestamp> <sha256 hex>
 // <door>", appended to as packets are accepted and rewritten with the live
-// entries at start and when it has grown. It belongs under /var/run (tmpfs
+// entries at start and when it has grown. It also keeps the time steps
+// whose rotating sequences opened a door ("<time> r<step> <door>"), so
+// that a restart does not make them usable again. It belongs under /var/run (tmpfs
 // on routers: no flash wear), mode 0600, and is never followed through a
 // symbolic link. When there is no journal to read (a fresh boot, or the
 // file is unusable), the store says so and the verifiers refuse packets
@@ -40,16 +44,22 @@ type replayStore struct {
 	compacting bool
 	pending    []string // lines appended while compacting
 	known      bool     // a journal was read: the caches know what came before
+	// burnt are the time steps whose rotating sequences opened each door,
+	// the last rotate.MaxBurnt of each, journalled as "<time> r<step>
+	// <door>" lines.
+	burnt map[string][]uint64
 }
 
 // maxRecords is when the journal is rewritten: live entries are at most
 // spa.DefaultReplayCap per door.
-func (s *replayStore) maxRecords() int { return 2*spa.DefaultReplayCap*max(len(s.caches), 1) + 64 }
+func (s *replayStore) maxRecords() int {
+	return 2*spa.DefaultReplayCap*max(len(s.caches), 1) + 2*rotate.MaxBurnt*len(s.burnt) + 64
+}
 
 // openReplayStore reads the journal at path (if any) and opens it for
 // appending. An empty path keeps the caches in memory only.
 func openReplayStore(path string, log *logx.Logger, now func() time.Time) *replayStore {
-	s := &replayStore{path: path, log: log, now: now, caches: map[string]*spa.ReplayCache{}, loaded: map[string][]spa.Digest{}}
+	s := &replayStore{path: path, log: log, now: now, caches: map[string]*spa.ReplayCache{}, loaded: map[string][]spa.Digest{}, burnt: map[string][]uint64{}}
 	if path == "" {
 		return s
 	}
@@ -77,6 +87,12 @@ func (s *replayStore) read() error {
 	for sc.Scan() {
 		ts, rest, ok1 := strings.Cut(sc.Text(), " ")
 		h, door, ok2 := strings.Cut(rest, " ")
+		if step, ok := strings.CutPrefix(h, "r"); ok && ok1 && ok2 {
+			if c, err := strconv.ParseUint(step, 10, 64); err == nil {
+				s.addBurnt(door, c)
+			}
+			continue
+		}
 		t, err := strconv.ParseInt(ts, 10, 64)
 		b, herr := hex.DecodeString(h)
 		if !ok1 || !ok2 || err != nil || herr != nil || len(b) != 32 {
@@ -135,10 +151,10 @@ func (s *replayStore) cache(door string, window time.Duration) *spa.ReplayCache 
 	return c
 }
 
-// sync rewrites the journal with what the caches hold (after a compile
-// made them), and opens it for appending; without SPA doors there is no
-// journal.
-func (s *replayStore) sync() {
+// sync rewrites the journal with what the caches and the burnt steps
+// hold (after a compile made them), and opens it for appending; without
+// SPA or rotating doors there is no journal.
+func (s *replayStore) sync(rotating bool) {
 	if s.path == "" {
 		return
 	}
@@ -148,13 +164,60 @@ func (s *replayStore) sync() {
 		caches[k] = v
 	}
 	s.mu.Unlock()
-	if len(caches) == 0 {
+	if len(caches) == 0 && !rotating {
 		return
 	}
 	lines := s.lines(caches)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.rewrite(lines)
+	s.rewrite(append(lines, s.burntLines()...))
+}
+
+// addBurnt records that step opened door, keeping the last
+// rotate.MaxBurnt steps of each door. s.mu is held (or s is not shared
+// yet).
+func (s *replayStore) addBurnt(door string, step uint64) {
+	if slices.Contains(s.burnt[door], step) {
+		return
+	}
+	b := append(s.burnt[door], step)
+	if len(b) > rotate.MaxBurnt {
+		b = b[len(b)-rotate.MaxBurnt:]
+	}
+	s.burnt[door] = b
+}
+
+// burntLines returns the journal lines of the burnt steps. s.mu is held.
+func (s *replayStore) burntLines() []string {
+	var out []string
+	now := strconv.FormatInt(s.now().Unix(), 10)
+	for door, steps := range s.burnt {
+		for _, c := range steps {
+			out = append(out, now+" r"+strconv.FormatUint(c, 10)+" "+door+"\n")
+		}
+	}
+	return out
+}
+
+// Burnt returns the rotating steps that opened each door before this
+// start, for the daemon to keep refusing them.
+func (s *replayStore) Burnt() map[string][]uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string][]uint64, len(s.burnt))
+	for door, steps := range s.burnt {
+		out[door] = slices.Clone(steps)
+	}
+	return out
+}
+
+// Burn journals that step's rotating sequence opened door (the daemon's
+// OnBurn).
+func (s *replayStore) Burn(door string, step uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.addBurnt(door, step)
+	s.write(strconv.FormatInt(s.now().Unix(), 10) + " r" + strconv.FormatUint(step, 10) + " " + door + "\n")
 }
 
 func line(door string, d spa.Digest) string {
@@ -167,6 +230,11 @@ func (s *replayStore) append(door string, key [32]byte, ts int64) {
 	l := line(door, spa.Digest{Key: key, TS: ts})
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.write(l)
+}
+
+// write appends the line l to the journal. s.mu is held.
+func (s *replayStore) write(l string) {
 	if s.compacting {
 		s.pending = append(s.pending, l)
 	}
@@ -211,6 +279,7 @@ func (s *replayStore) compact() {
 	lines := s.lines(caches) // takes each cache's lock, not s.mu
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	lines = append(lines, s.burntLines()...)
 	s.rewrite(append(lines, s.pending...))
 	s.pending, s.compacting = nil, false
 }

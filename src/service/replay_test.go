@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 
@@ -85,7 +86,7 @@ func TestReplayJournalAcrossRestart(t *testing.T) {
 		t.Fatal("no journal yet, but the store says it knows what came before")
 	}
 	v := verifier(t, s, "a")
-	s.sync()
+	s.sync(false)
 	p := replayPacket(t, 1)
 	if _, err := v.Verify(p, replaySrc); err != nil {
 		t.Fatal(err)
@@ -133,7 +134,7 @@ func TestReplayJournalWriteFailure(t *testing.T) {
 	log, rec := logx.NewRecorder(false)
 	s := openReplayStore(path, log, now)
 	v := verifier(t, s, "a")
-	s.sync()
+	s.sync(false)
 	if _, err := v.Verify(replayPacket(t, 1), replaySrc); err != nil {
 		t.Fatal(err)
 	}
@@ -159,5 +160,33 @@ func TestReplayJournalWriteFailure(t *testing.T) {
 	}
 	if openReplayStore(path, logx.Discard(), now).Known() {
 		t.Fatal("the next start trusts an incomplete journal")
+	}
+}
+
+// TestReplayJournalKeepsBurntSteps: the rotating steps that opened a door
+// are journalled (also with no SPA door) and handed back after a restart,
+// the last rotate.MaxBurnt of each door, through a compaction too.
+func TestReplayJournalKeepsBurntSteps(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "replay")
+	now := func() time.Time { return replayNow }
+	s := openReplayStore(path, logx.Discard(), now)
+	s.sync(true)
+	for c := uint64(100); c < 110; c++ {
+		s.Burn("rot", c)
+	}
+	s.Burn("rot", 109)
+	s.Burn("other", 7)
+	s.close()
+	if fi, err := os.Lstat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("journal: %v %v", fi, err)
+	}
+	want := map[string][]uint64{"rot": {102, 103, 104, 105, 106, 107, 108, 109}, "other": {7}}
+	for round := 0; round < 2; round++ {
+		s = openReplayStore(path, logx.Discard(), now)
+		if got := s.Burnt(); !reflect.DeepEqual(got, want) {
+			t.Fatalf("round %d: burnt %v, want %v", round, got, want)
+		}
+		s.sync(true) // rewrites the journal from what it holds
+		s.close()
 	}
 }

@@ -141,6 +141,8 @@ func New(o Options, cfg *config.Config) (*Service, error) {
 		NoIPv6:      o.Env.NoIPv6,
 		Lookup:      o.Lookup,
 		MaxAttempts: cfg.Options.MaxAttempts,
+		Burnt:       s.replays.Burnt(),
+		OnBurn:      s.replays.Burn,
 	})
 	if err != nil {
 		s.Shutdown(context.Background())
@@ -170,7 +172,7 @@ func (s *Service) compileOn(cfg *config.Config, devs []string) (*door.Set, error
 	}
 	set, err := door.Compile(cfg, env)
 	if err == nil {
-		s.replays.sync()
+		s.replays.sync(slices.ContainsFunc(set.Doors, func(d *door.Door) bool { return d.Rotate != nil }))
 	}
 	return set, err
 }
