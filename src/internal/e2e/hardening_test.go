@@ -40,12 +40,7 @@ func TestRotatingKnockSniffedAndReplayed(t *testing.T) {
 		t.Fatalf("the owner's rotating knock did not open:\n%s", d.out.String())
 	}
 	// The attacker replays what they saw, from their own address.
-	src, dst := netip.MustParseAddr(r.b), netip.MustParseAddr(r.raddr4)
-	var pkts [][]byte
-	for i, port := range p.Sequence(c) {
-		pkts = append(pkts, pktbuild.TCP4(src, dst, uint16(41000+i), port.Num, pktbuild.SYN))
-	}
-	inject(t, r.host, r.hdev, r.rmac, pkts...)
+	r.injectSYNs(t, r.b, r.raddr4, 41000, p.Sequence(c))
 	// The burnt sequence's ports left the kernel filter: the replay does
 	// not even reach the daemon.
 	time.Sleep(500 * time.Millisecond)

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,7 +20,9 @@ import (
 	"github.com/mdlayher/packet"
 	"golang.org/x/sys/unix"
 
+	"github.com/knockd-go/knockd-go/src/internal/pktbuild"
 	"github.com/knockd-go/knockd-go/src/internal/testenv"
+	"github.com/knockd-go/knockd-go/src/l4"
 )
 
 var bin struct {
@@ -343,4 +346,20 @@ func helperInjectRaw(args []string) int {
 		time.Sleep(2 * time.Millisecond)
 	}
 	return 0
+}
+
+// injectSYNs sends one TCP SYN per port of seq from src to dst (IPv4 or
+// IPv6), source ports from sport up, into the host side of the pair.
+func (p *pair) injectSYNs(t *testing.T, src, dst string, sport uint16, seq []l4.Port) {
+	t.Helper()
+	s, d := netip.MustParseAddr(src), netip.MustParseAddr(dst)
+	var pkts [][]byte
+	for i, port := range seq {
+		if s.Is4() {
+			pkts = append(pkts, pktbuild.TCP4(s, d, sport+uint16(i), port.Num, pktbuild.SYN))
+		} else {
+			pkts = append(pkts, pktbuild.TCP6(s, d, sport+uint16(i), port.Num, pktbuild.SYN))
+		}
+	}
+	inject(t, p.host, p.hdev, p.rmac, pkts...)
 }

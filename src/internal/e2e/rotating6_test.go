@@ -2,14 +2,12 @@ package e2e
 
 import (
 	"fmt"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/knockd-go/knockd-go/src/internal/pktbuild"
 	"github.com/knockd-go/knockd-go/src/internal/testenv"
 	"github.com/knockd-go/knockd-go/src/rotate"
 )
@@ -81,12 +79,7 @@ func TestRotatingKnockIPv6AllActions(t *testing.T) {
 	}
 
 	// Another address replays the sniffed sequence within the same step.
-	src, dst := netip.MustParseAddr(other), netip.MustParseAddr(r.raddr6)
-	var pkts [][]byte
-	for i, port := range p.Sequence(c) {
-		pkts = append(pkts, pktbuild.TCP6(src, dst, uint16(42000+i), port.Num, pktbuild.SYN))
-	}
-	inject(t, r.host, r.hdev, r.rmac, pkts...)
+	r.injectSYNs(t, other, r.raddr6, 42000, p.Sequence(c))
 	time.Sleep(500 * time.Millisecond)
 	if d.count(other+": rot: OPEN SESAME") != 0 || fileAppears(filepath.Join(dir, "opened-"+other), 0) {
 		t.Fatalf("the replayed IPv6 knock opened:\n%s", d.out.String())

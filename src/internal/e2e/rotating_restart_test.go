@@ -2,12 +2,10 @@ package e2e
 
 import (
 	"fmt"
-	"net/netip"
 	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/knockd-go/knockd-go/src/internal/pktbuild"
 	"github.com/knockd-go/knockd-go/src/internal/testenv"
 	"github.com/knockd-go/knockd-go/src/rotate"
 )
@@ -34,12 +32,7 @@ func TestRotatingKnockBurntAcrossRestart(t *testing.T) {
 	if p.Counter(time.Now()) > c+1 {
 		t.Fatalf("the restart took past the window of step %d", c)
 	}
-	src, dst := netip.MustParseAddr(r.b), netip.MustParseAddr(r.raddr4)
-	var pkts [][]byte
-	for i, port := range p.Sequence(c) {
-		pkts = append(pkts, pktbuild.TCP4(src, dst, uint16(43000+i), port.Num, pktbuild.SYN))
-	}
-	inject(t, r.host, r.hdev, r.rmac, pkts...)
+	r.injectSYNs(t, r.b, r.raddr4, 43000, p.Sequence(c))
 	time.Sleep(500 * time.Millisecond)
 	if fileAppears(filepath.Join(dir, "opened-"+r.b), 0) || d.count(r.b+": rot: OPEN SESAME") != 0 {
 		t.Fatalf("the sequence used before the restart opened after it:\n%s", d.out.String())
