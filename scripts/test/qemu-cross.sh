@@ -93,6 +93,15 @@ fi
 ok "a GOARM=7 binary dies on pxa270 (no VFP), so the arm5 run above is a real check"
 echo "binary runs: $(($(date +%s) - start)) s"
 
+# run_suite LOG PKG...: the -short tests of PKG under $q with $envs and
+# $skip, their output shown and kept in LOG.
+run_suite() {
+	local log=$1
+	shift
+	env CGO_ENABLED=0 GOOS=linux KNOCKD_GO_TEST_EXEC="$q" "${envs[@]}" timeout 900 \
+		go test -short -count=1 -timeout "$ttimeout" "${skip[@]}" -exec "$q" "$@" 2>&1 | tee "$log"
+}
+
 # Go test suites, -short: privileged tests skip (testenv.NeedRoot).
 for a in $arches; do
 	skip=()
@@ -109,9 +118,22 @@ for a in $arches; do
 	start=$(date +%s)
 	echo "== go test -short under $q (${envs[*]}) ${skip[*]}: $pkgs"
 	# shellcheck disable=SC2086 # pkgs is a list of package patterns
-	if ! env CGO_ENABLED=0 GOOS=linux KNOCKD_GO_TEST_EXEC="$q" "${envs[@]}" timeout 900 \
-		go test -short -count=1 -timeout "$ttimeout" "${skip[@]}" -exec "$q" $pkgs 2>&1 | tee "$tmp/go-$a.log"; then
-		fail "go test under $q failed (see above)"
+	if ! run_suite "$tmp/go-$a.log" $pkgs; then
+		# qemu-user emulates a fork of a multi-threaded program badly: now
+		# and then the child hangs inside the emulator before its exec
+		# (seen with qemu-arm-static 7.2; the test binary then times out
+		# in syscall.forkExec waiting for it). That is the emulator's, not
+		# the test's: a package that timed out there runs once more, and
+		# the run says so. Any other failure fails the tier.
+		hung=$(awk '/^panic: test timed out/ {t = 1} t && /syscall\.forkExec/ {h = 1} /^FAIL\t/ {if (t && h) print $2; t = 0; h = 0}' "$tmp/go-$a.log")
+		other=$(grep -E '^(--- FAIL|FAIL\t)' "$tmp/go-$a.log" | grep -vF "$(printf '%s\n' $hung | sed 's/^/FAIL\t/')" | grep -v '^FAIL\t*$' || true)
+		if [ -z "$hung" ] || [ -n "$other" ]; then
+			fail "go test under $q failed (see above)"
+		fi
+		echo "note: $q hung in a fork (an emulator fault, stack in syscall.forkExec): once more: $hung"
+		# shellcheck disable=SC2086 # hung is a list of packages
+		run_suite "$tmp/go-$a-again.log" $hung || fail "go test under $q failed again (see above)"
+		cat "$tmp/go-$a-again.log" >> "$tmp/go-$a.log"
 	fi
 	n=$(grep -c '^ok ' "$tmp/go-$a.log" || true)
 	[ "$n" -gt 0 ] || fail "go test under $q ran no package"
