@@ -3,15 +3,17 @@ package firewall
 import (
 	"bufio"
 	"fmt"
-	"github.com/knockd-go/knockd-go/src/l4"
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/knockd-go/knockd-go/src/l4"
 
 	"github.com/knockd-go/knockd-go/src/internal/testenv"
 	"golang.org/x/sys/unix"
@@ -189,14 +191,21 @@ func (tp *topo) eventuallyExpect(t *testing.T, limit time.Duration, src netip.Ad
 }
 
 // wrapper writes an executable running bin inside ns, for backends that
-// run firewall tools.
+// run firewall tools. The executable is written by another process
+// (install(1)): were it written here, a child forked meanwhile by a
+// parallel test would inherit the write descriptor until its exec, and
+// running the wrapper then fails with ETXTBSY ("text file busy").
 func wrapper(t *testing.T, ns, bin string) string {
 	t.Helper()
 	path := testenv.NeedBin(t, bin)
-	p := filepath.Join(t.TempDir(), bin)
+	dir := t.TempDir()
+	src, p := filepath.Join(dir, bin+".sh"), filepath.Join(dir, bin)
 	script := fmt.Sprintf("#!/bin/sh\nexec ip netns exec %s %s \"$@\"\n", ns, path)
-	if err := os.WriteFile(p, []byte(script), 0o755); err != nil {
+	if err := os.WriteFile(src, []byte(script), 0o644); err != nil {
 		t.Fatal(err)
+	}
+	if out, err := exec.Command("install", "-m", "0755", src, p).CombinedOutput(); err != nil {
+		t.Fatalf("install %s: %v: %s", p, err, out)
 	}
 	return p
 }
