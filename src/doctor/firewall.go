@@ -26,6 +26,7 @@ type view struct {
 	// their walk must reach our rule.
 	oursInput, oursForward, oursNat *hookChain
 	oursName                        map[string]string // hook -> what our rule is called in messages
+	oursID                          map[string]string // hook -> rule.ours of our rule
 	nftText                         string
 }
 
@@ -68,7 +69,7 @@ func (c *checker) firewall() {
 
 // readFirewall reads the ruleset of kind; nil when it cannot (reported).
 func (c *checker) readFirewall(kind string) *view {
-	v := &view{kind: kind, oursName: map[string]string{}}
+	v := &view{kind: kind, oursName: map[string]string{}, oursID: map[string]string{}}
 	switch kind {
 	case "fw4":
 		nft, err := c.sys.LookPath("nft")
@@ -163,6 +164,7 @@ func (c *checker) iptablesView(v *view, out string) {
 		v.oursNat = &hookChain{rs: ruleset{}, chain: "PREROUTING", table: "nat"}
 	}
 	v.oursName["input"], v.oursName["forward"], v.oursName["nat"] = "the jump to KNOCKD_INPUT", "the jump to KNOCKD_FORWARD", "the jump to KNOCKD_PREROUTING"
+	v.oursID["input"], v.oursID["forward"], v.oursID["nat"] = "KNOCKD_INPUT", "KNOCKD_FORWARD", "KNOCKD_PREROUTING"
 }
 
 func (c *checker) nftView(v *view, out string) {
@@ -200,6 +202,7 @@ func (c *checker) nftView(v *view, out string) {
 		}
 	}
 	v.oursName["input"], v.oursName["forward"], v.oursName["nat"] = `the rule "knockd-go: open4"`, `the rule "knockd-go: forward4"`, `the rule "knockd-go: dnat4"`
+	v.oursID["input"], v.oursID["forward"], v.oursID["nat"] = "knockd-go: open4", "knockd-go: forward4", "knockd-go: dnat4"
 }
 
 // through follows p through the base chains of a hook: a drop or reject
@@ -208,7 +211,7 @@ func (c *checker) nftView(v *view, out string) {
 func through(chains []hookChain, p pkt) decision {
 	last := decision{verdict: vAccept, rule: "policy accept", chain: "(no chain)"}
 	for _, h := range chains {
-		d := h.rs.walk(h.chain, p, false)
+		d := h.rs.walk(h.chain, p, "")
 		d.chain = h.table + " " + h.chain
 		if d.verdict == vDrop || d.verdict == vReject {
 			return d
@@ -239,18 +242,18 @@ func (c *checker) ruleOrder(v *view) {
 		for _, dev := range c.devicesOf(d) {
 			for _, p := range g.Open {
 				pk := pkt{proto: p.Proto.String(), port: int(p.Num), dev: dev, hook: "input"}
-				if s := reach(v.oursInput, pk, v.oursName["input"]); s != "" {
+				if s := reach(v.oursInput, pk, v.oursID["input"], v.oursName["input"]); s != "" {
 					bad = append(bad, p.String()+" on "+dev+": "+s)
 				}
 			}
 			for _, f := range g.Forward {
 				pk := pkt{proto: f.Port.Proto.String(), port: int(f.To.Port()), dev: dev, hook: "forward", ipv6: f.To.Addr().Is6()}
 				if v.oursForward != nil {
-					if s := reach(v.oursForward, pk, v.oursName["forward"]); s != "" {
+					if s := reach(v.oursForward, pk, v.oursID["forward"], v.oursName["forward"]); s != "" {
 						bad = append(bad, "forward "+f.String()+" on "+dev+": "+s)
 					}
 				}
-				if v.oursNat != nil && !hasOurs(v.oursNat) {
+				if v.oursNat != nil && !hasOurs(v.oursNat, v.oursID["nat"]) {
 					bad = append(bad, "forward "+f.String()+": "+v.oursName["nat"]+" is missing from "+v.oursNat.table+" "+v.oursNat.chain)
 				}
 			}
@@ -264,25 +267,33 @@ func (c *checker) ruleOrder(v *view) {
 }
 
 // reach says why p does not reach our rule in h ("" when it does).
-func reach(h *hookChain, p pkt, ours string) string {
-	if !hasOurs(h) {
+func reach(h *hookChain, p pkt, id, ours string) string {
+	if !hasOurs(h, id) {
 		return ours + " is missing from " + h.table + " " + h.chain + ": a knock opens nothing"
 	}
-	d := h.rs.walk(h.chain, p, true)
+	d := h.rs.walk(h.chain, p, id)
 	switch {
 	case d.ours:
 		return ""
 	case d.verdict == vAccept:
 		return "accepted for everyone by `" + d.rule + "` in " + d.chain + " before " + ours + ": the door protects nothing"
 	}
-	return d.verdict + "ed by `" + d.rule + "` in " + d.chain + " before " + ours + " is reached: a knock opens nothing"
+	return past(d.verdict) + " by `" + d.rule + "` in " + d.chain + " before " + ours + " is reached: a knock opens nothing"
 }
 
-// hasOurs reports whether any chain of h's table holds our rule.
-func hasOurs(h *hookChain) bool {
+// past is "dropped" or "rejected".
+func past(verdict string) string {
+	if verdict == vDrop {
+		return "dropped"
+	}
+	return verdict + "ed"
+}
+
+// hasOurs reports whether any chain of h's table holds our rule id.
+func hasOurs(h *hookChain, id string) bool {
 	for _, c := range h.rs {
 		for _, r := range c.rules {
-			if r.ours {
+			if r.ours == id {
 				return true
 			}
 		}

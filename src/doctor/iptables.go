@@ -26,7 +26,7 @@ func parseIptablesSave(out string) map[string]ruleset {
 				cur[f[0]] = c
 			}
 		case strings.HasPrefix(line, "-A "):
-			f := tokens(line[3:])
+			f := tokens(line[3:], false)
 			if len(f) == 0 {
 				continue
 			}
@@ -131,7 +131,10 @@ func iptablesRule(text string, f []string) rule {
 		}
 		neg = false
 	}
-	ours := strings.HasPrefix(target, "KNOCKD_")
+	ours := ""
+	if strings.HasPrefix(target, "KNOCKD_") {
+		ours = target
+	}
 	return rule{text: text, ours: ours, eval: func(p pkt) (string, string, bool) {
 		for _, c := range conds {
 			if !c(p) {

@@ -98,13 +98,13 @@ func nftPriority(s string) int {
 
 // nftRule compiles one rule line of nft's listing.
 func nftRule(text string) rule {
-	f := tokens(text)
+	f := tokens(text, true)
 	type cond func(p pkt) bool
 	var conds []cond
 	verdict, target := vNone, ""
 	var vmap map[string]string // key -> "accept" / "jump x"
 	var vmapKey func(p pkt) []string
-	ours := false
+	ours := ""
 	// values reads a value or a { a, b } set at f[i], returning them and
 	// the index of the last word read.
 	values := func(i int) ([]string, int) {
@@ -154,7 +154,7 @@ func nftRule(text string) rule {
 		switch {
 		case w == "comment":
 			if strings.HasPrefix(next(1), "knockd-go:") {
-				ours = true
+				ours = next(1)
 			}
 			i++
 		case w == "iifname" || w == "iif":

@@ -34,9 +34,9 @@ const (
 // rule is one rule: eval says whether it matches p and what it does.
 type rule struct {
 	text string
-	// ours marks knockd-go's own jump or rule (KNOCKD_INPUT, the
-	// "knockd-go: …" comments of the fw4 includes).
-	ours bool
+	// ours names knockd-go's own jump or rule (the target KNOCKD_INPUT,
+	// the comment "knockd-go: open4" of the fw4 includes); "" for others.
+	ours string
 	eval func(p pkt) (verdict, target string, ok bool)
 	// tcpReset is set for reject rules answering TCP with a reset.
 }
@@ -56,18 +56,18 @@ type decision struct {
 	verdict string // accept, drop, reject; policy verdicts too
 	rule    string // the deciding rule, or "policy drop" / "policy accept"
 	chain   string
-	ours    bool // knockd-go's rule was reached first
+	ours    bool // knockd-go's rule (stopAt) was reached first
 }
 
 // maxDepth bounds jumps (the kernel allows more, but rulesets of routers
 // nest a few levels).
 const maxDepth = 16
 
-// walk follows p from base chain name. With stopAtOurs, reaching
-// knockd-go's rule ends the walk (ours set); without it, our rules are
-// passed over (they match only granted sources).
-func (rs ruleset) walk(name string, p pkt, stopAtOurs bool) decision {
-	d, done := rs.walkChain(name, p, stopAtOurs, 0)
+// walk follows p from base chain name. Reaching knockd-go's rule stopAt
+// ends the walk (ours set); other rules of ours are passed over (they
+// match only granted sources).
+func (rs ruleset) walk(name string, p pkt, stopAt string) decision {
+	d, done := rs.walkChain(name, p, stopAt, 0)
 	if done {
 		return d
 	}
@@ -81,17 +81,17 @@ func (rs ruleset) walk(name string, p pkt, stopAtOurs bool) decision {
 	return decision{verdict: pol, rule: "policy " + pol, chain: name}
 }
 
-func (rs ruleset) walkChain(name string, p pkt, stopAtOurs bool, depth int) (decision, bool) {
+func (rs ruleset) walkChain(name string, p pkt, stopAt string, depth int) (decision, bool) {
 	c := rs[name]
 	if c == nil || depth > maxDepth {
 		return decision{}, false
 	}
 	for _, r := range c.rules {
 		v, target, ok := r.eval(p)
-		if r.ours {
+		if r.ours != "" {
 			// Our rules match granted sources only; reaching one is
 			// what counts.
-			if stopAtOurs {
+			if r.ours == stopAt {
 				return decision{ours: true, rule: r.text, chain: name}, true
 			}
 			continue
@@ -105,7 +105,7 @@ func (rs ruleset) walkChain(name string, p pkt, stopAtOurs bool, depth int) (dec
 		case vReturn:
 			return decision{}, false
 		case vJump, vGoto:
-			if d, done := rs.walkChain(target, p, stopAtOurs, depth+1); done {
+			if d, done := rs.walkChain(target, p, stopAt, depth+1); done {
 				return d, true
 			}
 			if v == vGoto {
@@ -117,8 +117,8 @@ func (rs ruleset) walkChain(name string, p pkt, stopAtOurs bool, depth int) (dec
 }
 
 // tokens splits a rule into words, keeping "quoted strings" (quotes
-// removed) and braces as words of their own.
-func tokens(s string) []string {
+// removed); with nft, braces, commas and semicolons are words of their own.
+func tokens(s string, nft bool) []string {
 	var out []string
 	var b strings.Builder
 	inQuote := false
@@ -142,7 +142,7 @@ func tokens(s string) []string {
 			inQuote = true
 		case c == ' ' || c == '\t':
 			flush()
-		case c == '{' || c == '}' || c == ',' || c == ';':
+		case nft && (c == '{' || c == '}' || c == ',' || c == ';'):
 			flush()
 			out = append(out, string(c))
 		default:
