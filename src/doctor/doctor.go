@@ -114,6 +114,9 @@ type Input struct {
 	Set *door.Set
 	// Config names the configuration for messages.
 	Config string
+	// MailerConfigs are the configuration files of sendmail programs
+	// that have one, by program name (nil: msmtp's and ssmtp's).
+	MailerConfigs map[string]string
 }
 
 // Run runs every check.
@@ -349,7 +352,11 @@ func (c *checker) mail() {
 		user = o.SendmailUser
 	}
 	base := f.Path[strings.LastIndexByte(f.Path, '/')+1:]
-	conf, ok := mailerConfigs[base]
+	configs := c.in.MailerConfigs
+	if configs == nil {
+		configs = mailerConfigs
+	}
+	conf, ok := configs[base]
 	if !ok {
 		return
 	}

@@ -374,7 +374,9 @@ func (c *checker) dropFix(v *view, d *door.Door) string {
 			port = strconv.Itoa(int(d.Rotate.Lo)) + ":" + strconv.Itoa(int(d.Rotate.Hi))
 		}
 		switch {
-		case v.kind == "fw4" || strings.HasPrefix(v.save, "nft"):
+		case strings.HasPrefix(v.save, "nft") && v.kind != "fw4":
+			cmds = append(cmds, "nft insert rule inet filter input "+p.Proto.String()+" dport "+strings.Replace(port, ":", "-", 1)+" drop")
+		case v.kind == "fw4":
 			port = strings.Replace(port, ":", "-", 1)
 			cmds = append(cmds, "uci add firewall rule; uci set firewall.@rule[-1].name='knockd-go drop "+p.String()+"'; uci set firewall.@rule[-1].src=wan; uci set firewall.@rule[-1].proto="+p.Proto.String()+"; uci set firewall.@rule[-1].dest_port="+port+"; uci set firewall.@rule[-1].target=DROP")
 		default:
@@ -386,9 +388,12 @@ func (c *checker) dropFix(v *view, d *door.Door) string {
 		}
 	}
 	fix := strings.Join(cmds, "; ")
-	if v.kind == "fw4" || strings.HasPrefix(v.save, "nft") {
+	switch {
+	case v.kind == "fw4":
 		fix += "; uci commit firewall; fw4 reload (or set the wan zone's input to DROP)"
-	} else {
+	case strings.HasPrefix(v.save, "nft"):
+		fix += " (your input chain's table and name may differ; nft list ruleset shows them)"
+	default:
 		fix += " (knockd-go's own jump stays first)"
 	}
 	return fix
