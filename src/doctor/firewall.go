@@ -361,30 +361,37 @@ func (c *checker) silent(v *view) {
 	}
 }
 
-// dropFix says how to drop a door's knock ports silently.
+// dropFix says how to drop a door's knock ports silently: one rule per
+// protocol.
 func (c *checker) dropFix(v *view, d *door.Door) string {
-	ps := knockPorts(d)
-	if d.Rotate != nil {
-		ps = []l4.Port{{Proto: d.Rotate.Proto, Num: d.Rotate.Lo}}
+	var protos []l4.Proto
+	ports := map[l4.Proto][]string{}
+	for _, p := range knockPorts(d) {
+		if ports[p.Proto] == nil {
+			protos = append(protos, p.Proto)
+		}
+		ports[p.Proto] = append(ports[p.Proto], strconv.Itoa(int(p.Num)))
+	}
+	if r := d.Rotate; r != nil {
+		ports[r.Proto] = []string{strconv.Itoa(int(r.Lo)) + "-" + strconv.Itoa(int(r.Hi))}
 	}
 	var cmds []string
-	for _, p := range ps {
-		port := strconv.Itoa(int(p.Num))
-		if d.Rotate != nil {
-			port = strconv.Itoa(int(d.Rotate.Lo)) + ":" + strconv.Itoa(int(d.Rotate.Hi))
-		}
+	for _, proto := range protos {
+		ps := ports[proto]
 		switch {
-		case strings.HasPrefix(v.save, "nft") && v.kind != "fw4":
-			cmds = append(cmds, "nft insert rule inet filter input "+p.Proto.String()+" dport "+strings.Replace(port, ":", "-", 1)+" drop")
 		case v.kind == "fw4":
-			port = strings.Replace(port, ":", "-", 1)
-			cmds = append(cmds, "uci add firewall rule; uci set firewall.@rule[-1].name='knockd-go drop "+p.String()+"'; uci set firewall.@rule[-1].src=wan; uci set firewall.@rule[-1].proto="+p.Proto.String()+"; uci set firewall.@rule[-1].dest_port="+port+"; uci set firewall.@rule[-1].target=DROP")
+			cmds = append(cmds, "uci add firewall rule; uci set firewall.@rule[-1].name='knockd-go "+d.Name+" "+proto.String()+
+				"'; uci set firewall.@rule[-1].src=wan; uci set firewall.@rule[-1].proto="+proto.String()+
+				"; uci set firewall.@rule[-1].dest_port='"+strings.Join(ps, " ")+"'; uci set firewall.@rule[-1].target=DROP")
+		case strings.HasPrefix(v.save, "nft"):
+			cmds = append(cmds, "nft insert rule inet filter input "+proto.String()+" dport { "+strings.Join(ps, ", ")+" } drop")
 		default:
 			prog := v.kind
 			if !strings.HasPrefix(prog, "iptables") {
 				prog = "iptables"
 			}
-			cmds = append(cmds, prog+" -I INPUT -p "+p.Proto.String()+" --dport "+port+" -j DROP")
+			list := strings.ReplaceAll(strings.Join(ps, ","), "-", ":")
+			cmds = append(cmds, prog+" -I INPUT 2 -p "+proto.String()+" -m multiport --dports "+list+" -j DROP")
 		}
 	}
 	fix := strings.Join(cmds, "; ")
@@ -392,9 +399,9 @@ func (c *checker) dropFix(v *view, d *door.Door) string {
 	case v.kind == "fw4":
 		fix += "; uci commit firewall; fw4 reload (or set the wan zone's input to DROP)"
 	case strings.HasPrefix(v.save, "nft"):
-		fix += " (your input chain's table and name may differ; nft list ruleset shows them)"
+		fix += " (your input chain's table and name may differ: nft list ruleset shows them)"
 	default:
-		fix += " (knockd-go's own jump stays first)"
+		fix += " (after knockd's jump, which stays first)"
 	}
 	return fix
 }

@@ -1,10 +1,12 @@
 package doctor
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,31 +22,87 @@ type nsRig struct {
 	dir, conf, bin string
 }
 
-// buildBins builds knockd and knock once per test binary.
+var (
+	binsOnce sync.Once
+	binsDir  string
+	binsErr  error
+)
+
+// buildBins builds knockd and knock once per test binary (removed by
+// TestMain).
 func buildBins(t *testing.T) string {
 	t.Helper()
-	dir := t.TempDir()
-	for _, p := range []string{"knockd", "knock"} {
-		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, p), "../cmd/"+p)
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("go build %s: %v\n%s", p, err, out)
+	binsOnce.Do(func() {
+		if binsDir, binsErr = os.MkdirTemp("", "knockd-doctor-bin-"); binsErr != nil {
+			return
 		}
+		for _, p := range []string{"knockd", "knock"} {
+			cmd := exec.Command("go", "build", "-o", filepath.Join(binsDir, p), "../cmd/"+p)
+			cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+			if out, err := cmd.CombinedOutput(); err != nil {
+				binsErr = fmt.Errorf("go build %s: %v\n%s", p, err, out)
+				return
+			}
+		}
+	})
+	if binsErr != nil {
+		t.Fatal(binsErr)
 	}
-	return dir
+	return binsDir
 }
 
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binsDir != "" {
+		os.RemoveAll(binsDir)
+	}
+	os.Exit(code)
+}
+
+// newNSRig starts knockd with firewall fwProg (an iptables variant, or
+// fw4 over a ruleset shaped like firewall4's) in a router namespace.
 func newNSRig(t *testing.T, fwProg string) *nsRig {
 	testenv.NeedRoot(t)
-	testenv.NeedBin(t, fwProg)
-	testenv.NeedBin(t, "iptables-save")
+	if fwProg == "fw4" {
+		testenv.NeedBin(t, "nft")
+	} else {
+		testenv.NeedBin(t, fwProg)
+		testenv.NeedBin(t, fwProg+"-save")
+	}
 	r := &nsRig{t: t, router: testenv.NetNS(t, "dcr"), wan: testenv.NetNS(t, "dcw"), dir: testenv.SharedDir(t)}
-	_, r.dev = testenv.Veth(t, r.wan, "198.51.100.2/24", r.router, "198.51.100.1/24")
+	_, wan := testenv.Veth(t, r.wan, "198.51.100.2/24", r.router, "")
+	lan, _ := testenv.Veth(t, r.router, "", r.wan, "")
+	// Device names are the namespace's own: the router's are wan0 and
+	// lan0, as the docs show them.
+	r.dev = "wan0"
+	testenv.In(t, r.router, "ip", "link", "set", wan, "down", "name", "wan0")
+	testenv.In(t, r.router, "ip", "link", "set", lan, "down", "name", "lan0")
+	testenv.In(t, r.router, "ip", "addr", "add", "198.51.100.1/24", "dev", "wan0")
+	testenv.In(t, r.router, "ip", "addr", "add", "192.168.1.1/24", "dev", "lan0")
+	testenv.In(t, r.router, "ip", "link", "set", "wan0", "up")
+	testenv.In(t, r.router, "ip", "link", "set", "lan0", "up")
+	lan = "lan0"
+	testenv.Eventually(10*time.Second, func() bool {
+		out, _ := testenv.InOutput(r.router, "ip", "link", "show", "wan0")
+		return strings.Contains(out, "LOWER_UP")
+	})
 	testenv.In(t, r.router, "sh", "-c", "echo 1 >/proc/sys/net/ipv4/ip_forward")
-	// The router's own policy: drop what is not allowed, silently.
-	testenv.In(t, r.router, fwProg, "-P", "INPUT", "DROP")
-	testenv.In(t, r.router, fwProg, "-A", "INPUT", "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT")
-	testenv.In(t, r.router, fwProg, "-A", "INPUT", "-i", "lo", "-j", "ACCEPT")
+	if fwProg == "fw4" {
+		root, err := filepath.Abs("../../files/usr/share/nftables.d")
+		if err != nil {
+			t.Fatal(err)
+		}
+		rules := filepath.Join(r.dir, "fw4.nft")
+		if err := os.WriteFile(rules, []byte(testenv.FW4Ruleset(root, r.dev, lan, true)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		testenv.In(t, r.router, "nft", "-f", rules)
+	} else {
+		// The router's own policy: drop what is not allowed, silently.
+		testenv.In(t, r.router, fwProg, "-P", "INPUT", "DROP")
+		testenv.In(t, r.router, fwProg, "-A", "INPUT", "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT")
+		testenv.In(t, r.router, fwProg, "-A", "INPUT", "-i", "lo", "-j", "ACCEPT")
+	}
 	r.bin = buildBins(t)
 	r.conf = filepath.Join(r.dir, "knockd.conf")
 	conf := "[options]\n  interface = " + r.dev + "\n  firewall = " + fwProg + "\n  logfile = " + r.dir + "/knockd.log\n" +
@@ -55,13 +113,33 @@ func newNSRig(t *testing.T, fwProg string) *nsRig {
 		t.Fatal(err)
 	}
 	cmd := exec.Command("ip", "netns", "exec", r.router, filepath.Join(r.bin, "knockd"), "-c", r.conf)
+	var stderr testenv.Buffer
+	cmd.Stdout, cmd.Stderr = &stderr, &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	if !testenv.Eventually(10*time.Second, func() bool { _, err := os.Stat(r.dir + "/knockd.sock"); return err == nil }) {
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() { _ = cmd.Process.Kill(); <-exited })
+	// Start-up waits for the xtables lock, which other programs on the
+	// machine may hold for a while.
+	started := testenv.Eventually(60*time.Second, func() bool {
+		select {
+		case <-exited:
+			return true
+		default:
+		}
+		_, err := os.Stat(r.dir + "/knockd.sock")
+		return err == nil
+	})
+	select {
+	case <-exited:
+		started = false
+	default:
+	}
+	if !started {
 		log, _ := os.ReadFile(r.dir + "/knockd.log")
-		t.Fatalf("knockd did not start:\n%s", log)
+		t.Fatalf("knockd did not start:\n%s%s", log, stderr.String())
 	}
 	return r
 }
@@ -176,5 +254,37 @@ func TestDoctorMailerConfigUnreadable(t *testing.T) {
 	}
 	if rep := Run(in, OS{}); !strings.Contains(rep.Text(), rc+" is readable by nobody") {
 		t.Fatalf("readable config not seen:\n%s", rep.Text())
+	}
+}
+
+// TestDoctorFW4: knockd with its fw4 backend in a ruleset shaped like
+// firewall4's (the include files of files/usr/share/nftables.d loaded by
+// the real nft). The stock wan zone rejects input: doctor finds the knock
+// ports betrayed (TCP reset, ICMP unreachable). With a drop rule for them
+// it finds nothing; with knockd-go's input rule deleted (an include that
+// fw4 did not load), the rule order problem.
+func TestDoctorFW4(t *testing.T) {
+	r := newNSRig(t, "fw4")
+	out, code := r.doctor()
+	t.Logf("stock wan zone:\n%s", out)
+	for _, want := range []string{"ok      firewall    firewall fw4: table inet fw4 read",
+		"ok      rule order  door ssh: tcp/22 reaches knockd's rules first",
+		"PROBLEM knock ports door ssh: tcp/7000 tcp/8000 tcp/9000 on " + r.dev + ": rejected by `meta l4proto tcp reject with tcp reset"} {
+		if code != 1 || !strings.Contains(out, want) {
+			t.Errorf("exit %d, want 1 and %q", code, want)
+		}
+	}
+	testenv.In(t, r.router, "nft", "insert", "rule", "inet", "fw4", "input_wan", "tcp", "dport", "{", "7000-9000", "}", "counter", "drop")
+	out, code = r.doctor()
+	t.Logf("knock ports dropped:\n%s", out)
+	if code != 0 || !strings.Contains(out, "knock ports door ssh: tcp/7000 tcp/8000 tcp/9000 dropped silently") {
+		t.Errorf("exit %d, want 0 and the knock ports dropped silently", code)
+	}
+	h := testenv.In(t, r.router, "sh", "-c", `nft -a list chain inet fw4 input | sed -n 's/.*"knockd-go: open4" # handle \([0-9]*\)/\1/p'`)
+	testenv.In(t, r.router, "nft", "delete", "rule", "inet", "fw4", "input", "handle", strings.TrimSpace(h))
+	out, code = r.doctor()
+	t.Logf("knockd-go's input rule deleted:\n%s", out)
+	if want := `door ssh: tcp/22 on ` + r.dev + `: the rule "knockd-go: open4" is missing from inet fw4 input`; code != 1 || !strings.Contains(out, want) {
+		t.Errorf("exit %d, want 1 and %q", code, want)
 	}
 }
