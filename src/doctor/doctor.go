@@ -414,14 +414,17 @@ func (c *checker) lastKnocks() {
 		name := c.status[p+"name"]
 		t, _ := strconv.ParseInt(c.status[p+"last_time"], 10, 64)
 		if t == 0 {
-			ports := ""
+			ports, dev := "", "DEVICE"
 			for _, d := range c.doors() {
 				if d.Name == name {
 					ports = portList(knockPorts(d))
+					if devs := c.devicesOf(d); len(devs) > 0 {
+						dev = devs[0]
+					}
 				}
 			}
 			c.r.add("last knock", Note, "door "+name+": no knock seen since knockd started",
-				"knock again and watch: tcpdump -ni DEVICE "+ports+" (nothing arriving: the knock is sent to the wrong address or port, or blocked upstream)")
+				"knock again and watch: tcpdump -ni "+dev+" "+ports+" (nothing arriving: the knock is sent to the wrong address or port, or blocked upstream)")
 			continue
 		}
 		ago := now.Sub(time.Unix(t, 0)).Round(time.Second)

@@ -148,7 +148,8 @@ func newNSRig(t *testing.T, fwProg string) *nsRig {
 // output and exit code.
 func (r *nsRig) doctor(args ...string) (string, int) {
 	r.t.Helper()
-	cmd := exec.Command("ip", append([]string{"netns", "exec", r.router, filepath.Join(r.bin, "knockd"), "-c", r.conf, "doctor"}, args...)...)
+	cmd := exec.Command("ip", append([]string{"netns", "exec", r.router, filepath.Join(r.bin, "knockd"), "-c", "knockd.conf", "doctor"}, args...)...)
+	cmd.Dir = r.dir // the configuration's name, as a user types it
 	out, err := cmd.CombinedOutput()
 	code := 0
 	if e, ok := err.(*exec.ExitError); ok {
@@ -178,7 +179,7 @@ func doctorFaults(t *testing.T, prog string) {
 		var code int
 		testenv.Eventually(5*time.Second, func() bool {
 			out, code = r.doctor()
-			return code == 0 && strings.Contains(out, "door ssh: stage 2 of 3, from 198.51.100.2")
+			return code == 0 && strings.Contains(out, "door ssh: stage 2 of 3, from 198.51.100.2") && !strings.Contains(out, "no carrier")
 		})
 		if code != 0 || !strings.Contains(out, "no problem found") || !strings.Contains(out, "door ssh: stage 2 of 3, from 198.51.100.2") {
 			t.Fatalf("healthy: exit %d:\n%s", code, out)
