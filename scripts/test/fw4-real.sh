@@ -19,7 +19,9 @@
 #      "Automatically including" notes for our five files;
 #   2. before a knock, neither host address reaches :22 nor the forward;
 #   3. after the knock from A, A reaches both (the LAN host's listener through
-#      the forward), B (a second address of the same host) neither;
+#      the forward), B (a second address of the same host) neither; knockd
+#      doctor reads fw4's table, finds the door's grants reaching our rules
+#      first and the stock wan zone answering the knock ports with resets;
 #   4. fw4 reload keeps the elements (nothing to restore); fw4 restart empties
 #      the sets and knockd restores them, through the firewall include
 #      (SIGUSR2) and, with the include disabled, by itself: how long after
@@ -432,6 +434,15 @@ inner() {
 	check "A reaches the LAN host through the forward (8080 -> 192.168.1.10:80)" reach "$A" 8080 "lanhost:80 from $A"
 	check "B still cannot reach tcp/22" blocked "$B" 22 router
 	check "B still cannot reach the forward" blocked "$B" 8080 lanhost
+
+	echo "== 3b. knockd doctor under the real firewall4 (stock wan zone: input REJECT)"
+	local doc l rc=0
+	doc=$(/usr/sbin/knockd -u /etc/config/knockd -i wan=wan0 doctor 2>&1) || rc=$?
+	while IFS= read -r l; do echo "   | $l"; done <<<"$doc"
+	check "doctor exits 1 (a problem found)" test "$rc" -eq 1
+	check "doctor reads fw4's table" grep -qF "ok      firewall    firewall fw4: table inet fw4 read" <<<"$doc"
+	check "doctor: door ssh's grants reach knockd-go's rules first" grep -qF "ok      rule order  door ssh: tcp/22, forward tcp/8080->192.168.1.10:80 reaches knockd's rules first" <<<"$doc"
+	check "doctor: the stock wan zone betrays door ssh's knock ports (TCP reset)" grep -qF "PROBLEM knock ports door ssh: tcp/7000 tcp/8000 tcp/9000 on wan0: rejected by \`meta l4proto tcp reject with tcp reset" <<<"$doc"
 
 	echo "== 4. fw4 reload and fw4 restart"
 	local restored0 t0 t1 lat sig0 sentinel

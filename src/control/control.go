@@ -38,6 +38,7 @@ type Door struct {
 	Devices  []string
 	Actions  []string // "open tcp/22", "forward …", "wake …", "notify …", "command"
 	Attempts int      // knocks in progress (and cool-downs)
+	Last     Event    // the last knock seen since the daemon started (zero Time: none)
 }
 
 // Grant is an open grant.
@@ -153,6 +154,11 @@ func (s Status) doorsJSON(w *jsonWriter) {
 		w.Key("devices").Strs(d.Devices)
 		w.Key("actions").Strs(d.Actions)
 		w.Key("attempts").Int(int64(d.Attempts))
+		w.Key("last_knock").Open('{')
+		w.Key("time").Int(unixTime(d.Last.Time))
+		w.Key("source").Str(addrString(d.Last.Source))
+		w.Key("what").Str(d.Last.What)
+		w.Close('}')
 		w.Close('}')
 	}
 	w.Close(']')

@@ -235,7 +235,7 @@ func TestRPCD(t *testing.T) {
 		}
 		return v
 	}
-	if l := run([]string{"list"}, ""); l["revoke"].(map[string]any)["door"] != "str" || len(l) != 5 {
+	if l := run([]string{"list"}, ""); l["revoke"].(map[string]any)["door"] != "str" || len(l) != 6 {
 		t.Fatalf("list %v", l)
 	}
 	if st := run([]string{"call", "status"}, ""); st["running"] != false || len(st["grants"].([]any)) != 0 {

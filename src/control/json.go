@@ -114,7 +114,12 @@ var errJSON = errors.New("not a JSON object")
 // are strings, numbers or booleans (as text); nested objects and arrays
 // are checked and left out. Anything but one object is an error.
 func parseObject(b []byte) (map[string]string, error) {
-	if len(b) > maxRequest {
+	return parseObjectMax(b, maxRequest)
+}
+
+// parseObjectMax is parseObject for objects of at most max bytes.
+func parseObjectMax(b []byte, max int) (map[string]string, error) {
+	if len(b) > max {
 		return nil, errors.New("request too long")
 	}
 	p := &jsonParser{b: b}

@@ -13,8 +13,9 @@ import (
 )
 
 // rpcdMethods is the plugin's "list" reply: every method with its
-// arguments, typed by example as rpcd reads them.
-const rpcdMethods = `{"status":{},"doors":{},"revoke":{"door":"str","source":"str"},"keygen":{"kind":"str"},"hosts":{}}`
+// arguments, typed by example as rpcd reads them. doctor is answered by the
+// knockd command (package doctor), which calls RPCD for the others.
+const rpcdMethods = `{"status":{},"doors":{},"revoke":{"door":"str","source":"str"},"keygen":{"kind":"str"},"hosts":{},"doctor":{}}`
 
 // RPCD answers rpcd's plugin protocol (the knockd binary installed as
 // /usr/libexec/rpcd/knockd): `list` prints the methods, `call METHOD`

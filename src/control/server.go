@@ -138,6 +138,9 @@ func (s *Server) answer(req []byte) []byte {
 	switch m["method"] {
 	case "status":
 		st := s.h.Status()
+		if m["format"] == "flat" {
+			return st.Flat()
+		}
 		if m["format"] == "text" {
 			var w jsonWriter
 			w.Open('{')

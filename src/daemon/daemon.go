@@ -100,8 +100,9 @@ type Daemon struct {
 	settle    sync.WaitGroup // one-time sequence advances in flight
 	names     *names
 	stats     counters
-	opened    history // the last successes
-	rejected  history // the last rejections of SPA packets that passed the HMAC
+	opened    history         // the last successes
+	rejected  history         // the last rejections of SPA packets that passed the HMAC
+	last      map[string]Last // per door name: the last knock seen (knockd doctor)
 	panicSeen map[string]bool
 	// Rotating knocks: the sequences used, per door (kept across
 	// reloads), and when the windows move next.
@@ -145,7 +146,8 @@ func New(set *door.Set, o Options) (*Daemon, error) {
 		o.Log = logx.Discard()
 	}
 	d := &Daemon{log: o.Log, now: o.Now, src: o.Source, runner: o.Runner, noIPv6: o.NoIPv6,
-		acter: o.Acter, max: o.MaxAttempts, kick: make(chan struct{}, 1), burnt: map[string]*rotate.Burnt{}, onBurn: o.OnBurn}
+		acter: o.Acter, max: o.MaxAttempts, kick: make(chan struct{}, 1), burnt: map[string]*rotate.Burnt{}, onBurn: o.OnBurn,
+		last: map[string]Last{}}
 	for name, counters := range o.Burnt {
 		b := &rotate.Burnt{}
 		for _, c := range counters {
@@ -251,6 +253,7 @@ func (d *Daemon) event(e match.Event) {
 	dr := d.slots[e.Door].door
 	switch e.Kind {
 	case match.Stage:
+		d.last[dr.Name] = Last{At: e.At, Src: e.Src, Stage: e.Stage, Of: len(dr.Knock.Steps)}
 		if e.Stage == 1 {
 			// Anyone can send first knocks from spoofed addresses.
 			if !d.firstKnocks.Allow("first knocks") {
@@ -279,6 +282,7 @@ func (d *Daemon) event(e match.Event) {
 func (d *Daemon) success(i int, src netip.Addr, at time.Time, req *door.Request) {
 	dr := d.slots[i].door
 	d.stats.successes++
+	d.last[dr.Name] = Last{At: at, Src: src, Opened: true}
 	switch {
 	case dr.OneTime != nil:
 		d.nextOneTime(i)
@@ -387,6 +391,30 @@ type Counters struct {
 type DoorStatus struct {
 	Door     *door.Door
 	Attempts int
+	Last     Last // the last knock seen since the daemon started
+}
+
+// Last is the last knock or SPA packet seen for a door (zero At: none).
+type Last struct {
+	At        time.Time
+	Src       netip.Addr
+	Stage, Of int   // a knock reached step Stage of Of
+	Opened    bool  // the door opened
+	Err       error // an SPA packet was rejected
+}
+
+// What says what happened: "stage 1 of 3", "opened", "SPA packet
+// rejected: …".
+func (l Last) What() string {
+	switch {
+	case l.Opened:
+		return "opened"
+	case l.Err != nil:
+		return "SPA packet rejected: " + l.Err.Error()
+	case l.Stage > 0:
+		return "stage " + strconv.Itoa(l.Stage) + " of " + strconv.Itoa(l.Of)
+	}
+	return ""
 }
 
 // Status is what the daemon is doing.
@@ -413,7 +441,7 @@ func (d *Daemon) Status() Status {
 		if s.base != nil {
 			dr = s.base
 		}
-		st.Doors = append(st.Doors, DoorStatus{Door: dr, Attempts: d.m.DoorLen(i)})
+		st.Doors = append(st.Doors, DoorStatus{Door: dr, Attempts: d.m.DoorLen(i), Last: d.last[dr.Name]})
 	}
 	return st
 }

@@ -545,3 +545,42 @@ func TestRotatingKnock(t *testing.T) {
 		t.Fatalf("status doors %+v", st.Doors)
 	}
 }
+
+// TestLastKnockPerDoor: the status says, per door, the last knock seen
+// (knockd doctor's "last knock"): none before any, the stage reached,
+// then "opened".
+func TestLastKnockPerDoor(t *testing.T) {
+	r := newRig(t, `[options]
+[ssh]
+  sequence = 7000,8000,9000
+  open = tcp/22
+[web]
+  sequence = 7100,8100
+  open = tcp/80
+`)
+	last := func(name string) Last {
+		for _, ds := range r.d.Status().Doors {
+			if ds.Door.Name == name {
+				return ds.Last
+			}
+		}
+		t.Fatalf("no door %s", name)
+		return Last{}
+	}
+	if l := last("ssh"); !l.At.IsZero() || l.What() != "" {
+		t.Fatalf("before any knock: %+v", l)
+	}
+	r.knock(srcA, tcp(7000), tcp(8000))
+	r.waitLog("ssh: Stage 2")
+	if l := last("ssh"); l.Src != srcA || l.What() != "stage 2 of 3" || l.At.IsZero() {
+		t.Fatalf("after two knocks: %+v %q", l, l.What())
+	}
+	r.knock(srcA, tcp(9000))
+	r.waitLog("ssh: OPEN SESAME")
+	if l := last("ssh"); l.What() != "opened" {
+		t.Fatalf("after the knock: %q", l.What())
+	}
+	if l := last("web"); !l.At.IsZero() {
+		t.Fatalf("web saw a knock: %+v", l)
+	}
+}

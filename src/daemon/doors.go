@@ -64,6 +64,11 @@ func (d *Daemon) install(set *door.Set) error {
 			delete(d.burnt, name)
 		}
 	}
+	for name := range d.last {
+		if !names[name] {
+			delete(d.last, name)
+		}
+	}
 	d.m.Rebuild(knocks, keep)
 	d.set, d.slots = set, slots
 	d.rotate(now) // notes when the windows move next

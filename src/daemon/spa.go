@@ -25,6 +25,7 @@ func (d *Daemon) handleSPA(slots []int, dev int, src, dst netip.Addr, local bool
 		req, err := dr.SPA.Check(payload, src)
 		if err != nil {
 			d.stats.spaRejected++
+			d.last[dr.Name] = Last{At: d.now(), Src: src, Err: err}
 			// Garbage (anyone can send it) is limited across doors; what
 			// passed the HMAC (a key holder, or a replay) per door.
 			switch r := spa.ReasonOf(err); {

@@ -21,7 +21,8 @@ func (s *Service) Status() control.Status {
 	}
 	for _, ds := range d.Doors {
 		st.Doors = append(st.Doors, control.Door{Name: ds.Door.Name, Kind: ds.Door.Kind.String(),
-			Devices: ds.Door.Devices, Actions: actions(ds.Door), Attempts: ds.Attempts})
+			Devices: ds.Door.Devices, Actions: actions(ds.Door), Attempts: ds.Attempts,
+			Last: control.Event{Time: ds.Last.At, Door: ds.Door.Name, Source: ds.Last.Src, What: ds.Last.What()}})
 	}
 	s.mu.Lock()
 	f := s.fw

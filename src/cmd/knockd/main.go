@@ -47,12 +47,16 @@ var options = []getopt.Option{
 	{Short: 'h', Long: "help", HasArg: false},
 	{Short: optShowURI, Long: "show-secret-uri", HasArg: true},
 	{Short: optSocket, Long: "socket", HasArg: true},
+	{Short: optJSON, Long: "json", HasArg: false},
+	{Short: optMail, Long: "mail", HasArg: true},
 }
 
 // Long-only options.
 const (
 	optShowURI = 0x80 + iota // --show-secret-uri DOOR
 	optSocket                // --socket PATH
+	optJSON                  // --json (doctor)
+	optMail                  // --mail ADDRESS (doctor)
 )
 
 const usage = `usage: knockd [options]
@@ -81,6 +85,9 @@ options:
 commands (asking the running daemon through its control socket):
   status [json]          doors, open grants, attempts, counters, last events
   revoke DOOR SOURCE     close a grant now
+  doctor [--json] [--mail ADDRESS]
+                         why a knock does not open: checks devices, firewall rule
+                         order, silent knock ports, forwarding, clock, mailer
   keygen [spa|rotating]  new SPA keys (KEY_BASE64, HMAC_KEY_BASE64) or a rotating
                          knock's secret
   list, call METHOD      rpcd's plugin protocol (/usr/libexec/rpcd/knockd)

@@ -23,7 +23,12 @@ func subcommand(f flags, stdout, stderr io.Writer) (code int, ok bool) {
 	}
 	socket := f.socket()
 	switch op, args := f.r.Args[0], f.r.Args[1:]; op {
+	case "doctor":
+		return doctorCmd(f, args, stdout, stderr), true
 	case "list", "call":
+		if len(args) == 1 && args[0] == "doctor" {
+			return rpcdDoctor(f, stdout), true
+		}
 		return control.RPCD(f.r.Args, stdin, stdout, socket, control.DefaultHostFiles), true
 	case "status":
 		if len(args) > 1 || len(args) == 1 && args[0] != "--json" && args[0] != "json" {

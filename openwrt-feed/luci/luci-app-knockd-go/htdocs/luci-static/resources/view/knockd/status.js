@@ -7,12 +7,19 @@
 
 /*
  * Services -> Port knocking -> Status: "ubus call knockd status", refreshed
- * every 5 seconds; each active grant can be revoked.
+ * every 5 seconds; each active grant can be revoked. "Diagnostics" runs
+ * "ubus call knockd doctor" (knockd doctor: why a knock does not open).
  */
 
 const callStatus = rpc.declare({
 	object: 'knockd',
 	method: 'status',
+	expect: { '': {} }
+});
+
+const callDoctor = rpc.declare({
+	object: 'knockd',
+	method: 'doctor',
 	expect: { '': {} }
 });
 
@@ -159,6 +166,22 @@ return view.extend({
 		return table('knockd-counters', [ _('Counter'), _('Value') ], known.concat(other), _('No counters yet.'));
 	},
 
+	handleDoctor(ev) {
+		dom.content(this.boxes.doctor, E('em', { 'class': 'spinning' }, [ _('Checking…') ]));
+		return L.resolveDefault(callDoctor(), {}).then(rep => {
+			const rows = L.toArray(rep?.findings).map(f => [
+				f.level === 'problem' ? E('strong', {}, [ _('Problem') ]) : (f.level === 'note' ? _('Note') : _('OK')),
+				f.check || '-',
+				E('div', {}, [ f.text || '', f.fix ? E('div', {}, [ E('em', {}, [ _('Fix:') + ' ' + f.fix ]) ]) : '' ])
+			]);
+			const n = rep?.problems ?? 0;
+			dom.content(this.boxes.doctor, [
+				E('p', {}, [ n > 0 ? _('%d problem(s) found.').format(n) : _('No problem found.') ]),
+				table('knockd-doctor', [ _('Result'), _('Check'), _('Details') ], rows, _('No answer from knockd.'))
+			]);
+		});
+	},
+
 	renderRecent(id, list, empty) {
 		const rows = L.toArray(list).slice().sort((a, b) => (b.time || 0) - (a.time || 0))
 			.map(e => [ fmtTime(e.time), e.door || '-', e.source || '-', e.what || '-' ]);
@@ -196,7 +219,13 @@ return view.extend({
 			section(_('Doors'), 'doors'),
 			section(_('Last successes'), 'opened'),
 			section(_('Last rejections'), 'rejected'),
-			section(_('Counters'), 'counters')
+			section(_('Counters'), 'counters'),
+			E('div', { 'class': 'cbi-section' }, [
+				E('h3', {}, [ _('Diagnostics') ]),
+				E('div', { 'class': 'cbi-section-descr' }, [ _('Why does a knock not open? Checks devices, firewall rule order, silent knock ports, forwarding, the clock and the mailer, and shows the last knock seen per door.') ]),
+				E('button', { 'class': 'cbi-button cbi-button-action', 'click': ui.createHandlerFn(this, 'handleDoctor') }, [ _('Run diagnostics') ]),
+				this.boxes.doctor = E('div', { 'id': 'knockd-status-doctor' })
+			])
 		]);
 
 		this.update(st);
