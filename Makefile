@@ -41,6 +41,8 @@ test-static:
 	@echo "== gofmt, go vet"
 	@bad=$$(gofmt -l src); if [ -n "$$bad" ]; then echo "not gofmt-formatted:"; echo "$$bad"; exit 1; fi
 	$(GO) vet $(PKGS)
+	@echo "== the OpenWrt feed's knockd builds without the iptables backend"
+	$(GO) build -tags "$$(bash scripts/cross.sh --fw4-tags)" -o /dev/null ./src/cmd/knockd
 	@echo "== the client builds, and its tests compile, for macOS and Windows"
 	GOOS=darwin $(GO) vet ./src/cmd/knock
 	GOOS=windows $(GO) vet ./src/cmd/knock

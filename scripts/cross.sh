@@ -8,6 +8,11 @@
 #   scripts/cross.sh --targets       print the router targets, one per line
 #   scripts/cross.sh --gcflags T     print the -gcflags value of target T's binaries
 #   scripts/cross.sh --ldflags T     print the -ldflags value of target T's binaries (without -X)
+#   scripts/cross.sh --fw4-tags      print the build tags of knockd-fw4
+#
+# Each router target gets two knockd binaries: knockd, with every firewall
+# backend, and knockd-fw4, built with the knockd_noiptables tag (no iptables
+# backend: the OpenWrt feed's packages, for firewall4; docs/size.md).
 #
 # Router binaries are built with CGO_ENABLED=0 -trimpath -gcflags=all=-l
 # -ldflags='-s -w', and -R=0x1000 on MIPS (docs/size.md: why, and what each
@@ -36,6 +41,8 @@ root=${KNOCKD_GO_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 ldvar=github.com/knockd-go/knockd-go/src/version.Version
 all_targets="mips mipsle arm7 arm5 arm64 amd64"
 default_clients="darwin-arm64 darwin-amd64 windows-amd64"
+# fw4_tags: the build tags of knockd-fw4, the OpenWrt feed's knockd.
+fw4_tags=knockd_noiptables
 
 die() { echo "cross.sh: $*" >&2; exit 1; }
 
@@ -99,6 +106,10 @@ case "${1:-}" in
 	"${1#--}" "$2"
 	exit 0
 	;;
+--fw4-tags)
+	echo "$fw4_tags"
+	exit 0
+	;;
 --version)
 	compute_version
 	exit 0
@@ -144,14 +155,14 @@ go_for() {
 	return 0
 }
 
-# build TARGET PKG OUTFILE
+# build TARGET PKG OUTFILE [TAGS]
 build() {
-	local t=$1 pkg=$2 outfile=$3 tc envs
+	local t=$1 pkg=$2 outfile=$3 tags=${4:-} tc envs
 	envs=$(target_env "$t") || die "unknown target $t"
 	tc=$(go_for "$t")
 	# shellcheck disable=SC2086 # envs is a list of VAR=value words
 	(cd "$root" && env CGO_ENABLED=0 GOFLAGS= ${tc:+GOTOOLCHAIN=$tc} $envs \
-		go build -trimpath -buildvcs=false -gcflags="$(gcflags "$t")" \
+		go build -trimpath -buildvcs=false ${tags:+-tags "$tags"} -gcflags="$(gcflags "$t")" \
 		-ldflags "$(ldflags "$t") -X $ldvar=$version" \
 		-o "$outfile" "$pkg")
 }
@@ -164,22 +175,23 @@ rows=()
 for t in $targets; do
 	mkdir -p "$out/$t"
 	build "$t" ./src/cmd/knockd "$out/$t/knockd"
+	build "$t" ./src/cmd/knockd "$out/$t/knockd-fw4" "$fw4_tags"
 	build "$t" ./src/cmd/knock "$out/$t/knock"
 	tc=$(go_for "$t")
 	gov=$(cd "$root" && env ${tc:+GOTOOLCHAIN=$tc} go env GOVERSION)
-	rows+=("$(printf '%-14s %-42s %-10s %10d %10d %10d' "$t" "$(target_env "$t")" "$gov" \
-		"$(size "$out/$t/knockd")" "$(gosize "$out/$t/knockd")" "$(size "$out/$t/knock")")")
+	rows+=("$(printf '%-14s %-42s %-10s %10d %10d %10d %10d' "$t" "$(target_env "$t")" "$gov" \
+		"$(size "$out/$t/knockd")" "$(gosize "$out/$t/knockd")" "$(size "$out/$t/knockd-fw4")" "$(size "$out/$t/knock")")")
 done
 for t in $clients; do
 	exe=knock
 	case "$t" in windows-*) exe=knock.exe ;; esac
 	mkdir -p "$out/$t"
 	build "$t" ./src/cmd/knock "$out/$t/$exe"
-	rows+=("$(printf '%-14s %-42s %-10s %10s %10s %10d' "$t" "$(target_env "$t")" \
-		"$(cd "$root" && go env GOVERSION)" - - "$(size "$out/$t/$exe")")")
+	rows+=("$(printf '%-14s %-42s %-10s %10s %10s %10s %10d' "$t" "$(target_env "$t")" \
+		"$(cd "$root" && go env GOVERSION)" - - - "$(size "$out/$t/$exe")")")
 done
 
-printf '%-14s %-42s %-10s %10s %10s %10s\n' target env go knockd knockd.gz knock
+printf '%-14s %-42s %-10s %10s %10s %10s %10s\n' target env go knockd knockd.gz knockd-fw4 knock
 for r in "${rows[@]}"; do
 	echo "$r"
 done

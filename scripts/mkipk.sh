@@ -18,7 +18,9 @@
 # which default_postinst and default_prerm run.
 #
 # Binaries come from BINDIR/<target>/ (default OUTDIR/bin); missing ones are built
-# with scripts/cross.sh first.
+# with scripts/cross.sh first. The OpenWrt knockd-go packages get knockd-fw4
+# (built without the iptables backend: OpenWrt >= 22.03 uses firewall4 and has
+# no iptables program); Entware's get knockd, with every backend.
 #
 # The container is the one OpenWrt's scripts/ipkg-build writes and opkg-lede reads:
 # a gzip'd GNU-format tar holding ./debian-binary ("2.0"), ./data.tar.gz and
@@ -139,7 +141,7 @@ for a in $openwrt_archs $entware_archs; do
 done
 missing=""
 for t in $need; do
-	if [ ! -x "$bindir/$t/knockd" ] || [ ! -x "$bindir/$t/knock" ]; then
+	if [ ! -x "$bindir/$t/knockd" ] || [ ! -x "$bindir/$t/knockd-fw4" ] || [ ! -x "$bindir/$t/knock" ]; then
 		missing="$missing $t"
 	fi
 done
@@ -295,7 +297,8 @@ build_openwrt() {
 		(cd "$files_dir" && find . -mindepth 1 -maxdepth 1 ! -name '.*' ! -name '*.md' \
 			-exec cp -R -p {} "$d/" \;)
 	fi
-	cp "$bindir/$t/knockd" "$d/usr/sbin/knockd"
+	# OpenWrt >= 22.03 uses firewall4: its knockd has no iptables backend.
+	cp "$bindir/$t/knockd-fw4" "$d/usr/sbin/knockd"
 	control_file knockd-go "$arch" knockd "$d/CONTROL/control" "${daemon_desc[@]}"
 	feed_extras "$d" knockd-go "$feed_mk"
 	openwrt_scripts "$d/CONTROL"

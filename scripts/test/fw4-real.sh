@@ -74,8 +74,8 @@ outer() {
 	local r=$tmp/root
 	mkdir -p "$r/etc/config" "$r/etc/uci-defaults" "$r/usr/sbin" "$r/usr/share" "$tmp/bin"
 
-	echo "== building knockd and knock"
-	(cd "$here" && CGO_ENABLED=0 go build -o "$tmp/bin/" ./src/cmd/knockd ./src/cmd/knock)
+	echo "== building knockd (as the OpenWrt feed builds it: no iptables backend) and knock"
+	(cd "$here" && CGO_ENABLED=0 go build -tags "$(scripts/cross.sh --fw4-tags)" -o "$tmp/bin/" ./src/cmd/knockd ./src/cmd/knock)
 	mv "$tmp/bin/knockd" "$r/usr/sbin/knockd"
 
 	cp "$tools/share/openwrt-defaults/config/firewall" "$r/etc/config/firewall"

@@ -71,9 +71,9 @@ outside() {
 	T=$(mktemp -d /tmp/openwrt-real.XXXXXX)
 	trap 'rm -rf "$T"' EXIT
 	local R=$T/root
-	echo "== building knockd and knock"
+	echo "== building knockd (as the OpenWrt feed builds it: no iptables backend) and knock"
 	mkdir -p "$R/usr/sbin" "$R/etc/config" "$T/bin"
-	(cd "$here" && CGO_ENABLED=0 go build -trimpath -o "$R/usr/sbin/knockd" ./src/cmd/knockd &&
+	(cd "$here" && CGO_ENABLED=0 go build -trimpath -tags "$(scripts/cross.sh --fw4-tags)" -o "$R/usr/sbin/knockd" ./src/cmd/knockd &&
 		CGO_ENABLED=0 go build -trimpath -o "$T/bin/knock" ./src/cmd/knock)
 
 	# The package's files as scripts/mkipk.sh packs them: files/ is an
