@@ -9,6 +9,8 @@
 #   scripts/cross.sh --gcflags T     print the -gcflags value of target T's binaries
 #   scripts/cross.sh --ldflags T     print the -ldflags value of target T's binaries (without -X)
 #   scripts/cross.sh --fw4-tags      print the build tags of knockd-fw4
+#   scripts/cross.sh --pkg-version ipk|apk [RELEASE]
+#                                    print the .ipk or .apk version (see pkg_version)
 #
 # Each router target gets two knockd binaries: knockd, with every firewall
 # backend, and knockd-fw4, built with the knockd_noiptables tag (no iptables
@@ -33,8 +35,8 @@
 #   KNOCKD_GO_SRC    source tree to build (default: the repository holding this script)
 #
 # Version: VERSION if set; else `git describe --tags --always --dirty` when it names a
-# tag; else the VERSION file (or 0.1.0) followed by -g<commit> when git knows a commit;
-# else the VERSION file; else 0.1.0.
+# tag; else the VERSION file (or 0.1.0) followed by -<commit count>-g<commit> when git
+# knows a commit; else the VERSION file; else 0.1.0.
 set -euo pipefail
 
 root=${KNOCKD_GO_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
@@ -59,14 +61,48 @@ compute_version() {
 		echo "$VERSION"
 		return
 	fi
-	local d=""
+	local d="" n h
 	if git -C "$root" describe --tags --abbrev=0 >/dev/null 2>&1; then
 		git -C "$root" describe --tags --always --dirty
-	elif d=$(git -C "$root" describe --always --dirty 2>/dev/null) && [ -n "$d" ]; then
-		echo "$(base_version)-g$d" # no tag yet: only a commit id
+	elif n=$(git -C "$root" rev-list --count HEAD 2>/dev/null) &&
+		h=$(git -C "$root" describe --always --dirty 2>/dev/null) && [ -n "$h" ]; then
+		# No tag yet: the commit count orders builds, as git describe's
+		# "-N-gHASH" does after a tag.
+		echo "$(base_version)-$n-g$h"
 	else
 		base_version
 	fi
+}
+
+# pkg_version ipk|apk RELEASE: the package version of the embedded one, the
+# same for both formats (the one place mkipk.sh and mkapk.sh take it from),
+# ordered by the commit count after the tag (or since the first commit):
+#   v1.2.0             ipk 1.2.0-R               apk 1.2.0-rR
+#   v1.2.0-3-gabc1234  ipk 1.2.0+3.gabc1234-R    apk 1.2.0_p3-rR
+#   (dirty trees add .dirty to the ipk version; apk has no place for it)
+# Both are valid and ordered under opkg's and apk-tools' comparison rules
+# (src/internal/pkgver checks them; scripts/test/pkg-versions-real.sh with
+# the tools themselves).
+pkg_version() {
+	local kind=$1 release=$2 v base n="" rest
+	v=$(compute_version)
+	v=${v#v}
+	base=$(printf '%s' "$v" | sed -n 's/^\([0-9][0-9]*\(\.[0-9][0-9]*\)*\).*/\1/p')
+	[ -n "$base" ] || base=0.0.0
+	n=$(printf '%s' "$v" | sed -n 's/^[0-9.]*-\([0-9][0-9]*\)-g[0-9a-f]*.*/\1/p')
+	case "$kind" in
+	apk) echo "$base${n:+_p$n}-r$release" ;;
+	ipk)
+		rest=""
+		if [ -n "$n" ]; then
+			rest=$(printf '%s' "$v" | sed -n 's/^[0-9.]*-[0-9]*-\(g[0-9a-f]*\).*/\1/p')
+			rest="+$n.$rest"
+		fi
+		case "$v" in *-dirty) rest="${rest:-+}${rest:+.}dirty" ;; esac
+		echo "$base$rest-$release"
+		;;
+	*) die "pkg_version: want ipk or apk" ;;
+	esac
 }
 
 # target_env TARGET prints the GOOS/GOARCH/... assignments for a target.
@@ -104,6 +140,10 @@ case "${1:-}" in
 --gcflags | --ldflags)
 	[ -n "${2:-}" ] || die "$1 needs a target"
 	"${1#--}" "$2"
+	exit 0
+	;;
+--pkg-version)
+	pkg_version "${2:-}" "${3:-1}"
 	exit 0
 	;;
 --fw4-tags)

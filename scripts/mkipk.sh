@@ -99,18 +99,8 @@ arch_target() {
 
 version=$("$here/cross.sh" --version)
 
-# pkg_version turns the embedded version into an opkg version: no leading v,
-# git's "-N-gHASH[-dirty]" joined with "+" and ".", then "-<release>".
-pkg_version() {
-	local v=${1#v}
-	v=$(printf '%s' "$v" | tr -c 'A-Za-z0-9.+~-' '.')
-	case "$v" in
-	*-*) v="${v%%-*}+$(printf '%s' "${v#*-}" | tr '-' '.')" ;;
-	esac
-	case "$v" in [0-9]*) ;; *) v="0.0.0+$v" ;; esac
-	echo "$v-$release"
-}
-pkgver=$(pkg_version "$version")
+# The package version: cross.sh computes it for .ipk and .apk alike.
+pkgver=$("$here/cross.sh" --pkg-version ipk "$release")
 
 if [ -z "${SOURCE_DATE_EPOCH:-}" ]; then
 	SOURCE_DATE_EPOCH=$(git -C "$root" log -1 --format=%ct 2>/dev/null) || SOURCE_DATE_EPOCH=""
