@@ -33,7 +33,9 @@
 #                    armv7-2.6 armv5-3.2 aarch64-3.10 x64-3.2)
 #   PKG_RELEASE      package release appended to the version (default 1)
 #   SOURCE_DATE_EPOCH  timestamp of every file (default: last commit, else a fixed date)
-#   PKG_MAINTAINER, PKG_LICENSE  control fields (License is left out when unknown)
+#   MAINTAINER       the Maintainer field, "Name <email>" (default: git config
+#                    user.name <user.email>; the same in the feed Makefile of make dist)
+#   PKG_LICENSE      the License field (left out when unknown)
 #   FILES_DIR        OpenWrt overlay tree (default: files/ of the repository)
 #   NOARCH_PACKAGES  architecture-independent packages, one per line (replaces the
 #                    list in this script)
@@ -78,7 +80,7 @@ luci-app-knockd-go|openwrt-feed/luci/luci-app-knockd-go|luci-base, luci-lib-uqr,
 '
 noarch_packages=${NOARCH_PACKAGES-$default_noarch_packages}
 release=${PKG_RELEASE:-1}
-maintainer=${PKG_MAINTAINER:-knockd-go developers}
+maintainer=$(pkg_maintainer) || die "no maintainer"
 url=https://github.com/knockd-go/knockd-go
 
 # arch_target ARCH prints the cross.sh target whose binary runs on an opkg
