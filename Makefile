@@ -38,7 +38,7 @@ deps:
 demo: deps build
 	bash scripts/demo.sh
 
-test: deps test-static test-go test-race test-go123 test-scripts size
+test: deps test-static test-go test-race test-go123 test-scripts
 	@echo "== all tests passed"
 
 test-static:
