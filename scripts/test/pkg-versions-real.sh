@@ -13,6 +13,12 @@ for t in apk opkg-cl; do
 	[ -x "$tools/bin/$t" ] || skip "no $tools/bin/$t (OPENWRT_TOOLS=$tools)"
 done
 export LD_LIBRARY_PATH=$tools/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+# opkg reads a configuration even to compare versions: an empty root's.
+mkdir -p "$tmp/root/var/lock"
+echo "dest root /" >"$tmp/opkg.conf"
+opkg() { "$tools/bin/opkg-cl" -f "$tmp/opkg.conf" -o "$tmp/root" "$@"; }
 
 # Successive builds in commit order (as in src/internal/pkgver).
 builds="0.1.0-9-gffffff0 0.1.0-10-g0000001 0.1.0-171-gc64c8e0 v0.1.1 v0.1.1-1-gabcdef0 v0.1.1-2-g0123456 v0.2.0 v1.0.0 v1.0.0-1-g1111111"
@@ -22,7 +28,7 @@ for v in $builds; do
 	ipk=$(VERSION=$v bash "$here/scripts/cross.sh" --pkg-version ipk 1)
 	apk=$(VERSION=$v bash "$here/scripts/cross.sh" --pkg-version apk 1)
 	if [ -n "$prev_ipk" ]; then
-		if "$tools/bin/opkg-cl" compare-versions "$prev_ipk" '<<' "$ipk"; then
+		if opkg compare-versions "$prev_ipk" '<<' "$ipk"; then
 			echo "ok   opkg: $prev_ipk << $ipk"; pass=$((pass + 1))
 		else
 			echo "FAIL opkg: not $prev_ipk << $ipk"; fail=$((fail + 1))
