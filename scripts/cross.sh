@@ -61,7 +61,7 @@ compute_version() {
 		echo "$VERSION"
 		return
 	fi
-	local d="" n h
+	local n h
 	if git -C "$root" describe --tags --abbrev=0 >/dev/null 2>&1; then
 		git -C "$root" describe --tags --always --dirty
 	elif n=$(git -C "$root" rev-list --count HEAD 2>/dev/null) &&

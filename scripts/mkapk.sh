@@ -48,7 +48,6 @@ out=$(cd "$1" && pwd)
 bindir=${2:-$out/bin}
 
 release=${PKG_RELEASE:-1}
-version=$("$here/cross.sh" --version)
 
 # The package version: cross.sh computes it for .ipk and .apk alike.
 apkver=$("$here/cross.sh" --pkg-version apk "$release")
