@@ -9,7 +9,11 @@
 #   make apk      OpenWrt (>= 25.12) .apk packages
 #   make packages both, as signed feeds in dist/feed (opkg and apk), with sizes
 #   make feed-keys the feeds' signing keys, once (dist/keys or FEED_KEYS; keep private)
-#   make size     binary and package sizes against the size budget
+#   make size     binary and package sizes against the size budget (part of make test)
+#   make dist     the reproducible source tarball and the OpenWrt feed with its PKG_HASH
+#
+# Packages and the feed of make dist take their Maintainer from MAINTAINER
+# ("Name <email>"; default: git config user.name and user.email).
 
 GO        ?= go
 export GOFLAGS   := -buildvcs=false
@@ -20,7 +24,7 @@ LDFLAGS   := -s -w -X github.com/knockd-go/knockd-go/src/version.Version=$(VERSI
 PKGS      := ./src/...
 FEED_KEYS ?= dist/keys
 
-.PHONY: all build demo test test-static test-go test-race test-go123 test-scripts deps bench cross ipk apk packages feed-keys size clean fuzz
+.PHONY: all build demo test test-static test-go test-race test-go123 test-scripts deps bench cross ipk apk packages feed-keys size dist clean fuzz
 
 all: build
 
@@ -41,6 +45,8 @@ test-static:
 	@echo "== gofmt, go vet"
 	@bad=$$(gofmt -l src); if [ -n "$$bad" ]; then echo "not gofmt-formatted:"; echo "$$bad"; exit 1; fi
 	$(GO) vet $(PKGS)
+	@echo "== the OpenWrt feed's knockd builds without the iptables backend"
+	$(GO) build -tags "$$(bash scripts/cross.sh --fw4-tags)" -o /dev/null ./src/cmd/knockd
 	@echo "== the client builds, and its tests compile, for macOS and Windows"
 	GOOS=darwin $(GO) vet ./src/cmd/knock
 	GOOS=windows $(GO) vet ./src/cmd/knock
@@ -82,7 +88,11 @@ apk: feed-keys
 	APK_SIGN_KEY=$(FEED_KEYS)/apk-private.pem bash scripts/mkapk.sh dist
 
 size:
+	@echo "== sizes against the budget (docs/size.md)"
 	bash scripts/size.sh
+
+dist:
+	bash scripts/dist.sh dist
 
 packages: feed-keys
 	FEED_KEYS=$(FEED_KEYS) bash scripts/mkfeed.sh dist

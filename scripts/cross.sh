@@ -8,6 +8,13 @@
 #   scripts/cross.sh --targets       print the router targets, one per line
 #   scripts/cross.sh --gcflags T     print the -gcflags value of target T's binaries
 #   scripts/cross.sh --ldflags T     print the -ldflags value of target T's binaries (without -X)
+#   scripts/cross.sh --fw4-tags      print the build tags of knockd-fw4
+#   scripts/cross.sh --pkg-version ipk|apk [RELEASE]
+#                                    print the .ipk or .apk version (see pkg_version)
+#
+# Each router target gets two knockd binaries: knockd, with every firewall
+# backend, and knockd-fw4, built with the knockd_noiptables tag (no iptables
+# backend: the OpenWrt feed's packages, for firewall4; docs/size.md).
 #
 # Router binaries are built with CGO_ENABLED=0 -trimpath -gcflags=all=-l
 # -ldflags='-s -w', and -R=0x1000 on MIPS (docs/size.md: why, and what each
@@ -28,14 +35,16 @@
 #   KNOCKD_GO_SRC    source tree to build (default: the repository holding this script)
 #
 # Version: VERSION if set; else `git describe --tags --always --dirty` when it names a
-# tag; else the VERSION file (or 0.1.0) followed by -g<commit> when git knows a commit;
-# else the VERSION file; else 0.1.0.
+# tag; else the VERSION file (or 0.1.0) followed by -<commit count>-g<commit> when git
+# knows a commit; else the VERSION file; else 0.1.0.
 set -euo pipefail
 
 root=${KNOCKD_GO_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 ldvar=github.com/knockd-go/knockd-go/src/version.Version
 all_targets="mips mipsle arm7 arm5 arm64 amd64"
 default_clients="darwin-arm64 darwin-amd64 windows-amd64"
+# fw4_tags: the build tags of knockd-fw4, the OpenWrt feed's knockd.
+fw4_tags=knockd_noiptables
 
 die() { echo "cross.sh: $*" >&2; exit 1; }
 
@@ -52,14 +61,48 @@ compute_version() {
 		echo "$VERSION"
 		return
 	fi
-	local d=""
+	local n h
 	if git -C "$root" describe --tags --abbrev=0 >/dev/null 2>&1; then
 		git -C "$root" describe --tags --always --dirty
-	elif d=$(git -C "$root" describe --always --dirty 2>/dev/null) && [ -n "$d" ]; then
-		echo "$(base_version)-g$d" # no tag yet: only a commit id
+	elif n=$(git -C "$root" rev-list --count HEAD 2>/dev/null) &&
+		h=$(git -C "$root" describe --always --dirty 2>/dev/null) && [ -n "$h" ]; then
+		# No tag yet: the commit count orders builds, as git describe's
+		# "-N-gHASH" does after a tag.
+		echo "$(base_version)-$n-g$h"
 	else
 		base_version
 	fi
+}
+
+# pkg_version ipk|apk RELEASE: the package version of the embedded one, the
+# same for both formats (the one place mkipk.sh and mkapk.sh take it from),
+# ordered by the commit count after the tag (or since the first commit):
+#   v1.2.0             ipk 1.2.0-R               apk 1.2.0-rR
+#   v1.2.0-3-gabc1234  ipk 1.2.0+3.gabc1234-R    apk 1.2.0_p3-rR
+#   (dirty trees add .dirty to the ipk version; apk has no place for it)
+# Both are valid and ordered under opkg's and apk-tools' comparison rules
+# (src/internal/pkgver checks them; scripts/test/pkg-versions-real.sh with
+# the tools themselves).
+pkg_version() {
+	local kind=$1 release=$2 v base n="" rest
+	v=$(compute_version)
+	v=${v#v}
+	base=$(printf '%s' "$v" | sed -n 's/^\([0-9][0-9]*\(\.[0-9][0-9]*\)*\).*/\1/p')
+	[ -n "$base" ] || base=0.0.0
+	n=$(printf '%s' "$v" | sed -n 's/^[0-9.]*-\([0-9][0-9]*\)-g[0-9a-f]*.*/\1/p')
+	case "$kind" in
+	apk) echo "$base${n:+_p$n}-r$release" ;;
+	ipk)
+		rest=""
+		if [ -n "$n" ]; then
+			rest=$(printf '%s' "$v" | sed -n 's/^[0-9.]*-[0-9]*-\(g[0-9a-f]*\).*/\1/p')
+			rest="+$n.$rest"
+		fi
+		case "$v" in *-dirty) rest="${rest:-+}${rest:+.}dirty" ;; esac
+		echo "$base$rest-$release"
+		;;
+	*) die "pkg_version: want ipk or apk" ;;
+	esac
 }
 
 # target_env TARGET prints the GOOS/GOARCH/... assignments for a target.
@@ -97,6 +140,14 @@ case "${1:-}" in
 --gcflags | --ldflags)
 	[ -n "${2:-}" ] || die "$1 needs a target"
 	"${1#--}" "$2"
+	exit 0
+	;;
+--pkg-version)
+	pkg_version "${2:-}" "${3:-1}"
+	exit 0
+	;;
+--fw4-tags)
+	echo "$fw4_tags"
 	exit 0
 	;;
 --version)
@@ -144,14 +195,14 @@ go_for() {
 	return 0
 }
 
-# build TARGET PKG OUTFILE
+# build TARGET PKG OUTFILE [TAGS]
 build() {
-	local t=$1 pkg=$2 outfile=$3 tc envs
+	local t=$1 pkg=$2 outfile=$3 tags=${4:-} tc envs
 	envs=$(target_env "$t") || die "unknown target $t"
 	tc=$(go_for "$t")
 	# shellcheck disable=SC2086 # envs is a list of VAR=value words
 	(cd "$root" && env CGO_ENABLED=0 GOFLAGS= ${tc:+GOTOOLCHAIN=$tc} $envs \
-		go build -trimpath -buildvcs=false -gcflags="$(gcflags "$t")" \
+		go build -trimpath -buildvcs=false ${tags:+-tags "$tags"} -gcflags="$(gcflags "$t")" \
 		-ldflags "$(ldflags "$t") -X $ldvar=$version" \
 		-o "$outfile" "$pkg")
 }
@@ -164,22 +215,23 @@ rows=()
 for t in $targets; do
 	mkdir -p "$out/$t"
 	build "$t" ./src/cmd/knockd "$out/$t/knockd"
+	build "$t" ./src/cmd/knockd "$out/$t/knockd-fw4" "$fw4_tags"
 	build "$t" ./src/cmd/knock "$out/$t/knock"
 	tc=$(go_for "$t")
 	gov=$(cd "$root" && env ${tc:+GOTOOLCHAIN=$tc} go env GOVERSION)
-	rows+=("$(printf '%-14s %-42s %-10s %10d %10d %10d' "$t" "$(target_env "$t")" "$gov" \
-		"$(size "$out/$t/knockd")" "$(gosize "$out/$t/knockd")" "$(size "$out/$t/knock")")")
+	rows+=("$(printf '%-14s %-42s %-10s %10d %10d %10d %10d' "$t" "$(target_env "$t")" "$gov" \
+		"$(size "$out/$t/knockd")" "$(gosize "$out/$t/knockd")" "$(size "$out/$t/knockd-fw4")" "$(size "$out/$t/knock")")")
 done
 for t in $clients; do
 	exe=knock
 	case "$t" in windows-*) exe=knock.exe ;; esac
 	mkdir -p "$out/$t"
 	build "$t" ./src/cmd/knock "$out/$t/$exe"
-	rows+=("$(printf '%-14s %-42s %-10s %10s %10s %10d' "$t" "$(target_env "$t")" \
-		"$(cd "$root" && go env GOVERSION)" - - "$(size "$out/$t/$exe")")")
+	rows+=("$(printf '%-14s %-42s %-10s %10s %10s %10s %10d' "$t" "$(target_env "$t")" \
+		"$(cd "$root" && go env GOVERSION)" - - - "$(size "$out/$t/$exe")")")
 done
 
-printf '%-14s %-42s %-10s %10s %10s %10s\n' target env go knockd knockd.gz knock
+printf '%-14s %-42s %-10s %10s %10s %10s %10s\n' target env go knockd knockd.gz knockd-fw4 knock
 for r in "${rows[@]}"; do
 	echo "$r"
 done

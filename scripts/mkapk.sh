@@ -19,7 +19,8 @@
 # postrm. Info: name, version, description, arch, license, origin, url,
 # maintainer, depends, and the virtual provide <name>-any OpenWrt adds.
 #
-# The version is apk's form of the embedded version: v1.2.0-3-gabc1234 ->
+# The version is apk's form of the embedded version, from cross.sh
+# --pkg-version (one place for .ipk and .apk): v1.2.0-3-gabc1234 ->
 # 1.2.0_p3-r<PKG_RELEASE> (apk refuses free-form versions).
 #
 # Environment: OPENWRT_ARCHS, PKG_RELEASE, SOURCE_DATE_EPOCH, VERSION,
@@ -47,18 +48,9 @@ out=$(cd "$1" && pwd)
 bindir=${2:-$out/bin}
 
 release=${PKG_RELEASE:-1}
-version=$("$here/cross.sh" --version)
 
-# apk_version: apk-tools accepts digits{.digits}[letter]{_suffix[digits]}-r<N>;
-# git's "-N-gHASH" becomes _pN, a dirty tree adds nothing.
-apk_version() {
-	local v=${1#v} base n=""
-	base=$(printf '%s' "$v" | sed -n 's/^\([0-9][0-9]*\(\.[0-9][0-9]*\)*\).*/\1/p')
-	[ -n "$base" ] || base=0.0.0
-	n=$(printf '%s' "$v" | sed -n 's/^[0-9.]*-\([0-9][0-9]*\)-g[0-9a-f]*.*/\1/p')
-	echo "$base${n:+_p$n}-r$release"
-}
-apkver=$(apk_version "$version")
+# The package version: cross.sh computes it for .ipk and .apk alike.
+apkver=$("$here/cross.sh" --pkg-version apk "$release")
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

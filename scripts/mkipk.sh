@@ -18,7 +18,9 @@
 # which default_postinst and default_prerm run.
 #
 # Binaries come from BINDIR/<target>/ (default OUTDIR/bin); missing ones are built
-# with scripts/cross.sh first.
+# with scripts/cross.sh first. The OpenWrt knockd-go packages get knockd-fw4
+# (built without the iptables backend: OpenWrt >= 22.03 uses firewall4 and has
+# no iptables program); Entware's get knockd, with every backend.
 #
 # The container is the one OpenWrt's scripts/ipkg-build writes and opkg-lede reads:
 # a gzip'd GNU-format tar holding ./debian-binary ("2.0"), ./data.tar.gz and
@@ -31,7 +33,9 @@
 #                    armv7-2.6 armv5-3.2 aarch64-3.10 x64-3.2)
 #   PKG_RELEASE      package release appended to the version (default 1)
 #   SOURCE_DATE_EPOCH  timestamp of every file (default: last commit, else a fixed date)
-#   PKG_MAINTAINER, PKG_LICENSE  control fields (License is left out when unknown)
+#   MAINTAINER       the Maintainer field, "Name <email>" (default: git config
+#                    user.name <user.email>; the same in the feed Makefile of make dist)
+#   PKG_LICENSE      the License field (left out when unknown)
 #   FILES_DIR        OpenWrt overlay tree (default: files/ of the repository)
 #   NOARCH_PACKAGES  architecture-independent packages, one per line (replaces the
 #                    list in this script)
@@ -76,7 +80,7 @@ luci-app-knockd-go|openwrt-feed/luci/luci-app-knockd-go|luci-base, luci-lib-uqr,
 '
 noarch_packages=${NOARCH_PACKAGES-$default_noarch_packages}
 release=${PKG_RELEASE:-1}
-maintainer=${PKG_MAINTAINER:-knockd-go developers}
+maintainer=$(pkg_maintainer) || die "no maintainer"
 url=https://github.com/knockd-go/knockd-go
 
 # arch_target ARCH prints the cross.sh target whose binary runs on an opkg
@@ -97,18 +101,8 @@ arch_target() {
 
 version=$("$here/cross.sh" --version)
 
-# pkg_version turns the embedded version into an opkg version: no leading v,
-# git's "-N-gHASH[-dirty]" joined with "+" and ".", then "-<release>".
-pkg_version() {
-	local v=${1#v}
-	v=$(printf '%s' "$v" | tr -c 'A-Za-z0-9.+~-' '.')
-	case "$v" in
-	*-*) v="${v%%-*}+$(printf '%s' "${v#*-}" | tr '-' '.')" ;;
-	esac
-	case "$v" in [0-9]*) ;; *) v="0.0.0+$v" ;; esac
-	echo "$v-$release"
-}
-pkgver=$(pkg_version "$version")
+# The package version: cross.sh computes it for .ipk and .apk alike.
+pkgver=$("$here/cross.sh" --pkg-version ipk "$release")
 
 if [ -z "${SOURCE_DATE_EPOCH:-}" ]; then
 	SOURCE_DATE_EPOCH=$(git -C "$root" log -1 --format=%ct 2>/dev/null) || SOURCE_DATE_EPOCH=""
@@ -139,7 +133,7 @@ for a in $openwrt_archs $entware_archs; do
 done
 missing=""
 for t in $need; do
-	if [ ! -x "$bindir/$t/knockd" ] || [ ! -x "$bindir/$t/knock" ]; then
+	if [ ! -x "$bindir/$t/knockd" ] || [ ! -x "$bindir/$t/knockd-fw4" ] || [ ! -x "$bindir/$t/knock" ]; then
 		missing="$missing $t"
 	fi
 done
@@ -295,7 +289,8 @@ build_openwrt() {
 		(cd "$files_dir" && find . -mindepth 1 -maxdepth 1 ! -name '.*' ! -name '*.md' \
 			-exec cp -R -p {} "$d/" \;)
 	fi
-	cp "$bindir/$t/knockd" "$d/usr/sbin/knockd"
+	# OpenWrt >= 22.03 uses firewall4: its knockd has no iptables backend.
+	cp "$bindir/$t/knockd-fw4" "$d/usr/sbin/knockd"
 	control_file knockd-go "$arch" knockd "$d/CONTROL/control" "${daemon_desc[@]}"
 	feed_extras "$d" knockd-go "$feed_mk"
 	openwrt_scripts "$d/CONTROL"

@@ -1,48 +1,73 @@
 #!/usr/bin/env bash
 # size.sh: binary and package sizes of knockd-go against the size budget.
 #
-# Usage: scripts/size.sh
+# Usage: scripts/size.sh [--save]
 #
-# Builds knockd, knock and the floor program (src/internal/tools/sizefloor:
-# only the fixed dependencies with fmt, os/exec and os/signal) with
-# scripts/cross.sh's flags (as releases and packages are built), for mipsle, mips (GOMIPS=softfloat),
-# arm7 (GOARM=7), arm64 and amd64, with Go 1.23 (the OpenWrt 24.10 SDK's)
-# and with the default Go; packs each knockd with scripts/mkipk.sh; and
-# prints one table:
+# Builds, with scripts/cross.sh (exactly as `make cross`, `make packages` and
+# the feed build them), knockd (every firewall backend) and knockd-fw4 (the
+# OpenWrt feed's knockd: tag knockd_noiptables, no iptables backend) for
+# mipsle, mips (GOMIPS=softfloat), arm7 (GOARM=7), arm5 (GOARM=5) and arm64,
+# with Go 1.23 (the OpenWrt 24.10 SDK's) and with the default Go; packs the
+# OpenWrt knockd-go .ipk (scripts/mkipk.sh) and .apk (scripts/mkapk.sh,
+# signed with a throw-away key) of each target's feed architecture; prints
+# one table and checks the budgets (docs/size.md):
 #
-#   knockd, knock, floor   file bytes
-#   knockd-floor           what knockd weighs above the floor
-#   ipk                    the OpenWrt knockd-go .ipk for that architecture
-#   apk                    the .apk from DIST/apk/<arch>/ when scripts/mkapk.sh
-#                          has made one (-: none; it is not rebuilt here)
-#   verdict                PASS or FAIL against the targets: knockd for mipsle
-#                          <= 3,500,000 bytes with Go >= 1.24 and <= 3,200,000
-#                          with Go 1.23; every package <= 1,200,000 bytes
+#   knockd-go .ipk and .apk, mipsel_24kc and mips_24kc          <= 1,200,000 B
+#   the same, arm_cortex-a7_neon-vfpv4, arm_cortex-a9,
+#   aarch64_cortex-a53                                         <= 1,300,000 B
+#   knockd-fw4, mipsle          <= 3,600,000 B (Go >= 1.24), 3,300,000 (Go 1.23)
+#   knockd (iptables builds: Entware, DD-WRT, Tomato, Debian), mipsle:
+#                               the last row of docs/size.md's table
+#                               "Budget of the iptables builds" (a higher limit
+#                               needs a row saying what bought it)
 #
+# When a row fails it prints which parts grew: `sizeof -build -diff` of the
+# mipsle knockd-fw4 against the per-package listing saved in
+# scripts/size/parts-<go>.txt when the budget last held. --save rewrites
+# those listings (after docs/size.md says what the growth bought).
 # Exits 1 when a row fails. The build cache is used; builds run in parallel.
 #
 # Environment:
 #   GO123        the older toolchain (default go1.23.12, fetched by the go command)
-#   SIZE_TARGETS cross.sh targets (default: mipsle mips arm7 arm64 amd64)
+#   SIZE_TARGETS cross.sh targets (default: mipsle mips arm7 arm5 arm64)
 #   SIZE_KEEP    a directory to keep the binaries and packages in
-#   DIST         where to look for apk/ (default: dist/ of the repository)
 #   VERSION      version to embed (default: as cross.sh computes it)
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/.." && pwd)
 die() { echo "size.sh: $*" >&2; exit 1; }
-case "${1:-}" in -h | --help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "${BASH_SOURCE[0]}"; exit 0 ;; "") ;; *) die "usage: size.sh" ;; esac
+save=""
+case "${1:-}" in
+-h | --help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "${BASH_SOURCE[0]}"; exit 0 ;;
+--save) save=1 ;;
+"") ;;
+*) die "usage: size.sh [--save]" ;;
+esac
 
 go123=${GO123:-go1.23.12}
-targets=${SIZE_TARGETS:-mipsle mips arm7 arm64 amd64}
-dist=${DIST:-$root/dist}
-max_mipsle_new=3500000
-max_mipsle_123=3200000
-max_pkg=1200000
+targets=${SIZE_TARGETS:-mipsle mips arm7 arm5 arm64}
+max_fw4_new=3600000
+max_fw4_123=3300000
+max_pkg_mips=1200000
+max_pkg_arm=1300000
 command -v go >/dev/null || die "go not found in PATH"
 VERSION=${VERSION:-$("$here/cross.sh" --version)}
 export VERSION
+# The Maintainer field's length is part of a package's size: a fixed one
+# unless MAINTAINER is set.
+export MAINTAINER=${MAINTAINER:-knockd-go size check <size@example.org>}
+
+# The iptables builds' limits: the last row of docs/size.md's table under
+# "## Budget of the iptables builds": | since | Go 1.26 | Go 1.23 | what bought it |
+read -r max_ipt_new max_ipt_123 < <(awk -F'|' '
+	/^## / { on = ($0 ~ /^## Budget of the iptables builds/) ; next }
+	on && NF >= 6 && $3 ~ /[0-9]/ {
+		a = $3; b = $4; r = $5; gsub(/[ ,]/, "", a); gsub(/[ ,]/, "", b); gsub(/^ +| +$/, "", r)
+		if (a ~ /^[0-9]+$/ && b ~ /^[0-9]+$/ && r != "") last = a " " b
+	}
+	END { print last }' "$root/docs/size.md")
+[ -n "${max_ipt_123:-}" ] || die "docs/size.md: no row with limits and a reason under \"## Budget of the iptables builds\""
 
 if [ -n "${SIZE_KEEP:-}" ]; then
 	mkdir -p "$SIZE_KEEP"
@@ -58,22 +83,10 @@ gover() { (cd "$root" && GOTOOLCHAIN=$1 go env GOVERSION); }
 for tc in $tcs; do
 	gover "$tc" >/dev/null 2>&1 || die "toolchain $tc unavailable"
 done
+# go1.26.8 -> go1.26
+gominor() { echo "$1" | sed -n 's/^\(go[0-9]*\.[0-9]*\).*/\1/p'; }
 
-# target_env TARGET: the GOOS/GOARCH/... of a cross.sh target, as cross.sh
-# sets them, for the floor program.
-target_env() {
-	case "$1" in
-	mips) echo "GOOS=linux GOARCH=mips GOMIPS=softfloat" ;;
-	mipsle) echo "GOOS=linux GOARCH=mipsle GOMIPS=softfloat" ;;
-	arm7) echo "GOOS=linux GOARCH=arm GOARM=7" ;;
-	arm5) echo "GOOS=linux GOARCH=arm GOARM=5" ;;
-	arm64) echo "GOOS=linux GOARCH=arm64 GOARM64=v8.0" ;;
-	amd64) echo "GOOS=linux GOARCH=amd64 GOAMD64=v1" ;;
-	*) return 1 ;;
-	esac
-}
-
-# ipk architecture of a cross.sh target (mkipk.sh maps it back).
+# OpenWrt feed architecture of a cross.sh target (mkipk.sh maps it back).
 ipk_arch() {
 	case "$1" in
 	mips) echo mips_24kc ;;
@@ -85,29 +98,36 @@ ipk_arch() {
 	*) return 1 ;;
 	esac
 }
-
-# Per toolchain: cross.sh builds knockd and knock (release flags), the floor
-# is built with the same flags, mkipk.sh packs. The two toolchains run side
-# by side; each logs to its own file, shown only on failure.
-build_tc() {
-	local tc=$1 d=$work/$1 t envs archs=""
-	mkdir -p "$d/bin"
-	TARGETS="$targets" CLIENT_TARGETS="" ROUTER_GOTOOLCHAIN=$tc "$here/cross.sh" "$d/bin"
-	for t in $targets; do
-		envs=$(target_env "$t")
-		# shellcheck disable=SC2086 # envs is a list of VAR=value words
-		(cd "$root" && env CGO_ENABLED=0 GOFLAGS= GOTOOLCHAIN="$tc" $envs \
-			go build -trimpath -buildvcs=false -gcflags="$("$here/cross.sh" --gcflags "$t")" \
-			-ldflags "$("$here/cross.sh" --ldflags "$t")" \
-			-o "$d/bin/$t/sizefloor" ./src/internal/tools/sizefloor)
-		archs="$archs $(ipk_arch "$t")"
-	done
-	OPENWRT_ARCHS="${archs# }" ENTWARE_ARCHS="" "$here/mkipk.sh" "$d/pkg" "$d/bin"
+pkg_budget() {
+	case "$1" in
+	mips | mipsle) echo "$max_pkg_mips" ;;
+	arm7 | arm5 | arm64) echo "$max_pkg_arm" ;;
+	*) echo - ;;
+	esac
 }
-
 for t in $targets; do
-	target_env "$t" >/dev/null || die "unknown target $t"
+	ipk_arch "$t" >/dev/null || die "unknown target $t"
 done
+
+# One throw-away apk signing key: the shipped .apk files are signed.
+# shellcheck source=scripts/lib/pkgtools.bash
+. "$here/lib/pkgtools.bash"
+build_pkgtools "$work/tools" >/dev/null
+(cd "$root" && CGO_ENABLED=0 go build -trimpath -o "$work/tools/sizeof" ./src/internal/tools/sizeof)
+"$APKPACK" genkey --private "$work/tools/apk-private.pem" --public "$work/tools/apk-public.pem"
+
+# Per toolchain: cross.sh builds knockd, knockd-fw4 and knock; mkipk.sh and
+# mkapk.sh pack them. The two toolchains run side by side; each logs to its
+# own file, shown only on failure.
+build_tc() {
+	local tc=$1 d=$work/$1 t archs=""
+	mkdir -p "$d/bin"
+	TARGETS="$targets" CLIENT_TARGETS="" ROUTER_GOTOOLCHAIN=$tc LEGACY_GOTOOLCHAIN=$tc "$here/cross.sh" "$d/bin"
+	for t in $targets; do archs="$archs $(ipk_arch "$t")"; done
+	OPENWRT_ARCHS="${archs# }" ENTWARE_ARCHS="" NOARCH_PACKAGES="" "$here/mkipk.sh" "$d/pkg" "$d/bin"
+	OPENWRT_ARCHS="${archs# }" IPK_DIR=$d/pkg/openwrt APK_SIGN_KEY=$work/tools/apk-private.pem \
+		"$here/mkapk.sh" "$d/pkg" "$d/bin"
+}
 
 pids=()
 for tc in $tcs; do
@@ -124,35 +144,70 @@ for tc in $tcs; do
 done
 
 size() { if [ -f "$1" ]; then wc -c <"$1"; else echo -; fi; }
-# first FILE-GLOB: the first existing match, or nothing.
 first() { local f; for f in "$@"; do [ -f "$f" ] && { echo "$f"; return 0; }; done; return 0; }
 
-fails=0
-fmt='%-7s %-9s %10s %10s %10s %13s %10s %10s  %s\n'
+fails=0 failed_tcs=""
+fmt='%-7s %-9s %10s %10s %10s %10s %10s  %s\n'
 # shellcheck disable=SC2059 # fmt is the table's format
-printf "$fmt" target go knockd knock floor knockd-floor ipk apk verdict
+printf "$fmt" target go knockd knockd-fw4 knock ipk apk verdict
 for t in $targets; do
 	for tc in $tcs; do
 		d=$work/$tc
 		v=$(gover "$tc")
 		kd=$(size "$d/bin/$t/knockd")
+		kf=$(size "$d/bin/$t/knockd-fw4")
 		kn=$(size "$d/bin/$t/knock")
-		fl=$(size "$d/bin/$t/sizefloor")
 		a=$(ipk_arch "$t")
 		ipk=$(size "$(first "$d/pkg/openwrt/knockd-go_"*"_$a.ipk")")
-		apk=$(size "$(first "$dist/apk/$a/knockd-go-"*.apk)")
+		apk=$(size "$(first "$d/pkg/apk/$a/knockd-go-"*.apk)")
 		verdict=PASS why=""
 		if [ "$t" = mipsle ]; then
-			max=$max_mipsle_new
-			case "$v" in go1.2[0-3] | go1.2[0-3].*) max=$max_mipsle_123 ;; esac
-			if [ "$kd" -gt "$max" ]; then verdict=FAIL why=" knockd > $max"; fi
+			maxf=$max_fw4_new maxi=$max_ipt_new
+			case "$v" in go1.2[0-3] | go1.2[0-3].*) maxf=$max_fw4_123 maxi=$max_ipt_123 ;; esac
+			if [ "$kf" -gt "$maxf" ]; then verdict=FAIL why="$why knockd-fw4 > $maxf"; fi
+			if [ "$kd" -gt "$maxi" ]; then verdict=FAIL why="$why knockd > $maxi (docs/size.md)"; fi
 		fi
+		maxp=$(pkg_budget "$t")
 		for p in "$ipk" "$apk"; do
-			if [ "$p" != - ] && [ "$p" -gt "$max_pkg" ]; then verdict=FAIL why="$why package > $max_pkg"; fi
+			[ "$p" != - ] || { verdict=FAIL why="$why package missing"; continue; }
+			if [ "$maxp" != - ] && [ "$p" -gt "$maxp" ]; then verdict=FAIL why="$why package > $maxp"; fi
 		done
-		[ "$verdict" = PASS ] || fails=$((fails + 1))
+		if [ "$verdict" = PASS ]; then
+			why=" (packages <= $maxp)"
+			[ "$t" != mipsle ] || why=" (knockd-fw4 <= $maxf, knockd <= $maxi, packages <= $maxp)"
+		else
+			fails=$((fails + 1))
+			case " $failed_tcs " in *" $tc "*) ;; *) failed_tcs="$failed_tcs $tc" ;; esac
+		fi
 		# shellcheck disable=SC2059
-		printf "$fmt" "$t" "$v" "$kd" "$kn" "$fl" "$((kd - fl))" "$ipk" "$apk" "$verdict$why"
+		printf "$fmt" "$t" "$v" "$kd" "$kf" "$kn" "$ipk" "$apk" "$verdict$why"
 	done
 done
+
+# sizeof_mipsle TC ARGS...: sizeof -build on the mipsle knockd-fw4 as shipped.
+sizeof_mipsle() {
+	local tc=$1
+	shift
+	(cd "$root" && GOTOOLCHAIN=$tc CGO_ENABLED=0 GOOS=linux GOARCH=mipsle GOMIPS=softfloat \
+		GOFLAGS="-buildvcs=false -trimpath -tags=$("$here/cross.sh" --fw4-tags) -gcflags=$("$here/cross.sh" --gcflags mipsle)" \
+		"$work/tools/sizeof" -build "$@")
+}
+for tc in $failed_tcs; do
+	l=$here/size/parts-$(gominor "$(gover "$tc")").txt
+	echo
+	echo "== $(gover "$tc"): which parts grew (mipsle knockd-fw4, alloc bytes, against ${l#"$root"/}):"
+	if [ -f "$l" ]; then
+		sizeof_mipsle "$tc" -n 25 -diff "$l" ./src/cmd/knockd || true
+	else
+		sizeof_mipsle "$tc" -n 25 ./src/cmd/knockd || true
+	fi
+done
+if [ -n "$save" ]; then
+	mkdir -p "$here/size"
+	for tc in $tcs; do
+		l=$here/size/parts-$(gominor "$(gover "$tc")").txt
+		sizeof_mipsle "$tc" -save "$l" ./src/cmd/knockd
+		echo "size.sh: saved ${l#"$root"/}"
+	done
+fi
 [ "$fails" -eq 0 ]

@@ -6,6 +6,7 @@
 #	feed_define MK NAME      the text of "define NAME" in MK, as make expands it
 #	build_pkgtools DIR       go build apkpack and usign into DIR; sets APKPACK and USIGN
 #	                         (already set APKPACK / USIGN are kept)
+#	pkg_maintainer           the packages' Maintainer (MAINTAINER, else git config)
 
 : "${root:?pkgtools.bash: set root to the repository first}"
 
@@ -52,4 +53,22 @@ build_pkgtools() {
 		USIGN=$dir/usign
 	fi
 	export APKPACK USIGN
+}
+
+# pkg_maintainer: the Maintainer of every package and of the feed Makefile
+# that `make dist` writes, in openwrt/packages' "Name <email>" form: MAINTAINER
+# if set, else git config user.name and user.email. An error when neither
+# gives that form.
+pkg_maintainer() {
+	local m=${MAINTAINER:-} n e
+	if [ -z "$m" ]; then
+		n=$(git -C "$root" config user.name 2>/dev/null || true)
+		e=$(git -C "$root" config user.email 2>/dev/null || true)
+		[ -n "$n" ] && [ -n "$e" ] && m="$n <$e>"
+	fi
+	if ! printf '%s\n' "$m" | grep -Eqx '[^<>]*[^<> ] <[^<> @]+@[^<> @]+>'; then
+		echo "pkgtools: maintainer '${m}': set MAINTAINER='Name <email>' (or git config user.name and user.email)" >&2
+		return 1
+	fi
+	printf '%s\n' "$m"
 }

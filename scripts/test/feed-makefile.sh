@@ -14,7 +14,9 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/../.." && pwd)
-mk="$here/openwrt-feed/net/knockd-go/Makefile"
+# FEED_MAKEFILE: another copy to check (scripts/test/dist.sh checks the one
+# make dist writes).
+mk=${FEED_MAKEFILE:-$here/openwrt-feed/net/knockd-go/Makefile}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -66,9 +68,11 @@ vars:
 	@echo 'PKG_NAME=$(PKG_NAME)'
 	@echo 'PKG_VERSION=$(PKG_VERSION)'
 	@echo 'PKG_RELEASE=$(PKG_RELEASE)'
-	@echo 'PKG_SOURCE_PROTO=$(PKG_SOURCE_PROTO)'
+	@echo 'PKG_SOURCE=$(PKG_SOURCE)'
+	@echo 'PKG_HASH=$(PKG_HASH)'
+	@echo 'PKG_MAINTAINER=$(PKG_MAINTAINER)'
+	@echo 'GO_PKG_TAGS=$(GO_PKG_TAGS)'
 	@echo 'PKG_SOURCE_URL=$(PKG_SOURCE_URL)'
-	@echo 'PKG_SOURCE_VERSION=$(PKG_SOURCE_VERSION)'
 	@echo 'PKG_MIRROR_HASH=$(PKG_MIRROR_HASH)'
 	@echo 'PKG_BUILD_DEPENDS=$(PKG_BUILD_DEPENDS)'
 	@echo 'PKG_BUILD_FLAGS=$(PKG_BUILD_FLAGS)'
@@ -109,9 +113,13 @@ fi
 pass "make evaluates the Makefile against the stand-in SDK"
 var() { sed -n "s/^$1=//p" "$tmp/vars"; }
 
-for v in PKG_NAME PKG_VERSION PKG_RELEASE PKG_SOURCE_PROTO PKG_SOURCE_URL PKG_SOURCE_VERSION PKG_MIRROR_HASH GO_PKG GO_PKG_BUILD_PKG GO_PKG_LDFLAGS_X; do
+for v in PKG_NAME PKG_VERSION PKG_RELEASE PKG_SOURCE PKG_SOURCE_URL PKG_HASH GO_PKG GO_PKG_BUILD_PKG GO_PKG_LDFLAGS_X; do
 	check "$v is set ($(var "$v"))" test -n "$(var "$v")"
 done
+check "no PKG_MIRROR_HASH (a tarball with PKG_HASH instead)" test -z "$(var PKG_MIRROR_HASH)"
+check "PKG_HASH is a SHA-256 or, in the template, unknown" grep -Eqx 'PKG_HASH=([0-9a-f]{64}|unknown)' "$tmp/vars"
+check "GO_PKG_TAGS builds without the iptables backend (as scripts/cross.sh's knockd-fw4)" \
+	test "$(var GO_PKG_TAGS)" = "$(bash "$here/scripts/cross.sh" --fw4-tags)"
 check "PKG_NAME is knockd-go" test "$(var PKG_NAME)" = knockd-go
 check "PKG_BUILD_DEPENDS has golang/host" grep -q '^PKG_BUILD_DEPENDS=.*golang/host' "$tmp/vars"
 check "PKG_BUILD_FLAGS has no-mips16" grep -q '^PKG_BUILD_FLAGS=.*no-mips16' "$tmp/vars"
@@ -184,8 +192,10 @@ check "knockd-go DEPENDS on \$(GO_ARCH_DEPENDS)" grep -q 'DEPENDS=@(aarch64||arm
 check "knockd-go conflicts with knockd" grep -q 'CONFLICTS=knockd' <<<"$meta"
 check "knock-go conflicts with knock" grep -q 'CONFLICTS=knock$' <<<"$(mk_run meta-knock-go)"
 conff=$(mk_run conffiles-knockd-go)
-check "conffiles: /etc/config/knockd" grep -qx /etc/config/knockd <<<"$conff"
-check "conffiles: /etc/knockd.conf" grep -qx /etc/knockd.conf <<<"$conff"
+check "conffiles: /etc/config/knockd alone (OpenWrt reads UCI, no /etc/knockd.conf)" test "$conff" = /etc/config/knockd
+while read -r cf; do
+	check "conffile $cf is installed by Package/knockd-go/install" test -f "$d$cf"
+done <<<"$conff"
 mk_run postrm-knockd-go POSTRM_OUT="$tmp/postrm"
 check "postrm starts with #!/bin/sh" test "$(head -1 "$tmp/postrm")" = '#!/bin/sh'
 check "postrm parses (sh -n)" sh -n "$tmp/postrm"

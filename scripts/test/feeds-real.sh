@@ -81,6 +81,7 @@ build_pkgtools "$tmp/tools"
 # The real LuCI app; luci-base and luci-lib-uqr are not in these feeds, so
 # it depends on knockd-go only here.
 export OPENWRT_ARCHS=x86_64 ENTWARE_ARCHS="" SOURCE_DATE_EPOCH=1700000000
+export MAINTAINER="Test Maintainer <maintainer@example.org>"
 export NOARCH_PACKAGES="luci-app-knockd-go|openwrt-feed/luci/luci-app-knockd-go|knockd-go|LuCI support for knockd-go (port knocking and SPA)"
 export FEED_KEYS=$tmp/keys
 echo "== building feeds v1 and v2"
@@ -284,7 +285,8 @@ opkg_root update >"$tmp/opkg.log" 2>&1 || { cat "$tmp/opkg.log"; fail "opkg upda
 check "opkg update: signature check passed" grep -q "Signature check passed" "$tmp/opkg.log"
 opkg_root install knockd-go knock-go luci-app-knockd-go >"$tmp/opkg.log" 2>&1 || { cat "$tmp/opkg.log"; fail "opkg install"; }
 ok "opkg install knockd-go knock-go luci-app-knockd-go (check_signature on)"
-for f in usr/sbin/knockd usr/bin/knock etc/init.d/knockd etc/config/knockd lib/upgrade/keep.d/knockd-go \
+check "opkg: no /lib/upgrade/keep.d/knockd-go (the one conffile is in conffiles)" test ! -e "$O/lib/upgrade/keep.d/knockd-go"
+for f in usr/sbin/knockd usr/bin/knock etc/init.d/knockd etc/config/knockd \
 	usr/libexec/rpcd/knockd usr/share/rpcd/acl.d/knockd-go.json \
 	www/luci-static/resources/view/knockd/doors.js www/luci-static/resources/view/knockd/status.js \
 	usr/share/luci/menu.d/luci-app-knockd-go.json usr/share/rpcd/acl.d/luci-app-knockd-go.json; do

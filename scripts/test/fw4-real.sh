@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # fw4-real.sh: knockd's fw4 backend against OpenWrt's real firewall4 (the
 # ucode scripts, with ucode, ubusd and uci built from source), in a private
-# OpenWrt-shaped root and network namespace (owrt-ns from OPENWRT_TOOLS):
+# OpenWrt-shaped root and network namespace (scripts/test/lib/owrt-ns):
 #
 #   internet host (netns "inet")        router (owrt-ns -n)          LAN host (netns "lanhost")
 #   192.0.2.10 (A), 192.0.2.11 (B) --- wan0 192.0.2.1                 192.168.1.10, listener :80
@@ -13,7 +13,7 @@
 # /etc/config/network and /etc/config/knockd (firewall 'fw4'; door "ssh":
 # open tcp/22 and forward tcp/8080 -> 192.168.1.10:80 for 15 s; door "quick":
 # open tcp/2222 for 3 s). Our uci-defaults script runs with the real uci and
-# adds the include section; netifd is the tools' ucode stub (wan -> wan0,
+# adds the include section; netifd is scripts/test/lib/netifd-stub.uc (wan -> wan0,
 # lan -> lan0); `nft monitor` time-stamps every ruleset change. Checked:
 #   1. fw4 check, start, reload and restart print no warning, only fw4's
 #      "Automatically including" notes for our five files;
@@ -38,8 +38,8 @@
 #      nothing is left;
 #   and knockd's log has one line per message.
 #
-# Needs root, OPENWRT_TOOLS (bin/owrt-ns, openwrt-root/sbin/fw4, ucode,
-# ubusd, uci, the netifd stub, the stock firewall config), nft, ip, python3
+# Needs root, OPENWRT_TOOLS (scripts/openwrt-tools.sh: openwrt-root/sbin/fw4,
+# ucode, ubusd, uci, the stock firewall config), nft, ip, python3
 # (listeners and a client that binds its source address) and go. Without
 # them it prints "SKIP: fw4-real: <reason>" and exits 0.
 # shellcheck disable=SC2016 # bash -c '...' snippets read exported variables
@@ -59,9 +59,8 @@ skip() {
 
 outer() {
 	local tools=${OPENWRT_TOOLS:-} f t py
-	[ -n "$tools" ] || skip "OPENWRT_TOOLS not set (a prefix with OpenWrt's firewall4, ucode, ubusd, uci and bin/owrt-ns)"
-	for f in bin/owrt-ns bin/ucode bin/uci sbin/ubusd openwrt-root/sbin/fw4 \
-		share/openwrt-defaults/config/firewall share/openwrt-tools/netifd-stub.uc; do
+	[ -n "$tools" ] || skip "OPENWRT_TOOLS not set (a prefix with OpenWrt's firewall4, ucode, ubusd and uci: scripts/openwrt-tools.sh)"
+	for f in bin/ucode bin/uci sbin/ubusd openwrt-root/sbin/fw4 share/openwrt-defaults/config/firewall; do
 		[ -e "$tools/$f" ] || skip "no $tools/$f (OPENWRT_TOOLS=$tools)"
 	done
 	[ "$(id -u)" = 0 ] || skip "needs root (namespaces, overlayfs, nftables)"
@@ -76,8 +75,8 @@ outer() {
 	local r=$tmp/root
 	mkdir -p "$r/etc/config" "$r/etc/uci-defaults" "$r/usr/sbin" "$r/usr/share" "$tmp/bin"
 
-	echo "== building knockd and knock"
-	(cd "$here" && CGO_ENABLED=0 go build -o "$tmp/bin/" ./src/cmd/knockd ./src/cmd/knock)
+	echo "== building knockd (as the OpenWrt feed builds it: no iptables backend) and knock"
+	(cd "$here" && CGO_ENABLED=0 go build -tags "$(scripts/cross.sh --fw4-tags)" -o "$tmp/bin/" ./src/cmd/knockd ./src/cmd/knock)
 	mv "$tmp/bin/knockd" "$r/usr/sbin/knockd"
 
 	cp "$tools/share/openwrt-defaults/config/firewall" "$r/etc/config/firewall"
@@ -213,8 +212,8 @@ else:
 EOF
 
 	local rc=0
-	OWRT_NETIFD_STUB="$tools/share/openwrt-tools/netifd-stub.uc" PY="$py" TMPD="$tmp" \
-		"$tools/bin/owrt-ns" -p -n -t -b "$tmp" -r "$r" -- /bin/bash "$self" --inner || rc=$?
+	OWRT_NETIFD_STUB="$here/scripts/test/lib/netifd-stub.uc" PY="$py" TMPD="$tmp" \
+		"$here/scripts/test/lib/owrt-ns" -p -n -t -b "$tmp" -r "$r" -- /bin/bash "$self" --inner || rc=$?
 	echo "== $suite: $((SECONDS - start)) s"
 	return "$rc"
 }

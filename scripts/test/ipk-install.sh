@@ -27,6 +27,8 @@ version=1.2.3-4-gabcdef0
 pkgver=1.2.3+4.gabcdef0-1
 epoch=1700000000
 export SOURCE_DATE_EPOCH=$epoch
+# One maintainer for every package (and the feed Makefile of make dist).
+export MAINTAINER="Test Maintainer <maintainer@example.org>"
 
 # A synthetic overlay, so that init script, UCI config and nftables include are
 # checked whatever files/ holds today. Source modes are deliberately sloppy.
@@ -66,6 +68,15 @@ for f in "$tmp"/pk2/openwrt/*.ipk "$tmp"/pk2/entware/*.ipk; do
 done
 [ "$n" = 7 ] || fail "reproducibility check compared $n packages, want 7 (with the noarch one)"
 ok "two builds give byte-identical packages ($n compared)"
+for m in "knockd-go developers" "Name <no-address>" ""; do
+	if MAINTAINER=$m GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_SYSTEM=/dev/null GIT_CONFIG_NOSYSTEM=1 HOME=$tmp \
+		VERSION=$version OPENWRT_ARCHS=x86_64 ENTWARE_ARCHS="" scripts/mkipk.sh "$tmp/pkbad" "$tmp/bin" >/dev/null 2>"$tmp/bad.log" ||
+		! grep -q "set MAINTAINER='Name <email>'" "$tmp/bad.log"; then
+		cat "$tmp/bad.log"
+		fail "MAINTAINER='$m' (no git identity) accepted, or refused without saying how to set it"
+	fi
+done
+ok "a maintainer not in 'Name <email>' form is refused, naming MAINTAINER"
 
 # ---- helpers ---------------------------------------------------------------
 
@@ -156,6 +167,8 @@ default_prerm $0 $@'
 sed -n '/^define Package\/knockd-go\/postrm$/,/^endef$/p' openwrt-feed/net/knockd-go/Makefile |
 	sed '1d;$d; s/\$\$/$/g' >"$tmp/feed-postrm"
 grep -q 'uci .*delete firewall.knockd' "$tmp/feed-postrm" || fail "feed Makefile: no postrm removing firewall.knockd"
+# Its conffiles: the one answer the .ipk, the .apk and sysupgrade follow.
+feed_conffiles=$(sed -n '/^define Package\/knockd-go\/conffiles$/,/^endef$/p' openwrt-feed/net/knockd-go/Makefile | sed '1d;$d')
 
 count=0
 for f in "$tmp"/pk/openwrt/*.ipk "$tmp"/pk/entware/*.ipk; do
@@ -186,9 +199,10 @@ for f in "$tmp"/pk/openwrt/*.ipk "$tmp"/pk/entware/*.ipk; do
 	[ "$(get Installed-Size)" = "$(wc -c <"$u/data.tar")" ] || fail "$base: Installed-Size"
 	[ "$(get SourceDateEpoch)" = "$epoch" ] || fail "$base: SourceDateEpoch"
 	[ "$(get Section)" = net ] || fail "$base: Section"
-	for k in Maintainer Description Source; do
+	for k in Description Source; do
 		[ -n "$(get $k)" ] || fail "$base: no $k"
 	done
+	[ "$(get Maintainer)" = "$MAINTAINER" ] || fail "$base: Maintainer '$(get Maintainer)', want MAINTAINER's '$MAINTAINER'"
 	grep -q '^Depends:' "$c" && fail "$base: a static binary needs no Depends"
 	grep -q '^ .*Static Go binary\.$' "$c" || fail "$base: Description continuation lines"
 
@@ -209,6 +223,10 @@ for f in "$tmp"/pk/openwrt/*.ipk "$tmp"/pk/entware/*.ipk; do
 		grep -q "build[[:space:]]$kv\$" <<<"$bi" || fail "$base: /$bin not built with $kv"
 	done
 	grep -qaF -- "$version" "$u/data/$bin" || fail "$base: version $version not embedded"
+	case "$flavour/$name" in
+	openwrt/knockd-go) grep -q "build[[:space:]]-tags=knockd_noiptables\$" <<<"$bi" || fail "$base: OpenWrt's knockd not built with -tags knockd_noiptables" ;;
+	entware/knockd-go) ! grep -q "build[[:space:]]-tags=" <<<"$bi" || fail "$base: Entware's knockd built with tags (it needs the iptables backend)" ;;
+	esac
 
 	if [ "$flavour" = openwrt ]; then
 		[ "$(cat "$u/control/postinst")" = "$openwrt_postinst" ] || fail "$base: postinst text"
@@ -224,9 +242,10 @@ for f in "$tmp"/pk/openwrt/*.ipk "$tmp"/pk/entware/*.ipk; do
 	fi
 	case "$flavour/$name" in
 	openwrt/knockd-go)
-		[ "$(cat "$u/control/conffiles")" = /etc/config/knockd ] || fail "$base: conffiles"
-		[ "$(cat "$u/data/lib/upgrade/keep.d/knockd-go")" = /etc/knockd.conf ] ||
-			fail "$base: feed conffiles it does not ship belong in /lib/upgrade/keep.d"
+		[ "$(cat "$u/control/conffiles")" = "$feed_conffiles" ] || fail "$base: conffiles are not the feed Makefile's"
+		[ ! -e "$u/data/lib/upgrade/keep.d/knockd-go" ] ||
+			fail "$base: a keep.d file (every feed conffile is shipped and listed in conffiles)"
+		[ ! -e "$u/data/etc/knockd.conf" ] || fail "$base: /etc/knockd.conf shipped (OpenWrt reads /etc/config/knockd)"
 		cmp -s "$u/control/postrm" "$tmp/feed-postrm" || fail "$base: postrm is not the feed Makefile's"
 		[ "$(mode_of "$u/control/postrm")" = 755 ] || fail "$base: postrm mode"
 		[ "$(mode_of "$u/data/etc/init.d/knockd")" = 755 ] || fail "$base: init script mode"
@@ -503,6 +522,7 @@ for ipk in "$tmp"/pk/openwrt/*.ipk; do
 	grep -qx "package: $name $apkver $arch" "$x/dump" || fail "$name ($arch): name, version, arch: $(head -1 "$x/dump")"
 	grep -qx "  provides: $name-any" "$x/dump" || fail "$name ($arch): provides $name-any"
 	grep -qx "  license: MIT" "$x/dump" || fail "$name ($arch): license"
+	grep -qxF "  maintainer: $MAINTAINER" "$x/dump" || fail "$name ($arch): maintainer is not MAINTAINER's"
 	case $name in
 	luci-app-test) want="knockd-go luci-base" ;; # sorted, as apk stores them
 	*) want="" ;;

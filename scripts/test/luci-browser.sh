@@ -17,7 +17,7 @@
 #
 # Needs, else prints "SKIP: <reason>" and succeeds:
 #   OPENWRT_TOOLS   prefix of OpenWrt's tools built from source:
-#                   owrt-ns, ubusd, procd, rpcd, uhttpd with its ubus and ucode
+#                   (scripts/openwrt-tools.sh) ubusd, procd, rpcd, uhttpd with its ubus and ucode
 #                   handlers, fw4; playwright-core in $OPENWRT_TOOLS/node/node_modules
 #                   (npm install --prefix "$OPENWRT_TOOLS/node" playwright-core)
 #   LUCI_BASE       luci-base's files from one openwrt/luci commit (default
@@ -42,7 +42,7 @@ skip() {
 }
 
 [ "$(id -u)" = 0 ] || skip "needs root (network and mount namespaces)"
-for f in bin/owrt-ns bin/uhttpd sbin/ubusd sbin/procd lib/uhttpd_ubus.so lib/uhttpd_ucode.so openwrt-root/sbin/rpcd openwrt-root/sbin/fw4; do
+for f in bin/uhttpd sbin/ubusd sbin/procd lib/uhttpd_ubus.so lib/uhttpd_ucode.so openwrt-root/sbin/rpcd openwrt-root/sbin/fw4; do
 	[ -e "$tools/$f" ] || skip "no $tools/$f (OpenWrt tools built from source; set OPENWRT_TOOLS)"
 done
 if [ ! -f "$luci/www/luci-static/resources/luci.js" ] || [ ! -f "$luci/root/usr/share/luci/menu.d/luci-base.json" ]; then
@@ -237,8 +237,8 @@ ip -n "$cns" addr add 203.0.113.7/24 dev kd-cli
 ip -n "$rns" link set kd-wan up
 ip -n "$cns" link set kd-cli up
 
-ip netns exec "$rns" "$tools/bin/owrt-ns" -p -t -b "$T" -d "$T/state" -l "$T/syslog" -r "$R" -r "$luci/root" -- \
-	/bin/sh "$T/router.sh" "$T" "$tools/share/openwrt-tools/netifd-stub.uc" >"$T/router.out" 2>&1 &
+ip netns exec "$rns" "$here/scripts/test/lib/owrt-ns" -p -t -b "$T" -d "$T/state" -l "$T/syslog" -r "$R" -r "$luci/root" -- \
+	/bin/sh "$T/router.sh" "$T" "$here/scripts/test/lib/netifd-stub.uc" >"$T/router.out" 2>&1 &
 ns_pid=$!
 
 for _ in $(seq 150); do

@@ -37,8 +37,9 @@
 #   - stop: no knockd left; disable removes the links.
 #
 # Needs root, ip (veth), nsenter, unshare, nft and go, and OpenWrt's tools:
-# OPENWRT_TOOLS names their prefix (bin/owrt-ns, sbin/procd, openwrt-root/,
-# share/openwrt-tools/netifd-stub.uc, ...). Without them it prints
+# OPENWRT_TOOLS names their prefix (sbin/procd, openwrt-root/, ...; built by
+# scripts/openwrt-tools.sh); owrt-ns and the netifd stub are
+# scripts/test/lib/owrt-ns and netifd-stub.uc. Without them it prints
 # "SKIP: openwrt-real: <reason>" and succeeds.
 # shellcheck source-path=SCRIPTDIR # lib/*.bash below, wherever shellcheck runs from
 set -euo pipefail
@@ -56,10 +57,10 @@ skip() {
 
 outside() {
 	local tools=${OPENWRT_TOOLS:-} f c rc=0
-	[ -n "$tools" ] || skip "OPENWRT_TOOLS is not set (the prefix of OpenWrt's procd, ubusd, uci, rpcd, fw4, jsonfilter, owrt-ns and openwrt-root/, built from source)"
-	for f in bin/owrt-ns bin/ucode bin/jsonfilter sbin/procd sbin/ubusd openwrt-root/etc/rc.common \
+	[ -n "$tools" ] || skip "OPENWRT_TOOLS is not set (the prefix of OpenWrt's procd, ubusd, uci, rpcd, fw4, jsonfilter and openwrt-root/, built from source by scripts/openwrt-tools.sh)"
+	for f in bin/ucode bin/jsonfilter sbin/procd sbin/ubusd openwrt-root/etc/rc.common \
 		openwrt-root/lib/functions/procd.sh openwrt-root/lib/functions/network.sh openwrt-root/sbin/rpcd \
-		openwrt-root/sbin/fw4 share/openwrt-tools/netifd-stub.uc share/openwrt-defaults/config/firewall; do
+		openwrt-root/sbin/fw4 share/openwrt-defaults/config/firewall; do
 		[ -e "$tools/$f" ] || skip "no $tools/$f (OPENWRT_TOOLS=$tools)"
 	done
 	[ "$(id -u)" = 0 ] || skip "needs root (mount, PID and network namespaces)"
@@ -71,9 +72,9 @@ outside() {
 	T=$(mktemp -d /tmp/openwrt-real.XXXXXX)
 	trap 'rm -rf "$T"' EXIT
 	local R=$T/root
-	echo "== building knockd and knock"
+	echo "== building knockd (as the OpenWrt feed builds it: no iptables backend) and knock"
 	mkdir -p "$R/usr/sbin" "$R/etc/config" "$T/bin"
-	(cd "$here" && CGO_ENABLED=0 go build -trimpath -o "$R/usr/sbin/knockd" ./src/cmd/knockd &&
+	(cd "$here" && CGO_ENABLED=0 go build -trimpath -tags "$(scripts/cross.sh --fw4-tags)" -o "$R/usr/sbin/knockd" ./src/cmd/knockd &&
 		CGO_ENABLED=0 go build -trimpath -o "$T/bin/knock" ./src/cmd/knock)
 
 	# The package's files as scripts/mkipk.sh packs them: files/ is an
@@ -117,7 +118,7 @@ config interface 'wan6'
 EOF
 
 	echo "== in owrt-ns: ubusd, procd, rpcd, fw4, the netifd stub; WAN kd-wan <-> peer"
-	timeout 150 "$tools/bin/owrt-ns" -p -n -t -b "$T" -l "$T/syslog" -r "$R" -- \
+	timeout 150 "$here/scripts/test/lib/owrt-ns" -p -n -t -b "$T" -l "$T/syslog" -r "$R" -- \
 		/bin/bash "$self" --inside "$T" || rc=$?
 	if [ "$rc" != 0 ]; then
 		echo "-- syslog (procd, knockd, rpcd), last lines"
@@ -240,7 +241,7 @@ inside() {
 	ubusd &
 	waitfor 50 test -S /var/run/ubus/ubus.sock || give_up "ubusd does not start"
 	netifd kd-wan
-	ucode "$OPENWRT_TOOLS/share/openwrt-tools/netifd-stub.uc" "$T/ifaces.json" &
+	ucode "$here/scripts/test/lib/netifd-stub.uc" "$T/ifaces.json" &
 	stub=$!
 	procd -S >"$T/procd.log" 2>&1 &
 	waitfor 50 ubus -t 1 wait_for service network.interface || give_up "procd or the netifd stub does not register"

@@ -200,6 +200,11 @@ var (
 	ErrClosed = errors.New("firewall manager closed")
 	// ErrTooMany: the Manager already holds its maximum number of grants.
 	ErrTooMany = errors.New("too many active grants")
+	// ErrNoIptables: New("iptables") in a build without the iptables
+	// backend (HasIptables false). It says what to install instead.
+	ErrNoIptables = errors.New("no iptables backend in this build (the OpenWrt feed's knockd-go is built for " +
+		"firewall4, nftables): set firewall fw4, or for an iptables firewall (fw3, DD-WRT, Tomato) " +
+		"install Entware's knockd-go package, which has it")
 )
 
 // New returns a backend of the given kind: "iptables" or "fw4". The

@@ -1,3 +1,5 @@
+//go:build !knockd_noiptables
+
 package firewall
 
 import (

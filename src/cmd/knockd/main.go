@@ -22,6 +22,7 @@ import (
 	"github.com/knockd-go/knockd-go/src/control"
 	"github.com/knockd-go/knockd-go/src/daemon"
 	"github.com/knockd-go/knockd-go/src/door"
+	"github.com/knockd-go/knockd-go/src/firewall"
 	"github.com/knockd-go/knockd-go/src/internal/getopt"
 	"github.com/knockd-go/knockd-go/src/logx"
 	"github.com/knockd-go/knockd-go/src/privs"
@@ -186,6 +187,9 @@ func run(args []string, stdout, stderr io.Writer, sigs chan os.Signal) int {
 	if err == nil {
 		// What -k accepts is what runs: the same compile as start-up.
 		_, err = door.Compile(cfg, f.env())
+	}
+	if err == nil {
+		err = checkFirewall(f.configPath(), cfg, firewall.Detect)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "knockd: %v\n", err)

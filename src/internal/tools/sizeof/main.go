@@ -49,6 +49,7 @@ func main() {
 	why := flag.String("why", "", "print why the symbol matching `REGEX` is linked, from a -dumpdep file")
 	pkg := flag.String("pkg", "", "list the symbols of the packages matching `REGEX`")
 	flag.BoolVar(&build, "build", false, "arguments are directories of main packages to build and measure")
+	save := flag.String("save", "", "write the per-package table of BINARY to `FILE` (a listing -diff takes as OLD)")
 	flag.Usage = func() {
 		fmt.Fprintln(os.Stderr, "usage: sizeof [-n N] [-pkg REGEX] BINARY\n       sizeof [-n N] -diff OLD NEW\n       sizeof -why REGEX DUMPDEP")
 		flag.PrintDefaults()
@@ -62,6 +63,12 @@ func main() {
 			os.Exit(2)
 		}
 		err = explain(os.Stdout, *why, flag.Arg(0))
+	case *save != "":
+		if flag.NArg() != 1 {
+			flag.Usage()
+			os.Exit(2)
+		}
+		err = saveListing(*save, flag.Arg(0))
 	case *diff:
 		if flag.NArg() != 2 {
 			flag.Usage()
@@ -189,7 +196,10 @@ func show(w io.Writer, path string, n int, pkgRE string) error {
 }
 
 func compare(w io.Writer, oldPath, newPath string, n int) error {
-	a, err := analyze(oldPath, false)
+	a, err := loadListing(oldPath)
+	if err == errNotListing {
+		a, err = analyze(oldPath, false)
+	}
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,9 @@ package main
 
 import (
 	"os"
+	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 )
 
@@ -73,5 +75,33 @@ func TestAnalyzeSelf(t *testing.T) {
 	}
 	if c := r.pkgs["github.com/knockd-go/knockd-go/src/internal/tools/sizeof"]; c == nil || c.text == 0 || c.pcln == 0 {
 		t.Errorf("sizeof itself: %+v", c)
+	}
+}
+
+// TestListing saves this test binary's table and compares the binary with
+// it: every package's delta is zero; a bad line names the file and line.
+func TestListing(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("needs an ELF binary")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved := filepath.Join(t.TempDir(), "parts.txt")
+	if err := saveListing(saved, exe); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	if err := compare(&b, saved, exe, 0); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	if len(lines) != 3 || !strings.Contains(lines[1], "+0  allocated sections") || !strings.Contains(lines[2], "+0  file") {
+		t.Errorf("compare with its own listing:\n%s", b.String())
+	}
+	os.WriteFile(saved, []byte(listingHeader+"\nalloc 1\n12 x runtime\n"), 0o644)
+	if _, err := loadListing(saved); err == nil || !strings.Contains(err.Error(), saved+":3:") {
+		t.Errorf("bad listing: %v", err)
 	}
 }

