@@ -88,6 +88,13 @@ func newSvc(t *testing.T, conf string) *svcRig {
 // newSvcSrc is newSvc on the given source.
 func newSvcSrc(t *testing.T, conf string, src *testsrc.Source) *svcRig {
 	t.Helper()
+	return newSvcWith(t, conf, src, nil)
+}
+
+// newSvcWith is newSvcSrc with the options edited by edit (when not nil)
+// before the service is made; DIR/ exists before.
+func newSvcWith(t *testing.T, conf string, src *testsrc.Source, edit func(dir string, o *Options)) *svcRig {
+	t.Helper()
 	r := &svcRig{t: t, dir: t.TempDir()}
 	r.path = filepath.Join(r.dir, "knockd.conf")
 	r.write(conf)
@@ -98,7 +105,7 @@ func newSvcSrc(t *testing.T, conf string, src *testsrc.Source) *svcRig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.s, err = New(Options{
+	o := Options{
 		Load:          func() (*config.Config, error) { return config.Load(r.path) },
 		ConfigPath:    r.path,
 		Log:           log,
@@ -108,7 +115,11 @@ func newSvcSrc(t *testing.T, conf string, src *testsrc.Source) *svcRig {
 		Waker:         &wake.Recorder{},
 		ReassertEvery: -1,
 		FirewallRetry: 10 * time.Millisecond,
-	}, cfg)
+	}
+	if edit != nil {
+		edit(r.dir, &o)
+	}
+	r.s, err = New(o, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
