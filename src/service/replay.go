@@ -57,7 +57,7 @@ type replayStore struct {
 
 	mu         sync.Mutex
 	f          journalFile // the journal, nil when it cannot be written
-	records    int      // lines in the journal
+	records    int         // lines in the journal
 	caches     map[string]*spa.ReplayCache
 	loaded     map[string][]spa.Digest // read at start, per door
 	compacting bool
