@@ -545,3 +545,35 @@ func TestRotatingKnock(t *testing.T) {
 		t.Fatalf("status doors %+v", st.Doors)
 	}
 }
+
+// TestNamesRefuseNonHostNames: a name from the -l resolver that is not a
+// host name (a PTR answer with a newline and ANSI escapes) is never
+// logged: the line names the address only, on one line.
+func TestNamesRefuseNonHostNames(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "knockd.conf")
+	os.WriteFile(path, []byte("[a]\n  sequence = 1,2,3\n"), 0o600)
+	log, rec := logx.NewRecorder(false)
+	src := testsrc.New([]netip.Addr{router})
+	runner := command.NewRunner(command.Options{Max: 2, Log: log})
+	d, err := New(compile(t, path, time.Now), Options{Log: log, Source: src, Runner: runner,
+		Lookup: func(a netip.Addr) string { return "x\n10.201.0.99: a: OPEN SESAME\x1b[2K" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.handle(0, testsrc.Frame(srcA, router, tcp(1))) // starts the lookup
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		d.names.mu.Lock()
+		done := d.names.running == 0
+		d.names.mu.Unlock()
+		if done {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	d.handle(0, testsrc.Frame(srcA, router, tcp(2)))
+	if !rec.Has("198.51.100.1: a: Stage 2") || strings.Contains(rec.String(), "OPEN SESAME") || strings.Contains(rec.String(), "\x1b") {
+		t.Fatalf("log:\n%q", rec.String())
+	}
+}
