@@ -252,18 +252,26 @@ func (d *Daemon) event(e match.Event) {
 	switch e.Kind {
 	case match.Stage:
 		if e.Stage == 1 {
-			// Anyone can send first knocks from spoofed addresses.
+			// Anyone can send first knocks from spoofed addresses: they
+			// have a budget of their own, so that a flood of them does
+			// not use up the door's (and hide the lines of a knock that
+			// progresses meanwhile).
 			if !d.firstKnocks.Allow("first knocks") {
 				return
 			}
 			d.names.lookup(e.Src)
+			d.log.Printf("%s: %s: Stage 1", d.names.name(e.Src), dr.Name)
+			return
 		}
 		d.doorLines.Printf(dr.Name, "%s: %s: Stage %d", d.names.name(e.Src), dr.Name, e.Stage)
 	case match.Open:
 		d.doorLines.Printf(dr.Name, "%s: %s: OPEN SESAME", d.names.name(e.Src), dr.Name)
 		d.success(e.Door, e.Src, e.At, nil)
 	case match.Timeout:
-		if e.Stage == 1 && !d.firstKnocks.Allow("first-knock timeouts") {
+		if e.Stage == 1 {
+			if d.firstKnocks.Allow("first-knock timeouts") {
+				d.log.Printf("%s: %s: sequence timeout (stage 1)", d.names.name(e.Src), dr.Name)
+			}
 			return
 		}
 		d.doorLines.Printf(dr.Name, "%s: %s: sequence timeout (stage %d)", d.names.name(e.Src), dr.Name, e.Stage)

@@ -577,3 +577,24 @@ func TestNamesRefuseNonHostNames(t *testing.T) {
 		t.Fatalf("log:\n%q", rec.String())
 	}
 }
+
+// TestProgressingKnockLoggedUnderFlood: spoofed first knocks (and their
+// timeouts) do not use up the door's log budget: the lines of a knock
+// that progresses meanwhile are all written.
+func TestProgressingKnockLoggedUnderFlood(t *testing.T) {
+	r := newRig(t, "[d]\n  sequence = 7000,8000,9000\n  seq_timeout = 5\n")
+	r.knock(srcA, tcp(7000))
+	for i := 0; i < 1000; i++ {
+		r.src.Knock(0, netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}), router, tcp(7000))
+	}
+	r.clk.add(6 * time.Second)
+	r.d.expire() // 1001 first-knock timeouts
+	for i := 0; i < 1000; i++ {
+		r.src.Knock(0, netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)}), router, tcp(7000))
+	}
+	r.knock(srcB, tcp(7000), tcp(8000), tcp(9000))
+	r.waitLog("198.51.100.2: d: OPEN SESAME")
+	if !r.log.Has("198.51.100.2: d: Stage 2") || !r.log.Has("198.51.100.2: d: Stage 3") {
+		t.Fatalf("the progressing knock's lines are missing:\n%s", r.log)
+	}
+}
