@@ -44,6 +44,13 @@ type Source interface {
 	Stats() (packets, drops uint64)
 }
 
+// owner is a Source that also tells the router's own addresses: an
+// address of any device, or the network or broadcast address of one of
+// their subnets. Knocks "from" one are spoofed and ignored.
+type owner interface {
+	Own(a netip.Addr) bool
+}
+
 // Acter performs the router actions of a success (action.Actions). Do
 // must not block.
 type Acter interface {
@@ -79,6 +86,7 @@ type Daemon struct {
 	log    *logx.Logger
 	now    func() time.Time
 	src    Source
+	own    owner // src's, when it tells the router's own addresses
 	runner *command.Runner
 	noIPv6 bool
 
@@ -123,7 +131,7 @@ type slot struct {
 // counters are what SIGUSR1 and the status report.
 type counters struct {
 	packets, kernelPackets, kernelDrops uint64
-	ignored                             uint64 // sources that cannot knock (loopback, multicast, …)
+	ignored                             uint64 // sources that cannot knock (loopback, multicast, the router's own, …)
 	successes, dropped                  uint64 // successes; of them, actions dropped (queue full)
 	spaAccepted, spaRejected            uint64
 	panics                              uint64
@@ -153,6 +161,7 @@ func New(set *door.Set, o Options) (*Daemon, error) {
 		}
 		d.burnt[name] = b
 	}
+	d.own, _ = o.Source.(owner)
 	d.firstKnocks = logx.NewLimiter(o.Log, firstKnocksPerSecond, firstKnocksPerSecond, o.Now)
 	d.replays = logx.NewLimiter(o.Log, 1, 1, o.Now)
 	d.doorLines = o.DoorLines
@@ -205,6 +214,7 @@ func (d *Daemon) handle(dev int, b []byte) {
 		return
 	}
 	local := d.src.Local(dev, dst)
+	own := d.own != nil && d.own.Own(src)
 	if d.log.Debugging() {
 		d.log.Debugf("%s: %s: %s -> %s %d bytes", d.now().Format("2006-01-02 15:04:05"), p.Proto,
 			netip.AddrPortFrom(src, p.SrcPort), netip.AddrPortFrom(dst, p.DstPort), len(b))
@@ -212,7 +222,7 @@ func (d *Daemon) handle(dev int, b []byte) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.stats.packets++
-	if !canKnock(src) {
+	if !canKnock(src) || own {
 		d.stats.ignored++
 		return
 	}

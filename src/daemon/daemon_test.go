@@ -339,6 +339,31 @@ func TestIgnoredSources(t *testing.T) {
 	}
 }
 
+// TestIgnoredOwnSources: knocks spoofed "from" one of the router's own
+// addresses (of the receiving device or another) or from a broadcast or
+// network address of one of its subnets open nothing and are counted
+// with the ignored sources.
+func TestIgnoredOwnSources(t *testing.T) {
+	r := newRig(t, "[d]\n  sequence = 1\n  open = tcp/22\n")
+	r.src.SetSubnets(netip.MustParsePrefix("192.0.2.1/24"), netip.MustParsePrefix("10.9.0.1/30"))
+	for _, s := range []string{"192.0.2.1", "10.9.0.1", "2001:db8::1", "192.0.2.255", "192.0.2.0", "10.9.0.3", "10.9.0.0"} {
+		a := netip.MustParseAddr(s)
+		dst := router
+		if a.Is6() {
+			dst = router6
+		}
+		r.src.Knock(0, a, dst, tcp(1))
+	}
+	if r.log.Has("OPEN SESAME") || len(r.fw.Installed()) != 0 {
+		t.Fatalf("a spoofed own source opened:\n%s", r.log.String())
+	}
+	if s := r.d.Stats(); !strings.Contains(s, "ignored sources 7,") {
+		t.Fatalf("stats: %s", s)
+	}
+	r.knock(netip.MustParseAddr("10.9.0.2"), tcp(1)) // a neighbour on the /30 may knock
+	r.waitLog("10.9.0.2: d: OPEN SESAME")
+}
+
 // TestForeignDestinationAndDevices: knocks count only to the receiving
 // device's addresses (or the door's target) and on the door's devices.
 func TestForeignDestinationAndDevices(t *testing.T) {
@@ -596,5 +621,23 @@ func TestProgressingKnockLoggedUnderFlood(t *testing.T) {
 	r.waitLog("198.51.100.2: d: OPEN SESAME")
 	if !r.log.Has("198.51.100.2: d: Stage 2") || !r.log.Has("198.51.100.2: d: Stage 3") {
 		t.Fatalf("the progressing knock's lines are missing:\n%s", r.log)
+	}
+}
+
+// TestSPAReplayInStatus: a replayed SPA packet shows under the status's
+// last rejections (as often as it is logged: one a second per door, so
+// that a replay at full rate does not push the others out).
+func TestSPAReplayInStatus(t *testing.T) {
+	r := newRig(t, spaConf(""))
+	frame := pktbuild.UDP4(srcA, router, 40000, 62201, sealSPA(t, srcA, r.clk.now()))
+	r.src.Send(0, frame)
+	r.waitGrant(srcA)
+	for i := 0; i < 100; i++ {
+		r.src.Send(0, frame)
+	}
+	r.waitLog("198.51.100.1: s: SPA packet rejected: replayed packet")
+	rej := r.d.Status().Rejected
+	if len(rej) != 1 || rej[0].Door != "s" || rej[0].Src != srcA || !strings.Contains(rej[0].What, "replayed packet") {
+		t.Fatalf("last rejections %+v, want the replay once", rej)
 	}
 }
