@@ -406,3 +406,28 @@ func TestReloadWarnsOnlyForWhatNeedsARestart(t *testing.T) {
 		t.Fatalf("no warning for a command_user change:\n%s", r.rec.String())
 	}
 }
+
+// TestCommandSessionStatusAndRevoke: a command door's session (its stop
+// command pending) shows under the grants with its time; revoking it
+// runs the stop command now and it is gone.
+func TestCommandSessionStatusAndRevoke(t *testing.T) {
+	r := newSvc(t, "[cmd]\n  sequence = 1,2\n  start_command = touch DIR/started-%IP%\n  stop_command = touch DIR/stopped-%IP%\n  cmd_timeout = 600\n")
+	r.knock(tcp(1), tcp(2))
+	r.wait("the session", func() bool { return len(r.s.Status().Grants) == 1 })
+	st := r.s.Status()
+	g := st.Grants[0]
+	if g.Door != "cmd" || g.Source != srcA || !strings.Contains(g.What, "command") || g.Until.Sub(st.Now) < 590*time.Second {
+		t.Fatalf("session %+v (now %v)", g, st.Now)
+	}
+	if n, err := r.s.Revoke("cmd", netip.MustParseAddr("198.51.100.99")); n != 0 || err != nil {
+		t.Fatalf("revoke of another address: %d %v", n, err)
+	}
+	if n, err := r.s.Revoke("cmd", srcA); n != 1 || err != nil {
+		t.Fatalf("revoke %d %v", n, err)
+	}
+	stopped := filepath.Join(r.dir, "stopped-"+srcA.String())
+	r.wait("the stop command", func() bool { _, err := os.Stat(stopped); return err == nil })
+	if len(r.s.Status().Grants) != 0 || !r.rec.Has("198.51.100.1: cmd: command session revoked") {
+		t.Fatalf("after the revoke: %+v\n%s", r.s.Status().Grants, r.rec)
+	}
+}
