@@ -305,3 +305,11 @@ func TestReplayJournalSmallTmpfs(t *testing.T) {
 		t.Fatal("the next start trusts the journal")
 	}
 }
+
+// TestReplayNoJournalNotBefore: without a journal file configured, the
+// store knows nothing of before the start either.
+func TestReplayNoJournalNotBefore(t *testing.T) {
+	if s := openReplayStore("", logx.Discard(), func() time.Time { return replayNow }); s.Known() || !s.NotBefore().Equal(replayNow) {
+		t.Fatalf("known %v, not before %v", s.Known(), s.NotBefore())
+	}
+}

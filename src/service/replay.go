@@ -85,6 +85,7 @@ func (s *replayStore) maxRecords() int {
 func openReplayStore(path string, log *logx.Logger, now func() time.Time) *replayStore {
 	s := &replayStore{path: path, log: log, now: now, create: createJournal, caches: map[string]*spa.ReplayCache{}, loaded: map[string][]spa.Digest{}, burnt: map[string][]uint64{}}
 	if path == "" {
+		s.notBefore = now().Truncate(time.Second) // nothing is known of before
 		return s
 	}
 	switch err := s.read(); {
