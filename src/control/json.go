@@ -334,6 +334,17 @@ func (p *jsonParser) str() (string, bool) {
 			return string(out), true
 		case c < 0x20:
 			return "", false
+		case c >= utf8.RuneSelf:
+			// Bytes that are not UTF-8 read as U+FFFD, each, as
+			// encoding/json reads them.
+			r, n := utf8.DecodeRune(p.b[p.i-1:])
+			if r == utf8.RuneError && n == 1 {
+				out = utf8.AppendRune(out, utf8.RuneError)
+			} else {
+				out = append(out, p.b[p.i-1:p.i-1+n]...)
+				p.i += n - 1
+			}
+			continue
 		case c != '\\':
 			out = append(out, c)
 			continue
