@@ -12,11 +12,12 @@
 # sender, open + notify through a slow sendmail, and a command door:
 # memory, goroutines, children, sendmail processes, log lines, and a second
 # address's knock on another door meanwhile). knockd-go only: a replayed
-# SPA packet at full rate. Then sizes: stripped mipsle binary and ipk.
+# SPA packet at full rate; knocks with slow first gaps under a flood
+# larger than max_attempts (slowgap). Then sizes: stripped mipsle binary and ipk.
 #
 # BENCH_QUICK=1 shortens the flood and churn (for a smoke run).
 # BENCH_ONLY="flood latency" runs only those scenarios (idle, nonknock,
-# flood, churn, latency, rates, storm, spa, spa-replay, size); the table
+# flood, churn, latency, rates, storm, spa, spa-replay, slowgap, size); the table
 # shows "-" for the others.
 # BENCH_DAEMONS=knockd-go leaves knockd 0.8 out (for quick iterations).
 set -euo pipefail
@@ -26,7 +27,7 @@ cd "$(dirname "$0")/.."
 QUICK=${BENCH_QUICK:-0}
 FLOOD_N=1000000; CHURN_SECS=60; LAT_N=20; RATE_SECS=30; STORM_SECS=60
 if [ "$QUICK" = 1 ]; then FLOOD_N=200000; CHURN_SECS=10; LAT_N=5; RATE_SECS=10; STORM_SECS=10; fi
-ONLY=${BENCH_ONLY:-idle nonknock flood churn latency rates storm spa spa-replay size}
+ONLY=${BENCH_ONLY:-idle nonknock flood churn latency rates storm spa spa-replay slowgap size}
 want() { case " $ONLY " in *" $1 "*) return 0;; esac; return 1; }
 
 G=kbench-gen R=kbench-router
@@ -452,6 +453,40 @@ CONF
   cp "$work/knockd.conf.knock" "$work/knockd.conf"
 fi
 
+# slowgap (knockd-go only): the bound of max_attempts. A flood of first
+# knocks from SLOW_R new sources a second (2 x SLOW_N addresses in turn,
+# so none stays in the table) with max_attempts SLOW_N keeps a first knock
+# SLOW_N/SLOW_R s (2 s): a knock whose second port comes 0.5 s after the
+# first opens, 4 s after does not; one past its first port survives the
+# flood (its third port 5 s after its second).
+SLOW_N=4096 SLOW_R=2048 SLOW_05="" SLOW_4="" SLOW_LATE=""
+slow_knock() { # $1 = last octet, $2 = first gap (ms), $3 = second gap (s); prints yes/no
+  local a=192.0.2.$1
+  ip -n "$G" addr add "$a/32" dev gen0 2>/dev/null || true
+  ip -n "$G" route replace "$RA/32" dev gen0 src "$a"
+  ip netns exec "$G" "$work/knock" -d "$2" "$RA" 7000 8000 >/dev/null 2>&1 || true
+  sleep "$3"
+  ip netns exec "$G" "$work/knock" "$RA" 9000 >/dev/null 2>&1 || true
+  ip -n "$G" route del "$RA/32" dev gen0 2>/dev/null || true
+  sleep 0.5
+  if [ -e "$work/flag-$a" ]; then echo yes; else echo no; fi
+}
+if want slowgap; then
+  cp "$work/knockd.conf" "$work/knockd.conf.knock"
+  sed -e "s/^\[options\]/[options]\n    max_attempts = $SLOW_N/" -e 's/seq_timeout = 10/seq_timeout = 20/' \
+    "$work/knockd.conf.knock" > "$work/knockd.conf"
+  start_daemon knockd-go
+  gen -port 7000 -n $((SLOW_R * 20)) -sources $((2 * SLOW_N)) -rate "$SLOW_R" -src 13.0.0.1 > /dev/null &
+  slow_gen=$!
+  sleep 3
+  SLOW_05=$(slow_knock 161 500 0)
+  SLOW_4=$(slow_knock 162 4000 0)
+  SLOW_LATE=$(slow_knock 163 300 5)
+  wait "$slow_gen" || true
+  stop_daemon
+  cp "$work/knockd.conf.knock" "$work/knockd.conf"
+fi
+
 # The floor under the latency rows: a Go program starting the same command
 # after 100 ms idle, as the daemon does. The lowest of three medians: a
 # floor, not a typical figure.
@@ -520,6 +555,9 @@ row "  another door's knock meanwhile: latency (worst ms)" "${RES[knockd-go,stor
 row "SPA: 225-byte garbage flood, CPU µs/packet" "$SPA_US" "-" "-"
 row "SPA: one packet replayed at full rate: log lines/s" "$REPLAY_LINES" "-" "-"
 row "  another door opened meanwhile" "$REPLAY_OTHER" "-" "-"
+row "first gap 0.5 s, $SLOW_R new sources/s, max_attempts $SLOW_N: opened" "$SLOW_05" "-" "-"
+row "  first gap 4 s (past max_attempts/R = 2 s): opened" "$SLOW_4" "-" "-"
+row "  first gap 0.3 s, then 5 s: opened" "$SLOW_LATE" "-" "-"
 row "binary (mipsle, stripped / Debian amd64) bytes" "$SIZE_MIPSLE" "$SIZE_08" "-"
 row "ipk (mipsel_24kc) bytes" "$SIZE_IPK" "-" "-"
 echo

@@ -78,6 +78,7 @@ type Capture struct {
 	bulk   *bulkSocket
 
 	addrs   atomic.Pointer[[]netip.Addr] // a handful: a scan beats a map
+	edges   atomic.Pointer[[]netip.Addr] // network and broadcast addresses of its IPv4 subnets
 	index   atomic.Int32
 	changed chan struct{}
 	ready   chan struct{} // closed once capturing, or waiting for the device
@@ -88,6 +89,7 @@ type Capture struct {
 func New(ifname string, filter []bpf.RawInstruction, log *logx.Logger) *Capture {
 	c := &Capture{ifname: ifname, filter: filter, log: log, changed: make(chan struct{}, 1), ready: make(chan struct{})}
 	c.addrs.Store(new([]netip.Addr))
+	c.edges.Store(new([]netip.Addr))
 	return c
 }
 
@@ -108,6 +110,26 @@ func (c *Capture) Local(a netip.Addr) bool {
 		}
 	}
 	return false
+}
+
+// Own reports whether a is one of the device's addresses, or the
+// network or broadcast address of one of its IPv4 subnets: no knocker
+// sends from those (a packet that says so is spoofed).
+func (c *Capture) Own(a netip.Addr) bool {
+	return c.Local(a) || slices.Contains(*c.edges.Load(), a)
+}
+
+// SubnetEdges returns the network and broadcast addresses of the IPv4
+// subnet p (none for /31 and /32, whose addresses are all hosts, and for
+// IPv6, which has no broadcast).
+func SubnetEdges(p netip.Prefix) []netip.Addr {
+	if !p.Addr().Is4() || p.Bits() > 30 || p.Bits() < 0 {
+		return nil
+	}
+	b := p.Masked().Addr().As4()
+	n := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+	bc := n | (1<<(32-p.Bits()) - 1)
+	return []netip.Addr{p.Masked().Addr(), netip.AddrFrom4([4]byte{byte(bc >> 24), byte(bc >> 16), byte(bc >> 8), byte(bc)})}
 }
 
 // Present reports whether the device exists now.
@@ -159,19 +181,23 @@ func (c *Capture) refresh() *net.Interface {
 	ifi, err := net.InterfaceByName(c.ifname)
 	if err != nil {
 		c.addrs.Store(new([]netip.Addr))
+		c.edges.Store(new([]netip.Addr))
 		c.index.Store(0)
 		return nil
 	}
-	var m []netip.Addr
+	var m, edges []netip.Addr
 	if as, err := ifi.Addrs(); err == nil {
 		for _, a := range as {
 			if n, ok := a.(*net.IPNet); ok {
 				if ip, ok := netip.AddrFromSlice(n.IP); ok && !slices.Contains(m, ip.Unmap()) {
 					m = append(m, ip.Unmap())
+					bits, _ := n.Mask.Size()
+					edges = append(edges, SubnetEdges(netip.PrefixFrom(ip.Unmap(), bits))...)
 				}
 			}
 		}
 	}
+	c.edges.Store(&edges)
 	// sort.Slice shares its code with every other sort in knockd;
 	// slices.SortFunc would instantiate about 17 KB (MIPS) for netip.Addr.
 	sort.Slice(m, func(i, j int) bool { return m[i].Less(m[j]) })

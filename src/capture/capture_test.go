@@ -136,3 +136,23 @@ func TestPacketDuringHandlingIsRead(t *testing.T) {
 		t.Fatalf("the packet that came during handling was read after %v", took)
 	}
 }
+
+func TestSubnetEdges(t *testing.T) {
+	for p, want := range map[string]string{
+		"192.0.2.1/24":  "192.0.2.0 192.0.2.255",
+		"10.9.0.1/30":   "10.9.0.0 10.9.0.3",
+		"10.0.0.77/8":   "10.0.0.0 10.255.255.255",
+		"0.0.0.0/0":     "0.0.0.0 255.255.255.255",
+		"10.9.0.1/31":   "",
+		"10.9.0.1/32":   "",
+		"2001:db8::/64": "",
+	} {
+		var got []string
+		for _, a := range SubnetEdges(netip.MustParsePrefix(p)) {
+			got = append(got, a.String())
+		}
+		if strings.Join(got, " ") != want {
+			t.Errorf("SubnetEdges(%s) = %v, want %s", p, got, want)
+		}
+	}
+}

@@ -67,6 +67,17 @@ func (g *Group) Ready() <-chan struct{} {
 	return ch
 }
 
+// Own reports whether a is an address of any device, or the network or
+// broadcast address of one of their IPv4 subnets (see Capture.Own).
+func (g *Group) Own(a netip.Addr) bool {
+	for _, c := range g.devs {
+		if c.Own(a) {
+			return true
+		}
+	}
+	return false
+}
+
 // Local reports whether a is one of device dev's current addresses.
 func (g *Group) Local(dev int, a netip.Addr) bool {
 	if dev < 0 || dev >= len(g.devs) {

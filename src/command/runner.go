@@ -84,6 +84,7 @@ type Runner struct {
 type pendingStop struct {
 	_             [0]func() // not comparable: no equality function in the binary
 	door, ip, cmd string
+	due           time.Time
 	timer         *time.Timer
 	done          bool
 }
@@ -190,7 +191,7 @@ func (r *Runner) Start(door, ip, start, stop string, timeout time.Duration) Outc
 }
 
 func (r *Runner) schedule(door, ip, cmd string, timeout time.Duration) {
-	p := &pendingStop{door: door, ip: ip, cmd: cmd}
+	p := &pendingStop{door: door, ip: ip, cmd: cmd, due: time.Now().Add(timeout)}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.wg.Add(1)
@@ -215,6 +216,42 @@ func (r *Runner) fire(p *pendingStop) {
 	if c, err := r.begin(p.door, p.cmd, true); err == nil {
 		r.finish(p.door, c)
 	}
+}
+
+// Session is a command door's session: its stop command waits.
+type Session struct {
+	_    [0]func() // not comparable: no equality function in the binary
+	Door string
+	IP   string
+	Stop string    // the stop command
+	Due  time.Time // when it runs
+}
+
+// Sessions returns the stop commands waiting for their timeout.
+func (r *Runner) Sessions() []Session {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]Session, 0, len(r.pending))
+	for p := range r.pending {
+		out = append(out, Session{Door: p.door, IP: p.ip, Stop: p.cmd, Due: p.due})
+	}
+	return out
+}
+
+// StopNow runs the waiting stop commands of door for ip now (a revoke)
+// and returns how many there were.
+func (r *Runner) StopNow(door, ip string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for p := range r.pending {
+		if p.door != door || p.ip != ip || !p.timer.Stop() {
+			continue // another's, or its timer fired already
+		}
+		n++
+		go func() { defer r.wg.Done(); r.fire(p) }()
+	}
+	return n
 }
 
 // Pending returns the number of stop commands waiting for their timeout.

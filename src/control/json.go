@@ -2,6 +2,7 @@ package control
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 	"unicode/utf8"
 )
@@ -119,31 +120,73 @@ func parseObject(b []byte) (map[string]string, error) {
 
 // parseObjectMax is parseObject for objects of at most max bytes.
 func parseObjectMax(b []byte, max int) (map[string]string, error) {
+	out, _, err := parseMembers(b, max)
+	return out, err
+}
+
+// parseStrings reads a JSON object whose members named in keys, when
+// present, are strings: any other type is an error naming the member
+// (never read as ""). Other members are left to parseObject's rules.
+func parseStrings(b []byte, keys ...string) (map[string]string, error) {
+	out, kinds, err := parseMembers(b, maxRequest)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range keys {
+		if kind, ok := kinds[k]; ok && kind != '"' {
+			return nil, fmt.Errorf("%q must be a string, not %s", k, kindName(kind))
+		}
+	}
+	return out, nil
+}
+
+// kindName names the JSON type whose value starts with c.
+func kindName(c byte) string {
+	switch c {
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	case 't', 'f':
+		return "a boolean"
+	case 'n':
+		return "null"
+	}
+	return "a number"
+}
+
+// parseMembers is parseObject for objects of at most max bytes, also
+// returning the first byte of each member's value (its type: '"', '{',
+// '[', 't', 'f', 'n' or a number's).
+func parseMembers(b []byte, max int) (map[string]string, map[string]byte, error) {
 	if len(b) > max {
-		return nil, errors.New("request too long")
+		return nil, nil, errors.New("request too long")
 	}
 	p := &jsonParser{b: b}
 	p.space()
 	if !p.eat('{') {
-		return nil, errJSON
+		return nil, nil, errJSON
 	}
-	out := map[string]string{}
+	out, kinds := map[string]string{}, map[string]byte{}
 	p.space()
 	if !p.eat('}') {
 		for {
 			p.space()
 			k, ok := p.str()
 			if !ok {
-				return nil, errJSON
+				return nil, nil, errJSON
 			}
 			p.space()
 			if !p.eat(':') {
-				return nil, errJSON
+				return nil, nil, errJSON
 			}
 			p.space()
+			if p.i < len(p.b) {
+				kinds[k] = p.b[p.i]
+			}
 			v, scalar, ok := p.value(1)
 			if !ok {
-				return nil, errJSON
+				return nil, nil, errJSON
 			}
 			if scalar {
 				out[k] = v
@@ -153,15 +196,15 @@ func parseObjectMax(b []byte, max int) (map[string]string, error) {
 				break
 			}
 			if !p.eat(',') {
-				return nil, errJSON
+				return nil, nil, errJSON
 			}
 		}
 	}
 	p.space()
 	if p.i != len(p.b) {
-		return nil, errJSON
+		return nil, nil, errJSON
 	}
-	return out, nil
+	return out, kinds, nil
 }
 
 type jsonParser struct {
@@ -297,6 +340,17 @@ func (p *jsonParser) str() (string, bool) {
 			return string(out), true
 		case c < 0x20:
 			return "", false
+		case c >= utf8.RuneSelf:
+			// Bytes that are not UTF-8 read as U+FFFD, each, as
+			// encoding/json reads them.
+			r, n := utf8.DecodeRune(p.b[p.i-1:])
+			if r == utf8.RuneError && n == 1 {
+				out = utf8.AppendRune(out, utf8.RuneError)
+			} else {
+				out = append(out, p.b[p.i-1:p.i-1+n]...)
+				p.i += n - 1
+			}
+			continue
 		case c != '\\':
 			out = append(out, c)
 			continue

@@ -6,9 +6,11 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"strings"
 
+	"github.com/knockd-go/knockd-go/src/internal/rdns"
 	"github.com/knockd-go/knockd-go/src/rotate"
 )
 
@@ -32,16 +34,10 @@ func RPCD(args []string, stdin io.Reader, stdout io.Writer, socket string, files
 		fmt.Fprintln(os.Stderr, "usage: knockd list | knockd call METHOD (rpcd plugin protocol)")
 		return 2
 	}
-	in, err := io.ReadAll(io.LimitReader(stdin, maxRequest+1))
+	argv, err := rpcdArgs(stdin)
 	if err != nil {
-		in = nil
-	}
-	argv := map[string]string{}
-	if s := strings.TrimSpace(string(in)); s != "" {
-		if argv, err = parseObject([]byte(s)); err != nil {
-			stdout.Write(append(errorJSON("arguments: "+err.Error()), '\n'))
-			return 0
-		}
+		stdout.Write(append(errorJSON("arguments: "+err.Error()), '\n'))
+		return 0
 	}
 	var reply []byte
 	switch method := args[1]; method {
@@ -70,6 +66,22 @@ func RPCD(args []string, stdin io.Reader, stdout io.Writer, socket string, files
 	}
 	stdout.Write(append(trimNewline(reply), '\n'))
 	return 0
+}
+
+// rpcdArgs reads the arguments of a call: a JSON object of strings (every
+// argument of rpcdMethods is "str"), or nothing. More than maxRequest
+// bytes is refused, white space or not.
+func rpcdArgs(stdin io.Reader) (map[string]string, error) {
+	in, err := io.ReadAll(io.LimitReader(stdin, maxRequest+1))
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("reading standard input: %w", err)
+	case len(in) > maxRequest:
+		return nil, fmt.Errorf("request too long (more than %d bytes)", maxRequest)
+	case strings.TrimSpace(string(in)) == "":
+		return map[string]string{}, nil
+	}
+	return parseStrings(in, "door", "source", "kind")
 }
 
 // notRunning is the reply to status or doors without a daemon.
@@ -129,13 +141,20 @@ func Hosts(f HostFiles) []byte {
 	type host struct{ mac, ip, name string }
 	var hosts []host
 	seen := map[string]bool{}
+	// The fields come from files any local user may have written first
+	// (/tmp/dhcp.leases) and LuCI shows them as HTML: a MAC that is not
+	// one leaves the host out, an address or a name that is not one is
+	// left empty.
 	add := func(mac, ip, name string) {
 		mac = strings.ToLower(mac)
-		if seen[mac] || len(hosts) >= maxHosts || mac == "00:00:00:00:00:00" || len(mac) != 17 {
+		if seen[mac] || len(hosts) >= maxHosts || mac == "00:00:00:00:00:00" || !isMAC(mac) {
 			return
 		}
 		seen[mac] = true
-		if name == "*" {
+		if a, err := netip.ParseAddr(ip); err != nil || a.Zone() != "" {
+			ip = ""
+		}
+		if !rdns.HostName(name) {
 			name = ""
 		}
 		hosts = append(hosts, host{mac, ip, name})
@@ -165,6 +184,25 @@ func Hosts(f HostFiles) []byte {
 	w.Close(']')
 	w.Close('}')
 	return w.Bytes()
+}
+
+// isMAC reports whether s is a MAC address as aa:bb:cc:dd:ee:ff (lower
+// case).
+func isMAC(s string) bool {
+	if len(s) != 17 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if i%3 == 2 {
+			if c != ':' {
+				return false
+			}
+		} else if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // lines calls f with the fields of each line of a file (at most a few

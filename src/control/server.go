@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"syscall"
@@ -19,11 +20,19 @@ import (
 // DefaultSocket is where the daemon listens unless configured otherwise.
 const DefaultSocket = "/var/run/knockd.sock"
 
-// Bounds of the server: a client gets this long for its request and our
-// reply, and so many are served at once (more wait in the backlog).
+// Bounds of the server. A client gets idleTimeout to send its request
+// (knockd status sends it at once) and connTimeout for our reply; so
+// many are answered at once. The server accepts every connection at
+// once, so that idle ones cannot fill the backlog and shut `knockd
+// status` out: of the connections still sending their request, at most
+// maxOpen stay open (the oldest is closed for a new one), and at most
+// maxOpen more wait for their answer.
 const (
 	connTimeout = 5 * time.Second
+	idleTimeout = 2 * time.Second
 	maxConns    = 4
+	maxOpen     = 32
+	backlog     = 256
 )
 
 // Server answers requests on a unix socket that only root can use.
@@ -35,6 +44,10 @@ type Server struct {
 	path string
 	sem  chan struct{}
 	wg   sync.WaitGroup
+
+	mu      sync.Mutex
+	reading []*os.File // connections still sending their request, oldest first
+	waiting int        // connections with a request, waiting for or getting an answer
 }
 
 // The sockets are raw (x/sys/unix, wrapped in os.File for the runtime's
@@ -59,7 +72,7 @@ func Listen(path string, h Handler, log *logx.Logger) (*Server, error) {
 	syscall.Umask(old)
 	call := "bind"
 	if err == nil {
-		call, err = "listen", unix.Listen(fd, 64)
+		call, err = "listen", unix.Listen(fd, backlog)
 	}
 	if err != nil {
 		unix.Close(fd)
@@ -99,39 +112,102 @@ func (s *Server) Serve(ctx context.Context) {
 			time.Sleep(100 * time.Millisecond)
 			continue
 		}
-		s.sem <- struct{}{}
+		c := s.admit(nfd)
+		if c == nil {
+			continue
+		}
 		s.wg.Add(1)
 		go func() {
-			defer func() { <-s.sem; s.wg.Done() }()
-			s.serve(nfd)
+			defer s.wg.Done()
+			s.serve(c)
 		}()
 	}
 	s.wg.Wait()
 	os.Remove(s.path)
 }
 
-// serve answers one request on the connection fd.
-func (s *Server) serve(fd int) {
+// admit makes the accepted fd a connection and tracks it as sending its
+// request, closing the oldest such connection when maxOpen are; nil when
+// even so there is no room (maxOpen connections wait for answers).
+func (s *Server) admit(fd int) *os.File {
+	c := os.NewFile(uintptr(fd), s.path)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.reading) >= maxOpen {
+		old := s.reading[0]
+		s.reading = s.reading[1:]
+		old.Close() // its serve returns: the read fails
+	}
+	if s.waiting >= maxOpen {
+		c.Close()
+		return nil
+	}
+	s.reading = append(s.reading, c)
+	return c
+}
+
+// doneReading stops tracking c as sending its request; false when it was
+// closed meanwhile to make room.
+func (s *Server) doneReading(c *os.File, waiting bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i := slices.Index(s.reading, c)
+	if i < 0 {
+		return false
+	}
+	s.reading = slices.Delete(s.reading, i, i+1)
+	if waiting {
+		s.waiting++
+	}
+	return true
+}
+
+// serve answers one request on the connection c.
+func (s *Server) serve(c *os.File) {
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(idleTimeout))
 	// Only root: the socket's mode says so already; this is the second
 	// lock.
-	cred, err := unix.GetsockoptUcred(fd, unix.SOL_SOCKET, unix.SO_PEERCRED)
-	c := os.NewFile(uintptr(fd), s.path)
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(connTimeout))
+	cred, err := credentials(c)
 	if err != nil || cred.Uid != 0 {
+		s.doneReading(c, false)
 		c.Write([]byte(`{"error":"permission denied"}` + "\n"))
 		return
 	}
 	b, err := io.ReadAll(io.LimitReader(c, maxRequest+1))
-	if err != nil {
+	if !s.doneReading(c, err == nil) || err != nil {
 		return
 	}
+	defer func() {
+		s.mu.Lock()
+		s.waiting--
+		s.mu.Unlock()
+	}()
+	s.sem <- struct{}{}
+	defer func() { <-s.sem }()
+	_ = c.SetDeadline(time.Now().Add(connTimeout))
 	c.Write(append(s.answer(b), '\n'))
+}
+
+// credentials returns the peer's credentials of the connection c.
+func credentials(c *os.File) (*unix.Ucred, error) {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	var cred *unix.Ucred
+	var cerr error
+	if err := rc.Control(func(fd uintptr) {
+		cred, cerr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
+	}); err != nil {
+		return nil, err
+	}
+	return cred, cerr
 }
 
 // answer dispatches one request.
 func (s *Server) answer(req []byte) []byte {
-	m, err := parseObject(req)
+	m, err := parseStrings(req, "method", "format", "door", "source")
 	if err != nil {
 		return errorJSON(err.Error())
 	}

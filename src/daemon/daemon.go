@@ -44,6 +44,13 @@ type Source interface {
 	Stats() (packets, drops uint64)
 }
 
+// owner is a Source that also tells the router's own addresses: an
+// address of any device, or the network or broadcast address of one of
+// their subnets. Knocks "from" one are spoofed and ignored.
+type owner interface {
+	Own(a netip.Addr) bool
+}
+
 // Acter performs the router actions of a success (action.Actions). Do
 // must not block.
 type Acter interface {
@@ -79,6 +86,7 @@ type Daemon struct {
 	log    *logx.Logger
 	now    func() time.Time
 	src    Source
+	own    owner // src's, when it tells the router's own addresses
 	runner *command.Runner
 	noIPv6 bool
 
@@ -124,7 +132,7 @@ type slot struct {
 // counters are what SIGUSR1 and the status report.
 type counters struct {
 	packets, kernelPackets, kernelDrops uint64
-	ignored                             uint64 // sources that cannot knock (loopback, multicast, …)
+	ignored                             uint64 // sources that cannot knock (loopback, multicast, the router's own, …)
 	successes, dropped                  uint64 // successes; of them, actions dropped (queue full)
 	spaAccepted, spaRejected            uint64
 	panics                              uint64
@@ -155,6 +163,7 @@ func New(set *door.Set, o Options) (*Daemon, error) {
 		}
 		d.burnt[name] = b
 	}
+	d.own, _ = o.Source.(owner)
 	d.firstKnocks = logx.NewLimiter(o.Log, firstKnocksPerSecond, firstKnocksPerSecond, o.Now)
 	d.replays = logx.NewLimiter(o.Log, 1, 1, o.Now)
 	d.doorLines = o.DoorLines
@@ -207,6 +216,7 @@ func (d *Daemon) handle(dev int, b []byte) {
 		return
 	}
 	local := d.src.Local(dev, dst)
+	own := d.own != nil && d.own.Own(src)
 	if d.log.Debugging() {
 		d.log.Debugf("%s: %s: %s -> %s %d bytes", d.now().Format("2006-01-02 15:04:05"), p.Proto,
 			netip.AddrPortFrom(src, p.SrcPort), netip.AddrPortFrom(dst, p.DstPort), len(b))
@@ -214,7 +224,7 @@ func (d *Daemon) handle(dev int, b []byte) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.stats.packets++
-	if !canKnock(src) {
+	if !canKnock(src) || own {
 		d.stats.ignored++
 		return
 	}
@@ -255,18 +265,26 @@ func (d *Daemon) event(e match.Event) {
 	case match.Stage:
 		d.last[dr.Name] = Last{At: e.At, Src: e.Src, Stage: e.Stage, Of: len(dr.Knock.Steps)}
 		if e.Stage == 1 {
-			// Anyone can send first knocks from spoofed addresses.
+			// Anyone can send first knocks from spoofed addresses: they
+			// have a budget of their own, so that a flood of them does
+			// not use up the door's (and hide the lines of a knock that
+			// progresses meanwhile).
 			if !d.firstKnocks.Allow("first knocks") {
 				return
 			}
 			d.names.lookup(e.Src)
+			d.log.Printf("%s: %s: Stage 1", d.names.name(e.Src), dr.Name)
+			return
 		}
 		d.doorLines.Printf(dr.Name, "%s: %s: Stage %d", d.names.name(e.Src), dr.Name, e.Stage)
 	case match.Open:
 		d.doorLines.Printf(dr.Name, "%s: %s: OPEN SESAME", d.names.name(e.Src), dr.Name)
 		d.success(e.Door, e.Src, e.At, nil)
 	case match.Timeout:
-		if e.Stage == 1 && !d.firstKnocks.Allow("first-knock timeouts") {
+		if e.Stage == 1 {
+			if d.firstKnocks.Allow("first-knock timeouts") {
+				d.log.Printf("%s: %s: sequence timeout (stage 1)", d.names.name(e.Src), dr.Name)
+			}
 			return
 		}
 		d.doorLines.Printf(dr.Name, "%s: %s: sequence timeout (stage %d)", d.names.name(e.Src), dr.Name, e.Stage)

@@ -339,6 +339,31 @@ func TestIgnoredSources(t *testing.T) {
 	}
 }
 
+// TestIgnoredOwnSources: knocks spoofed "from" one of the router's own
+// addresses (of the receiving device or another) or from a broadcast or
+// network address of one of its subnets open nothing and are counted
+// with the ignored sources.
+func TestIgnoredOwnSources(t *testing.T) {
+	r := newRig(t, "[d]\n  sequence = 1\n  open = tcp/22\n")
+	r.src.SetSubnets(netip.MustParsePrefix("192.0.2.1/24"), netip.MustParsePrefix("10.9.0.1/30"))
+	for _, s := range []string{"192.0.2.1", "10.9.0.1", "2001:db8::1", "192.0.2.255", "192.0.2.0", "10.9.0.3", "10.9.0.0"} {
+		a := netip.MustParseAddr(s)
+		dst := router
+		if a.Is6() {
+			dst = router6
+		}
+		r.src.Knock(0, a, dst, tcp(1))
+	}
+	if r.log.Has("OPEN SESAME") || len(r.fw.Installed()) != 0 {
+		t.Fatalf("a spoofed own source opened:\n%s", r.log.String())
+	}
+	if s := r.d.Stats(); !strings.Contains(s, "ignored sources 7,") {
+		t.Fatalf("stats: %s", s)
+	}
+	r.knock(netip.MustParseAddr("10.9.0.2"), tcp(1)) // a neighbour on the /30 may knock
+	r.waitLog("10.9.0.2: d: OPEN SESAME")
+}
+
 // TestForeignDestinationAndDevices: knocks count only to the receiving
 // device's addresses (or the door's target) and on the door's devices.
 func TestForeignDestinationAndDevices(t *testing.T) {
@@ -582,5 +607,76 @@ func TestLastKnockPerDoor(t *testing.T) {
 	}
 	if l := last("web"); !l.At.IsZero() {
 		t.Fatalf("web saw a knock: %+v", l)
+	}
+}
+
+// TestNamesRefuseNonHostNames: a name from the -l resolver that is not a
+// host name (a PTR answer with a newline and ANSI escapes) is never
+// logged: the line names the address only, on one line.
+func TestNamesRefuseNonHostNames(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "knockd.conf")
+	os.WriteFile(path, []byte("[a]\n  sequence = 1,2,3\n"), 0o600)
+	log, rec := logx.NewRecorder(false)
+	src := testsrc.New([]netip.Addr{router})
+	runner := command.NewRunner(command.Options{Max: 2, Log: log})
+	d, err := New(compile(t, path, time.Now), Options{Log: log, Source: src, Runner: runner,
+		Lookup: func(a netip.Addr) string { return "x\n10.201.0.99: a: OPEN SESAME\x1b[2K" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.handle(0, testsrc.Frame(srcA, router, tcp(1))) // starts the lookup
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		d.names.mu.Lock()
+		done := d.names.running == 0
+		d.names.mu.Unlock()
+		if done {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	d.handle(0, testsrc.Frame(srcA, router, tcp(2)))
+	if !rec.Has("198.51.100.1: a: Stage 2") || strings.Contains(rec.String(), "OPEN SESAME") || strings.Contains(rec.String(), "\x1b") {
+		t.Fatalf("log:\n%q", rec.String())
+	}
+}
+
+// TestProgressingKnockLoggedUnderFlood: spoofed first knocks (and their
+// timeouts) do not use up the door's log budget: the lines of a knock
+// that progresses meanwhile are all written.
+func TestProgressingKnockLoggedUnderFlood(t *testing.T) {
+	r := newRig(t, "[d]\n  sequence = 7000,8000,9000\n  seq_timeout = 5\n")
+	r.knock(srcA, tcp(7000))
+	for i := 0; i < 1000; i++ {
+		r.src.Knock(0, netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}), router, tcp(7000))
+	}
+	r.clk.add(6 * time.Second)
+	r.d.expire() // 1001 first-knock timeouts
+	for i := 0; i < 1000; i++ {
+		r.src.Knock(0, netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)}), router, tcp(7000))
+	}
+	r.knock(srcB, tcp(7000), tcp(8000), tcp(9000))
+	r.waitLog("198.51.100.2: d: OPEN SESAME")
+	if !r.log.Has("198.51.100.2: d: Stage 2") || !r.log.Has("198.51.100.2: d: Stage 3") {
+		t.Fatalf("the progressing knock's lines are missing:\n%s", r.log)
+	}
+}
+
+// TestSPAReplayInStatus: a replayed SPA packet shows under the status's
+// last rejections (as often as it is logged: one a second per door, so
+// that a replay at full rate does not push the others out).
+func TestSPAReplayInStatus(t *testing.T) {
+	r := newRig(t, spaConf(""))
+	frame := pktbuild.UDP4(srcA, router, 40000, 62201, sealSPA(t, srcA, r.clk.now()))
+	r.src.Send(0, frame)
+	r.waitGrant(srcA)
+	for i := 0; i < 100; i++ {
+		r.src.Send(0, frame)
+	}
+	r.waitLog("198.51.100.1: s: SPA packet rejected: replayed packet")
+	rej := r.d.Status().Rejected
+	if len(rej) != 1 || rej[0].Door != "s" || rej[0].Src != srcA || !strings.Contains(rej[0].What, "replayed packet") {
+		t.Fatalf("last rejections %+v, want the replay once", rej)
 	}
 }

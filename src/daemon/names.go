@@ -3,11 +3,13 @@ package daemon
 import (
 	"net/netip"
 	"sync"
+
+	"github.com/knockd-go/knockd-go/src/internal/rdns"
 )
 
 // names resolves knockers' addresses to names for the log (knockd -l),
 // in the background, with a bounded cache: a name appears in log lines
-// once it is known.
+// once it is known, and only if it is a host name (rdns.HostName).
 type names struct {
 	resolve func(netip.Addr) string // nil: -l not given
 	mu      sync.Mutex
@@ -56,6 +58,9 @@ func (n *names) lookup(a netip.Addr) {
 	n.running++
 	go func() {
 		s := n.resolve(a)
+		if !rdns.HostName(s) {
+			s = "" // not a host name: logged as the address
+		}
 		n.mu.Lock()
 		n.running--
 		if _, ok := n.cache[a]; ok {

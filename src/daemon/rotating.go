@@ -34,9 +34,10 @@ func counter(dr *door.Door, now time.Time) uint64 {
 	return max(dr.Rotate.Counter(now), 1)
 }
 
-// atCounter returns the door of step k, closed when k is burnt.
+// atCounter returns the door of step k, closed when k is burnt or not
+// known to be fresh (the door's NotBefore).
 func (d *Daemon) atCounter(dr *door.Door, k uint64) *door.Door {
-	if b := d.burnt[dr.Name]; b != nil && b.IsBurnt(k) {
+	if b := d.burnt[dr.Name]; (b != nil && b.IsBurnt(k)) || !dr.Fresh(k) {
 		n := *dr
 		n.Knock.Steps = nil
 		return &n

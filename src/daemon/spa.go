@@ -39,6 +39,7 @@ func (d *Daemon) handleSPA(slots []int, dev int, src, dst netip.Addr, local bool
 				if !d.replays.Allow(dr.Name + " replays") {
 					continue
 				}
+				d.rejected.add(Event{At: d.now(), Door: dr.Name, Src: src, What: err.Error()})
 			default:
 				d.rejected.add(Event{At: d.now(), Door: dr.Name, Src: src, What: err.Error()})
 			}

@@ -60,6 +60,10 @@ type Door struct {
 	// Rotate is set for rotating knocks; Knock then has no steps, the
 	// daemon derives them from the time.
 	Rotate *rotate.Params
+	// NotBefore, for a rotating knock, burns every step current at or
+	// before it (the start of a daemon that could not read its journal:
+	// a sequence seen before the start may have opened the door already).
+	NotBefore time.Time
 	// Devices names the capture devices the door listens on; empty means
 	// all of them.
 	Devices []string
@@ -119,6 +123,12 @@ func (d *Door) AtCounter(counter uint64) *Door {
 	return &n
 }
 
+// Fresh reports whether step counter of a rotating knock may open the
+// door: it began after NotBefore's step.
+func (d *Door) Fresh(counter uint64) bool {
+	return d.NotBefore.IsZero() || counter > d.Rotate.Counter(d.NotBefore)
+}
+
 // Where returns the door's place in its configuration file: "file:line".
 func (d *Door) Where() string {
 	if d.conf == nil {
@@ -146,8 +156,9 @@ type Env struct {
 	// Replay returns the replay cache of an SPA door whose timestamp
 	// window is window, kept across reloads; nil gives each door a new one.
 	Replay func(door string, window time.Duration) *spa.ReplayCache
-	// NotBefore refuses SPA packets stamped earlier (the daemon's start,
-	// when the replay cache did not survive a restart).
+	// NotBefore refuses SPA packets stamped earlier and burns the steps
+	// of rotating knocks current at or before it (the daemon's start,
+	// when the replay journal did not survive a restart).
 	NotBefore time.Time
 	// Interfaces override the configuration's capture devices (-i): each
 	// "device", or "network=device" to let doors name the device by its
@@ -317,6 +328,7 @@ func compileDoor(c *config.Door, devs map[string]int, down map[string]bool, env 
 		d.Knock.Steps = nil
 		p := *c.Rotate
 		d.Rotate = &p
+		d.NotBefore = env.NotBefore
 	case c.OneTimeFile != "":
 		seqs, err := config.ReadOneTime(c.OneTimeFile)
 		if err != nil {

@@ -15,7 +15,12 @@
 //     calls Expire when NextDeadline passes.
 //   - The table is capped: when full, the oldest first-step attempt is
 //     evicted (a spoofed flood only ever creates those), then the oldest
-//     other one. All operations are O(1) in the number of sources.
+//     other one. All operations are O(1) in the number of sources. So a
+//     flood of first knocks from R new sources a second never evicts an
+//     attempt past its first step, and a first-step attempt lives max/R
+//     seconds under it: no policy blind to who is legitimate keeps them
+//     longer on average, since max entries turn over at R a second
+//     whatever the order.
 package match
 
 import (

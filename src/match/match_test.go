@@ -463,3 +463,51 @@ func TestReplaceFromCallback(t *testing.T) {
 		t.Fatalf("events %q", got)
 	}
 }
+
+// TestFirstKnockLifetimeUnderFlood: the bound the documentation gives. A
+// flood of first knocks from R = 2000 new sources a second (1500
+// addresses again and again, more than the table's N = 1000) pushes a
+// first knock out after N/R = 0.5 s: a knock whose second port comes
+// 0.4 s after the first opens, one whose second port comes 0.6 s after
+// does not; once past its first port, a knock survives the flood for its
+// whole seq_timeout (8 s between its second and third ports).
+func TestFirstKnockLifetimeUnderFlood(t *testing.T) {
+	t.Parallel()
+	const n, rate, sources = 1000, 2000, 1500
+	for _, c := range []struct {
+		gap1, gap2 time.Duration
+		open       bool
+	}{
+		{400 * time.Millisecond, 0, true},
+		{600 * time.Millisecond, 0, false},
+		{400 * time.Millisecond, 8 * time.Second, true},
+	} {
+		d := door("d", "1,2,3")
+		d.Timeout = 10 * time.Second
+		m, r, clk := setup(n, d)
+		next := 0
+		// flood sends first knocks for dur, one every 1/rate.
+		flood := func(dur time.Duration) {
+			for i := 0; i < int(dur*rate/time.Second); i++ {
+				a := netip.AddrFrom4([4]byte{10, 0, byte(next >> 8), byte(next)})
+				next = (next + 1) % sources
+				m.Process(Packet{Src: a, Dst: addr("192.0.2.1"), Local: true, Port: l4.Port{Proto: l4.TCP, Num: 1}, Flags: syn})
+				clk.add(time.Second / rate)
+			}
+		}
+		legit := "198.51.100.7"
+		flood(2 * time.Second) // the table is full
+		m.Process(tcp(legit, 1))
+		flood(c.gap1)
+		m.Process(tcp(legit, 2))
+		flood(c.gap2)
+		r.take()
+		m.Process(tcp(legit, 3))
+		if opened := strings.Contains(r.take(), legit+" d open"); opened != c.open {
+			t.Errorf("gaps %v, %v under the flood: opened %v, want %v", c.gap1, c.gap2, opened, c.open)
+		}
+		if m.Len() > n {
+			t.Fatalf("%d attempts in a table of %d", m.Len(), n)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"slices"
@@ -22,28 +23,51 @@ import (
 // replayStore keeps the SPA replay cache of each door (one per door: a key
 // holder of one door cannot fill another's) across reloads, and in a file
 // across restarts, so that a packet accepted before a restart is refused
-// after it. The file is a journal of lines "<timestamp> <sha256 hex>
-// <door>", appended to as packets are accepted and rewritten with the live
-// entries at start and when it has grown. It also keeps the time steps
-// whose rotating sequences opened a door ("<time> r<step> <door>"), so
-// that a restart does not make them usable again. It belongs under /var/run (tmpfs
-// on routers: no flash wear), mode 0600, and is never followed through a
-// symbolic link. When there is no journal to read (a fresh boot, or the
-// file is unusable), the store says so and the verifiers refuse packets
-// stamped before the daemon started instead.
+// after it. The file is a journal: a header "knockd-replay 1 <not
+// before>", then lines "<timestamp> <sha256 hex> <door>", appended to as
+// packets are accepted and rewritten with the live entries at start and
+// when it has grown. It also keeps the time steps whose rotating
+// sequences opened a door ("<time> r<step> <door>"), so that a restart
+// does not make them usable again. It belongs under /var/run (tmpfs on
+// routers: no flash wear), mode 0600, and is never followed through a
+// symbolic link.
+//
+// When there is no journal it can read and trust (a fresh boot; a file
+// deleted, replaced by a link, open to others, without the header or with
+// a line that is not a record), the store does not know what came
+// before: NotBefore is the start, and the doors refuse SPA packets
+// stamped and rotating steps current before it. The journal keeps that
+// time in its header until the steps it covers are long gone, so a
+// journal rewritten after such a start does not vouch for what came
+// before it either.
+//
+// A journal that cannot be written (a full or read-only file system) is
+// never removed: the store keeps everything in memory, cuts the file to
+// nothing (which needs no space) so that the next start does not trust
+// it, logs the failure (at most once per journalRetry) and tries to
+// write it whole again at most once per journalRetry.
 type replayStore struct {
 	path string
 	log  *logx.Logger
 	now  func() time.Time
 
+	// create makes the new journal (os.OpenFile in production; tests
+	// inject a file system that fills up).
+	create func(name string) (journalFile, error)
+
 	mu         sync.Mutex
-	f          *os.File // the journal, nil when it cannot be written
-	records    int      // lines in the journal
+	f          journalFile // the journal, nil when it cannot be written
+	records    int         // lines in the journal
 	caches     map[string]*spa.ReplayCache
 	loaded     map[string][]spa.Digest // read at start, per door
 	compacting bool
 	pending    []string // lines appended while compacting
 	known      bool     // a journal was read: the caches know what came before
+	// notBefore is when what the store knows starts: the doors refuse
+	// what was stamped before it (zero: the journal knows everything).
+	notBefore time.Time
+	broken    bool      // the journal could not be written: it is not trusted
+	retryAt   time.Time // when to try writing it whole again
 	// burnt are the time steps whose rotating sequences opened each door,
 	// the last rotate.MaxBurnt of each, journalled as "<time> r<step>
 	// <door>" lines.
@@ -59,23 +83,53 @@ func (s *replayStore) maxRecords() int {
 // openReplayStore reads the journal at path (if any) and opens it for
 // appending. An empty path keeps the caches in memory only.
 func openReplayStore(path string, log *logx.Logger, now func() time.Time) *replayStore {
-	s := &replayStore{path: path, log: log, now: now, caches: map[string]*spa.ReplayCache{}, loaded: map[string][]spa.Digest{}, burnt: map[string][]uint64{}}
+	s := &replayStore{path: path, log: log, now: now, create: createJournal, caches: map[string]*spa.ReplayCache{}, loaded: map[string][]spa.Digest{}, burnt: map[string][]uint64{}}
 	if path == "" {
+		s.notBefore = now().Truncate(time.Second) // nothing is known of before
 		return s
 	}
 	switch err := s.read(); {
 	case err == nil:
 		s.known = true
+		return s
 	case errors.Is(err, fs.ErrNotExist):
 	default:
-		log.Printf("warning: SPA replay file %s: %v (packets stamped before this start are refused)", path, err)
+		log.Printf("warning: SPA replay file %s: %v (SPA packets stamped and rotating steps current before this start are refused)", path, err)
 	}
+	s.notBefore = now().Truncate(time.Second)
+	s.loaded, s.burnt = map[string][]spa.Digest{}, map[string][]uint64{}
 	return s
 }
 
-// read loads the journal.
+// journalFile is the journal open for appending.
+type journalFile interface {
+	WriteString(string) (int, error)
+	Close() error
+}
+
+// createJournal creates a new journal file, never through a link.
+func createJournal(name string) (journalFile, error) {
+	return os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
+}
+
+// journalRetry is how often a journal that could not be written is
+// tried again (and its failure logged).
+const journalRetry = 10 * time.Second
+
+// journalHeader starts every journal; the number after it is NotBefore
+// (Unix seconds, 0 for none).
+const journalHeader = "knockd-replay 1 "
+
+// maxJournal bounds what is read of a journal (it holds at most about
+// maxRecords lines of under 100 bytes).
+const maxJournal = 16 << 20
+
+// read loads the journal. It fails for a journal that cannot be
+// trusted: not this user's private regular file, no header, or a line
+// that is not a record (a torn last line, cut short by a crash, is
+// skipped).
 func (s *replayStore) read() error {
-	f, err := os.OpenFile(s.path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	f, err := os.OpenFile(s.path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return err
 	}
@@ -83,26 +137,59 @@ func (s *replayStore) read() error {
 	if err := checkPrivate(f); err != nil {
 		return err
 	}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		ts, rest, ok1 := strings.Cut(sc.Text(), " ")
-		h, door, ok2 := strings.Cut(rest, " ")
-		if step, ok := strings.CutPrefix(h, "r"); ok && ok1 && ok2 {
-			if c, err := strconv.ParseUint(step, 10, 64); err == nil {
-				s.addBurnt(door, c)
-			}
-			continue
-		}
-		t, err := strconv.ParseInt(ts, 10, 64)
-		b, herr := hex.DecodeString(h)
-		if !ok1 || !ok2 || err != nil || herr != nil || len(b) != 32 {
-			continue // a torn last line
-		}
-		d := spa.Digest{TS: t}
-		copy(d.Key[:], b)
-		s.loaded[door] = append(s.loaded[door], d)
+	r := bufio.NewReader(io.LimitReader(f, maxJournal+1))
+	head, err := r.ReadString('\n')
+	nb, ok := strings.CutPrefix(strings.TrimSuffix(head, "\n"), journalHeader)
+	t, perr := strconv.ParseInt(nb, 10, 64)
+	if err != nil || !ok || perr != nil || t < 0 {
+		return errors.New("no journal header (cut short after a write failure, or not a journal)")
 	}
-	return sc.Err()
+	if t > 0 {
+		s.notBefore = time.Unix(t, 0)
+	}
+	size := len(head)
+	for n := 2; ; n++ {
+		l, err := r.ReadString('\n')
+		size += len(l)
+		if size > maxJournal {
+			return fmt.Errorf("larger than %d bytes", maxJournal)
+		}
+		if err == io.EOF {
+			return nil // a torn last line (or none)
+		}
+		if err != nil {
+			return err
+		}
+		if !s.record(strings.TrimSuffix(l, "\n")) {
+			return fmt.Errorf("line %d: not a journal record", n)
+		}
+	}
+}
+
+// record loads one journal line; false when it is not a record.
+func (s *replayStore) record(l string) bool {
+	ts, rest, ok1 := strings.Cut(l, " ")
+	h, door, ok2 := strings.Cut(rest, " ")
+	t, err := strconv.ParseInt(ts, 10, 64)
+	if !ok1 || !ok2 || err != nil || door == "" {
+		return false
+	}
+	if step, ok := strings.CutPrefix(h, "r"); ok {
+		c, err := strconv.ParseUint(step, 10, 64)
+		if err != nil {
+			return false
+		}
+		s.addBurnt(door, c)
+		return true
+	}
+	b, err := hex.DecodeString(h)
+	if err != nil || len(b) != 32 {
+		return false
+	}
+	d := spa.Digest{TS: t}
+	copy(d.Key[:], b)
+	s.loaded[door] = append(s.loaded[door], d)
+	return true
 }
 
 // checkPrivate refuses a file that is not a regular file of this user
@@ -127,6 +214,10 @@ func checkPrivate(f *os.File) error {
 // Known reports whether the caches start with what was accepted before
 // (false: refuse packets stamped before the start).
 func (s *replayStore) Known() bool { return s.known }
+
+// NotBefore is when what the store knows starts (zero: it knows all): SPA
+// packets stamped and rotating steps current before it are refused.
+func (s *replayStore) NotBefore() time.Time { return s.notBefore }
 
 // cache returns door's cache, made at the first call with the digests
 // the journal held for the door within its window.
@@ -239,13 +330,14 @@ func (s *replayStore) write(l string) {
 		s.pending = append(s.pending, l)
 	}
 	if s.f == nil {
+		if s.broken && !s.compacting && !s.now().Before(s.retryAt) {
+			s.compacting = true
+			go s.compact() // writes it whole again, from memory
+		}
 		return
 	}
 	if _, err := s.f.WriteString(l); err != nil {
-		s.log.Printf("error: SPA replay file %s: %v (removed: the next start refuses packets stamped before it)", s.path, err)
-		s.f.Close()
-		s.f = nil
-		s.forget()
+		s.fail(err)
 		return
 	}
 	s.records++
@@ -253,6 +345,37 @@ func (s *replayStore) write(l string) {
 		s.compacting = true
 		go s.compact()
 	}
+}
+
+// fail gives up the journal that could not be written: what it misses is
+// kept in memory, and the file is cut to nothing (no header: the next
+// start does not trust it) but never removed. s.mu is held.
+func (s *replayStore) fail(err error) {
+	if s.f != nil {
+		s.f.Close()
+		s.f = nil
+	}
+	if !s.broken || !s.now().Before(s.retryAt) {
+		s.log.Printf("error: SPA replay file %s: %v (kept in memory; the next start refuses SPA packets stamped and rotating steps current before it)", s.path, err)
+	}
+	s.broken, s.retryAt = true, s.now().Add(journalRetry)
+	if err := truncateJournal(s.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		s.log.Printf("error: SPA replay file %s: cannot mark it incomplete: %v", s.path, err)
+	}
+}
+
+// truncateJournal cuts the journal at path to nothing, never through a
+// link (it frees its space, and needs none).
+func truncateJournal(path string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := checkPrivate(f); err != nil {
+		return err
+	}
+	return f.Truncate(0)
 }
 
 // lines returns the journal lines of the caches. It takes each cache's
@@ -289,9 +412,13 @@ func (s *replayStore) compact() {
 func (s *replayStore) rewrite(lines []string) {
 	tmp := s.path + ".new"
 	os.Remove(tmp)
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
+	f, err := s.create(tmp)
 	if err == nil {
-		_, err = f.WriteString(strings.Join(lines, ""))
+		nb := int64(0)
+		if !s.notBefore.IsZero() {
+			nb = s.notBefore.Unix()
+		}
+		_, err = f.WriteString(journalHeader + strconv.FormatInt(nb, 10) + "\n" + strings.Join(lines, ""))
 		if err == nil {
 			err = os.Rename(tmp, s.path)
 		}
@@ -301,27 +428,17 @@ func (s *replayStore) rewrite(lines []string) {
 		}
 	}
 	if err != nil {
-		s.log.Printf("error: SPA replay file %s: %v (removed: the next start refuses packets stamped before it)", s.path, err)
-		if s.f != nil {
-			s.f.Close()
-			s.f = nil
-		}
-		s.forget()
+		s.fail(err)
 		return
 	}
 	if s.f != nil {
 		s.f.Close()
 	}
-	s.f, s.records = f, len(lines)
-}
-
-// forget removes the journal once it can no longer be kept complete: a
-// journal missing accepted packets must not be trusted at the next start.
-// s.mu is held.
-func (s *replayStore) forget() {
-	if err := os.Remove(s.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		s.log.Printf("error: SPA replay file %s: %v", s.path, err)
+	if s.broken {
+		s.log.Printf("SPA replay file %s: written again", s.path)
+		s.broken = false
 	}
+	s.f, s.records = f, len(lines)
 }
 
 // close closes the journal.

@@ -126,8 +126,9 @@ func TestReplayJournalRefused(t *testing.T) {
 }
 
 // TestReplayJournalWriteFailure: once an accepted packet could not be
-// journaled, the journal is incomplete: it is removed, so that the next
-// start refuses packets stamped before it instead of trusting it.
+// journaled, the journal is incomplete: it is cut to nothing (never
+// removed), so that the next start refuses packets stamped before it
+// instead of trusting it.
 func TestReplayJournalWriteFailure(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "replay")
 	now := func() time.Time { return replayNow }
@@ -155,8 +156,8 @@ func TestReplayJournalWriteFailure(t *testing.T) {
 	if !rec.Has("error: SPA replay file " + path) {
 		t.Fatalf("no error logged:\n%s", rec)
 	}
-	if _, err := os.Lstat(path); !os.IsNotExist(err) {
-		t.Fatalf("the incomplete journal is still there (%v): the next start would trust it", err)
+	if fi, err := os.Lstat(path); err != nil || fi.Size() != 0 {
+		t.Fatalf("the incomplete journal: %v %v, want it there and empty", fi, err)
 	}
 	if openReplayStore(path, logx.Discard(), now).Known() {
 		t.Fatal("the next start trusts an incomplete journal")

@@ -167,9 +167,7 @@ func (s *Service) compileOn(cfg *config.Config, devs []string) (*door.Set, error
 	}
 	env.Now = s.o.Now
 	env.Replay = s.replays.cache
-	if !s.replays.Known() {
-		env.NotBefore = s.started
-	}
+	env.NotBefore = s.replays.NotBefore()
 	set, err := door.Compile(cfg, env)
 	if err == nil {
 		s.replays.sync(slices.ContainsFunc(set.Doors, func(d *door.Door) bool { return d.Rotate != nil }))

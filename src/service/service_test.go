@@ -88,6 +88,13 @@ func newSvc(t *testing.T, conf string) *svcRig {
 // newSvcSrc is newSvc on the given source.
 func newSvcSrc(t *testing.T, conf string, src *testsrc.Source) *svcRig {
 	t.Helper()
+	return newSvcWith(t, conf, src, nil)
+}
+
+// newSvcWith is newSvcSrc with the options edited by edit (when not nil)
+// before the service is made; DIR/ exists before.
+func newSvcWith(t *testing.T, conf string, src *testsrc.Source, edit func(dir string, o *Options)) *svcRig {
+	t.Helper()
 	r := &svcRig{t: t, dir: t.TempDir()}
 	r.path = filepath.Join(r.dir, "knockd.conf")
 	r.write(conf)
@@ -98,7 +105,7 @@ func newSvcSrc(t *testing.T, conf string, src *testsrc.Source) *svcRig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.s, err = New(Options{
+	o := Options{
 		Load:          func() (*config.Config, error) { return config.Load(r.path) },
 		ConfigPath:    r.path,
 		Log:           log,
@@ -108,7 +115,11 @@ func newSvcSrc(t *testing.T, conf string, src *testsrc.Source) *svcRig {
 		Waker:         &wake.Recorder{},
 		ReassertEvery: -1,
 		FirewallRetry: 10 * time.Millisecond,
-	}, cfg)
+	}
+	if edit != nil {
+		edit(r.dir, &o)
+	}
+	r.s, err = New(o, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -393,5 +404,30 @@ func TestReloadWarnsOnlyForWhatNeedsARestart(t *testing.T) {
 	}
 	if !r.rec.Has("command_user changes need a restart") {
 		t.Fatalf("no warning for a command_user change:\n%s", r.rec.String())
+	}
+}
+
+// TestCommandSessionStatusAndRevoke: a command door's session (its stop
+// command pending) shows under the grants with its time; revoking it
+// runs the stop command now and it is gone.
+func TestCommandSessionStatusAndRevoke(t *testing.T) {
+	r := newSvc(t, "[cmd]\n  sequence = 1,2\n  start_command = touch DIR/started-%IP%\n  stop_command = touch DIR/stopped-%IP%\n  cmd_timeout = 600\n")
+	r.knock(tcp(1), tcp(2))
+	r.wait("the session", func() bool { return len(r.s.Status().Grants) == 1 })
+	st := r.s.Status()
+	g := st.Grants[0]
+	if g.Door != "cmd" || g.Source != srcA || !strings.Contains(g.What, "command") || g.Until.Sub(st.Now) < 590*time.Second {
+		t.Fatalf("session %+v (now %v)", g, st.Now)
+	}
+	if n, err := r.s.Revoke("cmd", netip.MustParseAddr("198.51.100.99")); n != 0 || err != nil {
+		t.Fatalf("revoke of another address: %d %v", n, err)
+	}
+	if n, err := r.s.Revoke("cmd", srcA); n != 1 || err != nil {
+		t.Fatalf("revoke %d %v", n, err)
+	}
+	stopped := filepath.Join(r.dir, "stopped-"+srcA.String())
+	r.wait("the stop command", func() bool { _, err := os.Stat(stopped); return err == nil })
+	if len(r.s.Status().Grants) != 0 || !r.rec.Has("198.51.100.1: cmd: command session revoked") {
+		t.Fatalf("after the revoke: %+v\n%s", r.s.Status().Grants, r.rec)
 	}
 }

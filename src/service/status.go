@@ -32,6 +32,12 @@ func (s *Service) Status() control.Status {
 			st.Grants = append(st.Grants, control.Grant{Door: g.Door, Source: g.Src, What: g.Spec.String(), Until: g.Until})
 		}
 	}
+	// Command doors' sessions: their stop command waits.
+	for _, cs := range s.runner.Sessions() {
+		if a, err := netip.ParseAddr(cs.IP); err == nil {
+			st.Grants = append(st.Grants, control.Grant{Door: cs.Door, Source: a, What: "command session (then: " + cs.Stop + ")", Until: cs.Due})
+		}
+	}
 	c := d.Counters
 	for _, kv := range []struct {
 		name string
@@ -76,18 +82,24 @@ func actions(d *door.Door) []string {
 	return out
 }
 
-// Revoke closes a grant now.
+// Revoke closes a grant now, and ends a command session (its stop
+// command runs now).
 func (s *Service) Revoke(door string, src netip.Addr) (int, error) {
 	s.mu.Lock()
 	f, acts := s.fw, s.acts
 	s.mu.Unlock()
+	src = src.Unmap()
+	cmds := s.runner.StopNow(door, src.String())
+	if cmds > 0 {
+		s.log.Printf("%s: %s: command session revoked: the stop command runs now", src, door)
+	}
 	if f.mgr == nil {
-		return 0, nil
+		return cmds, nil
 	}
 	n, err := f.mgr.Revoke(door, src)
 	if n > 0 {
-		acts.Forget(door, src.Unmap())
-		s.log.Printf("%s: %s: grant revoked", src.Unmap(), door)
+		acts.Forget(door, src)
+		s.log.Printf("%s: %s: grant revoked", src, door)
 	}
-	return n, err
+	return n + cmds, err
 }

@@ -41,18 +41,52 @@ const DefaultTimeout = 2 * time.Second
 var (
 	ErrNotFound = errors.New("rdns: no name for the address")
 	ErrTimeout  = errors.New("rdns: no answer from the nameservers")
+	// ErrBadName is a name that is not a host name (control characters,
+	// spaces, escapes…): it must be neither logged nor used.
+	ErrBadName = errors.New("rdns: the name is not a host name")
 )
+
+// HostName reports whether s is a host name: dot-separated labels of 1
+// to 63 letters, digits, hyphens (not first or last) or underscores
+// (service labels), 253 bytes at most. Anything else may be made to
+// forge log lines or terminal output.
+func HostName(s string) bool {
+	if len(s) == 0 || len(s) > 253 {
+		return false
+	}
+	for _, l := range strings.Split(s, ".") {
+		if len(l) == 0 || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(l); i++ {
+			c := l[i]
+			if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// checked returns name, or ErrBadName when it is not a host name.
+func checked(name string) (string, error) {
+	if !HostName(name) {
+		return "", ErrBadName
+	}
+	return name, nil
+}
 
 // LookupAddr returns the first name of a, without the trailing dot:
 // from the hosts file if it lists a, else from a PTR query to each
-// nameserver in turn until one answers.
+// nameserver in turn until one answers. A name that is not a host name
+// is ErrBadName.
 func (r *Resolver) LookupAddr(a netip.Addr) (string, error) {
 	a = a.Unmap()
 	if !a.IsValid() {
 		return "", errors.New("rdns: invalid address")
 	}
 	if name := r.fromHosts(a); name != "" {
-		return name, nil
+		return checked(name)
 	}
 	timeout := r.Timeout
 	if timeout <= 0 {
@@ -80,7 +114,7 @@ func (r *Resolver) LookupAddr(a netip.Addr) (string, error) {
 		}
 		var name string
 		if name, err = Answer(q, resp); err == nil {
-			return name, nil
+			return checked(name)
 		}
 		if err == ErrNotFound {
 			return "", err // an authoritative "no": asking again will not help

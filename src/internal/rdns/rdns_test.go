@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -193,5 +194,51 @@ func TestNameservers(t *testing.T) {
 	}
 	if got := nameservers(filepath.Join(t.TempDir(), "none")); len(got) != 2 || !got[0].IsLoopback() {
 		t.Fatalf("no file: %v", got)
+	}
+}
+
+// TestLookupAddrRefusesNonHostNames: a PTR answer or a hosts file line
+// whose name is not a host name (a newline that would write a forged log
+// line, ANSI escapes, spaces) gives no name, ErrBadName; a host name
+// with underscores or digits is fine.
+func TestLookupAddrRefusesNonHostNames(t *testing.T) {
+	port := fakeDNS(t, map[string]string{
+		"4.3.2.1.in-addr.arpa.": "evil\n10.201.0.99: ssh: OPEN SESAME.example.",
+		"5.3.2.1.in-addr.arpa.": "\x1b[2K\x1b[1Gred.example.",
+		"6.3.2.1.in-addr.arpa.": "has space.example.",
+		"7.3.2.1.in-addr.arpa.": "-dash.example.",
+		"8.3.2.1.in-addr.arpa.": "_srv.host-1.example.",
+	}, nil)
+	hosts, resolv := files(t, "192.0.2.8 \x1b[31mbad\n", "nameserver 127.0.0.1\n")
+	r := &Resolver{Hosts: hosts, ResolvConf: resolv, Port: port, Timeout: 2 * time.Second}
+	for _, tc := range []struct {
+		addr, want string
+		err        error
+	}{
+		{"1.2.3.4", "", ErrBadName},
+		{"1.2.3.5", "", ErrBadName},
+		{"1.2.3.6", "", ErrBadName},
+		{"1.2.3.7", "", ErrBadName},
+		{"1.2.3.8", "_srv.host-1.example", nil},
+		{"192.0.2.8", "", ErrBadName},
+	} {
+		got, err := r.LookupAddr(netip.MustParseAddr(tc.addr))
+		if got != tc.want || !errors.Is(err, tc.err) {
+			t.Errorf("LookupAddr(%s) = %q, %v; want %q, %v", tc.addr, got, err, tc.want, tc.err)
+		}
+	}
+}
+
+func TestHostName(t *testing.T) {
+	for s, want := range map[string]bool{
+		"router": true, "lan-pc.lan": true, "a.b.c": true, "1.2.3.4.in-addr": true, "x_y": true,
+		"": false, ".": false, "a..b": false, "-a": false, "a-": false, "a b": false, "a\nb": false,
+		"a\x1b[0m": false, "a:b": false, "a/b": false, "é.example": false,
+		strings.Repeat("a", 64): false, strings.Repeat("a", 63): true,
+		strings.Repeat("abcdefg.", 32) + "x": false,
+	} {
+		if got := HostName(s); got != want {
+			t.Errorf("HostName(%q) = %v, want %v", s, got, want)
+		}
 	}
 }

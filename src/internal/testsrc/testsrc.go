@@ -6,9 +6,11 @@ package testsrc
 import (
 	"context"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
+	"github.com/knockd-go/knockd-go/src/capture"
 	"github.com/knockd-go/knockd-go/src/internal/pktbuild"
 	"github.com/knockd-go/knockd-go/src/l4"
 	"golang.org/x/net/bpf"
@@ -20,6 +22,7 @@ type Source struct {
 	h       func(int, []byte)
 	running chan struct{}
 	locals  map[int][]netip.Addr
+	subnets []netip.Prefix
 	filter  []bpf.RawInstruction
 	urgent  []bpf.RawInstruction
 	filters int
@@ -47,6 +50,31 @@ func (s *Source) Run(ctx context.Context, h func(int, []byte)) error {
 
 // Ready is closed once Run has started.
 func (s *Source) Ready() <-chan struct{} { return s.running }
+
+// SetSubnets gives the devices these subnets, for Own.
+func (s *Source) SetSubnets(p ...netip.Prefix) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.subnets = p
+}
+
+// Own reports whether a is an address of any device, or the network or
+// broadcast address of a subnet given to SetSubnets (as capture.Group).
+func (s *Source) Own(a netip.Addr) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, l := range s.locals {
+		if slices.Contains(l, a) {
+			return true
+		}
+	}
+	for _, p := range s.subnets {
+		if slices.Contains(capture.SubnetEdges(p), a) {
+			return true
+		}
+	}
+	return false
+}
 
 // Local reports whether a is an address of device dev.
 func (s *Source) Local(dev int, a netip.Addr) bool {

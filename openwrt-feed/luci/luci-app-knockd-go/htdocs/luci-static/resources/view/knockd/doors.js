@@ -456,11 +456,15 @@ return view.extend({
 			_('Send a magic packet to these LAN hosts.'));
 		o.modalonly = true;
 		o.datatype = 'macaddr';
+		/* LuCI inserts a choice's label as HTML: escape the lease fields
+		 * (the plugin checks them too, but any local user can write the
+		 * lease file). */
 		for (const h of hosts) {
 			if (!h.mac)
 				continue;
+			const mac = String(h.mac).toLowerCase();
 			const about = [ h.name, h.ip ].filter(x => x).join(', ');
-			o.value(h.mac.toLowerCase(), about ? '%s (%s)'.format(h.mac.toLowerCase(), about) : h.mac.toLowerCase());
+			o.value(mac, about ? '%h (%h)'.format(mac, about) : '%h'.format(mac));
 		}
 
 		o = s.taboption('actions', form.Value, 'wake_interface', _('Wake-on-LAN device'));
