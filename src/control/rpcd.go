@@ -8,6 +8,8 @@ import (
 	"io"
 	"os"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/knockd-go/knockd-go/src/rotate"
 )
@@ -31,10 +33,10 @@ func RPCD(args []string, stdin io.Reader, stdout io.Writer, socket string, files
 		fmt.Fprintln(os.Stderr, "usage: knockd list | knockd call METHOD (rpcd plugin protocol)")
 		return 2
 	}
-	in, err := io.ReadAll(io.LimitReader(stdin, maxRequest+1))
-	if err != nil {
-		in = nil
-	}
+	// Bounded in time: a call run by hand, with standard input left
+	// open, must not wait for an end that never comes.
+	in := readArgs(stdin, argsTimeout)
+	var err error
 	argv := map[string]string{}
 	if s := strings.TrimSpace(string(in)); s != "" {
 		if argv, err = parseObject([]byte(s)); err != nil {
@@ -69,6 +71,31 @@ func RPCD(args []string, stdin io.Reader, stdout io.Writer, socket string, files
 	}
 	stdout.Write(append(trimNewline(reply), '\n'))
 	return 0
+}
+
+// argsTimeout bounds the wait for rpcd's arguments (rpcd writes them at
+// once and closes the pipe).
+const argsTimeout = 2 * time.Second
+
+// readArgs reads at most maxRequest+1 bytes of r until its end or until
+// limit has passed (then what was read is dropped).
+func readArgs(r io.Reader, limit time.Duration) []byte {
+	got := make(chan []byte, 1)
+	go func() {
+		b, err := io.ReadAll(io.LimitReader(r, maxRequest+1))
+		if err != nil {
+			b = nil
+		}
+		got <- b
+	}()
+	t := time.NewTimer(limit)
+	defer t.Stop()
+	select {
+	case b := <-got:
+		return b
+	case <-t.C:
+		return nil
+	}
 }
 
 // notRunning is the reply to status or doors without a daemon.
@@ -168,12 +195,17 @@ func Hosts(f HostFiles) []byte {
 
 // lines calls f with the fields of each line of a file (at most a few
 // thousand lines); a missing file is no lines.
+// Only a regular file is read (/proc files are regular): a FIFO or a
+// device put in the leases' place is skipped, not waited on.
 func lines(path string, f func([]string)) {
-	fh, err := os.Open(path)
+	fh, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
 	if err != nil {
 		return
 	}
 	defer fh.Close()
+	if fi, err := fh.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return
+	}
 	sc := bufio.NewScanner(io.LimitReader(fh, 1<<20))
 	for n := 0; sc.Scan() && n < 4*maxHosts; n++ {
 		f(strings.Fields(sc.Text()))
