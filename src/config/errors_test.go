@@ -127,7 +127,7 @@ func TestProgramWarnings(t *testing.T) {
 	os.WriteFile(exe, []byte("#!/bin/sh\n"), 0o755)
 	os.WriteFile(noexec, []byte("#!/bin/sh\n"), 0o644)
 	conf := "[options]\n  sendmail = " + filepath.Join(dir, "sendmail") + "\n[d]\n  sequence = 1\n  start_command = " + exe + " %IP%\n  stop_command = " + noexec + " %IP%\n" +
-		"[e]\n  sequence = 2\n  start_command = exe -a\n  stop_command = nosuchprog-x %IP%\n  start_command_6 = true; echo\n  stop_command_6 = X=1 foo\n"
+		"[e]\n  sequence = 2\n  notify = root@localhost\n  start_command = exe -a\n  stop_command = nosuchprog-x %IP%\n  start_command_6 = true; echo\n  stop_command_6 = X=1 foo\n"
 	c, err := Parse("t.conf", strings.NewReader(conf))
 	if err != nil {
 		t.Fatal(err)
@@ -136,7 +136,7 @@ func TestProgramWarnings(t *testing.T) {
 	want := []string{
 		`t.conf: sendmail: program "` + filepath.Join(dir, "sendmail") + `" does not exist`,
 		`t.conf:6: door "d": stop_command: program "` + noexec + `" is not executable`,
-		`t.conf:10: door "e": stop_command: program "nosuchprog-x": not found in ` + dir,
+		`t.conf:11: door "e": stop_command: program "nosuchprog-x": not found in ` + dir,
 	}
 	if len(got) != len(want) {
 		t.Fatalf("warnings %v, want %v", got, want)

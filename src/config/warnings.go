@@ -30,13 +30,17 @@ func commentHint(err error, val string) error {
 }
 
 // ProgramWarnings checks the programs the configuration names: the
-// sendmail program, and the first word of each door's commands (when it
+// sendmail program when a door mails, and the first word of each door's commands (when it
 // is a plain word, not a shell built-in). A missing or not executable
 // program is reported with the place of its directive. path is the
 // search path of commands given without a directory.
 func ProgramWarnings(c *Config, path []string) []error {
 	var out []error
-	if p := c.Options.Sendmail; p != "" {
+	mails := false
+	for _, d := range c.Doors {
+		mails = mails || len(d.Notify) > 0
+	}
+	if p := c.Options.Sendmail; p != "" && mails {
 		if err := executable(p); err != nil {
 			out = append(out, &Error{File: c.File, Field: "sendmail", Err: err})
 		}

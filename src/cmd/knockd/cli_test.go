@@ -82,11 +82,11 @@ func TestCheckReportsEveryError(t *testing.T) {
 	}
 	// Warnings only: OK, exit 0.
 	warn := filepath.Join(dir, "warn.conf")
-	os.WriteFile(warn, []byte("[options]\n  sendmail = "+filepath.Join(dir, "no-sendmail")+"\n[d]\n  sequence = 1\n  command = /bin/true  # fine\n"), 0o644)
+	os.WriteFile(warn, []byte("[options]\n  sendmail = "+filepath.Join(dir, "no-sendmail")+"\n[d]\n  sequence = 1\n  notify = root@localhost\n  command = /bin/true  # fine\n"), 0o644)
 	out.Reset()
 	errb.Reset()
 	code = run([]string{"-k", "-c", warn}, &out, &errb, nil)
-	wantW := "knockd: warning: " + warn + `:5: door "d": command: the value holds " #": inline comments are not supported` + "\x00" +
+	wantW := "knockd: warning: " + warn + `:6: door "d": command: the value holds " #": inline comments are not supported` + "\x00" +
 		"knockd: warning: " + warn + `: sendmail: program "` + filepath.Join(dir, "no-sendmail") + `" does not exist`
 	gotW := strings.Split(strings.TrimSuffix(errb.String(), "\n"), "\n")
 	wl := strings.Split(wantW, "\x00")
