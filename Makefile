@@ -10,6 +10,7 @@
 #   make packages both, as signed feeds in dist/feed (opkg and apk), with sizes
 #   make feed-keys the feeds' signing keys, once (dist/keys or FEED_KEYS; keep private)
 #   make size     binary and package sizes against the size budget
+#   make install  the programs, man pages and systemd unit (PREFIX=/usr/local, DESTDIR)
 
 GO        ?= go
 export GOFLAGS   := -buildvcs=false
@@ -20,7 +21,7 @@ LDFLAGS   := -s -w -X github.com/knockd-go/knockd-go/src/version.Version=$(VERSI
 PKGS      := ./src/...
 FEED_KEYS ?= dist/keys
 
-.PHONY: all build demo test test-static test-go test-race test-go123 test-scripts deps bench cross ipk apk packages feed-keys size clean fuzz
+.PHONY: all build install demo test test-static test-go test-race test-go123 test-scripts deps bench cross ipk apk packages feed-keys size clean fuzz
 
 all: build
 
@@ -30,6 +31,10 @@ build:
 
 deps:
 	bash scripts/deps.sh
+
+PREFIX    ?= /usr/local
+install: build
+	PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) bash scripts/install.sh
 
 demo: deps build
 	bash scripts/demo.sh
