@@ -161,7 +161,7 @@ func TestSecondDaemonRefused(t *testing.T) {
 // holder, and is free again once closed.
 func TestLockFile(t *testing.T) {
 	dir := t.TempDir()
-	targets := []lockTarget{{"pid file", filepath.Join(dir, "p")}, {"control socket", filepath.Join(dir, "missing", "s")}}
+	targets := []lockTarget{{what: "pid file", path: filepath.Join(dir, "p")}, {what: "control socket", path: filepath.Join(dir, "missing", "s")}}
 	l1, err := lockInstance(targets)
 	if err != nil || len(l1) != 1 {
 		t.Fatalf("first lock: %v (%d held)", err, len(l1))

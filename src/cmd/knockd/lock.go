@@ -34,18 +34,21 @@ func (l instanceLocks) Close() {
 func instancePaths(cfg *config.Config, pidfile string) []lockTarget {
 	var out []lockTarget
 	if p := cfg.Options.ControlSocket; p != "" {
-		out = append(out, lockTarget{"control socket", p})
+		out = append(out, lockTarget{what: "control socket", path: p})
 	}
 	if p := cfg.Options.SPAReplayFile; p != "" {
-		out = append(out, lockTarget{"replay journal", p})
+		out = append(out, lockTarget{what: "replay journal", path: p})
 	}
 	if pidfile != "" {
-		out = append(out, lockTarget{"pid file", pidfile})
+		out = append(out, lockTarget{what: "pid file", path: pidfile})
 	}
 	return out
 }
 
-type lockTarget struct{ what, path string }
+type lockTarget struct {
+	_          [0]func() // not comparable: no equality function in the binary
+	what, path string
+}
 
 // lockInstance takes every target's lock, or none: it fails naming the
 // daemon (its pid) that holds one. A lock file that cannot be created is
