@@ -43,6 +43,8 @@ demo: deps build
 # tests into $(COUNTS); the last line is the totals over every tier.
 TESTSUM   := bin/testsum
 COUNTS    := bin/test-counts
+RACE_PKGS ?= ./src/match ./src/daemon ./src/firewall
+SCRIPT_TESTS ?= $(wildcard scripts/test/*.sh)
 
 test: deps $(TESTSUM)
 	@rm -rf $(COUNTS) && mkdir -p $(COUNTS)
@@ -74,7 +76,7 @@ test-go: $(TESTSUM)
 test-race: $(TESTSUM)
 	@echo "== race detector under a concurrent knock load"
 	@mkdir -p $(COUNTS)
-	CGO_ENABLED=1 KNOCKD_GO_STRICT=1 $(TESTSUM) go $(COUNTS)/race -- $(GO) test -json -race -count=1 -timeout 10m ./src/match ./src/daemon ./src/firewall
+	CGO_ENABLED=1 KNOCKD_GO_STRICT=1 $(TESTSUM) go $(COUNTS)/race -- $(GO) test -json -race -count=1 -timeout 10m $(RACE_PKGS)
 
 test-go123: $(TESTSUM)
 	@echo "== pure tests with Go 1.23 (the OpenWrt SDK's Go)"
@@ -85,7 +87,7 @@ test-go123: $(TESTSUM)
 test-scripts: $(TESTSUM)
 	@echo "== script tests"
 	@mkdir -p $(COUNTS)
-	@st=0; for t in scripts/test/*.sh; do [ -e "$$t" ] || continue; echo "-- $$t"; \
+	@st=0; for t in $(SCRIPT_TESTS); do [ -e "$$t" ] || continue; echo "-- $$t"; \
 		$(TESTSUM) script $(COUNTS)/script-$$(basename "$$t" .sh) -- bash "$$t" || st=1; done; exit $$st
 
 fuzz:
