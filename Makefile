@@ -44,7 +44,7 @@ demo: deps build
 TESTSUM   := bin/testsum
 COUNTS    := bin/test-counts
 RACE_PKGS ?= ./src/match ./src/daemon ./src/firewall
-SCRIPT_TESTS ?= $(wildcard scripts/test/*.sh)
+SCRIPT_TESTS ?= $(sort $(wildcard scripts/test/*.sh))
 
 test: deps $(TESTSUM)
 	@rm -rf $(COUNTS) && mkdir -p $(COUNTS)
