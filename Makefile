@@ -9,8 +9,9 @@
 #   make apk      OpenWrt (>= 25.12) .apk packages
 #   make packages both, as signed feeds in dist/feed (opkg and apk), with sizes
 #   make feed-keys the feeds' signing keys, once (dist/keys or FEED_KEYS; keep private)
-#   make size     binary and package sizes against the size budget (part of make test)
+#   make size     binary and package sizes against the size budget
 #   make dist     the reproducible source tarball and the OpenWrt feed with its PKG_HASH
+#   make install  the programs, man pages and systemd unit (PREFIX=/usr/local, DESTDIR)
 #
 # Packages and the feed of make dist take their Maintainer from MAINTAINER
 # ("Name <email>"; default: git config user.name and user.email).
@@ -24,7 +25,7 @@ LDFLAGS   := -s -w -X github.com/knockd-go/knockd-go/src/version.Version=$(VERSI
 PKGS      := ./src/...
 FEED_KEYS ?= dist/keys
 
-.PHONY: all build demo test test-static test-go test-race test-go123 test-scripts deps bench cross ipk apk packages feed-keys size dist clean fuzz
+.PHONY: all build install demo test test-static test-go test-race test-go123 test-scripts deps bench cross ipk apk packages feed-keys size dist clean fuzz
 
 all: build
 
@@ -35,11 +36,29 @@ build:
 deps:
 	bash scripts/deps.sh
 
+PREFIX    ?= /usr/local
+install: build
+	PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) bash scripts/install.sh
+
 demo: deps build
 	bash scripts/demo.sh
 
-test: deps test-static test-go test-race test-go123 test-scripts
-	@echo "== all tests passed"
+# Every tier runs (one failing does not stop the others) and counts its
+# tests into $(COUNTS); the last line is the totals over every tier.
+TESTSUM   := bin/testsum
+COUNTS    := bin/test-counts
+RACE_PKGS ?= ./src/match ./src/daemon ./src/firewall
+SCRIPT_TESTS ?= $(sort $(wildcard scripts/test/*.sh))
+
+test: deps $(TESTSUM)
+	@rm -rf $(COUNTS) && mkdir -p $(COUNTS)
+	@st=0; \
+	$(TESTSUM) step $(COUNTS)/static "make test-static" -- $(MAKE) --no-print-directory test-static || st=1; \
+	$(MAKE) --no-print-directory -k test-go test-race test-go123 test-scripts || st=1; \
+	echo "== totals over every tier"; $(TESTSUM) total $(COUNTS); exit $$st
+
+$(TESTSUM): $(wildcard src/internal/tools/testsum/*.go)
+	$(GO) build -o $@ ./src/internal/tools/testsum
 
 test-static:
 	@echo "== gofmt, go vet"
@@ -55,22 +74,27 @@ test-static:
 	@echo "== shellcheck"
 	shellcheck -x $$(git ls-files '*.sh' 'scripts/*' 'files/etc/init.d/*' | grep -v '\.md$$' | grep -v '\.conf$$' | sort -u | while read -r f; do head -c 64 "$$f" | grep -q '^#!.*sh' && echo "$$f"; done)
 
-test-go:
+test-go: $(TESTSUM)
 	@echo "== go test (pure and privileged tiers)"
-	KNOCKD_GO_STRICT=1 $(GO) test -count=1 -timeout 20m $(PKGS)
+	@mkdir -p $(COUNTS)
+	KNOCKD_GO_STRICT=1 $(TESTSUM) go $(COUNTS)/go -- $(GO) test -json -count=1 -timeout 20m $(PKGS)
 
-test-race:
+test-race: $(TESTSUM)
 	@echo "== race detector under a concurrent knock load"
-	CGO_ENABLED=1 KNOCKD_GO_STRICT=1 $(GO) test -race -count=1 -timeout 10m ./src/match ./src/daemon ./src/firewall
+	@mkdir -p $(COUNTS)
+	CGO_ENABLED=1 KNOCKD_GO_STRICT=1 $(TESTSUM) go $(COUNTS)/race -- $(GO) test -json -race -count=1 -timeout 10m $(RACE_PKGS)
 
-test-go123:
+test-go123: $(TESTSUM)
 	@echo "== pure tests with Go 1.23 (the OpenWrt SDK's Go)"
+	@mkdir -p $(COUNTS)
 	GOTOOLCHAIN=$(GO123) $(GO) vet $(PKGS)
-	GOTOOLCHAIN=$(GO123) $(GO) test -short -count=1 -timeout 10m $(PKGS)
+	GOTOOLCHAIN=$(GO123) $(TESTSUM) go $(COUNTS)/go123 -- $(GO) test -json -short -count=1 -timeout 10m $(PKGS)
 
-test-scripts:
+test-scripts: $(TESTSUM)
 	@echo "== script tests"
-	@set -e; for t in scripts/test/*.sh; do [ -e "$$t" ] || continue; echo "-- $$t"; bash "$$t"; done
+	@mkdir -p $(COUNTS)
+	@st=0; for t in $(SCRIPT_TESTS); do [ -e "$$t" ] || continue; echo "-- $$t"; \
+		$(TESTSUM) script $(COUNTS)/script-$$(basename "$$t" .sh) -- bash "$$t" || st=1; done; exit $$st
 
 fuzz:
 	bash scripts/fuzz.sh

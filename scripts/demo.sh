@@ -55,6 +55,10 @@ SPID=$!
 cat > "$work/knockd.conf" <<CONF
 [options]
     Interface = wan0
+    # the demo's own socket and journal: a knockd-go running on this
+    # machine keeps its own
+    control_socket  = $work/knockd.sock
+    spa_replay_file = $work/replay
 [ssh]
     sequence    = 7000,8000:udp,9000
     seq_timeout = 10

@@ -22,6 +22,8 @@ have gcc || need+=(gcc)
 have musl-gcc || need+=(musl-tools)
 have bc || need+=(bc)
 have node || need+=(nodejs)
+have groff || need+=(groff-base)      # make install's man pages, rendered by scripts/test/install.sh
+have col || need+=(bsdextrautils)
 [ -e /usr/include/stdio.h ] && [ -n "$(find /usr/lib -name libc.a -print -quit 2>/dev/null)" ] || need+=(libc6-dev)
 
 if [ "${#need[@]}" -gt 0 ]; then

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 )
 
@@ -45,61 +44,76 @@ const MaxLineLength = 64 << 10
 
 // Load reads and validates a knockd.conf file.
 func Load(path string) (*Config, error) {
-	f, err := os.Open(path)
+	f, err := openFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("config: %w", err)
+		return nil, err
 	}
 	defer f.Close()
 	return Parse(path, f)
 }
 
-// Parse reads knockd.conf syntax from r; name is used in errors.
+// Parse reads knockd.conf syntax from r; name is used in errors. It reads
+// the whole file and returns every error found (an Errors when there are
+// several), each with its line and field.
 func Parse(name string, r io.Reader) (*Config, error) {
 	c := &Config{File: name, Options: newOptions()}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 4096), MaxLineLength)
+	var errs []error
 	var door *Door
+	doorFailed := false // door had an error: its own checks would only repeat it
 	inOptions := false
-	line := 0
-	fail := func(field string, err error) error {
+	line, doors := 0, 0
+	fail := func(field string, err error) {
 		e := &Error{File: name, Line: line, Field: field, Err: err}
 		if door != nil {
 			e.Door = door.Name
+			doorFailed = true
 		}
-		return e
+		errs = append(errs, e)
+	}
+	endDoor := func() {
+		if door != nil && !doorFailed {
+			if err := finishDoor(c, door); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		door, doorFailed = nil, false
 	}
 	for sc.Scan() {
 		line++
 		raw := sc.Bytes()
 		if bytes.IndexByte(raw, 0) >= 0 {
-			return nil, fail("", errors.New("NUL byte in line"))
+			fail("", errors.New("NUL byte in line"))
+			continue
 		}
 		s := strings.TrimSpace(string(raw))
 		if s == "" || s[0] == '#' {
 			continue
 		}
 		if s[0] == '[' {
+			endDoor()
+			inOptions = false
 			if !strings.HasSuffix(s, "]") {
-				return nil, fail("", fmt.Errorf("section header %q has no closing ]", s))
+				fail("", fmt.Errorf("section header %q has no closing ]", s))
+				door, doorFailed = newDoor(strings.TrimSpace(s[1:]), name, line), true
+				continue
 			}
 			sec := strings.TrimSpace(s[1 : len(s)-1])
 			if sec == "" {
-				door = nil
-				return nil, fail("", errors.New("bad section name"))
-			}
-			if door != nil {
-				if err := finishDoor(c, door); err != nil {
-					return nil, err
-				}
-			}
-			if sec == "options" {
-				door, inOptions = nil, true
+				fail("", errors.New("bad section name"))
+				door, doorFailed = newDoor("", name, line), true
 				continue
 			}
-			if len(c.Doors) >= maxDoors {
-				return nil, fail("", fmt.Errorf("more than %d doors", maxDoors))
+			if sec == "options" {
+				inOptions = true
+				continue
 			}
-			door, inOptions = newDoor(sec, name, line), false
+			if doors++; doors > maxDoors {
+				fail("", fmt.Errorf("more than %d doors", maxDoors))
+				return nil, Join(errs...)
+			}
+			door = newDoor(sec, name, line)
 			continue
 		}
 		key, val, hasEq := strings.Cut(s, "=")
@@ -107,15 +121,17 @@ func Parse(name string, r io.Reader) (*Config, error) {
 		val = strings.TrimSpace(val)
 		field := strings.TrimSpace(strings.SplitN(s, "=", 2)[0])
 		if door == nil && !inOptions {
-			return nil, fail(field, errors.New("all directives must belong to a section"))
+			fail(field, errors.New("all directives must belong to a section"))
+			continue
 		}
 		if !hasEq && key != "USESYSLOG" {
-			return nil, fail(field, errors.New("syntax error: want key = value"))
+			fail(field, errors.New("syntax error: want key = value"))
+			continue
 		}
 		if key == "USESYSLOG" {
 			// knockd accepts a bare UseSyslog in any section.
 			if err := setOption(&c.Options, key, val); err != nil {
-				return nil, fail(field, err)
+				fail(field, commentHint(err, val))
 			}
 			continue
 		}
@@ -127,32 +143,48 @@ func Parse(name string, r io.Reader) (*Config, error) {
 			err = setDoor(door, key, val)
 		}
 		if errors.Is(err, errUnknown) {
-			where := "door"
+			where, names := "door", doorNames
 			if inOptions {
-				where = "[options]"
+				where, names = "[options]", optionNames
 			}
-			return nil, fail(field, fmt.Errorf("unknown directive in %s", where))
+			err = unknown("directive in "+where, field, names)
 		}
 		if err != nil {
-			return nil, fail(field, err)
+			fail(field, commentHint(err, val))
+		} else if inlineComment(val) {
+			w := &Error{File: name, Line: line, Field: field, Err: errInlineComment}
+			if door != nil {
+				w.Door = door.Name
+			}
+			c.Warnings = append(c.Warnings, w)
 		}
 	}
 	if err := sc.Err(); err != nil {
 		line++
 		if errors.Is(err, bufio.ErrTooLong) {
-			return nil, fail("", fmt.Errorf("line longer than %d bytes", MaxLineLength))
+			fail("", fmt.Errorf("line longer than %d bytes", MaxLineLength))
+		} else {
+			errs = append(errs, &Error{File: name, Err: err})
 		}
-		return nil, &Error{File: name, Err: err}
+		return nil, Join(errs...)
 	}
-	if door != nil {
-		if err := finishDoor(c, door); err != nil {
-			return nil, err
-		}
+	endDoor()
+	if len(errs) > 0 {
+		return nil, Join(errs...)
 	}
 	if len(c.Doors) == 0 {
 		return nil, &Error{File: name, Err: errors.New("no doors defined")}
 	}
 	return c, nil
+}
+
+// unknown is the error of an unknown directive, with the nearest known
+// one as a suggestion.
+func unknown(what, field string, names []string) error {
+	if s := suggest(field, names); s != "" {
+		return fmt.Errorf("unknown %s (did you mean %s?)", what, s)
+	}
+	return fmt.Errorf("unknown %s", what)
 }
 
 func finishDoor(c *Config, d *Door) error {

@@ -373,7 +373,7 @@ func TestErrorPlaces(t *testing.T) {
 		line int
 	}{
 		{"[options]\nUseSyslog\n\n[openSSH]\nsequence = 7000\nBogus_Key = 1\n", `test.conf:6: door "openSSH": Bogus_Key: unknown directive in door`, 6},
-		{"# c\n[options]\n  LogFilez = /x\n", `test.conf:3: LogFilez: unknown directive in [options]`, 3},
+		{"# c\n[options]\n  LogFilez = /x\n", `test.conf:3: LogFilez: unknown directive in [options] (did you mean logfile?)`, 3},
 		{"sequence = 1\n", `test.conf:1: sequence: all directives must belong to a section`, 1},
 		{"[d]\nsequence = 1\n[]\n", `test.conf:3: bad section name`, 3},
 		{"[d]\nSeq_Timeout = x\nsequence = 1\n", `test.conf:2: door "d": Seq_Timeout: "x" is not a whole number of seconds`, 2},

@@ -152,6 +152,9 @@ type Config struct {
 	File    string
 	Options Options
 	Doors   []*Door
+	// Warnings are what the file holds that works but is likely not
+	// meant (a value holding " #": inline comments are not supported).
+	Warnings []error
 }
 
 // Defaults of knockd 0.8 and of our additions.

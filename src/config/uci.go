@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/knockd-go/knockd-go/src/uci"
@@ -19,9 +18,9 @@ import (
 // (sequence, seq_timeout, tcpflags, start_command, ...), list options
 // open, forward, wake and notify, and `enabled '0'` to turn one door off.
 func LoadUCI(path string) (*Config, error) {
-	f, err := os.Open(path)
+	f, err := openFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("config: %w", err)
+		return nil, err
 	}
 	defer f.Close()
 	return ParseUCI(path, f)
@@ -34,6 +33,8 @@ func ParseUCI(name string, r io.Reader) (*Config, error) {
 		return nil, err
 	}
 	c := &Config{File: name, Options: newOptions()}
+	var errs []error
+	doors := 0
 	for _, s := range uf.Sections {
 		switch s.Type {
 		case "knockd", "options":
@@ -44,7 +45,11 @@ func ParseUCI(name string, r io.Reader) (*Config, error) {
 				}
 				for _, v := range o.Values {
 					if err := setOption(&c.Options, key, v); err != nil {
-						return nil, uciError(name, o.Line, "", o.Name, err, "global section")
+						errs = append(errs, uciError(name, o.Line, "", o.Name, commentHint(err, v), "global section", optionNames))
+						break
+					}
+					if inlineComment(v) {
+						c.Warnings = append(c.Warnings, &Error{File: name, Line: o.Line, Field: o.Name, Err: errInlineComment})
 					}
 				}
 			}
@@ -54,37 +59,46 @@ func ParseUCI(name string, r io.Reader) (*Config, error) {
 				dname = s.Ref()
 			}
 			d := newDoor(dname, name, s.Line)
-			enabled := true
+			enabled, failed := true, false
 			for _, o := range s.Options {
 				key := strings.ToUpper(o.Name)
 				if key == "ENABLED" {
 					if enabled, err = ParseBool(o.Value()); err != nil {
-						return nil, uciError(name, o.Line, dname, o.Name, err, "")
+						errs, failed = append(errs, uciError(name, o.Line, dname, o.Name, err, "", nil)), true
 					}
 					continue
 				}
 				if o.List && !listKey(key) {
-					return nil, uciError(name, o.Line, dname, o.Name, errors.New("is not a list option (use option, not list)"), "")
+					errs, failed = append(errs, uciError(name, o.Line, dname, o.Name, errors.New("is not a list option (use option, not list)"), "", nil)), true
+					continue
 				}
 				d.saw(key, o.Name, o.Line)
 				for _, v := range o.Values {
 					if err := setDoor(d, key, v); err != nil {
-						return nil, uciError(name, o.Line, dname, o.Name, err, "door section")
+						errs, failed = append(errs, uciError(name, o.Line, dname, o.Name, commentHint(err, v), "door section", doorNames)), true
+						break
+					}
+					if inlineComment(v) {
+						c.Warnings = append(c.Warnings, &Error{File: name, Line: o.Line, Door: dname, Field: o.Name, Err: errInlineComment})
 					}
 				}
 			}
-			if !enabled {
+			if !enabled || failed {
 				continue
 			}
-			if len(c.Doors) >= maxDoors {
-				return nil, &Error{File: name, Line: s.Line, Err: fmt.Errorf("more than %d doors", maxDoors)}
+			if doors++; doors > maxDoors {
+				errs = append(errs, &Error{File: name, Line: s.Line, Err: fmt.Errorf("more than %d doors", maxDoors)})
+				return nil, Join(errs...)
 			}
 			if err := finishDoor(c, d); err != nil {
-				return nil, err
+				errs = append(errs, err)
 			}
 		default:
-			return nil, &Error{File: name, Line: s.Line, Err: fmt.Errorf("unknown section type %q (want knockd or door)", s.Type)}
+			errs = append(errs, &Error{File: name, Line: s.Line, Err: fmt.Errorf("unknown section type %q (want knockd or door)", s.Type)})
 		}
+	}
+	if len(errs) > 0 {
+		return nil, Join(errs...)
 	}
 	if len(c.Doors) == 0 && c.Options.Enabled {
 		return nil, &Error{File: name, Err: errors.New("no doors defined")}
@@ -100,9 +114,9 @@ func listKey(k string) bool {
 	return false
 }
 
-func uciError(file string, line int, door, field string, err error, where string) error {
+func uciError(file string, line int, door, field string, err error, where string, names []string) error {
 	if errors.Is(err, errUnknown) {
-		err = fmt.Errorf("unknown option in %s", where)
+		err = unknown("option in "+where, field, names)
 	}
 	return &Error{File: file, Line: line, Door: door, Field: field, Err: err}
 }

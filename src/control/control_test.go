@@ -6,12 +6,14 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -266,5 +268,36 @@ func TestRPCD(t *testing.T) {
 	}
 	if code := RPCD([]string{"frob"}, strings.NewReader(""), &bytes.Buffer{}, sock, files); code != 2 {
 		t.Fatal("usage")
+	}
+}
+
+// TestRPCDBoundedInput: `call` finishes within a few seconds with standard
+// input left open, and hosts skips a FIFO in the leases' place (anyone
+// may create /tmp/dhcp.leases before dnsmasq does) instead of blocking.
+func TestRPCDBoundedInput(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "dhcp.leases")
+	if err := syscall.Mkfifo(fifo, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	pr, pw := io.Pipe() // never written, never closed: a terminal left open
+	defer pw.Close()
+	done := make(chan string, 1)
+	start := time.Now()
+	go func() {
+		var out bytes.Buffer
+		RPCD([]string{"call", "hosts"}, pr, &out, filepath.Join(dir, "sock"), HostFiles{Leases: fifo, ARP: "/dev/zero"})
+		done <- out.String()
+	}()
+	select {
+	case out := <-done:
+		if out != `{"hosts":[]}`+"\n" {
+			t.Errorf("hosts: %q", out)
+		}
+		if d := time.Since(start); d > argsTimeout+time.Second {
+			t.Errorf("took %v", d)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("call hosts blocks on a FIFO or on standard input")
 	}
 }

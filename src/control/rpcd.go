@@ -9,6 +9,8 @@ import (
 	"net/netip"
 	"os"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/knockd-go/knockd-go/src/internal/rdns"
 	"github.com/knockd-go/knockd-go/src/rotate"
@@ -70,18 +72,55 @@ func RPCD(args []string, stdin io.Reader, stdout io.Writer, socket string, files
 
 // rpcdArgs reads the arguments of a call: a JSON object of strings (every
 // argument of rpcdMethods is "str"), or nothing. More than maxRequest
-// bytes is refused, white space or not.
+// bytes is refused, white space or not. The read is bounded in time: a
+// call run by hand, with standard input left open, must not wait for an
+// end that never comes.
 func rpcdArgs(stdin io.Reader) (map[string]string, error) {
-	in, err := io.ReadAll(io.LimitReader(stdin, maxRequest+1))
+	in, err := readArgs(stdin, argsTimeout)
 	switch {
+	case err == errArgsTimeout:
+		return map[string]string{}, nil // run by hand: no arguments
 	case err != nil:
-		return nil, fmt.Errorf("reading standard input: %w", err)
+		return nil, err
 	case len(in) > maxRequest:
 		return nil, fmt.Errorf("request too long (more than %d bytes)", maxRequest)
 	case strings.TrimSpace(string(in)) == "":
 		return map[string]string{}, nil
 	}
 	return parseStrings(in, "door", "source", "kind")
+}
+
+// argsTimeout bounds the wait for rpcd's arguments (rpcd writes them at
+// once and closes the pipe).
+const argsTimeout = 2 * time.Second
+
+// errArgsTimeout: the input did not end in time; what was read is
+// dropped and the call runs without arguments.
+var errArgsTimeout = fmt.Errorf("no end of input within %v", argsTimeout)
+
+// readArgs reads at most maxRequest+1 bytes of r until its end or until
+// limit has passed (then what was read is dropped).
+func readArgs(r io.Reader, limit time.Duration) ([]byte, error) {
+	type result struct {
+		b   []byte
+		err error
+	}
+	got := make(chan result, 1)
+	go func() {
+		b, err := io.ReadAll(io.LimitReader(r, maxRequest+1))
+		if err != nil {
+			err = fmt.Errorf("reading standard input: %w", err)
+		}
+		got <- result{b, err}
+	}()
+	t := time.NewTimer(limit)
+	defer t.Stop()
+	select {
+	case r := <-got:
+		return r.b, r.err
+	case <-t.C:
+		return nil, errArgsTimeout
+	}
 }
 
 // notRunning is the reply to status or doors without a daemon.
@@ -207,12 +246,17 @@ func isMAC(s string) bool {
 
 // lines calls f with the fields of each line of a file (at most a few
 // thousand lines); a missing file is no lines.
+// Only a regular file is read (/proc files are regular): a FIFO or a
+// device put in the leases' place is skipped, not waited on.
 func lines(path string, f func([]string)) {
-	fh, err := os.Open(path)
+	fh, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
 	if err != nil {
 		return
 	}
 	defer fh.Close()
+	if fi, err := fh.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return
+	}
 	sc := bufio.NewScanner(io.LimitReader(fh, 1<<20))
 	for n := 0; sc.Scan() && n < 4*maxHosts; n++ {
 		f(strings.Fields(sc.Text()))

@@ -135,6 +135,7 @@ type counters struct {
 	ignored                             uint64 // sources that cannot knock (loopback, multicast, the router's own, …)
 	successes, dropped                  uint64 // successes; of them, actions dropped (queue full)
 	spaAccepted, spaRejected            uint64
+	rotatingReplays                     uint64
 	panics                              uint64
 }
 
@@ -278,6 +279,9 @@ func (d *Daemon) event(e match.Event) {
 		}
 		d.doorLines.Printf(dr.Name, "%s: %s: Stage %d", d.names.name(e.Src), dr.Name, e.Stage)
 	case match.Open:
+		if d.replayed(e.Door, e.Src) {
+			return
+		}
 		d.doorLines.Printf(dr.Name, "%s: %s: OPEN SESAME", d.names.name(e.Src), dr.Name)
 		d.success(e.Door, e.Src, e.At, nil)
 	case match.Timeout:
@@ -401,6 +405,7 @@ type Counters struct {
 	Ignored                             uint64 // packets from sources that cannot knock
 	Successes, ActionsDropped           uint64
 	SPAAccepted, SPARejected            uint64
+	RotatingReplays                     uint64 // burnt rotating sequences knocked again
 	Panics                              uint64
 	Running, Pending                    int // commands running; stop commands waiting
 }
@@ -476,7 +481,7 @@ func (d *Daemon) counters() Counters {
 	return Counters{Packets: c.packets, KernelPackets: c.kernelPackets, KernelDrops: c.kernelDrops,
 		Attempts: d.m.Len(), Sources: d.m.Sources(), Evictions: d.m.Evictions, Ignored: c.ignored,
 		Successes: c.successes, ActionsDropped: c.dropped, SPAAccepted: c.spaAccepted, SPARejected: c.spaRejected,
-		Panics: c.panics, Running: running, Pending: pending}
+		RotatingReplays: c.rotatingReplays, Panics: c.panics, Running: running, Pending: pending}
 }
 
 // Stats returns a one-line summary of the counters, for SIGUSR1, with the
@@ -484,10 +489,10 @@ func (d *Daemon) counters() Counters {
 func (d *Daemon) Stats() string {
 	c := d.counters()
 	return fmt.Sprintf("stats: packets %d, kernel packets %d, kernel drops %d, attempts %d, sources %d, evictions %d, "+
-		"ignored sources %d, successes %d, actions dropped %d, SPA accepted %d, SPA rejected %d, panics %d, "+
+		"ignored sources %d, successes %d, actions dropped %d, SPA accepted %d, SPA rejected %d, rotating replays %d, panics %d, "+
 		"running commands %d, pending stop commands %d, goroutines %d, resident %d KiB",
 		c.Packets, c.KernelPackets, c.KernelDrops, c.Attempts, c.Sources, c.Evictions,
-		c.Ignored, c.Successes, c.ActionsDropped, c.SPAAccepted, c.SPARejected, c.Panics, c.Running, c.Pending,
+		c.Ignored, c.Successes, c.ActionsDropped, c.SPAAccepted, c.SPARejected, c.RotatingReplays, c.Panics, c.Running, c.Pending,
 		runtime.NumGoroutine(), residentKiB())
 }
 

@@ -1,6 +1,8 @@
 package daemon
 
 import (
+	"fmt"
+	"net/netip"
 	"time"
 
 	"github.com/knockd-go/knockd-go/src/door"
@@ -34,15 +36,38 @@ func counter(dr *door.Door, now time.Time) uint64 {
 	return max(dr.Rotate.Counter(now), 1)
 }
 
-// atCounter returns the door of step k, closed when k is burnt or not
-// known to be fresh (the door's NotBefore).
+// atCounter returns the door of step k. A burnt step's sequence, or one
+// not known to be fresh (the door's NotBefore), is still matched, so that
+// its replay is seen (and refused, see replayed).
 func (d *Daemon) atCounter(dr *door.Door, k uint64) *door.Door {
-	if b := d.burnt[dr.Name]; (b != nil && b.IsBurnt(k)) || !dr.Fresh(k) {
-		n := *dr
-		n.Knock.Steps = nil
-		return &n
-	}
 	return dr.AtCounter(k)
+}
+
+// replayed reports whether slot i is a burnt step of a rotating door, or
+// one not known to be fresh: its sequence, complete again from src, is a
+// replay. It is refused and
+// leaves a trace: the counter, a log line and a rejection in the status
+// (both limited: anyone who sniffed it can send it at any rate). d.mu is
+// held.
+func (d *Daemon) replayed(i int, src netip.Addr) bool {
+	s := &d.slots[i]
+	if s.base == nil {
+		return false
+	}
+	why := "already opened the door"
+	if b := d.burnt[s.base.Name]; b == nil || !b.IsBurnt(s.counter) {
+		if s.base.Fresh(s.counter) {
+			return false
+		}
+		why = "was current before this start, without a journal to vouch for it"
+	}
+	d.stats.rotatingReplays++
+	if d.replays.Allow(s.base.Name + " replays") {
+		what := fmt.Sprintf("rotating sequence replayed (step %d %s): refused", s.counter, why)
+		d.rejected.add(Event{At: d.now(), Door: s.base.Name, Src: src, What: what})
+		d.doorLines.Printf(s.base.Name, "%s: %s: %s", d.names.name(src), s.base.Name, what)
+	}
+	return true
 }
 
 // rotate moves every rotating door's window to now and notes when it
@@ -80,8 +105,8 @@ func (d *Daemon) rotate(now time.Time) {
 	}
 }
 
-// burn closes the slot whose rotating sequence just opened its door.
-// d.mu is held.
+// burn marks the step whose rotating sequence just opened its door: it
+// never opens again (see replayed). d.mu is held.
 func (d *Daemon) burn(i int) {
 	s := &d.slots[i]
 	b := d.burnt[s.base.Name]
@@ -92,12 +117,5 @@ func (d *Daemon) burn(i int) {
 	b.Burn(s.counter)
 	if d.onBurn != nil {
 		d.onBurn(s.base.Name, s.counter)
-	}
-	closed := *s.door
-	closed.Knock.Steps = nil
-	s.door, s.gen = &closed, s.gen+1
-	d.m.Replace(i, closed.Knock)
-	if err := d.refilter(); err != nil {
-		d.log.Printf("error: %v", err)
 	}
 }

@@ -185,12 +185,17 @@ func Compile(cfg *config.Config, env Env) (*Set, error) {
 	if s.CommandUser, err = user(cfg.Options.CommandUser); err != nil {
 		return nil, &config.Error{File: cfg.File, Field: "command_user", Err: err}
 	}
+	var errs []error // every door's, not only the first
 	for _, c := range cfg.Doors {
 		d, err := compileDoor(c, names, down, env)
 		if err != nil {
-			return nil, err
+			errs = append(errs, err)
+			continue
 		}
 		s.Doors = append(s.Doors, d)
+	}
+	if err := config.Join(errs...); err != nil {
+		return nil, err
 	}
 	return s, nil
 }

@@ -246,7 +246,9 @@ func (s *Service) Reload() error {
 		set, err = s.compile(cfg)
 	}
 	if err != nil {
-		s.log.Printf("error: %v", err)
+		for _, e := range config.List(err) { // every error, one a line
+			s.log.Printf("error: %v", e)
+		}
 		s.log.Printf("config not reloaded: keeping the running configuration")
 		return err
 	}

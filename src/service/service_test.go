@@ -233,6 +233,24 @@ func TestReloadBadConfigKeepsRunning(t *testing.T) {
 	r.wait("grant", func() bool { return len(r.fw(0).Installed()) == 1 })
 }
 
+// TestReloadLogsEveryError: a reload of a file with several mistakes logs
+// each, one a line with its place, and keeps the running doors.
+func TestReloadLogsEveryError(t *testing.T) {
+	r := newSvc(t, "[d]\n  sequence = 1,2\n  open = tcp/22\n")
+	r.write("[d]\n  sequence = 1,0\n[e]\n  sequence = 3\n  Seq_Timout = 5\n")
+	if err := r.s.Reload(); err == nil {
+		t.Fatal("reload of a broken file succeeded")
+	}
+	for _, want := range []string{
+		"error: " + r.path + `:2: door "d": sequence: item 2 ("0"): port 0 out of range 1-65535`,
+		"error: " + r.path + `:5: door "e": Seq_Timout: unknown directive in door (did you mean seq_timeout?)`,
+	} {
+		if !r.rec.Has(want) {
+			t.Errorf("no log line %q:\n%s", want, r.rec.String())
+		}
+	}
+}
+
 // TestFirewallStartsLate: a firewall that is not up when the daemon
 // starts (fw4 after knockd at boot) is waited for; grants made meanwhile
 // are installed once it is, and never emptied by its set-up.

@@ -46,7 +46,7 @@ func (s *Service) Status() control.Status {
 		{"packets", c.Packets}, {"kernel_packets", c.KernelPackets}, {"kernel_drops", c.KernelDrops},
 		{"attempts", uint64(c.Attempts)}, {"sources", uint64(c.Sources)}, {"evictions", c.Evictions},
 		{"ignored_sources", c.Ignored}, {"successes", c.Successes}, {"actions_dropped", c.ActionsDropped},
-		{"spa_accepted", c.SPAAccepted}, {"spa_rejected", c.SPARejected}, {"panics", c.Panics},
+		{"spa_accepted", c.SPAAccepted}, {"spa_rejected", c.SPARejected}, {"rotating_replays", c.RotatingReplays}, {"panics", c.Panics},
 		{"running_commands", uint64(c.Running)}, {"pending_stop_commands", uint64(c.Pending)},
 	} {
 		st.Counters = append(st.Counters, control.Counter{Name: kv.name, Value: kv.v})

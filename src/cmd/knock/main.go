@@ -29,8 +29,13 @@ var options = []getopt.Option{
 	{Short: '6', Long: "ipv6", HasArg: false},
 	{Short: 'v', Long: "verbose", HasArg: false},
 	{Short: 'V', Long: "version", HasArg: false},
-	{Short: 'h', Long: "help", HasArg: false},
+	{Short: 'h', HasArg: false},
+	{Short: optHelp, Long: "help", HasArg: false},
 }
+
+// optHelp is --help: the usage on standard output, exit 0 (-h keeps knock
+// 0.8's usage on standard error, exit 1).
+const optHelp = 0xff
 
 const usage = `usage: knock [options] <host> <port[:proto]> [port[:proto]] ...
        knock [options] --secret <base32> | --secret-file <file> | --uri <uri> [<host>]
@@ -42,7 +47,8 @@ options:
   -6, --ipv6           force usage of IPv6
   -v, --verbose        be verbose
   -V, --version        display version
-  -h, --help           this help
+  -h                   this help (on standard error, exit 1, as knock 0.8)
+      --help           this help (on standard output, exit 0)
 
 example:  knock myserver.example.com 123:tcp 456:udp 789:tcp
 `
@@ -94,6 +100,7 @@ func optName(short byte) string {
 type hit struct {
 	port  string
 	proto string // "tcp" or "udp"
+	num   int    // the port's number, once looked up
 }
 
 // parseHit parses port[:proto], proto in any case.
@@ -132,6 +139,10 @@ func (c *client) run(args []string) int {
 		fmt.Fprintf(c.stdout, "knock %s (knockd-go)\n", version.Version)
 		return 0
 	}
+	if r.Has(optHelp) {
+		fmt.Fprint(c.stdout, fullUsage())
+		return 0
+	}
 	rotating := r.Has(optSecret) || r.Has(optSecretFile) || r.Has(optURI)
 	if r.Has('S') {
 		if rotating {
@@ -145,7 +156,7 @@ func (c *client) run(args []string) int {
 		}
 	}
 	if r.Has('h') {
-		fmt.Fprint(c.stderr, usage+"\n"+rotateUsage+"\n"+spaUsage)
+		fmt.Fprint(c.stderr, fullUsage())
 		return 1
 	}
 	if rotating {
@@ -157,19 +168,22 @@ func (c *client) run(args []string) int {
 		}
 	}
 	if len(r.Args) < 2 {
-		fmt.Fprint(c.stderr, usage+"\n"+rotateUsage+"\n"+spaUsage)
+		fmt.Fprint(c.stderr, fullUsage())
 		return 1
 	}
 	var hits []hit
-	for _, a := range r.Args[1:] {
+	for i, a := range r.Args[1:] {
 		h, err := parseHit(a, r.Has('u'))
 		if err != nil {
-			return c.fail("%v", err)
+			return c.fail("item %d of the sequence: %v (nothing sent)", i+1, err)
 		}
 		hits = append(hits, h)
 	}
 	return c.knockAll(r, r.Args[0], hits)
 }
+
+// fullUsage is the text of -h and --help.
+func fullUsage() string { return usage + "\n" + rotateUsage + "\n" + spaUsage }
 
 // knockAll sends hits to host with the delay and address family of the
 // command line.
@@ -195,12 +209,26 @@ func (c *client) knockAll(r *getopt.Result, host string, hits []hit) int {
 	case r.Has('6'):
 		family = "ip6"
 	}
-	for _, h := range hits {
-		addr, err := resolve(family, host, h)
+	// Every item is checked, and the host resolved, before the first hit:
+	// a sequence is sent whole or not at all.
+	addrs := make([]string, len(hits))
+	for i, h := range hits {
+		port, err := lookupPort(h)
 		if err != nil {
-			fmt.Fprintf(c.stderr, "Failed to resolve hostname '%s' on port %s\n%v\n", host, h.port, err)
-			return 1
+			return c.fail("item %d of the sequence (%q): %v (nothing sent)", i+1, h.port, err)
 		}
+		hits[i].num = port
+	}
+	ip, err := resolveHost(family, host)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "Failed to resolve hostname '%s'\n%v\n", host, err)
+		return 1
+	}
+	for i, h := range hits {
+		addrs[i] = net.JoinHostPort(ip, strconv.Itoa(h.num))
+	}
+	for i, h := range hits {
+		addr := addrs[i]
 		if r.Has('v') {
 			fmt.Fprintf(c.stdout, "hitting %s %s\n", h.proto, addr)
 		}
@@ -217,13 +245,25 @@ func (c *client) knockAll(r *getopt.Result, host string, hits []hit) int {
 // resolveTimeout bounds every name lookup.
 const resolveTimeout = 10 * time.Second
 
-func resolve(family, host string, h hit) (string, error) {
+// lookupPort is the number of a hit's port: a number, or a service name
+// of /etc/services for the hit's protocol.
+func lookupPort(h hit) (int, error) {
+	if n, err := strconv.Atoi(h.port); err == nil {
+		return n, nil // range checked by parseHit
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), resolveTimeout)
 	defer cancel()
-	port, err := net.DefaultResolver.LookupPort(ctx, h.proto, h.port)
+	n, err := net.DefaultResolver.LookupPort(ctx, h.proto, h.port)
 	if err != nil {
-		return "", err
+		return 0, fmt.Errorf("not a port number or a known %s service name", h.proto)
 	}
+	return n, nil
+}
+
+// resolveHost is host's first address of family.
+func resolveHost(family, host string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), resolveTimeout)
+	defer cancel()
 	ips, err := net.DefaultResolver.LookupIP(ctx, family, strings.Trim(host, "[]"))
 	if err != nil {
 		return "", err
@@ -231,7 +271,7 @@ func resolve(family, host string, h hit) (string, error) {
 	if len(ips) == 0 {
 		return "", fmt.Errorf("no address for %s", host)
 	}
-	return net.JoinHostPort(ips[0].String(), strconv.Itoa(port)), nil
+	return ips[0].String(), nil
 }
 
 // knock sends one hit: a TCP SYN (the connection attempt is abandoned at

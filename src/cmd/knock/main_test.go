@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -143,5 +144,58 @@ func TestKnockTCPSendsLateHit(t *testing.T) {
 	case <-accepted:
 	case <-time.After(2 * time.Second):
 		t.Fatal("TCP hit with an expired wait never reached the listener")
+	}
+}
+
+// TestKnockChecksWholeSequenceFirst: a sequence with a bad item sends
+// nothing, and the error names the item, not the host.
+func TestKnockChecksWholeSequenceFirst(t *testing.T) {
+	t.Parallel()
+	uc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer uc.Close()
+	up := itoa(uc.LocalAddr().(*net.UDPAddr).Port)
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"127.0.0.1", up + ":udp", "abc"}, `item 2 of the sequence ("abc"): not a port number or a known tcp service name (nothing sent)`},
+		{[]string{"-u", "127.0.0.1", up, up, "no-such-service-x"}, `item 3 of the sequence ("no-such-service-x"): not a port number or a known udp service name`},
+		{[]string{"127.0.0.1", up + ":udp", "7002:xyz"}, `item 2 of the sequence: "7002:xyz": unknown protocol`},
+		{[]string{"127.0.0.1", up + ":udp", "70000"}, `item 2 of the sequence: "70000": port 70000 out of range`},
+	}
+	for _, tt := range tests {
+		var out, errb bytes.Buffer
+		code := run(tt.args, &out, &errb)
+		if code != 1 || !strings.Contains(errb.String(), tt.want) || strings.Contains(errb.String(), "hostname") {
+			t.Errorf("knock %v: exit %d, %q; want exit 1 and %q", tt.args, code, errb.String(), tt.want)
+		}
+	}
+	_ = uc.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	b := make([]byte, 16)
+	if n, _, err := uc.ReadFrom(b); err == nil {
+		t.Fatalf("a hit of %d bytes was sent before the bad item was found", n)
+	}
+	// A service name of /etc/services is a port, as in knock 0.8.
+	if _, err := os.Stat("/etc/services"); err == nil {
+		if n, err := lookupPort(hit{port: "ssh", proto: "tcp"}); err != nil || n != 22 {
+			t.Errorf("lookupPort(ssh) = %d, %v", n, err)
+		}
+	}
+}
+
+// TestHelp: --help prints the usage on standard output and exits 0; -h
+// keeps knock 0.8's standard error and exit 1.
+func TestHelp(t *testing.T) {
+	t.Parallel()
+	var out, errb bytes.Buffer
+	if code := run([]string{"--help"}, &out, &errb); code != 0 || !strings.HasPrefix(out.String(), "usage: knock") || errb.Len() != 0 {
+		t.Errorf("knock --help: exit %d, stdout %q, stderr %q", code, out.String(), errb.String())
+	}
+	out.Reset()
+	if code := run([]string{"-h"}, &out, &errb); code != 1 || out.Len() != 0 || !strings.HasPrefix(errb.String(), "usage: knock") {
+		t.Errorf("knock -h: exit %d, stdout %q, stderr %q", code, out.String(), errb.String())
 	}
 }

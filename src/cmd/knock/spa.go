@@ -67,7 +67,8 @@ const spaUsage = `SPA (fwknop-compatible single packet authorization):
       --user <name>         user name in the message (default: your login)
       --key-file <file>     keys from a file: KEY_BASE64: / HMAC_KEY_BASE64: lines (the
                             output of fwknop --key-gen), or KEY, HMAC_KEY, HMAC_DIGEST_TYPE
-  -n, --named-config <name> settings from the [default] and [<name>] stanzas of ~/.fwknoprc
+  -n, --named-config <name>
+                            settings from the [default] and [<name>] stanzas of ~/.fwknoprc
                             (KEY, KEY_BASE64, HMAC_KEY, HMAC_KEY_BASE64, HMAC_DIGEST_TYPE,
                             ACCESS, SPA_SERVER, SPA_SERVER_PORT, ALLOW_IP, NAT_ACCESS,
                             FW_TIMEOUT, SPOOF_USER, DIGEST_TYPE)

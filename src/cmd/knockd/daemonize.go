@@ -8,9 +8,12 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/knockd-go/knockd-go/src/config"
 )
 
 // Daemon mode (-d) re-executes knockd in a new session (Go cannot fork).
@@ -43,8 +46,20 @@ func readyReporter() *os.File {
 	return os.NewFile(3, "ready")
 }
 
-// daemonize starts the child and waits for its report.
-func daemonize(stderr io.Writer) int {
+// daemonize starts the child and waits for its report. The child runs in
+// "/": the paths of the command line are made absolute first, and the
+// configuration's relative paths are warned about.
+func daemonize(cfg *config.Config, stderr io.Writer) int {
+	args, err := absoluteArgs(os.Args[1:])
+	if err != nil {
+		fmt.Fprintf(stderr, "knockd: cannot daemonize: %v\n", err)
+		return 1
+	}
+	for _, p := range []struct{ field, path string }{{"logfile", cfg.Options.LogFile}, {"pidfile", cfg.Options.PidFile}} {
+		if p.path != "" && !filepath.IsAbs(p.path) {
+			fmt.Fprintf(stderr, "knockd: warning: %s: %s %q is relative: the daemon runs in / (give an absolute path)\n", cfg.File, p.field, p.path)
+		}
+	}
 	exe, err := os.Executable()
 	if err != nil {
 		fmt.Fprintf(stderr, "knockd: cannot daemonize: %v\n", err)
@@ -61,7 +76,7 @@ func daemonize(stderr io.Writer) int {
 		fmt.Fprintf(stderr, "knockd: cannot daemonize: %v\n", err)
 		return 1
 	}
-	cmd := exec.Command(exe, os.Args[1:]...)
+	cmd := exec.Command(exe, args...)
 	cmd.Env = append(os.Environ(), daemonEnv+"=1", readyEnv+"=3")
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = null, null, null
 	cmd.ExtraFiles = []*os.File{pw}
@@ -73,6 +88,91 @@ func daemonize(stderr io.Writer) int {
 	}
 	pw.Close()
 	return waitReady(pr, cmd.Process, stderr, readyTimeout)
+}
+
+// pathOptions are the options whose argument is a file.
+var pathOptions = []byte{'c', 'u', 'p', 'g', optSocket}
+
+// absoluteArgs returns args with the arguments of pathOptions made
+// absolute (against the current directory), in every form getopt takes:
+// -c FILE, -cFILE, -kc FILE, --config FILE, --config=FILE.
+func absoluteArgs(args []string) ([]string, error) {
+	isPath := map[byte]bool{}
+	long := map[string]byte{}
+	hasArg := map[byte]bool{}
+	for _, o := range options {
+		hasArg[o.Short] = o.HasArg
+		if o.Long != "" {
+			long[o.Long] = o.Short
+		}
+	}
+	for _, c := range pathOptions {
+		isPath[c] = true
+	}
+	abs := func(p string) (string, error) {
+		if p == "" || filepath.IsAbs(p) {
+			return p, nil
+		}
+		return filepath.Abs(p)
+	}
+	out := append([]string{}, args...)
+	for i := 0; i < len(out); i++ {
+		a := out[i]
+		switch {
+		case a == "--":
+			return out, nil
+		case strings.HasPrefix(a, "--"):
+			name, val, hasVal := strings.Cut(a[2:], "=")
+			c, ok := long[name]
+			if !ok || !isPath[c] {
+				if ok && hasArg[c] && !hasVal {
+					i++
+				}
+				continue
+			}
+			if hasVal {
+				p, err := abs(val)
+				if err != nil {
+					return nil, err
+				}
+				out[i] = "--" + name + "=" + p
+			} else if i+1 < len(out) {
+				i++
+				p, err := abs(out[i])
+				if err != nil {
+					return nil, err
+				}
+				out[i] = p
+			}
+		case len(a) > 1 && a[0] == '-':
+			for j := 1; j < len(a); j++ {
+				c := a[j]
+				if !hasArg[c] {
+					continue
+				}
+				if j+1 < len(a) { // -cFILE
+					if isPath[c] {
+						p, err := abs(a[j+1:])
+						if err != nil {
+							return nil, err
+						}
+						out[i] = a[:j+1] + p
+					}
+				} else if i+1 < len(out) { // -c FILE
+					i++
+					if isPath[c] {
+						p, err := abs(out[i])
+						if err != nil {
+							return nil, err
+						}
+						out[i] = p
+					}
+				}
+				break
+			}
+		}
+	}
+	return out, nil
 }
 
 // waitReady reads the child's report: the ready line, or its errors

@@ -27,7 +27,7 @@ func doctorCmd(f flags, args []string, stdout, stderr io.Writer) int {
 	if f.r.Has(optMail) {
 		doctor.SendTestMail(rep, set, f.r.Last(optMail, ""), mailer(set))
 	}
-	if f.r.Has(optJSON) {
+	if f.r.Has('j') {
 		stdout.Write(append(rep.JSON(), '\n'))
 	} else {
 		fmt.Fprintf(stdout, "knockd doctor: %s\n%s", f.configPath(), rep.Text())

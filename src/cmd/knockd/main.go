@@ -48,7 +48,7 @@ var options = []getopt.Option{
 	{Short: 'h', Long: "help", HasArg: false},
 	{Short: optShowURI, Long: "show-secret-uri", HasArg: true},
 	{Short: optSocket, Long: "socket", HasArg: true},
-	{Short: optJSON, Long: "json", HasArg: false},
+	{Short: 'j', Long: "json", HasArg: false},
 	{Short: optMail, Long: "mail", HasArg: true},
 }
 
@@ -56,17 +56,17 @@ var options = []getopt.Option{
 const (
 	optShowURI = 0x80 + iota // --show-secret-uri DOOR
 	optSocket                // --socket PATH
-	optJSON                  // --json (doctor)
 	optMail                  // --mail ADDRESS (doctor)
 )
 
 const usage = `usage: knockd [options]
-       knockd status [json] | revoke DOOR SOURCE | keygen [spa|rotating]
+       knockd status [--json] | revoke DOOR SOURCE | doctor | keygen [spa|rotating]
 options:
   -i, --interface <int>  network interface to listen on (default "eth0"); repeat it,
                          or give "pppoe-wan 6in4-wan6", for several; "wan=pppoe-wan"
                          also lets doors name the device "wan"
-  -d, --daemon           run as a daemon
+  -d, --daemon           run as a daemon (one per control socket, journal and
+                         pid file: a second one refuses to start)
   -c, --config <file>    use an alternate config file (default /etc/knockd.conf)
   -u, --uci <file>       read a UCI config file (/etc/config/knockd) instead
   -D, --debug            output debug messages
@@ -75,22 +75,29 @@ options:
   -g, --logfile          use an alternate logfile
   -v, --verbose          be verbose
   -4, --only-ip-v4       do not track ipv6
-  -k, --check            check the configuration and exit
+  -k, --check            check the configuration and exit: every error, each as
+                         file:line: field, and warnings (inline comments,
+                         programs that are missing or not executable)
   -V, --version          display version
   -h, --help             this help
+  -j, --json             status: print JSON, as ubus call knockd status does
       --show-secret-uri DOOR [HOST]
                          print the URI of a rotating knock (for knock --uri, a phone
                          app or a QR code); HOST is the router's name for clients
       --socket PATH      the control socket of status and revoke (default: the
                          configuration's control_socket, /var/run/knockd.sock)
 commands (asking the running daemon through its control socket):
-  status [json]          doors, open grants, attempts, counters, last events
+  status [-j | --json]   doors, open grants, attempts, counters, last events
   revoke DOOR SOURCE     close a grant now
-  doctor [--json] [--mail ADDRESS]
+  doctor [-j | --json] [--mail ADDRESS]
                          why a knock does not open: checks devices, firewall rule
                          order, silent knock ports, forwarding, clock, mailer
-  keygen [spa|rotating]  new SPA keys (KEY_BASE64, HMAC_KEY_BASE64) or a rotating
-                         knock's secret
+  keygen [spa [NAME [HOST]]]
+                         new SPA keys (KEY_BASE64, HMAC_KEY_BASE64), the door's
+                         directives and the ~/.fwknoprc stanza [NAME] (default
+                         router) for knock -S -n NAME
+  keygen rotating [--show-secret-uri DOOR [HOST]]
+                         a rotating knock's secret, and DOOR's URI with it
   list, call METHOD      rpcd's plugin protocol (/usr/libexec/rpcd/knockd)
 signals: HUP re-reads the configuration, USR2 restores grants after a
 firewall reload, USR1 logs counters, TERM and INT stop.
@@ -99,7 +106,10 @@ firewall reload, USR1 logs counters, TERM and INT stop.
 func main() {
 	// The spawner is this binary too (see serve).
 	spawn.Main()
-	// Catch signals first: procd or a firewall hook may send a signal
+	if code, ok := cliMain(os.Args[1:], os.Stdout, os.Stderr); ok {
+		os.Exit(code)
+	}
+	// The daemon catches signals first: procd or a firewall hook may send a signal
 	// right after a (re)start, before the daemon is ready; it is then
 	// handled once the daemon runs instead of killing the process.
 	sigs := make(chan os.Signal, 8)
@@ -161,6 +171,11 @@ func (f flags) pidFile(cfg *config.Config) string {
 }
 
 func run(args []string, stdout, stderr io.Writer, sigs chan os.Signal) int {
+	// In the child of -d, every error goes to the waiting parent.
+	ready := readyReporter()
+	if ready != nil {
+		stderr = ready
+	}
 	r, err := getopt.Parse(options, args)
 	if err != nil {
 		fmt.Fprintf(stderr, "knockd: %v\n%s", err, usage)
@@ -192,12 +207,11 @@ func run(args []string, stdout, stderr io.Writer, sigs chan os.Signal) int {
 		err = checkFirewall(f.configPath(), cfg, firewall.Detect)
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "knockd: %v\n", err)
+		printErrors(stderr, err)
 		return 1
 	}
 	if r.Has('k') {
-		fmt.Fprintf(stdout, "%s: %d door(s), configuration OK\n", f.configPath(), len(cfg.Doors))
-		return 0
+		return check(f, cfg, stdout, stderr)
 	}
 	if r.Has(optShowURI) {
 		return showURI(cfg, r.Last(optShowURI, ""), strings.Join(r.Args, ""), stdout, stderr)
@@ -207,11 +221,7 @@ func run(args []string, stdout, stderr io.Writer, sigs chan os.Signal) int {
 		return 0
 	}
 	if r.Has('d') && !daemonized() {
-		return daemonize(stderr)
-	}
-	ready := readyReporter()
-	if ready != nil {
-		stderr = ready // until the parent is told, errors go to it
+		return daemonize(cfg, stderr)
 	}
 	code := serve(f, cfg, stdout, stderr, sigs, ready)
 	return code
@@ -219,6 +229,12 @@ func run(args []string, stdout, stderr io.Writer, sigs chan os.Signal) int {
 
 // serve runs the daemon until a signal stops it.
 func serve(f flags, cfg *config.Config, stdout, stderr io.Writer, sigs chan os.Signal, ready *os.File) int {
+	locks, err := lockInstance(f.instancePaths(cfg, ready))
+	if err != nil {
+		fmt.Fprintf(stderr, "knockd: %v\n", err)
+		return 1
+	}
+	defer locks.Close()
 	lo := logx.Options{Syslog: cfg.Options.UseSyslog, LogFile: f.logFile(cfg)}
 	if f.r.Has('v') {
 		lo.Verbose = stdout
@@ -410,13 +426,13 @@ func showURI(cfg *config.Config, name, host string, stdout, stderr io.Writer) in
 			continue
 		}
 		if d.Rotate == nil {
-			fmt.Fprintf(stderr, "knockd: door %q is not a rotating knock (no sequence_secret)\n", name)
+			fmt.Fprintf(stderr, "knockd: %s: door %q is not a rotating knock (no sequence_secret)\n", cfg.File, name)
 			return 1
 		}
 		fmt.Fprintln(stdout, rotate.URI(*d.Rotate, name, host))
 		return 0
 	}
-	fmt.Fprintf(stderr, "knockd: no door %q\n", name)
+	fmt.Fprintf(stderr, "knockd: %s: no door %q%s\n", cfg.File, name, doorList(cfg))
 	return 1
 }
 

@@ -31,12 +31,12 @@ func subcommand(f flags, stdout, stderr io.Writer) (code int, ok bool) {
 		}
 		return control.RPCD(f.r.Args, stdin, stdout, socket, control.DefaultHostFiles), true
 	case "status":
-		if len(args) > 1 || len(args) == 1 && args[0] != "--json" && args[0] != "json" {
-			fmt.Fprintf(stderr, "knockd: usage: knockd status [json]\n")
+		if len(args) > 1 || len(args) == 1 && args[0] != "json" {
+			fmt.Fprintf(stderr, "knockd: usage: knockd status [--json | -j | json]\n")
 			return 1, true
 		}
 		req := control.Request("status", "format", "text")
-		if len(args) == 1 {
+		if len(args) == 1 || f.r.Has('j') {
 			req = control.Request("status")
 		}
 		reply, err := control.Call(socket, req)
@@ -79,22 +79,7 @@ func subcommand(f flags, stdout, stderr io.Writer) (code int, ok bool) {
 		fmt.Fprintf(stdout, "revoked the grant of door %s for %s\n", args[0], args[1])
 		return 0, true
 	case "keygen":
-		kind := "spa"
-		if len(args) == 1 {
-			kind = args[0]
-		}
-		reply, err := control.Keygen(kind)
-		if err != nil || len(args) > 1 {
-			fmt.Fprintf(stderr, "knockd: usage: knockd keygen [spa|rotating]\n")
-			return 1, true
-		}
-		// fwknop --key-gen's form: the lines go into a key file or access.conf.
-		for _, k := range []struct{ field, name string }{{"key_base64", "KEY_BASE64"}, {"hmac_key_base64", "HMAC_KEY_BASE64"}, {"secret", "SEQUENCE_SECRET"}} {
-			if v, ok := control.Field(reply, k.field); ok {
-				fmt.Fprintf(stdout, "%s: %s\n", k.name, v)
-			}
-		}
-		return 0, true
+		return keygen(f, args, stdout, stderr), true
 	}
 	return 0, false
 }

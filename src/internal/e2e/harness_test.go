@@ -94,6 +94,9 @@ func start(t *testing.T, ns string, name string, args ...string) *proc {
 // startEnv is start with extra environment variables.
 func startEnv(t *testing.T, env []string, ns string, name string, args ...string) *proc {
 	t.Helper()
+	if name == bin.knockd {
+		ownPaths(t, args)
+	}
 	p := &proc{t: t, out: &testenv.Buffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command("ip", append([]string{"netns", "exec", ns, name}, args...)...)
 	if env != nil {
@@ -154,6 +157,52 @@ func knockd(t *testing.T, ns, dev, conf string, extra ...string) *proc {
 	p := start(t, ns, bin.knockd, args...)
 	p.mustSee("listening on "+dev+" (index", 10*time.Second)
 	return p
+}
+
+// ownPaths gives the daemon of args its own control socket and replay
+// journal, beside its configuration, unless the configuration names them:
+// one daemon runs per socket and journal (a second refuses to start), and
+// tests (and test runs) go side by side. The lines are appended, so the
+// line numbers of the configuration's errors stay.
+func ownPaths(t *testing.T, args []string) {
+	t.Helper()
+	for i := 0; i+1 < len(args); i++ {
+		if args[i] != "-c" && args[i] != "-u" {
+			continue
+		}
+		path := args[i+1]
+		b, err := os.ReadFile(path)
+		if err != nil || strings.Contains(string(b), "# the test's own paths") {
+			return
+		}
+		dir := filepath.Dir(path)
+		var add []string
+		for _, kv := range [][2]string{{"control_socket", filepath.Join(dir, "knockd.sock")}, {"spa_replay_file", filepath.Join(dir, "replay")}} {
+			if strings.Contains(string(b), kv[0]) {
+				continue
+			}
+			if args[i] == "-u" {
+				add = append(add, "\toption "+kv[0]+" '"+kv[1]+"'")
+			} else {
+				add = append(add, "  "+kv[0]+" = "+kv[1])
+			}
+		}
+		if len(add) == 0 {
+			return
+		}
+		head := "\n# the test's own paths\n[options]\n"
+		if args[i] == "-u" {
+			head = "\n# the test's own paths\nconfig knockd 'paths'\n"
+		}
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, append(b, head+strings.Join(add, "\n")+"\n"...), fi.Mode().Perm()); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
 }
 
 func writeFile(t *testing.T, name, content string) string {

@@ -315,7 +315,7 @@ return view.extend({
 		o.datatype = 'uinteger';
 
 		o = s.option(form.Value, 'notify_per_hour', _('Mails per hour'),
-			_('At most this many notification mails an hour, all doors together.'));
+			_('At most this many notification mails an hour per door, all sources together: a door under a storm of knocks cannot use up the mails of another.'));
 		o.placeholder = '10';
 		o.datatype = 'range(1,3600)';
 
