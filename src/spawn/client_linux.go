@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -23,18 +24,26 @@ type Client struct {
 	null    *os.File
 	proc    *exec.Cmd // the spawner
 	warning string    // what the spawner could not do at its start
+	note    func(string)
 
 	wmu sync.Mutex // one message at a time
 
 	mu      sync.Mutex
 	nextID  uint32
 	starts  map[uint32]chan startResult
+	reloads map[uint32]chan loadResult
 	procs   map[uint32]*remote
 	gone    bool
 	closing bool
 	died    chan struct{} // closed when the spawner ends unasked
 	readErr error
 	closed  chan struct{} // closed when the reader returned
+	exited  chan struct{} // closed when the spawner exited
+}
+
+type loadResult struct {
+	f   *os.File
+	err error
 }
 
 type startResult struct {
@@ -43,17 +52,22 @@ type startResult struct {
 }
 
 // Launch starts the spawner: argv is the program and arguments that run
-// this binary again (nil: /proc/self/exe); its main calls Main first.
-// Call it while the process still has root's privileges, before it
-// gives them up. The spawner has /dev/null as stdin, stdout and stderr
+// this binary again (nil: /proc/self/exe spawner, then this process's
+// arguments, which the spawner's Loader reads); its main calls Main
+// first. note gets the lines the spawner has for the log (stop commands
+// of a former run it ran). Call it while the process still has root's
+// privileges, before it gives them up. The spawner has /dev/null as stdin, stdout and stderr
 // (a -d parent waiting for the daemon's output is not held), a process
 // group of its own (a terminal's ^C is for the daemon) and the socket
 // pair's end as descriptor 3.
-func Launch(argv []string) (*Client, error) {
+func Launch(argv []string, note func(string)) (*Client, error) {
 	args0 := ""
 	if len(argv) == 0 {
-		// ps shows "/usr/sbin/knockd spawner".
-		argv, args0 = []string{"/proc/self/exe", "spawner"}, os.Args[0]
+		// ps shows "/usr/sbin/knockd spawner -c …".
+		argv, args0 = append([]string{"/proc/self/exe", "spawner"}, os.Args[1:]...), os.Args[0]
+	}
+	if note == nil {
+		note = func(string) {}
 	}
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -79,12 +93,20 @@ func Launch(argv []string) (*Client, error) {
 		return nil, fmt.Errorf("spawner: %w", err)
 	}
 	theirs.Close()
-	c := &Client{fd: fds[0], null: null, proc: cmd, starts: map[uint32]chan startResult{},
-		procs: map[uint32]*remote{}, died: make(chan struct{}), closed: make(chan struct{})}
-	go func() { _ = cmd.Wait() }()
-	// The spawner says hello once it has given up what it does not need.
-	hello, err := c.recv()
-	if err == nil && (hello.kind != msgStarted || hello.id != 0) {
+	c := &Client{fd: fds[0], null: null, proc: cmd, note: note, starts: map[uint32]chan startResult{},
+		reloads: map[uint32]chan loadResult{}, procs: map[uint32]*remote{}, died: make(chan struct{}), closed: make(chan struct{}), exited: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(c.exited) }()
+	// The spawner says hello once it has read the configuration and run
+	// what a former run left, or why it could not read it.
+	hello, f, err := c.recv()
+	if f != nil {
+		f.Close()
+	}
+	switch {
+	case err != nil:
+	case hello.kind == msgLoaded && hello.id == 0:
+		err = errors.New(hello.err)
+	case hello.kind != msgStarted || hello.id != 0:
 		err = errMalformed
 	}
 	if err != nil {
@@ -97,21 +119,34 @@ func Launch(argv []string) (*Client, error) {
 	return c, nil
 }
 
-// recv reads one message.
-func (c *Client) recv() (reply, error) {
+// recv reads one message, and the file passed with it.
+func (c *Client) recv() (reply, *os.File, error) {
 	buf := make([]byte, 2048)
+	oob := make([]byte, unix.CmsgSpace(4))
 	for {
-		n, err := unix.Read(c.fd, buf)
+		n, oobn, _, _, err := unix.Recvmsg(c.fd, buf, oob, unix.MSG_CMSG_CLOEXEC)
 		if err == unix.EINTR {
 			continue
 		}
 		if err != nil {
-			return reply{}, err
+			return reply{}, nil, err
 		}
 		if n == 0 {
-			return reply{}, ErrGone
+			return reply{}, nil, ErrGone
 		}
-		return decodeReply(buf[:n])
+		files, err := rights(oob[:oobn])
+		if err == nil && len(files) > 1 {
+			err = errMalformed
+		}
+		var r reply
+		if err == nil {
+			r, err = decodeReply(buf[:n])
+		}
+		if err != nil || len(files) == 0 {
+			closeAll(files)
+			return r, nil, err
+		}
+		return r, files[0], nil
 	}
 }
 
@@ -121,11 +156,28 @@ func (c *Client) read() {
 	var err error
 	for {
 		var r reply
-		if r, err = c.recv(); err != nil {
+		var f *os.File
+		if r, f, err = c.recv(); err != nil {
 			break
+		}
+		if r.kind == msgNote {
+			c.note(r.err)
 		}
 		c.mu.Lock()
 		switch r.kind {
+		case msgLoaded:
+			ch := c.reloads[r.id]
+			delete(c.reloads, r.id)
+			switch {
+			case ch == nil:
+			case r.err != "":
+				ch <- loadResult{err: errors.New(r.err)}
+			case f == nil:
+				ch <- loadResult{err: errMalformed}
+			default:
+				ch <- loadResult{f: f}
+				f = nil
+			}
 		case msgStarted:
 			ch := c.starts[r.id]
 			delete(c.starts, r.id)
@@ -147,6 +199,9 @@ func (c *Client) read() {
 			}
 		}
 		c.mu.Unlock()
+		if f != nil {
+			f.Close()
+		}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -158,6 +213,10 @@ func (c *Client) read() {
 	for id, ch := range c.starts {
 		ch <- startResult{err: err}
 		delete(c.starts, id)
+	}
+	for id, ch := range c.reloads {
+		ch <- loadResult{err: err}
+		delete(c.reloads, id)
 	}
 	for pid, p := range c.procs {
 		p.err = err
@@ -188,14 +247,19 @@ func (c *Client) Err() error {
 	return c.readErr
 }
 
-// Close ends the spawner (it exits when the socket closes; the children
-// it started keep running) and returns once the client has let go.
+// Close ends the spawner: it runs the stop commands still pending (the
+// daemon is gone) and exits; the children it started keep running. Close
+// returns once the spawner exited, or after stopWait and a second.
 func (c *Client) Close() error {
 	c.mu.Lock()
 	c.closing = true
 	c.mu.Unlock()
 	err := unix.Shutdown(c.fd, unix.SHUT_RDWR)
 	<-c.closed
+	select {
+	case <-c.exited:
+	case <-time.After(stopWait + time.Second):
+	}
 	c.null.Close()
 	if cerr := unix.Close(c.fd); err == nil {
 		err = cerr
@@ -203,8 +267,46 @@ func (c *Client) Close() error {
 	return err
 }
 
-// Start asks the spawner to start cmd.
+// id returns a new request id; with c.mu held.
+func (c *Client) id() uint32 {
+	c.nextID++
+	if c.nextID == 0 { // 0 is the hello's
+		c.nextID++
+	}
+	return c.nextID
+}
+
+// Reload asks the spawner to read the configuration again, and returns
+// the file it read (open, at its start) for the daemon to parse.
+func (c *Client) Reload() (*os.File, error) {
+	ch := make(chan loadResult, 1)
+	c.mu.Lock()
+	if c.gone {
+		err := c.readErr
+		c.mu.Unlock()
+		return nil, err
+	}
+	id := c.id()
+	c.reloads[id] = ch
+	c.mu.Unlock()
+	msg, _ := request{kind: msgReload, id: id}.encode()
+	if err := c.send(msg, nil); err != nil {
+		c.mu.Lock()
+		delete(c.reloads, id)
+		c.mu.Unlock()
+		return nil, fmt.Errorf("spawner: %w", err)
+	}
+	r := <-ch
+	return r.f, r.err
+}
+
+// Start asks the spawner for what cmd.Request names: the spawner builds
+// the command line, environment and user itself (Path, Args, Env, Cred
+// and NoNewPrivs are not sent); the standard files are passed.
 func (c *Client) Start(cmd Cmd) (Process, error) {
+	if cmd.Request.Kind == 0 {
+		return nil, errors.New("spawner: the request names no door")
+	}
 	ch := make(chan startResult, 1)
 	c.mu.Lock()
 	if c.gone {
@@ -212,14 +314,10 @@ func (c *Client) Start(cmd Cmd) (Process, error) {
 		c.mu.Unlock()
 		return nil, err
 	}
-	c.nextID++
-	if c.nextID == 0 { // 0 is the hello's
-		c.nextID++
-	}
-	id := c.nextID
+	id := c.id()
 	c.starts[id] = ch
 	c.mu.Unlock()
-	msg, err := request{kind: msgStart, id: id, cmd: cmd}.encode()
+	msg, err := request{kind: msgStart, id: id, req: cmd.Request}.encode()
 	if err == nil {
 		files := [3]*os.File{cmd.Stdin, cmd.Stdout, cmd.Stderr}
 		fds := make([]int, 3)

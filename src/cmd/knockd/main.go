@@ -89,8 +89,10 @@ firewall reload, USR1 logs counters, TERM and INT stop.
 `
 
 func main() {
-	// The spawner is this binary too (see serve).
-	spawn.Main()
+	// The spawner is this binary too (see serve), and so is the
+	// trampoline of a mailer run as root without capabilities.
+	privs.NoRootMain()
+	spawn.Main(spawnerLoad)
 	// Catch signals first: procd or a firewall hook may send a signal
 	// right after a (re)start, before the daemon is ready; it is then
 	// handled once the daemon runs instead of killing the process.
@@ -236,7 +238,7 @@ func serve(f flags, cfg *config.Config, stdout, stderr io.Writer, sigs chan os.S
 	var sp *spawn.Client
 	var starter spawn.Starter
 	if os.Geteuid() == 0 {
-		if sp, err = spawn.Launch(nil); err != nil {
+		if sp, err = spawn.Launch(nil, func(l string) { log.Printf("%s", l) }); err != nil {
 			fmt.Fprintf(stderr, "knockd: %v\n", err)
 			return 1
 		}
@@ -246,9 +248,13 @@ func serve(f flags, cfg *config.Config, stdout, stderr io.Writer, sigs chan os.S
 			log.Printf("warning: spawner: %s", w)
 		}
 	}
+	load := f.load
+	if sp != nil {
+		load = loadThrough(f, sp)
+	}
 	var group *capture.Group
 	svc, err := service.New(service.Options{
-		Load:       f.load,
+		Load:       load,
 		ConfigPath: f.configPath(),
 		Env:        f.env(),
 		Log:        log,

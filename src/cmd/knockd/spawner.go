@@ -1,0 +1,69 @@
+//go:build linux
+
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"syscall"
+
+	"github.com/knockd-go/knockd-go/src/config"
+	"github.com/knockd-go/knockd-go/src/internal/getopt"
+	"github.com/knockd-go/knockd-go/src/service"
+	"github.com/knockd-go/knockd-go/src/spawn"
+)
+
+// spawnerLoad is the spawner's Loader: it reads the configuration that
+// the daemon's command line (its own arguments after "spawner") names,
+// as the daemon does, and compiles what the doors may have run.
+func spawnerLoad() (*spawn.Policy, *os.File, error) {
+	args := os.Args[1:]
+	if len(args) > 0 && args[0] == "spawner" {
+		args = args[1:]
+	}
+	r, err := getopt.Parse(options, args)
+	if err != nil {
+		return nil, nil, err
+	}
+	f := flags{r}
+	file, err := os.OpenFile(f.configPath(), os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("config: %w", err)
+	}
+	cfg, err := f.parse(file)
+	if err == nil {
+		_, err = file.Seek(0, io.SeekStart)
+	}
+	var p *spawn.Policy
+	if err == nil {
+		p, err = service.SpawnerPolicy(cfg, f.env(), f.configPath())
+	}
+	if err != nil {
+		file.Close()
+		return nil, nil, err
+	}
+	return p, file, nil
+}
+
+// parse reads the configuration from file, named as the flags name it.
+func (f flags) parse(file *os.File) (*config.Config, error) {
+	if f.r.Has('u') {
+		return config.ParseUCI(f.configPath(), file)
+	}
+	return config.Parse(f.configPath(), file)
+}
+
+// loadThrough returns the daemon's Load: the spawner reads the
+// configuration again (the daemon itself may not be able to open it)
+// and passes the file it read.
+func loadThrough(f flags, sp *spawn.Client) func() (*config.Config, error) {
+	return func() (*config.Config, error) {
+		file, err := sp.Reload()
+		if err != nil {
+			return nil, err
+		}
+		defer file.Close()
+		return f.parse(file)
+	}
+}
