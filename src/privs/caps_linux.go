@@ -3,9 +3,11 @@ package privs
 import (
 	"fmt"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"unsafe"
 
@@ -105,4 +107,81 @@ func Current() (uint64, error) {
 		return 0, err
 	}
 	return uint64(data[1].Effective)<<32 | uint64(data[0].Effective), nil
+}
+
+// droppedVar marks, in the environment, a process that ExecDropped
+// started: its capabilities are already what it keeps.
+const droppedVar = "KNOCKD_GO_DROPPED"
+
+// Dropped reports whether this process was started by ExecDropped. The
+// mark is taken out of the environment at the first call, so that
+// children do not inherit it.
+func Dropped() bool {
+	droppedOnce.Do(func() {
+		dropped = os.Getenv(droppedVar) == "1"
+		os.Unsetenv(droppedVar)
+	})
+	return dropped
+}
+
+var (
+	droppedOnce sync.Once
+	dropped     bool
+)
+
+// ExecDropped executes this binary again, with the same arguments, in
+// this process (the pid stays), keeping only caps: in the effective,
+// permitted and inheritable sets and the bounding set. It changes the
+// one thread that executes, locked to its goroutine, and the kernel
+// gives the new program that thread's credentials: no stop-the-world,
+// no signal to every thread (Keep and Bound need one round of both per
+// system call, and under load those rounds took seconds). env is added
+// to the environment (descriptors the new program takes over must not
+// be close-on-exec). The signals in sigs are blocked on the executing
+// thread, so that one arriving now is delivered to the new program once
+// it handles them. It returns only on failure.
+func ExecDropped(caps []int, sigs []syscall.Signal, env []string) error {
+	runtime.LockOSThread()
+	var set, old unix.Sigset_t
+	for _, s := range sigs {
+		set.Val[(s-1)/64] |= 1 << ((uint(s) - 1) % 64)
+	}
+	if err := unix.PthreadSigmask(unix.SIG_BLOCK, &set, &old); err != nil {
+		runtime.UnlockOSThread()
+		return fmt.Errorf("block signals: %w", err)
+	}
+	err := execDropped(caps, env)
+	// Only on failure: this thread's capabilities may be gone, so it is
+	// never handed back (the goroutine's end takes it with it).
+	_ = unix.PthreadSigmask(unix.SIG_SETMASK, &old, nil)
+	return err
+}
+
+func execDropped(caps []int, env []string) error {
+	last, err := lastCap()
+	if err != nil {
+		return err
+	}
+	for c := 0; c <= last; c++ {
+		if slices.Contains(caps, c) {
+			continue
+		}
+		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil {
+			return fmt.Errorf("drop capability %d from the bounding set: %w", c, err)
+		}
+	}
+	var keep [2]uint32
+	for _, c := range caps {
+		keep[c/32] |= 1 << (uint(c) % 32)
+	}
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	data := [2]unix.CapUserData{
+		{Effective: keep[0], Permitted: keep[0], Inheritable: keep[0]},
+		{Effective: keep[1], Permitted: keep[1], Inheritable: keep[1]},
+	}
+	if err := unix.Capset(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("capset: %w", err)
+	}
+	env = append(append(os.Environ(), env...), droppedVar+"=1")
+	return syscall.Exec("/proc/self/exe", os.Args, env)
 }

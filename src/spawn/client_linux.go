@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -22,7 +24,7 @@ var ErrGone = errors.New("spawner: gone")
 type Client struct {
 	fd      int
 	null    *os.File
-	proc    *exec.Cmd // the spawner
+	pid     int // the spawner's
 	warning string    // what the spawner could not do at its start
 	note    func(string)
 
@@ -61,13 +63,90 @@ type startResult struct {
 // group of its own (a terminal's ^C is for the daemon) and the socket
 // pair's end as descriptor 3.
 func Launch(argv []string, note func(string)) (*Client, error) {
+	h, err := Start(argv)
+	if err != nil {
+		return nil, err
+	}
+	go func() { _ = h.cmd.Wait(); close(h.exited) }()
+	return h.client(note), nil
+}
+
+// Handoff is a started spawner whose socket a program executed in this
+// process takes over (Attach): the daemon gives up its privileges by
+// executing itself again.
+type Handoff struct {
+	fd      int
+	pid     int
+	warning string
+	cmd     *exec.Cmd
+	exited  chan struct{}
+}
+
+// handoffVar names, in the environment of the executed program, the
+// spawner's socket and pid.
+const handoffVar = "KNOCKD_GO_SPAWNER_SOCKET"
+
+// Env returns the environment that hands the spawner over to the program
+// executed next (the socket is no longer close-on-exec).
+func (h *Handoff) Env() []string {
+	_, _ = unix.FcntlInt(uintptr(h.fd), unix.F_SETFD, 0)
+	return []string{handoffVar + "=" + strconv.Itoa(h.fd) + ":" + strconv.Itoa(h.pid) + ":" + h.warning}
+}
+
+// Close ends the spawner of a handoff that did not take place.
+func (h *Handoff) Close() { unix.Close(h.fd) }
+
+// Attach takes over the spawner that the program this one replaced
+// started (Start, Handoff.Env); nil when there is none.
+func Attach(note func(string)) (*Client, error) {
+	v := os.Getenv(handoffVar)
+	if v == "" {
+		return nil, nil
+	}
+	os.Unsetenv(handoffVar)
+	f := strings.SplitN(v, ":", 3)
+	if len(f) != 3 {
+		return nil, fmt.Errorf("spawner: %s=%q", handoffVar, v)
+	}
+	fd, err1 := strconv.Atoi(f[0])
+	pid, err2 := strconv.Atoi(f[1])
+	if err1 != nil || err2 != nil || fd < 3 || pid <= 0 {
+		return nil, fmt.Errorf("spawner: %s=%q", handoffVar, v)
+	}
+	syscall.CloseOnExec(fd)
+	h := &Handoff{fd: fd, pid: pid, warning: f[2], exited: make(chan struct{})}
+	// The spawner is still this process's child: reap it.
+	go func() {
+		var ws unix.WaitStatus
+		for {
+			if _, err := unix.Wait4(pid, &ws, 0, nil); err != unix.EINTR {
+				break
+			}
+		}
+		close(h.exited)
+	}()
+	return h.client(note), nil
+}
+
+func (h *Handoff) client(note func(string)) *Client {
+	if note == nil {
+		note = func(string) {}
+	}
+	null, _ := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	c := &Client{fd: h.fd, null: null, pid: h.pid, note: note, warning: h.warning, starts: map[uint32]chan startResult{},
+		reloads: map[uint32]chan loadResult{}, procs: map[uint32]*remote{}, died: make(chan struct{}), closed: make(chan struct{}), exited: h.exited}
+	go c.read()
+	return c
+}
+
+// Start starts the spawner and waits for its hello, as Launch does, but
+// reads nothing more: a client is made of it by Launch, or by Attach in
+// the program this process executes next.
+func Start(argv []string) (*Handoff, error) {
 	args0 := ""
 	if len(argv) == 0 {
 		// ps shows "/usr/sbin/knockd spawner -c …".
 		argv, args0 = append([]string{"/proc/self/exe", "spawner"}, os.Args[1:]...), os.Args[0]
-	}
-	if note == nil {
-		note = func(string) {}
 	}
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -75,11 +154,6 @@ func Launch(argv []string, note func(string)) (*Client, error) {
 	}
 	theirs := os.NewFile(uintptr(fds[1]), "spawner")
 	defer theirs.Close()
-	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
-	if err != nil {
-		unix.Close(fds[0])
-		return nil, fmt.Errorf("spawner: %w", err)
-	}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	if args0 != "" {
 		cmd.Args[0] = args0
@@ -89,13 +163,10 @@ func Launch(argv []string, note func(string)) (*Client, error) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		unix.Close(fds[0])
-		null.Close()
 		return nil, fmt.Errorf("spawner: %w", err)
 	}
 	theirs.Close()
-	c := &Client{fd: fds[0], null: null, proc: cmd, note: note, starts: map[uint32]chan startResult{},
-		reloads: map[uint32]chan loadResult{}, procs: map[uint32]*remote{}, died: make(chan struct{}), closed: make(chan struct{}), exited: make(chan struct{})}
-	go func() { _ = cmd.Wait(); close(c.exited) }()
+	c := &Client{fd: fds[0]}
 	// The spawner says hello once it has read the configuration and run
 	// what a former run left, or why it could not read it.
 	hello, f, err := c.recv()
@@ -111,12 +182,10 @@ func Launch(argv []string, note func(string)) (*Client, error) {
 	}
 	if err != nil {
 		unix.Close(c.fd)
-		null.Close()
+		_ = cmd.Wait()
 		return nil, fmt.Errorf("spawner: %w", err)
 	}
-	c.warning = hello.err
-	go c.read()
-	return c, nil
+	return &Handoff{fd: fds[0], pid: cmd.Process.Pid, warning: hello.err, cmd: cmd, exited: make(chan struct{})}, nil
 }
 
 // recv reads one message, and the file passed with it.
@@ -233,7 +302,7 @@ func (c *Client) read() {
 func (c *Client) Warning() string { return c.warning }
 
 // Pid returns the spawner's process id.
-func (c *Client) Pid() int { return c.proc.Process.Pid }
+func (c *Client) Pid() int { return c.pid }
 
 // Died is closed when the spawner ends without Close: nothing can be
 // started any more, and the children it started can no longer be waited

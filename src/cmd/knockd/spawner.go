@@ -10,6 +10,7 @@ import (
 
 	"github.com/knockd-go/knockd-go/src/config"
 	"github.com/knockd-go/knockd-go/src/internal/getopt"
+	"github.com/knockd-go/knockd-go/src/privs"
 	"github.com/knockd-go/knockd-go/src/service"
 	"github.com/knockd-go/knockd-go/src/spawn"
 )
@@ -66,4 +67,27 @@ func loadThrough(f flags, sp *spawn.Client) func() (*config.Config, error) {
 		defer file.Close()
 		return f.parse(file)
 	}
+}
+
+// dropPrivileges starts the spawner, which keeps root's privileges, then
+// executes knockd again in this process with net_raw and net_admin
+// alone (privs.ExecDropped): the new program takes the spawner over and
+// runs the daemon. The privileges change on one thread before any of the
+// daemon's threads runs, so nothing can stall the change (a
+// stop-the-world change of every thread took seconds under load). It
+// returns only on failure.
+func dropPrivileges(stderr io.Writer) int {
+	h, err := spawn.Start(nil)
+	if err != nil {
+		fmt.Fprintf(stderr, "knockd: %v\n", err)
+		return 1
+	}
+	sigs := make([]syscall.Signal, len(handled))
+	for i, s := range handled {
+		sigs[i] = s.(syscall.Signal)
+	}
+	err = privs.ExecDropped(service.Capabilities(), sigs, h.Env())
+	h.Close()
+	fmt.Fprintf(stderr, "knockd: cannot give up root's privileges: %v\n", err)
+	return 1
 }
