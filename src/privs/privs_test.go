@@ -5,8 +5,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // TestStartUnprivileged: the child has no_new_privs; the daemon's other
@@ -49,6 +52,18 @@ func TestMain(m *testing.M) {
 		os.Exit(helperKeep(false))
 	case "bound":
 		os.Exit(helperKeep(true))
+	case "execdrop":
+		// Threads that exist at the change, as the daemon's would.
+		for i := 0; i < 4; i++ {
+			go func() { runtime.LockOSThread(); time.Sleep(time.Hour) }()
+		}
+		os.Setenv("PRIVS_HELPER", "dropped")
+		err := ExecDropped([]int{NetRaw, NetAdmin}, []syscall.Signal{syscall.SIGHUP}, []string{"PRIVS_EXTRA=1"})
+		fmt.Println("error:", err)
+		os.Exit(1)
+	case "dropped":
+		fmt.Println("dropped", Dropped(), os.Getenv("PRIVS_EXTRA"), os.Getenv("KNOCKD_GO_DROPPED") == "")
+		os.Exit(printThreads(true))
 	}
 	os.Exit(m.Run())
 }
@@ -67,6 +82,12 @@ func helperKeep(bound bool) int {
 		fmt.Println("error:", err)
 		return 1
 	}
+	return printThreads(bound)
+}
+
+// printThreads prints the capabilities of every thread (the bounding set
+// too with bound), and those of a child run as root.
+func printThreads(bound bool) int {
 	tasks, _ := filepath.Glob("/proc/self/task/*/status")
 	for _, p := range tasks {
 		b, _ := os.ReadFile(p)
@@ -106,6 +127,32 @@ func TestKeep(t *testing.T) {
 	// A command run as root still gets root's capabilities (knockd's way).
 	if strings.Contains(string(out), "child CapEff:\t"+want) {
 		t.Fatalf("a root child lost its capabilities:\n%s", out)
+	}
+	t.Logf("\n%s", out)
+}
+
+// TestExecDropped: the process executed with net_raw and net_admin
+// alone (effective, permitted and bounding sets) has nothing else on any
+// thread, knows it was dropped, and got the added environment; the
+// change stopped no thread of the old program.
+func TestExecDropped(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if os.Getenv("KNOCKD_GO_STRICT") != "" {
+			t.Fatal("needs root")
+		}
+		t.Skip("needs root")
+	}
+	cmd := self("-test.run=^$")
+	cmd.Env = append(os.Environ(), "PRIVS_HELPER=execdrop")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if !strings.HasPrefix(string(out), "dropped true 1 true\n") {
+		t.Fatalf("output:\n%s", out)
+	}
+	if threads := checkThreads(t, string(out), "0000000000003000"); threads < 2 {
+		t.Fatalf("output:\n%s", out)
 	}
 	t.Logf("\n%s", out)
 }

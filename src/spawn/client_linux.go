@@ -24,8 +24,8 @@ var ErrGone = errors.New("spawner: gone")
 type Client struct {
 	fd      int
 	null    *os.File
-	pid     int // the spawner's
-	warning string    // what the spawner could not do at its start
+	pid     int    // the spawner's
+	warning string // what the spawner could not do at its start
 	note    func(string)
 
 	wmu sync.Mutex // one message at a time
