@@ -131,7 +131,8 @@ var (
 
 // ExecDropped executes this binary again, with the same arguments, in
 // this process (the pid stays), keeping only caps: in the effective,
-// permitted and inheritable sets and the bounding set. It changes the
+// permitted and inheritable sets and the bounding set, with
+// no_new_privs. It changes the
 // one thread that executes, locked to its goroutine, and the kernel
 // gives the new program that thread's credentials: no stop-the-world,
 // no signal to every thread (Keep and Bound need one round of both per
@@ -181,6 +182,11 @@ func execDropped(caps []int, env []string) error {
 	}
 	if err := unix.Capset(&hdr, &data[0]); err != nil {
 		return fmt.Errorf("capset: %w", err)
+	}
+	// Nothing the new program executes gains privileges through a
+	// set-user-ID bit or file capabilities, nor more than caps as root.
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("no_new_privs: %w", err)
 	}
 	env = append(append(os.Environ(), env...), droppedVar+"=1")
 	return syscall.Exec("/proc/self/exe", os.Args, env)

@@ -62,7 +62,8 @@ func TestMain(m *testing.M) {
 		fmt.Println("error:", err)
 		os.Exit(1)
 	case "dropped":
-		fmt.Println("dropped", Dropped(), os.Getenv("PRIVS_EXTRA"), os.Getenv("KNOCKD_GO_DROPPED") == "")
+		st, _ := os.ReadFile("/proc/self/status")
+		fmt.Println("dropped", Dropped(), os.Getenv("PRIVS_EXTRA"), os.Getenv("KNOCKD_GO_DROPPED") == "", strings.Contains(string(st), "NoNewPrivs:\t1"))
 		os.Exit(printThreads(true))
 	}
 	os.Exit(m.Run())
@@ -133,7 +134,8 @@ func TestKeep(t *testing.T) {
 
 // TestExecDropped: the process executed with net_raw and net_admin
 // alone (effective, permitted and bounding sets) has nothing else on any
-// thread, knows it was dropped, and got the added environment; the
+// thread, has no_new_privs, knows it was dropped, and got the added
+// environment; the
 // change stopped no thread of the old program.
 func TestExecDropped(t *testing.T) {
 	if os.Geteuid() != 0 {
@@ -148,7 +150,7 @@ func TestExecDropped(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
-	if !strings.HasPrefix(string(out), "dropped true 1 true\n") {
+	if !strings.HasPrefix(string(out), "dropped true 1 true true\n") {
 		t.Fatalf("output:\n%s", out)
 	}
 	if threads := checkThreads(t, string(out), "0000000000003000"); threads < 2 {

@@ -192,7 +192,7 @@ func TestLeastPrivilege(t *testing.T) {
 			// the "listening on" line knockd waits for.
 			d.mustSee("capabilities kept:", wait)
 			status := daemonCaps(t, d.daemonPid(t))
-			t.Logf("daemon: %s", grepLines(status, "Cap"))
+			t.Logf("daemon: %s; %s", grepLines(status, "Cap"), grepLines(status, "NoNewPrivs"))
 			testenv.In(t, r.host, bin.knock, r.raddr4, "7000", "8000")
 			if !fileAppears(filepath.Join(dir, "mail"), wait) || !fileAppears(filepath.Join(dir, "cmd"), wait) {
 				t.Fatalf("no mail or no command:\n%s", d.out.String())
@@ -212,7 +212,7 @@ func TestLeastPrivilege(t *testing.T) {
 
 // daemonCaps fails the test unless the effective, permitted and bounding
 // capability sets of the process pid are net_admin (12) and net_raw (13)
-// alone; it returns the process's status.
+// alone, with no_new_privs; it returns the process's status.
 func daemonCaps(t *testing.T, pid int) string {
 	t.Helper()
 	status, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
@@ -223,6 +223,9 @@ func daemonCaps(t *testing.T, pid int) string {
 		if !strings.Contains(string(status), set+":\t0000000000003000\n") {
 			t.Fatalf("the daemon's %s is not net_raw and net_admin alone:\n%s", set, status)
 		}
+	}
+	if !strings.Contains(string(status), "NoNewPrivs:\t1\n") {
+		t.Fatalf("the daemon has no no_new_privs:\n%s", status)
 	}
 	return string(status)
 }
