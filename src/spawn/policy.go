@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"os"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -188,16 +187,4 @@ func Plain(cmd string) bool {
 	// A leading VAR=value is an assignment in sh.
 	f := strings.Fields(cmd)
 	return !strings.Contains(f[0], "=")
-}
-
-// environ is the environment of the spawner's children: its own, without
-// the variables of the spawner's start.
-func environ() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, envFD+"=") {
-			env = append(env, kv)
-		}
-	}
-	return env
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -404,4 +405,16 @@ func (s *server) kill(pid uint32) {
 	if p != nil {
 		_ = p.Kill()
 	}
+}
+
+// environ is the environment of the spawner's children: its own, without
+// the variables of the spawner's start.
+func environ() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, envFD+"=") {
+			env = append(env, kv)
+		}
+	}
+	return env
 }
