@@ -103,8 +103,14 @@ func readJournal(path string) ([]pending, error) {
 }
 
 // writeJournal replaces path with ps, durably: a new file is written and
-// synced, then renamed over the old one.
+// synced, then renamed over the old one. An empty journal is removed.
 func writeJournal(path string, ps []pending) error {
+	if len(ps) == 0 {
+		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("journal: %w", err)
+		}
+		return nil
+	}
 	var b strings.Builder
 	for _, p := range ps {
 		b.WriteString(p.line())

@@ -44,6 +44,12 @@ func TestJournalFile(t *testing.T) {
 	if got, err := readJournal(filepath.Join(dir, "none")); err != nil || got != nil {
 		t.Fatalf("a missing journal: %v %v", got, err)
 	}
+	if err := writeJournal(path, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(path); !os.IsNotExist(err) {
+		t.Fatalf("an empty journal is left: %v", err)
+	}
 }
 
 // FuzzJournalLine: no line crashes the parser, and what parses writes
