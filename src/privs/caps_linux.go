@@ -142,6 +142,17 @@ var (
 // thread, so that one arriving now is delivered to the new program once
 // it handles them. It returns only on failure.
 func ExecDropped(caps []int, sigs []syscall.Signal, env []string) error {
+	return ExecDroppedAs(nil, caps, sigs, env)
+}
+
+// ExecDroppedAs is ExecDropped that also changes the executing thread's
+// user to user (its uid and gid, real, effective and saved, and its
+// supplementary groups) when user is not nil, keeping caps as ambient
+// capabilities: the new program runs as that user with caps effective
+// on every thread and owns no file of root's. The change is made on the
+// one locked thread by system calls of that thread alone, not by the Go
+// runtime's change of every thread.
+func ExecDroppedAs(user *syscall.Credential, caps []int, sigs []syscall.Signal, env []string) error {
 	runtime.LockOSThread()
 	var set, old unix.Sigset_t
 	for _, s := range sigs {
@@ -151,14 +162,14 @@ func ExecDropped(caps []int, sigs []syscall.Signal, env []string) error {
 		runtime.UnlockOSThread()
 		return fmt.Errorf("block signals: %w", err)
 	}
-	err := execDropped(caps, env)
+	err := execDropped(user, caps, env)
 	// Only on failure: this thread's capabilities may be gone, so it is
 	// never handed back (the goroutine's end takes it with it).
 	_ = unix.PthreadSigmask(unix.SIG_SETMASK, &old, nil)
 	return err
 }
 
-func execDropped(caps []int, env []string) error {
+func execDropped(user *syscall.Credential, caps []int, env []string) error {
 	last, err := lastCap()
 	if err != nil {
 		return err
@@ -169,6 +180,11 @@ func execDropped(caps []int, env []string) error {
 		}
 		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil {
 			return fmt.Errorf("drop capability %d from the bounding set: %w", c, err)
+		}
+	}
+	if user != nil {
+		if err := setUser(user); err != nil {
+			return err
 		}
 	}
 	var keep [2]uint32
@@ -183,6 +199,15 @@ func execDropped(caps []int, env []string) error {
 	if err := unix.Capset(&hdr, &data[0]); err != nil {
 		return fmt.Errorf("capset: %w", err)
 	}
+	if user != nil {
+		// A program executed by a user other than root keeps only its
+		// ambient capabilities.
+		for _, c := range caps {
+			if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, uintptr(c), 0, 0); err != nil {
+				return fmt.Errorf("ambient capability %s: %w", capNames[c], err)
+			}
+		}
+	}
 	// Nothing the new program executes gains privileges through a
 	// set-user-ID bit or file capabilities, nor more than caps as root.
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
@@ -190,4 +215,32 @@ func execDropped(caps []int, env []string) error {
 	}
 	env = append(append(os.Environ(), env...), droppedVar+"=1")
 	return syscall.Exec("/proc/self/exe", os.Args, env)
+}
+
+// setUser changes the calling thread's groups, gid and uid (real,
+// effective and saved) to user's, keeping its permitted capabilities
+// (PR_SET_KEEPCAPS; the effective ones are cleared by the change, and
+// set again by the caller). Only this thread changes: the raw system
+// calls, unlike syscall.Setresuid, are not applied to every thread.
+func setUser(user *syscall.Credential) error {
+	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("keepcaps: %w", err)
+	}
+	groups := user.Groups
+	var p unsafe.Pointer
+	if len(groups) > 0 {
+		p = unsafe.Pointer(&groups[0])
+	}
+	if _, _, e := unix.RawSyscall(sysSetgroups, uintptr(len(groups)), uintptr(p), 0); e != 0 {
+		return fmt.Errorf("setgroups: %w", e)
+	}
+	g := uintptr(user.Gid)
+	if _, _, e := unix.RawSyscall(sysSetresgid, g, g, g); e != 0 {
+		return fmt.Errorf("setresgid %d: %w", user.Gid, e)
+	}
+	u := uintptr(user.Uid)
+	if _, _, e := unix.RawSyscall(sysSetresuid, u, u, u); e != 0 {
+		return fmt.Errorf("setresuid %d: %w", user.Uid, e)
+	}
+	return nil
 }
