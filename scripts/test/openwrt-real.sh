@@ -175,8 +175,8 @@ gave_up() {
 }
 # capset PID SET: a capability set of a process, in hex.
 capset() { sed -n "s/^$2:[[:space:]]*//p" "/proc/$1/status" 2>/dev/null || true; }
-# caps_dropped PID: the daemon gave up root's capabilities (it does once
-# it captures on its devices).
+# caps_dropped PID: the daemon gave up root's capabilities (it does at its
+# start, executing itself again once its spawner runs).
 caps_dropped() { [ "$(capset "$1" CapEff)" != "$(capset "$1" CapBnd)" ] || [ "$(capset "$1" CapBnd)" = 0000000000003000 ]; }
 # caps_ok PID: CapEff, CapPrm and CapBnd are net_admin (12) and net_raw
 # (13) alone: 0x3000 (door commands and sendmail are the spawner's).

@@ -410,7 +410,7 @@ func (a *Actions) queueMail(j *job, done, failed []string) {
 	}
 	subject, body := mail.Knock(d.Name, j.s.Src.String(), j.s.At, done, failed)
 	mj := &mailJob{door: d.Name, src: j.s.Src,
-		m: mail.Message{From: a.o.MailFrom, To: d.Actions.Notify, Subject: subject, Body: body, Date: j.s.At}}
+		m: mail.Message{From: a.o.MailFrom, To: d.Actions.Notify, Subject: subject, Body: body, Date: j.s.At, Door: d.Name, Source: j.s.Src.String()}}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.mailClosed || a.mailPer[d.Name] >= max(cap(a.mails)/2, 1) {

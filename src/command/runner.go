@@ -9,8 +9,6 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -129,12 +127,24 @@ func (r *Runner) printf(door, format string, args ...any) {
 }
 
 // Expand replaces every %IP% in cmd with ip, as knockd does.
-func Expand(cmd, ip string) string { return strings.ReplaceAll(cmd, "%IP%", ip) }
+func Expand(cmd, ip string) string { return spawn.Expand(cmd, ip) }
 
 // Start runs start (for door and the knocker ip) and, after timeout, stop
 // (if not empty). The stop command is scheduled only when start was
 // started; a refused or failed start runs nothing.
+//
+// A spawner gets the request by name (door D's start command for ip),
+// not the command line: it runs what its own configuration says.
 func (r *Runner) Start(door, ip, start, stop string, timeout time.Duration) Outcome {
+	return r.run(door, ip, start, stop, timeout, spawn.DoorStart)
+}
+
+// StartSPA runs an SPA client's command for a door that allows them.
+func (r *Runner) StartSPA(door, ip, cmd string) Outcome {
+	return r.run(door, ip, cmd, "", 0, spawn.DoorCommand)
+}
+
+func (r *Runner) run(door, ip, start, stop string, timeout time.Duration, kind spawn.Kind) Outcome {
 	o := Outcome{Cmd: Expand(start, ip)}
 	if start == "" {
 		return o
@@ -171,7 +181,11 @@ func (r *Runner) Start(door, ip, start, stop string, timeout time.Duration) Outc
 		r.mu.Unlock()
 		<-r.slots
 	}
-	c, err := r.begin(door, o.Cmd, false)
+	req := spawn.Request{Kind: kind, Door: door, Addr: ip}
+	if kind == spawn.DoorCommand {
+		req.Command = start
+	}
+	c, err := r.begin(req, o.Cmd)
 	if err != nil {
 		release()
 		r.wg.Done()
@@ -213,7 +227,7 @@ func (r *Runner) fire(p *pendingStop) {
 	delete(r.pending, p)
 	r.mu.Unlock()
 	r.printf(p.door, "%s: %s: command timeout", p.ip, p.door)
-	if c, err := r.begin(p.door, p.cmd, true); err == nil {
+	if c, err := r.begin(spawn.Request{Kind: spawn.DoorStop, Door: p.door, Addr: p.ip}, p.cmd); err == nil {
 		r.finish(p.door, c)
 	}
 }
@@ -269,10 +283,11 @@ func (r *Runner) Running() int {
 }
 
 // begin logs and starts a command; it logs why when it could not start.
-func (r *Runner) begin(door, cmd string, isStop bool) (spawn.Process, error) {
+func (r *Runner) begin(req spawn.Request, cmd string) (spawn.Process, error) {
+	door, isStop := req.Door, req.Kind == spawn.DoorStop
 	r.printf(door, "%s: running command: %s", door, cmd)
 	c := command(r.shell, cmd)
-	c.Env, c.Cred, c.NoNewPrivs = r.env, r.cred, r.cred != nil
+	c.Env, c.Cred, c.NoNewPrivs, c.Request = r.env, r.cred, r.cred != nil, req
 	c.Stdin, c.Stdout, c.Stderr = r.null, r.null, r.null
 	p, err := r.start.Start(c)
 	if err != nil {
@@ -352,38 +367,9 @@ func (r *Runner) killStarts() {
 	}
 }
 
-// command returns the process for a door command. Like knockd it runs
-// `/bin/sh -c cmd`; a command made only of plain words (no quotes,
-// variables, redirections or other shell syntax) means the same without a
-// shell, so it is executed directly, saving a fork and exec per knock.
-func command(shell, cmd string) spawn.Cmd {
-	if plain(cmd) {
-		f := strings.Fields(cmd)
-		if strings.HasPrefix(f[0], "/") {
-			return spawn.Cmd{Path: f[0], Args: f}
-		}
-		if p, err := exec.LookPath(f[0]); err == nil {
-			return spawn.Cmd{Path: p, Args: f}
-		}
-	}
-	return spawn.Cmd{Path: shell, Args: []string{shell, "-c", cmd}}
-}
+// command returns the process for a door command (see
+// spawn.CommandLine).
+func command(shell, cmd string) spawn.Cmd { return spawn.CommandLine(shell, cmd) }
 
-// plain reports whether cmd contains nothing a shell would interpret
-// besides splitting words on blanks.
-func plain(cmd string) bool {
-	if strings.TrimSpace(cmd) == "" {
-		return false
-	}
-	for _, r := range cmd {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
-		case strings.ContainsRune(" \t/._-+:,@%=", r):
-		default:
-			return false
-		}
-	}
-	// A leading VAR=value is an assignment in sh.
-	f := strings.Fields(cmd)
-	return !strings.Contains(f[0], "=")
-}
+// plain reports whether cmd contains nothing a shell would interpret.
+func plain(cmd string) bool { return spawn.Plain(cmd) }

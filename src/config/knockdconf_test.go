@@ -168,7 +168,7 @@ func TestParseTable(t *testing.T) {
 		// Global options.
 		{name: "options defaults", conf: d(), ok: true, check: opts(func(t *testing.T, o Options) {
 			expect(t, "options", fmt.Sprintf("%+v", o), fmt.Sprintf("%+v", Options{PidFile: "/var/run/knockd.pid", Firewall: "auto", Sendmail: "/usr/sbin/sendmail", MaxAttempts: 32768, MaxChildren: 32, Enabled: true,
-				SPAReplayFile: "/var/run/knockd.spa-replay", NotifyInterval: 10 * time.Minute, NotifyPerHour: 10, SendmailUser: "nobody", CommandUser: "root", ControlSocket: "/var/run/knockd.sock"}))
+				SPAReplayFile: "/var/run/knockd.spa-replay", NotifyInterval: 10 * time.Minute, NotifyPerHour: 10, SendmailUser: "root", CommandUser: "root", ControlSocket: "/var/run/knockd.sock"}))
 		})},
 		{name: "limits and users", conf: "[options]\nnotify_interval = 60\nnotify_per_hour = 3\nsendmail_user = mail\ncommand_user = knock\nspa_replay_file =\n" + d(), ok: true,
 			check: opts(func(t *testing.T, o Options) {

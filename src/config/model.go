@@ -172,7 +172,7 @@ const (
 	DefaultReplayFile    = "/var/run/knockd.spa-replay"
 	DefaultNotifyEvery   = 10 * time.Minute
 	DefaultNotifyHour    = 10
-	DefaultSendmailUser  = "nobody"
+	DefaultSendmailUser  = "root"
 	DefaultCommandUser   = "root"
 	DefaultControlSocket = "/var/run/knockd.sock"
 	MaxSequenceLength    = 256

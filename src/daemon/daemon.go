@@ -314,16 +314,21 @@ func (d *Daemon) success(i int, src netip.Addr, at time.Time, req *door.Request)
 	ip := src.String()
 	s := action.Success{Door: dr, Src: src, At: at, Grant: dr.Actions.Grant, Duration: dr.Actions.Duration}
 	start, stop := dr.Actions.Commands(src.Is6())
+	spaCommand := false
 	if req != nil {
 		s.Grant = req.Grant
 		if req.Duration > 0 {
 			s.Duration = req.Duration
 		}
 		if req.Command != "" {
-			start, stop = req.Command, ""
+			start, spaCommand = req.Command, true
 		}
 	}
-	s.Command = d.runner.Start(dr.Name, ip, start, stop, dr.Actions.CmdTimeout)
+	if spaCommand {
+		s.Command = d.runner.StartSPA(dr.Name, ip, start)
+	} else {
+		s.Command = d.runner.Start(dr.Name, ip, start, stop, dr.Actions.CmdTimeout)
+	}
 	d.opened.add(Event{At: at, Door: dr.Name, Src: src, What: s.Command.String()})
 	if d.acter != nil && !d.acter.Do(s) {
 		d.stats.dropped++

@@ -179,13 +179,8 @@ func Compile(cfg *config.Config, env Env) (*Set, error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.SendmailUser, err = user(cfg.Options.SendmailUser); err != nil {
-		return nil, &config.Error{File: cfg.File, Field: "sendmail_user", Err: err}
-	}
-	if s.CommandUser, err = user(cfg.Options.CommandUser); err != nil {
-		return nil, &config.Error{File: cfg.File, Field: "command_user", Err: err}
-	}
 	var errs []error // every door's, not only the first
+	mails, commands := false, false
 	for _, c := range cfg.Doors {
 		d, err := compileDoor(c, names, down, env)
 		if err != nil {
@@ -193,6 +188,20 @@ func Compile(cfg *config.Config, env Env) (*Set, error) {
 			continue
 		}
 		s.Doors = append(s.Doors, d)
+		mails = mails || len(d.Actions.Notify) > 0
+		commands = commands || d.Actions.start != "" || d.Actions.start6 != "" || d.SPA != nil && d.SPA.AllowCommands
+	}
+	// A user is looked up only for a feature the configuration uses: a
+	// router without "nobody" in /etc/passwd starts when nothing mails.
+	if mails {
+		if s.SendmailUser, err = user(cfg.Options.SendmailUser); err != nil {
+			return nil, &config.Error{File: cfg.File, Field: "sendmail_user", Err: err}
+		}
+	}
+	if commands {
+		if s.CommandUser, err = user(cfg.Options.CommandUser); err != nil {
+			return nil, &config.Error{File: cfg.File, Field: "command_user", Err: err}
+		}
 	}
 	if err := config.Join(errs...); err != nil {
 		return nil, err
@@ -389,5 +398,5 @@ func compileSPA(c *config.Door, env Env) (*SPADoor, error) {
 		}
 		return nil, c.Errorf(key, "%v", err)
 	}
-	return &SPADoor{Port: s.Port, v: v, open: c.Open, forward: c.Forward}, nil
+	return &SPADoor{Port: s.Port, AllowCommands: s.AllowCommands, v: v, open: c.Open, forward: c.Forward}, nil
 }

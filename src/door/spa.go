@@ -12,10 +12,12 @@ import (
 
 // SPADoor checks the SPA packets of one door.
 type SPADoor struct {
-	Port    uint16 // UDP port
-	v       *spa.Verifier
-	open    []l4.Port
-	forward []firewall.Forward
+	Port uint16 // UDP port
+	// AllowCommands: an SPA client may have a command run.
+	AllowCommands bool
+	v             *spa.Verifier
+	open          []l4.Port
+	forward       []firewall.Forward
 }
 
 // Request is what an authentic SPA packet asks for, within what its door

@@ -44,6 +44,10 @@ type Message struct {
 	Body string
 	// Date is the Date header; zero means the time of sending.
 	Date time.Time
+	// Door and Source name the notification for a spawner, which runs
+	// the sendmail program for the recipients its own configuration gives
+	// the door (see spawn.Request); they are not part of the message.
+	Door, Source string
 }
 
 const (

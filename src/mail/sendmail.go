@@ -58,7 +58,9 @@ type Sendmail struct {
 	// nil means time.Now.
 	Now func() time.Time
 	// Credential, when set, runs the program as that user, with
-	// no_new_privs.
+	// no_new_privs; nil runs it as the starter's user, without any
+	// capability when that is root (OpenWrt's msmtp and ssmtp read a
+	// configuration of root's with mode 0600).
 	Credential *syscall.Credential
 	// Starter starts the program (the spawner, where knockd runs as
 	// root); nil starts it from this process.
@@ -100,7 +102,9 @@ func (s *Sendmail) Send(ctx context.Context, m Message) error {
 	args = append(args, "-i")
 	args = append(args, rcpts...)
 	out := &limitedBuffer{max: maxOutput}
-	err = s.run(ctx, spawn.Cmd{Path: path, Args: args, Env: os.Environ(), Cred: s.Credential, NoNewPrivs: s.Credential != nil}, data, out)
+	c := spawn.Cmd{Path: path, Args: args, Env: os.Environ(), Cred: s.Credential, NoNewPrivs: s.Credential != nil, NoCaps: s.Credential == nil,
+		Request: spawn.Request{Kind: spawn.Notify, Door: m.Door, Addr: m.Source}}
+	err = s.run(ctx, c, data, out)
 	if err == nil {
 		return nil
 	}

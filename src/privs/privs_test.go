@@ -5,8 +5,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // TestStartUnprivileged: the child has no_new_privs; the daemon's other
@@ -49,6 +52,45 @@ func TestMain(m *testing.M) {
 		os.Exit(helperKeep(false))
 	case "bound":
 		os.Exit(helperKeep(true))
+	case "execdrop":
+		// Threads that exist at the change, as the daemon's would.
+		for i := 0; i < 4; i++ {
+			go func() { runtime.LockOSThread(); time.Sleep(time.Hour) }()
+		}
+		os.Setenv("PRIVS_HELPER", "dropped")
+		err := ExecDropped([]int{NetRaw, NetAdmin}, []syscall.Signal{syscall.SIGHUP}, []string{"PRIVS_EXTRA=1"})
+		fmt.Println("error:", err)
+		os.Exit(1)
+	case "execdropuser":
+		for i := 0; i < 4; i++ {
+			go func() { runtime.LockOSThread(); time.Sleep(time.Hour) }()
+		}
+		os.Setenv("PRIVS_HELPER", "droppeduser")
+		user := &syscall.Credential{Uid: 65534, Gid: 65534, Groups: []uint32{}}
+		err := ExecDroppedAs(user, []int{NetRaw, NetAdmin}, nil, nil)
+		fmt.Println("error:", err)
+		os.Exit(1)
+	case "droppeduser":
+		st, _ := os.ReadFile("/proc/self/status")
+		for _, l := range strings.Split(string(st), "\n") {
+			for _, k := range []string{"Uid:", "Gid:", "Groups:", "NoNewPrivs:", "CapAmb:"} {
+				if strings.HasPrefix(l, k) {
+					fmt.Println(strings.Join(strings.Fields(l), " "))
+				}
+			}
+		}
+		// A root-owned file with an owner-write bit is not writable.
+		if f, err := os.OpenFile(os.Getenv("PRIVS_ROOTFILE"), os.O_WRONLY, 0); err == nil {
+			f.Close()
+			fmt.Println("root file: writable")
+		} else {
+			fmt.Println("root file:", err)
+		}
+		os.Exit(printThreads(true))
+	case "dropped":
+		st, _ := os.ReadFile("/proc/self/status")
+		fmt.Println("dropped", Dropped(), os.Getenv("PRIVS_EXTRA"), os.Getenv("KNOCKD_GO_DROPPED") == "", strings.Contains(string(st), "NoNewPrivs:\t1"))
+		os.Exit(printThreads(true))
 	}
 	os.Exit(m.Run())
 }
@@ -67,6 +109,12 @@ func helperKeep(bound bool) int {
 		fmt.Println("error:", err)
 		return 1
 	}
+	return printThreads(bound)
+}
+
+// printThreads prints the capabilities of every thread (the bounding set
+// too with bound), and those of a child run as root.
+func printThreads(bound bool) int {
 	tasks, _ := filepath.Glob("/proc/self/task/*/status")
 	for _, p := range tasks {
 		b, _ := os.ReadFile(p)
@@ -106,6 +154,68 @@ func TestKeep(t *testing.T) {
 	// A command run as root still gets root's capabilities (knockd's way).
 	if strings.Contains(string(out), "child CapEff:\t"+want) {
 		t.Fatalf("a root child lost its capabilities:\n%s", out)
+	}
+	t.Logf("\n%s", out)
+}
+
+// TestExecDroppedAs: the process executed as another user keeps net_raw
+// and net_admin on every thread (ambient), has that user's uid and gid
+// alone, no_new_privs, and cannot write a root-owned 0644 file.
+func TestExecDroppedAs(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if os.Getenv("KNOCKD_GO_STRICT") != "" {
+			t.Fatal("needs root")
+		}
+		t.Skip("needs root")
+	}
+	root := filepath.Join(t.TempDir(), "root-owned")
+	if err := os.WriteFile(root, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(filepath.Dir(root), 0o755)
+	cmd := self("-test.run=^$")
+	cmd.Env = append(os.Environ(), "PRIVS_HELPER=execdropuser", "PRIVS_ROOTFILE="+root)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	for _, want := range []string{
+		"Uid: 65534 65534 65534 65534\n", "Gid: 65534 65534 65534 65534\n", "Groups:\n",
+		"NoNewPrivs: 1\n", "CapAmb: 0000000000003000\n", "root file: open " + root + ": permission denied\n",
+	} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("no %q in the output:\n%s", want, out)
+		}
+	}
+	if threads := checkThreads(t, string(out), "0000000000003000"); threads < 2 {
+		t.Fatalf("output:\n%s", out)
+	}
+	t.Logf("\n%s", out)
+}
+
+// TestExecDropped: the process executed with net_raw and net_admin
+// alone (effective, permitted and bounding sets) has nothing else on any
+// thread, has no_new_privs, knows it was dropped, and got the added
+// environment; the
+// change stopped no thread of the old program.
+func TestExecDropped(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if os.Getenv("KNOCKD_GO_STRICT") != "" {
+			t.Fatal("needs root")
+		}
+		t.Skip("needs root")
+	}
+	cmd := self("-test.run=^$")
+	cmd.Env = append(os.Environ(), "PRIVS_HELPER=execdrop")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if !strings.HasPrefix(string(out), "dropped true 1 true true\n") {
+		t.Fatalf("output:\n%s", out)
+	}
+	if threads := checkThreads(t, string(out), "0000000000003000"); threads < 2 {
+		t.Fatalf("output:\n%s", out)
 	}
 	t.Logf("\n%s", out)
 }
@@ -185,5 +295,29 @@ func TestLookupUser(t *testing.T) {
 	}
 	if _, err := LookupUser("root"); err != nil {
 		t.Errorf("root: %v", err)
+	}
+}
+
+// TestDaemonUser: knockd first, else nobody, else none; a user with uid
+// 0 is never taken for an unprivileged one.
+func TestDaemonUser(t *testing.T) {
+	for _, tc := range []struct{ passwd, want string }{
+		{"root:x:0:0::/root:/bin/sh\nnobody:x:65534:65534::/:/bin/false\nknockd:x:480:480::/var/run/knockd:/bin/false\n", "knockd 480"},
+		{"root:x:0:0::/root:/bin/sh\nnobody:x:65534:65534::/:/bin/false\n", "nobody 65534"},
+		{"root:x:0:0::/root:/bin/sh\nknockd:x:0:0::/:/bin/false\n", " "},
+		{"root:x:0:0::/root:/bin/sh\n", " "},
+	} {
+		p := filepath.Join(t.TempDir(), "passwd")
+		if err := os.WriteFile(p, []byte(tc.passwd), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		c, name := daemonUser(p)
+		got := name + " "
+		if c != nil {
+			got += fmt.Sprint(c.Uid)
+		}
+		if got != tc.want {
+			t.Errorf("%q: got %q, want %q", tc.passwd, got, tc.want)
+		}
 	}
 }

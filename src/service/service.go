@@ -352,19 +352,20 @@ func (s *Service) Shutdown(ctx context.Context) {
 }
 
 // Capabilities returns the capabilities the daemon needs: raw packets
-// and the firewall. Children are the starter's (the spawner, which keeps
-// what switching users and running commands as root need).
-func (s *Service) Capabilities() []int {
+// and the firewall. Children are the spawner's (which keeps what
+// switching users and running commands as root need).
+func Capabilities() []int {
 	return []int{privs.NetRaw, privs.NetAdmin}
 }
 
 // DropPrivileges keeps only Capabilities, on every thread, and narrows
 // the bounding set to them: nothing the daemon itself runs afterwards
 // can be root in full again (the firewall tools get net_admin and
-// net_raw). Call it once the sockets and the firewall are set up, after
-// starting the spawner. It returns the capabilities kept.
+// net_raw). knockd gives them up at its start instead, by executing
+// itself again (privs.ExecDropped), which cannot stall; this is the way
+// of a daemon started otherwise. It returns the capabilities kept.
 func (s *Service) DropPrivileges() ([]int, error) {
-	caps := s.Capabilities()
+	caps := Capabilities()
 	if err := privs.Bound(caps...); err != nil {
 		return nil, err
 	}

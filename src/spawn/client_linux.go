@@ -6,8 +6,11 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -21,20 +24,28 @@ var ErrGone = errors.New("spawner: gone")
 type Client struct {
 	fd      int
 	null    *os.File
-	proc    *exec.Cmd // the spawner
-	warning string    // what the spawner could not do at its start
+	pid     int    // the spawner's
+	warning string // what the spawner could not do at its start
+	note    func(string)
 
 	wmu sync.Mutex // one message at a time
 
 	mu      sync.Mutex
 	nextID  uint32
 	starts  map[uint32]chan startResult
+	reloads map[uint32]chan loadResult
 	procs   map[uint32]*remote
 	gone    bool
 	closing bool
 	died    chan struct{} // closed when the spawner ends unasked
 	readErr error
 	closed  chan struct{} // closed when the reader returned
+	exited  chan struct{} // closed when the spawner exited
+}
+
+type loadResult struct {
+	f   *os.File
+	err error
 }
 
 type startResult struct {
@@ -43,17 +54,99 @@ type startResult struct {
 }
 
 // Launch starts the spawner: argv is the program and arguments that run
-// this binary again (nil: /proc/self/exe); its main calls Main first.
-// Call it while the process still has root's privileges, before it
-// gives them up. The spawner has /dev/null as stdin, stdout and stderr
+// this binary again (nil: /proc/self/exe spawner, then this process's
+// arguments, which the spawner's Loader reads); its main calls Main
+// first. note gets the lines the spawner has for the log (stop commands
+// of a former run it ran). Call it while the process still has root's
+// privileges, before it gives them up. The spawner has /dev/null as stdin, stdout and stderr
 // (a -d parent waiting for the daemon's output is not held), a process
 // group of its own (a terminal's ^C is for the daemon) and the socket
 // pair's end as descriptor 3.
-func Launch(argv []string) (*Client, error) {
+func Launch(argv []string, note func(string)) (*Client, error) {
+	h, err := Start(argv)
+	if err != nil {
+		return nil, err
+	}
+	go func() { _ = h.cmd.Wait(); close(h.exited) }()
+	return h.client(note), nil
+}
+
+// Handoff is a started spawner whose socket a program executed in this
+// process takes over (Attach): the daemon gives up its privileges by
+// executing itself again.
+type Handoff struct {
+	fd      int
+	pid     int
+	warning string
+	cmd     *exec.Cmd
+	exited  chan struct{}
+}
+
+// handoffVar names, in the environment of the executed program, the
+// spawner's socket and pid.
+const handoffVar = "KNOCKD_GO_SPAWNER_SOCKET"
+
+// Env returns the environment that hands the spawner over to the program
+// executed next (the socket is no longer close-on-exec).
+func (h *Handoff) Env() []string {
+	_, _ = unix.FcntlInt(uintptr(h.fd), unix.F_SETFD, 0)
+	return []string{handoffVar + "=" + strconv.Itoa(h.fd) + ":" + strconv.Itoa(h.pid) + ":" + h.warning}
+}
+
+// Close ends the spawner of a handoff that did not take place.
+func (h *Handoff) Close() { unix.Close(h.fd) }
+
+// Attach takes over the spawner that the program this one replaced
+// started (Start, Handoff.Env); nil when there is none.
+func Attach(note func(string)) (*Client, error) {
+	v := os.Getenv(handoffVar)
+	if v == "" {
+		return nil, nil
+	}
+	os.Unsetenv(handoffVar)
+	f := strings.SplitN(v, ":", 3)
+	if len(f) != 3 {
+		return nil, fmt.Errorf("spawner: %s=%q", handoffVar, v)
+	}
+	fd, err1 := strconv.Atoi(f[0])
+	pid, err2 := strconv.Atoi(f[1])
+	if err1 != nil || err2 != nil || fd < 3 || pid <= 0 {
+		return nil, fmt.Errorf("spawner: %s=%q", handoffVar, v)
+	}
+	syscall.CloseOnExec(fd)
+	h := &Handoff{fd: fd, pid: pid, warning: f[2], exited: make(chan struct{})}
+	// The spawner is still this process's child: reap it.
+	go func() {
+		var ws unix.WaitStatus
+		for {
+			if _, err := unix.Wait4(pid, &ws, 0, nil); err != unix.EINTR {
+				break
+			}
+		}
+		close(h.exited)
+	}()
+	return h.client(note), nil
+}
+
+func (h *Handoff) client(note func(string)) *Client {
+	if note == nil {
+		note = func(string) {}
+	}
+	null, _ := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	c := &Client{fd: h.fd, null: null, pid: h.pid, note: note, warning: h.warning, starts: map[uint32]chan startResult{},
+		reloads: map[uint32]chan loadResult{}, procs: map[uint32]*remote{}, died: make(chan struct{}), closed: make(chan struct{}), exited: h.exited}
+	go c.read()
+	return c
+}
+
+// Start starts the spawner and waits for its hello, as Launch does, but
+// reads nothing more: a client is made of it by Launch, or by Attach in
+// the program this process executes next.
+func Start(argv []string) (*Handoff, error) {
 	args0 := ""
 	if len(argv) == 0 {
-		// ps shows "/usr/sbin/knockd spawner".
-		argv, args0 = []string{"/proc/self/exe", "spawner"}, os.Args[0]
+		// ps shows "/usr/sbin/knockd spawner -c …".
+		argv, args0 = append([]string{"/proc/self/exe", "spawner"}, os.Args[1:]...), os.Args[0]
 	}
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -61,11 +154,6 @@ func Launch(argv []string) (*Client, error) {
 	}
 	theirs := os.NewFile(uintptr(fds[1]), "spawner")
 	defer theirs.Close()
-	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
-	if err != nil {
-		unix.Close(fds[0])
-		return nil, fmt.Errorf("spawner: %w", err)
-	}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	if args0 != "" {
 		cmd.Args[0] = args0
@@ -75,43 +163,59 @@ func Launch(argv []string) (*Client, error) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		unix.Close(fds[0])
-		null.Close()
 		return nil, fmt.Errorf("spawner: %w", err)
 	}
 	theirs.Close()
-	c := &Client{fd: fds[0], null: null, proc: cmd, starts: map[uint32]chan startResult{},
-		procs: map[uint32]*remote{}, died: make(chan struct{}), closed: make(chan struct{})}
-	go func() { _ = cmd.Wait() }()
-	// The spawner says hello once it has given up what it does not need.
-	hello, err := c.recv()
-	if err == nil && (hello.kind != msgStarted || hello.id != 0) {
+	c := &Client{fd: fds[0]}
+	// The spawner says hello once it has read the configuration and run
+	// what a former run left, or why it could not read it.
+	hello, f, err := c.recv()
+	if f != nil {
+		f.Close()
+	}
+	switch {
+	case err != nil:
+	case hello.kind == msgLoaded && hello.id == 0:
+		err = errors.New(hello.err)
+	case hello.kind != msgStarted || hello.id != 0:
 		err = errMalformed
 	}
 	if err != nil {
 		unix.Close(c.fd)
-		null.Close()
+		_ = cmd.Wait()
 		return nil, fmt.Errorf("spawner: %w", err)
 	}
-	c.warning = hello.err
-	go c.read()
-	return c, nil
+	return &Handoff{fd: fds[0], pid: cmd.Process.Pid, warning: hello.err, cmd: cmd, exited: make(chan struct{})}, nil
 }
 
-// recv reads one message.
-func (c *Client) recv() (reply, error) {
+// recv reads one message, and the file passed with it.
+func (c *Client) recv() (reply, *os.File, error) {
 	buf := make([]byte, 2048)
+	oob := make([]byte, unix.CmsgSpace(4))
 	for {
-		n, err := unix.Read(c.fd, buf)
+		n, oobn, _, _, err := unix.Recvmsg(c.fd, buf, oob, unix.MSG_CMSG_CLOEXEC)
 		if err == unix.EINTR {
 			continue
 		}
 		if err != nil {
-			return reply{}, err
+			return reply{}, nil, err
 		}
 		if n == 0 {
-			return reply{}, ErrGone
+			return reply{}, nil, ErrGone
 		}
-		return decodeReply(buf[:n])
+		files, err := rights(oob[:oobn])
+		if err == nil && len(files) > 1 {
+			err = errMalformed
+		}
+		var r reply
+		if err == nil {
+			r, err = decodeReply(buf[:n])
+		}
+		if err != nil || len(files) == 0 {
+			closeAll(files)
+			return r, nil, err
+		}
+		return r, files[0], nil
 	}
 }
 
@@ -121,11 +225,28 @@ func (c *Client) read() {
 	var err error
 	for {
 		var r reply
-		if r, err = c.recv(); err != nil {
+		var f *os.File
+		if r, f, err = c.recv(); err != nil {
 			break
+		}
+		if r.kind == msgNote {
+			c.note(r.err)
 		}
 		c.mu.Lock()
 		switch r.kind {
+		case msgLoaded:
+			ch := c.reloads[r.id]
+			delete(c.reloads, r.id)
+			switch {
+			case ch == nil:
+			case r.err != "":
+				ch <- loadResult{err: errors.New(r.err)}
+			case f == nil:
+				ch <- loadResult{err: errMalformed}
+			default:
+				ch <- loadResult{f: f}
+				f = nil
+			}
 		case msgStarted:
 			ch := c.starts[r.id]
 			delete(c.starts, r.id)
@@ -147,6 +268,9 @@ func (c *Client) read() {
 			}
 		}
 		c.mu.Unlock()
+		if f != nil {
+			f.Close()
+		}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -158,6 +282,10 @@ func (c *Client) read() {
 	for id, ch := range c.starts {
 		ch <- startResult{err: err}
 		delete(c.starts, id)
+	}
+	for id, ch := range c.reloads {
+		ch <- loadResult{err: err}
+		delete(c.reloads, id)
 	}
 	for pid, p := range c.procs {
 		p.err = err
@@ -174,7 +302,7 @@ func (c *Client) read() {
 func (c *Client) Warning() string { return c.warning }
 
 // Pid returns the spawner's process id.
-func (c *Client) Pid() int { return c.proc.Process.Pid }
+func (c *Client) Pid() int { return c.pid }
 
 // Died is closed when the spawner ends without Close: nothing can be
 // started any more, and the children it started can no longer be waited
@@ -188,14 +316,19 @@ func (c *Client) Err() error {
 	return c.readErr
 }
 
-// Close ends the spawner (it exits when the socket closes; the children
-// it started keep running) and returns once the client has let go.
+// Close ends the spawner: it runs the stop commands still pending (the
+// daemon is gone) and exits; the children it started keep running. Close
+// returns once the spawner exited, or after stopWait and a second.
 func (c *Client) Close() error {
 	c.mu.Lock()
 	c.closing = true
 	c.mu.Unlock()
 	err := unix.Shutdown(c.fd, unix.SHUT_RDWR)
 	<-c.closed
+	select {
+	case <-c.exited:
+	case <-time.After(stopWait + time.Second):
+	}
 	c.null.Close()
 	if cerr := unix.Close(c.fd); err == nil {
 		err = cerr
@@ -203,8 +336,46 @@ func (c *Client) Close() error {
 	return err
 }
 
-// Start asks the spawner to start cmd.
+// id returns a new request id; with c.mu held.
+func (c *Client) id() uint32 {
+	c.nextID++
+	if c.nextID == 0 { // 0 is the hello's
+		c.nextID++
+	}
+	return c.nextID
+}
+
+// Reload asks the spawner to read the configuration again, and returns
+// the file it read (open, at its start) for the daemon to parse.
+func (c *Client) Reload() (*os.File, error) {
+	ch := make(chan loadResult, 1)
+	c.mu.Lock()
+	if c.gone {
+		err := c.readErr
+		c.mu.Unlock()
+		return nil, err
+	}
+	id := c.id()
+	c.reloads[id] = ch
+	c.mu.Unlock()
+	msg, _ := request{kind: msgReload, id: id}.encode()
+	if err := c.send(msg, nil); err != nil {
+		c.mu.Lock()
+		delete(c.reloads, id)
+		c.mu.Unlock()
+		return nil, fmt.Errorf("spawner: %w", err)
+	}
+	r := <-ch
+	return r.f, r.err
+}
+
+// Start asks the spawner for what cmd.Request names: the spawner builds
+// the command line, environment and user itself (Path, Args, Env, Cred
+// and NoNewPrivs are not sent); the standard files are passed.
 func (c *Client) Start(cmd Cmd) (Process, error) {
+	if cmd.Request.Kind == 0 {
+		return nil, errors.New("spawner: the request names no door")
+	}
 	ch := make(chan startResult, 1)
 	c.mu.Lock()
 	if c.gone {
@@ -212,14 +383,10 @@ func (c *Client) Start(cmd Cmd) (Process, error) {
 		c.mu.Unlock()
 		return nil, err
 	}
-	c.nextID++
-	if c.nextID == 0 { // 0 is the hello's
-		c.nextID++
-	}
-	id := c.nextID
+	id := c.id()
 	c.starts[id] = ch
 	c.mu.Unlock()
-	msg, err := request{kind: msgStart, id: id, cmd: cmd}.encode()
+	msg, err := request{kind: msgStart, id: id, req: cmd.Request}.encode()
 	if err == nil {
 		files := [3]*os.File{cmd.Stdin, cmd.Stdout, cmd.Stderr}
 		fds := make([]int, 3)

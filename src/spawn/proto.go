@@ -7,32 +7,39 @@ import (
 )
 
 // The protocol between the daemon and the spawner: one message per
-// SOCK_SEQPACKET packet, big-endian integers, strings and lists
-// prefixed with their length.
+// SOCK_SEQPACKET packet, big-endian integers, strings prefixed with
+// their length. The daemon names what it wants — a door, an address, a
+// kind of request — never a program, an argument, an environment or a
+// user: the spawner builds those from the configuration it read itself
+// (see Policy).
 //
 // Daemon to spawner:
 //
-//	'S' id:u32 flags:u8 [uid:u32 gid:u32 groups:list(u32)] path:str args:list(str) env:list(str)
-//	    with stdin, stdout and stderr as SCM_RIGHTS
+//	'S' id:u32 kind:u8 door:str addr:str cmd:str
+//	    with stdin, stdout and stderr as SCM_RIGHTS (used for mail only)
 //	'K' pid:u32                          SIGKILL to the process group of a child
+//	'R' id:u32                           read the configuration again
 //
 // Spawner to daemon:
 //
 //	'P' id:u32 pid:u32 errno:u32 err:str  the child of request id started (pid) or not (err)
 //	'X' pid:u32 status:u32                a child exited (its wait status)
+//	'L' id:u32 err:str                    the reload of request id (err: why it failed),
+//	                                      with the configuration file as SCM_RIGHTS
+//	'N' text:str                          a line for the daemon's log
 //
-// where str is len:u32 bytes and list(T) is count:u32 T....
+// where str is len:u32 bytes.
 const (
 	msgStart   = 'S'
 	msgKill    = 'K'
+	msgReload  = 'R'
 	msgStarted = 'P'
 	msgExited  = 'X'
+	msgLoaded  = 'L'
+	msgNote    = 'N'
 
-	flagCred = 1 << 0 // uid, gid and groups follow
-	flagNNP  = 1 << 1 // no_new_privs
-
-	// maxMsg bounds a message: command lines, environment and all.
-	maxMsg = 64 << 10
+	// maxMsg bounds a message.
+	maxMsg = 8 << 10
 	// maxErr bounds the error text of a reply.
 	maxErr = 1024
 )
@@ -42,18 +49,18 @@ var errMalformed = errors.New("malformed message")
 // request is a message to the spawner.
 type request struct {
 	kind byte
-	id   uint32 // msgStart
-	pid  uint32 // msgKill
-	cmd  Cmd    // msgStart, without its files
+	id   uint32  // msgStart, msgReload
+	pid  uint32  // msgKill
+	req  Request // msgStart
 }
 
 // reply is a message from the spawner.
 type reply struct {
 	kind   byte
-	id     uint32        // msgStarted
+	id     uint32        // msgStarted, msgLoaded
 	pid    uint32        // msgStarted, msgExited
 	errno  syscall.Errno // msgStarted: the start's error number, if any
-	err    string        // msgStarted: why the child did not start
+	err    string        // msgStarted, msgLoaded: why it failed; msgNote: the line
 	status uint32        // msgExited
 }
 
@@ -62,45 +69,24 @@ func appendStr(b []byte, s string) []byte {
 	return append(b, s...)
 }
 
-func appendStrs(b []byte, ss []string) []byte {
-	b = binary.BigEndian.AppendUint32(b, uint32(len(ss)))
-	for _, s := range ss {
-		b = appendStr(b, s)
-	}
-	return b
-}
-
 func (r request) encode() ([]byte, error) {
 	b := []byte{r.kind}
 	switch r.kind {
 	case msgStart:
 		b = binary.BigEndian.AppendUint32(b, r.id)
-		var flags byte
-		if r.cmd.Cred != nil {
-			flags |= flagCred
-		}
-		if r.cmd.NoNewPrivs {
-			flags |= flagNNP
-		}
-		b = append(b, flags)
-		if c := r.cmd.Cred; c != nil {
-			b = binary.BigEndian.AppendUint32(b, c.Uid)
-			b = binary.BigEndian.AppendUint32(b, c.Gid)
-			b = binary.BigEndian.AppendUint32(b, uint32(len(c.Groups)))
-			for _, g := range c.Groups {
-				b = binary.BigEndian.AppendUint32(b, g)
-			}
-		}
-		b = appendStr(b, r.cmd.Path)
-		b = appendStrs(b, r.cmd.Args)
-		b = appendStrs(b, r.cmd.Env)
+		b = append(b, byte(r.req.Kind))
+		b = appendStr(b, r.req.Door)
+		b = appendStr(b, r.req.Addr)
+		b = appendStr(b, r.req.Command)
 	case msgKill:
 		b = binary.BigEndian.AppendUint32(b, r.pid)
+	case msgReload:
+		b = binary.BigEndian.AppendUint32(b, r.id)
 	default:
 		return nil, errMalformed
 	}
 	if len(b) > maxMsg {
-		return nil, errors.New("command line and environment too long")
+		return nil, errors.New("request too long")
 	}
 	return b, nil
 }
@@ -112,15 +98,24 @@ func (r reply) encode() []byte {
 		b = binary.BigEndian.AppendUint32(b, r.id)
 		b = binary.BigEndian.AppendUint32(b, r.pid)
 		b = binary.BigEndian.AppendUint32(b, uint32(r.errno))
-		if len(r.err) > maxErr {
-			r.err = r.err[:maxErr]
-		}
-		b = appendStr(b, r.err)
+		b = appendStr(b, truncate(r.err))
 	case msgExited:
 		b = binary.BigEndian.AppendUint32(b, r.pid)
 		b = binary.BigEndian.AppendUint32(b, r.status)
+	case msgLoaded:
+		b = binary.BigEndian.AppendUint32(b, r.id)
+		b = appendStr(b, truncate(r.err))
+	case msgNote:
+		b = appendStr(b, truncate(r.err))
 	}
 	return b
+}
+
+func truncate(s string) string {
+	if len(s) > maxErr {
+		return s[:maxErr]
+	}
+	return s
 }
 
 // decoder reads a message; the first error sticks.
@@ -160,26 +155,6 @@ func (d *decoder) str() string {
 	return s
 }
 
-// count reads a list's length, refusing one longer than what is left
-// could hold at size bytes an element (no allocation from a forged count).
-func (d *decoder) count(size int) int {
-	n := d.u32()
-	if d.err != nil || uint64(n)*uint64(size) > uint64(len(d.b)) {
-		d.err = errMalformed
-		return 0
-	}
-	return int(n)
-}
-
-func (d *decoder) strs() []string {
-	n := d.count(4)
-	ss := make([]string, 0, n)
-	for i := 0; i < n && d.err == nil; i++ {
-		ss = append(ss, d.str())
-	}
-	return ss
-}
-
 // end fails unless the whole message was read.
 func (d *decoder) end() error {
 	if d.err == nil && len(d.b) != 0 {
@@ -194,25 +169,17 @@ func decodeRequest(b []byte) (request, error) {
 	switch r.kind {
 	case msgStart:
 		r.id = d.u32()
-		flags := d.u8()
-		if flags&^(flagCred|flagNNP) != 0 {
+		r.req.Kind = Kind(d.u8())
+		r.req.Door = d.str()
+		r.req.Addr = d.str()
+		r.req.Command = d.str()
+		if r.req.Kind == 0 || r.req.Kind > lastKind {
 			return request{}, errMalformed
 		}
-		if flags&flagCred != 0 {
-			c := &syscall.Credential{Uid: d.u32(), Gid: d.u32()}
-			n := d.count(4)
-			c.Groups = make([]uint32, 0, n)
-			for i := 0; i < n && d.err == nil; i++ {
-				c.Groups = append(c.Groups, d.u32())
-			}
-			r.cmd.Cred = c
-		}
-		r.cmd.NoNewPrivs = flags&flagNNP != 0
-		r.cmd.Path = d.str()
-		r.cmd.Args = d.strs()
-		r.cmd.Env = d.strs()
 	case msgKill:
 		r.pid = d.u32()
+	case msgReload:
+		r.id = d.u32()
 	default:
 		return request{}, errMalformed
 	}
@@ -231,13 +198,18 @@ func decodeReply(b []byte) (reply, error) {
 		r.pid = d.u32()
 		r.errno = syscall.Errno(d.u32())
 		r.err = d.str()
-		if len(r.err) > maxErr {
-			return reply{}, errMalformed
-		}
 	case msgExited:
 		r.pid = d.u32()
 		r.status = d.u32()
+	case msgLoaded:
+		r.id = d.u32()
+		r.err = d.str()
+	case msgNote:
+		r.err = d.str()
 	default:
+		return reply{}, errMalformed
+	}
+	if len(r.err) > maxErr {
 		return reply{}, errMalformed
 	}
 	if err := d.end(); err != nil {

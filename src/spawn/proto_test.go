@@ -11,11 +11,10 @@ func TestRequestRoundTrip(t *testing.T) {
 		name string
 		r    request
 	}{
-		{"plain", request{kind: msgStart, id: 1, cmd: Cmd{Path: "/bin/sh", Args: []string{"/bin/sh", "-c", "touch /x"}, Env: []string{"PATH=/bin"}}}},
-		{"as nobody", request{kind: msgStart, id: 0xffffffff, cmd: Cmd{Path: "/usr/sbin/sendmail", Args: []string{"sendmail", "-i", "root@localhost"},
-			Env: []string{}, Cred: &syscall.Credential{Uid: 65534, Gid: 65534, Groups: []uint32{}}, NoNewPrivs: true}}},
-		{"groups", request{kind: msgStart, id: 7, cmd: Cmd{Path: "p", Args: []string{}, Env: []string{"", "A=\x00b"},
-			Cred: &syscall.Credential{Uid: 1, Gid: 2, Groups: []uint32{3, 4}}}}},
+		{"start", request{kind: msgStart, id: 1, req: Request{Kind: DoorStart, Door: "ssh", Addr: "10.0.0.1"}}},
+		{"spa command", request{kind: msgStart, id: 0xffffffff, req: Request{Kind: DoorCommand, Door: "d", Addr: "2001:db8::1", Command: "touch /x"}}},
+		{"notify", request{kind: msgStart, id: 7, req: Request{Kind: Notify, Door: "", Addr: ""}}},
+		{"reload", request{kind: msgReload, id: 9}},
 		{"kill", request{kind: msgKill, pid: 4242}},
 	}
 	for _, tt := range tests {
@@ -54,6 +53,9 @@ func TestReplyRoundTrip(t *testing.T) {
 		{"hello", reply{kind: msgStarted}},
 		{"exited", reply{kind: msgExited, pid: 1234, status: 7 << 8}},
 		{"killed", reply{kind: msgExited, pid: 1, status: uint32(syscall.SIGKILL)}},
+		{"loaded", reply{kind: msgLoaded, id: 2}},
+		{"load failed", reply{kind: msgLoaded, id: 2, err: "config: line 3: bad"}},
+		{"note", reply{kind: msgNote, err: "spawner: ran a stop command"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -81,10 +83,10 @@ func TestDecodeRefuses(t *testing.T) {
 	}{
 		{"empty", nil},
 		{"unknown kind", []byte{'Z', 0, 0, 0, 1}},
-		{"unknown flag", []byte{'S', 0, 0, 0, 1, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}},
-		{"string past the end", []byte{'S', 0, 0, 0, 1, 0, 0, 0, 0, 9, 'a'}},
-		{"huge list", []byte{'S', 0, 0, 0, 1, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff}},
-		{"huge groups", []byte{'S', 0, 0, 0, 1, flagCred, 0, 0, 0, 0, 0, 0, 0, 0, 0x10, 0, 0, 0}},
+		{"unknown kind of child", []byte{'S', 0, 0, 0, 1, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}},
+		{"no kind of child", []byte{'S', 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}},
+		{"string past the end", []byte{'S', 0, 0, 0, 1, 1, 0, 0, 0, 9, 'a'}},
+		{"huge string", []byte{'S', 0, 0, 0, 1, 1, 0xff, 0xff, 0xff, 0xff}},
 	}
 	for _, tt := range tests {
 		if _, err := decodeRequest(tt.b); err == nil {
@@ -94,7 +96,7 @@ func TestDecodeRefuses(t *testing.T) {
 			t.Errorf("%s: reply accepted", tt.name)
 		}
 	}
-	long := request{kind: msgStart, cmd: Cmd{Path: "/bin/true", Env: []string{string(make([]byte, maxMsg))}}}
+	long := request{kind: msgStart, req: Request{Kind: DoorCommand, Command: string(make([]byte, maxMsg))}}
 	if _, err := long.encode(); err == nil {
 		t.Error("a message over maxMsg encoded")
 	}
@@ -126,8 +128,8 @@ func TestStatusError(t *testing.T) {
 // to the same bytes.
 func FuzzDecode(f *testing.F) {
 	for _, r := range []request{
-		{kind: msgStart, id: 1, cmd: Cmd{Path: "/bin/sh", Args: []string{"sh", "-c", "x"}, Env: []string{"A=1"},
-			Cred: &syscall.Credential{Uid: 65534, Gid: 65534, Groups: []uint32{1}}, NoNewPrivs: true}},
+		{kind: msgStart, id: 1, req: Request{Kind: DoorCommand, Door: "d", Addr: "10.0.0.1", Command: "x"}},
+		{kind: msgReload, id: 3},
 		{kind: msgKill, pid: 9},
 	} {
 		b, _ := r.encode()
@@ -135,6 +137,7 @@ func FuzzDecode(f *testing.F) {
 	}
 	f.Add(reply{kind: msgStarted, id: 1, pid: 2, errno: 2, err: "x"}.encode())
 	f.Add(reply{kind: msgExited, pid: 2, status: 256}.encode())
+	f.Add(reply{kind: msgLoaded, id: 2, err: "x"}.encode())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if r, err := decodeRequest(b); err == nil {
 			again, err := r.encode()

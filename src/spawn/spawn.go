@@ -2,11 +2,15 @@
 // sendmail program. Where knockd-go runs as root, a small spawner process
 // (the same binary, started before the daemon gives up its privileges)
 // keeps uid 0, root's bounding set and the capabilities that switching
-// users and killing children need, and starts children when the daemon
-// asks it over a socket pair; the daemon itself, which parses packets and
-// decrypts SPA, keeps only net_raw and net_admin. Without a spawner
-// (tests, a run by a normal user) Direct starts children in the calling
-// process.
+// users and killing children need. It is a monitor, not a proxy: it reads
+// and compiles the configuration itself, and the daemon, which parses
+// packets and decrypts SPA, may only ask it over a socket pair for door
+// D's start or stop command, an SPA command on a door that allows them,
+// or door D's notification, for address A; the spawner builds the
+// command line, environment and user from its own configuration, and
+// journals every stop command a start promises before the start runs.
+// Without a spawner (tests, a run by a normal user) Direct starts
+// children in the calling process.
 package spawn
 
 import (
@@ -30,6 +34,15 @@ type Cmd struct {
 	// NoNewPrivs sets no_new_privs: neither the child nor its children can
 	// gain privileges through set-user-ID programs or file capabilities.
 	NoNewPrivs bool
+	// NoCaps runs the child, when it runs as root, with root's uid and
+	// no capability at all, for good (it can read root's 0600 files,
+	// nothing more): a trampoline (privs.NoRootMain, which main must
+	// call; else NoCaps does nothing) gives them up and executes the
+	// program.
+	NoCaps bool
+	// Request names the child for a spawner, which builds the rest
+	// itself; Direct ignores it.
+	Request Request
 	// Stdin, Stdout and Stderr are given to the child; nil is /dev/null.
 	Stdin, Stdout, Stderr *os.File
 }
@@ -72,6 +85,10 @@ var _ Starter = Direct{}
 
 // Start starts c.
 func (Direct) Start(c Cmd) (Process, error) {
+	if c.NoCaps && c.Cred == nil && os.Geteuid() == 0 && privs.NoRootReady() {
+		c.Path, c.Args = privs.NoRootCmd(c.Path, c.Args)
+		c.Env = append(c.Env[:len(c.Env):len(c.Env)], privs.NoRootEnv)
+	}
 	cmd := &exec.Cmd{Path: c.Path, Args: c.Args, Env: c.Env}
 	if c.Env == nil {
 		cmd.Env = []string{}

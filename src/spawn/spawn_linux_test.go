@@ -1,41 +1,108 @@
 package spawn
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/knockd-go/knockd-go/src/privs"
 )
 
 func TestMain(m *testing.M) {
-	Main() // the test binary is the spawner of the tests below
+	privs.NoRootMain()
+	Main(testLoad) // the test binary is the spawner of the tests below
 	os.Exit(m.Run())
 }
 
-// self is the command line that runs the test binary again. Where the
-// suite runs under an emulator (go test -exec qemu-mips-static, with no
-// binfmt_misc registration), the emulator is named by
-// KNOCKD_GO_TEST_EXEC and runs it.
-func self() []string {
-	if emu := os.Getenv("KNOCKD_GO_TEST_EXEC"); emu != "" {
-		return []string{emu, os.Args[0], "-test.run=^$"}
+// policyArg names, on the spawner's command line, the JSON file of the
+// test's Policy: the test spawner's configuration.
+const policyArg = "-spawn.policy="
+
+func testLoad() (*Policy, *os.File, error) {
+	var path string
+	for _, a := range os.Args {
+		if v, ok := strings.CutPrefix(a, policyArg); ok {
+			path = v
+		}
 	}
-	return []string{os.Args[0], "-test.run=^$"}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	p := &Policy{}
+	if err := json.NewDecoder(f).Decode(p); err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	f.Seek(0, io.SeekStart)
+	return p, f, nil
 }
 
-func launch(t *testing.T) guarded {
+// writePolicy writes p where the spawner reads it.
+func writePolicy(t *testing.T, path string, p *Policy) {
 	t.Helper()
-	c, err := Launch(self())
+	b, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// self is the command line that runs the test binary again as the
+// spawner of the policy in file. Where the suite runs under an emulator
+// (go test -exec qemu-mips-static, with no binfmt_misc registration),
+// the emulator is named by KNOCKD_GO_TEST_EXEC and runs it.
+func self(file string) []string {
+	if emu := os.Getenv("KNOCKD_GO_TEST_EXEC"); emu != "" {
+		return []string{emu, os.Args[0], "-test.run=^$", policyArg + file}
+	}
+	return []string{os.Args[0], "-test.run=^$", policyArg + file}
+}
+
+// launch starts a spawner of p (nil: a door d whose commands are
+// true); its notes go to the returned recorder.
+func launch(t *testing.T, p *Policy) guarded {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "policy.json")
+	if p == nil {
+		p = &Policy{Doors: map[string]DoorPolicy{"d": {Start: "/bin/true", Stop: "/bin/true"}}}
+	}
+	writePolicy(t, file, p)
+	notes := &notes{}
+	c, err := Launch(self(file), notes.add)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	return guarded{c, t}
+	return guarded{c, t, notes}
+}
+
+type notes struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (n *notes) add(l string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.lines = append(n.lines, l)
+}
+
+func (n *notes) String() string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return strings.Join(n.lines, "\n")
 }
 
 // guarded is a test's client: a start that gets no answer fails the
@@ -45,7 +112,8 @@ func launch(t *testing.T) guarded {
 // test is then skipped, saying so.
 type guarded struct {
 	*Client
-	t *testing.T
+	t     *testing.T
+	notes *notes
 }
 
 func (g guarded) Start(c Cmd) (Process, error) {
@@ -76,9 +144,9 @@ func (g guarded) Start(c Cmd) (Process, error) {
 	}
 	syscall.Kill(g.Pid(), syscall.SIGKILL)
 	if os.Getenv("KNOCKD_GO_TEST_EXEC") != "" {
-		g.t.Skipf("%q: the emulator hung the fork of the emulated spawner (qemu-user with a multi-threaded guest), not a failure of the spawner", c.Args)
+		g.t.Skipf("%+v: the emulator hung the fork of the emulated spawner (qemu-user with a multi-threaded guest), not a failure of the spawner", c.Request)
 	}
-	g.t.Fatalf("%q: the spawner did not answer in 30 s", c.Args)
+	g.t.Fatalf("%+v: the spawner did not answer in 30 s", c.Request)
 	return nil, nil
 }
 
@@ -89,13 +157,16 @@ func run(t *testing.T, st Starter, c Cmd, stdin string) (string, syscall.WaitSta
 	inR, inW, _ := os.Pipe()
 	outR, outW, _ := os.Pipe()
 	defer outR.Close()
-	c.Path, c.Stdin, c.Stdout, c.Stderr = c.Args[0], inR, outW, outW
+	if len(c.Args) > 0 {
+		c.Path = c.Args[0]
+	}
+	c.Stdin, c.Stdout, c.Stderr = inR, outW, outW
 	p, err := st.Start(c)
 	inR.Close()
 	outW.Close()
 	if err != nil {
 		inW.Close()
-		t.Fatalf("%q: %v", c.Args, err)
+		t.Fatalf("%q %+v: %v", c.Args, c.Request, err)
 	}
 	io.WriteString(inW, stdin)
 	inW.Close()
@@ -118,77 +189,77 @@ func capLine(status, name string) string {
 }
 
 // TestStarters: stdin and stdout through the passed descriptors, exit
-// statuses, a missing program, and a process group killed whole, both
-// from this process (Direct) and through a spawner.
+// statuses, a missing program, and a process group killed whole, from
+// this process (Direct); the spawner runs its notification program so.
 func TestStarters(t *testing.T) {
-	for _, tt := range []struct {
-		name string
-		st   func(t *testing.T) Starter
-	}{
-		{"direct", func(*testing.T) Starter { return Direct{} }},
-		{"spawner", func(t *testing.T) Starter { return launch(t) }},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			st := tt.st(t)
-			out, ws := run(t, st, Cmd{Args: []string{"/bin/sh", "-c", "tr a-z A-Z; echo err >&2; exit 7"}}, "hello\n")
-			if out != "HELLO\nerr\n" || ws.ExitStatus() != 7 || StatusError(ws).Error() != "exit status 7" {
-				t.Fatalf("output %q, status %v", out, StatusError(ws))
-			}
-			// No socket reaches a child (the spawner's would let it
-			// have anything run as root).
-			out, _ = run(t, st, Cmd{Args: []string{"/bin/sh", "-c", "for f in /proc/$$/fd/*; do readlink $f; done"}}, "")
-			if strings.Contains(out, "socket:") {
-				t.Fatalf("a child inherited a socket:\n%s", out)
-			}
-			_, err := st.Start(Cmd{Path: "/nonexistent/program", Args: []string{"program"}})
-			if !errors.Is(err, os.ErrNotExist) || !strings.Contains(err.Error(), "/nonexistent/program") {
-				t.Fatalf("missing program: %v", err)
-			}
-			// A child in the background of the killed one dies with it.
-			outR, outW, _ := os.Pipe()
-			defer outR.Close()
-			p, err := st.Start(Cmd{Path: "/bin/sh", Args: []string{"/bin/sh", "-c", "sleep 60 & echo $!; sleep 60"}, Stdout: outW})
-			outW.Close()
-			if err != nil {
-				t.Fatal(err)
-			}
-			line := make([]byte, 32)
-			n, _ := outR.Read(line)
-			bg, err := strconv.Atoi(strings.TrimSpace(string(line[:n])))
-			if err != nil {
-				t.Fatalf("background pid %q", line[:n])
-			}
-			if err := p.Kill(); err != nil {
-				t.Fatal(err)
-			}
-			ws, err = p.Wait()
-			if err != nil || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
-				t.Fatalf("killed child: %v %v", StatusError(ws), err)
-			}
-			deadline := time.Now().Add(5 * time.Second)
-			for {
-				st, err := os.ReadFile("/proc/" + strconv.Itoa(bg) + "/stat")
-				if err != nil || strings.Contains(string(st), ") Z ") {
-					break
-				}
-				if time.Now().After(deadline) {
-					syscall.Kill(bg, syscall.SIGKILL)
-					t.Fatalf("the background child survived its group's kill: %s", st)
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
-			if err := p.Kill(); err != nil {
-				t.Errorf("kill after wait: %v", err)
-			}
-			t.Logf("%s: output, exit status 7, missing program and group kill: ok", tt.name)
-		})
+	st := Direct{}
+	out, ws := run(t, st, Cmd{Args: []string{"/bin/sh", "-c", "tr a-z A-Z; echo err >&2; exit 7"}}, "hello\n")
+	if out != "HELLO\nerr\n" || ws.ExitStatus() != 7 || StatusError(ws).Error() != "exit status 7" {
+		t.Fatalf("output %q, status %v", out, StatusError(ws))
+	}
+	_, err := st.Start(Cmd{Path: "/nonexistent/program", Args: []string{"program"}})
+	if !errors.Is(err, os.ErrNotExist) || !strings.Contains(err.Error(), "/nonexistent/program") {
+		t.Fatalf("missing program: %v", err)
+	}
+	groupKill(t, st, Cmd{Path: "/bin/sh", Args: []string{"/bin/sh", "-c", "sleep 60 & echo $!; sleep 60"}})
+
+	// Through the spawner: the door's notification program, its argv
+	// from the spawner's policy (the recipients), never a socket.
+	sp := launch(t, &Policy{Doors: map[string]DoorPolicy{"d": {Notify: []string{"root"}}, "bg": {Notify: []string{"x"}}},
+		Sendmail: []string{"/bin/sh", "-c", `tr a-z A-Z; echo "$@" >&2; for f in /proc/$$/fd/*; do readlink $f; done | grep socket: >&2; exit 7`, "sh"}})
+	notify := Request{Kind: Notify, Door: "d", Addr: "10.0.0.1"}
+	out, ws = run(t, sp, Cmd{Request: notify}, "hello\n")
+	if out != "HELLO\n-i root\n" || ws.ExitStatus() != 7 {
+		t.Fatalf("spawner: output %q, status %v", out, StatusError(ws))
+	}
+	t.Log("direct and spawner: output, exit status 7, missing program, no socket and group kill: ok")
+}
+
+// groupKill: a child in the background of the killed one dies with it.
+func groupKill(t *testing.T, st Starter, c Cmd) {
+	outR, outW, _ := os.Pipe()
+	defer outR.Close()
+	c.Stdout = outW
+	p, err := st.Start(c)
+	outW.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := make([]byte, 32)
+	n, _ := outR.Read(line)
+	bg, err := strconv.Atoi(strings.TrimSpace(string(line[:n])))
+	if err != nil {
+		t.Fatalf("background pid %q", line[:n])
+	}
+	if err := p.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	ws, err := p.Wait()
+	if err != nil || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+		t.Fatalf("killed child: %v %v", StatusError(ws), err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		st, err := os.ReadFile("/proc/" + strconv.Itoa(bg) + "/stat")
+		if err != nil || strings.Contains(string(st), ") Z ") {
+			break
+		}
+		if time.Now().After(deadline) {
+			syscall.Kill(bg, syscall.SIGKILL)
+			t.Fatalf("the background child survived its group's kill: %s", st)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := p.Kill(); err != nil {
+		t.Errorf("kill after wait: %v", err)
 	}
 }
 
 // TestSpawnerSignals: the daemon's signals do not end the spawner (a
 // firewall hook sends SIGUSR2 to every pidof knockd, which includes it).
 func TestSpawnerSignals(t *testing.T) {
-	c := launch(t)
+	c := launch(t, &Policy{Doors: map[string]DoorPolicy{"d": {Notify: []string{"x"}}},
+		Sendmail: []string{"/bin/sh", "-c", "grep -E '^Sig(Ign|Cgt)' /proc/self/status", "sh"}})
 	for _, sig := range []syscall.Signal{syscall.SIGUSR2, syscall.SIGUSR1, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT} {
 		if err := syscall.Kill(c.Pid(), sig); err != nil {
 			t.Fatal(err)
@@ -196,7 +267,7 @@ func TestSpawnerSignals(t *testing.T) {
 	}
 	time.Sleep(100 * time.Millisecond)
 	// A child gets the default actions back.
-	out, ws := run(t, c, Cmd{Args: []string{"/bin/sh", "-c", "grep -E '^Sig(Ign|Cgt)' /proc/self/status"}}, "")
+	out, ws := run(t, c, Cmd{Request: Request{Kind: Notify, Door: "d", Addr: "10.0.0.1"}}, "")
 	if ws != 0 || statusMask(out, "SigIgn")&(1<<(syscall.SIGTERM-1)|1<<(syscall.SIGUSR2-1)) != 0 {
 		t.Fatalf("child after the signals: %v\n%s", StatusError(ws), out)
 	}
@@ -216,8 +287,8 @@ func statusMask(status, name string) uint64 {
 // TestSpawnerGone: when the spawner dies, Died is closed, a running
 // child's wait ends with ErrGone, and nothing more starts.
 func TestSpawnerGone(t *testing.T) {
-	c := launch(t)
-	p, err := c.Start(Cmd{Path: "/bin/sleep", Args: []string{"sleep", "60"}})
+	c := launch(t, &Policy{Doors: map[string]DoorPolicy{"d": {Start: "/bin/sleep 60"}}})
+	p, err := c.Start(Cmd{Request: Request{Kind: DoorStart, Door: "d", Addr: "10.0.0.1"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,16 +302,17 @@ func TestSpawnerGone(t *testing.T) {
 	if _, err := p.Wait(); !errors.Is(err, ErrGone) {
 		t.Fatalf("wait: %v", err)
 	}
-	if _, err := c.Start(Cmd{Path: "/bin/true", Args: []string{"true"}}); !errors.Is(err, ErrGone) {
+	if _, err := c.Start(Cmd{Request: Request{Kind: DoorStart, Door: "d", Addr: "10.0.0.1"}}); !errors.Is(err, ErrGone) {
 		t.Fatalf("start: %v", err)
 	}
 	t.Logf("spawner gone: %v", c.Err())
 }
 
 // TestSpawnerPrivileges (root): the spawner keeps setuid, setgid and kill
-// and root's bounding set; a child run as root has root's full set, one
-// run as nobody with no_new_privs has nothing, even when the starting
-// process has given up everything but net_raw and net_admin.
+// and root's bounding set; a door command run as root has root's full
+// set; the notification program runs as root's uid without any
+// capability (it reads root's 0600 mailer configuration) unless a user
+// is named, then as that user with no_new_privs.
 func TestSpawnerPrivileges(t *testing.T) {
 	if os.Geteuid() != 0 {
 		if os.Getenv("KNOCKD_GO_STRICT") != "" {
@@ -250,7 +322,12 @@ func TestSpawnerPrivileges(t *testing.T) {
 	}
 	own, _ := os.ReadFile("/proc/self/status")
 	full := capLine(string(own), "CapBnd")
-	c := launch(t)
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "msmtprc")
+	os.WriteFile(secret, []byte("account default\n"), 0o600)
+	report := "id -u; grep -E '^(CapEff|CapBnd|NoNewPrivs)' /proc/self/status"
+	c := launch(t, &Policy{Doors: map[string]DoorPolicy{"d": {Start: "/bin/sh -c \"{ " + report + "; } > " + dir + "/cmd.tmp; mv " + dir + "/cmd.tmp " + dir + "/cmd\"", Notify: []string{"root"}}},
+		Sendmail: []string{"/bin/sh", "-c", report + "; cat " + secret, "sh"}})
 	st, err := os.ReadFile("/proc/" + strconv.Itoa(c.Pid()) + "/status")
 	if err != nil {
 		t.Fatal(err)
@@ -267,15 +344,29 @@ func TestSpawnerPrivileges(t *testing.T) {
 		t.Fatalf("the spawner's capabilities:\n%s", st)
 	}
 	t.Logf("spawner: CapEff %s CapPrm %s CapBnd %s", capLine(string(st), "CapEff"), capLine(string(st), "CapPrm"), capLine(string(st), "CapBnd"))
-	out, ws := run(t, c, Cmd{Args: []string{"/bin/sh", "-c", "id -u; grep -E '^(CapEff|CapBnd|NoNewPrivs)' /proc/self/status"}}, "")
-	if ws != 0 || !strings.HasPrefix(out, "0\n") || capLine(out, "CapEff") != full || capLine(out, "NoNewPrivs") != "0" {
-		t.Fatalf("root child (want CapEff %s):\n%s", full, out)
+	p, err := c.Start(Cmd{Request: Request{Kind: DoorStart, Door: "d", Addr: "10.0.0.1"}})
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Logf("root child: %s", strings.ReplaceAll(out, "\n", " "))
-	out, ws = run(t, c, Cmd{Args: []string{"/bin/sh", "-c", "id -u; grep -E '^(CapEff|NoNewPrivs)' /proc/self/status"},
-		Cred: &syscall.Credential{Uid: 65534, Gid: 65534, Groups: []uint32{}}, NoNewPrivs: true}, "")
-	if ws != 0 || !strings.HasPrefix(out, "65534\n") || capLine(out, "CapEff") != "0000000000000000" || capLine(out, "NoNewPrivs") != "1" {
-		t.Fatalf("nobody child:\n%s", out)
+	p.Wait()
+	out, _ := os.ReadFile(dir + "/cmd")
+	if !strings.HasPrefix(string(out), "0\n") || capLine(string(out), "CapEff") != full || capLine(string(out), "NoNewPrivs") != "0" {
+		t.Fatalf("root door command (want CapEff %s):\n%s", full, out)
 	}
-	t.Logf("nobody child: %s", strings.ReplaceAll(out, "\n", " "))
+	t.Logf("root door command: %s", strings.ReplaceAll(string(out), "\n", " "))
+	mail, ws := run(t, c, Cmd{Request: Request{Kind: Notify, Door: "d", Addr: "10.0.0.1"}}, "")
+	if ws != 0 || !strings.HasPrefix(mail, "0\n") || capLine(mail, "CapEff") != "0000000000000000" || capLine(mail, "CapBnd") != "0000000000000000" ||
+		capLine(mail, "NoNewPrivs") != "1" || !strings.HasSuffix(mail, "account default\n") {
+		t.Fatalf("mailer as root without capabilities:\n%s", mail)
+	}
+	t.Logf("mailer: %s", strings.ReplaceAll(mail, "\n", " "))
+
+	nobody := &syscall.Credential{Uid: 65534, Gid: 65534, Groups: []uint32{}}
+	c = launch(t, &Policy{Doors: map[string]DoorPolicy{"d": {Notify: []string{"root"}}}, SendmailUser: nobody,
+		Sendmail: []string{"/bin/sh", "-c", report, "sh"}})
+	mail, ws = run(t, c, Cmd{Request: Request{Kind: Notify, Door: "d", Addr: "10.0.0.1"}}, "")
+	if ws != 0 || !strings.HasPrefix(mail, "65534\n") || capLine(mail, "CapEff") != "0000000000000000" || capLine(mail, "NoNewPrivs") != "1" {
+		t.Fatalf("mailer as nobody:\n%s", mail)
+	}
+	t.Logf("mailer as nobody: %s", strings.ReplaceAll(mail, "\n", " "))
 }

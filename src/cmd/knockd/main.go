@@ -104,8 +104,10 @@ firewall reload, USR1 logs counters, TERM and INT stop.
 `
 
 func main() {
-	// The spawner is this binary too (see serve).
-	spawn.Main()
+	// The spawner is this binary too (see serve), and so is the
+	// trampoline of a mailer run as root without capabilities.
+	privs.NoRootMain()
+	spawn.Main(spawnerLoad)
 	if code, ok := cliMain(os.Args[1:], os.Stdout, os.Stderr); ok {
 		os.Exit(code)
 	}
@@ -223,6 +225,9 @@ func run(args []string, stdout, stderr io.Writer, sigs chan os.Signal) int {
 	if r.Has('d') && !daemonized() {
 		return daemonize(cfg, stderr)
 	}
+	if os.Geteuid() == 0 && !privs.Dropped() {
+		return dropPrivileges(stderr, ready)
+	}
 	code := serve(f, cfg, stdout, stderr, sigs, ready)
 	return code
 }
@@ -260,22 +265,30 @@ func serve(f flags, cfg *config.Config, stdout, stderr io.Writer, sigs chan os.S
 	// Children are started by a spawner that keeps root's privileges,
 	// started now while the process has them all: the daemon, which
 	// parses packets, gives them up once its sockets are open.
-	var sp *spawn.Client
 	var starter spawn.Starter
-	if os.Geteuid() == 0 {
-		if sp, err = spawn.Launch(nil); err != nil {
-			fmt.Fprintf(stderr, "knockd: %v\n", err)
-			return 1
-		}
+	note := func(l string) { log.Printf("%s", l) }
+	sp, err := spawn.Attach(note) // started before the privileges were dropped
+	if sp == nil && err == nil && os.Geteuid() == 0 {
+		sp, err = spawn.Launch(nil, note)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "knockd: %v\n", err)
+		return 1
+	}
+	if sp != nil {
 		defer sp.Close()
 		starter = sp
 		if w := sp.Warning(); w != "" {
 			log.Printf("warning: spawner: %s", w)
 		}
 	}
+	load := f.load
+	if sp != nil {
+		load = loadThrough(f, sp)
+	}
 	var group *capture.Group
 	svc, err := service.New(service.Options{
-		Load:       f.load,
+		Load:       load,
 		ConfigPath: f.configPath(),
 		Env:        f.env(),
 		Log:        log,
@@ -299,13 +312,16 @@ func serve(f flags, cfg *config.Config, stdout, stderr io.Writer, sigs chan os.S
 	go func() { runErr <- svc.Run(ctx) }()
 	spawnDied := make(chan struct{})
 	if sp != nil {
-		// Without the spawner no command runs, not even a stop command:
-		// stop (exit 1), and let procd start knockd again with a new
-		// spawner, rather than run on with doors that cannot close.
+		// Without the spawner no command runs, not even a stop command,
+		// and the daemon, without root's privileges, cannot start a new
+		// one: stop (exit 1), and let procd start knockd again. The new
+		// spawner runs the stop commands its journal holds (the overdue
+		// ones first), rather than the daemon run on with doors that
+		// cannot close.
 		go func() {
 			select {
 			case <-sp.Died():
-				log.Printf("error: %v: stopping (door commands and mail cannot run)", sp.Err())
+				log.Printf("error: %v: stopping (door commands and mail cannot run; pending stop commands run at the next start)", sp.Err())
 				close(spawnDied)
 				cancel()
 			case <-ctx.Done():
@@ -339,7 +355,11 @@ func serve(f flags, cfg *config.Config, stdout, stderr io.Writer, sigs chan os.S
 		}
 		// Everything that needs root is open: keep only what the daemon
 		// needs from now on.
-		if caps, err := svc.DropPrivileges(); err != nil {
+		caps := service.Capabilities() // given up at the start (dropPrivileges)
+		if !privs.Dropped() {
+			caps, err = svc.DropPrivileges()
+		}
+		if err != nil {
 			log.Printf("warning: cannot drop capabilities (%v): running with root's", err)
 		} else if sp != nil {
 			log.Debugf("capabilities kept: %s (bounding set too); children are started by the spawner (pid %d)", privs.Names(caps), sp.Pid())

@@ -77,8 +77,13 @@ func (r *router) knockOpen(t *testing.T, d *proc) time.Time {
 func sendmailStub(t *testing.T, dir string) string {
 	t.Helper()
 	path := filepath.Join(dir, "sendmail")
-	script := fmt.Sprintf("#!/bin/sh\necho \"$@\" > %[1]s/argv\ncat > %[1]s/message\n", dir)
+	// Like OpenWrt's msmtp and ssmtp, it reads a configuration of root's
+	// with mode 0600, and fails without it.
+	script := fmt.Sprintf("#!/bin/sh\nread -r account < %[1]s/sendmailrc || exit 78\necho \"$@\" > %[1]s/argv\ncat > %[1]s/message\n", dir)
 	if err := os.WriteFile(path, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "sendmailrc"), []byte("account default\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return path
@@ -121,7 +126,7 @@ func TestSeedConfigurationEndToEnd(t *testing.T) {
 			ipt := testenv.NeedBin(t, v)
 			knock := testenv.NeedBin(t, "knock")
 			r := newRouter(t, ipt)
-			dir := testenv.SharedDir(t) // sendmail runs as nobody
+			dir := testenv.SharedDir(t)
 			laptop := net.HardwareAddr{0x00, 0x11, 0x22, 0x33, 0x44, 0x55}
 			d := knockd(t, r.router, r.rdev, seedConf(v, sendmailStub(t, dir), r.lan, laptop))
 			wan := r.raddr4

@@ -172,37 +172,48 @@ func TestSPAMaxTimeoutIsTheDuration(t *testing.T) {
 
 // TestLeastPrivilege: the daemon keeps net_raw and net_admin and
 // nothing else, in its bounding set too; the sendmail program runs as
-// nobody with no_new_privs; a command runs as command_user.
+// root's uid without any capability (OpenWrt's msmtp and ssmtp read a
+// 0600 configuration of root's), or as sendmail_user with
+// no_new_privs; a command runs as command_user.
 func TestLeastPrivilege(t *testing.T) {
-	r := newRouter(t, "")
-	dir := testenv.SharedDir(t)
-	mail := filepath.Join(dir, "sendmail")
-	os.WriteFile(mail, []byte("#!/bin/sh\ncat >/dev/null\n{ id -u; grep -E 'NoNewPrivs|CapEff' /proc/self/status; } > "+dir+"/mail.tmp\nmv "+dir+"/mail.tmp "+dir+"/mail\n"), 0o755)
-	conf := fmt.Sprintf("[options]\n  sendmail = %s\n  command_user = nobody\n[d]\n  sequence = 7000,8000\n  notify = root@localhost\n  command = /bin/sh -c 'id -u > %s/cmd.tmp; mv %s/cmd.tmp %s/cmd'\n", mail, dir, dir, dir)
-	d := knockd(t, r.router, r.rdev, conf)
-	// Capabilities are dropped once every device is captured on, after
-	// the "listening on" line knockd waits for.
-	d.mustSee("capabilities kept:", wait)
-	status := daemonCaps(t, d.daemonPid(t))
-	t.Logf("daemon: %s", grepLines(status, "Cap"))
-	testenv.In(t, r.host, bin.knock, r.raddr4, "7000", "8000")
-	if !fileAppears(filepath.Join(dir, "mail"), wait) || !fileAppears(filepath.Join(dir, "cmd"), wait) {
-		t.Fatalf("no mail or no command:\n%s", d.out.String())
-	}
-	m, _ := os.ReadFile(filepath.Join(dir, "mail"))
-	if !strings.HasPrefix(string(m), "65534\n") || !strings.Contains(string(m), "NoNewPrivs:\t1") || !strings.Contains(string(m), "CapEff:\t0000000000000000") {
-		t.Fatalf("sendmail ran as:\n%s", m)
-	}
-	t.Logf("sendmail: %s", strings.ReplaceAll(strings.TrimSpace(string(m)), "\n", "; "))
-	c, _ := os.ReadFile(filepath.Join(dir, "cmd"))
-	if string(c) != "65534\n" {
-		t.Fatalf("the command ran as uid %q", c)
+	for _, tc := range []struct {
+		name, user, uid string
+	}{
+		{"default", "", "0"},
+		{"sendmail_user", "  sendmail_user = nobody\n", "65534"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRouter(t, "")
+			dir := testenv.SharedDir(t)
+			mail := filepath.Join(dir, "sendmail")
+			os.WriteFile(mail, []byte("#!/bin/sh\ncat >/dev/null\n{ id -u; grep -E 'NoNewPrivs|CapEff' /proc/self/status; } > "+dir+"/mail.tmp\nmv "+dir+"/mail.tmp "+dir+"/mail\n"), 0o755)
+			conf := fmt.Sprintf("[options]\n  sendmail = %s\n%s  command_user = nobody\n[d]\n  sequence = 7000,8000\n  notify = root@localhost\n  command = /bin/sh -c 'id -u > %s/cmd.tmp; mv %s/cmd.tmp %s/cmd'\n", mail, tc.user, dir, dir, dir)
+			d := knockd(t, r.router, r.rdev, conf)
+			// Capabilities are dropped once every device is captured on, after
+			// the "listening on" line knockd waits for.
+			d.mustSee("capabilities kept:", wait)
+			status := daemonCaps(t, d.daemonPid(t))
+			t.Logf("daemon: %s; %s", grepLines(status, "Cap"), grepLines(status, "NoNewPrivs"))
+			testenv.In(t, r.host, bin.knock, r.raddr4, "7000", "8000")
+			if !fileAppears(filepath.Join(dir, "mail"), wait) || !fileAppears(filepath.Join(dir, "cmd"), wait) {
+				t.Fatalf("no mail or no command:\n%s", d.out.String())
+			}
+			m, _ := os.ReadFile(filepath.Join(dir, "mail"))
+			if !strings.HasPrefix(string(m), tc.uid+"\n") || !strings.Contains(string(m), "NoNewPrivs:\t1") || !strings.Contains(string(m), "CapEff:\t0000000000000000") {
+				t.Fatalf("sendmail ran as:\n%s", m)
+			}
+			t.Logf("sendmail: %s", strings.ReplaceAll(strings.TrimSpace(string(m)), "\n", "; "))
+			c, _ := os.ReadFile(filepath.Join(dir, "cmd"))
+			if string(c) != "65534\n" {
+				t.Fatalf("the command ran as uid %q", c)
+			}
+		})
 	}
 }
 
 // daemonCaps fails the test unless the effective, permitted and bounding
 // capability sets of the process pid are net_admin (12) and net_raw (13)
-// alone; it returns the process's status.
+// alone, with no_new_privs; it returns the process's status.
 func daemonCaps(t *testing.T, pid int) string {
 	t.Helper()
 	status, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
@@ -213,6 +224,9 @@ func daemonCaps(t *testing.T, pid int) string {
 		if !strings.Contains(string(status), set+":\t0000000000003000\n") {
 			t.Fatalf("the daemon's %s is not net_raw and net_admin alone:\n%s", set, status)
 		}
+	}
+	if !strings.Contains(string(status), "NoNewPrivs:\t1\n") {
+		t.Fatalf("the daemon has no no_new_privs:\n%s", status)
 	}
 	return string(status)
 }
@@ -312,18 +326,21 @@ func spawnerPid(t *testing.T, d *proc) int {
 	return pid
 }
 
-// TestSpawnerDies: when the spawner is killed, knockd says so once and
-// exits 1 (procd starts it again), naming the stop command it could not
-// run.
+// TestSpawnerDies: when the spawner is killed with a command grant open,
+// knockd says so once and exits 1 (procd starts it again); the stop
+// command, journalled before its start command ran, runs at the next
+// start (overdue: before the daemon listens), and only once.
 func TestSpawnerDies(t *testing.T) {
 	p := newPair(t)
+	dir := testenv.SharedDir(t)
 	conf := filepath.Join(t.TempDir(), "knockd.conf")
-	os.WriteFile(conf, []byte("[options]\n  firewall = none\n[d]\n  sequence = 7000,8000\n  start_command = /bin/true %IP%\n  stop_command = /bin/true stop %IP%\n  cmd_timeout = 3600\n"), 0o600)
+	os.WriteFile(conf, []byte(fmt.Sprintf("[options]\n  firewall = none\n[d]\n  sequence = 7000,8000\n  start_command = /bin/sh -c 'echo start %%IP%% >> %[1]s/log'\n  stop_command = /bin/sh -c 'echo stop %%IP%% >> %[1]s/log'\n  cmd_timeout = 2\n", dir)), 0o600)
 	d := start(t, p.router, bin.knockd, "-i", p.rdev, "-c", conf, "-v", "-D")
 	spid := spawnerPid(t, d)
 	testenv.In(t, p.host, bin.knock, p.raddr4, "7000", "8000")
-	d.mustSee("d: running command: /bin/true "+p.haddr4, wait)
-	time.Sleep(200 * time.Millisecond) // the start command ends; its stop command waits
+	if !testenv.Eventually(wait, func() bool { b, _ := os.ReadFile(dir + "/log"); return string(b) == "start "+p.haddr4+"\n" }) {
+		t.Fatalf("no start command:\n%s", d.out.String())
+	}
 	syscall.Kill(spid, syscall.SIGKILL)
 	select {
 	case <-d.done:
@@ -334,9 +351,24 @@ func TestSpawnerDies(t *testing.T) {
 	if !errors.As(d.err, &ee) || ee.ExitCode() != 1 {
 		t.Fatalf("exit: %v\n%s", d.err, d.out.String())
 	}
-	if d.count("error: spawner: gone: stopping (door commands and mail cannot run)") != 1 ||
-		d.count("d: running command: /bin/true stop "+p.haddr4) != 1 || d.count("d: error: command could not start: spawner: gone") != 1 {
+	if d.count("error: spawner: gone: stopping (door commands and mail cannot run; pending stop commands run at the next start)") != 1 {
 		t.Fatalf("log:\n%s", d.out.String())
 	}
-	t.Logf("log:\n%s", d.out.String())
+	t.Logf("first run:\n%s", d.out.String())
+	time.Sleep(2500 * time.Millisecond) // the stop command is overdue
+	if b, _ := os.ReadFile(dir + "/log"); string(b) != "start "+p.haddr4+"\n" {
+		t.Fatalf("before the restart: %q", b)
+	}
+	// procd starts knockd again: the overdue stop command runs first.
+	d = start(t, p.router, bin.knockd, "-i", p.rdev, "-c", conf, "-v", "-D")
+	d.mustSee("listening on", wait)
+	if b, _ := os.ReadFile(dir + "/log"); string(b) != "start "+p.haddr4+"\nstop "+p.haddr4+"\n" {
+		t.Fatalf("after the restart: %q\n%s", b, d.out.String())
+	}
+	d.mustSee("spawner: "+p.haddr4+": d: running the overdue stop command of a former run: /bin/sh -c 'echo stop "+p.haddr4+" >> "+dir+"/log'", wait)
+	d.stop(5 * time.Second)
+	if b, _ := os.ReadFile(dir + "/log"); string(b) != "start "+p.haddr4+"\nstop "+p.haddr4+"\n" {
+		t.Fatalf("after the second run: %q", b)
+	}
+	t.Logf("second run:\n%s", d.out.String())
 }

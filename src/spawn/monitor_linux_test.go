@@ -1,0 +1,171 @@
+package spawn
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestMonitorRefuses: the spawner runs what its own configuration names
+// and nothing else: a forged request for an unknown door, a bad address,
+// a command line on a door that takes none, a stop no start promised,
+// a notification of a door without one are refused; a message the
+// protocol does not know (an argv, say) ends the spawner.
+func TestMonitorRefuses(t *testing.T) {
+	dir := t.TempDir()
+	touch := "/bin/sh -c 'echo %IP% >> " + dir + "/ran'"
+	sp := launch(t, &Policy{Doors: map[string]DoorPolicy{
+		"d":   {Start: touch, Stop: touch, Timeout: time.Hour},
+		"spa": {Start: touch, AllowCommands: true},
+		"off": {},
+	}, Sendmail: []string{"/bin/true"}})
+	tests := []struct {
+		name string
+		r    Request
+		want string
+	}{
+		{"unknown door", Request{Kind: DoorStart, Door: "x", Addr: "10.0.0.1"}, `no door "x"`},
+		{"shell in the address", Request{Kind: DoorStart, Door: "d", Addr: "10.0.0.1; touch /tmp/owned"}, "is not an address"},
+		{"empty address", Request{Kind: DoorStart, Door: "d"}, "is not an address"},
+		{"zone", Request{Kind: DoorStart, Door: "d", Addr: "fe80::1%eth0"}, "is not an address"},
+		{"mapped", Request{Kind: DoorStart, Door: "d", Addr: "::ffff:10.0.0.1"}, "is not an address"},
+		{"not canonical", Request{Kind: DoorStart, Door: "d", Addr: "2001:DB8::1"}, "is not an address"},
+		{"command line on a start", Request{Kind: DoorStart, Door: "d", Addr: "10.0.0.1", Command: "/bin/rm -rf /"}, "takes no command line"},
+		{"SPA command on a door without", Request{Kind: DoorCommand, Door: "d", Addr: "10.0.0.1", Command: "touch /tmp/owned"}, "does not allow SPA commands"},
+		{"SPA command with a newline", Request{Kind: DoorCommand, Door: "spa", Addr: "10.0.0.1", Command: "true\ntouch /tmp/owned"}, "bad SPA command"},
+		{"no start command", Request{Kind: DoorStart, Door: "off", Addr: "10.0.0.1"}, "has no start command"},
+		{"stop without a start", Request{Kind: DoorStop, Door: "d", Addr: "10.0.0.1"}, "no stop command"},
+		{"notification of a door without", Request{Kind: Notify, Door: "d", Addr: "10.0.0.1"}, "has no notify"},
+	}
+	for _, tt := range tests {
+		_, err := sp.Start(Cmd{Request: tt.r, Path: "/bin/touch", Args: []string{"touch", "/tmp/owned"}})
+		if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "refused") {
+			t.Errorf("%s: %v, want %q", tt.name, err, tt.want)
+		}
+	}
+	if _, err := os.Stat(dir + "/ran"); err == nil {
+		t.Fatal("a refused request ran something")
+	}
+	// What the configuration names runs, with the address in it.
+	p, err := sp.Start(Cmd{Request: Request{Kind: DoorCommand, Door: "spa", Addr: "2001:db8::1", Command: "/bin/sh -c 'echo spa %IP% >> " + dir + "/ran'"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Wait()
+	if b, _ := os.ReadFile(dir + "/ran"); string(b) != "spa 2001:db8::1\n" {
+		t.Fatalf("SPA command: %q", b)
+	}
+	// A start request that names a program is not in the protocol: the
+	// client refuses it, and a forged message ends the spawner.
+	if _, err := sp.Start(Cmd{Path: "/bin/touch", Args: []string{"touch", "/tmp/owned"}}); err == nil {
+		t.Fatal("a request without a door was sent")
+	}
+	forged := []byte{'S', 0, 0, 0, 9, 0xff}
+	forged = append(forged, "/bin/touch"...)
+	if err := sp.send(forged, nil); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-sp.Died():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the spawner runs on after a forged message")
+	}
+	if _, err := os.Stat("/tmp/owned"); err == nil {
+		t.Fatal("/tmp/owned exists")
+	}
+}
+
+// TestStopJournal: a start command's stop command is journalled before
+// the start runs; the daemon's stop request takes it out; a spawner
+// killed with a stop pending leaves it to the next one, which runs it
+// at once when overdue and at its time otherwise; a daemon gone (the
+// socket closed) has the spawner run every pending stop command.
+func TestStopJournal(t *testing.T) {
+	dir := t.TempDir()
+	journal := filepath.Join(dir, "journal")
+	log := filepath.Join(dir, "log")
+	policy := func(timeout time.Duration) *Policy {
+		return &Policy{Journal: journal, Doors: map[string]DoorPolicy{"d": {
+			Start: "/bin/sh -c 'echo start %IP% >> " + log + "'", Stop: "/bin/sh -c 'echo stop %IP% >> " + log + "'", Timeout: timeout}}}
+	}
+	start := func(sp guarded, addr string) {
+		t.Helper()
+		p, err := sp.Start(Cmd{Request: Request{Kind: DoorStart, Door: "d", Addr: addr}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Wait()
+	}
+	read := func() string { b, _ := os.ReadFile(log); return string(b) }
+
+	sp := launch(t, policy(time.Hour))
+	start(sp, "10.0.0.1")
+	if j, _ := os.ReadFile(journal); !strings.Contains(string(j), `"d" "10.0.0.1" "/bin/sh -c 'echo stop 10.0.0.1 >> `) {
+		t.Fatalf("journal: %q", j)
+	}
+	p, err := sp.Start(Cmd{Request: Request{Kind: DoorStop, Door: "d", Addr: "10.0.0.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Wait()
+	if j, _ := os.ReadFile(journal); len(j) != 0 || read() != "start 10.0.0.1\nstop 10.0.0.1\n" {
+		t.Fatalf("after the stop: journal %q, log %q", j, read())
+	}
+	if _, err := sp.Start(Cmd{Request: Request{Kind: DoorStop, Door: "d", Addr: "10.0.0.1"}}); err == nil {
+		t.Fatal("a second stop ran")
+	}
+
+	// kill -9 with two stops pending: one overdue at the next start,
+	// one not yet.
+	os.Remove(log)
+	start(sp, "10.0.0.2")
+	sp.Close()
+	if read() != "start 10.0.0.2\nstop 10.0.0.2\n" {
+		t.Fatalf("a daemon gone: %q", read())
+	}
+	os.Remove(log)
+	two := policy(time.Second)
+	two.Doors["e"] = DoorPolicy{Start: two.Doors["d"].Start, Stop: two.Doors["d"].Stop, Timeout: 4 * time.Second}
+	sp = launch(t, two)
+	start(sp, "10.0.0.3")
+	p, err = sp.Start(Cmd{Request: Request{Kind: DoorStart, Door: "e", Addr: "10.0.0.4"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Wait()
+	if err := unix.Kill(sp.Pid(), syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+		t.Fatal(err)
+	}
+	<-sp.Died()
+	time.Sleep(1500 * time.Millisecond)
+	if read() != "start 10.0.0.3\nstart 10.0.0.4\n" {
+		t.Fatalf("before the restart: %q", read())
+	}
+	sp = launch(t, two)
+	if read() != "start 10.0.0.3\nstart 10.0.0.4\nstop 10.0.0.3\n" {
+		t.Fatalf("the overdue stop command did not run before the spawner answered: %q", read())
+	}
+	for end := time.Now().Add(5 * time.Second); !strings.Contains(sp.notes.String(), "due at") && time.Now().Before(end); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := sp.notes.String(); !strings.Contains(n, "10.0.0.3: d: running the overdue stop command of a former run") || !strings.Contains(n, "10.0.0.4: e: stop command of a former run due at") {
+		t.Fatalf("notes: %s", n)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(read(), "stop 10.0.0.4") && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if read() != "start 10.0.0.3\nstart 10.0.0.4\nstop 10.0.0.3\nstop 10.0.0.4\n" {
+		t.Fatalf("the stop command due later: %q", read())
+	}
+	if j, _ := os.ReadFile(journal); len(j) != 0 {
+		t.Fatalf("journal left: %q", j)
+	}
+	t.Logf("spawner notes: %s", sp.notes)
+}
