@@ -247,14 +247,6 @@ func compose(m Message, now time.Time, msgID string) ([]byte, []string, error) {
 	return []byte(b.String()), rcpts, nil
 }
 
-// Format renders m as Send writes it to the sendmail program, with a fresh
-// Message-ID and the current time for a zero Date.
-func Format(m Message) ([]byte, error) {
-	now := time.Now()
-	b, _, err := compose(m, now, messageID(m, now))
-	return b, err
-}
-
 // messageID returns a new Message-ID for m: the time, 64 random bits and
 // the domain of the From address (or the host name).
 func messageID(m Message, now time.Time) string {
