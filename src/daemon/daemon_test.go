@@ -267,6 +267,7 @@ type panicActer struct {
 	n      int
 	inner  Acter
 	panics int
+	nilMap map[string]int // never made: writing to it panics
 }
 
 func (p *panicActer) Do(s action.Success) bool {
@@ -275,8 +276,7 @@ func (p *panicActer) Do(s action.Success) bool {
 	first := p.n <= p.panics
 	p.mu.Unlock()
 	if first {
-		var m map[string]int
-		m["boom"]++ // a nil map write: a runtime panic
+		p.nilMap["boom"]++ // a nil map write: a runtime panic
 	}
 	return p.inner.Do(s)
 }

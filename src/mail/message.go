@@ -62,11 +62,13 @@ func (m Message) Validate() error {
 	}
 	if m.From.Addr != "" {
 		if err := m.From.check(); err != nil {
+			//lint:ignore ST1005 the text starts with the field's name, From
 			return fmt.Errorf("From: %w", err)
 		}
 	}
 	for i, a := range m.To {
 		if err := a.check(); err != nil {
+			//lint:ignore ST1005 the text starts with the field's name, To
 			return fmt.Errorf("To[%d]: %w", i, err)
 		}
 	}
