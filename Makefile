@@ -73,6 +73,16 @@ test-static:
 	GOOS=windows GOARCH=amd64 $(GO) test -c -o /dev/null ./src/cmd/knock
 	@echo "== shellcheck"
 	shellcheck -x $$(git ls-files '*.sh' 'scripts/*' 'files/etc/init.d/*' | grep -v '\.md$$' | grep -v '\.conf$$' | sort -u | while read -r f; do head -c 64 "$$f" | grep -q '^#!.*sh' && echo "$$f"; done)
+	$(MAKE) --no-print-directory lint
+
+# staticcheck and deadcode (pinned, installed by scripts/deps.sh): no findings,
+# no function the programs cannot reach.
+.PHONY: lint
+lint:
+	@echo "== staticcheck, deadcode"
+	"$$($(GO) env GOPATH)/bin/staticcheck" $(PKGS)
+	@dead=$$("$$($(GO) env GOPATH)/bin/deadcode" ./src/cmd/... ./src/internal/tools/...) || exit 1; \
+	if [ -n "$$dead" ]; then echo "deadcode: unreachable functions:"; echo "$$dead"; exit 1; fi
 
 test-go: $(TESTSUM)
 	@echo "== go test (pure and privileged tiers)"

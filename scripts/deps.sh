@@ -47,3 +47,15 @@ fi
 
 # The OpenWrt 24.10 SDK builds with Go 1.23: make sure that toolchain is here.
 GOTOOLCHAIN=go1.23.12 go version >/dev/null
+
+# The linters of make test (make lint), pinned, from the Go module proxy into
+# GOPATH/bin (outside the repository); skipped when that version is there.
+gobin="$(go env GOPATH)/bin"
+golint() { # binary module version package
+  if ! go version -m "$gobin/$1" 2>/dev/null | grep -Eq "^[[:space:]]+mod[[:space:]]+$2[[:space:]]+$3[[:space:]]"; then
+    echo "deps: installing $1 ($2 $3)"
+    GOBIN="$gobin" go install "$4@$3"
+  fi
+}
+golint staticcheck honnef.co/go/tools v0.8.2 honnef.co/go/tools/cmd/staticcheck
+golint deadcode golang.org/x/tools v0.52.0 golang.org/x/tools/cmd/deadcode

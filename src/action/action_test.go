@@ -15,8 +15,10 @@ import (
 	"github.com/knockd-go/knockd-go/src/door"
 	"github.com/knockd-go/knockd-go/src/firewall"
 	"github.com/knockd-go/knockd-go/src/logx"
+	"github.com/knockd-go/knockd-go/src/logx/logxtest"
 	"github.com/knockd-go/knockd-go/src/mail"
-	"github.com/knockd-go/knockd-go/src/wake"
+	"github.com/knockd-go/knockd-go/src/mail/mailtest"
+	"github.com/knockd-go/knockd-go/src/wake/waketest"
 )
 
 type fakeGranter struct {
@@ -81,9 +83,9 @@ func TestDoAllActions(t *testing.T) {
   command = logger %IP%
 `)[0]
 	fw := &fakeGranter{}
-	wk := &wake.Recorder{}
-	ml := &mail.Recorder{}
-	log, rec := logx.NewRecorder(false)
+	wk := &waketest.Recorder{}
+	ml := &mailtest.Recorder{}
+	log, rec := logxtest.NewRecorder(false)
 	from, _ := mail.ParseAddress("knockd@router")
 	a := New(Options{Firewall: fw, Waker: wk, Mailer: ml, MailFrom: from, Log: log})
 	at := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
@@ -102,7 +104,7 @@ func TestDoAllActions(t *testing.T) {
 	if len(calls) != 1 || calls[0].Ifname != "br-lan" || calls[0].MAC.String() != "00:11:22:33:44:55" {
 		t.Errorf("wake calls: %+v", calls)
 	}
-	msgs := ml.Messages()
+	msgs := ml.Calls()
 	if len(msgs) != 1 {
 		t.Fatalf("%d mails", len(msgs))
 	}
@@ -132,13 +134,13 @@ func TestMailSaysWhatHappened(t *testing.T) {
 		{command.Outcome{Cmd: "/bin/true", State: command.Refused, Err: command.ErrBusy}, "not run (too many commands running): /bin/true"},
 		{command.Outcome{Cmd: "/bin/true", State: command.Failed, Err: errors.New("fork/exec: no such file")}, "failed to start: /bin/true: fork/exec: no such file"},
 	} {
-		ml := &mail.Recorder{}
+		ml := &mailtest.Recorder{}
 		a := New(Options{Mailer: ml, Log: logx.Discard()})
 		s := success(d, "192.0.2.9", time.Now())
 		s.Command = tt.out
 		a.Do(s)
 		closeAll(a)
-		msgs := ml.Messages()
+		msgs := ml.Calls()
 		if len(msgs) != 1 || !strings.Contains(msgs[0].Body, "Failures:\n  - "+tt.want) || strings.Contains(msgs[0].Body, "ran:") ||
 			!strings.Contains(msgs[0].Subject, "(1 action failed)") {
 			t.Fatalf("mail for %v: %+v", tt.out.State, msgs)
@@ -149,13 +151,13 @@ func TestMailSaysWhatHappened(t *testing.T) {
 func TestFailuresAreMailedNotFatal(t *testing.T) {
 	d := doors(t, "[d]\n  sequence = 1\n  open = tcp/22\n  wake = 00:11:22:33:44:55\n  notify = root@localhost\n")[0]
 	fw := &fakeGranter{err: errors.New("iptables: exit status 4")}
-	wk := &wake.Recorder{Err: errors.New("no such device br-lan")}
-	ml := &mail.Recorder{}
-	log, rec := logx.NewRecorder(false)
+	wk := &waketest.Recorder{Err: errors.New("no such device br-lan")}
+	ml := &mailtest.Recorder{}
+	log, rec := logxtest.NewRecorder(false)
 	a := New(Options{Firewall: fw, Waker: wk, Mailer: ml, Log: log})
 	a.Do(success(d, "2001:db8::7", time.Now()))
 	closeAll(a)
-	msgs := ml.Messages()
+	msgs := ml.Calls()
 	if len(msgs) != 1 || !strings.Contains(msgs[0].Subject, "2 actions failed") ||
 		!strings.Contains(msgs[0].Body, "iptables: exit status 4") || !strings.Contains(msgs[0].Body, "no such device") {
 		t.Fatalf("failures not reported in the mail: %+v", msgs)
@@ -167,9 +169,9 @@ func TestFailuresAreMailedNotFatal(t *testing.T) {
 
 func TestMailFailureLogged(t *testing.T) {
 	d := doors(t, "[d]\n  sequence = 1\n  wake = 00:11:22:33:44:55\n  notify = root@localhost\n")[0]
-	ml := &mail.Recorder{Err: errors.New("sendmail: exit status 1")}
-	log, rec := logx.NewRecorder(false)
-	a := New(Options{Waker: &wake.Recorder{}, Mailer: ml, Log: log})
+	ml := &mailtest.Recorder{Err: errors.New("sendmail: exit status 1")}
+	log, rec := logxtest.NewRecorder(false)
+	a := New(Options{Waker: &waketest.Recorder{}, Mailer: ml, Log: log})
 	a.Do(success(d, "192.0.2.9", time.Now()))
 	closeAll(a)
 	if !rec.Has("notification to root@localhost failed: sendmail: exit status 1") {
@@ -179,7 +181,7 @@ func TestMailFailureLogged(t *testing.T) {
 
 func TestNoFirewall(t *testing.T) {
 	d := doors(t, "[d]\n  sequence = 1\n  open = tcp/22\n")[0]
-	log, rec := logx.NewRecorder(false)
+	log, rec := logxtest.NewRecorder(false)
 	a := New(Options{Log: log})
 	a.Do(success(d, "192.0.2.9", time.Now()))
 	closeAll(a)
@@ -210,8 +212,8 @@ func TestStormIsBounded(t *testing.T) {
 		"[other]\n  sequence = 2\n  open = tcp/23\n  duration = 30\n")
 	storm, other := ds[0], ds[1]
 	fw := &fakeGranter{block: make(chan struct{})}
-	ml := &mail.Recorder{}
-	log, rec := logx.NewRecorder(false)
+	ml := &mailtest.Recorder{}
+	log, rec := logxtest.NewRecorder(false)
 	now := time.Unix(1800000000, 0)
 	a := New(Options{Firewall: fw, Mailer: ml, Log: log, Limit: logx.NewLimiter(log, 3, 20, func() time.Time { return now }),
 		Queue: 8, Workers: 1, Now: func() time.Time { return now }})
@@ -240,7 +242,7 @@ func TestStormIsBounded(t *testing.T) {
 		t.Fatalf("%d firewall calls for the storm", n)
 	}
 	// Mails: one per address (each new address is due), at most 10 an hour.
-	if n := len(ml.Messages()); n > 10 {
+	if n := len(ml.Calls()); n > 10 {
 		t.Fatalf("%d mails", n)
 	}
 	if n := len(rec.Lines()); n > 40 {
@@ -279,7 +281,7 @@ func TestActiveGrantNotRepeated(t *testing.T) {
 // most MailPerHour per door, and the next mail says how many were left out.
 func TestMailLimits(t *testing.T) {
 	d := doors(t, "[d]\n  sequence = 1\n  notify = root@localhost\n  command = true\n")[0]
-	ml := &mail.Recorder{}
+	ml := &mailtest.Recorder{}
 	a := New(Options{Mailer: ml, Log: logx.Discard(), MailEvery: 10 * time.Minute, MailPerHour: 3})
 	t0 := time.Unix(1700000000, 0)
 	// Each success waits for the last to be taken: minutes pass between
@@ -292,7 +294,7 @@ func TestMailLimits(t *testing.T) {
 	do("198.51.100.4", 4*time.Minute) // fourth: left out
 	do("198.51.100.1", 61*time.Minute)
 	closeAll(a)
-	msgs := ml.Messages()
+	msgs := ml.Calls()
 	if len(msgs) != 4 {
 		t.Fatalf("%d mails, want 4", len(msgs))
 	}
@@ -366,7 +368,7 @@ func (b blockingMailer) Send(ctx context.Context, m mail.Message) error {
 // TestWakeLimited: one magic packet per target per WakeEvery.
 func TestWakeLimited(t *testing.T) {
 	d := doors(t, "[d]\n  sequence = 1\n  wake = 00:11:22:33:44:55\n")[0]
-	wk := &wake.Recorder{}
+	wk := &waketest.Recorder{}
 	a := New(Options{Waker: wk, Log: logx.Discard()})
 	t0 := time.Unix(1700000000, 0)
 	for i := 0; i < 100; i++ {

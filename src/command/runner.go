@@ -370,6 +370,3 @@ func (r *Runner) killStarts() {
 // command returns the process for a door command (see
 // spawn.CommandLine).
 func command(shell, cmd string) spawn.Cmd { return spawn.CommandLine(shell, cmd) }
-
-// plain reports whether cmd contains nothing a shell would interpret.
-func plain(cmd string) bool { return spawn.Plain(cmd) }

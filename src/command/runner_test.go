@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/knockd-go/knockd-go/src/logx"
+	"github.com/knockd-go/knockd-go/src/logx/logxtest"
 	"github.com/knockd-go/knockd-go/src/spawn"
 )
 
@@ -48,7 +49,7 @@ func TestPlainCommands(t *testing.T) {
 		{"", false},
 	}
 	for _, tt := range tests {
-		if got := plain(tt.cmd); got != tt.plain {
+		if got := spawn.Plain(tt.cmd); got != tt.plain {
 			t.Errorf("plain(%q) = %v, want %v", tt.cmd, got, tt.plain)
 		}
 	}
@@ -57,7 +58,7 @@ func TestPlainCommands(t *testing.T) {
 func TestStartStopAndShutdown(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	log, rec := logx.NewRecorder(false)
+	log, rec := logxtest.NewRecorder(false)
 	r := NewRunner(Options{Max: 4, Log: log})
 	o := r.Start("d", "1.2.3.4", "touch "+dir+"/start-%IP%", "touch "+dir+"/stop-%IP%", 50*time.Millisecond)
 	if o.State != Started || o.String() != "started: touch "+dir+"/start-1.2.3.4" {
@@ -81,7 +82,7 @@ func TestStartStopAndShutdown(t *testing.T) {
 
 func TestOutcomes(t *testing.T) {
 	t.Parallel()
-	log, rec := logx.NewRecorder(false)
+	log, rec := logxtest.NewRecorder(false)
 	r := NewRunner(Options{Max: 2, Log: log})
 	defer shutdown(r)
 	if o := r.Start("d", "1.2.3.4", "", "stop", 0); o.State != None || o.String() != "" {
@@ -104,7 +105,7 @@ func TestOutcomes(t *testing.T) {
 
 func TestCapsChildren(t *testing.T) {
 	t.Parallel()
-	log, rec := logx.NewRecorder(false)
+	log, rec := logxtest.NewRecorder(false)
 	r := NewRunner(Options{Max: 4, Log: log})
 	ok := map[string]int{}
 	for i := 0; i < 50; i++ {
@@ -126,7 +127,7 @@ func TestCapsChildren(t *testing.T) {
 
 func TestRefusalsLimitedPerDoor(t *testing.T) {
 	t.Parallel()
-	log, rec := logx.NewRecorder(false)
+	log, rec := logxtest.NewRecorder(false)
 	lim := logx.NewLimiter(log, 3, 5, nil)
 	r := NewRunner(Options{Max: 2, Log: log, Limit: lim})
 	defer shutdown(r)
@@ -140,7 +141,7 @@ func TestRefusalsLimitedPerDoor(t *testing.T) {
 
 func TestNonZeroExitLogged(t *testing.T) {
 	t.Parallel()
-	log, rec := logx.NewRecorder(false)
+	log, rec := logxtest.NewRecorder(false)
 	r := NewRunner(Options{Max: 2, Log: log})
 	defer shutdown(r)
 	r.Start("d", "1.2.3.4", "exit 3", "", 0)
@@ -161,7 +162,7 @@ func TestCredential(t *testing.T) {
 	}
 	defer os.RemoveAll(dir)
 	os.Chmod(dir, 0o777)
-	log, _ := logx.NewRecorder(false)
+	log, _ := logxtest.NewRecorder(false)
 	r := NewRunner(Options{Max: 2, Log: log, Credential: &syscall.Credential{Uid: 65534, Gid: 65534}})
 	o := r.Start("d", "1.2.3.4", "id -u > "+dir+"/uid; grep NoNewPrivs /proc/self/status >> "+dir+"/uid", "", 0)
 	if o.State != Started {
@@ -227,7 +228,7 @@ func (p *fakeProc) Kill() error { close(p.killed); return nil }
 // logged; a start command still running at shutdown is killed by group.
 func TestStarter(t *testing.T) {
 	t.Parallel()
-	log, rec := logx.NewRecorder(false)
+	log, rec := logxtest.NewRecorder(false)
 	fs := &fakeStarter{}
 	cred := &syscall.Credential{Uid: 65534, Gid: 65534}
 	r := NewRunner(Options{Max: 4, Log: log, Starter: fs, Credential: cred})

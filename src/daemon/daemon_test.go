@@ -16,14 +16,16 @@ import (
 	"github.com/knockd-go/knockd-go/src/config"
 	"github.com/knockd-go/knockd-go/src/door"
 	"github.com/knockd-go/knockd-go/src/firewall"
+	"github.com/knockd-go/knockd-go/src/firewall/firewalltest"
 	"github.com/knockd-go/knockd-go/src/internal/pktbuild"
 	"github.com/knockd-go/knockd-go/src/internal/testsrc"
 	"github.com/knockd-go/knockd-go/src/l4"
 	"github.com/knockd-go/knockd-go/src/logx"
-	"github.com/knockd-go/knockd-go/src/mail"
+	"github.com/knockd-go/knockd-go/src/logx/logxtest"
+	"github.com/knockd-go/knockd-go/src/mail/mailtest"
 	"github.com/knockd-go/knockd-go/src/rotate"
 	"github.com/knockd-go/knockd-go/src/spa"
-	"github.com/knockd-go/knockd-go/src/wake"
+	"github.com/knockd-go/knockd-go/src/wake/waketest"
 )
 
 var (
@@ -50,7 +52,7 @@ func (c *clock) add(d time.Duration) {
 }
 
 // rig is a whole packet path without privileges: a fake source, the real
-// runner, the real action pool with a firewall manager over firewall.Fake,
+// runner, the real action pool with a firewall manager over firewalltest.Fake,
 // a wake recorder and a mail recorder.
 type rig struct {
 	t      *testing.T
@@ -58,12 +60,12 @@ type rig struct {
 	conf   string
 	src    *testsrc.Source
 	d      *Daemon
-	log    *logx.Recorder
+	log    *logxtest.Recorder
 	logger *logx.Logger
-	fw     *firewall.Fake
+	fw     *firewalltest.Fake
 	mgr    *firewall.Manager
-	wake   *wake.Recorder
-	mail   *mail.Recorder
+	wake   *waketest.Recorder
+	mail   *mailtest.Recorder
 	runner *command.Runner
 	acts   *action.Actions
 	clk    *clock
@@ -103,11 +105,11 @@ func newRigWith(t *testing.T, conf string, edit func(*Options), files ...string)
 	}
 	r.conf = filepath.Join(r.dir, "knockd.conf")
 	r.write(conf)
-	r.logger, r.log = logx.NewRecorder(false)
+	r.logger, r.log = logxtest.NewRecorder(false)
 	r.src = testsrc.New([]netip.Addr{router, router6}, []netip.Addr{netip.MustParseAddr("10.9.0.1")})
-	r.fw = firewall.NewFake()
+	r.fw = firewalltest.NewFake()
 	r.mgr = firewall.NewManager(r.fw, firewall.ManagerOptions{Log: r.logger, ReassertEvery: -1})
-	r.wake, r.mail = &wake.Recorder{}, &mail.Recorder{}
+	r.wake, r.mail = &waketest.Recorder{}, &mailtest.Recorder{}
 	lines := DoorLines(r.logger, r.clk.now)
 	r.runner = command.NewRunner(command.Options{Max: 8, Log: r.logger, Limit: lines})
 	r.acts = r.newActs(lines)
@@ -204,7 +206,7 @@ func TestSuccessPath(t *testing.T) {
 	r.knock(srcA, tcp(7000), udp(8000), tcp(9000))
 	r.waitLog("198.51.100.1: ssh: OPEN SESAME")
 	r.waitGrant(srcA)
-	if r.mail.WaitMessages(1, 5*time.Second) == nil || r.wake.WaitCalls(1, 5*time.Second) == nil {
+	if r.mail.Wait(1, 5*time.Second) == nil || r.wake.Wait(1, 5*time.Second) == nil {
 		t.Fatal("no mail or no wake")
 	}
 	deadline := time.Now().Add(5 * time.Second)
@@ -265,6 +267,7 @@ type panicActer struct {
 	n      int
 	inner  Acter
 	panics int
+	nilMap map[string]int // never made: writing to it panics
 }
 
 func (p *panicActer) Do(s action.Success) bool {
@@ -273,8 +276,7 @@ func (p *panicActer) Do(s action.Success) bool {
 	first := p.n <= p.panics
 	p.mu.Unlock()
 	if first {
-		var m map[string]int
-		m["boom"]++ // a nil map write: a runtime panic
+		p.nilMap["boom"]++ // a nil map write: a runtime panic
 	}
 	return p.inner.Do(s)
 }
@@ -488,7 +490,7 @@ func TestStatusAndNames(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "knockd.conf")
 	os.WriteFile(path, []byte("[a]\n  sequence = 1,2,3\n[b]\n  sequence = 4\n"), 0o600)
-	log, rec := logx.NewRecorder(true)
+	log, rec := logxtest.NewRecorder(true)
 	src := testsrc.New([]netip.Addr{router})
 	runner := command.NewRunner(command.Options{Max: 2, Log: log})
 	d, err := New(compile(t, path, time.Now), Options{Log: log, Source: src, Runner: runner,
@@ -617,7 +619,7 @@ func TestNamesRefuseNonHostNames(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "knockd.conf")
 	os.WriteFile(path, []byte("[a]\n  sequence = 1,2,3\n"), 0o600)
-	log, rec := logx.NewRecorder(false)
+	log, rec := logxtest.NewRecorder(false)
 	src := testsrc.New([]netip.Addr{router})
 	runner := command.NewRunner(command.Options{Max: 2, Log: log})
 	d, err := New(compile(t, path, time.Now), Options{Log: log, Source: src, Runner: runner,

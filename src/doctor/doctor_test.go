@@ -12,7 +12,7 @@ import (
 
 	"github.com/knockd-go/knockd-go/src/config"
 	"github.com/knockd-go/knockd-go/src/door"
-	"github.com/knockd-go/knockd-go/src/mail"
+	"github.com/knockd-go/knockd-go/src/mail/mailtest"
 )
 
 // fakeSys is a System from tables.
@@ -378,11 +378,11 @@ func TestJSON(t *testing.T) {
 
 func TestSendTestMail(t *testing.T) {
 	set := compile(t, conf)
-	rec := &mail.Recorder{}
+	rec := &mailtest.Recorder{}
 	r := &Report{}
 	SendTestMail(r, set, "admin@example.org", rec)
-	if r.Problems() != 0 || len(rec.Messages()) != 1 || rec.Messages()[0].To[0].Addr != "admin@example.org" {
-		t.Fatalf("%s %v", r.Text(), rec.Messages())
+	if r.Problems() != 0 || len(rec.Calls()) != 1 || rec.Calls()[0].To[0].Addr != "admin@example.org" {
+		t.Fatalf("%s %v", r.Text(), rec.Calls())
 	}
 	SendTestMail(r, set, "not an address", rec)
 	if r.Problems() != 1 {

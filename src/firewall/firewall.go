@@ -208,7 +208,7 @@ var (
 )
 
 // New returns a backend of the given kind: "iptables" or "fw4". The
-// caller calls Init before using it. Tests use NewFake.
+// caller calls Init before using it. Tests use firewalltest.NewFake.
 func New(kind string, o Options) (Backend, error) {
 	o = o.withDefaults()
 	switch kind {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"github.com/knockd-go/knockd-go/src/l4"
 	"github.com/knockd-go/knockd-go/src/logx"
+	"github.com/knockd-go/knockd-go/src/logx/logxtest"
 	"net/netip"
 	"strings"
 	"sync"
@@ -99,11 +100,11 @@ var (
 	web  = Spec{Forward: []Forward{{Port: l4.Port{Proto: l4.TCP, Num: 8080}, To: netip.MustParseAddrPort("192.168.1.10:80"), Masquerade: true}}}
 )
 
-func newTestManager(t *testing.T) (*Manager, *Fake, *fakeClock, *logx.Recorder) {
+func newTestManager(t *testing.T) (*Manager, *Fake, *fakeClock, *logxtest.Recorder) {
 	t.Helper()
 	clk := newFakeClock()
 	f := NewFake()
-	log, rec := logx.NewRecorder(false)
+	log, rec := logxtest.NewRecorder(false)
 	m := NewManager(f, ManagerOptions{
 		Now:           clk.Now,
 		At:            clk.At,

@@ -66,11 +66,13 @@ func (m Message) Validate() error {
 	}
 	if m.From.Addr != "" {
 		if err := m.From.check(); err != nil {
+			//lint:ignore ST1005 the text starts with the field's name, From
 			return fmt.Errorf("From: %w", err)
 		}
 	}
 	for i, a := range m.To {
 		if err := a.check(); err != nil {
+			//lint:ignore ST1005 the text starts with the field's name, To
 			return fmt.Errorf("To[%d]: %w", i, err)
 		}
 	}
@@ -249,14 +251,6 @@ func compose(m Message, now time.Time, msgID string) ([]byte, []string, error) {
 	b.WriteString("\n")
 	b.WriteString(body)
 	return []byte(b.String()), rcpts, nil
-}
-
-// Format renders m as Send writes it to the sendmail program, with a fresh
-// Message-ID and the current time for a zero Date.
-func Format(m Message) ([]byte, error) {
-	now := time.Now()
-	b, _, err := compose(m, now, messageID(m, now))
-	return b, err
 }
 
 // messageID returns a new Message-ID for m: the time, 64 random bits and

@@ -2,8 +2,6 @@ package mail
 
 import (
 	"bytes"
-	"context"
-	"errors"
 	"io"
 	"mime"
 	"mime/quotedprintable"
@@ -417,34 +415,6 @@ func TestKnock(t *testing.T) {
 	}
 	if s, _ := Knock("d", "192.0.2.1", at, []string{"x"}, []string{"y"}); !strings.HasSuffix(s, " (1 action failed)") {
 		t.Errorf("subject %q does not count one failure", s)
-	}
-}
-
-func TestRecorder(t *testing.T) {
-	t.Parallel()
-	var r Recorder
-	to := to("a@example.org")
-	if err := r.Send(context.Background(), Message{To: to, Subject: "one"}); err != nil {
-		t.Fatal(err)
-	}
-	to[0] = addr("changed@example.org") // the recorder keeps its own copy
-	if err := r.Send(context.Background(), Message{Subject: "no recipient"}); err == nil {
-		t.Error("Send without recipients succeeded")
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if err := r.Send(ctx, Message{To: to}); !errors.Is(err, context.Canceled) {
-		t.Errorf("Send with a done context = %v", err)
-	}
-	boom := errors.New("boom")
-	r.Err = boom
-	go func() { _ = r.Send(context.Background(), Message{To: to, Subject: "two"}) }()
-	got := r.WaitMessages(2, 5*time.Second)
-	if len(got) != 2 || got[0].Subject != "one" || got[0].To[0].Addr != "a@example.org" || got[1].Subject != "two" {
-		t.Errorf("recorded %+v", got)
-	}
-	if err := r.Send(context.Background(), Message{To: to}); !errors.Is(err, boom) {
-		t.Errorf("Send with Err set = %v", err)
 	}
 }
 

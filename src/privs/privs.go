@@ -44,23 +44,3 @@ func lookupUser(passwd, name string) (*syscall.Credential, error) {
 	}
 	return nil, fmt.Errorf("user %s: not in %s", name, passwd)
 }
-
-// DaemonUsers are the users the packet-facing daemon runs as, the first
-// that /etc/passwd holds: the package's own, else nobody.
-var DaemonUsers = []string{"knockd", "nobody"}
-
-// DaemonUser returns the credential of the first of DaemonUsers in
-// /etc/passwd and its name, or nil when none is there (the daemon then
-// keeps root's uid, without capabilities but its own).
-func DaemonUser() (*syscall.Credential, string) {
-	return daemonUser("/etc/passwd")
-}
-
-func daemonUser(passwd string) (*syscall.Credential, string) {
-	for _, name := range DaemonUsers {
-		if c, err := lookupUser(passwd, name); err == nil && c.Uid != 0 {
-			return c, name
-		}
-	}
-	return nil, ""
-}

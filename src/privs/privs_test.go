@@ -297,27 +297,3 @@ func TestLookupUser(t *testing.T) {
 		t.Errorf("root: %v", err)
 	}
 }
-
-// TestDaemonUser: knockd first, else nobody, else none; a user with uid
-// 0 is never taken for an unprivileged one.
-func TestDaemonUser(t *testing.T) {
-	for _, tc := range []struct{ passwd, want string }{
-		{"root:x:0:0::/root:/bin/sh\nnobody:x:65534:65534::/:/bin/false\nknockd:x:480:480::/var/run/knockd:/bin/false\n", "knockd 480"},
-		{"root:x:0:0::/root:/bin/sh\nnobody:x:65534:65534::/:/bin/false\n", "nobody 65534"},
-		{"root:x:0:0::/root:/bin/sh\nknockd:x:0:0::/:/bin/false\n", " "},
-		{"root:x:0:0::/root:/bin/sh\n", " "},
-	} {
-		p := filepath.Join(t.TempDir(), "passwd")
-		if err := os.WriteFile(p, []byte(tc.passwd), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		c, name := daemonUser(p)
-		got := name + " "
-		if c != nil {
-			got += fmt.Sprint(c.Uid)
-		}
-		if got != tc.want {
-			t.Errorf("%q: got %q, want %q", tc.passwd, got, tc.want)
-		}
-	}
-}

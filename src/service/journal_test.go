@@ -13,6 +13,7 @@ import (
 
 	"github.com/knockd-go/knockd-go/src/internal/testsrc"
 	"github.com/knockd-go/knockd-go/src/logx"
+	"github.com/knockd-go/knockd-go/src/logx/logxtest"
 	"github.com/knockd-go/knockd-go/src/rotate"
 )
 
@@ -66,7 +67,7 @@ func TestReplayJournalLostNotBefore(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "replay")
 			goodJournal(t, path)
 			c.prepare(t, path)
-			log, rec := logx.NewRecorder(false)
+			log, rec := logxtest.NewRecorder(false)
 			s := openReplayStore(path, log, now)
 			defer s.close()
 			if s.Known() || !s.NotBefore().Equal(replayNow) {
@@ -188,7 +189,7 @@ func TestReplayJournalFullDisk(t *testing.T) {
 	var mu sync.Mutex
 	at := replayNow
 	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return at }
-	log, rec := logx.NewRecorder(false)
+	log, rec := logxtest.NewRecorder(false)
 	s := openReplayStore(path, log, now)
 	fs := &fullFS{}
 	s.create = fs.create
@@ -266,7 +267,7 @@ func TestReplayJournalSmallTmpfs(t *testing.T) {
 	}
 	t.Cleanup(func() { syscall.Unmount(dir, syscall.MNT_DETACH) })
 	path := filepath.Join(dir, "replay")
-	log, rec := logx.NewRecorder(false)
+	log, rec := logxtest.NewRecorder(false)
 	s := openReplayStore(path, log, func() time.Time { return replayNow })
 	defer s.close()
 	v := verifier(t, s, "a")

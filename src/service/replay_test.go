@@ -11,6 +11,7 @@ import (
 
 	"github.com/knockd-go/knockd-go/src/l4"
 	"github.com/knockd-go/knockd-go/src/logx"
+	"github.com/knockd-go/knockd-go/src/logx/logxtest"
 	"github.com/knockd-go/knockd-go/src/spa"
 )
 
@@ -117,7 +118,7 @@ func TestReplayJournalRefused(t *testing.T) {
 	if err := os.WriteFile(path, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	log, rec := logx.NewRecorder(false)
+	log, rec := logxtest.NewRecorder(false)
 	s := openReplayStore(path, log, func() time.Time { return replayNow })
 	defer s.close()
 	if s.Known() || !rec.Has("SPA replay file "+path+": mode 0644: readable or writable by others") {
@@ -132,7 +133,7 @@ func TestReplayJournalRefused(t *testing.T) {
 func TestReplayJournalWriteFailure(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "replay")
 	now := func() time.Time { return replayNow }
-	log, rec := logx.NewRecorder(false)
+	log, rec := logxtest.NewRecorder(false)
 	s := openReplayStore(path, log, now)
 	v := verifier(t, s, "a")
 	s.sync(false)

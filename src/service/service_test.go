@@ -15,10 +15,12 @@ import (
 	"github.com/knockd-go/knockd-go/src/config"
 	"github.com/knockd-go/knockd-go/src/daemon"
 	"github.com/knockd-go/knockd-go/src/firewall"
+	"github.com/knockd-go/knockd-go/src/firewall/firewalltest"
 	"github.com/knockd-go/knockd-go/src/internal/testsrc"
 	"github.com/knockd-go/knockd-go/src/l4"
 	"github.com/knockd-go/knockd-go/src/logx"
-	"github.com/knockd-go/knockd-go/src/wake"
+	"github.com/knockd-go/knockd-go/src/logx/logxtest"
+	"github.com/knockd-go/knockd-go/src/wake/waketest"
 )
 
 var (
@@ -34,10 +36,10 @@ type svcRig struct {
 	dir      string
 	path     string
 	src      *testsrc.Source
-	rec      *logx.Recorder
+	rec      *logxtest.Recorder
 	s        *Service
 	mu       sync.Mutex
-	backends []*firewall.Fake
+	backends []*firewalltest.Fake
 	initErr  error // the next backend's Init fails with it, until Ensure
 	hold     bool  // and Ensure fails too, until late.release
 	late     *lateFW
@@ -48,7 +50,7 @@ type svcRig struct {
 // lateFW is a backend whose firewall is not up yet: Init fails until
 // Ensure succeeds once.
 type lateFW struct {
-	*firewall.Fake
+	*firewalltest.Fake
 	mu   sync.Mutex
 	up   bool
 	hold bool // Ensure fails with err too
@@ -98,7 +100,7 @@ func newSvcWith(t *testing.T, conf string, src *testsrc.Source, edit func(dir st
 	r := &svcRig{t: t, dir: t.TempDir()}
 	r.path = filepath.Join(r.dir, "knockd.conf")
 	r.write(conf)
-	log, rec := logx.NewRecorder(false)
+	log, rec := logxtest.NewRecorder(false)
 	r.rec = rec
 	r.src = src
 	cfg, err := config.Load(r.path)
@@ -112,7 +114,7 @@ func newSvcWith(t *testing.T, conf string, src *testsrc.Source, edit func(dir st
 		NewSource:     func([]string) daemon.Source { return r.src },
 		Backend:       r.backend,
 		Detect:        func() string { return "iptables" },
-		Waker:         &wake.Recorder{},
+		Waker:         &waketest.Recorder{},
 		ReassertEvery: -1,
 		FirewallRetry: 10 * time.Millisecond,
 	}
@@ -140,7 +142,7 @@ func newSvcWith(t *testing.T, conf string, src *testsrc.Source, edit func(dir st
 func (r *svcRig) backend(kind string, o firewall.Options) (firewall.Backend, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	f := firewall.NewFake()
+	f := firewalltest.NewFake()
 	r.backends = append(r.backends, f)
 	if r.initErr != nil {
 		l := &lateFW{Fake: f, err: r.initErr, hold: r.hold}
@@ -150,7 +152,7 @@ func (r *svcRig) backend(kind string, o firewall.Options) (firewall.Backend, err
 	return f, nil
 }
 
-func (r *svcRig) fw(i int) *firewall.Fake {
+func (r *svcRig) fw(i int) *firewalltest.Fake {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.backends[i]
@@ -286,7 +288,7 @@ func newSvcLate(t *testing.T, conf string, initErr error, hold ...bool) *svcRig 
 	r := &svcRig{t: t, dir: t.TempDir(), initErr: initErr, hold: len(hold) > 0 && hold[0]}
 	r.path = filepath.Join(r.dir, "knockd.conf")
 	r.write(conf)
-	log, rec := logx.NewRecorder(false)
+	log, rec := logxtest.NewRecorder(false)
 	r.rec = rec
 	r.src = testsrc.New([]netip.Addr{router})
 	cfg, err := config.Load(r.path)
@@ -294,7 +296,7 @@ func newSvcLate(t *testing.T, conf string, initErr error, hold ...bool) *svcRig 
 		t.Fatal(err)
 	}
 	r.s, err = New(Options{Load: func() (*config.Config, error) { return config.Load(r.path) }, Log: log,
-		NewSource: func([]string) daemon.Source { return r.src }, Backend: r.backend, Waker: &wake.Recorder{},
+		NewSource: func([]string) daemon.Source { return r.src }, Backend: r.backend, Waker: &waketest.Recorder{},
 		ReassertEvery: -1, FirewallRetry: 10 * time.Millisecond}, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -320,7 +322,7 @@ func TestFirewallFailureRefusesStart(t *testing.T) {
 	cfg, _ := config.Load(path)
 	_, err := New(Options{Log: logx.Discard(), NewSource: func([]string) daemon.Source { return testsrc.New() },
 		Backend: func(string, firewall.Options) (firewall.Backend, error) {
-			f := firewall.NewFake()
+			f := firewalltest.NewFake()
 			f.FailWith("Init", errors.New("iptables: command not found"))
 			return f, nil
 		}}, cfg)

@@ -156,12 +156,14 @@ func (e *KeyError) Unwrap() error { return e.Err }
 // encryption and HMAC keys as fwknopd does. Errors are *KeyError.
 func (k Keys) Validate() error {
 	if len(k.Rijndael) == 0 || len(k.Rijndael) > MaxRijndaelKeyLen {
+		//lint:ignore ST1005 Rijndael, the cipher's name, is a proper noun
 		return &KeyError{Field: "Rijndael", Err: fmt.Errorf("Rijndael key must be 1 to %d bytes, got %d", MaxRijndaelKeyLen, len(k.Rijndael))}
 	}
 	if len(k.HMAC) == 0 || len(k.HMAC) > MaxHMACKeyLen {
 		return &KeyError{Field: "HMAC", Err: fmt.Errorf("HMAC key must be 1 to %d bytes, got %d", MaxHMACKeyLen, len(k.HMAC))}
 	}
 	if string(k.Rijndael) == string(k.HMAC) {
+		//lint:ignore ST1005 Rijndael, the cipher's name, is a proper noun
 		return &KeyError{Field: "HMAC", Err: fmt.Errorf("Rijndael and HMAC keys must differ")}
 	}
 	if _, err := lookupDigest(k.HMACDigest); err != nil {

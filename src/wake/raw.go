@@ -46,7 +46,7 @@ var _ Waker = (*Raw)(nil)
 // Wake sends one magic packet for mac, with the optional SecureOn password,
 // out of the device ifname.
 func (r *Raw) Wake(ifname string, mac net.HardwareAddr, password []byte) error {
-	if err := check(ifname, mac, password); err != nil {
+	if err := Check(ifname, mac, password); err != nil {
 		return err
 	}
 	ifi, err := net.InterfaceByName(ifname)

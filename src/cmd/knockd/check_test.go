@@ -14,6 +14,7 @@ import (
 	"github.com/knockd-go/knockd-go/src/config"
 	"github.com/knockd-go/knockd-go/src/daemon"
 	"github.com/knockd-go/knockd-go/src/firewall"
+	"github.com/knockd-go/knockd-go/src/firewall/firewalltest"
 	"github.com/knockd-go/knockd-go/src/internal/testsrc"
 	"github.com/knockd-go/knockd-go/src/logx"
 	"github.com/knockd-go/knockd-go/src/service"
@@ -77,7 +78,7 @@ func TestCheckRefusesWhatTheDaemonRefuses(t *testing.T) {
 				svc, err = service.New(service.Options{
 					Log:       logx.Discard(),
 					NewSource: func([]string) daemon.Source { return testsrc.New([]netip.Addr{}) },
-					Backend:   func(string, firewall.Options) (firewall.Backend, error) { return firewall.NewFake(), nil },
+					Backend:   func(string, firewall.Options) (firewall.Backend, error) { return firewalltest.NewFake(), nil },
 					Detect:    func() string { return "iptables" },
 				}, cfg)
 				if svc != nil {

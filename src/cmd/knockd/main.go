@@ -367,7 +367,6 @@ func serve(f flags, cfg *config.Config, stdout, stderr io.Writer, sigs chan os.S
 		if ready != nil {
 			fmt.Fprintln(ready, readyLine)
 			ready.Close()
-			stderr = io.Discard
 		}
 	case err := <-runErr:
 		shutdown(svc)

@@ -158,10 +158,6 @@ func (b *Builder) Int(n uint64) Val {
 // Trailing Null fields are dropped; an object without fields is Null.
 func (b *Builder) Object(fields ...Val) Val { return b.slots(TypeObject, fields) }
 
-// Array stores the items of an array (Null items are the caller's to
-// leave out); an empty array is Null.
-func (b *Builder) Array(items ...Val) Val { return b.slots(TypeArray, items) }
-
 func (b *Builder) slots(t Val, vals []Val) Val {
 	n := len(vals)
 	for n > 0 && vals[n-1] == Null {

@@ -13,7 +13,9 @@ type FakeCall struct {
 	Active []Grant // Reassert
 }
 
-// Fake is a recording in-memory backend for tests. It keeps the installed
+// Fake is a recording in-memory backend for this package's own tests, which
+// cannot import firewalltest (it imports firewall); other packages use
+// firewalltest.Fake, which behaves the same. It keeps the installed
 // rules as a firewall would (one per source and port, refreshed in place)
 // and can be told to fail or to lose its rules like a firewall reload.
 // It is safe for concurrent use.
