@@ -146,10 +146,6 @@ for ipk in "$ipkdir"/*.ipk; do
 			[ -f "$f$cf" ] && echo "$cf $(sha256sum <"$f$cf" | cut -d' ' -f1)"
 		done <"$u/control/conffiles" >"$f/lib/apk/packages/$pkg.conffiles_static"
 	fi
-	# The users of Require-User, which add_group_and_user (post-install)
-	# reads from here on apk systems.
-	ru=$(field Require-User "$c")
-	[ -z "$ru" ] || echo "$ru" >"$f/lib/apk/packages/$pkg.rusers"
 	chmod 0644 "$f"/lib/apk/packages/*
 	write_scripts "$u/control" "$pkg" "$u/scripts"
 	epoch=$(field SourceDateEpoch "$c")

@@ -234,8 +234,7 @@ ipkg_build() {
 # to CONTROL/conffiles (opkg keeps a changed one), the others to
 # /lib/upgrade/keep.d/NAME (sysupgrade keeps them); Package/NAME/preinst and
 # postrm become CONTROL/preinst and postrm, postinst and prerm become
-# CONTROL/postinst-pkg and prerm-pkg (run by default_postinst/default_prerm);
-# its USERID becomes the control's Require-User.
+# CONTROL/postinst-pkg and prerm-pkg (run by default_postinst/default_prerm).
 feed_extras() {
 	local d=$1 name=$2 mk=$3 f keep="" s text
 	while read -r f; do
@@ -250,10 +249,6 @@ feed_extras() {
 		mkdir -p "$d/lib/upgrade/keep.d"
 		printf '%s' "$keep" >"$d/lib/upgrade/keep.d/$name"
 	fi
-	# Require-User (USERID), after Section as package-pack.mk places it:
-	# default_postinst creates the users and groups it names.
-	s=$(feed_userid "$mk" "$name")
-	[ -z "$s" ] || sed -i "s/^Section: .*/&\nRequire-User: $s/" "$d/CONTROL/control"
 	for s in preinst:preinst postinst:postinst-pkg prerm:prerm-pkg postrm:postrm; do
 		text=$(feed_define "$mk" "Package/$name/${s%%:*}") || die "$name: ${s%%:*} in $mk"
 		[ -n "$text" ] || continue

@@ -4,7 +4,6 @@
 #
 #	feed_makefile PKG        the feed Makefile defining PKG (openwrt-feed/*/PKG/Makefile)
 #	feed_define MK NAME      the text of "define NAME" in MK, as make expands it
-#	feed_userid MK PKG       the USERID of "define Package/PKG" in MK (Require-User)
 #	build_pkgtools DIR       go build apkpack and usign into DIR; sets APKPACK and USIGN
 #	                         (already set APKPACK / USIGN are kept)
 #	pkg_maintainer           the packages' Maintainer (MAINTAINER, else git config)
@@ -38,18 +37,6 @@ feed_define() {
 		return 1
 	fi
 	printf '%s\n' "$body" | sed 's/\$\$/$/g'
-}
-
-# feed_userid MAKEFILE PKG: print the USERID:= value set in "define
-# Package/PKG" (package-pack.mk's Require-User field: the users and groups
-# add_group_and_user creates); nothing when there is none.
-feed_userid() {
-	local mk=$1 name=$2
-	[ -f "$mk" ] || return 0
-	awk -v name="Package/$name" '
-		$0 == "define " name { on = 1; next }
-		on && $0 == "endef" { exit }
-		on && sub(/^[ \t]*USERID[ \t]*:=[ \t]*/, "") { sub(/[ \t]+$/, ""); print; exit }' "$mk"
 }
 
 # build_pkgtools DIR: build the Go packaging tools (standard library only)

@@ -393,8 +393,6 @@ check "nftables include installed" test -f "$r/usr/share/nftables.d/table-post/2
 check "file list recorded" grep -qx /usr/sbin/knockd "$r/usr/lib/opkg/info/knockd-go.list"
 check "control and scripts recorded" test -x "$r/usr/lib/opkg/info/knockd-go.postinst" -a -x "$r/usr/lib/opkg/info/knockd-go.prerm" -a -f "$r/usr/lib/opkg/info/knockd-go.control"
 check "status says installed" grep -q '^Status: install user installed$' "$r/usr/lib/opkg/status"
-check "control requires the knockd user (feed USERID), after Section" test "$(sed -n '/^Section: net$/{n;p;}' "$r/usr/lib/opkg/info/knockd-go.control")" = "Require-User: knockd:knockd"
-check "the client requires no user" test -z "$(tar -xzOf "$tmp/pk/openwrt/knock-go_${pkgver}_x86_64.ipk" ./control.tar.gz | tar -xzOf - ./control | grep '^Require-User')"
 check "conffile recorded with its checksum" grep -qx " /etc/config/knockd $(md5sum <"$r/etc/config/knockd" | cut -d' ' -f1)" "$r/usr/lib/opkg/status"
 check "postinst ran default_postinst with IPKG_INSTROOT=root" grep -qx "postinst pkg=knockd-go root=$r upgrade=0 args=configure" "$r/tmp/postinst.log"
 check "init script enabled inside the root (S95)" test "$(readlink "$r/etc/rc.d/S95knockd")" = ../init.d/knockd
@@ -504,11 +502,6 @@ for ipk in "$tmp"/pk/openwrt/*.ipk; do
 		[ -s "$m/$name.conffiles_static" ] || fail "$name ($arch): empty .conffiles_static"
 	else
 		[ ! -e "$m/$name.conffiles" ] || fail "$name ($arch): .conffiles without conffiles"
-	fi
-	if [ "$name" = knockd-go ]; then
-		[ "$(cat "$m/$name.rusers")" = knockd:knockd ] || fail "$name ($arch): .rusers (add_group_and_user) is not the feed's USERID"
-	else
-		[ ! -e "$m/$name.rusers" ] || fail "$name ($arch): .rusers without USERID"
 	fi
 	mv "$m" "$x/packages"
 	rmdir "$x/apk/lib/apk" && { rmdir "$x/apk/lib" 2>/dev/null || true; }
