@@ -29,7 +29,7 @@ install -m 0755 bin/knockd "$dest$prefix/sbin/knockd"
 install -m 0755 bin/knock "$dest$prefix/bin/knock"
 install -m 0644 "$man/knockd.8" "$dest$prefix/share/man/man8/knockd.8"
 install -m 0644 "$man/knock.1" "$dest$prefix/share/man/man1/knock.1"
-sed -e "s|@SBINDIR@|$prefix/sbin|g" -e "s|@SYSCONFDIR@|$sysconf|g" files/systemd/knockd.service >"$man/knockd.service"
+sed -e "s|@SBINDIR@|$prefix/sbin|g" -e "s|@SYSCONFDIR@|$sysconf|g" scripts/install-files/knockd.service.in >"$man/knockd.service"
 install -m 0644 "$man/knockd.service" "$dest$unitdir/knockd.service"
 install -m 0644 README.md docs/knockd.conf.example docs/knockd.conf.minimal "$dest$prefix/share/doc/knockd-go/"
 # An existing configuration is the admin's: never replaced.
