@@ -10,6 +10,8 @@
 #   make packages both, as signed feeds in dist/feed (opkg and apk), with sizes
 #   make feed-keys the feeds' signing keys, once (dist/keys or FEED_KEYS; keep private)
 #   make size     binary and package sizes against the size budget
+#   make router-box  MIPS and ARM qemu-system guests from Debian packages (build/router-box)
+#   make test-router the seed scenario inside both guests; bench-router: figures there
 
 GO        ?= go
 export GOFLAGS   := -buildvcs=false
@@ -20,7 +22,7 @@ LDFLAGS   := -s -w -X github.com/knockd-go/knockd-go/src/version.Version=$(VERSI
 PKGS      := ./src/...
 FEED_KEYS ?= dist/keys
 
-.PHONY: all build demo test test-static test-go test-race test-go123 test-scripts deps bench cross ipk apk packages feed-keys size clean fuzz
+.PHONY: all build demo test test-static test-go test-race test-go123 test-scripts deps bench cross ipk apk packages feed-keys size clean fuzz router-box test-router bench-router
 
 all: build
 
@@ -74,6 +76,15 @@ bench: deps
 
 cross:
 	bash scripts/cross.sh dist/bin
+
+router-box: deps
+	bash scripts/router-box/build.sh
+
+test-router: router-box
+	flock -s /tmp/knockd-bench.lock bash scripts/router-box/test.sh
+
+bench-router: router-box
+	flock -x /tmp/knockd-bench.lock bash scripts/router-box/bench.sh
 
 ipk:
 	bash scripts/mkipk.sh dist
