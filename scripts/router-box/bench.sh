@@ -36,7 +36,7 @@ declare -A R
 
 inC() { ip netns exec "$BOX_C" "$@"; }
 # stat: "ticks_go rss_go sw_go ticks_08 rss_08 sw_08"
-stat() { g "sh /etc/box/procstat knockd-go knockd" | awk '{printf "%s %s %s ", $2, $3, $4} END {print ""}'; }
+pstat() { g "sh /etc/box/procstat knockd-go knockd" | awk '{printf "%s %s %s ", $2, $3, $4} END {print ""}'; }
 memavail() { g "awk '/MemAvailable/ {print \$2}' /proc/meminfo"; }
 rxpkts() { g "cat /sys/class/net/wan/statistics/rx_packets"; }
 flood() { # RATE N SRC
@@ -62,9 +62,9 @@ run() {
 	R[$k,mem_both]=$(memavail)
 	g "pidof knockd-go && pidof knockd" >/dev/null || rb_die "$arch: the daemons did not start: $(g 'cat /tmp/kgo.log /tmp/k08.log')"
 	# Idle.
-	read -ra s0 <<<"$(stat)"
+	read -ra s0 <<<"$(pstat)"
 	sleep "$IDLE"
-	read -ra s1 <<<"$(stat)"
+	read -ra s1 <<<"$(pstat)"
 	R[$k,idle_cpu_go]=$(((s1[0] - s0[0]) * 10)) R[$k,idle_cpu_08]=$(((s1[3] - s0[3]) * 10))
 	R[$k,idle_wake_go]=$(((s1[2] - s0[2]) * 60 / IDLE)) R[$k,idle_wake_08]=$(((s1[5] - s0[5]) * 60 / IDLE))
 	R[$k,idle_rss_go]=${s1[1]} R[$k,idle_rss_08]=${s1[4]}
@@ -78,9 +78,9 @@ run() {
 		flood "$r" $((r * (SECS + WARM + 5))) "1$i.0.0.1" &
 		local fl=$!
 		sleep "$WARM"
-		read -ra s0 <<<"$(stat)"
+		read -ra s0 <<<"$(pstat)"
 		read -ra kn <<<"$(knocks "$SECS" 2s)"
-		read -ra s1 <<<"$(stat)"
+		read -ra s1 <<<"$(pstat)"
 		kill "$fl" 2>/dev/null || true
 		wait "$fl" 2>/dev/null || true
 		R[$k,r${r}_cpu_go]=$(((s1[0] - s0[0]) * 10)) R[$k,r${r}_cpu_08]=$(((s1[3] - s0[3]) * 10))
@@ -90,7 +90,7 @@ run() {
 	# Churn: 100k sources at full rate.
 	flood 0 100000 20.0.0.1
 	sleep 2
-	read -ra s1 <<<"$(stat)"
+	read -ra s1 <<<"$(pstat)"
 	R[$k,churn_rss_go]=${s1[1]} R[$k,churn_rss_08]=${s1[4]}
 	R[$k,mem1]=$(memavail)
 	# The highest flood the NIC carries, legitimate knocks meanwhile.
