@@ -43,6 +43,7 @@ pass() { echo "ok   $*"; }
 fail() {
 	echo "FAIL $*"
 	fails=$((fails + 1))
+	g "tail -n 5 /tmp/kd.log" | sed 's/^/     guest: /' || true
 }
 inC() { ip netns exec "$BOX_C" "$@"; }
 inL() { ip netns exec "$BOX_L" "$@"; }
@@ -159,7 +160,8 @@ scenario() {
 		fi
 
 		# SPA from Debian's fwknop client.
-		g "(nc -lk -p 2222 -e echo router-ssh >/dev/null 2>&1 &); (nc -lk -p 2223 -e echo router-rot >/dev/null 2>&1 &)"
+		g "sh -c 'while :; do nc -l -p 2222 -e echo router-ssh; done' >/dev/null 2>&1 & echo \$! >/tmp/nc1.pid"
+		g "sh -c 'while :; do nc -l -p 2223 -e echo router-rot; done' >/dev/null 2>&1 & echo \$! >/tmp/nc2.pid"
 		inC env HOME="$mail" fwknop --no-rc-file --no-save-args -D "$WAN" -A tcp/2222 -a "$A" \
 			--key-base64-rijndael "$SPA_KEY" --key-base64-hmac "$SPA_HMAC" >/dev/null
 		if guest_log_has "$A: spa: opened tcp/2222" && [ "$(dialC "$A" "$WAN:2222")" = router-ssh ]; then
@@ -168,15 +170,15 @@ scenario() {
 			fail "$tag fwknop SPA packet did not open tcp/2222"
 		fi
 		# A rotating knock.
-		echo "$ROT_SECRET" >"$mail/secret"
-		inC "$tools/knock" --secret-file "$mail/secret" "$WAN"
+		(umask 077 && echo "$ROT_SECRET" >"$mail/secret")
+		inC "$tools/knock" --secret-file "$mail/secret" "$WAN" || fail "$tag knock --secret-file failed"
 		if guest_log_has "$A: rot: opened tcp/2223" && [ "$(dialC "$A" "$WAN:2223")" = router-rot ]; then
 			pass "$tag knock --secret-file (rotating) opens tcp/2223"
 		else
 			fail "$tag the rotating knock did not open tcp/2223"
 		fi
 	fi
-	g "kill \$(pidof knockd-go); kill \$(pidof nc) 2>/dev/null; sleep 1; tail -n 30 /tmp/kd.log" >"$mail/kd.log" || true
+	g "kill \$(pidof knockd-go); kill \$(cat /tmp/nc?.pid) 2>/dev/null; kill \$(pidof nc) 2>/dev/null; sleep 1; tail -n 30 /tmp/kd.log" >"$mail/kd.log" || true
 	if [ "$fails" -gt 0 ]; then
 		echo "--- knockd-go's log ($arch $fw)"
 		cat "$mail/kd.log"
