@@ -39,8 +39,8 @@ inC() { ip netns exec "$BOX_C" "$@"; }
 pstat() { g "sh /etc/box/procstat knockd-go knockd" | awk '{printf "%s %s %s ", $2, $3, $4} END {print ""}'; }
 memavail() { g "awk '/MemAvailable/ {print \$2}' /proc/meminfo"; }
 rxpkts() { g "cat /sys/class/net/wan/statistics/rx_packets"; }
-flood() { # RATE N SRC
-	inC "$tools/floodgen" -dev wan0 -dstmac "$WANMAC" -dst "$WAN" -port 7000 -rate "$1" -n "$2" -sources "$2" -src "$3" >/dev/null 2>&1
+flood() { # RATE N SRC; run it in a subshell or in the background: it execs
+	exec ip netns exec "$BOX_C" "$tools/floodgen" -dev wan0 -dstmac "$WANMAC" -dst "$WAN" -port 7000 -rate "$1" -n "$2" -sources "$2" -src "$3" >/dev/null 2>&1
 }
 # knocks SECS EVERY: "sent_go opened_go med_go max_go opened_08 med_08 max_08"
 knocks() {
@@ -88,7 +88,7 @@ run() {
 		i=$((i + 1))
 	done
 	# Churn: 100k sources at full rate.
-	flood 0 100000 20.0.0.1
+	(flood 0 100000 20.0.0.1)
 	sleep 2
 	read -ra s1 <<<"$(pstat)"
 	R[$k,churn_rss_go]=${s1[1]} R[$k,churn_rss_08]=${s1[4]}
