@@ -177,6 +177,7 @@ image() {
 	cp "$p/etc/ethertypes" "$r/etc/" 2>/dev/null || true
 	# knockd-go and Debian's knockd 0.8 side by side.
 	install -m 0755 "$dir/bin/$target/knockd" "$r/usr/sbin/knockd-go"
+	mkdir -p "$r/usr/share"
 	cp -a "$root/files/usr/share/nftables.d" "$r/usr/share/"
 	# The kernel's own modules.
 	kver=$(basename "$(ls -d "$p"/lib/modules/*)")

@@ -92,9 +92,9 @@ scenario() {
 	local arch=$1 fw=$2 mail t0 magic
 	local tag="$arch $fw:"
 	mail=$(mktemp -d)
-	inC "$tools/boxserve" smtp "$A:2525" "$mail" &
+	ip netns exec "$BOX_C" "$tools/boxserve" smtp "$A:2525" "$mail" &
 	local sink=$!
-	inL "$tools/boxserve" banner 192.168.1.51:1723 vpn-server &
+	ip netns exec "$BOX_L" "$tools/boxserve" banner 192.168.1.51:1723 vpn-server &
 	local vpn=$!
 	firewall_setup "$fw"
 	g "sed s/FIREWALL/$fw/ /etc/box/seed.conf.in >/tmp/knockd.conf && (knockd-go -i wan -c /tmp/knockd.conf -v >/tmp/kd.log 2>&1 &)"
