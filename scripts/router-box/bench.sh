@@ -2,8 +2,8 @@
 # bench.sh [ARCH...]: knockd-go and Debian's knockd 0.8 side by side in the
 # router-box guests (make bench-router; make router-box first), both running
 # in the same guest at once, both listening on the guest's WAN, each with a
-# door (7000,8000,9000) whose command answers the knocker with a UDP
-# datagram. Each guest boots twice: with TCG's clock and with an
+# door (7000,8000,9000) whose command answers the knocker with a TCP
+# connection. Each guest boots twice: with TCG's clock and with an
 # instruction-counted one (-icount shift=1,sleep=on). Figures:
 #   idle: CPU ms and wake-ups (context switches) a minute, RSS
 #   R first knocks/s (R = 20, 200, 2000) from never-repeating spoofed

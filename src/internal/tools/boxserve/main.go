@@ -6,11 +6,12 @@
 //	boxserve banner ADDR TEXT  a TCP server writing TEXT to each connection
 //	boxserve dial SRC ADDR     connect from SRC to ADDR (3 s at most) and print
 //	                           what the server writes; fails if it cannot
-//	boxserve knocks SRC DST PORTS EVERY SECS UDP...
+//	boxserve knocks SRC DST PORTS EVERY SECS PORT...
 //	                           knock PORTS (comma separated, a TCP connect each)
 //	                           on DST from SRC every EVERY for SECS seconds; the
-//	                           door commands answer with a UDP datagram to SRC
-//	                           on each of the UDP ports (one per daemon): print,
+//	                           door commands answer with a TCP connection to SRC
+//	                           on each PORT (one per daemon; busybox nc has no
+//	                           UDP): print,
 //	                           per port, knocks sent, answered, and the median
 //	                           and largest time from the last SYN to the answer
 //	boxserve fw4 WAN LAN ROOT  print an OpenWrt firewall4-shaped ruleset for
@@ -191,23 +192,22 @@ func knocks(src, dst, portList, every, secs string, udpPorts []string) error {
 		at   time.Time
 	}
 	answers := make(chan answer, 1024)
-	conns := make([]*net.UDPConn, len(udpPorts))
 	for i, p := range udpPorts {
-		c, err := net.ListenPacket("udp4", net.JoinHostPort(src, p))
+		l, err := net.Listen("tcp4", net.JoinHostPort(src, p))
 		if err != nil {
 			return err
 		}
-		conns[i] = c.(*net.UDPConn)
-		defer c.Close()
-		go func(i int, c net.PacketConn) {
-			buf := make([]byte, 512)
+		defer l.Close()
+		go func(i int, l net.Listener) {
 			for {
-				if _, _, err := c.ReadFrom(buf); err != nil {
+				c, err := l.Accept()
+				if err != nil {
 					return
 				}
 				answers <- answer{i, time.Now()}
+				c.Close()
 			}
-		}(i, c)
+		}(i, l)
 	}
 	lat := make([][]time.Duration, len(udpPorts))
 	sent := 0
@@ -245,7 +245,7 @@ func knocks(src, dst, portList, every, secs string, udpPorts []string) error {
 			med = fmt.Sprintf("%.0f", float64(l[len(l)/2])/1e6)
 			max = fmt.Sprintf("%.0f", float64(l[len(l)-1])/1e6)
 		}
-		fmt.Printf("udp/%s sent %d opened %d median_ms %s max_ms %s\n", p, sent, len(l), med, max)
+		fmt.Printf("tcp/%s sent %d opened %d median_ms %s max_ms %s\n", p, sent, len(l), med, max)
 	}
 	return nil
 }
