@@ -15,6 +15,8 @@
 #
 # Packages and the feed of make dist take their Maintainer from MAINTAINER
 # ("Name <email>"; default: git config user.name and user.email).
+#   make router-box  MIPS and ARM qemu-system guests from Debian packages (build/router-box)
+#   make test-router the seed scenario inside both guests; bench-router: figures there
 
 GO        ?= go
 export GOFLAGS   := -buildvcs=false
@@ -25,7 +27,7 @@ LDFLAGS   := -s -w -X github.com/knockd-go/knockd-go/src/version.Version=$(VERSI
 PKGS      := ./src/...
 FEED_KEYS ?= dist/keys
 
-.PHONY: all build install demo test test-static test-go test-race test-go123 test-scripts deps bench cross ipk apk packages feed-keys size dist clean fuzz
+.PHONY: all build install demo test test-static test-go test-race test-go123 test-scripts deps bench cross ipk apk packages feed-keys size dist clean fuzz router-box test-router test-router-smoke bench-router
 
 all: build
 
@@ -114,6 +116,20 @@ bench: deps
 
 cross:
 	bash scripts/cross.sh dist/bin
+
+router-box: deps
+	bash scripts/router-box/build.sh
+
+test-router: router-box
+	bash scripts/router-box/test.sh
+
+# The MIPS guest boots, one knock opens a DNAT grant and mails (make test).
+test-router-smoke:
+	bash scripts/router-box/build.sh mipsel
+	bash scripts/router-box/test.sh --smoke
+
+bench-router: router-box
+	bash scripts/router-box/bench.sh
 
 ipk:
 	bash scripts/mkipk.sh dist

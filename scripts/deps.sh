@@ -21,6 +21,12 @@ have file || need+=(file)
 have gcc || need+=(gcc)
 have musl-gcc || need+=(musl-tools)
 have bc || need+=(bc)
+# The router-in-a-box guests (scripts/router-box): qemu-system, and what
+# builds their images from Debian packages.
+have qemu-system-mipsel || need+=(qemu-system-mips)
+have qemu-system-arm || need+=(qemu-system-arm)
+have cpio || need+=(cpio)
+have depmod || need+=(kmod)
 have node || need+=(nodejs)
 have groff || need+=(groff-base)      # make install's man pages, rendered by scripts/test/install.sh
 have col || need+=(bsdextrautils)
