@@ -56,7 +56,7 @@ test: deps $(TESTSUM)
 	@rm -rf $(COUNTS) && mkdir -p $(COUNTS)
 	@st=0; \
 	$(TESTSUM) step $(COUNTS)/static "make test-static" -- $(MAKE) --no-print-directory test-static || st=1; \
-	$(MAKE) --no-print-directory -k test-go test-race test-go123 test-scripts || st=1; \
+	$(MAKE) --no-print-directory -k test-go test-race test-go123 test-scripts test-router-smoke || st=1; \
 	echo "== totals over every tier"; $(TESTSUM) total $(COUNTS); exit $$st
 
 $(TESTSUM): $(wildcard src/internal/tools/testsum/*.go)
@@ -124,9 +124,13 @@ test-router: router-box
 	bash scripts/router-box/test.sh
 
 # The MIPS guest boots, one knock opens a DNAT grant and mails (make test).
-test-router-smoke:
+# The smoke of the router box (boot MIPS, a knock opens, a DNAT grant, a
+# mail), part of make test: about a minute once the image is built.
+test-router-smoke: $(TESTSUM)
+	@echo "== router box smoke (qemu-system-mipsel, malta 24Kc, 64 MB)"
+	@mkdir -p $(COUNTS)
 	bash scripts/router-box/build.sh mipsel
-	bash scripts/router-box/test.sh --smoke
+	$(TESTSUM) script $(COUNTS)/router-smoke -- bash scripts/router-box/test.sh --smoke
 
 bench-router: router-box
 	bash scripts/router-box/bench.sh
