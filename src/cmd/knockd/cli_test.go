@@ -41,6 +41,11 @@ func knockdCmd(t *testing.T, dir string, args ...string) *exec.Cmd {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(exe, args...)
+	if emu := os.Getenv("KNOCKD_GO_TEST_EXEC"); emu != "" {
+		// Under go test -exec (qemu-user without binfmt_misc) the
+		// emulator runs the test binary again.
+		cmd = exec.Command(emu, append([]string{exe}, args...)...)
+	}
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), mainEnv+"=1")
 	return cmd

@@ -34,6 +34,12 @@ func TestDoctorCommand(t *testing.T) {
 		{[]string{"-c", conf, "doctor", "--mail", "not an address"}, 1, "test mail:"},
 	}
 	for _, tt := range tests {
+		if strings.Contains(tt.out, "device ") && os.Getenv("KNOCKD_GO_TEST_EXEC") != "" {
+			// qemu-user (big-endian MIPS) does not translate the netlink
+			// answer net.InterfaceByName reads: lo is "no such device".
+			t.Logf("SKIP: %q: no device lookup under the emulator", tt.out)
+			continue
+		}
 		var out, errb bytes.Buffer
 		code := run(tt.args, &out, &errb, nil)
 		all := out.String() + errb.String()
