@@ -78,7 +78,6 @@ type bulkSocket struct {
 	blocks int
 	cur    int         // the block read next
 	pos    blockCursor // how far block cur was read (peek reads ahead)
-	bad    int         // corrupt blocks seen (never, from a sane kernel)
 }
 
 // openBulk opens the bulk socket on ifindex with a ring of size bytes and
@@ -160,14 +159,14 @@ func (b *bulkSocket) read(h Handler) int {
 		if atomic.LoadUint32(status)&tpStatusUser == 0 {
 			return n
 		}
-		bh, err := parseBlockHeader(blk)
-		if err == nil {
-			b.pos, err = walkBlock(blk, bh.first, bh.num, b.pos, false, func(p []byte) { n++; h(p) })
+		// A block the walk cannot make sense of (never, from a sane
+		// kernel) is handed back with what was read of it.
+		if bh, err := parseBlockHeader(blk); err == nil {
+			b.pos, _ = walkBlock(blk, bh.first, bh.num, b.pos, false, func(p []byte) { n++; h(p) })
+			b.release(blk, status, bh.length)
+		} else {
+			b.release(blk, status, len(blk))
 		}
-		if err != nil {
-			b.bad++
-		}
-		b.release(blk, status, bh)
 	}
 	return n
 }
@@ -175,8 +174,7 @@ func (b *bulkSocket) read(h Handler) int {
 // release zeroes what the kernel wrote into blk (so that peek can tell a
 // packet the kernel is still copying in from one it has finished) and
 // hands the block back.
-func (b *bulkSocket) release(blk []byte, status *uint32, bh blockHeader) {
-	end := bh.length
+func (b *bulkSocket) release(blk []byte, status *uint32, end int) {
 	if end > len(blk) || end < blockDescLen {
 		end = len(blk)
 	}
