@@ -17,8 +17,9 @@ import (
 // since it was opened, waking the daemon once per block. A flood costs no
 // system call and no copy per packet, and the ring holds ~7 times the
 // knocks a socket queue of the same memory would (a queued packet takes
-// ~1-2 KiB of the socket's budget, a knock ~144 bytes of a block). A
-// quiet link costs nothing: a block with no packet is not handed over.
+// ~1-2 KiB of the socket's budget, a knock ~144 bytes of a block: 96 of
+// header and padding before the network header). A quiet link costs
+// nothing: a block with no packet is not handed over.
 
 // ringRetire is the longest a packet that is not urgent (a first or
 // middle knock, all a port scanner sends) waits in the ring: at a few
@@ -39,16 +40,18 @@ const ringBlock = 64 << 10
 // Bounds of the ring's size.
 const (
 	minRing = 512 << 10
-	maxRing = 4 << 20
+	maxRing = 2 << 20
 )
 
 // RingSize returns the receive ring's size (bytes) for this machine: a
-// sixty-fourth of its memory, between 512 KiB and 4 MiB. 4 MiB holds ~29k
-// knocks, ~45 ms of the fastest flood measured (630k packets a second on a
-// 2-core VM; a router's CPU cannot send or take that many): ample time
-// for the daemon to get a core back. A 64 MB router gets 1 MiB (~7k
-// knocks, 2% of its memory, locked while the daemon runs); 32 MB ones
-// 512 KiB.
+// sixty-fourth of its memory, between 512 KiB and 2 MiB. The kernel maps
+// the whole ring into the daemon when it is made, so it counts in the
+// daemon's RSS from the start: 2 MiB keeps the peak RSS under a full
+// flood within 16 MiB. It holds ~14,500 knocks (~144 bytes each), ~23 ms
+// of the fastest flood measured (630k packets a second on a 2-core VM, a
+// rate a router's CPU cannot send or take) and ~75 ms at 190k: time for
+// the daemon to get a core back. A 64 MB router gets 1 MiB (~7k knocks,
+// 1.6% of its memory), 32 MB ones 512 KiB.
 func RingSize() int {
 	var si unix.Sysinfo_t
 	if unix.Sysinfo(&si) != nil {

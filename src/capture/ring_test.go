@@ -52,8 +52,8 @@ func TestRingSizeFor(t *testing.T) {
 		{64 << 20, 1 << 20},   // 64 MB router
 		{128 << 20, 2 << 20},
 		{100 << 20, 1600 << 10}, // whole blocks
-		{256 << 20, 4 << 20},
-		{24 << 30, 4 << 20}, // capped
+		{256 << 20, 2 << 20},
+		{24 << 30, 2 << 20}, // capped
 	} {
 		if got := ringSizeFor(tc.ram); got != tc.want {
 			t.Errorf("ringSizeFor(%d MiB) = %d KiB, want %d KiB", tc.ram>>20, got>>10, tc.want>>10)
