@@ -293,13 +293,14 @@ bench_one() { # $1 = name
     for r in 20 200 2000; do
       stop_daemon; start_daemon "$n"
       sleep 2
-      c0=$(cpu_ns "$DPID")
+      c0=$(cpu_ns "$DPID"); w0=$(wakeups "$DPID")
       gen -port 7000 -n $((r * RATE_SECS)) -sources $((r * RATE_SECS)) -rate "$r" -src 12.$((r % 200)).0.1 > /dev/null &
       local gp=$!
       RES[$n,rate${r}_lat]=$(LAT_N=$((RATE_SECS / 2)) latency_every 2 "$RA" "$GA")
       wait "$gp" || true
-      c1=$(cpu_ns "$DPID")
+      c1=$(cpu_ns "$DPID"); w1=$(wakeups "$DPID")
       RES[$n,rate${r}_cpu]=$(( (c1 - c0) / 1000000 ))
+      RES[$n,rate${r}_wake]=$(( (w1 - w0) / RATE_SECS ))
     done
   fi
   if want storm; then storm "$n"; fi
@@ -635,6 +636,7 @@ row "latency, glibc-static command, IPv6 (median ms)" "${RES[knockd-go,lat6g]:-}
 row "  floor: Go os/exec start of that command (ms)" "$EXEC_FLOOR_G" "-" "-"
 for r in 20 200 2000; do
   row "$r first knocks/s, ${RATE_SECS} s: CPU (ms)" "${RES[knockd-go,rate${r}_cpu]:-}" "${RES[knockd08,rate${r}_cpu]:-}" "$(ratio "${RES[knockd-go,rate${r}_cpu]:-}" "${RES[knockd08,rate${r}_cpu]:-}")"
+  row "  context switches a second" "${RES[knockd-go,rate${r}_wake]:-}" "${RES[knockd08,rate${r}_wake]:-}" "-"
   row "  legitimate knock meanwhile: latency (median ms)" "${RES[knockd-go,rate${r}_lat]:-}" "${RES[knockd08,rate${r}_lat]:-}" "$(ratio "${RES[knockd-go,rate${r}_lat]:-}" "${RES[knockd08,rate${r}_lat]:-}")"
 done
 row "storm 2 doors x 10,000 successes/s, ${STORM_SECS} s: RSS growth (KiB)" "${RES[knockd-go,storm_rss]:-}" "${RES[knockd08,storm_rss]:-}" "-"
