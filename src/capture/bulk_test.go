@@ -173,3 +173,36 @@ func TestTrickleWaitsForTheBlock(t *testing.T) {
 		t.Fatalf("a last knock was handed over %v after it was sent", d)
 	}
 }
+
+// TestTrickleWakesAtMostEveryHold: a steady trickle of first knocks (a
+// port scanner's) wakes the daemon once per 250 ms at most, as the
+// socket it replaced did: each wake-up costs the daemon far more than the
+// packets it reads at such rates.
+func TestTrickleWakesAtMostEveryHold(t *testing.T) {
+	testenv.NeedRoot(t)
+	p := uint16(49000 + time.Now().UnixNano()%1000)
+	l := startLoop(t, p, p+1)
+
+	const n, every = 150, 10 * time.Millisecond // 1.5 s at 100 a second
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		send(t, p)
+		time.Sleep(every)
+	}
+	elapsed := time.Since(start)
+	s := waitFor(l, n, 2*time.Second)
+	if len(s) != n {
+		t.Fatalf("%d of %d first knocks handed over", len(s), n)
+	}
+	// Packets handed over in one read are microseconds apart, reads
+	// about a retire timeout.
+	wakes := 1
+	for i := 1; i < len(s); i++ {
+		if s[i].at.Sub(s[i-1].at) > 50*time.Millisecond {
+			wakes++
+		}
+	}
+	if most := int(elapsed/(250*time.Millisecond)) + 2; wakes > most {
+		t.Fatalf("%d first knocks over %v woke the daemon %d times, want %d at most", n, elapsed, wakes, most)
+	}
+}

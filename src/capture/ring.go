@@ -22,13 +22,16 @@ import (
 // nothing: a block with no packet is not handed over.
 
 // ringRetire is the longest a packet that is not urgent (a first or
-// middle knock, all a port scanner sends) waits in the ring: at a few
-// hundred such packets a second the daemon wakes 1000/ringRetire times a
-// second, not once a packet. It delays only log lines and the moment a
-// first knock is recorded (the sequence's deadline starts then, so it is
-// up to this much more lenient). Urgent packets do not wait (see
+// middle knock, all a port scanner sends) waits in the ring: from a few
+// packets a second to a few thousand the daemon wakes 1000/ringRetire
+// times a second, not once a packet. At such rates a wake-up costs the
+// daemon far more than the packets it reads (the Go runtime's scheduler
+// and sysmon wake with it): 100 ms took ~1.6 times the CPU of the 250 ms
+// the socket queue it replaced was held. It delays only log lines and the
+// moment a first knock is recorded (the sequence's deadline starts then,
+// so it is up to this much more lenient). Urgent packets do not wait (see
 // bulkReader.rang).
-const ringRetire = 100 // ms
+const ringRetire = 250 // ms
 
 // ringBlock is the size of a block: at a flood's ~144 bytes a knock it
 // holds ~450 of them (a wake-up per ~0.7 ms at 630k packets a second), and
