@@ -15,9 +15,17 @@
 # SPA packet at full rate; knocks with slow first gaps under a flood
 # larger than max_attempts (slowgap). Then sizes: stripped mipsle binary and ipk.
 #
+# legit: LEGIT_RUNS (3) runs of a full-rate first-knock flood from 100k
+# spoofed sources lasting LEGIT_SECS, 20 legitimate knock sequences sent
+# during each: sequences opened, kernel drops and peak RSS (VmHWM) per run.
+# spa-legit: a garbage SPA flood at 110 kpps and at full rate, 10
+# legitimate SPA packets (the stock fwknop client) sent during each:
+# packets accepted by knockd-go and, in its own pass, by fwknopd.
+#
 # BENCH_QUICK=1 shortens the flood and churn (for a smoke run).
 # BENCH_ONLY="flood latency" runs only those scenarios (idle, nonknock,
-# flood, churn, latency, rates, storm, spa, spa-replay, slowgap, size); the table
+# flood, legit, churn, latency, rates, storm, spa, spa-legit, spa-replay,
+# slowgap, size); the table
 # shows "-" for the others.
 # BENCH_DAEMONS=knockd-go leaves knockd 0.8 out (for quick iterations).
 set -euo pipefail
@@ -26,8 +34,9 @@ cd "$(dirname "$0")/.."
 
 QUICK=${BENCH_QUICK:-0}
 FLOOD_N=1000000; CHURN_SECS=60; LAT_N=20; RATE_SECS=30; STORM_SECS=60
-if [ "$QUICK" = 1 ]; then FLOOD_N=200000; CHURN_SECS=10; LAT_N=5; RATE_SECS=10; STORM_SECS=10; fi
-ONLY=${BENCH_ONLY:-idle nonknock flood churn latency rates storm spa spa-replay slowgap size}
+LEGIT_RUNS=${LEGIT_RUNS:-3}; LEGIT_SECS=25
+if [ "$QUICK" = 1 ]; then FLOOD_N=200000; CHURN_SECS=10; LAT_N=5; RATE_SECS=10; STORM_SECS=10; LEGIT_SECS=15; fi
+ONLY=${BENCH_ONLY:-idle nonknock flood legit churn latency rates storm spa spa-legit spa-replay slowgap size}
 want() { case " $ONLY " in *" $1 "*) return 0;; esac; return 1; }
 
 G=kbench-gen R=kbench-router
@@ -149,7 +158,12 @@ start_daemon() { # $1 = knockd-go | knockd08
 stop_daemon() { kill "$DPID" 2>/dev/null || true; for _ in $(seq 100); do kill -0 "$DPID" 2>/dev/null || break; sleep 0.1; done; kill -9 "$DPID" 2>/dev/null || true; DPID=""; sleep 0.3; }
 gen() { ip netns exec "$G" "$work/floodgen" -dev gen0 -dstmac "$RMAC" -dst "$RA" "$@"; }
 legit_knocks() { # $1 = count; sends sequences from distinct real addresses, prints successes
-  local n=$1 ok=0 i a
+  send_legit "$1"
+  sleep 1
+  count_legit "$1"
+}
+send_legit() { # $1 = count: sequences from 192.0.2.151 on, by the knock client
+  local n=$1 i a
   for i in $(seq "$n"); do
     a=192.0.2.$((150 + i))
     ip -n "$G" addr add "$a/32" dev gen0 2>/dev/null || true
@@ -158,10 +172,13 @@ legit_knocks() { # $1 = count; sends sequences from distinct real addresses, pri
     sleep 0.2
   done
   ip -n "$G" route del "$RA/32" dev gen0 2>/dev/null || true
-  sleep 1
+}
+count_legit() { # $1 = count: how many of send_legit's sequences opened
+  local n=$1 ok=0 i
   for i in $(seq "$n"); do [ -e "$work/flag-192.0.2.$((150 + i))" ] && ok=$((ok + 1)); done
   echo "$ok"
 }
+hwm() { awk '/^VmHWM/{print $2}' "/proc/$1/status"; }
 median() { sort -n | awk '{a[NR]=$1} END{ if (NR==0) {print "n/a"; exit}; if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2 }'; }
 latency() { # $1 = dst address, $2 = src address; prints the median ms from
   # the last knock leaving the generator to the door's command starting (the
@@ -224,6 +241,32 @@ bench_one() { # $1 = name
       RES[$n,flood${srcs}_stats]=$(grep 'stats:' "$work/daemon.log" | tail -n1 | sed 's/.*stats: //')
     fi
   done
+  if want legit; then # legitimate knocks during a full-rate flood, LEGIT_RUNS times
+    local ok drops during peak=0 h gp
+    RES[$n,legit_runs]="" RES[$n,legit_drops]="" RES[$n,legit_during]=""
+    for _ in $(seq "$LEGIT_RUNS"); do
+      stop_daemon; start_daemon "$n"
+      gen -port 7000 -n 1000000000 -for "${LEGIT_SECS}s" -sources 100000 -src 10.0.0.1 > "$work/gen.out" &
+      gp=$!
+      sleep 0.5
+      send_legit 20
+      # were all 20 sent while the flood still ran?
+      if kill -0 "$gp" 2>/dev/null; then during=yes; else during=no; fi
+      wait "$gp" || true
+      sleep 1
+      ok=$(count_legit 20)
+      h=$(hwm "$DPID"); [ "$h" -gt "$peak" ] && peak=$h
+      RES[$n,legit_rate]=$(awk '/^sent/{print $(NF-1)}' "$work/gen.out")
+      RES[$n,legit_runs]="${RES[$n,legit_runs]} $ok/20"
+      RES[$n,legit_during]="${RES[$n,legit_during]} $during"
+      if [ "$n" = knockd-go ]; then
+        kill -USR1 "$DPID"; sleep 0.3
+        drops=$(grep 'stats:' "$work/daemon.log" | tail -n1 | sed -n 's/.*kernel drops \([0-9]*\).*/\1/p')
+        RES[$n,legit_drops]="${RES[$n,legit_drops]} ${drops:-?}"
+      fi
+    done
+    RES[$n,legit_hwm]=$peak
+  fi
   if want churn; then # 2000 new sources a second
     stop_daemon; start_daemon "$n"
     r0=$(rss "$DPID")
@@ -251,13 +294,14 @@ bench_one() { # $1 = name
     for r in 20 200 2000; do
       stop_daemon; start_daemon "$n"
       sleep 2
-      c0=$(cpu_ns "$DPID")
+      c0=$(cpu_ns "$DPID"); w0=$(wakeups "$DPID")
       gen -port 7000 -n $((r * RATE_SECS)) -sources $((r * RATE_SECS)) -rate "$r" -src 12.$((r % 200)).0.1 > /dev/null &
       local gp=$!
       RES[$n,rate${r}_lat]=$(LAT_N=$((RATE_SECS / 2)) latency_every 2 "$RA" "$GA")
       wait "$gp" || true
-      c1=$(cpu_ns "$DPID")
+      c1=$(cpu_ns "$DPID"); w1=$(wakeups "$DPID")
       RES[$n,rate${r}_cpu]=$(( (c1 - c0) / 1000000 ))
+      RES[$n,rate${r}_wake]=$(( (w1 - w0) / RATE_SECS ))
     done
   fi
   if want storm; then storm "$n"; fi
@@ -399,6 +443,83 @@ CONF
   cp "$work/knockd.conf.knock" "$work/knockd.conf"
 fi
 
+# SPA packets from the stock fwknop client during a garbage SPA flood, at
+# 110 kpps and at full rate: accepted by knockd-go, and in a pass of its
+# own by fwknopd (libpcap on the same device). Each of the 10 comes from
+# its own address and is made just before its run.
+declare -A SPAL
+spa_legit() { # $1 = knockd-go | fwknopd, $2 = rate (0: full); sets SPAL[$1,$2]
+  local who=$1 rate=$2 i gp before after ok=0
+  for i in $(seq 10); do
+    ip netns exec "$G" fwknop --no-rc-file -A tcp/22 -a "192.0.2.$((160 + i))" -D "$RA" --key-base64-rijndael "$SK" \
+      --key-base64-hmac "$SH" --use-hmac -B "$work/spa$i.pkt" --test >/dev/null 2>&1 || true
+  done
+  rm -f "$work"/fwk.*
+  if [ "$who" = knockd-go ]; then
+    start_daemon knockd-go
+    kill -USR1 "$DPID"; sleep 0.3
+    before=$(grep 'stats:' "$work/daemon.log" | tail -n1 | sed -n 's/.*SPA accepted \([0-9]*\).*/\1/p')
+  else
+    ip netns exec "$R" fwknopd -f -c "$work/fwknopd.conf" -a "$work/access.conf" -d "$work/digest.cache" \
+      -p "$work/fwk-run/pid" -r "$work/fwk-run" > "$work/fwknopd.out" 2>&1 &
+    DPID=$(daemon_pid)
+    sleep 2
+  fi
+  gen -proto udp -port 62201 -n 1000000000 -for 7s -sources 1000 -rate "$rate" -payload "$garbage" > "$work/gen.out" &
+  gp=$!
+  sleep 1
+  for i in $(seq 10); do
+    gen -proto udp -port 62201 -src "192.0.2.$((160 + i))" -n 1 -payloadfile "$work/spa$i.pkt" >/dev/null
+    sleep 0.4
+  done
+  wait "$gp" || true
+  sleep 1
+  SPAL[rate,$rate]=$(awk '/^sent/{print $(NF-1)}' "$work/gen.out")
+  if [ "$who" = knockd-go ]; then
+    kill -USR1 "$DPID"; sleep 0.3
+    after=$(grep 'stats:' "$work/daemon.log" | tail -n1 | sed -n 's/.*SPA accepted \([0-9]*\).*/\1/p')
+    ok=$(( ${after:-0} - ${before:-0} ))
+    SPAL[stats,$rate]=$(grep 'stats:' "$work/daemon.log" | tail -n1 | sed 's/.*stats: //')
+  else
+    for i in $(seq 10); do [ -e "$work/fwk.192.0.2.$((160 + i))" ] && ok=$((ok + 1)); done
+  fi
+  stop_daemon
+  SPAL[$who,$rate]=$ok
+}
+if want spa-legit; then
+  if command -v fwknop >/dev/null 2>&1; then
+    echo "bench: SPA packets during a garbage flood"
+    SK=$(head -c 32 /dev/urandom | base64 -w0) SH=$(head -c 64 /dev/urandom | base64 -w0)
+    garbage="+$(head -c 300 /dev/zero | tr '\0' 'A' | head -c 224)"
+    cat > "$work/spal.conf" <<CONF
+[options]
+    logfile = $work/daemon.log
+    firewall = none
+[spa]
+    spa = yes
+    spa_key_base64 = $SK
+    spa_hmac_key_base64 = $SH
+    start_command = true
+    spa_allow_commands = no
+    open = tcp/22
+CONF
+    printf 'PCAP_INTF wan0;\n' > "$work/fwknopd.conf"
+    # shellcheck disable=SC2016 # $IP is fwknopd's, not the shell's
+    printf 'SOURCE ANY\nKEY_BASE64 %s\nHMAC_KEY_BASE64 %s\nOPEN_PORTS tcp/22\nREQUIRE_SOURCE_ADDRESS Y\nCMD_CYCLE_OPEN /usr/bin/touch %s/fwk.$IP\nCMD_CYCLE_CLOSE NONE\nCMD_CYCLE_TIMER 5\n' \
+      "$SK" "$SH" "$work" > "$work/access.conf"
+    mkdir -p "$work/fwk-run"; chmod 700 "$work/fwk-run"
+    cp "$work/knockd.conf" "$work/knockd.conf.knock"
+    cp "$work/spal.conf" "$work/knockd.conf"
+    for rate in 110000 0; do
+      spa_legit knockd-go "$rate"
+      if command -v fwknopd >/dev/null 2>&1 && [ "${BENCH_DAEMONS:-knockd-go knockd08}" != knockd-go ]; then spa_legit fwknopd "$rate"; fi
+    done
+    cp "$work/knockd.conf.knock" "$work/knockd.conf"
+  else
+    echo "SKIP: spa-legit: the fwknop client is not installed (make deps)" >&2
+  fi
+fi
+
 # SPA replay (knockd-go only): one packet from the stock fwknop client is
 # accepted, then sent again at full rate from the same address; another
 # door's knock meanwhile must still open.
@@ -536,6 +657,11 @@ for s in 1000 10000 100000; do
   row "kernel drops, $s-source flood (of packets sent)" "$(echo "${RES[knockd-go,flood${s}_stats]:-}" | sed -n 's/.*kernel drops \([0-9]*\).*/\1/p')" "-" "-"
 done
 row "legitimate sequences opened during 100k flood" "${RES[knockd-go,legit]:+${RES[knockd-go,legit]:-}/20}" "${RES[knockd08,legit]:+${RES[knockd08,legit]:-}/20}" "-"
+row "legit: 20 knocks during ${LEGIT_SECS} s full-rate flood, per run" "${RES[knockd-go,legit_runs]:-}" "${RES[knockd08,legit_runs]:-}" "-"
+row "  kernel drops per run" "${RES[knockd-go,legit_drops]:-}" "-" "-"
+row "  all knocks sent while the flood ran" "${RES[knockd-go,legit_during]:-}" "${RES[knockd08,legit_during]:-}" "-"
+row "  generator rate (pps)" "${RES[knockd-go,legit_rate]:-}" "${RES[knockd08,legit_rate]:-}" "-"
+row "  peak RSS, VmHWM (KiB)" "${RES[knockd-go,legit_hwm]:-}" "${RES[knockd08,legit_hwm]:-}" "-"
 row "churn 2000 new sources/s, ${CHURN_SECS} s: RSS" "${RES[knockd-go,churn]:-}" "${RES[knockd08,churn]:-}" "-"
 row "latency knock -> command ($STAMP_LIBC-static), IPv4 (median ms)" "${RES[knockd-go,lat4]:-}" "${RES[knockd08,lat4]:-}" "$(ratio "${RES[knockd-go,lat4]:-}" "${RES[knockd08,lat4]:-}")"
 row "latency knock -> command ($STAMP_LIBC-static), IPv6 (median ms)" "${RES[knockd-go,lat6]:-}" "${RES[knockd08,lat6]:-}" "$(ratio "${RES[knockd-go,lat6]:-}" "${RES[knockd08,lat6]:-}")"
@@ -545,6 +671,7 @@ row "latency, glibc-static command, IPv6 (median ms)" "${RES[knockd-go,lat6g]:-}
 row "  floor: Go os/exec start of that command (ms)" "$EXEC_FLOOR_G" "-" "-"
 for r in 20 200 2000; do
   row "$r first knocks/s, ${RATE_SECS} s: CPU (ms)" "${RES[knockd-go,rate${r}_cpu]:-}" "${RES[knockd08,rate${r}_cpu]:-}" "$(ratio "${RES[knockd-go,rate${r}_cpu]:-}" "${RES[knockd08,rate${r}_cpu]:-}")"
+  row "  context switches a second" "${RES[knockd-go,rate${r}_wake]:-}" "${RES[knockd08,rate${r}_wake]:-}" "-"
   row "  legitimate knock meanwhile: latency (median ms)" "${RES[knockd-go,rate${r}_lat]:-}" "${RES[knockd08,rate${r}_lat]:-}" "$(ratio "${RES[knockd-go,rate${r}_lat]:-}" "${RES[knockd08,rate${r}_lat]:-}")"
 done
 row "storm 2 doors x 10,000 successes/s, ${STORM_SECS} s: RSS growth (KiB)" "${RES[knockd-go,storm_rss]:-}" "${RES[knockd08,storm_rss]:-}" "-"
@@ -553,6 +680,8 @@ row "  goroutines / threads at the end" "${RES[knockd-go,storm_goroutines]:-}/${
 row "  log lines/s of the stormed door" "${RES[knockd-go,storm_lines]:-}" "${RES[knockd08,storm_lines]:-}" "-"
 row "  another door's knock meanwhile: latency (worst ms)" "${RES[knockd-go,storm_lat]:-}" "${RES[knockd08,storm_lat]:-}" "-"
 row "SPA: 225-byte garbage flood, CPU µs/packet" "$SPA_US" "-" "-"
+row "SPA legit/10 during garbage flood at ${SPAL[rate,110000]:-110k} pps" "${SPAL[knockd-go,110000]:-}" "${SPAL[fwknopd,110000]:+fwknopd ${SPAL[fwknopd,110000]}}" "-"
+row "SPA legit/10 during garbage flood at ${SPAL[rate,0]:-full} pps" "${SPAL[knockd-go,0]:-}" "${SPAL[fwknopd,0]:+fwknopd ${SPAL[fwknopd,0]}}" "-"
 row "SPA: one packet replayed at full rate: log lines/s" "$REPLAY_LINES" "-" "-"
 row "  another door opened meanwhile" "$REPLAY_OTHER" "-" "-"
 row "first gap 0.5 s, $SLOW_R new sources/s, max_attempts $SLOW_N: opened" "$SLOW_05" "-" "-"
@@ -565,3 +694,4 @@ for s in 1000 10000 100000; do echo "knockd-go counters after the $s-source floo
 echo "knockd-go counters after the SPA garbage flood: ${SPA_STATS:-}"
 echo "knockd-go counters after the storm: ${RES[knockd-go,storm_stats]:-}"
 echo "knockd-go counters after the SPA replay: ${REPLAY_STATS:-}"
+echo "knockd-go counters after the SPA flood with legitimate packets (110 kpps / full): ${SPAL[stats,110000]:-} / ${SPAL[stats,0]:-}"

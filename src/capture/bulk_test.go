@@ -16,25 +16,6 @@ import (
 	"github.com/knockd-go/knockd-go/src/logx"
 )
 
-func TestHoldFor(t *testing.T) {
-	for _, tc := range []struct {
-		n        int
-		elapsed  time.Duration
-		capacity int
-		want     time.Duration
-	}{
-		{5, bulkHold, 16384, bulkHold},                      // a trickle: the longest hold
-		{50, bulkHold, 16384, bulkHold},                     // 200 a second: still
-		{100000, bulkHold, 16384, 10240 * time.Microsecond}, // 400k a second: a quarter of the queue in ~10 ms
-		{1 << 20, time.Millisecond, 1024, time.Millisecond}, // never less than a millisecond
-		{2, 0, 16384, bulkHold},                             // just woken: rate from a millisecond
-	} {
-		if got := holdFor(tc.n, tc.elapsed, tc.capacity); got != tc.want {
-			t.Errorf("holdFor(%d, %v, %d) = %v, want %v", tc.n, tc.elapsed, tc.capacity, got, tc.want)
-		}
-	}
-}
-
 // loopCapture captures on lo with every port of ports delivered and the
 // last one urgent; it returns the destination ports seen, with the time
 // each was handed over.
@@ -157,37 +138,71 @@ func TestUrgentDrainsInOrder(t *testing.T) {
 	}
 }
 
-// TestTrickleIsBatched: a single first knock now and then is handed over
-// at once (nothing else is coming), but while they keep coming they wait
-// up to bulkHold and come in a batch; a last knock never waits.
-func TestTrickleIsBatched(t *testing.T) {
+// TestTrickleWaitsForTheBlock: first knocks wait in the ring until the
+// kernel hands their block over (ringRetire at most), in one go, instead
+// of waking the daemon each; a last knock never waits, and brings the
+// first knocks before it along.
+func TestTrickleWaitsForTheBlock(t *testing.T) {
 	testenv.NeedRoot(t)
 	p := uint16(48000 + time.Now().UnixNano()%1000)
 	l := startLoop(t, p, p+1)
+	retire := ringRetire * time.Millisecond
 
 	at := send(t, p)
-	s := waitFor(l, 1, 2*time.Second)
-	if len(s) != 1 || s[0].at.Sub(at) > 100*time.Millisecond {
-		t.Fatalf("a lone first knock: %v after sending, %d packets", s, len(s))
+	for i := 0; i < 9; i++ {
+		send(t, p)
 	}
-	time.Sleep(2 * bulkHold) // sparse again
+	s := waitFor(l, 10, 4*retire)
+	if len(s) != 10 {
+		t.Fatalf("%d of 10 first knocks handed over", len(s))
+	}
+	if d := s[9].at.Sub(at); d > 3*retire {
+		t.Fatalf("first knocks handed over %v after they were sent, want within %v", d, retire)
+	}
+	if d := s[9].at.Sub(s[0].at); d > retire/2 {
+		t.Fatalf("10 first knocks sent together were handed over over %v, not in one go", d)
+	}
 
 	send(t, p)
-	send(t, p) // two at once: busy
-	waitFor(l, 3, 2*time.Second)
-	time.Sleep(10 * time.Millisecond)
-	at = send(t, p)
-	s = waitFor(l, 4, 2*time.Second)
-	if len(s) != 4 {
-		t.Fatalf("%d packets handed over, want 4", len(s))
-	}
-	if d := s[3].at.Sub(at); d < bulkHold/3 || d > 4*bulkHold {
-		t.Fatalf("a first knock while busy was handed over after %v, want about %v", d, bulkHold)
-	}
-
 	at = send(t, p+1)
-	s = waitFor(l, 5, 2*time.Second)
-	if len(s) != 5 || s[4].port != p+1 || s[4].at.Sub(at) > 100*time.Millisecond {
-		t.Fatalf("a last knock while busy: %d packets, last %+v, sent %v", len(s), s[len(s)-1], at)
+	s = waitFor(l, 12, 2*time.Second)
+	if len(s) != 12 || s[10].port != p || s[11].port != p+1 {
+		t.Fatalf("a first and a last knock: %d packets, %+v", len(s), s[10:])
+	}
+	if d := s[11].at.Sub(at); d > 50*time.Millisecond {
+		t.Fatalf("a last knock was handed over %v after it was sent", d)
+	}
+}
+
+// TestTrickleWakesAtMostEveryHold: a steady trickle of first knocks (a
+// port scanner's) wakes the daemon once per 250 ms at most, as the
+// socket it replaced did: each wake-up costs the daemon far more than the
+// packets it reads at such rates.
+func TestTrickleWakesAtMostEveryHold(t *testing.T) {
+	testenv.NeedRoot(t)
+	p := uint16(49000 + time.Now().UnixNano()%1000)
+	l := startLoop(t, p, p+1)
+
+	const n, every = 150, 10 * time.Millisecond // 1.5 s at 100 a second
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		send(t, p)
+		time.Sleep(every)
+	}
+	elapsed := time.Since(start)
+	s := waitFor(l, n, 2*time.Second)
+	if len(s) != n {
+		t.Fatalf("%d of %d first knocks handed over", len(s), n)
+	}
+	// Packets handed over in one read are microseconds apart, reads
+	// about a retire timeout.
+	wakes := 1
+	for i := 1; i < len(s); i++ {
+		if s[i].at.Sub(s[i-1].at) > 50*time.Millisecond {
+			wakes++
+		}
+	}
+	if most := int(elapsed/(250*time.Millisecond)) + 2; wakes > most {
+		t.Fatalf("%d first knocks over %v woke the daemon %d times, want %d at most", n, elapsed, wakes, most)
 	}
 }

@@ -7,9 +7,10 @@
 // ifindex) or fails, and keeps the set of the device's current addresses.
 //
 // It is event driven (rtnetlink, and the packets themselves): when nothing
-// changes and no packet comes, it does not wake up. Urgent packets (a
-// sequence's last knock, SPA) are read at once, the others in batches
-// while they keep coming (see bulk.go).
+// changes and no packet comes, it does not wake up. Packets come through
+// a TPACKET_V3 receive ring; urgent ones (a sequence's last knock, SPA)
+// are read at once, the others as the kernel hands over blocks of them
+// (see bulk.go and ring.go).
 package capture
 
 import (
@@ -30,37 +31,6 @@ import (
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 )
-
-// RecvBuffer returns the socket receive buffer to ask for (bytes). The
-// kernel doubles what is asked (for its bookkeeping), so the queue may hold
-// a sixteenth of the machine's memory, between 1 and 32 MiB, and holds it
-// only while packets queue (a flood outrunning the daemon for a moment):
-// 32 MiB carries ~40k queued knocks, ~100 ms at 400k packets/s; a 64 MB
-// router gets 4 MiB.
-func RecvBuffer() int {
-	var si unix.Sysinfo_t
-	if unix.Sysinfo(&si) != nil {
-		return 2 << 20
-	}
-	return recvBufferFor(uint64(si.Totalram) * uint64(si.Unit))
-}
-
-// Bounds of what RecvBuffer asks for (the kernel doubles it).
-const (
-	minRecvBuffer = 512 << 10
-	maxRecvBuffer = 16 << 20
-)
-
-func recvBufferFor(ram uint64) int {
-	b := ram / 32
-	if b < minRecvBuffer {
-		return minRecvBuffer
-	}
-	if b > maxRecvBuffer {
-		return maxRecvBuffer
-	}
-	return int(b)
-}
 
 // Handler is called for every packet the filter accepts, from the capture
 // goroutine. b is reused after the call returns.
@@ -327,8 +297,7 @@ func (c *Capture) serve(ctx context.Context, ifi *net.Interface, h Handler, poll
 		c.mu.Unlock()
 		return fmt.Errorf("listen on %s: %w", ifi.Name, err)
 	}
-	rb := RecvBuffer()
-	bulk, err := openBulk(ifi.Index, c.filter, rb)
+	bulk, err := openBulk(ifi.Index, c.filter, RingSize())
 	if err != nil {
 		c.mu.Unlock()
 		conn.Close()
@@ -347,18 +316,14 @@ func (c *Capture) serve(ctx context.Context, ifi *net.Interface, h Handler, poll
 		_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, doorbellBuffer)
 	})
 
-	br := &bulkReader{sock: bulk, r: newBatchReader(slotSize), h: h, kick: make(chan struct{}, 1)}
-	stopBulk := make(chan struct{})
+	br := &bulkReader{sock: bulk, h: h}
 	var bulkDone sync.WaitGroup
 	bulkDone.Add(1)
 	go func() {
 		defer bulkDone.Done()
-		// The kernel doubles the buffer asked for; a queued knock takes
-		// about 2 KiB of it.
-		br.loop(stopBulk, 2*rb/2048)
+		br.loop()
 	}()
 	defer func() {
-		close(stopBulk)
 		bulk.interrupt()
 		bulkDone.Wait()
 		c.mu.Lock()

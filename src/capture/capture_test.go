@@ -31,30 +31,6 @@ func TestMmsghdrLayout(t *testing.T) {
 	}
 }
 
-func TestRecvBufferFor(t *testing.T) {
-	for _, tc := range []struct {
-		ram  uint64
-		want int
-	}{
-		// What is asked for; the kernel doubles it.
-		{0, 512 << 10},
-		{8 << 20, 512 << 10}, // an 8 MB board still gets 1 MiB
-		{32 << 20, 1 << 20},  // 32 MB router: 2 MiB
-		{64 << 20, 2 << 20},  // 64 MB router: 4 MiB
-		{128 << 20, 4 << 20}, // 128 MB router: 8 MiB
-		{256 << 20, 8 << 20}, // 16 MiB
-		{512 << 20, 16 << 20},
-		{24 << 30, 16 << 20}, // capped: 32 MiB
-	} {
-		if got := recvBufferFor(tc.ram); got != tc.want {
-			t.Errorf("recvBufferFor(%d MiB) = %d, want %d", tc.ram>>20, got, tc.want)
-		}
-	}
-	if b := RecvBuffer(); b < minRecvBuffer || b > maxRecvBuffer {
-		t.Errorf("RecvBuffer() = %d, outside [%d, %d]", b, minRecvBuffer, maxRecvBuffer)
-	}
-}
-
 func TestLocal(t *testing.T) {
 	c := New("none0", nil, logx.Discard())
 	a := netip.MustParseAddr("192.0.2.1")

@@ -3,7 +3,7 @@
 // the kernel takes them.
 //
 //	floodgen -dev eth0 -dstmac aa:.. -dst 192.0.2.1 -port 7000 -n 1000000 -sources 100000 [-proto tcp|udp] [-rate pps] [-src 10.0.0.0]
-//	         [-ports 7000,8000,9000] [-payloadfile FILE]
+//	         [-ports 7000,8000,9000] [-payloadfile FILE] [-for 10s]
 //
 // Each packet comes from the next of -sources distinct source addresses
 // (counting up from -src), so -sources 1 is plain traffic from one host.
@@ -53,6 +53,7 @@ func main() {
 	payload := flag.String("payload", "", "UDP payload (default one NUL byte)")
 	payloadFile := flag.String("payloadfile", "", "file holding the UDP payload")
 	portList := flag.String("ports", "", "ports to knock in turn, comma separated (instead of -port)")
+	flag.DurationVar(&maxDuration, "for", 0, "stop after this long, even if fewer than -n packets were sent (0: no limit)")
 	flag.Parse()
 	if *payload != "" {
 		udpPayload = []byte(*payload)
@@ -89,6 +90,10 @@ var udpPayload = []byte{0}
 var ports []uint16
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
+
+// maxDuration ends an IPv4 run early (-for): a flood that lasts as long
+// as what is measured during it, whatever the generator's rate.
+var maxDuration time.Duration
 
 func run(dev, dstmac, dst, src, proto string, port, n, sources, rate int) error {
 	ifi, err := net.InterfaceByName(dev)
@@ -132,6 +137,9 @@ func run(dev, dstmac, dst, src, proto string, port, n, sources, rate int) error 
 	t0 := time.Now()
 	sent := 0
 	for i := 0; i < n; i++ {
+		if maxDuration > 0 && i%1024 == 0 && time.Since(t0) > maxDuration {
+			break
+		}
 		s := base + uint32(i%sources)
 		if len(ports) > 0 {
 			binary.BigEndian.PutUint16(frame[14+20+2:], ports[(i/sources)%len(ports)])
