@@ -116,12 +116,3 @@ func (r *batchReader) read(rc syscall.RawConn, batch func(n int)) error {
 	}
 	return r.err
 }
-
-// packet returns the i-th packet of the last read; valid until the next.
-func (r *batchReader) packet(i int) []byte {
-	l := int(r.hdrs[i].len)
-	if l > r.slot {
-		l = r.slot
-	}
-	return r.bufs[i*r.slot : i*r.slot+l]
-}

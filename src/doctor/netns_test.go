@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/knockd-go/knockd-go/src/internal/fw4ruleset"
 	"github.com/knockd-go/knockd-go/src/internal/testenv"
 )
 
@@ -93,7 +94,7 @@ func newNSRig(t *testing.T, fwProg string) *nsRig {
 			t.Fatal(err)
 		}
 		rules := filepath.Join(r.dir, "fw4.nft")
-		if err := os.WriteFile(rules, []byte(testenv.FW4Ruleset(root, r.dev, lan, true)), 0o644); err != nil {
+		if err := os.WriteFile(rules, []byte(fw4ruleset.Render(root, r.dev, lan, true)), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		testenv.In(t, r.router, "nft", "-f", rules)

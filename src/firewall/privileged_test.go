@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/knockd-go/knockd-go/src/internal/fw4ruleset"
 	"github.com/knockd-go/knockd-go/src/internal/testenv"
 )
 
@@ -269,7 +270,7 @@ func fw4Ruleset(t *testing.T, tp *topo, includes bool) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return testenv.FW4Ruleset(root, tp.wanDev, tp.lanDev, includes)
+	return fw4ruleset.Render(root, tp.wanDev, tp.lanDev, includes)
 }
 
 func loadRuleset(t *testing.T, tp *topo, text string) {

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/knockd-go/knockd-go/src/internal/fw4ruleset"
 	"github.com/knockd-go/knockd-go/src/internal/testenv"
 )
 
@@ -18,7 +19,7 @@ func loadFW4(t *testing.T, r *router) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rules := writeFile(t, "fw4.nft", testenv.FW4Ruleset(root, r.rdev, r.lan, true))
+	rules := writeFile(t, "fw4.nft", fw4ruleset.Render(root, r.rdev, r.lan, true))
 	testenv.In(t, r.router, nft, "-f", rules)
 }
 

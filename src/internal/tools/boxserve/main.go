@@ -34,7 +34,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/knockd-go/knockd-go/src/internal/testenv"
+	"github.com/knockd-go/knockd-go/src/internal/fw4ruleset"
 )
 
 func main() {
@@ -49,7 +49,7 @@ func main() {
 	case len(os.Args) >= 8 && os.Args[1] == "knocks":
 		err = knocks(os.Args[2], os.Args[3], os.Args[4], os.Args[5], os.Args[6], os.Args[7:])
 	case len(os.Args) == 5 && os.Args[1] == "fw4":
-		_, err = fmt.Print(testenv.FW4Ruleset(os.Args[4], os.Args[2], os.Args[3], true))
+		_, err = fmt.Print(fw4ruleset.Render(os.Args[4], os.Args[2], os.Args[3], true))
 	default:
 		err = fmt.Errorf("usage: boxserve smtp ADDR DIR | banner ADDR TEXT | dial SRC ADDR | fw4 WAN LAN ROOT")
 	}

@@ -1,4 +1,6 @@
-package testenv
+// Package fw4ruleset renders a ruleset shaped like firewall4's, for the
+// namespace tests and the router box.
+package fw4ruleset
 
 import (
 	"fmt"
@@ -6,12 +8,12 @@ import (
 	"strings"
 )
 
-// FW4Ruleset renders a ruleset shaped like the one OpenWrt's firewall4
+// Render renders a ruleset shaped like the one OpenWrt's firewall4
 // generates (ruleset.uc: wan zone rejecting input and forward, lan zone
 // accepting, masquerade on wan) for devices wan and lan. With includes,
 // the knockd-go files under root (files/usr/share/nftables.d) are
 // included where fw4 includes /usr/share/nftables.d.
-func FW4Ruleset(root, wan, lan string, includes bool) string {
+func Render(root, wan, lan string, includes bool) string {
 	inc := func(dir string) string {
 		if !includes {
 			return ""
