@@ -163,6 +163,7 @@ const healthyFW4 = `table inet fw4 {
 const conf = `[options]
   interface = eth1
   firewall = iptables
+  sendmail_user = nobody
 [ssh]
   sequence = 7000,8000:udp,9000
   open = tcp/22
@@ -219,6 +220,7 @@ type want struct {
 
 func TestChecks(t *testing.T) {
 	fw4conf := strings.Replace(conf, "firewall = iptables", "firewall = fw4", 1)
+	rootconf := strings.Replace(conf, "  sendmail_user = nobody\n", "", 1) // the default: root, no capabilities
 	tests := []struct {
 		name  string
 		conf  string
@@ -336,6 +338,9 @@ func TestChecks(t *testing.T) {
 		{"mailer config unreadable", conf, func(s *fakeSys) { s.stats["/etc/msmtprc"] = File{Mode: 0o600} }, []want{
 			{"mail", Problem, "/etc/msmtprc (mode 600, owner 0) is not readable by nobody"},
 		}, 1},
+		{"mailer config 0600 root, default mail user", rootconf, func(s *fakeSys) { s.stats["/etc/msmtprc"] = File{Mode: 0o600} }, []want{
+			{"mail", OK, "/etc/msmtprc is readable by root"},
+		}, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

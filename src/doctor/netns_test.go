@@ -229,8 +229,9 @@ func doctorFaults(t *testing.T, prog string) {
 }
 
 // TestDoctorMailerConfigUnreadable: a mailer configuration of mode 0600
-// owned by root is reported unreadable by the mail user (nobody), through
-// the real stat of real files; readable once its group is nobody's.
+// owned by root is reported unreadable by a mail user other than root
+// (sendmail_user nobody), through the real stat of real files; readable
+// once its group is nobody's.
 func TestDoctorMailerConfigUnreadable(t *testing.T) {
 	testenv.NeedRoot(t)
 	dir := testenv.SharedDir(t)
@@ -241,7 +242,7 @@ func TestDoctorMailerConfigUnreadable(t *testing.T) {
 	if err := os.WriteFile(rc, []byte("account default\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	set := compile(t, "[options]\n  sendmail = "+prog+"\n  control_socket =\n  firewall = none\n[d]\n  sequence = 7000,8000\n  notify = root\n")
+	set := compile(t, "[options]\n  sendmail = "+prog+"\n  sendmail_user = nobody\n  control_socket =\n  firewall = none\n[d]\n  sequence = 7000,8000\n  notify = root\n")
 	in := Input{Set: set, Config: "knockd.conf", MailerConfigs: map[string]string{"msmtp": rc}}
 	rep := Run(in, OS{})
 	if !strings.Contains(rep.Text(), rc+" (mode 600, owner 0) is not readable by nobody") {
