@@ -178,7 +178,9 @@ scenario() {
 			fail "$tag the rotating knock did not open tcp/2223"
 		fi
 	fi
-	g "kill \$(pidof knockd-go); kill \$(cat /tmp/nc?.pid) 2>/dev/null; kill \$(pidof nc) 2>/dev/null; sleep 1; tail -n 30 /tmp/kd.log" >"$mail/kd.log" || true
+	# The next firewall's daemon may start only once this one has gone:
+	# one daemon per control socket (it refuses to start, naming this one).
+	g "kill \$(pidof knockd-go); kill \$(cat /tmp/nc?.pid) 2>/dev/null; kill \$(pidof nc) 2>/dev/null; i=0; while pidof knockd-go >/dev/null && [ \$i -lt 30 ]; do sleep 1; i=\$((i+1)); done; tail -n 30 /tmp/kd.log" >"$mail/kd.log" || true
 	if [ "$fails" -gt 0 ]; then
 		echo "--- knockd-go's log ($arch $fw)"
 		cat "$mail/kd.log"
