@@ -23,7 +23,7 @@ export GOFLAGS   := -buildvcs=false
 export CGO_ENABLED := 0
 GO123     ?= go1.23.12
 export VERSION ?= $(shell bash scripts/cross.sh --version)
-LDFLAGS   := -s -w -X github.com/knockd-go/knockd-go/src/version.Version=$(VERSION)
+LDFLAGS   := -s -w -X github.com/knockd-go/knockd-go/src/internal/version.Version=$(VERSION)
 PKGS      := ./src/...
 FEED_KEYS ?= dist/keys
 
@@ -49,7 +49,7 @@ demo: deps build
 # tests into $(COUNTS); the last line is the totals over every tier.
 TESTSUM   := bin/testsum
 COUNTS    := bin/test-counts
-RACE_PKGS ?= ./src/match ./src/daemon ./src/firewall
+RACE_PKGS ?= ./src/internal/match ./src/internal/daemon ./src/internal/firewall
 SCRIPT_TESTS ?= $(sort $(wildcard scripts/test/*.sh))
 
 test: deps $(TESTSUM)
@@ -59,8 +59,8 @@ test: deps $(TESTSUM)
 	$(MAKE) --no-print-directory -k test-go test-race test-go123 test-scripts test-router-smoke || st=1; \
 	echo "== totals over every tier"; $(TESTSUM) total $(COUNTS); exit $$st
 
-$(TESTSUM): $(wildcard src/internal/tools/testsum/*.go)
-	$(GO) build -o $@ ./src/internal/tools/testsum
+$(TESTSUM): $(wildcard src/tools/testsum/*.go)
+	$(GO) build -o $@ ./src/tools/testsum
 
 test-static:
 	@echo "== gofmt, go vet"
@@ -83,7 +83,7 @@ test-static:
 lint:
 	@echo "== staticcheck, deadcode"
 	"$$($(GO) env GOPATH)/bin/staticcheck" $(PKGS)
-	@dead=$$("$$($(GO) env GOPATH)/bin/deadcode" ./src/cmd/... ./src/internal/tools/...) || exit 1; \
+	@dead=$$("$$($(GO) env GOPATH)/bin/deadcode" ./src/cmd/... ./src/tools/...) || exit 1; \
 	if [ -n "$$dead" ]; then echo "deadcode: unreachable functions:"; echo "$$dead"; exit 1; fi
 
 test-go: $(TESTSUM)

@@ -58,7 +58,7 @@ echo "bench: building"
 CGO_ENABLED=0 go build -trimpath -gcflags="$(scripts/cross.sh --gcflags amd64)" \
   -ldflags "$(scripts/cross.sh --ldflags amd64)" -o "$work/knockd-go" ./src/cmd/knockd
 CGO_ENABLED=0 go build -o "$work/knock" ./src/cmd/knock
-CGO_ENABLED=0 go build -o "$work/floodgen" ./src/internal/tools/floodgen
+CGO_ENABLED=0 go build -o "$work/floodgen" ./src/tools/floodgen
 # The door command of the latency test: writes its start time (Unix ns) to
 # its argument. It is built static against musl, as every command on an
 # OpenWrt router is (busybox, musl): it starts in ~0.3 ms on the development

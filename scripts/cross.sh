@@ -40,7 +40,7 @@
 set -euo pipefail
 
 root=${KNOCKD_GO_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
-ldvar=github.com/knockd-go/knockd-go/src/version.Version
+ldvar=github.com/knockd-go/knockd-go/src/internal/version.Version
 all_targets="mips mipsle arm7 arm5 arm64 amd64"
 default_clients="darwin-arm64 darwin-amd64 windows-amd64"
 # fw4_tags: the build tags of knockd-fw4, the OpenWrt feed's knockd.

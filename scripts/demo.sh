@@ -31,7 +31,7 @@ try_connect() {
 [ "$(id -u)" = 0 ] || { echo "demo: needs root (network namespaces)" >&2; exit 1; }
 go build -o "$work/knockd" ./src/cmd/knockd
 go build -o "$work/knock" ./src/cmd/knock
-go build -o "$work/hello" ./src/internal/tools/hello
+go build -o "$work/hello" ./src/tools/hello
 
 step "Two hosts: router ($RA, WAN device wan0) and laptop ($LA)"
 ip netns del "$R" 2>/dev/null || true

@@ -9,7 +9,7 @@
 # and prints the public keys' names. DIR is made mode 0700; keep it out of
 # git and off the web server, and publish only usign.pub and apk-public.pem
 # (scripts/mkfeed.sh copies them into the feed). Keys are made by the tools
-# in src/internal/tools (usign, apkpack), so neither OpenWrt's usign nor
+# in src/tools (usign, apkpack), so neither OpenWrt's usign nor
 # OpenSSL is needed.
 set -euo pipefail
 

@@ -6,7 +6,7 @@
 # testdata/fuzz/<Target>/ (keep it: it becomes a regression test).
 #
 #   scripts/fuzz.sh                  every package under ./src
-#   scripts/fuzz.sh ./src/decode     only these packages
+#   scripts/fuzz.sh ./src/internal/decode     only these packages
 #   FUZZTIME=2m scripts/fuzz.sh      longer runs (any -fuzztime value)
 #
 # FUZZMINTIME (default 10s) bounds the minimization of each new interesting

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # man.sh OUTDIR: the man pages knockd(8) and knock(1), made from the
 # programs' --help (bin/knockd, bin/knock: run `make` first) by
-# src/internal/tools/manpage, so that the pages say what --help says.
+# src/tools/manpage, so that the pages say what --help says.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 out=${1:?usage: man.sh OUTDIR}
 mkdir -p "$out"
 version=$(bin/knockd -V | awk '{print $2}')
-go build -o bin/manpage ./src/internal/tools/manpage
+go build -o bin/manpage ./src/tools/manpage
 
 bin/knockd --help | bin/manpage -name knockd -section 8 -version "$version" \
 	-title "port-knock daemon, firewall opener and fwknop SPA server" \

@@ -5,7 +5,7 @@
 # Usage: scripts/mkapk.sh OUTDIR [BINDIR]
 #
 # Writes OUTDIR/apk/<arch>/<name>-<version>.apk (<arch> "noarch" for the
-# architecture-independent ones), with src/internal/tools/apkpack (apkpack
+# architecture-independent ones), with src/tools/apkpack (apkpack
 # mkpkg, the counterpart of the SDK's "apk mkpkg"), signed with the feed's
 # EC key.
 #

@@ -28,7 +28,7 @@
 #   PKG_DIR     use the packages in PKG_DIR/openwrt/, PKG_DIR/entware/ and
 #               PKG_DIR/apk/<arch>/ (what mkipk.sh and mkapk.sh write) instead of
 #               building them
-#   USIGN       usign binary (default: the one built from src/internal/tools/usign;
+#   USIGN       usign binary (default: the one built from src/tools/usign;
 #               OpenWrt's usign works the same)
 #   SIZE_LIMIT  size goal per package in bytes (default 1200000), reported only
 # and those of mkipk.sh and mkapk.sh (OPENWRT_ARCHS, ENTWARE_ARCHS,

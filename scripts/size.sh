@@ -113,7 +113,7 @@ done
 # shellcheck source=scripts/lib/pkgtools.bash
 . "$here/lib/pkgtools.bash"
 build_pkgtools "$work/tools" >/dev/null
-(cd "$root" && CGO_ENABLED=0 go build -trimpath -o "$work/tools/sizeof" ./src/internal/tools/sizeof)
+(cd "$root" && CGO_ENABLED=0 go build -trimpath -o "$work/tools/sizeof" ./src/tools/sizeof)
 "$APKPACK" genkey --private "$work/tools/apk-private.pem" --public "$work/tools/apk-public.pem"
 
 # Per toolchain: cross.sh builds knockd, knockd-fw4 and knock; mkipk.sh and

@@ -45,11 +45,11 @@ build_pkgtools() {
 	local dir=$1
 	mkdir -p "$dir"
 	if [ -z "${APKPACK:-}" ]; then
-		(cd "$root" && CGO_ENABLED=0 go build -trimpath -o "$dir/apkpack" ./src/internal/tools/apkpack) || return 1
+		(cd "$root" && CGO_ENABLED=0 go build -trimpath -o "$dir/apkpack" ./src/tools/apkpack) || return 1
 		APKPACK=$dir/apkpack
 	fi
 	if [ -z "${USIGN:-}" ]; then
-		(cd "$root" && CGO_ENABLED=0 go build -trimpath -o "$dir/usign" ./src/internal/tools/usign) || return 1
+		(cd "$root" && CGO_ENABLED=0 go build -trimpath -o "$dir/usign" ./src/tools/usign) || return 1
 		USIGN=$dir/usign
 	fi
 	export APKPACK USIGN

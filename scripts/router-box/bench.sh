@@ -29,8 +29,8 @@ SECS=${BENCH_SECS:-60} WARM=${BENCH_WARM:-10} IDLE=${BENCH_IDLE:-60}
 CLOCKS=${BENCH_CLOCKS:-tcg icount}
 tools=$(mktemp -d)
 trap 'box_stop; rm -rf "$tools"' EXIT
-(cd "$RB_ROOT" && CGO_ENABLED=0 go build -o "$tools/boxserve" ./src/internal/tools/boxserve &&
-	CGO_ENABLED=0 go build -o "$tools/floodgen" ./src/internal/tools/floodgen)
+(cd "$RB_ROOT" && CGO_ENABLED=0 go build -o "$tools/boxserve" ./src/tools/boxserve &&
+	CGO_ENABLED=0 go build -o "$tools/floodgen" ./src/tools/floodgen)
 WAN=192.0.2.1 A=192.0.2.100 WANMAC=52:54:00:00:00:01
 declare -A R
 

@@ -201,7 +201,7 @@ image() {
 	printf 'tcp 6 TCP\nudp 17 UDP\nicmp 1 ICMP\n' >"$r/etc/protocols"
 	mkdir -p "$r/etc/box" && cp -a "$here/guest/." "$r/etc/box/"
 	install -m 0755 "$here/init" "$r/init"
-	(cd "$root" && go run ./src/internal/tools/boxserve fw4 wan lan /usr/share/nftables.d) >"$r/etc/box/fw4.nft"
+	(cd "$root" && go run ./src/tools/boxserve fw4 wan lan /usr/share/nftables.d) >"$r/etc/box/fw4.nft"
 	# /usr (with /lib/TRIPLET merged into it) is a read-only squashfs disk,
 	# as a router's flash is: its files live in the page cache, which the
 	# kernel can drop, not in RAM for good as the initramfs's do. gzip, not

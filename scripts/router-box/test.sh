@@ -31,7 +31,7 @@ done
 
 tools=$(mktemp -d)
 trap 'box_stop; rm -rf "$tools"' EXIT
-(cd "$RB_ROOT" && CGO_ENABLED=0 go build -o "$tools/boxserve" ./src/internal/tools/boxserve &&
+(cd "$RB_ROOT" && CGO_ENABLED=0 go build -o "$tools/boxserve" ./src/tools/boxserve &&
 	CGO_ENABLED=0 go build -o "$tools/knock" ./src/cmd/knock)
 
 WAN=192.0.2.1 A=192.0.2.100 B=192.0.2.101 LAPTOP=00:81:52:6b:3d:ae

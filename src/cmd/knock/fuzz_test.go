@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/knockd-go/knockd-go/src/fwknoprc"
-	"github.com/knockd-go/knockd-go/src/rotate"
+	"github.com/knockd-go/knockd-go/src/internal/fwknoprc"
+	"github.com/knockd-go/knockd-go/src/internal/rotate"
 )
 
 // FuzzSPASettings: any rc stanza goes through the same value parsers as the

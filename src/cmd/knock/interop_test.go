@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/knockd-go/knockd-go/src/internal/getopt"
-	"github.com/knockd-go/knockd-go/src/spa"
+	"github.com/knockd-go/knockd-go/src/internal/spa"
 )
 
 // interopRC is read by both knock and the fwknop client.

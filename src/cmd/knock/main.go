@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"github.com/knockd-go/knockd-go/src/internal/getopt"
-	"github.com/knockd-go/knockd-go/src/version"
+	"github.com/knockd-go/knockd-go/src/internal/version"
 )
 
 var options = []getopt.Option{

@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/knockd-go/knockd-go/src/internal/getopt"
-	"github.com/knockd-go/knockd-go/src/l4"
-	"github.com/knockd-go/knockd-go/src/rotate"
+	"github.com/knockd-go/knockd-go/src/internal/l4"
+	"github.com/knockd-go/knockd-go/src/internal/rotate"
 )
 
 // Long-only options of rotating knocks.

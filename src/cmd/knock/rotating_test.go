@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/knockd-go/knockd-go/src/l4"
-	"github.com/knockd-go/knockd-go/src/rotate"
+	"github.com/knockd-go/knockd-go/src/internal/l4"
+	"github.com/knockd-go/knockd-go/src/internal/rotate"
 )
 
 // testSecret is rotate's vector secret, "12345678901234567890".

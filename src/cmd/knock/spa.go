@@ -12,10 +12,10 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/knockd-go/knockd-go/src/fwknoprc"
+	"github.com/knockd-go/knockd-go/src/internal/fwknoprc"
 	"github.com/knockd-go/knockd-go/src/internal/getopt"
-	"github.com/knockd-go/knockd-go/src/l4"
-	"github.com/knockd-go/knockd-go/src/spa"
+	"github.com/knockd-go/knockd-go/src/internal/l4"
+	"github.com/knockd-go/knockd-go/src/internal/spa"
 )
 
 // Long-only SPA options (short codes no one types).

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/knockd-go/knockd-go/src/internal/getopt"
-	"github.com/knockd-go/knockd-go/src/l4"
-	"github.com/knockd-go/knockd-go/src/spa"
+	"github.com/knockd-go/knockd-go/src/internal/l4"
+	"github.com/knockd-go/knockd-go/src/internal/spa"
 )
 
 // The keys of the fwknop research vectors, as `fwknop --key-gen` prints them.

@@ -11,13 +11,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/knockd-go/knockd-go/src/config"
-	"github.com/knockd-go/knockd-go/src/daemon"
-	"github.com/knockd-go/knockd-go/src/firewall"
-	"github.com/knockd-go/knockd-go/src/firewall/firewalltest"
+	"github.com/knockd-go/knockd-go/src/internal/config"
+	"github.com/knockd-go/knockd-go/src/internal/daemon"
+	"github.com/knockd-go/knockd-go/src/internal/firewall"
+	"github.com/knockd-go/knockd-go/src/internal/firewall/firewalltest"
+	"github.com/knockd-go/knockd-go/src/internal/logx"
+	"github.com/knockd-go/knockd-go/src/internal/service"
 	"github.com/knockd-go/knockd-go/src/internal/testsrc"
-	"github.com/knockd-go/knockd-go/src/logx"
-	"github.com/knockd-go/knockd-go/src/service"
 )
 
 // TestCheckRefusesWhatTheDaemonRefuses: every configuration the daemon

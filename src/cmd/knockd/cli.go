@@ -8,7 +8,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/knockd-go/knockd-go/src/config"
+	"github.com/knockd-go/knockd-go/src/internal/config"
 	"github.com/knockd-go/knockd-go/src/internal/getopt"
 )
 

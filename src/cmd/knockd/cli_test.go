@@ -14,11 +14,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/knockd-go/knockd-go/src/config"
-	"github.com/knockd-go/knockd-go/src/control"
-	"github.com/knockd-go/knockd-go/src/fwknoprc"
-	"github.com/knockd-go/knockd-go/src/logx"
-	"github.com/knockd-go/knockd-go/src/rotate"
+	"github.com/knockd-go/knockd-go/src/internal/config"
+	"github.com/knockd-go/knockd-go/src/internal/control"
+	"github.com/knockd-go/knockd-go/src/internal/fwknoprc"
+	"github.com/knockd-go/knockd-go/src/internal/logx"
+	"github.com/knockd-go/knockd-go/src/internal/rotate"
 )
 
 // mainEnv makes the test binary run knockd's main (see TestMain): the

@@ -13,7 +13,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/knockd-go/knockd-go/src/config"
+	"github.com/knockd-go/knockd-go/src/internal/config"
 )
 
 // Daemon mode (-d) re-executes knockd in a new session (Go cannot fork).

@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/knockd-go/knockd-go/src/doctor"
-	"github.com/knockd-go/knockd-go/src/door"
-	"github.com/knockd-go/knockd-go/src/mail"
+	"github.com/knockd-go/knockd-go/src/internal/doctor"
+	"github.com/knockd-go/knockd-go/src/internal/door"
+	"github.com/knockd-go/knockd-go/src/internal/mail"
 )
 
 // doctorCmd runs `knockd doctor [--json] [--mail ADDRESS]` on the

@@ -5,8 +5,8 @@ package main
 import (
 	"fmt"
 
-	"github.com/knockd-go/knockd-go/src/config"
-	"github.com/knockd-go/knockd-go/src/firewall"
+	"github.com/knockd-go/knockd-go/src/internal/config"
+	"github.com/knockd-go/knockd-go/src/internal/firewall"
 )
 
 // checkFirewall refuses, as start-up would, a firewall this build cannot

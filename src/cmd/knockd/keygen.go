@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/knockd-go/knockd-go/src/config"
-	"github.com/knockd-go/knockd-go/src/control"
-	"github.com/knockd-go/knockd-go/src/rotate"
+	"github.com/knockd-go/knockd-go/src/internal/config"
+	"github.com/knockd-go/knockd-go/src/internal/control"
+	"github.com/knockd-go/knockd-go/src/internal/rotate"
 )
 
 const keygenUsage = "knockd: usage: knockd keygen [spa [NAME [HOST]] | rotating [--show-secret-uri DOOR [HOST]]]\n"

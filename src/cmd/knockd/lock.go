@@ -9,7 +9,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/knockd-go/knockd-go/src/config"
+	"github.com/knockd-go/knockd-go/src/internal/config"
 )
 
 // One daemon per control socket, replay journal and pid file: each is

@@ -11,11 +11,11 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/knockd-go/knockd-go/src/config"
+	"github.com/knockd-go/knockd-go/src/internal/config"
 	"github.com/knockd-go/knockd-go/src/internal/getopt"
-	"github.com/knockd-go/knockd-go/src/privs"
-	"github.com/knockd-go/knockd-go/src/service"
-	"github.com/knockd-go/knockd-go/src/spawn"
+	"github.com/knockd-go/knockd-go/src/internal/privs"
+	"github.com/knockd-go/knockd-go/src/internal/service"
+	"github.com/knockd-go/knockd-go/src/internal/spawn"
 )
 
 // spawnerLoad is the spawner's Loader: it reads the configuration that

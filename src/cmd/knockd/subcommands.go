@@ -8,11 +8,11 @@ import (
 	"net/netip"
 	"os"
 
-	"github.com/knockd-go/knockd-go/src/capture"
-	"github.com/knockd-go/knockd-go/src/config"
-	"github.com/knockd-go/knockd-go/src/control"
-	"github.com/knockd-go/knockd-go/src/logx"
-	"github.com/knockd-go/knockd-go/src/service"
+	"github.com/knockd-go/knockd-go/src/internal/capture"
+	"github.com/knockd-go/knockd-go/src/internal/config"
+	"github.com/knockd-go/knockd-go/src/internal/control"
+	"github.com/knockd-go/knockd-go/src/internal/logx"
+	"github.com/knockd-go/knockd-go/src/internal/service"
 )
 
 // subcommand runs `knockd status|revoke|keygen` and rpcd's `list|call`;

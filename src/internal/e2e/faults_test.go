@@ -17,7 +17,7 @@ func floodgen(t *testing.T) string {
 	t.Helper()
 	path := filepath.Join(bin.dir, "floodgen")
 	if _, err := os.Stat(path); err != nil {
-		testenv.Run(t, "go", "build", "-o", path, "../tools/floodgen")
+		testenv.Run(t, "go", "build", "-o", path, "../../tools/floodgen")
 	}
 	return path
 }

@@ -15,9 +15,9 @@ import (
 	"time"
 
 	"github.com/knockd-go/knockd-go/src/internal/pktbuild"
+	"github.com/knockd-go/knockd-go/src/internal/rotate"
+	"github.com/knockd-go/knockd-go/src/internal/spa"
 	"github.com/knockd-go/knockd-go/src/internal/testenv"
-	"github.com/knockd-go/knockd-go/src/rotate"
-	"github.com/knockd-go/knockd-go/src/spa"
 )
 
 const rotSecret = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ" // "12345678901234567890"

@@ -20,9 +20,9 @@ import (
 	"github.com/mdlayher/packet"
 	"golang.org/x/sys/unix"
 
+	"github.com/knockd-go/knockd-go/src/internal/l4"
 	"github.com/knockd-go/knockd-go/src/internal/pktbuild"
 	"github.com/knockd-go/knockd-go/src/internal/testenv"
-	"github.com/knockd-go/knockd-go/src/l4"
 )
 
 var bin struct {

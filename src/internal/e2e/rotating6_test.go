@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/knockd-go/knockd-go/src/internal/rotate"
 	"github.com/knockd-go/knockd-go/src/internal/testenv"
-	"github.com/knockd-go/knockd-go/src/rotate"
 )
 
 // TestRotatingKnockIPv6AllActions: a rotating door over IPv6 with the

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/knockd-go/knockd-go/src/internal/rotate"
 	"github.com/knockd-go/knockd-go/src/internal/testenv"
-	"github.com/knockd-go/knockd-go/src/rotate"
 )
 
 // TestRotatingKnockBurntAcrossRestart: the owner's rotating knock opens;

@@ -2,7 +2,7 @@
 // as their sources define them, so the packaging scripts' versions can be
 // checked without the tools: opkg's (libopkg/pkg.c: pkg_compare_versions,
 // Debian's verrevcmp over epoch:upstream-revision) and apk-tools 3's
-// (src/version.c: digits{.digits}[letter]{_suffix[digits]}[~hash][-rN]).
+// (src/internal/version.c: digits{.digits}[letter]{_suffix[digits]}[~hash][-rN]).
 package pkgver
 
 import (

@@ -10,9 +10,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/knockd-go/knockd-go/src/capture"
+	"github.com/knockd-go/knockd-go/src/internal/capture"
+	"github.com/knockd-go/knockd-go/src/internal/l4"
 	"github.com/knockd-go/knockd-go/src/internal/pktbuild"
-	"github.com/knockd-go/knockd-go/src/l4"
 	"golang.org/x/net/bpf"
 )
 

@@ -1,0 +1,372 @@
+// Package command runs door commands as knockd does: the start command
+// through /bin/sh -c with %IP% replaced, then after cmd_timeout the stop
+// command. It caps the children running at once (and what one door may
+// hold of them), promises stop commands (they run at their time, or at
+// once on shutdown) and reports what became of each command.
+package command
+
+import (
+	"context"
+	"errors"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/knockd-go/knockd-go/src/internal/logx"
+	"github.com/knockd-go/knockd-go/src/internal/spawn"
+)
+
+// State is what became of a command.
+type State int
+
+// States of an Outcome.
+const (
+	None    State = iota // there was no command to run
+	Started              // it was started
+	Refused              // it was not run: too many commands running, or shutting down
+	Failed               // it could not be started
+)
+
+// Outcome is what became of one start command, for the log and the mail.
+type Outcome struct {
+	_     [0]func() // not comparable: no equality function in the binary
+	Cmd   string    // with %IP% replaced
+	State State
+	Err   error // why it failed or was refused
+}
+
+// String describes the outcome: "started: CMD", "not run (REASON): CMD",
+// "failed to start: CMD: ERR"; empty for None.
+func (o Outcome) String() string {
+	switch o.State {
+	case Started:
+		return "started: " + o.Cmd
+	case Refused:
+		return "not run (" + o.Err.Error() + "): " + o.Cmd
+	case Failed:
+		return "failed to start: " + o.Cmd + ": " + o.Err.Error()
+	}
+	return ""
+}
+
+// Reasons a command is refused.
+var (
+	ErrBusy     = errors.New("too many commands running")
+	ErrShutdown = errors.New("shutting down")
+)
+
+// Runner runs door commands. Start forks in the caller's goroutine (the
+// packet path: a fork+exec takes well under a millisecond, and a hand-off
+// to another goroutine would add a thread wake-up to every knock's
+// latency); waiting for children and stop commands happen in the
+// background. It is safe for concurrent use.
+type Runner struct {
+	log   *logx.Logger
+	lim   *logx.Limiter // per-door budget of log lines (nil: none)
+	shell string
+	slots chan struct{}
+	null  *os.File // /dev/null, opened once: every exec would open it three times
+	cred  *syscall.Credential
+	env   []string
+	start spawn.Starter
+
+	mu      sync.Mutex
+	perDoor map[string]int // running start commands per door
+	pending map[*pendingStop]struct{}
+	running map[spawn.Process]bool // running commands; true for stop commands
+	closing bool
+	wg      sync.WaitGroup
+}
+
+type pendingStop struct {
+	_             [0]func() // not comparable: no equality function in the binary
+	door, ip, cmd string
+	due           time.Time
+	timer         *time.Timer
+	done          bool
+}
+
+// Options configure a Runner.
+type Options struct {
+	// Max is the number of start commands that may run at once (at least
+	// 1); one door may hold at most half of them.
+	Max int
+	Log *logx.Logger
+	// Limit, when set, bounds the log lines of each door (their key).
+	Limit *logx.Limiter
+	// Credential, when set, runs commands as that user and group, with
+	// no_new_privs (they cannot gain privileges through setuid programs).
+	Credential *syscall.Credential
+	// Starter starts the commands (the spawner, where knockd runs as
+	// root); nil starts them from this process.
+	Starter spawn.Starter
+}
+
+// NewRunner returns a runner.
+func NewRunner(o Options) *Runner {
+	if o.Max < 1 {
+		o.Max = 1
+	}
+	if o.Starter == nil {
+		o.Starter = spawn.Direct{}
+	}
+	null, _ := os.OpenFile(os.DevNull, os.O_RDWR, 0) // nil on failure: the starter opens it itself
+	return &Runner{log: o.Log, lim: o.Limit, shell: "/bin/sh", slots: make(chan struct{}, o.Max), null: null,
+		cred: o.Credential, env: os.Environ(), start: o.Starter, pending: map[*pendingStop]struct{}{},
+		running: map[spawn.Process]bool{}, perDoor: map[string]int{}}
+}
+
+// printf logs a line of door, within the door's budget.
+func (r *Runner) printf(door, format string, args ...any) {
+	if r.lim != nil {
+		r.lim.Printf(door, format, args...)
+		return
+	}
+	r.log.Printf(format, args...)
+}
+
+// Expand replaces every %IP% in cmd with ip, as knockd does.
+func Expand(cmd, ip string) string { return spawn.Expand(cmd, ip) }
+
+// Start runs start (for door and the knocker ip) and, after timeout, stop
+// (if not empty). The stop command is scheduled only when start was
+// started; a refused or failed start runs nothing.
+//
+// A spawner gets the request by name (door D's start command for ip),
+// not the command line: it runs what its own configuration says.
+func (r *Runner) Start(door, ip, start, stop string, timeout time.Duration) Outcome {
+	return r.run(door, ip, start, stop, timeout, spawn.DoorStart)
+}
+
+// StartSPA runs an SPA client's command for a door that allows them.
+func (r *Runner) StartSPA(door, ip, cmd string) Outcome {
+	return r.run(door, ip, cmd, "", 0, spawn.DoorCommand)
+}
+
+func (r *Runner) run(door, ip, start, stop string, timeout time.Duration, kind spawn.Kind) Outcome {
+	o := Outcome{Cmd: Expand(start, ip)}
+	if start == "" {
+		return o
+	}
+	r.mu.Lock()
+	if r.closing {
+		r.mu.Unlock()
+		o.State, o.Err = Refused, ErrShutdown
+		return o
+	}
+	// One door may hold at most half the slots, so that a storm of knocks
+	// on it never starves the others.
+	doorMax := max(cap(r.slots)/2, 1)
+	full := r.perDoor[door] >= doorMax
+	if !full {
+		select {
+		case r.slots <- struct{}{}:
+		default:
+			full = true
+		}
+	}
+	if full {
+		r.mu.Unlock()
+		o.State, o.Err = Refused, ErrBusy
+		r.printf(door, "%s: %s: too many running commands, not running: %s", ip, door, o.Cmd)
+		return o
+	}
+	r.perDoor[door]++
+	r.wg.Add(1)
+	r.mu.Unlock()
+	release := func() {
+		r.mu.Lock()
+		r.perDoor[door]--
+		r.mu.Unlock()
+		<-r.slots
+	}
+	req := spawn.Request{Kind: kind, Door: door, Addr: ip}
+	if kind == spawn.DoorCommand {
+		req.Command = start
+	}
+	c, err := r.begin(req, o.Cmd)
+	if err != nil {
+		release()
+		r.wg.Done()
+		o.State, o.Err = Failed, err
+		return o
+	}
+	o.State = Started
+	go func() {
+		defer r.wg.Done()
+		r.finish(door, c)
+		release()
+		if stop != "" {
+			r.schedule(door, ip, Expand(stop, ip), timeout)
+		}
+	}()
+	return o
+}
+
+func (r *Runner) schedule(door, ip, cmd string, timeout time.Duration) {
+	p := &pendingStop{door: door, ip: ip, cmd: cmd, due: time.Now().Add(timeout)}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.wg.Add(1)
+	if r.closing {
+		go func() { defer r.wg.Done(); r.fire(p) }()
+		return
+	}
+	r.pending[p] = struct{}{}
+	p.timer = time.AfterFunc(timeout, func() { defer r.wg.Done(); r.fire(p) })
+}
+
+func (r *Runner) fire(p *pendingStop) {
+	r.mu.Lock()
+	if p.done {
+		r.mu.Unlock()
+		return
+	}
+	p.done = true
+	delete(r.pending, p)
+	r.mu.Unlock()
+	r.printf(p.door, "%s: %s: command timeout", p.ip, p.door)
+	if c, err := r.begin(spawn.Request{Kind: spawn.DoorStop, Door: p.door, Addr: p.ip}, p.cmd); err == nil {
+		r.finish(p.door, c)
+	}
+}
+
+// Session is a command door's session: its stop command waits.
+type Session struct {
+	_    [0]func() // not comparable: no equality function in the binary
+	Door string
+	IP   string
+	Stop string    // the stop command
+	Due  time.Time // when it runs
+}
+
+// Sessions returns the stop commands waiting for their timeout.
+func (r *Runner) Sessions() []Session {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]Session, 0, len(r.pending))
+	for p := range r.pending {
+		out = append(out, Session{Door: p.door, IP: p.ip, Stop: p.cmd, Due: p.due})
+	}
+	return out
+}
+
+// StopNow runs the waiting stop commands of door for ip now (a revoke)
+// and returns how many there were.
+func (r *Runner) StopNow(door, ip string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for p := range r.pending {
+		if p.door != door || p.ip != ip || !p.timer.Stop() {
+			continue // another's, or its timer fired already
+		}
+		n++
+		go func() { defer r.wg.Done(); r.fire(p) }()
+	}
+	return n
+}
+
+// Pending returns the number of stop commands waiting for their timeout.
+func (r *Runner) Pending() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.pending)
+}
+
+// Running returns the number of commands running now.
+func (r *Runner) Running() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.running)
+}
+
+// begin logs and starts a command; it logs why when it could not start.
+func (r *Runner) begin(req spawn.Request, cmd string) (spawn.Process, error) {
+	door, isStop := req.Door, req.Kind == spawn.DoorStop
+	r.printf(door, "%s: running command: %s", door, cmd)
+	c := command(r.shell, cmd)
+	c.Env, c.Cred, c.NoNewPrivs, c.Request = r.env, r.cred, r.cred != nil, req
+	c.Stdin, c.Stdout, c.Stderr = r.null, r.null, r.null
+	p, err := r.start.Start(c)
+	if err != nil {
+		r.log.Printf("%s: error: command could not start: %v", door, err)
+		return nil, err
+	}
+	r.mu.Lock()
+	r.running[p] = isStop
+	r.mu.Unlock()
+	return p, nil
+}
+
+// finish waits for a started command and logs how it ended.
+func (r *Runner) finish(door string, p spawn.Process) {
+	ws, err := p.Wait()
+	r.mu.Lock()
+	delete(r.running, p)
+	r.mu.Unlock()
+	switch {
+	case err != nil:
+		r.printf(door, "%s: error: command failed: %v", door, err)
+	case ws.Signaled():
+		r.printf(door, "%s: command killed by signal %d", door, ws.Signal())
+	case ws.ExitStatus() != 0:
+		r.printf(door, "%s: command returned non-zero status code (%d)", door, ws.ExitStatus())
+	}
+}
+
+// Shutdown runs every pending stop command now and waits for commands to
+// finish, at most until ctx ends; start commands still running after
+// ShutdownGrace are killed so that their stop commands can run.
+func (r *Runner) Shutdown(ctx context.Context) {
+	r.mu.Lock()
+	r.closing = true
+	var now []*pendingStop
+	for p := range r.pending {
+		if p.timer.Stop() {
+			now = append(now, p)
+		}
+	}
+	r.mu.Unlock()
+	for _, p := range now {
+		go func(p *pendingStop) { defer r.wg.Done(); r.fire(p) }(p)
+	}
+	done := make(chan struct{})
+	go func() { r.wg.Wait(); close(done) }()
+	grace := time.NewTimer(ShutdownGrace)
+	defer grace.Stop()
+	select {
+	case <-done:
+		return
+	case <-grace.C:
+		r.killStarts()
+	case <-ctx.Done():
+	}
+	select {
+	case <-done:
+	case <-ctx.Done():
+		r.log.Printf("warning: commands still running at shutdown were left behind")
+	}
+}
+
+// ShutdownGrace is how long start commands may still run after SIGTERM
+// before they are killed.
+const ShutdownGrace = 3 * time.Second
+
+func (r *Runner) killStarts() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for p, isStop := range r.running {
+		if !isStop {
+			r.log.Printf("killing start command still running at shutdown (pid %d)", p.Pid())
+			if err := p.Kill(); err != nil {
+				r.log.Printf("error: %v", err)
+			}
+		}
+	}
+}
+
+// command returns the process for a door command (see
+// spawn.CommandLine).
+func command(shell, cmd string) spawn.Cmd { return spawn.CommandLine(shell, cmd) }

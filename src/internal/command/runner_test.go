@@ -1,0 +1,287 @@
+package command
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/knockd-go/knockd-go/src/internal/logx"
+	"github.com/knockd-go/knockd-go/src/internal/logx/logxtest"
+	"github.com/knockd-go/knockd-go/src/internal/spawn"
+)
+
+func eventually(t *testing.T, limit time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met in time")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func shutdown(r *Runner) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	r.Shutdown(ctx)
+}
+
+func TestPlainCommands(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		cmd   string
+		plain bool
+	}{
+		{"touch /tmp/x-1.2.3.4", true},
+		{"/usr/sbin/iptables -I INPUT -s 1.2.3.4 -p tcp --dport 22 -j ACCEPT", true},
+		{"echo a > /tmp/x", false},
+		{"echo $HOME", false},
+		{"a; b", false},
+		{"FOO=1 cmd", false},
+		{"echo 'quoted'", false},
+		{"echo a # comment", false},
+		{"", false},
+	}
+	for _, tt := range tests {
+		if got := spawn.Plain(tt.cmd); got != tt.plain {
+			t.Errorf("plain(%q) = %v, want %v", tt.cmd, got, tt.plain)
+		}
+	}
+}
+
+func TestStartStopAndShutdown(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	log, rec := logxtest.NewRecorder(false)
+	r := NewRunner(Options{Max: 4, Log: log})
+	o := r.Start("d", "1.2.3.4", "touch "+dir+"/start-%IP%", "touch "+dir+"/stop-%IP%", 50*time.Millisecond)
+	if o.State != Started || o.String() != "started: touch "+dir+"/start-1.2.3.4" {
+		t.Fatalf("outcome %+v %q", o, o)
+	}
+	eventually(t, 5*time.Second, func() bool { _, err := os.Stat(dir + "/stop-1.2.3.4"); return err == nil })
+	if !rec.Has("1.2.3.4: d: command timeout") || !rec.Has("d: running command: touch "+dir+"/start-1.2.3.4") {
+		t.Fatalf("log lines missing: %q", rec.Lines())
+	}
+	// A long cmd_timeout: Shutdown runs the stop at once.
+	r.Start("d", "5.6.7.8", "true", "touch "+dir+"/stop-%IP%", time.Hour)
+	eventually(t, 5*time.Second, func() bool { return r.Pending() == 1 })
+	shutdown(r)
+	if _, err := os.Stat(dir + "/stop-5.6.7.8"); err != nil {
+		t.Fatalf("pending stop did not run on shutdown: %v", err)
+	}
+	if o := r.Start("d", "9.9.9.9", "true", "", 0); o.State != Refused || !errors.Is(o.Err, ErrShutdown) {
+		t.Fatalf("Start after Shutdown: %+v", o)
+	}
+}
+
+func TestOutcomes(t *testing.T) {
+	t.Parallel()
+	log, rec := logxtest.NewRecorder(false)
+	r := NewRunner(Options{Max: 2, Log: log})
+	defer shutdown(r)
+	if o := r.Start("d", "1.2.3.4", "", "stop", 0); o.State != None || o.String() != "" {
+		t.Fatalf("no command: %+v", o)
+	}
+	o := r.Start("d", "1.2.3.4", "/nonexistent/cmd %IP%", "touch /tmp/never", 0)
+	if o.State != Failed || !strings.HasPrefix(o.String(), "failed to start: /nonexistent/cmd 1.2.3.4: ") {
+		t.Fatalf("missing program: %+v %q", o, o)
+	}
+	if !rec.Has("d: error: command could not start") {
+		t.Fatalf("failure not logged: %q", rec.Lines())
+	}
+	eventually(t, 5*time.Second, func() bool { return r.Running() == 0 && r.Pending() == 0 })
+	o = r.Start("d", "1.2.3.4", "sleep 1", "", 0)
+	if o2 := r.Start("d", "1.2.3.5", "sleep 1", "", 0); o.State != Started || o2.State != Refused ||
+		o2.String() != "not run (too many commands running): sleep 1" {
+		t.Fatalf("cap of one per door: %+v %+v", o, o2)
+	}
+}
+
+func TestCapsChildren(t *testing.T) {
+	t.Parallel()
+	log, rec := logxtest.NewRecorder(false)
+	r := NewRunner(Options{Max: 4, Log: log})
+	ok := map[string]int{}
+	for i := 0; i < 50; i++ {
+		for _, door := range []string{"a", "b", "c"} {
+			if r.Start(door, "1.2.3.4", "sleep 1", "", 0).State == Started {
+				ok[door]++
+			}
+		}
+	}
+	// One door holds at most half the slots; all doors the cap.
+	if ok["a"]+ok["b"]+ok["c"] != 4 || ok["a"] > 2 || ok["b"] > 2 || ok["c"] > 2 {
+		t.Fatalf("started %v, want 4 in all and at most 2 per door", ok)
+	}
+	if !rec.Has("too many running commands") {
+		t.Fatal("refusal not logged")
+	}
+	shutdown(r)
+}
+
+func TestRefusalsLimitedPerDoor(t *testing.T) {
+	t.Parallel()
+	log, rec := logxtest.NewRecorder(false)
+	lim := logx.NewLimiter(log, 3, 5, nil)
+	r := NewRunner(Options{Max: 2, Log: log, Limit: lim})
+	defer shutdown(r)
+	for i := 0; i < 200; i++ {
+		r.Start("storm", "1.2.3.4", "sleep 1", "", 0)
+	}
+	if n := len(rec.Lines()); n > 5 {
+		t.Fatalf("%d lines for a storm of 200 refused commands, want at most the burst of 5: %q", n, rec.Lines())
+	}
+}
+
+func TestNonZeroExitLogged(t *testing.T) {
+	t.Parallel()
+	log, rec := logxtest.NewRecorder(false)
+	r := NewRunner(Options{Max: 2, Log: log})
+	defer shutdown(r)
+	r.Start("d", "1.2.3.4", "exit 3", "", 0)
+	eventually(t, 5*time.Second, func() bool { return rec.Has("d: command returned non-zero status code (3)") })
+}
+
+// TestCredential runs a command as nobody (needs root).
+func TestCredential(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if os.Getenv("KNOCKD_GO_STRICT") != "" {
+			t.Fatal("needs root")
+		}
+		t.Skip("needs root")
+	}
+	dir, err := os.MkdirTemp("", "knockd-cred")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	os.Chmod(dir, 0o777)
+	log, _ := logxtest.NewRecorder(false)
+	r := NewRunner(Options{Max: 2, Log: log, Credential: &syscall.Credential{Uid: 65534, Gid: 65534}})
+	o := r.Start("d", "1.2.3.4", "id -u > "+dir+"/uid; grep NoNewPrivs /proc/self/status >> "+dir+"/uid", "", 0)
+	if o.State != Started {
+		t.Fatal(o)
+	}
+	shutdown(r)
+	b, _ := os.ReadFile(dir + "/uid")
+	if string(b) != "65534\nNoNewPrivs:\t1\n" {
+		t.Fatalf("command ran as %q", b)
+	}
+}
+
+// fakeStarter records what it is asked to start; its children end when
+// told to, or when killed.
+type fakeStarter struct {
+	mu    sync.Mutex
+	cmds  []spawn.Cmd
+	procs []*fakeProc
+	err   error // returned by Start when set
+}
+
+type fakeProc struct {
+	pid    int
+	end    chan syscall.WaitStatus
+	err    error // returned by Wait
+	killed chan struct{}
+}
+
+func (f *fakeStarter) Start(c spawn.Cmd) (spawn.Process, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.cmds = append(f.cmds, c)
+	if f.err != nil {
+		return nil, f.err
+	}
+	p := &fakeProc{pid: 100 + len(f.procs), end: make(chan syscall.WaitStatus, 1), killed: make(chan struct{})}
+	f.procs = append(f.procs, p)
+	return p, nil
+}
+
+func (f *fakeStarter) proc(i int) *fakeProc {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if i >= len(f.procs) {
+		return nil
+	}
+	return f.procs[i]
+}
+
+func (p *fakeProc) Pid() int { return p.pid }
+func (p *fakeProc) Wait() (syscall.WaitStatus, error) {
+	select {
+	case ws := <-p.end:
+		return ws, p.err
+	case <-p.killed:
+		return syscall.WaitStatus(syscall.SIGKILL), nil
+	}
+}
+func (p *fakeProc) Kill() error { close(p.killed); return nil }
+
+// TestStarter: commands go to the injected starter as they would run
+// (argv, user, no_new_privs, /dev/null, the environment); their ends are
+// logged; a start command still running at shutdown is killed by group.
+func TestStarter(t *testing.T) {
+	t.Parallel()
+	log, rec := logxtest.NewRecorder(false)
+	fs := &fakeStarter{}
+	cred := &syscall.Credential{Uid: 65534, Gid: 65534}
+	r := NewRunner(Options{Max: 4, Log: log, Starter: fs, Credential: cred})
+	tests := []struct {
+		cmd  string
+		args []string
+		end  syscall.WaitStatus
+		err  error
+		log  string
+	}{
+		{"/bin/echo %IP%", []string{"/bin/echo", "1.2.3.4"}, 3 << 8, nil, "d: command returned non-zero status code (3)"},
+		{"echo %IP% > /dev/null", []string{"/bin/sh", "-c", "echo 1.2.3.4 > /dev/null"}, syscall.WaitStatus(syscall.SIGTERM), nil, "d: command killed by signal 15"},
+		{"/bin/true", []string{"/bin/true"}, 0, errors.New("spawner: gone"), "d: error: command failed: spawner: gone"},
+	}
+	for i, tt := range tests {
+		if o := r.Start("d", "1.2.3.4", tt.cmd, "", 0); o.State != Started {
+			t.Fatalf("%s: %v", tt.cmd, o)
+		}
+		c := fs.cmds[i]
+		if strings.Join(c.Args, "|") != strings.Join(tt.args, "|") || c.Path != tt.args[0] || c.Cred != cred || !c.NoNewPrivs ||
+			c.Stdin == nil || c.Stdout == nil || c.Stderr == nil || len(c.Env) == 0 {
+			t.Fatalf("%s: started %+v", tt.cmd, c)
+		}
+		p := fs.proc(i)
+		p.err = tt.err
+		p.end <- tt.end
+		eventually(t, 5*time.Second, func() bool { return rec.Has(tt.log) })
+	}
+	fs.mu.Lock()
+	fs.err = errors.New("spawner: gone")
+	fs.mu.Unlock()
+	if o := r.Start("d", "1.2.3.4", "/bin/true", "/bin/false", 0); o.State != Failed || o.String() != "failed to start: /bin/true: spawner: gone" {
+		t.Fatalf("refused start: %q", o)
+	}
+	fs.mu.Lock()
+	fs.err = nil
+	fs.mu.Unlock()
+	if testing.Short() {
+		return
+	}
+	// Still running at shutdown: killed after the grace, then its stop
+	// command runs.
+	r.Start("d", "5.6.7.8", "/bin/sleep 60", "/bin/stop %IP%", time.Hour)
+	eventually(t, 5*time.Second, func() bool { return r.Running() == 1 })
+	go func() { // the stop command ends at once
+		for fs.proc(4) == nil {
+			time.Sleep(5 * time.Millisecond)
+		}
+		fs.proc(4).end <- 0
+	}()
+	shutdown(r)
+	if !rec.Has("killing start command still running at shutdown (pid 103)") {
+		t.Fatalf("not killed: %q", rec.Lines())
+	}
+	eventually(t, 5*time.Second, func() bool { return rec.Has("d: running command: /bin/stop 5.6.7.8") })
+}

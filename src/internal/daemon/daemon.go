@@ -1,0 +1,517 @@
+// Package daemon is knockd-go's packet path: frames from a packet source
+// are decoded, checked against the SPA doors and the knock matcher, and a
+// door that opens runs its start command (forked here, for latency) and
+// hands its other actions to a bounded pool. It owns the running doors:
+// reloads, one-time sequences and rotating knocks replace doors whole.
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/knockd-go/knockd-go/src/internal/action"
+	"github.com/knockd-go/knockd-go/src/internal/command"
+	"github.com/knockd-go/knockd-go/src/internal/decode"
+	"github.com/knockd-go/knockd-go/src/internal/door"
+	"github.com/knockd-go/knockd-go/src/internal/l4"
+	"github.com/knockd-go/knockd-go/src/internal/logx"
+	"github.com/knockd-go/knockd-go/src/internal/match"
+	"github.com/knockd-go/knockd-go/src/internal/rotate"
+	"golang.org/x/net/bpf"
+)
+
+// Source delivers the frames the kernel filter passed, from one or more
+// capture devices. capture.Group is the production one.
+type Source interface {
+	// Run calls h for every frame until ctx ends; dev is the index of the
+	// device in the door set's Devices; h may run concurrently for frames
+	// of different devices.
+	Run(ctx context.Context, h func(dev int, frame []byte)) error
+	// Local reports whether a is one of device dev's current addresses.
+	Local(dev int, a netip.Addr) bool
+	// SetFilter installs the BPF programs on every device: all accepts
+	// every frame to deliver, urgent those to deliver without delay; the
+	// others may wait a little to be delivered in batches, in order.
+	SetFilter(all, urgent []bpf.RawInstruction) error
+	// Stats returns and resets the kernel's packet and drop counts.
+	Stats() (packets, drops uint64)
+}
+
+// owner is a Source that also tells the router's own addresses: an
+// address of any device, or the network or broadcast address of one of
+// their subnets. Knocks "from" one are spoofed and ignored.
+type owner interface {
+	Own(a netip.Addr) bool
+}
+
+// Acter performs the router actions of a success (action.Actions). Do
+// must not block.
+type Acter interface {
+	Do(action.Success) bool
+}
+
+// Options configure a Daemon.
+type Options struct {
+	Log *logx.Logger
+	// DoorLines bounds the log lines of each door (see DoorLines); nil
+	// makes one.
+	DoorLines *logx.Limiter
+	Source    Source
+	Runner    *command.Runner
+	Acter     Acter
+	Now       func() time.Time // default time.Now
+	NoIPv6    bool             // -4
+	// Lookup resolves knockers' names for the log (-l).
+	Lookup func(netip.Addr) string
+	// MaxAttempts caps the matcher's table (default match.DefaultMax).
+	MaxAttempts int
+	// Burnt are the rotating sequences (time steps, per door) that opened
+	// their door before this start: they stay refused.
+	Burnt map[string][]uint64
+	// OnBurn, when set, is told of each rotating sequence that opened its
+	// door (with the daemon's lock held: it must not call back), so that
+	// a restart can be given it in Burnt.
+	OnBurn func(door string, counter uint64)
+}
+
+// Daemon is a running knockd. Its methods are safe for concurrent use.
+type Daemon struct {
+	log    *logx.Logger
+	now    func() time.Time
+	src    Source
+	own    owner // src's, when it tells the router's own addresses
+	runner *command.Runner
+	noIPv6 bool
+
+	// Attacker-controllable lines: first knocks of anyone (spoofable, so
+	// limited across doors) and every line of one door.
+	firstKnocks *logx.Limiter
+	doorLines   *logx.Limiter
+	replays     *logx.Limiter // SPA packets sent again
+
+	mu        sync.Mutex
+	set       *door.Set
+	slots     []slot // matcher index -> door
+	spaPorts  map[uint16][]int
+	m         *match.Matcher
+	acter     Acter
+	max       int
+	armed     time.Time // when the expiry timer fires; zero: not armed
+	kick      chan struct{}
+	settle    sync.WaitGroup // one-time sequence advances in flight
+	names     *names
+	stats     counters
+	opened    history         // the last successes
+	rejected  history         // the last rejections of SPA packets that passed the HMAC
+	last      map[string]Last // per door name: the last knock seen (knockd doctor)
+	panicSeen map[string]bool
+	// Rotating knocks: the sequences used, per door (kept across
+	// reloads), and when the windows move next.
+	burnt        map[string]*rotate.Burnt
+	onBurn       func(door string, counter uint64)
+	nextRotation time.Time
+}
+
+// slot is one door as the matcher knows it.
+type slot struct {
+	door *door.Door
+	gen  uint64 // changes whenever the slot's door is replaced
+	// base and counter are set for the slots of a rotating knock: the
+	// compiled door, and the time step whose sequence door follows.
+	base    *door.Door
+	counter uint64
+}
+
+// counters are what SIGUSR1 and the status report.
+type counters struct {
+	packets, kernelPackets, kernelDrops uint64
+	ignored                             uint64 // sources that cannot knock (loopback, multicast, the router's own, …)
+	successes, dropped                  uint64 // successes; of them, actions dropped (queue full)
+	spaAccepted, spaRejected            uint64
+	rotatingReplays                     uint64
+	panics                              uint64
+}
+
+// Budgets of attacker-controllable log lines.
+const (
+	firstKnocksPerSecond = 20 // first knocks and their timeouts, all doors
+	doorLinesPerSecond   = 2  // every line of one door, after a burst
+	doorLinesBurst       = 20 // a whole legitimate knock fits
+)
+
+// New prepares the daemon for the doors of set. Run starts it.
+func New(set *door.Set, o Options) (*Daemon, error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Log == nil {
+		o.Log = logx.Discard()
+	}
+	d := &Daemon{log: o.Log, now: o.Now, src: o.Source, runner: o.Runner, noIPv6: o.NoIPv6,
+		acter: o.Acter, max: o.MaxAttempts, kick: make(chan struct{}, 1), burnt: map[string]*rotate.Burnt{}, onBurn: o.OnBurn,
+		last: map[string]Last{}}
+	for name, counters := range o.Burnt {
+		b := &rotate.Burnt{}
+		for _, c := range counters {
+			b.Burn(c)
+		}
+		d.burnt[name] = b
+	}
+	d.own, _ = o.Source.(owner)
+	d.firstKnocks = logx.NewLimiter(o.Log, firstKnocksPerSecond, firstKnocksPerSecond, o.Now)
+	d.replays = logx.NewLimiter(o.Log, 1, 1, o.Now)
+	d.doorLines = o.DoorLines
+	if d.doorLines == nil {
+		d.doorLines = DoorLines(o.Log, o.Now)
+	}
+	d.names = newNames(o.Lookup)
+	d.m = match.New(nil, d.max, d.now, d.event)
+	if err := d.install(set); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// DoorLines returns a limiter of per-door log lines (keyed by door name),
+// for the packet path, the command runner and the actions to share: a
+// knock replayed in a loop must not flood the log.
+func DoorLines(log *logx.Logger, now func() time.Time) *logx.Limiter {
+	return logx.NewLimiter(log, doorLinesPerSecond, doorLinesBurst, now)
+}
+
+// Settle waits for one-time sequences being marked used in their files:
+// a reload reads those files.
+func (d *Daemon) Settle() { d.settle.Wait() }
+
+// Run captures and acts until ctx ends.
+func (d *Daemon) Run(ctx context.Context) error {
+	timerDone := make(chan struct{})
+	go func() { defer close(timerDone); d.expiryLoop(ctx) }()
+	err := d.src.Run(ctx, d.handle)
+	<-timerDone
+	return err
+}
+
+// handle runs for each frame the filter passed, in the capture goroutine.
+// A panic anywhere below is recovered: logged, counted, and the attempts
+// in flight are dropped (the matcher may be half-updated); the daemon goes
+// on with the next frame.
+func (d *Daemon) handle(dev int, b []byte) {
+	defer d.recoverPacket()
+	var p decode.Packet
+	if err := decode.Decode(b, &p); err != nil {
+		if d.log.Debugging() {
+			d.log.Debugf("dropping packet: %v", err)
+		}
+		return
+	}
+	src, dst := p.Src, p.Dst.Unmap()
+	if d.noIPv6 && src.Is6() {
+		return
+	}
+	local := d.src.Local(dev, dst)
+	own := d.own != nil && d.own.Own(src)
+	if d.log.Debugging() {
+		d.log.Debugf("%s: %s: %s -> %s %d bytes", d.now().Format("2006-01-02 15:04:05"), p.Proto,
+			netip.AddrPortFrom(src, p.SrcPort), netip.AddrPortFrom(dst, p.DstPort), len(b))
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.stats.packets++
+	if !canKnock(src) || own {
+		d.stats.ignored++
+		return
+	}
+	if p.Proto == l4.UDP {
+		if slots := d.spaPorts[p.DstPort]; len(slots) > 0 {
+			d.handleSPA(slots, dev, src, dst, local, p.Payload)
+		}
+	}
+	d.m.Process(match.Packet{Src: src, Dst: dst, Local: local, Dev: dev, Port: l4.Port{Proto: p.Proto, Num: p.DstPort}, Flags: p.Flags})
+	d.kickTimer()
+}
+
+// canKnock reports whether src may knock: a packet from an IPv4-mapped
+// IPv6, loopback, multicast, unspecified or link-local source cannot come
+// from a knocker on the WAN and must not be granted anything (a mapped
+// address would be granted as the IPv4 address it names).
+func canKnock(src netip.Addr) bool {
+	return src.IsValid() && !src.Is4In6() && !src.IsLoopback() && !src.IsMulticast() && !src.IsUnspecified() &&
+		!src.IsLinkLocalUnicast() && !src.IsInterfaceLocalMulticast() && src != netip.AddrFrom4([4]byte{255, 255, 255, 255})
+}
+
+// kickTimer wakes the expiry loop when the next deadline moved earlier.
+// d.mu is held.
+func (d *Daemon) kickTimer() {
+	next, ok := d.m.NextDeadline()
+	if ok && (d.armed.IsZero() || next.Before(d.armed)) {
+		select {
+		case d.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// event receives matcher events; d.mu is held.
+func (d *Daemon) event(e match.Event) {
+	dr := d.slots[e.Door].door
+	switch e.Kind {
+	case match.Stage:
+		d.last[dr.Name] = Last{At: e.At, Src: e.Src, Stage: e.Stage, Of: len(dr.Knock.Steps)}
+		if e.Stage == 1 {
+			// Anyone can send first knocks from spoofed addresses: they
+			// have a budget of their own, so that a flood of them does
+			// not use up the door's (and hide the lines of a knock that
+			// progresses meanwhile).
+			if !d.firstKnocks.Allow("first knocks") {
+				return
+			}
+			d.names.lookup(e.Src)
+			d.log.Printf("%s: %s: Stage 1", d.names.name(e.Src), dr.Name)
+			return
+		}
+		d.doorLines.Printf(dr.Name, "%s: %s: Stage %d", d.names.name(e.Src), dr.Name, e.Stage)
+	case match.Open:
+		if d.replayed(e.Door, e.Src) {
+			return
+		}
+		d.doorLines.Printf(dr.Name, "%s: %s: OPEN SESAME", d.names.name(e.Src), dr.Name)
+		d.success(e.Door, e.Src, e.At, nil)
+	case match.Timeout:
+		if e.Stage == 1 {
+			if d.firstKnocks.Allow("first-knock timeouts") {
+				d.log.Printf("%s: %s: sequence timeout (stage 1)", d.names.name(e.Src), dr.Name)
+			}
+			return
+		}
+		d.doorLines.Printf(dr.Name, "%s: %s: sequence timeout (stage %d)", d.names.name(e.Src), dr.Name, e.Stage)
+	case match.Evicted:
+		if d.log.Debugging() {
+			d.log.Debugf("%s: %s: attempt dropped, table full (stage %d)", e.Src, dr.Name, e.Stage)
+		}
+	}
+}
+
+// success runs what door slot i does for src: the start command is forked
+// here, the rest goes to the action pool. d.mu is held.
+func (d *Daemon) success(i int, src netip.Addr, at time.Time, req *door.Request) {
+	dr := d.slots[i].door
+	d.stats.successes++
+	d.last[dr.Name] = Last{At: at, Src: src, Opened: true}
+	switch {
+	case dr.OneTime != nil:
+		d.nextOneTime(i)
+	case dr.Rotate != nil:
+		d.burn(i)
+	}
+	ip := src.String()
+	s := action.Success{Door: dr, Src: src, At: at, Grant: dr.Actions.Grant, Duration: dr.Actions.Duration}
+	start, stop := dr.Actions.Commands(src.Is6())
+	spaCommand := false
+	if req != nil {
+		s.Grant = req.Grant
+		if req.Duration > 0 {
+			s.Duration = req.Duration
+		}
+		if req.Command != "" {
+			start, spaCommand = req.Command, true
+		}
+	}
+	if spaCommand {
+		s.Command = d.runner.StartSPA(dr.Name, ip, start)
+	} else {
+		s.Command = d.runner.Start(dr.Name, ip, start, stop, dr.Actions.CmdTimeout)
+	}
+	d.opened.add(Event{At: at, Door: dr.Name, Src: src, What: s.Command.String()})
+	if d.acter != nil && !d.acter.Do(s) {
+		d.stats.dropped++
+	}
+}
+
+// expiryLoop fires sequence timeouts on time. It sleeps without a timer
+// while no attempt is tracked.
+func (d *Daemon) expiryLoop(ctx context.Context) {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	for {
+		d.mu.Lock()
+		next, ok := d.m.NextDeadline()
+		if r := d.nextRotation; !r.IsZero() && (!ok || r.Before(next)) {
+			next, ok = r, true
+		}
+		if ok {
+			d.armed = next
+		} else {
+			d.armed = time.Time{}
+		}
+		d.mu.Unlock()
+		var c <-chan time.Time
+		if ok {
+			t.Reset(wakeAt(next).Sub(d.now()))
+			c = t.C
+		}
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-d.kick:
+			if !t.Stop() {
+				select {
+				case <-t.C:
+				default:
+				}
+			}
+		case <-c:
+			d.expire()
+		}
+	}
+}
+
+// expiryTick is the granularity of expiries: the expiry loop wakes at the
+// next multiple of it after a deadline and expires every attempt due by
+// then, so that attempts from a steady trickle of knocks (port scanners
+// hit knock ports all day) cost one wake-up a second, not one each. A
+// timeout is logged at most this late; it is enforced on time anyway: a
+// source's knock first expires that source's attempts whose time is up.
+const expiryTick = time.Second
+
+// wakeAt rounds t up to a multiple of expiryTick.
+func wakeAt(t time.Time) time.Time {
+	if r := t.Truncate(expiryTick); r.Before(t) {
+		return r.Add(expiryTick)
+	}
+	return t
+}
+
+// expire removes the attempts whose time is up and moves the windows of
+// rotating knocks.
+func (d *Daemon) expire() {
+	defer d.recoverPacket()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.m.Expire()
+	if !d.nextRotation.IsZero() && !d.now().Before(d.nextRotation) {
+		d.rotate(d.now())
+	}
+}
+
+// Counters are what SIGUSR1 logs and the status shows.
+type Counters struct {
+	Packets, KernelPackets, KernelDrops uint64
+	Attempts, Sources                   int
+	Evictions                           uint64
+	Ignored                             uint64 // packets from sources that cannot knock
+	Successes, ActionsDropped           uint64
+	SPAAccepted, SPARejected            uint64
+	RotatingReplays                     uint64 // burnt rotating sequences knocked again
+	Panics                              uint64
+	Running, Pending                    int // commands running; stop commands waiting
+}
+
+// DoorStatus is a running door and its attempts in progress.
+type DoorStatus struct {
+	Door     *door.Door
+	Attempts int
+	Last     Last // the last knock seen since the daemon started
+}
+
+// Last is the last knock or SPA packet seen for a door (zero At: none).
+type Last struct {
+	At        time.Time
+	Src       netip.Addr
+	Stage, Of int   // a knock reached step Stage of Of
+	Opened    bool  // the door opened
+	Err       error // an SPA packet was rejected
+}
+
+// What says what happened: "stage 1 of 3", "opened", "SPA packet
+// rejected: …".
+func (l Last) What() string {
+	switch {
+	case l.Opened:
+		return "opened"
+	case l.Err != nil:
+		return "SPA packet rejected: " + l.Err.Error()
+	case l.Stage > 0:
+		return "stage " + strconv.Itoa(l.Stage) + " of " + strconv.Itoa(l.Of)
+	}
+	return ""
+}
+
+// Status is what the daemon is doing.
+type Status struct {
+	Doors    []DoorStatus
+	Opened   []Event // the last successes, newest first
+	Rejected []Event // the last rejections of authentic SPA packets, newest first
+	Counters Counters
+}
+
+// Status returns the doors, their attempts in progress, the last
+// successes and rejections, and the counters.
+func (d *Daemon) Status() Status {
+	c := d.counters()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	st := Status{Counters: c, Opened: d.opened.list(), Rejected: d.rejected.list()}
+	for i, s := range d.slots {
+		if s.base != nil && i > 0 && d.slots[i-1].base == s.base {
+			st.Doors[len(st.Doors)-1].Attempts += d.m.DoorLen(i) // a rotating knock's other steps
+			continue
+		}
+		dr := s.door
+		if s.base != nil {
+			dr = s.base
+		}
+		st.Doors = append(st.Doors, DoorStatus{Door: dr, Attempts: d.m.DoorLen(i), Last: d.last[dr.Name]})
+	}
+	return st
+}
+
+// counters reads the kernel's counts and returns every counter.
+func (d *Daemon) counters() Counters {
+	pk, dr := d.src.Stats()
+	running, pending := d.runner.Running(), d.runner.Pending()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.stats.kernelPackets += pk
+	d.stats.kernelDrops += dr
+	c := d.stats
+	return Counters{Packets: c.packets, KernelPackets: c.kernelPackets, KernelDrops: c.kernelDrops,
+		Attempts: d.m.Len(), Sources: d.m.Sources(), Evictions: d.m.Evictions, Ignored: c.ignored,
+		Successes: c.successes, ActionsDropped: c.dropped, SPAAccepted: c.spaAccepted, SPARejected: c.spaRejected,
+		RotatingReplays: c.rotatingReplays, Panics: c.panics, Running: running, Pending: pending}
+}
+
+// Stats returns a one-line summary of the counters, for SIGUSR1, with the
+// resident memory that shows whether memory follows the attempt table.
+func (d *Daemon) Stats() string {
+	c := d.counters()
+	return fmt.Sprintf("stats: packets %d, kernel packets %d, kernel drops %d, attempts %d, sources %d, evictions %d, "+
+		"ignored sources %d, successes %d, actions dropped %d, SPA accepted %d, SPA rejected %d, rotating replays %d, panics %d, "+
+		"running commands %d, pending stop commands %d, goroutines %d, resident %d KiB",
+		c.Packets, c.KernelPackets, c.KernelDrops, c.Attempts, c.Sources, c.Evictions,
+		c.Ignored, c.Successes, c.ActionsDropped, c.SPAAccepted, c.SPARejected, c.RotatingReplays, c.Panics, c.Running, c.Pending,
+		runtime.NumGoroutine(), residentKiB())
+}
+
+// residentKiB returns the process's resident memory from /proc (0 when
+// it cannot be read).
+func residentKiB() uint64 {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return 0
+	}
+	pages, _ := strconv.ParseUint(f[1], 10, 64)
+	return pages * uint64(os.Getpagesize()) >> 10
+}
