@@ -142,7 +142,7 @@ ldpkg=${ldx%%=*}
 ldvar=${ldpkg##*.}
 lddir=${ldpkg%.*}
 lddir=${lddir#"$module"/}
-check "GO_PKG_LDFLAGS_X sets $ldpkg" test "$ldpkg" = "$module/src/version.Version"
+check "GO_PKG_LDFLAGS_X sets $ldpkg" test "$ldpkg" = "$module/src/internal/version.Version"
 check "$lddir declares var $ldvar" grep -q "^var $ldvar " "$here/$lddir"/*.go
 check "version stamped is PKG_VERSION" test "${ldx#*=}" = "$(var PKG_VERSION)"
 check "GO_PKG_GCFLAGS is cross.sh's (no inlining in every package)" \
