@@ -6,12 +6,12 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/knockd-go/knockd-go/src/internal/firewall"
+	"github.com/knockd-go/knockd-go/src/internal/grant"
 	"github.com/knockd-go/knockd-go/src/internal/l4"
-	"github.com/knockd-go/knockd-go/src/internal/mail"
+	"github.com/knockd-go/knockd-go/src/internal/macaddr"
+	"github.com/knockd-go/knockd-go/src/internal/mailaddr"
 	"github.com/knockd-go/knockd-go/src/internal/rotate"
 	spapkg "github.com/knockd-go/knockd-go/src/internal/spa"
-	"github.com/knockd-go/knockd-go/src/internal/wake"
 )
 
 // setOption applies one global directive. key is upper case.
@@ -47,9 +47,9 @@ func setOption(o *Options, key, val string) error {
 		}
 		o.Sendmail = val
 	case "MAIL_FROM":
-		o.MailFrom = mail.Address{}
+		o.MailFrom = mailaddr.Address{}
 		if val != "" {
-			o.MailFrom, err = mail.ParseAddress(val)
+			o.MailFrom, err = mailaddr.Parse(val)
 		}
 	case "MAX_ATTEMPTS":
 		o.MaxAttempts, err = positive(val, 1<<24)
@@ -173,7 +173,7 @@ func setDoor(d *Door, key, val string) error {
 			if strings.TrimSpace(it) == "" {
 				continue
 			}
-			f, err := firewall.ParseForward(it)
+			f, err := grant.ParseForward(it)
 			if err != nil {
 				return err
 			}
@@ -186,7 +186,7 @@ func setDoor(d *Door, key, val string) error {
 		}
 	case "WAKE":
 		for _, it := range SplitList(val) {
-			m, err := wake.ParseMAC(it)
+			m, err := macaddr.Parse(it)
 			if err != nil {
 				return err
 			}
@@ -205,10 +205,10 @@ func setDoor(d *Door, key, val string) error {
 			d.Interfaces = append(d.Interfaces, it)
 		}
 	case "WAKE_PASSWORD":
-		d.WakePassword, err = wake.ParsePassword(strings.TrimSpace(val))
+		d.WakePassword, err = macaddr.ParsePassword(strings.TrimSpace(val))
 	case "NOTIFY":
 		for _, it := range SplitList(val) {
-			a, err := mail.ParseAddress(it)
+			a, err := mailaddr.Parse(it)
 			if err != nil {
 				return err
 			}

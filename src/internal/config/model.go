@@ -11,9 +11,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/knockd-go/knockd-go/src/internal/firewall"
+	"github.com/knockd-go/knockd-go/src/internal/grant"
 	"github.com/knockd-go/knockd-go/src/internal/l4"
-	"github.com/knockd-go/knockd-go/src/internal/mail"
+	"github.com/knockd-go/knockd-go/src/internal/mailaddr"
 	"github.com/knockd-go/knockd-go/src/internal/rotate"
 )
 
@@ -52,12 +52,12 @@ type Door struct {
 	StrictDupes   bool       // knockd's behaviour: a repeated knock breaks the attempt
 	Cooldown      time.Duration
 	Open          []l4.Port
-	Forward       []firewall.Forward
+	Forward       []grant.Forward
 	OpenDuration  time.Duration // how long open/forward grants last (default CmdTimeout)
 	Wake          []net.HardwareAddr
 	WakeInterface string
 	WakePassword  []byte
-	Notify        []mail.Address
+	Notify        []mailaddr.Address
 	SPA           *SPA
 	Rotate        *rotate.Params // a rotating knock (sequence_secret) instead of a fixed sequence
 	Interfaces    []string       // limit the door to these of the daemon's devices
@@ -127,9 +127,9 @@ type Options struct {
 	Interfaces  []string // devices to capture on (or OpenWrt networks the init script resolved)
 	Firewall    string   // auto, iptables, fw4, none
 	Sendmail    string
-	MailFrom    mail.Address // zero: none
-	MaxAttempts int          // cap of the attempt table
-	MaxChildren int          // cap of concurrently running commands
+	MailFrom    mailaddr.Address // zero: none
+	MaxAttempts int              // cap of the attempt table
+	MaxChildren int              // cap of concurrently running commands
 	Enabled     bool
 	// SPAReplayFile keeps the SPA replay caches and the used rotating
 	// sequences across restarts.

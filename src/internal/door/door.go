@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"github.com/knockd-go/knockd-go/src/internal/config"
-	"github.com/knockd-go/knockd-go/src/internal/firewall"
-	"github.com/knockd-go/knockd-go/src/internal/mail"
+	"github.com/knockd-go/knockd-go/src/internal/grant"
+	"github.com/knockd-go/knockd-go/src/internal/mailaddr"
 	"github.com/knockd-go/knockd-go/src/internal/match"
 	"github.com/knockd-go/knockd-go/src/internal/privs"
 	"github.com/knockd-go/knockd-go/src/internal/rotate"
@@ -88,10 +88,10 @@ type Actions struct {
 	start, stop, start6, stop6 string
 	CmdTimeout                 time.Duration
 	// Grant is what the door opens in the firewall for the knocker.
-	Grant    firewall.Spec
+	Grant    grant.Spec
 	Duration time.Duration // of the grant
 	Wake     []Wake
-	Notify   []mail.Address
+	Notify   []mailaddr.Address
 }
 
 // Commands returns the start and stop commands for a knocker of the given
@@ -317,7 +317,7 @@ func compileDoor(c *config.Door, devs map[string]int, down map[string]bool, env 
 		a.stop6 = c.StopCommand6
 	}
 	a.CmdTimeout = c.CmdTimeout
-	a.Grant = firewall.Spec{Open: c.Open, Forward: c.Forward}
+	a.Grant = grant.Spec{Open: c.Open, Forward: c.Forward}
 	a.Duration = c.OpenDuration
 	for _, m := range c.Wake {
 		a.Wake = append(a.Wake, Wake{Device: c.WakeInterface, MAC: m, Password: c.WakePassword})

@@ -5,7 +5,7 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/knockd-go/knockd-go/src/internal/firewall"
+	"github.com/knockd-go/knockd-go/src/internal/grant"
 	"github.com/knockd-go/knockd-go/src/internal/l4"
 	"github.com/knockd-go/knockd-go/src/internal/spa"
 )
@@ -17,14 +17,14 @@ type SPADoor struct {
 	AllowCommands bool
 	v             *spa.Verifier
 	open          []l4.Port
-	forward       []firewall.Forward
+	forward       []grant.Forward
 }
 
 // Request is what an authentic SPA packet asks for, within what its door
 // allows.
 type Request struct {
 	User     string
-	Grant    firewall.Spec
+	Grant    grant.Spec
 	Duration time.Duration // 0: the door's
 	Command  string        // a command message (only where the door allows them)
 }

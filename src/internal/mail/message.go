@@ -20,6 +20,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/knockd-go/knockd-go/src/internal/mailaddr"
 )
 
 // A Mailer sends one message. Implementations must be safe for concurrent
@@ -51,38 +53,31 @@ type Message struct {
 }
 
 const (
-	maxAddressLen = 320 // generous: SMTP paths are at most 256 octets
-	maxSubject    = 200 // runes, before encoding
-	maxLine       = 998 // RFC 5322 §2.1.1, without the line ending
-	foldAt        = 78  // RFC 5322 §2.1.1 SHOULD
+	maxSubject = 200 // runes, before encoding
+	maxLine    = 998 // RFC 5322 §2.1.1, without the line ending
+	foldAt     = 78  // RFC 5322 §2.1.1 SHOULD
 )
 
 // Validate reports whether m can be sent: at least one recipient, and
-// every address one that ParseAddress returns. It is what Send checks
+// every address one that mailaddr.Parse returns. It is what Send checks
 // before running anything.
 func (m Message) Validate() error {
 	if len(m.To) == 0 {
 		return errors.New("no recipient")
 	}
 	if m.From.Addr != "" {
-		if err := m.From.check(); err != nil {
+		if err := m.From.Check(); err != nil {
 			//lint:ignore ST1005 the text starts with the field's name, From
 			return fmt.Errorf("From: %w", err)
 		}
 	}
 	for i, a := range m.To {
-		if err := a.check(); err != nil {
+		if err := a.Check(); err != nil {
 			//lint:ignore ST1005 the text starts with the field's name, To
 			return fmt.Errorf("To[%d]: %w", i, err)
 		}
 	}
 	return nil
-}
-
-// isControl reports whether r is a C0 or C1 control character, DEL, or a
-// Unicode line or paragraph separator.
-func isControl(r rune) bool {
-	return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == '\u2028' || r == '\u2029'
 }
 
 // CleanHeaderText turns s into text that is safe as the value of an
@@ -93,7 +88,7 @@ func isControl(r rune) bool {
 func CleanHeaderText(s string, maxRunes int) string {
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	s = strings.Map(func(r rune) rune {
-		if isControl(r) {
+		if mailaddr.IsControl(r) {
 			return ' '
 		}
 		return r
@@ -104,49 +99,6 @@ func CleanHeaderText(s string, maxRunes int) string {
 		s = strings.TrimRight(string(r[:maxRunes-1]), " ") + "…"
 	}
 	return s
-}
-
-// encodeHeaderText RFC 2047-encodes s (Q encoding, UTF-8) when it is not
-// plain ASCII or holds "=?", which a reader would take for the start of an
-// encoded word. Each encoded word is at most 75 characters and never splits
-// a character; words are separated by spaces, where fold may break lines.
-func encodeHeaderText(s string) string {
-	plain := !strings.Contains(s, "=?")
-	for i := 0; plain && i < len(s); i++ {
-		plain = s[i] < 0x80
-	}
-	if plain {
-		return s
-	}
-	const prefix, suffix, maxWord = "=?utf-8?q?", "?=", 75
-	var words []string
-	var w strings.Builder
-	w.WriteString(prefix)
-	var buf [utf8.UTFMax]byte
-	for _, r := range s {
-		var enc string
-		switch {
-		case r == ' ':
-			enc = "_"
-		case r < 0x80 && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("!*+-/", r)):
-			enc = string(r)
-		default:
-			var e strings.Builder
-			for _, c := range buf[:utf8.EncodeRune(buf[:], r)] {
-				fmt.Fprintf(&e, "=%02X", c)
-			}
-			enc = e.String()
-		}
-		if w.Len()+len(enc)+len(suffix) > maxWord {
-			w.WriteString(suffix)
-			words = append(words, w.String())
-			w.Reset()
-			w.WriteString(prefix)
-		}
-		w.WriteString(enc)
-	}
-	w.WriteString(suffix)
-	return strings.Join(append(words, w.String()), " ")
 }
 
 // fold writes "Name: value" with the value folded at spaces so lines stay
@@ -175,7 +127,7 @@ func cleanBody(s string) string {
 	s = strings.ReplaceAll(s, "\r\n", "\n")
 	s = strings.ReplaceAll(s, "\r", "\n")
 	s = strings.Map(func(r rune) rune {
-		if r != '\n' && r != '\t' && isControl(r) && r != '\u2028' && r != '\u2029' {
+		if r != '\n' && r != '\t' && mailaddr.IsControl(r) && r != '\u2028' && r != '\u2029' {
 			return -1
 		}
 		return r
@@ -239,7 +191,7 @@ func compose(m Message, now time.Time, msgID string) ([]byte, []string, error) {
 	}
 	fold(&b, "To", strings.Join(list, ", "))
 	if s := CleanHeaderText(m.Subject, maxSubject); s != "" {
-		fold(&b, "Subject", encodeHeaderText(s))
+		fold(&b, "Subject", mailaddr.EncodeText(s))
 	}
 	b.WriteString("Date: " + date.Format(time.RFC1123Z) + "\n")
 	b.WriteString("Message-ID: " + msgID + "\n")

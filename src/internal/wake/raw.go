@@ -8,6 +8,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/knockd-go/knockd-go/src/internal/macaddr"
 	"github.com/mdlayher/packet"
 	"github.com/mdlayher/wol"
 )
@@ -93,10 +94,10 @@ func Frame(dst, src, mac net.HardwareAddr, password []byte) ([]byte, error) {
 	if len(dst) != 6 || len(src) != 6 {
 		return nil, fmt.Errorf("frame addresses %v > %v: want 6 bytes each", src, dst)
 	}
-	if err := checkMAC(mac); err != nil {
+	if err := macaddr.Check(mac); err != nil {
 		return nil, fmt.Errorf("MAC address %v: %v", mac, err)
 	}
-	if err := checkPassword(password); err != nil {
+	if err := macaddr.CheckPassword(password); err != nil {
 		return nil, err
 	}
 	mp := wol.MagicPacket{Target: mac, Password: password}
