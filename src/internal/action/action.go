@@ -1,8 +1,13 @@
-// Package action performs a door's router actions after a success:
-// firewall grants (open, forward), Wake-on-LAN and the notification mail.
+// Package action performs what a door does after a success (door.Success),
+// off the packet path: the start command, firewall grants (open,
+// forward), Wake-on-LAN and the notification mail.
 //
 // Work per success is bounded whatever the rate at which an attacker
-// replays a knock: successes queue for a fixed set of workers and are
+// replays a knock: a start command goes to the command runner, which
+// refuses it at once when its slots are taken and starts the others in
+// order (a spawner that answers slowly delays the commands and their
+// door's other actions, never the packet path); successes queue for a
+// fixed set of workers and are
 // dropped (and counted) when the queue is full; one door holds at most
 // half of a queue; a success for a door and address whose grant is
 // already queued merges into it, and one whose grant is active for longer
@@ -22,27 +27,24 @@ import (
 
 	"github.com/knockd-go/knockd-go/src/internal/command"
 	"github.com/knockd-go/knockd-go/src/internal/door"
-	"github.com/knockd-go/knockd-go/src/internal/firewall"
+	"github.com/knockd-go/knockd-go/src/internal/grant"
 	"github.com/knockd-go/knockd-go/src/internal/logx"
 	"github.com/knockd-go/knockd-go/src/internal/mail"
 	"github.com/knockd-go/knockd-go/src/internal/wake"
 )
 
-// Success is one door opening for one address.
-type Success struct {
-	Door *door.Door
-	Src  netip.Addr
-	At   time.Time
-	// Grant is what to open: the door's, or what an SPA packet asked for.
-	Grant    firewall.Spec
-	Duration time.Duration
-	// Command is what became of the door's start command.
-	Command command.Outcome
+// Commander starts door commands (command.Runner implements it). Its
+// methods never block: they return false with a command that is not run
+// (none, refused), or true and call done later, from another goroutine,
+// once it was started or failed.
+type Commander interface {
+	Queue(door, ip, start, stop string, timeout time.Duration, done func(command.Outcome)) (command.Outcome, bool)
+	QueueSPA(door, ip, cmd string, done func(command.Outcome)) (command.Outcome, bool)
 }
 
 // Granter is the firewall side (firewall.Manager implements it).
 type Granter interface {
-	Grant(door string, src netip.Addr, s firewall.Spec, d time.Duration) (time.Time, error)
+	Grant(door string, src netip.Addr, s grant.Spec, d time.Duration) (time.Time, error)
 }
 
 // Options configure Actions. Zero values mean the defaults.
@@ -50,6 +52,9 @@ type Options struct {
 	// Firewall makes grants; nil means firewall = none (a door asking for
 	// one gets an error in its log and mail).
 	Firewall Granter
+	// Commands starts the start commands; nil runs none (their successes
+	// go on to the other actions, with no command).
+	Commands Commander
 	Waker    wake.Waker
 	Mailer   mail.Mailer
 	MailFrom mail.Address
@@ -111,6 +116,7 @@ type Actions struct {
 	o      Options
 	jobs   chan *job
 	mails  chan *mailJob
+	cmdWG  sync.WaitGroup // successes waiting for their start command
 	fwWG   sync.WaitGroup
 	mailWG sync.WaitGroup
 
@@ -139,9 +145,10 @@ type mailHour struct {
 }
 
 type job struct {
-	s          Success
-	mail       bool // send the notification
-	suppressed int  // notifications left out since the last one
+	s          door.Success
+	cmd        command.Outcome // what became of s's start command
+	mail       bool            // send the notification
+	suppressed int             // notifications left out since the last one
 }
 
 type mailJob struct {
@@ -184,25 +191,66 @@ func (a *Actions) printf(door, format string, args ...any) {
 	a.o.Log.Printf(format, args...)
 }
 
-// Do queues the actions of s. It returns false when s was dropped: the
-// queue was full (or its door already holds half of it), or Actions is
-// closed.
-func (a *Actions) Do(s Success) bool {
+// Do queues the actions of s; it never blocks. It returns false when s
+// was dropped: its queue was full (or its door already holds half of
+// it), or Actions is closed. A success whose start command the runner
+// queued goes on once the command started, and then calls s.Report; one
+// with a command not run calls s.Report at once.
+func (a *Actions) Do(s door.Success) bool {
+	a.mu.Lock()
+	if a.closed {
+		a.stats.Dropped++
+		a.mu.Unlock()
+		return false
+	}
+	if s.Start == "" || a.o.Commands == nil {
+		defer a.mu.Unlock()
+		return a.queue(s, command.Outcome{})
+	}
+	a.cmdWG.Add(1) // before Close can wait for it
+	a.mu.Unlock()
+	done := func(out command.Outcome) {
+		defer a.cmdWG.Done()
+		a.mu.Lock()
+		ok := a.queue(s, out) // the jobs stay open until cmdWG is done
+		a.mu.Unlock()
+		if s.Report != nil {
+			s.Report(out.String(), !ok)
+		}
+	}
+	ip := s.Src.String()
+	var out command.Outcome
+	var queued bool
+	if s.SPA {
+		out, queued = a.o.Commands.QueueSPA(s.Door.Name, ip, s.Start, done)
+	} else {
+		out, queued = a.o.Commands.Queue(s.Door.Name, ip, s.Start, s.Stop, s.Timeout, done)
+	}
+	if queued {
+		return true
+	}
+	a.mu.Lock()
+	ok := a.queue(s, out)
+	a.mu.Unlock()
+	a.cmdWG.Done()
+	if s.Report != nil {
+		s.Report(out.String(), false)
+	}
+	return ok
+}
+
+// queue queues the router actions and the mail of s, whose start command
+// came out as out. a.mu is held.
+func (a *Actions) queue(s door.Success, out command.Outcome) bool {
 	d := s.Door
 	if !d.Actions.Any() && s.Grant.Empty() {
 		return true
 	}
 	k := grantKey{d.Name, s.Src}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.closed {
-		a.stats.Dropped++
-		return false
-	}
 	mailDue, suppressed := a.mailDue(d, k, s.At)
 	if j := a.pending[k]; j != nil && j.s.Grant.String() == s.Grant.String() {
 		// The same grant is queued: it will last from this success on.
-		j.s.At, j.s.Command = s.At, s.Command
+		j.s.At, j.cmd = s.At, out
 		j.s.Duration = max(j.s.Duration, s.Duration)
 		if mailDue && !j.mail {
 			j.mail, j.suppressed = true, suppressed
@@ -218,7 +266,7 @@ func (a *Actions) Do(s Success) bool {
 		a.dropped(d, mailDue)
 		return false
 	}
-	j := &job{s: s, mail: mailDue, suppressed: suppressed}
+	j := &job{s: s, cmd: out, mail: mailDue, suppressed: suppressed}
 	select {
 	case a.jobs <- j:
 	default:
@@ -245,7 +293,7 @@ func (a *Actions) dropped(d *door.Door, mailDue bool) {
 // granted reports whether s's grant is already active for longer than s
 // would make it last (less one second, the least extension worth a
 // firewall call). a.mu is held.
-func (a *Actions) granted(k grantKey, s Success) bool {
+func (a *Actions) granted(k grantKey, s door.Success) bool {
 	if s.Grant.Empty() {
 		return len(s.Door.Actions.Wake) == 0 // nothing left to do
 	}
@@ -364,11 +412,11 @@ func (a *Actions) run(j *job) {
 		done = append(done, msg)
 		a.printf(d.Name, "%s: %s: %s", ip, d.Name, msg)
 	}
-	switch s.Command.State {
+	switch j.cmd.State {
 	case command.Started:
-		done = append(done, s.Command.String())
+		done = append(done, j.cmd.String())
 	case command.Refused, command.Failed:
-		failed = append(failed, s.Command.String())
+		failed = append(failed, j.cmd.String())
 	}
 	if j.mail {
 		a.queueMail(j, done, failed)
@@ -376,7 +424,7 @@ func (a *Actions) run(j *job) {
 }
 
 // grant makes the firewall grant and records its end.
-func (a *Actions) grant(s Success) (time.Time, error) {
+func (a *Actions) grant(s door.Success) (time.Time, error) {
 	if a.o.Firewall == nil {
 		return time.Time{}, nil
 	}
@@ -462,8 +510,8 @@ func (a *Actions) Stats() Stats {
 }
 
 // Close stops taking successes, lets the workers finish what is queued
-// (mails included) until ctx ends, and returns. Work left when ctx ends is
-// abandoned with the goroutines that hold it.
+// (start commands and mails included) until ctx ends, and returns. Work
+// left when ctx ends is abandoned with the goroutines that hold it.
 func (a *Actions) Close(ctx context.Context) {
 	a.mu.Lock()
 	if a.closed {
@@ -471,10 +519,11 @@ func (a *Actions) Close(ctx context.Context) {
 		return
 	}
 	a.closed = true
-	close(a.jobs)
 	a.mu.Unlock()
 	done := make(chan struct{})
 	go func() {
+		a.cmdWG.Wait() // no start command left to queue its job
+		close(a.jobs)
 		a.fwWG.Wait() // no worker can queue a mail any more
 		a.mu.Lock()
 		a.mailClosed = true

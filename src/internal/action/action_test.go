@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -13,7 +14,7 @@ import (
 	"github.com/knockd-go/knockd-go/src/internal/command"
 	"github.com/knockd-go/knockd-go/src/internal/config"
 	"github.com/knockd-go/knockd-go/src/internal/door"
-	"github.com/knockd-go/knockd-go/src/internal/firewall"
+	"github.com/knockd-go/knockd-go/src/internal/grant"
 	"github.com/knockd-go/knockd-go/src/internal/logx"
 	"github.com/knockd-go/knockd-go/src/internal/logx/logxtest"
 	"github.com/knockd-go/knockd-go/src/internal/mail"
@@ -28,7 +29,7 @@ type fakeGranter struct {
 	block chan struct{} // when set, Grant waits on it
 }
 
-func (f *fakeGranter) Grant(door string, src netip.Addr, s firewall.Spec, d time.Duration) (time.Time, error) {
+func (f *fakeGranter) Grant(door string, src netip.Addr, s grant.Spec, d time.Duration) (time.Time, error) {
 	if f.block != nil {
 		<-f.block
 	}
@@ -61,8 +62,25 @@ func doors(t *testing.T, conf string) []*door.Door {
 	return set.Doors
 }
 
-func success(d *door.Door, src string, at time.Time) Success {
-	return Success{Door: d, Src: netip.MustParseAddr(src), At: at, Grant: d.Actions.Grant, Duration: d.Actions.Duration}
+// success is a success of d as the packet path hands it over.
+func success(d *door.Door, src string, at time.Time) door.Success {
+	s := door.Success{Door: d, Src: netip.MustParseAddr(src), At: at, Grant: d.Actions.Grant, Duration: d.Actions.Duration,
+		Timeout: d.Actions.CmdTimeout}
+	s.Start, s.Stop = d.Actions.Commands(s.Src.Is6())
+	return s
+}
+
+// fixedCommander starts no command: every start comes out as out, told
+// from another goroutine as a runner tells it.
+type fixedCommander struct{ out command.Outcome }
+
+func (f fixedCommander) Queue(door, ip, start, stop string, timeout time.Duration, done func(command.Outcome)) (command.Outcome, bool) {
+	go done(f.out)
+	return command.Outcome{}, true
+}
+
+func (f fixedCommander) QueueSPA(door, ip, cmd string, done func(command.Outcome)) (command.Outcome, bool) {
+	return f.Queue(door, ip, cmd, "", 0, done)
 }
 
 func closeAll(a *Actions) {
@@ -87,10 +105,10 @@ func TestDoAllActions(t *testing.T) {
 	ml := &mailtest.Recorder{}
 	log, rec := logxtest.NewRecorder(false)
 	from, _ := mail.ParseAddress("knockd@router")
-	a := New(Options{Firewall: fw, Waker: wk, Mailer: ml, MailFrom: from, Log: log})
+	cmd := fixedCommander{command.Outcome{Cmd: "logger 203.0.113.7", State: command.Started}}
+	a := New(Options{Firewall: fw, Commands: cmd, Waker: wk, Mailer: ml, MailFrom: from, Log: log})
 	at := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
 	s := success(d, "203.0.113.7", at)
-	s.Command = command.Outcome{Cmd: "logger 203.0.113.7", State: command.Started}
 	if !a.Do(s) {
 		t.Fatal("Do refused")
 	}
@@ -135,10 +153,8 @@ func TestMailSaysWhatHappened(t *testing.T) {
 		{command.Outcome{Cmd: "/bin/true", State: command.Failed, Err: errors.New("fork/exec: no such file")}, "failed to start: /bin/true: fork/exec: no such file"},
 	} {
 		ml := &mailtest.Recorder{}
-		a := New(Options{Mailer: ml, Log: logx.Discard()})
-		s := success(d, "192.0.2.9", time.Now())
-		s.Command = tt.out
-		a.Do(s)
+		a := New(Options{Mailer: ml, Commands: fixedCommander{tt.out}, Log: logx.Discard()})
+		a.Do(success(d, "192.0.2.9", time.Now()))
 		closeAll(a)
 		msgs := ml.Calls()
 		if len(msgs) != 1 || !strings.Contains(msgs[0].Body, "Failures:\n  - "+tt.want) || strings.Contains(msgs[0].Body, "ran:") ||
@@ -195,7 +211,7 @@ func TestSPAGrantOverridesDoor(t *testing.T) {
 	fw := &fakeGranter{}
 	a := New(Options{Firewall: fw, Log: logx.Discard()})
 	s := success(d, "192.0.2.9", time.Now())
-	s.Grant = firewall.Spec{Open: d.Actions.Grant.Open[:1]}
+	s.Grant = grant.Spec{Open: d.Actions.Grant.Open[:1]}
 	s.Duration = 7 * time.Second
 	a.Do(s)
 	closeAll(a)
@@ -408,5 +424,99 @@ func TestClosedDrops(t *testing.T) {
 	closeAll(a) // twice is fine
 	if a.Do(success(d, "198.51.100.1", time.Now())) {
 		t.Fatal("Do after Close accepted")
+	}
+}
+
+// heldCommander holds every start command until the test calls its done
+// functions: a spawner that does not answer. It refuses the commands of
+// door "busy" at once.
+type heldCommander struct {
+	mu     sync.Mutex
+	queued []string
+	done   []func(command.Outcome)
+}
+
+func (h *heldCommander) Queue(door, ip, start, stop string, timeout time.Duration, done func(command.Outcome)) (command.Outcome, bool) {
+	out := command.Outcome{Cmd: start + " " + ip}
+	if door == "busy" {
+		out.State, out.Err = command.Refused, command.ErrBusy
+		return out, false
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.queued = append(h.queued, fmt.Sprintf("%s %s: %s, then %s after %v", door, ip, start, stop, timeout))
+	h.done = append(h.done, func(command.Outcome) { out.State = command.Started; done(out) })
+	return command.Outcome{}, true
+}
+
+func (h *heldCommander) QueueSPA(door, ip, cmd string, done func(command.Outcome)) (command.Outcome, bool) {
+	return h.Queue(door, ip, cmd, "", 0, done)
+}
+
+// TestCommandThenActions: Do does not wait for a start command; the
+// command goes to the runner with its stop command and timeout, and the
+// success's grant and mail wait for its outcome, which the mail tells and
+// Report gets. A command refused at once is reported at once, and its
+// grant goes on.
+func TestCommandThenActions(t *testing.T) {
+	ds := doors(t, `[d]
+  sequence = 1
+  open = tcp/22
+  notify = root@localhost
+  start_command = start %IP%
+  stop_command = stop %IP%
+  cmd_timeout = 7
+[busy]
+  sequence = 2
+  open = tcp/23
+  command = true
+`)
+	h := &heldCommander{}
+	fw := &fakeGranter{}
+	ml := &mailtest.Recorder{}
+	a := New(Options{Firewall: fw, Commands: h, Mailer: ml, Log: logx.Discard()})
+	var mu sync.Mutex
+	var reports []string
+	report := func(s door.Success) door.Success {
+		s.Report = func(what string, dropped bool) {
+			mu.Lock()
+			defer mu.Unlock()
+			reports = append(reports, fmt.Sprintf("%s %s: %s dropped=%v", s.Door.Name, s.Src, what, dropped))
+		}
+		return s
+	}
+	if !a.Do(report(success(ds[1], "203.0.113.9", time.Now()))) {
+		t.Fatal("Do dropped the success of the busy door")
+	}
+	mu.Lock()
+	if len(reports) != 1 || reports[0] != "busy 203.0.113.9: not run (too many commands running): true 203.0.113.9 dropped=false" {
+		t.Fatalf("reports: %q", reports)
+	}
+	mu.Unlock()
+	for _, ip := range []string{"198.51.100.1", "198.51.100.2"} {
+		if !a.Do(report(success(ds[0], ip, time.Now()))) {
+			t.Fatal("Do dropped a success")
+		}
+	}
+	waitIdle(t, a)
+	if n := fw.n(); n != 1 {
+		t.Fatalf("%d grants before the commands started, want the busy door's", n)
+	}
+	h.mu.Lock()
+	if want := []string{"d 198.51.100.1: start %IP%, then stop %IP% after 7s", "d 198.51.100.2: start %IP%, then stop %IP% after 7s"}; !slices.Equal(h.queued, want) {
+		t.Fatalf("queued %q, want %q", h.queued, want)
+	}
+	done := h.done
+	h.mu.Unlock()
+	for _, f := range done {
+		f(command.Outcome{})
+	}
+	closeAll(a)
+	if fw.n() != 3 || len(reports) != 3 || reports[1] != "d 198.51.100.1: started: start %IP% 198.51.100.1 dropped=false" {
+		t.Fatalf("%d grants, reports %q", fw.n(), reports)
+	}
+	msgs := ml.Calls()
+	if len(msgs) != 2 || !strings.Contains(msgs[0].Body+msgs[1].Body, "started: start %IP% 198.51.100.1") {
+		t.Fatalf("mails: %+v", msgs)
 	}
 }

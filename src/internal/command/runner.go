@@ -56,11 +56,12 @@ var (
 	ErrShutdown = errors.New("shutting down")
 )
 
-// Runner runs door commands. Start forks in the caller's goroutine (the
-// packet path: a fork+exec takes well under a millisecond, and a hand-off
-// to another goroutine would add a thread wake-up to every knock's
-// latency); waiting for children and stop commands happen in the
-// background. It is safe for concurrent use.
+// Runner runs door commands. Queue decides at once whether a command may
+// run (a slot among Max) and hands it to the runner's start goroutine:
+// starting takes a round trip to the spawner, which must not stall the
+// packet path that queues. The start goroutine starts the commands one
+// at a time, in the order they were queued; waiting for children and stop
+// commands happen in the background. It is safe for concurrent use.
 type Runner struct {
 	log   *logx.Logger
 	lim   *logx.Limiter // per-door budget of log lines (nil: none)
@@ -70,6 +71,9 @@ type Runner struct {
 	cred  *syscall.Credential
 	env   []string
 	start spawn.Starter
+	// queue holds the commands given a slot and not started yet: it
+	// never holds more than the slots, so a send on it never blocks.
+	queue chan queued
 
 	mu      sync.Mutex
 	perDoor map[string]int // running start commands per door
@@ -77,6 +81,16 @@ type Runner struct {
 	running map[spawn.Process]bool // running commands; true for stop commands
 	closing bool
 	wg      sync.WaitGroup
+}
+
+// queued is a start command waiting for the start goroutine.
+type queued struct {
+	req           spawn.Request
+	door, ip, cmd string // cmd with %IP% replaced
+	stop          string // the stop command, %IP% not replaced
+	timeout       time.Duration
+	done          func(Outcome)
+	release       func()
 }
 
 type pendingStop struct {
@@ -112,9 +126,12 @@ func NewRunner(o Options) *Runner {
 		o.Starter = spawn.Direct{}
 	}
 	null, _ := os.OpenFile(os.DevNull, os.O_RDWR, 0) // nil on failure: the starter opens it itself
-	return &Runner{log: o.Log, lim: o.Limit, shell: "/bin/sh", slots: make(chan struct{}, o.Max), null: null,
-		cred: o.Credential, env: os.Environ(), start: o.Starter, pending: map[*pendingStop]struct{}{},
-		running: map[spawn.Process]bool{}, perDoor: map[string]int{}}
+	r := &Runner{log: o.Log, lim: o.Limit, shell: "/bin/sh", slots: make(chan struct{}, o.Max), null: null,
+		cred: o.Credential, env: os.Environ(), start: o.Starter, queue: make(chan queued, o.Max),
+		pending: map[*pendingStop]struct{}{}, running: map[spawn.Process]bool{}, perDoor: map[string]int{}}
+	r.wg.Add(1) // Shutdown waits for the start goroutine too
+	go func() { defer r.wg.Done(); r.starter() }()
+	return r
 }
 
 // printf logs a line of door, within the door's budget.
@@ -129,31 +146,35 @@ func (r *Runner) printf(door, format string, args ...any) {
 // Expand replaces every %IP% in cmd with ip, as knockd does.
 func Expand(cmd, ip string) string { return spawn.Expand(cmd, ip) }
 
-// Start runs start (for door and the knocker ip) and, after timeout, stop
-// (if not empty). The stop command is scheduled only when start was
-// started; a refused or failed start runs nothing.
+// Queue runs start (for door and the knocker ip) and, after timeout, stop
+// (if not empty); it never blocks. When start is empty, or refused (too
+// many commands running, or shutting down), it returns what became of it
+// and false, and runs nothing. Else it returns true, and done is called
+// from the start goroutine with the outcome once start was started (then
+// stop is scheduled, as knockd pairs them) or failed to start.
 //
 // A spawner gets the request by name (door D's start command for ip),
 // not the command line: it runs what its own configuration says.
-func (r *Runner) Start(door, ip, start, stop string, timeout time.Duration) Outcome {
-	return r.run(door, ip, start, stop, timeout, spawn.DoorStart)
+func (r *Runner) Queue(door, ip, start, stop string, timeout time.Duration, done func(Outcome)) (Outcome, bool) {
+	return r.run(door, ip, start, stop, timeout, spawn.DoorStart, done)
 }
 
-// StartSPA runs an SPA client's command for a door that allows them.
-func (r *Runner) StartSPA(door, ip, cmd string) Outcome {
-	return r.run(door, ip, cmd, "", 0, spawn.DoorCommand)
+// QueueSPA is Queue for an SPA client's command for a door that allows
+// them.
+func (r *Runner) QueueSPA(door, ip, cmd string, done func(Outcome)) (Outcome, bool) {
+	return r.run(door, ip, cmd, "", 0, spawn.DoorCommand, done)
 }
 
-func (r *Runner) run(door, ip, start, stop string, timeout time.Duration, kind spawn.Kind) Outcome {
+func (r *Runner) run(door, ip, start, stop string, timeout time.Duration, kind spawn.Kind, done func(Outcome)) (Outcome, bool) {
 	o := Outcome{Cmd: Expand(start, ip)}
 	if start == "" {
-		return o
+		return o, false
 	}
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	if r.closing {
-		r.mu.Unlock()
 		o.State, o.Err = Refused, ErrShutdown
-		return o
+		return o, false
 	}
 	// One door may hold at most half the slots, so that a storm of knocks
 	// on it never starves the others.
@@ -167,14 +188,12 @@ func (r *Runner) run(door, ip, start, stop string, timeout time.Duration, kind s
 		}
 	}
 	if full {
-		r.mu.Unlock()
 		o.State, o.Err = Refused, ErrBusy
 		r.printf(door, "%s: %s: too many running commands, not running: %s", ip, door, o.Cmd)
-		return o
+		return o, false
 	}
 	r.perDoor[door]++
 	r.wg.Add(1)
-	r.mu.Unlock()
 	release := func() {
 		r.mu.Lock()
 		r.perDoor[door]--
@@ -185,23 +204,37 @@ func (r *Runner) run(door, ip, start, stop string, timeout time.Duration, kind s
 	if kind == spawn.DoorCommand {
 		req.Command = start
 	}
-	c, err := r.begin(req, o.Cmd)
-	if err != nil {
-		release()
-		r.wg.Done()
-		o.State, o.Err = Failed, err
-		return o
-	}
-	o.State = Started
-	go func() {
-		defer r.wg.Done()
-		r.finish(door, c)
-		release()
-		if stop != "" {
-			r.schedule(door, ip, Expand(stop, ip), timeout)
+	// It holds a slot: the queue has room. r.mu is held, so that Shutdown
+	// cannot close the queue before the send.
+	r.queue <- queued{req: req, door: door, ip: ip, cmd: o.Cmd, stop: stop, timeout: timeout, done: done, release: release}
+	return o, true
+}
+
+// starter starts the queued commands, one at a time, until Shutdown
+// closes the queue. A command queued before Shutdown still starts (its
+// stop command then runs at once).
+func (r *Runner) starter() {
+	for q := range r.queue {
+		o := Outcome{Cmd: q.cmd}
+		c, err := r.begin(q.req, q.cmd)
+		if err != nil {
+			q.release()
+			o.State, o.Err = Failed, err
+			q.done(o)
+			r.wg.Done()
+			continue
 		}
-	}()
-	return o
+		o.State = Started
+		go func() {
+			defer r.wg.Done()
+			r.finish(q.door, c)
+			q.release()
+			if q.stop != "" {
+				r.schedule(q.door, q.ip, Expand(q.stop, q.ip), q.timeout)
+			}
+		}()
+		q.done(o)
+	}
 }
 
 func (r *Runner) schedule(door, ip, cmd string, timeout time.Duration) {
@@ -321,6 +354,9 @@ func (r *Runner) finish(door string, p spawn.Process) {
 // ShutdownGrace are killed so that their stop commands can run.
 func (r *Runner) Shutdown(ctx context.Context) {
 	r.mu.Lock()
+	if !r.closing {
+		close(r.queue)
+	}
 	r.closing = true
 	var now []*pendingStop
 	for p := range r.pending {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -181,7 +183,8 @@ type fakeStarter struct {
 	mu    sync.Mutex
 	cmds  []spawn.Cmd
 	procs []*fakeProc
-	err   error // returned by Start when set
+	err   error         // returned by Start when set
+	gate  chan struct{} // when set, Start waits for it to close (a spawner slow to answer)
 }
 
 type fakeProc struct {
@@ -192,6 +195,9 @@ type fakeProc struct {
 }
 
 func (f *fakeStarter) Start(c spawn.Cmd) (spawn.Process, error) {
+	if f.gate != nil {
+		<-f.gate
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.cmds = append(f.cmds, c)
@@ -284,4 +290,64 @@ func TestStarter(t *testing.T) {
 		t.Fatalf("not killed: %q", rec.Lines())
 	}
 	eventually(t, 5*time.Second, func() bool { return rec.Has("d: running command: /bin/stop 5.6.7.8") })
+}
+
+// TestQueueDoesNotWaitForTheSpawner: while the spawner does not answer,
+// Queue returns at once: the commands given a slot wait in order, the
+// others are refused at once as too many (a door holds half the slots).
+// Once the spawner answers, the queued commands start in the order they
+// were queued, each reported once, and their stop commands follow.
+func TestQueueDoesNotWaitForTheSpawner(t *testing.T) {
+	t.Parallel()
+	log, rec := logxtest.NewRecorder(false)
+	fs := &fakeStarter{gate: make(chan struct{})}
+	r := NewRunner(Options{Max: 4, Log: log, Starter: fs})
+	var mu sync.Mutex
+	var started []string
+	queued := make(chan struct{})
+	go func() {
+		defer close(queued)
+		for i, door := range []string{"a", "a", "a", "b"} {
+			ip := "10.0.0." + strconv.Itoa(i+1)
+			o, ok := r.Queue(door, ip, "start %IP%", "stop %IP%", 0, func(o Outcome) {
+				mu.Lock()
+				defer mu.Unlock()
+				started = append(started, o.String())
+			})
+			if wantOK := i != 2; ok != wantOK || (!ok && (o.State != Refused || !errors.Is(o.Err, ErrBusy))) {
+				t.Errorf("Queue %s %s: %v %v", door, ip, o, ok)
+			}
+		}
+	}()
+	select {
+	case <-queued:
+	case <-time.After(5 * time.Second):
+		close(fs.gate)
+		t.Fatal("Queue waited for the spawner")
+	}
+	if !rec.Has("10.0.0.3: a: too many running commands, not running: start 10.0.0.3") {
+		t.Fatalf("log: %q", rec.Lines())
+	}
+	mu.Lock()
+	n := len(started)
+	mu.Unlock()
+	if n != 0 {
+		t.Fatalf("%d commands reported started before the spawner answered", n)
+	}
+	close(fs.gate)
+	eventually(t, 5*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return len(started) == 3 })
+	if want := []string{"started: start 10.0.0.1", "started: start 10.0.0.2", "started: start 10.0.0.4"}; !slices.Equal(started, want) {
+		t.Fatalf("started %q, want %q", started, want)
+	}
+	for i := range 3 {
+		fs.proc(i).end <- 0
+	}
+	for _, ip := range []string{"10.0.0.1", "10.0.0.2", "10.0.0.4"} {
+		eventually(t, 5*time.Second, func() bool { return rec.Has("running command: stop " + ip) })
+	}
+	for i := 3; i < 6; i++ {
+		eventually(t, 5*time.Second, func() bool { return fs.proc(i) != nil })
+		fs.proc(i).end <- 0
+	}
+	shutdown(r)
 }

@@ -1,8 +1,10 @@
 // Package daemon is knockd-go's packet path: frames from a packet source
 // are decoded, checked against the SPA doors and the knock matcher, and a
-// door that opens runs its start command (forked here, for latency) and
-// hands its other actions to a bounded pool. It owns the running doors:
-// reloads, one-time sequences and rotating knocks replace doors whole.
+// door that opens hands its success (door.Success: its start command and
+// its other actions) to an Acter, which never blocks. It owns the running
+// doors: reloads, one-time sequences and rotating knocks replace doors
+// whole. It imports no action: commands, firewall, mail and wake-up are
+// the Acter's.
 package daemon
 
 import (
@@ -14,10 +16,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
-	"github.com/knockd-go/knockd-go/src/internal/action"
-	"github.com/knockd-go/knockd-go/src/internal/command"
 	"github.com/knockd-go/knockd-go/src/internal/decode"
 	"github.com/knockd-go/knockd-go/src/internal/door"
 	"github.com/knockd-go/knockd-go/src/internal/l4"
@@ -51,10 +52,19 @@ type owner interface {
 	Own(a netip.Addr) bool
 }
 
-// Acter performs the router actions of a success (action.Actions). Do
-// must not block.
+// Acter performs a success: its start command and its router actions
+// (action.Actions). Do must not block: it is called with the daemon's
+// lock held. It returns false when it dropped s (its queue full); when it
+// queued a success with a start command, it calls s.Report later.
 type Acter interface {
-	Do(action.Success) bool
+	Do(s door.Success) bool
+}
+
+// Commands tells how many door commands run and wait (command.Runner),
+// for the counters.
+type Commands interface {
+	Running() int // commands running now
+	Pending() int // stop commands waiting for their timeout
 }
 
 // Options configure a Daemon.
@@ -64,10 +74,11 @@ type Options struct {
 	// makes one.
 	DoorLines *logx.Limiter
 	Source    Source
-	Runner    *command.Runner
-	Acter     Acter
-	Now       func() time.Time // default time.Now
-	NoIPv6    bool             // -4
+	// Runner counts the commands (the acter starts them).
+	Runner Commands
+	Acter  Acter
+	Now    func() time.Time // default time.Now
+	NoIPv6 bool             // -4
 	// Lookup resolves knockers' names for the log (-l).
 	Lookup func(netip.Addr) string
 	// MaxAttempts caps the matcher's table (default match.DefaultMax).
@@ -87,7 +98,7 @@ type Daemon struct {
 	now    func() time.Time
 	src    Source
 	own    owner // src's, when it tells the router's own addresses
-	runner *command.Runner
+	runner Commands
 	noIPv6 bool
 
 	// Attacker-controllable lines: first knocks of anyone (spoofable, so
@@ -108,7 +119,8 @@ type Daemon struct {
 	settle    sync.WaitGroup // one-time sequence advances in flight
 	names     *names
 	stats     counters
-	opened    history         // the last successes
+	opened    history         // the last successes (a lock of its own: see report)
+	lateDrops atomic.Uint64   // actions dropped after their start command (see report)
 	rejected  history         // the last rejections of SPA packets that passed the HMAC
 	last      map[string]Last // per door name: the last knock seen (knockd doctor)
 	panicSeen map[string]bool
@@ -299,8 +311,8 @@ func (d *Daemon) event(e match.Event) {
 	}
 }
 
-// success runs what door slot i does for src: the start command is forked
-// here, the rest goes to the action pool. d.mu is held.
+// success hands what door slot i does for src to the acter, which starts
+// the start command and does the rest off the packet path. d.mu is held.
 func (d *Daemon) success(i int, src netip.Addr, at time.Time, req *door.Request) {
 	dr := d.slots[i].door
 	d.stats.successes++
@@ -311,27 +323,35 @@ func (d *Daemon) success(i int, src netip.Addr, at time.Time, req *door.Request)
 	case dr.Rotate != nil:
 		d.burn(i)
 	}
-	ip := src.String()
-	s := action.Success{Door: dr, Src: src, At: at, Grant: dr.Actions.Grant, Duration: dr.Actions.Duration}
-	start, stop := dr.Actions.Commands(src.Is6())
-	spaCommand := false
+	s := door.Success{Door: dr, Src: src, At: at, Grant: dr.Actions.Grant, Duration: dr.Actions.Duration,
+		Timeout: dr.Actions.CmdTimeout}
+	s.Start, s.Stop = dr.Actions.Commands(src.Is6())
 	if req != nil {
 		s.Grant = req.Grant
 		if req.Duration > 0 {
 			s.Duration = req.Duration
 		}
 		if req.Command != "" {
-			start, spaCommand = req.Command, true
+			s.Start, s.Stop, s.SPA = req.Command, "", true
 		}
 	}
-	if spaCommand {
-		s.Command = d.runner.StartSPA(dr.Name, ip, start)
-	} else {
-		s.Command = d.runner.Start(dr.Name, ip, start, stop, dr.Actions.CmdTimeout)
+	// The status tells what became of the command once it is started.
+	seq := d.opened.add(Event{At: at, Door: dr.Name, Src: src})
+	if s.Start != "" {
+		s.Report = func(what string, dropped bool) { d.report(seq, what, dropped) }
 	}
-	d.opened.add(Event{At: at, Door: dr.Name, Src: src, What: s.Command.String()})
 	if d.acter != nil && !d.acter.Do(s) {
 		d.stats.dropped++
+	}
+}
+
+// report records what became of the start command of the success seq,
+// and whether its other actions were dropped. The acter calls it, from
+// Do (d.mu held) or later from another goroutine: it takes no d.mu.
+func (d *Daemon) report(seq uint64, what string, dropped bool) {
+	d.opened.setWhat(seq, what)
+	if dropped {
+		d.lateDrops.Add(1)
 	}
 }
 
@@ -485,7 +505,7 @@ func (d *Daemon) counters() Counters {
 	c := d.stats
 	return Counters{Packets: c.packets, KernelPackets: c.kernelPackets, KernelDrops: c.kernelDrops,
 		Attempts: d.m.Len(), Sources: d.m.Sources(), Evictions: d.m.Evictions, Ignored: c.ignored,
-		Successes: c.successes, ActionsDropped: c.dropped, SPAAccepted: c.spaAccepted, SPARejected: c.spaRejected,
+		Successes: c.successes, ActionsDropped: c.dropped + d.lateDrops.Load(), SPAAccepted: c.spaAccepted, SPARejected: c.spaRejected,
 		RotatingReplays: c.rotatingReplays, Panics: c.panics, Running: running, Pending: pending}
 }
 

@@ -24,6 +24,7 @@ import (
 	"github.com/knockd-go/knockd-go/src/internal/pktbuild"
 	"github.com/knockd-go/knockd-go/src/internal/rotate"
 	"github.com/knockd-go/knockd-go/src/internal/spa"
+	"github.com/knockd-go/knockd-go/src/internal/spawn"
 	"github.com/knockd-go/knockd-go/src/internal/testsrc"
 	"github.com/knockd-go/knockd-go/src/internal/wake/waketest"
 )
@@ -97,6 +98,13 @@ func newRig(t *testing.T, conf string, files ...string) *rig {
 // newRigWith is newRig with edit applied to the daemon's options.
 func newRigWith(t *testing.T, conf string, edit func(*Options), files ...string) *rig {
 	t.Helper()
+	return newRigStarter(t, conf, edit, nil, files...)
+}
+
+// newRigStarter is newRigWith with the command runner's starter st (nil:
+// commands start from this process).
+func newRigStarter(t *testing.T, conf string, edit func(*Options), st spawn.Starter, files ...string) *rig {
+	t.Helper()
 	r := &rig{t: t, dir: t.TempDir(), clk: &clock{t: time.Unix(1800000000, 0)}}
 	for i := 0; i+1 < len(files); i += 2 {
 		if err := os.WriteFile(filepath.Join(r.dir, files[i]), []byte(files[i+1]), 0o600); err != nil {
@@ -111,7 +119,7 @@ func newRigWith(t *testing.T, conf string, edit func(*Options), files ...string)
 	r.mgr = firewall.NewManager(r.fw, firewall.ManagerOptions{Log: r.logger, ReassertEvery: -1})
 	r.wake, r.mail = &waketest.Recorder{}, &mailtest.Recorder{}
 	lines := DoorLines(r.logger, r.clk.now)
-	r.runner = command.NewRunner(command.Options{Max: 8, Log: r.logger, Limit: lines})
+	r.runner = command.NewRunner(command.Options{Max: 8, Log: r.logger, Limit: lines, Starter: st})
 	r.acts = r.newActs(lines)
 	var err error
 	o := Options{Log: r.logger, DoorLines: lines, Source: r.src, Runner: r.runner, Acter: r.acts, Now: r.clk.now}
@@ -130,7 +138,7 @@ func newRigWith(t *testing.T, conf string, edit func(*Options), files ...string)
 }
 
 func (r *rig) newActs(lines *logx.Limiter) *action.Actions {
-	return action.New(action.Options{Firewall: r.mgr, Waker: r.wake, Mailer: r.mail, Log: r.logger, Limit: lines, Now: r.clk.now})
+	return action.New(action.Options{Firewall: r.mgr, Commands: r.runner, Waker: r.wake, Mailer: r.mail, Log: r.logger, Limit: lines, Now: r.clk.now})
 }
 
 func (r *rig) write(conf string) {
@@ -270,7 +278,7 @@ type panicActer struct {
 	nilMap map[string]int // never made: writing to it panics
 }
 
-func (p *panicActer) Do(s action.Success) bool {
+func (p *panicActer) Do(s door.Success) bool {
 	p.mu.Lock()
 	p.n++
 	first := p.n <= p.panics

@@ -200,6 +200,7 @@ func (s *Service) Ready() <-chan struct{} {
 func (s *Service) newActions(set *door.Set) *action.Actions {
 	o := s.o.Actions
 	o.Firewall = s.fw.granter()
+	o.Commands = s.runner
 	o.Waker = s.o.Waker
 	o.Mailer = s.o.Mailer(set)
 	o.MailFrom = set.Options.MailFrom
