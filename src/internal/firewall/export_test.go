@@ -3,6 +3,7 @@ package firewall
 import (
 	"fmt"
 	"strings"
+	"time"
 )
 
 // IncludeFiles returns the fw4 include files of the backend, keyed by path
@@ -25,4 +26,33 @@ func IncludeFiles() map[string]string {
 		files[p] += fmt.Sprintf("%s comment %q\n", r.body, r.comment)
 	}
 	return files
+}
+
+// The manager's tests are an external package (they drive a
+// firewalltest.Fake, which imports this package); these are the internal
+// test helpers and internals they use.
+
+type FakeClock = fakeClock
+
+var (
+	NewFakeClock = newFakeClock
+	TestLog      = testLog
+	SrcA, SrcB   = srcA, srcB
+	SrcC         = srcC
+	SSH, Web     = ssh, web
+)
+
+const IdleWait = idleWait
+
+func (m *Manager) NextWake(now time.Time) time.Duration { return m.nextWake(now) }
+
+func (m *Manager) Tick() { m.tick() }
+
+func (m *Manager) SetOnExpire(f func(Grant)) { m.opt.OnExpire = f }
+
+// ActiveLocked is activeLocked with m.mu held.
+func (m *Manager) ActiveLocked() []Grant {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.activeLocked()
 }

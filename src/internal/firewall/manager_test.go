@@ -1,85 +1,19 @@
-package firewall
+package firewall_test
 
 import (
 	"context"
 	"errors"
-	"github.com/knockd-go/knockd-go/src/internal/l4"
-	"github.com/knockd-go/knockd-go/src/internal/logx"
-	"github.com/knockd-go/knockd-go/src/internal/logx/logxtest"
 	"net/netip"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/knockd-go/knockd-go/src/internal/firewall"
+	"github.com/knockd-go/knockd-go/src/internal/firewall/firewalltest"
+	"github.com/knockd-go/knockd-go/src/internal/l4"
+	"github.com/knockd-go/knockd-go/src/internal/logx/logxtest"
 )
-
-// fakeClock is a manual clock whose After channels fire on Advance.
-type fakeClock struct {
-	mu      sync.Mutex
-	now     time.Time
-	waiters []fakeWaiter
-}
-
-type fakeWaiter struct {
-	at time.Time
-	ch chan time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-// At fires once the clock reaches at (at once if it has).
-func (c *fakeClock) At(at time.Time) <-chan time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	ch := make(chan time.Time, 1)
-	if !at.After(c.now) {
-		ch <- c.now
-		return ch
-	}
-	c.waiters = append(c.waiters, fakeWaiter{at, ch})
-	return ch
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	kept := c.waiters[:0]
-	for _, w := range c.waiters {
-		if !w.at.After(c.now) {
-			w.ch <- c.now
-		} else {
-			kept = append(kept, w)
-		}
-	}
-	c.waiters = kept
-}
-
-// waitFor waits until a waiter is due at or before t (Run is asleep on it).
-func (c *fakeClock) waitFor(t *testing.T, at time.Time) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		c.mu.Lock()
-		for _, w := range c.waiters {
-			if !w.at.After(at) {
-				c.mu.Unlock()
-				return
-			}
-		}
-		c.mu.Unlock()
-		time.Sleep(time.Millisecond)
-	}
-	t.Fatalf("Run never waited for %v", at)
-}
 
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
@@ -92,20 +26,12 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-var (
-	srcA = netip.MustParseAddr("198.51.100.2")
-	srcB = netip.MustParseAddr("198.51.100.3")
-	srcC = netip.MustParseAddr("2001:db8:1::2")
-	ssh  = Spec{Open: []l4.Port{{Proto: l4.TCP, Num: 22}}}
-	web  = Spec{Forward: []Forward{{Port: l4.Port{Proto: l4.TCP, Num: 8080}, To: netip.MustParseAddrPort("192.168.1.10:80"), Masquerade: true}}}
-)
-
-func newTestManager(t *testing.T) (*Manager, *Fake, *fakeClock, *logxtest.Recorder) {
+func newTestManager(t *testing.T) (*firewall.Manager, *firewalltest.Fake, *firewall.FakeClock, *logxtest.Recorder) {
 	t.Helper()
-	clk := newFakeClock()
-	f := NewFake()
+	clk := firewall.NewFakeClock()
+	f := firewalltest.NewFake()
 	log, rec := logxtest.NewRecorder(false)
-	m := NewManager(f, ManagerOptions{
+	m := firewall.NewManager(f, firewall.ManagerOptions{
 		Now:           clk.Now,
 		At:            clk.At,
 		Log:           log,
@@ -118,7 +44,7 @@ func newTestManager(t *testing.T) (*Manager, *Fake, *fakeClock, *logxtest.Record
 func TestManagerGrantAndExtend(t *testing.T) {
 	m, f, clk, _ := newTestManager(t)
 	t0 := clk.Now()
-	until, err := m.Grant("ssh", srcA, ssh, 10*time.Second)
+	until, err := m.Grant("ssh", firewall.SrcA, firewall.SSH, 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +55,7 @@ func TestManagerGrantAndExtend(t *testing.T) {
 		t.Fatalf("Add calls = %d, want 1", n)
 	}
 	// The same grant at the same instant changes nothing.
-	if _, err := m.Grant("ssh", srcA, ssh, 10*time.Second); err != nil {
+	if _, err := m.Grant("ssh", firewall.SrcA, firewall.SSH, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	if n := f.Count("Add"); n != 1 {
@@ -137,7 +63,7 @@ func TestManagerGrantAndExtend(t *testing.T) {
 	}
 	// Later, the grant is extended: the backend refreshes, no duplicate.
 	clk.Advance(4 * time.Second)
-	until2, err := m.Grant("ssh", srcA, ssh, 10*time.Second)
+	until2, err := m.Grant("ssh", firewall.SrcA, firewall.SSH, 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,11 +75,11 @@ func TestManagerGrantAndExtend(t *testing.T) {
 		t.Fatalf("installed = %+v, want one rule until %v", inst, until2)
 	}
 	act := m.Active()
-	if len(act) != 1 || act[0].Door != "ssh" || act[0].Src != srcA || !act[0].Until.Equal(until2) {
+	if len(act) != 1 || act[0].Door != "ssh" || act[0].Src != firewall.SrcA || !act[0].Until.Equal(until2) {
 		t.Fatalf("Active = %+v", act)
 	}
 	// A shorter grant does not shorten the longer one.
-	if until3, _ := m.Grant("ssh", srcA, ssh, time.Second); !until3.Equal(until2) {
+	if until3, _ := m.Grant("ssh", firewall.SrcA, firewall.SSH, time.Second); !until3.Equal(until2) {
 		t.Fatalf("shorter grant moved until to %v", until3)
 	}
 }
@@ -161,32 +87,32 @@ func TestManagerGrantAndExtend(t *testing.T) {
 func TestManagerExpiry(t *testing.T) {
 	m, f, clk, _ := newTestManager(t)
 	var expiredMu sync.Mutex
-	var expired []Grant
-	m.opt.OnExpire = func(g Grant) {
+	var expired []firewall.Grant
+	m.SetOnExpire(func(g firewall.Grant) {
 		expiredMu.Lock()
 		expired = append(expired, g)
 		expiredMu.Unlock()
-	}
-	if _, err := m.Grant("ssh", srcA, ssh, 2*time.Second); err != nil {
+	})
+	if _, err := m.Grant("ssh", firewall.SrcA, firewall.SSH, 2*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.Grant("web", srcB, web, 3*time.Second); err != nil {
+	if _, err := m.Grant("web", firewall.SrcB, firewall.Web, 3*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- m.Run(ctx) }()
 
-	clk.waitFor(t, clk.Now().Add(2*time.Second))
+	clk.WaitFor(t, clk.Now().Add(2*time.Second))
 	clk.Advance(2 * time.Second)
 	eventually(t, "first expiry", func() bool { return f.Count("Remove") == 1 })
-	if inst := f.Installed(); len(inst) != 1 || inst[0].Src != srcB {
+	if inst := f.Installed(); len(inst) != 1 || inst[0].Src != firewall.SrcB {
 		t.Fatalf("after first expiry installed = %+v", inst)
 	}
 	if act := m.Active(); len(act) != 1 || act[0].Door != "web" {
 		t.Fatalf("after first expiry Active = %+v", act)
 	}
-	clk.waitFor(t, clk.Now().Add(time.Second))
+	clk.WaitFor(t, clk.Now().Add(time.Second))
 	clk.Advance(time.Second)
 	eventually(t, "second expiry", func() bool { return f.Count("Remove") == 2 })
 	if inst := f.Installed(); len(inst) != 0 {
@@ -208,17 +134,17 @@ func TestManagerExpiry(t *testing.T) {
 
 func TestManagerSharedPortTwoDoors(t *testing.T) {
 	m, f, clk, _ := newTestManager(t)
-	if _, err := m.Grant("short", srcA, ssh, 2*time.Second); err != nil {
+	if _, err := m.Grant("short", firewall.SrcA, firewall.SSH, 2*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.Grant("long", srcA, ssh, 10*time.Second); err != nil {
+	if _, err := m.Grant("long", firewall.SrcA, firewall.SSH, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	if inst := f.Installed(); len(inst) != 1 {
 		t.Fatalf("installed %d rules for one port, want 1: %+v", len(inst), inst)
 	}
 	clk.Advance(3 * time.Second)
-	m.tick()
+	m.Tick()
 	if n := f.Count("Remove"); n != 0 {
 		t.Fatalf("the port was removed while door long still holds it (%d removes)", n)
 	}
@@ -226,7 +152,7 @@ func TestManagerSharedPortTwoDoors(t *testing.T) {
 		t.Fatalf("Active = %+v", act)
 	}
 	clk.Advance(7 * time.Second)
-	m.tick()
+	m.Tick()
 	if inst := f.Installed(); len(inst) != 0 || f.Count("Remove") != 1 {
 		t.Fatalf("after both expired: installed %+v, removes %d", inst, f.Count("Remove"))
 	}
@@ -234,11 +160,11 @@ func TestManagerSharedPortTwoDoors(t *testing.T) {
 
 func TestManagerForwardTargetChange(t *testing.T) {
 	m, f, _, _ := newTestManager(t)
-	if _, err := m.Grant("web", srcA, web, 10*time.Second); err != nil {
+	if _, err := m.Grant("web", firewall.SrcA, firewall.Web, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	other := Spec{Forward: []Forward{{Port: l4.Port{Proto: l4.TCP, Num: 8080}, To: netip.MustParseAddrPort("192.168.1.11:80")}}}
-	if _, err := m.Grant("web2", srcA, other, 10*time.Second); err != nil {
+	other := firewall.Spec{Forward: []firewall.Forward{{Port: l4.Port{Proto: l4.TCP, Num: 8080}, To: netip.MustParseAddrPort("192.168.1.11:80")}}}
+	if _, err := m.Grant("web2", firewall.SrcA, other, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	inst := f.Installed()
@@ -252,28 +178,28 @@ func TestManagerForwardTargetChange(t *testing.T) {
 
 func TestManagerFamily(t *testing.T) {
 	m, f, _, _ := newTestManager(t)
-	mixed := Spec{Open: ssh.Open, Forward: web.Forward}
-	until, err := m.Grant("mixed", srcC, mixed, 10*time.Second)
-	if !errors.Is(err, ErrFamily) {
+	mixed := firewall.Spec{Open: firewall.SSH.Open, Forward: firewall.Web.Forward}
+	until, err := m.Grant("mixed", firewall.SrcC, mixed, 10*time.Second)
+	if !errors.Is(err, firewall.ErrFamily) {
 		t.Fatalf("err = %v, want ErrFamily for the IPv4 forward", err)
 	}
 	if until.IsZero() {
 		t.Fatal("the open part was not granted")
 	}
 	inst := f.Installed()
-	if len(inst) != 1 || len(inst[0].Spec.Open) != 1 || inst[0].Src != srcC {
+	if len(inst) != 1 || len(inst[0].Spec.Open) != 1 || inst[0].Src != firewall.SrcC {
 		t.Fatalf("installed = %+v, want the open port only", inst)
 	}
 	// Nothing grantable at all.
-	if u, err := m.Grant("web", srcC, web, time.Second); !errors.Is(err, ErrFamily) || !u.IsZero() {
+	if u, err := m.Grant("web", firewall.SrcC, firewall.Web, time.Second); !errors.Is(err, firewall.ErrFamily) || !u.IsZero() {
 		t.Fatalf("forward-only v6 grant: until %v err %v", u, err)
 	}
 	// A backend refusing the family records nothing.
-	f.FailWith("Add", ErrFamily)
-	if _, err := m.Grant("ssh", srcC, Spec{Open: []l4.Port{{Proto: l4.UDP, Num: 53}}}, time.Second); !errors.Is(err, ErrFamily) {
+	f.FailWith("Add", firewall.ErrFamily)
+	if _, err := m.Grant("ssh", firewall.SrcC, firewall.Spec{Open: []l4.Port{{Proto: l4.UDP, Num: 53}}}, time.Second); !errors.Is(err, firewall.ErrFamily) {
 		t.Fatalf("err = %v", err)
 	}
-	for _, g := range m.activeLocked() {
+	for _, g := range m.ActiveLocked() {
 		if len(g.Spec.Open) == 1 && g.Spec.Open[0].Proto == l4.UDP {
 			t.Fatal("a grant the backend refused was recorded")
 		}
@@ -284,13 +210,13 @@ func TestManagerValidation(t *testing.T) {
 	m, f, _, _ := newTestManager(t)
 	cases := []struct {
 		src  netip.Addr
-		spec Spec
+		spec firewall.Spec
 		d    time.Duration
 	}{
-		{srcA, ssh, 0},
-		{srcA, Spec{}, time.Second},
-		{netip.Addr{}, ssh, time.Second},
-		{netip.MustParseAddr("fe80::1%eth0"), ssh, time.Second},
+		{firewall.SrcA, firewall.SSH, 0},
+		{firewall.SrcA, firewall.Spec{}, time.Second},
+		{netip.Addr{}, firewall.SSH, time.Second},
+		{netip.MustParseAddr("fe80::1%eth0"), firewall.SSH, time.Second},
 	}
 	for _, c := range cases {
 		if _, err := m.Grant("x", c.src, c.spec, c.d); err == nil {
@@ -301,49 +227,49 @@ func TestManagerValidation(t *testing.T) {
 		t.Fatal("invalid grants reached the backend")
 	}
 	// 4in6 sources are unmapped.
-	if _, err := m.Grant("x", netip.MustParseAddr("::ffff:198.51.100.2"), ssh, time.Second); err != nil {
+	if _, err := m.Grant("x", netip.MustParseAddr("::ffff:198.51.100.2"), firewall.SSH, time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if inst := f.Installed(); len(inst) != 1 || inst[0].Src != srcA {
+	if inst := f.Installed(); len(inst) != 1 || inst[0].Src != firewall.SrcA {
 		t.Fatalf("installed = %+v", inst)
 	}
 }
 
 func TestManagerMaxGrants(t *testing.T) {
-	clk := newFakeClock()
-	f := NewFake()
-	m := NewManager(f, ManagerOptions{Now: clk.Now, At: clk.At, MaxGrants: 2})
+	clk := firewall.NewFakeClock()
+	f := firewalltest.NewFake()
+	m := firewall.NewManager(f, firewall.ManagerOptions{Now: clk.Now, At: clk.At, MaxGrants: 2})
 	defer m.Close()
-	for i, src := range []netip.Addr{srcA, srcB} {
-		if _, err := m.Grant("d", src, ssh, time.Second); err != nil {
+	for i, src := range []netip.Addr{firewall.SrcA, firewall.SrcB} {
+		if _, err := m.Grant("d", src, firewall.SSH, time.Second); err != nil {
 			t.Fatalf("grant %d: %v", i, err)
 		}
 	}
-	if _, err := m.Grant("d", srcC, ssh, time.Second); !errors.Is(err, ErrTooMany) {
+	if _, err := m.Grant("d", firewall.SrcC, firewall.SSH, time.Second); !errors.Is(err, firewall.ErrTooMany) {
 		t.Fatalf("third grant: %v, want ErrTooMany", err)
 	}
 	// Extending an existing grant is still allowed.
-	if _, err := m.Grant("d", srcA, ssh, 5*time.Second); err != nil {
+	if _, err := m.Grant("d", firewall.SrcA, firewall.SSH, 5*time.Second); err != nil {
 		t.Fatalf("extension at the limit: %v", err)
 	}
 }
 
 func TestManagerReassert(t *testing.T) {
 	m, f, clk, logs := newTestManager(t)
-	if _, err := m.Grant("ssh", srcA, ssh, 60*time.Second); err != nil {
+	if _, err := m.Grant("ssh", firewall.SrcA, firewall.SSH, 60*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.Grant("web", srcB, web, 60*time.Second); err != nil {
+	if _, err := m.Grant("web", firewall.SrcB, firewall.Web, 60*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	f.Wipe() // firewall reload
 	clk.Advance(4 * time.Second)
-	m.tick()
+	m.Tick()
 	if f.Count("Reassert") != 0 {
 		t.Fatal("reassert before its period")
 	}
 	clk.Advance(time.Second)
-	m.tick()
+	m.Tick()
 	if f.Count("Reassert") != 1 {
 		t.Fatalf("Reassert calls = %d, want 1", f.Count("Reassert"))
 	}
@@ -363,7 +289,7 @@ func TestManagerReassert(t *testing.T) {
 	f.FailWith("Reassert", errors.New("xtables lock"))
 	for i := 0; i < 3; i++ {
 		clk.Advance(5 * time.Second)
-		m.tick()
+		m.Tick()
 	}
 	n := 0
 	for _, l := range logs.Lines() {
@@ -380,7 +306,7 @@ func TestManagerNoReassertWhenIdle(t *testing.T) {
 	m, f, clk, _ := newTestManager(t)
 	for i := 0; i < 3; i++ {
 		clk.Advance(5 * time.Second)
-		m.tick()
+		m.Tick()
 	}
 	if f.Count("Reassert") != 0 {
 		t.Fatal("reassert with no grants")
@@ -389,12 +315,12 @@ func TestManagerNoReassertWhenIdle(t *testing.T) {
 
 func TestManagerRemoveRetry(t *testing.T) {
 	m, f, clk, logs := newTestManager(t)
-	if _, err := m.Grant("ssh", srcA, ssh, time.Second); err != nil {
+	if _, err := m.Grant("ssh", firewall.SrcA, firewall.SSH, time.Second); err != nil {
 		t.Fatal(err)
 	}
 	f.FailWith("Remove", errors.New("busy"))
 	clk.Advance(time.Second)
-	m.tick()
+	m.Tick()
 	if len(f.Installed()) != 1 || len(logs.Lines()) == 0 {
 		t.Fatalf("failed removal: installed %+v, logs %q", f.Installed(), logs.Lines())
 	}
@@ -404,11 +330,11 @@ func TestManagerRemoveRetry(t *testing.T) {
 	f.FailWith("Remove", nil)
 	// The removal is retried after its backoff.
 	clk.Advance(time.Second)
-	m.tick()
+	m.Tick()
 	if len(f.Installed()) != 0 {
 		t.Fatalf("removal not retried: %+v", f.Installed())
 	}
-	if w := m.nextWake(clk.Now()); w != idleWait {
+	if w := m.NextWake(clk.Now()); w != firewall.IdleWait {
 		t.Fatalf("idle manager wakes in %v", w)
 	}
 }
@@ -416,13 +342,13 @@ func TestManagerRemoveRetry(t *testing.T) {
 func TestManagerAddErrorKept(t *testing.T) {
 	m, f, clk, _ := newTestManager(t)
 	f.FailWith("Add", errors.New("lock timeout"))
-	until, err := m.Grant("ssh", srcA, ssh, 60*time.Second)
+	until, err := m.Grant("ssh", firewall.SrcA, firewall.SSH, 60*time.Second)
 	if err == nil || until.IsZero() {
 		t.Fatalf("Grant = %v, %v; want until and the error", until, err)
 	}
 	f.FailWith("Add", nil)
 	clk.Advance(5 * time.Second)
-	m.tick()
+	m.Tick()
 	if inst := f.Installed(); len(inst) != 1 {
 		t.Fatalf("reassert did not heal the failed add: %+v", inst)
 	}
@@ -430,7 +356,7 @@ func TestManagerAddErrorKept(t *testing.T) {
 
 func TestManagerClose(t *testing.T) {
 	m, f, _, _ := newTestManager(t)
-	if _, err := m.Grant("ssh", srcA, ssh, time.Minute); err != nil {
+	if _, err := m.Grant("ssh", firewall.SrcA, firewall.SSH, time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
@@ -449,7 +375,7 @@ func TestManagerClose(t *testing.T) {
 	if !f.Closed() || len(f.Installed()) != 0 {
 		t.Fatal("backend not closed")
 	}
-	if _, err := m.Grant("ssh", srcA, ssh, time.Minute); !errors.Is(err, ErrClosed) {
+	if _, err := m.Grant("ssh", firewall.SrcA, firewall.SSH, time.Minute); !errors.Is(err, firewall.ErrClosed) {
 		t.Fatalf("Grant after Close: %v", err)
 	}
 	if err := m.Close(); err != nil {
@@ -462,16 +388,16 @@ func TestManagerClose(t *testing.T) {
 
 // slowBackend blocks in Close.
 type slowBackend struct {
-	*Fake
+	*firewalltest.Fake
 	release chan struct{}
 }
 
 func (s slowBackend) Close() error { <-s.release; return nil }
 
 func TestManagerCloseTimeout(t *testing.T) {
-	s := slowBackend{Fake: NewFake(), release: make(chan struct{})}
+	s := slowBackend{Fake: firewalltest.NewFake(), release: make(chan struct{})}
 	defer close(s.release)
-	m := NewManager(s, ManagerOptions{CloseTimeout: 50 * time.Millisecond})
+	m := firewall.NewManager(s, firewall.ManagerOptions{CloseTimeout: 50 * time.Millisecond})
 	start := time.Now()
 	err := m.Close()
 	if err == nil || !strings.Contains(err.Error(), "timed out") {
@@ -494,7 +420,7 @@ func TestManagerConcurrent(t *testing.T) {
 			defer wg.Done()
 			for j := 0; j < 50; j++ {
 				src := netip.AddrFrom4([4]byte{198, 51, 100, byte(i*5 + j%5)})
-				_, _ = m.Grant("d", src, ssh, time.Minute)
+				_, _ = m.Grant("d", src, firewall.SSH, time.Minute)
 				_ = m.Active()
 			}
 		}(i)
@@ -505,42 +431,29 @@ func TestManagerConcurrent(t *testing.T) {
 	}
 }
 
-// testLog returns a logger writing to t.Log.
-func testLog(t *testing.T) *logx.Logger {
-	l, _ := logx.New(logx.Options{Verbose: tWriter{t}})
-	return l
-}
-
-type tWriter struct{ t *testing.T }
-
-func (w tWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSpace(string(p)))
-	return len(p), nil
-}
-
 func TestManagerRevoke(t *testing.T) {
 	m, f, _, _ := newTestManager(t)
-	if _, err := m.Grant("ssh", srcA, ssh, time.Minute); err != nil {
+	if _, err := m.Grant("ssh", firewall.SrcA, firewall.SSH, time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.Grant("web", srcA, web, time.Minute); err != nil {
+	if _, err := m.Grant("web", firewall.SrcA, firewall.Web, time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := m.Revoke("ssh", netip.MustParseAddr("::ffff:"+srcA.String())); n != 1 || err != nil {
+	if n, err := m.Revoke("ssh", netip.MustParseAddr("::ffff:"+firewall.SrcA.String())); n != 1 || err != nil {
 		t.Fatalf("Revoke = %d, %v", n, err)
 	}
 	if len(m.Active()) != 1 || len(f.Installed()) != 1 || m.Active()[0].Door != "web" {
 		t.Fatalf("after revoke: active %v, installed %v", m.Active(), f.Installed())
 	}
-	if n, err := m.Revoke("ssh", srcA); n != 0 || err != nil {
+	if n, err := m.Revoke("ssh", firewall.SrcA); n != 0 || err != nil {
 		t.Fatalf("second Revoke = %d, %v", n, err)
 	}
 	f.FailWith("Remove", errors.New("busy"))
-	if n, err := m.Revoke("web", srcA); n != 1 || err == nil {
+	if n, err := m.Revoke("web", firewall.SrcA); n != 1 || err == nil {
 		t.Fatalf("failing Revoke = %d, %v", n, err)
 	}
 	f.FailWith("Remove", nil)
-	m.tick() // the removal is retried
+	m.Tick() // the removal is retried
 }
 
 // TestManagerReassertSkipsEnded: a reassert between a grant's end and its
@@ -548,16 +461,16 @@ func TestManagerRevoke(t *testing.T) {
 // count it as restored.
 func TestManagerReassertSkipsEnded(t *testing.T) {
 	m, f, clk, rec := newTestManager(t)
-	if _, err := m.Grant("short", srcA, ssh, time.Second); err != nil {
+	if _, err := m.Grant("short", firewall.SrcA, firewall.SSH, time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.Grant("long", srcB, ssh, time.Minute); err != nil {
+	if _, err := m.Grant("long", firewall.SrcB, firewall.SSH, time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	clk.Advance(2 * time.Second) // no Run: nothing removed the short one
 	f.Wipe()
 	m.Reassert()
-	if inst := f.Installed(); len(inst) != 1 || inst[0].Src != srcB {
+	if inst := f.Installed(); len(inst) != 1 || inst[0].Src != firewall.SrcB {
 		t.Fatalf("installed after reassert: %+v, want the long grant only", inst)
 	}
 	if !rec.Has("restored 1 active grant(s)") {
