@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"strconv"
@@ -14,71 +15,303 @@ import (
 	spapkg "github.com/knockd-go/knockd-go/src/internal/spa"
 )
 
-// setOption applies one global directive. key is upper case.
-func setOption(o *Options, key, val string) error {
-	var err error
-	switch key {
-	case "USESYSLOG":
+// The directive table: one entry per directive of knockd.conf and UCI
+// alike, in the order of the suggestions for an unknown one. knockd.conf
+// names a directive in any case (NAME = value); UCI names it in lower case
+// (option name 'value'), or by its uci name where it has one, and may give
+// the list directives as lists (list name 'value'), whose values apply in
+// turn. List directives (open, forward, wake, notify, interface, tcpflags)
+// append; the others replace, like knockd.
+
+// entry is one directive of a T (Options or Door).
+type entry[T any] struct {
+	name string // upper case
+	uci  string // the UCI option's other name, lower case ("use_syslog")
+	list bool   // UCI: may be a list option
+	set  func(t *T, val string) error
+}
+
+// table is the directives of one kind of section.
+type table[T any] []entry[T]
+
+// set applies the directive key (upper case; with uci, a UCI option's name
+// upper-cased) to t. An unknown key is errUnknown.
+func (tb table[T]) set(t *T, key, val string, uci bool) error {
+	e := tb.lookup(key, uci)
+	if e == nil {
+		return errUnknown
+	}
+	return e.set(t, val)
+}
+
+func (tb table[T]) lookup(key string, uci bool) *entry[T] {
+	for i := range tb {
+		if e := &tb[i]; e.name == key || (uci && e.uci != "" && strings.ToUpper(e.uci) == key) {
+			return e
+		}
+	}
+	return nil
+}
+
+// names returns the directives' names in lower case, for suggestions.
+func (tb table[T]) names() []string {
+	out := make([]string, len(tb))
+	for i, e := range tb {
+		out[i] = strings.ToLower(e.name)
+	}
+	return out
+}
+
+// Directive names, lower case: what suggestions for an unknown directive
+// are chosen from.
+var (
+	optionNames = optionDirectives.names()
+	doorNames   = doorDirectives.names()
+)
+
+// optionDirectives are the global directives ([options], config knockd).
+var optionDirectives = table[Options]{
+	{name: "USESYSLOG", uci: "use_syslog", set: func(o *Options, val string) (err error) {
 		o.UseSyslog = true
 		if val != "" {
 			o.UseSyslog, err = ParseBool(val)
 		}
-	case "LOGFILE":
-		o.LogFile = val
-	case "PIDFILE":
-		o.PidFile = val
-	case "INTERFACE":
-		for _, it := range SplitList(val) {
-			if err := CheckDevice(it); err != nil {
-				return err
-			}
-			o.Interfaces = append(o.Interfaces, it)
-		}
-	case "FIREWALL":
+		return err
+	}},
+	{name: "LOGFILE", set: func(o *Options, val string) error { o.LogFile = val; return nil }},
+	{name: "PIDFILE", set: func(o *Options, val string) error { o.PidFile = val; return nil }},
+	{name: "INTERFACE", set: func(o *Options, val string) error { return devices(&o.Interfaces, val) }},
+	{name: "FIREWALL", set: func(o *Options, val string) error {
 		switch v := strings.ToLower(val); v {
 		case "auto", "iptables", "iptables-legacy", "iptables-nft", "fw4", "none":
 			o.Firewall = v
-		default:
-			return fmt.Errorf("%q: want auto, iptables, iptables-legacy, iptables-nft, fw4 or none", val)
+			return nil
 		}
-	case "SENDMAIL":
+		return fmt.Errorf("%q: want auto, iptables, iptables-legacy, iptables-nft, fw4 or none", val)
+	}},
+	{name: "SENDMAIL", set: func(o *Options, val string) error {
 		if !strings.HasPrefix(val, "/") {
 			return fmt.Errorf("%q: want the absolute path of a sendmail program", val)
 		}
 		o.Sendmail = val
-	case "MAIL_FROM":
+		return nil
+	}},
+	{name: "MAIL_FROM", set: func(o *Options, val string) (err error) {
 		o.MailFrom = mailaddr.Address{}
 		if val != "" {
 			o.MailFrom, err = mailaddr.Parse(val)
 		}
-	case "MAX_ATTEMPTS":
-		o.MaxAttempts, err = positive(val, 1<<24)
-	case "MAX_CHILDREN":
-		o.MaxChildren, err = positive(val, 4096)
-	case "ENABLED":
-		o.Enabled, err = ParseBool(val)
-	case "SPA_REPLAY_FILE":
-		if val != "" && !strings.HasPrefix(val, "/") {
-			return fmt.Errorf("%q: want an absolute path (or empty: keep the cache in memory only)", val)
+		return err
+	}},
+	{name: "MAX_ATTEMPTS", set: func(o *Options, val string) (err error) { o.MaxAttempts, err = positive(val, 1<<24); return err }},
+	{name: "MAX_CHILDREN", set: func(o *Options, val string) (err error) { o.MaxChildren, err = positive(val, 4096); return err }},
+	{name: "ENABLED", set: func(o *Options, val string) (err error) { o.Enabled, err = ParseBool(val); return err }},
+	{name: "SPA_REPLAY_FILE", set: func(o *Options, val string) error {
+		return absolute(&o.SPAReplayFile, val, "or empty: keep the cache in memory only")
+	}},
+	{name: "NOTIFY_INTERVAL", set: func(o *Options, val string) (err error) { o.NotifyInterval, err = ParseSeconds(val); return err }},
+	{name: "NOTIFY_PER_HOUR", set: func(o *Options, val string) (err error) { o.NotifyPerHour, err = positive(val, 3600); return err }},
+	{name: "CONTROL_SOCKET", set: func(o *Options, val string) error {
+		return absolute(&o.ControlSocket, val, "or empty: no control socket")
+	}},
+	{name: "SENDMAIL_USER", set: func(o *Options, val string) (err error) { o.SendmailUser, err = parseUser(val); return err }},
+	{name: "COMMAND_USER", set: func(o *Options, val string) (err error) { o.CommandUser, err = parseUser(val); return err }},
+}
+
+// doorDirectives are the directives of a door ([name], config door):
+// the knock, its commands and grants, then the rotating knocks' and the
+// SPA doors'.
+var doorDirectives = table[Door]{
+	{name: "SEQUENCE", set: func(d *Door, val string) (err error) { d.Sequence, err = ParseSequence(val); return err }},
+	{name: "ONE_TIME_SEQUENCES", set: func(d *Door, val string) error {
+		if val == "" {
+			return fmt.Errorf("empty file name")
 		}
-		o.SPAReplayFile = val
-	case "NOTIFY_INTERVAL":
-		o.NotifyInterval, err = ParseSeconds(val)
-	case "NOTIFY_PER_HOUR":
-		o.NotifyPerHour, err = positive(val, 3600)
-	case "CONTROL_SOCKET":
-		if val != "" && !strings.HasPrefix(val, "/") {
-			return fmt.Errorf("%q: want an absolute path (or empty: no control socket)", val)
+		d.OneTimeFile = val
+		return nil
+	}},
+	{name: "SEQ_TIMEOUT", set: seqTimeout},
+	{name: "TIMEOUT", set: seqTimeout},
+	{name: "TCPFLAGS", list: true, set: func(d *Door, val string) error { return l4.ParseFlags(val, &d.TCPFlags) }},
+	{name: "START_COMMAND", set: startCommand},
+	{name: "COMMAND", set: startCommand},
+	{name: "START_COMMAND_6", set: startCommand6},
+	{name: "COMMAND_6", set: startCommand6},
+	{name: "CMD_TIMEOUT", set: func(d *Door, val string) (err error) { d.CmdTimeout, err = ParseSeconds(val); return err }},
+	{name: "STOP_COMMAND", set: func(d *Door, val string) error { d.StopCommand = val; return nil }},
+	{name: "STOP_COMMAND_6", set: func(d *Door, val string) error { d.StopCommand6, d.HasStop6 = val, true; return nil }},
+	{name: "TARGET", set: func(d *Door, val string) error {
+		a, err := netip.ParseAddr(val)
+		if err != nil {
+			return fmt.Errorf("%q is not an IP address", val)
 		}
-		o.ControlSocket = val
-	case "SENDMAIL_USER":
-		o.SendmailUser, err = parseUser(val)
-	case "COMMAND_USER":
-		o.CommandUser, err = parseUser(val)
-	default:
-		return errUnknown
+		d.Target = a.WithZone("").Unmap()
+		return nil
+	}},
+	{name: "DUPLICATE_KNOCKS", set: func(d *Door, val string) error {
+		switch strings.ToLower(val) {
+		case "ignore":
+			d.StrictDupes = false
+		case "strict":
+			d.StrictDupes = true
+		default:
+			return fmt.Errorf("%q: want ignore or strict", val)
+		}
+		return nil
+	}},
+	{name: "COOLDOWN", set: func(d *Door, val string) (err error) { d.Cooldown, err = ParseSeconds(val); return err }},
+	{name: "OPEN", list: true, set: func(d *Door, val string) error { return appendParsed(&d.Open, SplitList(val), l4.Parse) }},
+	{name: "FORWARD", list: true, set: func(d *Door, val string) error {
+		var items []string
+		for _, it := range strings.Split(val, ",") {
+			if strings.TrimSpace(it) != "" {
+				items = append(items, it)
+			}
+		}
+		return appendParsed(&d.Forward, items, grant.ParseForward)
+	}},
+	{name: "OPEN_DURATION", set: openDuration},
+	{name: "DURATION", set: openDuration},
+	{name: "WAKE", list: true, set: func(d *Door, val string) error { return appendParsed(&d.Wake, SplitList(val), macaddr.Parse) }},
+	{name: "WAKE_INTERFACE", set: func(d *Door, val string) error {
+		if err := CheckDevice(val); err != nil {
+			return err
+		}
+		d.WakeInterface = val
+		return nil
+	}},
+	{name: "INTERFACE", list: true, set: func(d *Door, val string) error { return devices(&d.Interfaces, val) }},
+	{name: "WAKE_PASSWORD", set: func(d *Door, val string) (err error) {
+		d.WakePassword, err = macaddr.ParsePassword(strings.TrimSpace(val))
+		return err
+	}},
+	{name: "NOTIFY", list: true, set: func(d *Door, val string) error { return appendParsed(&d.Notify, SplitList(val), mailaddr.Parse) }},
+
+	{name: "SEQUENCE_SECRET", set: func(d *Door, val string) (err error) { rot(d).Secret, err = rotate.ParseSecret(val); return err }},
+	{name: "SEQUENCE_LENGTH", set: func(d *Door, val string) (err error) {
+		rot(d).Length, err = positive(val, rotate.MaxLength)
+		if err == nil && rot(d).Length < rotate.MinLength {
+			err = fmt.Errorf("%d knocks: at least %d", rot(d).Length, rotate.MinLength)
+		}
+		return err
+	}},
+	{name: "SEQUENCE_STEP", set: func(d *Door, val string) (err error) {
+		rot(d).Step, err = ParseSeconds(val)
+		if err == nil && (rot(d).Step < rotate.MinStep || rot(d).Step > rotate.MaxStep) {
+			err = fmt.Errorf("%v: want %v to %v", rot(d).Step, rotate.MinStep, rotate.MaxStep)
+		}
+		return err
+	}},
+	{name: "SEQUENCE_PORTS", set: func(d *Door, val string) (err error) {
+		p := rot(d)
+		p.Lo, p.Hi, err = rotate.ParseRange(val)
+		return err
+	}},
+	{name: "SEQUENCE_PROTOCOL", set: func(d *Door, val string) (err error) { rot(d).Proto, err = l4.ParseProto(val); return err }},
+
+	{name: "SPA", set: func(d *Door, val string) error {
+		on, err := ParseBool(val)
+		if err == nil {
+			if on {
+				spa(d)
+			} else {
+				d.SPA = nil
+			}
+		}
+		return err
+	}},
+	{name: "SPA_PORT", set: func(d *Door, val string) (err error) { spa(d).Port, err = l4.ParseNum(val); return err }},
+	{name: "SPA_KEY", set: func(d *Door, val string) error { spa(d).Key = []byte(val); return nil }},
+	{name: "SPA_KEY_BASE64", set: func(d *Door, val string) (err error) { spa(d).Key, err = spapkg.DecodeKey(val); return err }},
+	{name: "SPA_HMAC_KEY", set: func(d *Door, val string) error { spa(d).HMACKey = []byte(val); return nil }},
+	{name: "SPA_HMAC_KEY_BASE64", set: func(d *Door, val string) (err error) { spa(d).HMACKey, err = spapkg.DecodeKey(val); return err }},
+	{name: "SPA_HMAC_DIGEST", set: func(d *Door, val string) (err error) { spa(d).HMACDigest, err = spapkg.ParseDigest(val); return err }},
+	{name: "SPA_MAX_AGE", set: func(d *Door, val string) (err error) {
+		spa(d).MaxAge, err = ParseSeconds(val)
+		if err == nil && spa(d).MaxAge == 0 {
+			err = fmt.Errorf("0 seconds would reject every packet")
+		}
+		return err
+	}},
+	{name: "SPA_ALLOW_NAT", set: func(d *Door, val string) (err error) { spa(d).AllowNAT, err = ParseBool(val); return err }},
+	{name: "SPA_ALLOW_COMMANDS", set: func(d *Door, val string) (err error) { spa(d).AllowCommands, err = ParseBool(val); return err }},
+	{name: "SPA_ALLOW_ANY_SOURCE", set: func(d *Door, val string) (err error) { spa(d).AllowAnySource, err = ParseBool(val); return err }},
+	{name: "SPA_MAX_TIMEOUT", set: func(d *Door, val string) (err error) { spa(d).MaxClientTimeout, err = ParseSeconds(val); return err }},
+}
+
+// apply applies one value of the directive field (key: its upper-case
+// name, or a UCI option's) to t, as knockd.conf (uci false) or UCI gives
+// it. An unknown directive is "unknown WHAT" with the nearest name; a
+// value that fails and holds " #" gets the inline-comment advice (in
+// knockd.conf for an unknown directive too). warn reports a value that
+// applies and holds " #".
+func apply[T any](tb table[T], t *T, key, field, val string, uci bool, what string) (warn bool, err error) {
+	err = tb.set(t, key, val, uci)
+	switch {
+	case errors.Is(err, errUnknown) && uci:
+		return false, unknown(what, field, tb.names())
+	case errors.Is(err, errUnknown):
+		return false, commentHint(unknown(what, field, tb.names()), val)
+	case err != nil:
+		return false, commentHint(err, val)
+	}
+	return inlineComment(val), nil
+}
+
+// Setters shared by a directive and its alias.
+
+func seqTimeout(d *Door, val string) (err error) {
+	d.SeqTimeout, err = ParseSeconds(val)
+	if err == nil && d.SeqTimeout == 0 {
+		err = fmt.Errorf("0 seconds: no multi-knock sequence could ever complete")
 	}
 	return err
+}
+
+func startCommand(d *Door, val string) error { d.StartCommand = val; return nil }
+
+func startCommand6(d *Door, val string) error { d.StartCommand6, d.HasStart6 = val, true; return nil }
+
+func openDuration(d *Door, val string) (err error) {
+	d.OpenDuration, err = ParseSeconds(val)
+	if err == nil && d.OpenDuration == 0 {
+		err = fmt.Errorf("0 seconds would close the door as it opens")
+	}
+	return err
+}
+
+// appendParsed parses each item and appends it to list; it stops at the
+// first error.
+func appendParsed[V any](list *[]V, items []string, parse func(string) (V, error)) error {
+	for _, it := range items {
+		v, err := parse(it)
+		if err != nil {
+			return err
+		}
+		*list = append(*list, v)
+	}
+	return nil
+}
+
+// devices appends the device names of a list to list.
+func devices(list *[]string, val string) error {
+	for _, it := range SplitList(val) {
+		if err := CheckDevice(it); err != nil {
+			return err
+		}
+		*list = append(*list, it)
+	}
+	return nil
+}
+
+// absolute sets *path to val, an absolute path or empty (what empty
+// means is told in the error).
+func absolute(path *string, val, empty string) error {
+	if val != "" && !strings.HasPrefix(val, "/") {
+		return fmt.Errorf("%q: want an absolute path (%s)", val, empty)
+	}
+	*path = val
+	return nil
 }
 
 // parseUser checks a user name (the user is looked up when the daemon
@@ -113,119 +346,6 @@ func positive(s string, max int) (int, error) {
 
 var errUnknown = fmt.Errorf("unknown directive")
 
-// setDoor applies one door directive. key is upper case. List directives
-// (Open, Forward, Wake, Notify) append; the others replace, like knockd.
-func setDoor(d *Door, key, val string) error {
-	var err error
-	switch key {
-	case "SEQUENCE":
-		d.Sequence, err = ParseSequence(val)
-	case "ONE_TIME_SEQUENCES":
-		if val == "" {
-			return fmt.Errorf("empty file name")
-		}
-		d.OneTimeFile = val
-	case "SEQ_TIMEOUT", "TIMEOUT":
-		d.SeqTimeout, err = ParseSeconds(val)
-		if err == nil && d.SeqTimeout == 0 {
-			err = fmt.Errorf("0 seconds: no multi-knock sequence could ever complete")
-		}
-	case "TCPFLAGS":
-		err = l4.ParseFlags(val, &d.TCPFlags)
-	case "START_COMMAND", "COMMAND":
-		d.StartCommand = val
-	case "START_COMMAND_6", "COMMAND_6":
-		d.StartCommand6, d.HasStart6 = val, true
-	case "CMD_TIMEOUT":
-		d.CmdTimeout, err = ParseSeconds(val)
-	case "STOP_COMMAND":
-		d.StopCommand = val
-	case "STOP_COMMAND_6":
-		d.StopCommand6, d.HasStop6 = val, true
-	case "TARGET":
-		var a netip.Addr
-		a, err = netip.ParseAddr(val)
-		if err != nil {
-			return fmt.Errorf("%q is not an IP address", val)
-		}
-		d.Target = a.WithZone("").Unmap()
-	case "DUPLICATE_KNOCKS":
-		switch strings.ToLower(val) {
-		case "ignore":
-			d.StrictDupes = false
-		case "strict":
-			d.StrictDupes = true
-		default:
-			return fmt.Errorf("%q: want ignore or strict", val)
-		}
-	case "COOLDOWN":
-		d.Cooldown, err = ParseSeconds(val)
-	case "OPEN":
-		for _, it := range SplitList(val) {
-			p, err := l4.Parse(it)
-			if err != nil {
-				return err
-			}
-			d.Open = append(d.Open, p)
-		}
-	case "FORWARD":
-		for _, it := range strings.Split(val, ",") {
-			if strings.TrimSpace(it) == "" {
-				continue
-			}
-			f, err := grant.ParseForward(it)
-			if err != nil {
-				return err
-			}
-			d.Forward = append(d.Forward, f)
-		}
-	case "OPEN_DURATION", "DURATION":
-		d.OpenDuration, err = ParseSeconds(val)
-		if err == nil && d.OpenDuration == 0 {
-			err = fmt.Errorf("0 seconds would close the door as it opens")
-		}
-	case "WAKE":
-		for _, it := range SplitList(val) {
-			m, err := macaddr.Parse(it)
-			if err != nil {
-				return err
-			}
-			d.Wake = append(d.Wake, m)
-		}
-	case "WAKE_INTERFACE":
-		if err := CheckDevice(val); err != nil {
-			return err
-		}
-		d.WakeInterface = val
-	case "INTERFACE":
-		for _, it := range SplitList(val) {
-			if err := CheckDevice(it); err != nil {
-				return err
-			}
-			d.Interfaces = append(d.Interfaces, it)
-		}
-	case "WAKE_PASSWORD":
-		d.WakePassword, err = macaddr.ParsePassword(strings.TrimSpace(val))
-	case "NOTIFY":
-		for _, it := range SplitList(val) {
-			a, err := mailaddr.Parse(it)
-			if err != nil {
-				return err
-			}
-			d.Notify = append(d.Notify, a)
-		}
-	default:
-		if strings.HasPrefix(key, "SPA") {
-			return setSPA(d, key, val)
-		}
-		if strings.HasPrefix(key, "SEQUENCE_") {
-			return setRotate(d, key, val)
-		}
-		return errUnknown
-	}
-	return err
-}
-
 func rot(d *Door) *rotate.Params {
 	if d.Rotate == nil {
 		p := rotate.Default(nil)
@@ -234,81 +354,11 @@ func rot(d *Door) *rotate.Params {
 	return d.Rotate
 }
 
-// setRotate applies a directive of a rotating knock.
-func setRotate(d *Door, key, val string) error {
-	var err error
-	switch key {
-	case "SEQUENCE_SECRET":
-		rot(d).Secret, err = rotate.ParseSecret(val)
-	case "SEQUENCE_LENGTH":
-		rot(d).Length, err = positive(val, rotate.MaxLength)
-		if err == nil && rot(d).Length < rotate.MinLength {
-			err = fmt.Errorf("%d knocks: at least %d", rot(d).Length, rotate.MinLength)
-		}
-	case "SEQUENCE_STEP":
-		rot(d).Step, err = ParseSeconds(val)
-		if err == nil && (rot(d).Step < rotate.MinStep || rot(d).Step > rotate.MaxStep) {
-			err = fmt.Errorf("%v: want %v to %v", rot(d).Step, rotate.MinStep, rotate.MaxStep)
-		}
-	case "SEQUENCE_PORTS":
-		p := rot(d)
-		p.Lo, p.Hi, err = rotate.ParseRange(val)
-	case "SEQUENCE_PROTOCOL":
-		rot(d).Proto, err = l4.ParseProto(val)
-	default:
-		return errUnknown
-	}
-	return err
-}
-
 func spa(d *Door) *SPA {
 	if d.SPA == nil {
 		d.SPA = &SPA{Port: DefaultSPAPort, HMACDigest: "sha256", MaxAge: DefaultSPAMaxAge}
 	}
 	return d.SPA
-}
-
-func setSPA(d *Door, key, val string) error {
-	var err error
-	switch key {
-	case "SPA":
-		var on bool
-		if on, err = ParseBool(val); err == nil {
-			if on {
-				spa(d)
-			} else {
-				d.SPA = nil
-			}
-		}
-	case "SPA_PORT":
-		spa(d).Port, err = l4.ParseNum(val)
-	case "SPA_KEY":
-		spa(d).Key = []byte(val)
-	case "SPA_KEY_BASE64":
-		spa(d).Key, err = spapkg.DecodeKey(val)
-	case "SPA_HMAC_KEY":
-		spa(d).HMACKey = []byte(val)
-	case "SPA_HMAC_KEY_BASE64":
-		spa(d).HMACKey, err = spapkg.DecodeKey(val)
-	case "SPA_HMAC_DIGEST":
-		spa(d).HMACDigest, err = spapkg.ParseDigest(val)
-	case "SPA_MAX_AGE":
-		spa(d).MaxAge, err = ParseSeconds(val)
-		if err == nil && spa(d).MaxAge == 0 {
-			err = fmt.Errorf("0 seconds would reject every packet")
-		}
-	case "SPA_ALLOW_NAT":
-		spa(d).AllowNAT, err = ParseBool(val)
-	case "SPA_ALLOW_COMMANDS":
-		spa(d).AllowCommands, err = ParseBool(val)
-	case "SPA_ALLOW_ANY_SOURCE":
-		spa(d).AllowAnySource, err = ParseBool(val)
-	case "SPA_MAX_TIMEOUT":
-		spa(d).MaxClientTimeout, err = ParseSeconds(val)
-	default:
-		return errUnknown
-	}
-	return err
 }
 
 // finish validates a door after all its directives are read.

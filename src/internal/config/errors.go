@@ -53,22 +53,6 @@ func List(err error) []error {
 	return []error{err}
 }
 
-// Directive names, lower case: what suggestions for an unknown directive
-// are chosen from (TestDirectiveNamesMatchTheParser keeps the lists and
-// the parser's switches equal).
-var (
-	optionNames = []string{"usesyslog", "logfile", "pidfile", "interface", "firewall", "sendmail", "mail_from",
-		"max_attempts", "max_children", "enabled", "spa_replay_file", "notify_interval", "notify_per_hour",
-		"control_socket", "sendmail_user", "command_user"}
-	doorNames = []string{"sequence", "one_time_sequences", "seq_timeout", "timeout", "tcpflags", "start_command",
-		"command", "start_command_6", "command_6", "cmd_timeout", "stop_command", "stop_command_6", "target",
-		"duplicate_knocks", "cooldown", "open", "forward", "open_duration", "duration", "wake", "wake_interface",
-		"interface", "wake_password", "notify", "sequence_secret", "sequence_length", "sequence_step",
-		"sequence_ports", "sequence_protocol", "spa", "spa_port", "spa_key", "spa_key_base64", "spa_hmac_key",
-		"spa_hmac_key_base64", "spa_hmac_digest", "spa_max_age", "spa_allow_nat", "spa_allow_commands",
-		"spa_allow_any_source", "spa_max_timeout"}
-)
-
 // suggest returns the directive of names nearest to name (case ignored),
 // or "" when none is near: at most a third of the name's letters differ.
 func suggest(name string, names []string) string {

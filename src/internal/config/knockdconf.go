@@ -43,139 +43,150 @@ func (e *Error) Unwrap() error { return e.Err }
 const MaxLineLength = 64 << 10
 
 // Load reads and validates a knockd.conf file.
-func Load(path string) (*Config, error) {
-	f, err := openFile(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return Parse(path, f)
-}
+func Load(path string) (*Config, error) { return load(path, Parse) }
 
 // Parse reads knockd.conf syntax from r; name is used in errors. It reads
 // the whole file and returns every error found (an Errors when there are
 // several), each with its line and field.
 func Parse(name string, r io.Reader) (*Config, error) {
-	c := &Config{File: name, Options: newOptions()}
+	p := &confParser{c: &Config{File: name, Options: newOptions()}, name: name}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 4096), MaxLineLength)
-	var errs []error
-	var door *Door
-	doorFailed := false // door had an error: its own checks would only repeat it
-	inOptions := false
-	line, doors := 0, 0
-	fail := func(field string, err error) {
-		e := &Error{File: name, Line: line, Field: field, Err: err}
-		if door != nil {
-			e.Door = door.Name
-			doorFailed = true
-		}
-		errs = append(errs, e)
-	}
-	endDoor := func() {
-		if door != nil && !doorFailed {
-			if err := finishDoor(c, door); err != nil {
-				errs = append(errs, err)
-			}
-		}
-		door, doorFailed = nil, false
-	}
 	for sc.Scan() {
-		line++
+		p.line++
 		raw := sc.Bytes()
 		if bytes.IndexByte(raw, 0) >= 0 {
-			fail("", errors.New("NUL byte in line"))
+			p.fail("", errors.New("NUL byte in line"))
 			continue
 		}
 		s := strings.TrimSpace(string(raw))
-		if s == "" || s[0] == '#' {
-			continue
-		}
-		if s[0] == '[' {
-			endDoor()
-			inOptions = false
-			if !strings.HasSuffix(s, "]") {
-				fail("", fmt.Errorf("section header %q has no closing ]", s))
-				door, doorFailed = newDoor(strings.TrimSpace(s[1:]), name, line), true
-				continue
+		switch {
+		case s == "" || s[0] == '#':
+		case s[0] == '[':
+			if !p.section(s) {
+				return nil, Join(p.errs...)
 			}
-			sec := strings.TrimSpace(s[1 : len(s)-1])
-			if sec == "" {
-				fail("", errors.New("bad section name"))
-				door, doorFailed = newDoor("", name, line), true
-				continue
-			}
-			if sec == "options" {
-				inOptions = true
-				continue
-			}
-			if doors++; doors > maxDoors {
-				fail("", fmt.Errorf("more than %d doors", maxDoors))
-				return nil, Join(errs...)
-			}
-			door = newDoor(sec, name, line)
-			continue
-		}
-		key, val, hasEq := strings.Cut(s, "=")
-		key = strings.ToUpper(strings.TrimSpace(key))
-		val = strings.TrimSpace(val)
-		field := strings.TrimSpace(strings.SplitN(s, "=", 2)[0])
-		if door == nil && !inOptions {
-			fail(field, errors.New("all directives must belong to a section"))
-			continue
-		}
-		if !hasEq && key != "USESYSLOG" {
-			fail(field, errors.New("syntax error: want key = value"))
-			continue
-		}
-		if key == "USESYSLOG" {
-			// knockd accepts a bare UseSyslog in any section.
-			if err := setOption(&c.Options, key, val); err != nil {
-				fail(field, commentHint(err, val))
-			}
-			continue
-		}
-		var err error
-		if inOptions {
-			err = setOption(&c.Options, key, val)
-		} else {
-			door.saw(key, field, line)
-			err = setDoor(door, key, val)
-		}
-		if errors.Is(err, errUnknown) {
-			where, names := "door", doorNames
-			if inOptions {
-				where, names = "[options]", optionNames
-			}
-			err = unknown("directive in "+where, field, names)
-		}
-		if err != nil {
-			fail(field, commentHint(err, val))
-		} else if inlineComment(val) {
-			w := &Error{File: name, Line: line, Field: field, Err: errInlineComment}
-			if door != nil {
-				w.Door = door.Name
-			}
-			c.Warnings = append(c.Warnings, w)
+		default:
+			p.directive(s)
 		}
 	}
 	if err := sc.Err(); err != nil {
-		line++
+		p.line++
 		if errors.Is(err, bufio.ErrTooLong) {
-			fail("", fmt.Errorf("line longer than %d bytes", MaxLineLength))
+			p.fail("", fmt.Errorf("line longer than %d bytes", MaxLineLength))
 		} else {
-			errs = append(errs, &Error{File: name, Err: err})
+			p.errs = append(p.errs, &Error{File: name, Err: err})
 		}
-		return nil, Join(errs...)
+		return nil, Join(p.errs...)
 	}
-	endDoor()
-	if len(errs) > 0 {
-		return nil, Join(errs...)
+	p.endDoor()
+	if len(p.errs) > 0 {
+		return nil, Join(p.errs...)
 	}
-	if len(c.Doors) == 0 {
+	if len(p.c.Doors) == 0 {
 		return nil, &Error{File: name, Err: errors.New("no doors defined")}
 	}
-	return c, nil
+	return p.c, nil
+}
+
+// confParser is the state of Parse.
+type confParser struct {
+	c          *Config
+	name       string // the file's, for errors
+	errs       []error
+	line       int
+	door       *Door // the door section being read; nil in [options]
+	doorFailed bool  // door had an error: its own checks would only repeat it
+	inOptions  bool
+	doors      int
+}
+
+// fail records an error of the current line.
+func (p *confParser) fail(field string, err error) {
+	e := &Error{File: p.name, Line: p.line, Field: field, Err: err}
+	if p.door != nil {
+		e.Door = p.door.Name
+		p.doorFailed = true
+	}
+	p.errs = append(p.errs, e)
+}
+
+// endDoor checks and keeps the door being read, if any.
+func (p *confParser) endDoor() {
+	if p.door != nil && !p.doorFailed {
+		if err := finishDoor(p.c, p.door); err != nil {
+			p.errs = append(p.errs, err)
+		}
+	}
+	p.door, p.doorFailed = nil, false
+}
+
+// section starts the section of the header s ("[name]"). It returns false
+// when there are too many doors to read on.
+func (p *confParser) section(s string) bool {
+	p.endDoor()
+	p.inOptions = false
+	if !strings.HasSuffix(s, "]") {
+		p.fail("", fmt.Errorf("section header %q has no closing ]", s))
+		p.door, p.doorFailed = newDoor(strings.TrimSpace(s[1:]), p.name, p.line), true
+		return true
+	}
+	sec := strings.TrimSpace(s[1 : len(s)-1])
+	if sec == "" {
+		p.fail("", errors.New("bad section name"))
+		p.door, p.doorFailed = newDoor("", p.name, p.line), true
+		return true
+	}
+	if sec == "options" {
+		p.inOptions = true
+		return true
+	}
+	if p.doors++; p.doors > maxDoors {
+		p.fail("", fmt.Errorf("more than %d doors", maxDoors))
+		return false
+	}
+	p.door = newDoor(sec, p.name, p.line)
+	return true
+}
+
+// directive applies the line s, "key = value", to the section being read.
+func (p *confParser) directive(s string) {
+	key, val, hasEq := strings.Cut(s, "=")
+	key = strings.ToUpper(strings.TrimSpace(key))
+	val = strings.TrimSpace(val)
+	field := strings.TrimSpace(strings.SplitN(s, "=", 2)[0])
+	if p.door == nil && !p.inOptions {
+		p.fail(field, errors.New("all directives must belong to a section"))
+		return
+	}
+	if !hasEq && key != "USESYSLOG" {
+		p.fail(field, errors.New("syntax error: want key = value"))
+		return
+	}
+	if key == "USESYSLOG" {
+		// knockd accepts a bare UseSyslog in any section.
+		if err := optionDirectives.set(&p.c.Options, key, val, false); err != nil {
+			p.fail(field, commentHint(err, val))
+		}
+		return
+	}
+	var warn bool
+	var err error
+	if p.inOptions {
+		warn, err = apply(optionDirectives, &p.c.Options, key, field, val, false, "directive in [options]")
+	} else {
+		p.door.saw(key, field, p.line)
+		warn, err = apply(doorDirectives, p.door, key, field, val, false, "directive in door")
+	}
+	if err != nil {
+		p.fail(field, err)
+	} else if warn {
+		w := &Error{File: p.name, Line: p.line, Field: field, Err: errInlineComment}
+		if p.door != nil {
+			w.Door = p.door.Name
+		}
+		p.c.Warnings = append(p.c.Warnings, w)
+	}
 }
 
 // unknown is the error of an unknown directive, with the nearest known

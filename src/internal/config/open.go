@@ -10,6 +10,17 @@ import (
 // MaxFileSize bounds a configuration file (knockd.conf or UCI).
 const MaxFileSize = 4 << 20
 
+// load opens the configuration file path and parses it with parse
+// (Parse or ParseUCI).
+func load(path string, parse func(name string, r io.Reader) (*Config, error)) (*Config, error) {
+	f, err := openFile(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return parse(path, f)
+}
+
 // openFile opens a configuration file for reading: a regular file only
 // (a FIFO or a device would block or never end), opened without blocking,
 // read up to MaxFileSize bytes.

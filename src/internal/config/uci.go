@@ -17,14 +17,7 @@ import (
 // whose options are the knockd.conf door directives in lower case
 // (sequence, seq_timeout, tcpflags, start_command, ...), list options
 // open, forward, wake and notify, and `enabled '0'` to turn one door off.
-func LoadUCI(path string) (*Config, error) {
-	f, err := openFile(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return ParseUCI(path, f)
-}
+func LoadUCI(path string) (*Config, error) { return load(path, ParseUCI) }
 
 // ParseUCI reads UCI syntax from r; name is used in errors.
 func ParseUCI(name string, r io.Reader) (*Config, error) {
@@ -40,15 +33,13 @@ func ParseUCI(name string, r io.Reader) (*Config, error) {
 		case "knockd", "options":
 			for _, o := range s.Options {
 				key := strings.ToUpper(o.Name)
-				if key == "USE_SYSLOG" {
-					key = "USESYSLOG"
-				}
 				for _, v := range o.Values {
-					if err := setOption(&c.Options, key, v); err != nil {
-						errs = append(errs, uciError(name, o.Line, "", o.Name, commentHint(err, v), "global section", optionNames))
+					warn, err := apply(optionDirectives, &c.Options, key, o.Name, v, true, "option in global section")
+					if err != nil {
+						errs = append(errs, &Error{File: name, Line: o.Line, Field: o.Name, Err: err})
 						break
 					}
-					if inlineComment(v) {
+					if warn {
 						c.Warnings = append(c.Warnings, &Error{File: name, Line: o.Line, Field: o.Name, Err: errInlineComment})
 					}
 				}
@@ -64,21 +55,22 @@ func ParseUCI(name string, r io.Reader) (*Config, error) {
 				key := strings.ToUpper(o.Name)
 				if key == "ENABLED" {
 					if enabled, err = ParseBool(o.Value()); err != nil {
-						errs, failed = append(errs, uciError(name, o.Line, dname, o.Name, err, "", nil)), true
+						errs, failed = append(errs, &Error{File: name, Line: o.Line, Door: dname, Field: o.Name, Err: err}), true
 					}
 					continue
 				}
-				if o.List && !listKey(key) {
-					errs, failed = append(errs, uciError(name, o.Line, dname, o.Name, errors.New("is not a list option (use option, not list)"), "", nil)), true
+				if e := doorDirectives.lookup(key, true); o.List && (e == nil || !e.list) {
+					errs, failed = append(errs, &Error{File: name, Line: o.Line, Door: dname, Field: o.Name, Err: errors.New("is not a list option (use option, not list)")}), true
 					continue
 				}
 				d.saw(key, o.Name, o.Line)
 				for _, v := range o.Values {
-					if err := setDoor(d, key, v); err != nil {
-						errs, failed = append(errs, uciError(name, o.Line, dname, o.Name, commentHint(err, v), "door section", doorNames)), true
+					warn, err := apply(doorDirectives, d, key, o.Name, v, true, "option in door section")
+					if err != nil {
+						errs, failed = append(errs, &Error{File: name, Line: o.Line, Door: dname, Field: o.Name, Err: err}), true
 						break
 					}
-					if inlineComment(v) {
+					if warn {
 						c.Warnings = append(c.Warnings, &Error{File: name, Line: o.Line, Door: dname, Field: o.Name, Err: errInlineComment})
 					}
 				}
@@ -104,19 +96,4 @@ func ParseUCI(name string, r io.Reader) (*Config, error) {
 		return nil, &Error{File: name, Err: errors.New("no doors defined")}
 	}
 	return c, nil
-}
-
-func listKey(k string) bool {
-	switch k {
-	case "OPEN", "FORWARD", "WAKE", "NOTIFY", "TCPFLAGS", "INTERFACE":
-		return true
-	}
-	return false
-}
-
-func uciError(file string, line int, door, field string, err error, where string, names []string) error {
-	if errors.Is(err, errUnknown) {
-		err = unknown("option in "+where, field, names)
-	}
-	return &Error{File: file, Line: line, Door: door, Field: field, Err: err}
 }
