@@ -16,6 +16,7 @@ type nftTable struct {
 type nftBase struct {
 	chain, hook string
 	prio        int
+	_           [0]func() // not comparable: no equality function in the binary
 }
 
 // parseNft reads the output of `nft list ruleset` (or `nft list table`).
