@@ -9,7 +9,7 @@
 #   make apk      OpenWrt (>= 25.12) .apk packages
 #   make packages both, as signed feeds in dist/feed (opkg and apk), with sizes
 #   make feed-keys the feeds' signing keys, once (dist/keys or FEED_KEYS; keep private)
-#   make size     binary and package sizes against the size budget
+#   make size     binary and package sizes against the size budget (a tier of make test)
 #   make dist     the reproducible source tarball and the OpenWrt feed with its PKG_HASH
 #   make install  the programs, man pages and systemd unit (PREFIX=/usr/local, DESTDIR)
 #
@@ -27,7 +27,7 @@ LDFLAGS   := -s -w -X github.com/knockd-go/knockd-go/src/internal/version.Versio
 PKGS      := ./src/...
 FEED_KEYS ?= dist/keys
 
-.PHONY: all build install demo test test-static test-go test-race test-go123 test-scripts deps bench cross ipk apk packages feed-keys size dist clean fuzz router-box test-router test-router-smoke bench-router
+.PHONY: all build install demo test test-static test-go test-race test-go123 test-scripts test-size deps bench cross ipk apk packages feed-keys size dist clean fuzz router-box test-router test-router-smoke bench-router
 
 all: build
 
@@ -56,7 +56,7 @@ test: deps $(TESTSUM)
 	@rm -rf $(COUNTS) && mkdir -p $(COUNTS)
 	@st=0; \
 	$(TESTSUM) step $(COUNTS)/static "make test-static" -- $(MAKE) --no-print-directory test-static || st=1; \
-	$(MAKE) --no-print-directory -k test-go test-race test-go123 test-scripts test-router-smoke || st=1; \
+	$(MAKE) --no-print-directory -k test-go test-race test-go123 test-scripts test-size test-router-smoke || st=1; \
 	echo "== totals over every tier"; $(TESTSUM) total $(COUNTS); exit $$st
 
 $(TESTSUM): $(wildcard src/tools/testsum/*.go)
@@ -144,6 +144,13 @@ apk: feed-keys
 size:
 	@echo "== sizes against the budget (docs/size.md)"
 	bash scripts/size.sh
+
+# make size as a tier of make test: one check per target and Go version;
+# a budget missed fails it, with the sizeof table of the parts that grew.
+test-size: $(TESTSUM)
+	@echo "== sizes against the budget (docs/size.md)"
+	@mkdir -p $(COUNTS)
+	$(TESTSUM) script $(COUNTS)/size -- bash scripts/size.sh
 
 dist:
 	bash scripts/dist.sh dist

@@ -25,7 +25,9 @@
 # mipsle knockd-fw4 against the per-package listing saved in
 # scripts/size/parts-<go>.txt when the budget last held. --save rewrites
 # those listings (after docs/size.md says what the growth bought).
-# Exits 1 when a row fails. The build cache is used; builds run in parallel.
+# Exits 1 when a row fails; the last line counts the rows ("size: N passed,
+# M failed": make test's tier test-size, through testsum). The build cache is
+# used; builds run in parallel.
 #
 # Environment:
 #   GO123        the older toolchain (default go1.23.12, fetched by the go command)
@@ -146,7 +148,7 @@ done
 size() { if [ -f "$1" ]; then wc -c <"$1"; else echo -; fi; }
 first() { local f; for f in "$@"; do [ -f "$f" ] && { echo "$f"; return 0; }; done; return 0; }
 
-fails=0 failed_tcs=""
+fails=0 rows=0 failed_tcs=""
 fmt='%-7s %-9s %10s %10s %10s %10s %10s  %s\n'
 # shellcheck disable=SC2059 # fmt is the table's format
 printf "$fmt" target go knockd knockd-fw4 knock ipk apk verdict
@@ -161,6 +163,7 @@ for t in $targets; do
 		ipk=$(size "$(first "$d/pkg/openwrt/knockd-go_"*"_$a.ipk")")
 		apk=$(size "$(first "$d/pkg/apk/$a/knockd-go-"*.apk)")
 		verdict=PASS why=""
+		rows=$((rows + 1))
 		if [ "$t" = mipsle ]; then
 			maxf=$max_fw4_new maxi=$max_ipt_new
 			case "$v" in go1.2[0-3] | go1.2[0-3].*) maxf=$max_fw4_123 maxi=$max_ipt_123 ;; esac
@@ -210,4 +213,6 @@ if [ -n "$save" ]; then
 		echo "size.sh: saved ${l#"$root"/}"
 	done
 fi
+# The count of make test's tier (testsum reads "NAME: N passed, M failed").
+echo "size: $((rows - fails)) passed, $fails failed"
 [ "$fails" -eq 0 ]

@@ -49,8 +49,9 @@ func (l Level) String() string {
 type Finding struct {
 	Check string // device, firewall, rule order, knock ports, forwarding, clock, mail, daemon, last knock
 	Level Level
-	Text  string // what was found, in plain words
-	Fix   string // what to do (problems and notes)
+	Text  string    // what was found, in plain words
+	Fix   string    // what to do (problems and notes)
+	_     [0]func() // not comparable: no equality function in the binary
 }
 
 // Report is every finding, in the order checked.
@@ -84,13 +85,15 @@ type File struct {
 	Path     string // the resolved path
 	Mode     fs.FileMode
 	Uid, Gid uint32
+	_        [0]func() // not comparable: no equality function in the binary
 }
 
 // Clock is the system clock and what the kernel knows of its sync.
 type Clock struct {
 	Now    time.Time
-	Known  bool // adjtimex answered
-	Synced bool // the kernel's clock is synchronised (no STA_UNSYNC)
+	Known  bool      // adjtimex answered
+	Synced bool      // the kernel's clock is synchronised (no STA_UNSYNC)
+	_      [0]func() // not comparable: no equality function in the binary
 }
 
 // System is what the checks read of the machine.

@@ -169,14 +169,17 @@ func (c *checker) iptablesView(v *view, out string) {
 
 func (c *checker) nftView(v *view, out string) {
 	tables := parseNft(out)
+	// bc is a base chain, its priority and its place in the listing (the
+	// tie-break: sort.Slice is not stable, and sort.SliceStable would be
+	// linked for this one sort).
 	type bc struct {
 		hookChain
-		prio int
+		prio, seq int
 	}
 	var in, fwd []bc
 	for _, t := range tables {
 		for _, b := range t.base {
-			h := bc{hookChain{rs: t.rules, chain: b.chain, table: t.name}, b.prio}
+			h := bc{hookChain{rs: t.rules, chain: b.chain, table: t.name}, b.prio, len(in) + len(fwd)}
 			switch {
 			case b.hook == "input":
 				in = append(in, h)
@@ -187,8 +190,11 @@ func (c *checker) nftView(v *view, out string) {
 			}
 		}
 	}
-	sort.SliceStable(in, func(i, j int) bool { return in[i].prio < in[j].prio })
-	sort.SliceStable(fwd, func(i, j int) bool { return fwd[i].prio < fwd[j].prio })
+	byPrio := func(c []bc) func(i, j int) bool {
+		return func(i, j int) bool { return c[i].prio < c[j].prio || c[i].prio == c[j].prio && c[i].seq < c[j].seq }
+	}
+	sort.Slice(in, byPrio(in))
+	sort.Slice(fwd, byPrio(fwd))
 	for _, h := range in {
 		v.input = append(v.input, h.hookChain)
 		if h.table == "inet fw4" {

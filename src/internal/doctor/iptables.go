@@ -43,85 +43,84 @@ func parseIptablesSave(out string) map[string]ruleset {
 
 // iptablesRule compiles the words of one -A line (after the chain).
 func iptablesRule(text string, f []string) rule {
-	type cond func(p pkt) bool
-	var conds []cond
-	verdict, target := vNone, ""
+	r := rule{text: text, verdict: vNone}
 	neg := false
-	add := func(c cond) {
-		n := neg
-		conds = append(conds, func(p pkt) bool { return c(p) != n })
-		neg = false
+	add := func(kind byte, v string) {
+		r.conds = append(r.conds, cond{kind: kind, neg: neg, vals: []string{v}})
 	}
-	arg := func(i int) string {
-		if i+1 < len(f) {
-			return f[i+1]
+	// is adds a condition that holds (or not) whatever the packet.
+	is := func(b bool) {
+		if b {
+			add(kTrue, "")
+		} else {
+			add(kFalse, "")
 		}
-		return ""
 	}
 	for i := 0; i < len(f); i++ {
 		w := f[i]
+		v := ""
+		if i+1 < len(f) {
+			v = f[i+1]
+		}
 		switch w {
 		case "!":
 			neg = true
 			continue
 		case "-p", "--protocol":
-			v := strings.ToLower(arg(i))
-			add(func(p pkt) bool { return v == "all" || v == p.proto })
+			v = strings.ToLower(v)
+			if v == "all" {
+				is(true)
+			} else {
+				add(kProto, v)
+			}
 			i++
 		case "-i", "--in-interface":
-			v := arg(i)
-			add(func(p pkt) bool { return devMatch(p.dev, v) })
+			add(kDev, v)
 			i++
 		case "-s", "--source":
-			v := arg(i)
 			// The knocker's address is any: a rule for some sources
 			// does not decide for it.
-			add(func(pkt) bool { return v == "0.0.0.0/0" || v == "::/0" })
+			is(v == "0.0.0.0/0" || v == "::/0")
 			i++
 		case "--dport", "--destination-port", "--dports", "--destination-ports":
-			v := arg(i)
-			add(func(p pkt) bool { return portIn(p.port, v) })
+			add(kPort, v)
 			i++
 		case "--ctstate", "--state":
-			v := strings.ToUpper(arg(i))
-			add(func(pkt) bool { return strings.Contains(v, "NEW") || strings.Contains(v, "UNTRACKED") })
+			v = strings.ToUpper(v)
+			is(strings.Contains(v, "NEW") || strings.Contains(v, "UNTRACKED"))
 			i++
 		case "--match-set", "--mark", "--icmp-type", "--icmpv6-type", "--uid-owner", "--ctstatus":
 			// Sources in a set, marks, ICMP: not a fresh knock.
-			add(func(pkt) bool { return false })
+			is(false)
 			i++
 		case "--src-type", "--dst-type":
-			v := strings.ToUpper(arg(i))
-			add(func(pkt) bool {
-				return !strings.Contains(v, "BROADCAST") && !strings.Contains(v, "MULTICAST") || strings.Contains(v, "LOCAL") || strings.Contains(v, "UNICAST")
-			})
+			v = strings.ToUpper(v)
+			is(!strings.Contains(v, "BROADCAST") && !strings.Contains(v, "MULTICAST") || strings.Contains(v, "LOCAL") || strings.Contains(v, "UNICAST"))
 			i++
 		case "--syn", "--tcp-flags":
-			add(func(p pkt) bool { return p.proto == "tcp" })
+			add(kProto, "tcp")
 			if w == "--tcp-flags" {
 				i += 2
 			}
 		case "-j", "--jump", "-g", "--goto":
-			t := arg(i)
 			i++
-			switch t {
+			switch v {
 			case "ACCEPT":
-				verdict = vAccept
+				r.verdict = vAccept
 			case "DROP":
-				verdict = vDrop
+				r.verdict = vDrop
 			case "REJECT":
-				verdict = vReject
+				r.verdict = vReject
 			case "RETURN":
-				verdict = vReturn
-			case "LOG", "NFLOG", "MARK", "CONNMARK", "CT", "TCPMSS", "NOTRACK", "CLASSIFY", "DSCP", "TOS", "TTL", "ULOG", "SNAT", "DNAT", "MASQUERADE", "REDIRECT", "NETMAP":
-				verdict = vNone
-				if t == "DNAT" || t == "REDIRECT" {
-					verdict, target = "dnat", t
-				}
+				r.verdict = vReturn
+			case "DNAT", "REDIRECT":
+				r.verdict, r.target = "dnat", v
+			case "LOG", "NFLOG", "MARK", "CONNMARK", "CT", "TCPMSS", "NOTRACK", "CLASSIFY", "DSCP", "TOS", "TTL", "ULOG", "SNAT", "MASQUERADE", "NETMAP":
+				r.verdict = vNone
 			default:
-				verdict, target = vJump, t
+				r.verdict, r.target = vJump, v
 				if w == "-g" || w == "--goto" {
-					verdict = vGoto
+					r.verdict = vGoto
 				}
 			}
 		case "-m", "--match", "--comment", "--limit", "--limit-burst", "--reject-with", "--to-destination", "--to-ports", "--to-source", "-d", "--destination", "-o", "--out-interface":
@@ -131,16 +130,8 @@ func iptablesRule(text string, f []string) rule {
 		}
 		neg = false
 	}
-	ours := ""
-	if strings.HasPrefix(target, "KNOCKD_") {
-		ours = target
+	if strings.HasPrefix(r.target, "KNOCKD_") {
+		r.ours = r.target
 	}
-	return rule{text: text, ours: ours, eval: func(p pkt) (string, string, bool) {
-		for _, c := range conds {
-			if !c(p) {
-				return "", "", false
-			}
-		}
-		return verdict, target, true
-	}}
+	return r
 }

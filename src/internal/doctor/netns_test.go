@@ -38,7 +38,7 @@ func buildBins(t *testing.T) string {
 			return
 		}
 		for _, p := range []string{"knockd", "knock"} {
-			cmd := exec.Command("go", "build", "-o", filepath.Join(binsDir, p), "../cmd/"+p)
+			cmd := exec.Command("go", "build", "-o", filepath.Join(binsDir, p), "../../cmd/"+p)
 			cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 			if out, err := cmd.CombinedOutput(); err != nil {
 				binsErr = fmt.Errorf("go build %s: %v\n%s", p, err, out)

@@ -16,6 +16,7 @@ type nftTable struct {
 type nftBase struct {
 	chain, hook string
 	prio        int
+	_           [0]func() // not comparable: no equality function in the binary
 }
 
 // parseNft reads the output of `nft list ruleset` (or `nft list table`).
@@ -99,12 +100,8 @@ func nftPriority(s string) int {
 // nftRule compiles one rule line of nft's listing.
 func nftRule(text string) rule {
 	f := tokens(text, true)
-	type cond func(p pkt) bool
-	var conds []cond
-	verdict, target := vNone, ""
-	var vmap map[string]string // key -> "accept" / "jump x"
-	var vmapKey func(p pkt) []string
-	ours := ""
+	r := rule{text: text, verdict: vNone}
+	vmap := false
 	// values reads a value or a { a, b } set at f[i], returning them and
 	// the index of the last word read.
 	values := func(i int) ([]string, int) {
@@ -122,8 +119,14 @@ func nftRule(text string) rule {
 		}
 		return vs, i
 	}
-	// compare adds a condition on f[i:] (optional != then values).
-	compare := func(i int, test func(p pkt, v string) bool) int {
+	// compare adds a condition of kind on f[i:] (optional != then
+	// values); with a vmap there, the packet's key of that kind picks
+	// the verdict instead.
+	compare := func(i int, kind byte) int {
+		if i < len(f) && f[i] == "vmap" && (kind == kDev || kind == kProto || kind == kPort || kind == kNew) {
+			r.vmapKey = kind
+			return i - 1 // the vmap case reads it
+		}
 		neg := false
 		if i < len(f) && (f[i] == "!=" || f[i] == "==") {
 			neg = f[i] == "!="
@@ -133,80 +136,47 @@ func nftRule(text string) rule {
 			return i - 1 // handled by the vmap case
 		}
 		vs, last := values(i)
-		conds = append(conds, func(p pkt) bool {
-			for _, v := range vs {
-				if test(p, v) {
-					return !neg
-				}
-			}
-			return neg
-		})
+		r.conds = append(r.conds, cond{kind: kind, neg: neg, vals: vs})
 		return last
 	}
 	for i := 0; i < len(f); i++ {
 		w := f[i]
-		next := func(k int) string {
-			if i+k < len(f) {
-				return f[i+k]
-			}
-			return ""
+		next := ""
+		if i+1 < len(f) {
+			next = f[i+1]
 		}
 		switch {
 		case w == "comment":
-			if strings.HasPrefix(next(1), "knockd-go:") {
-				ours = next(1)
+			if strings.HasPrefix(next, "knockd-go:") {
+				r.ours = next
 			}
 			i++
 		case w == "iifname" || w == "iif":
-			if next(1) == "vmap" {
-				vmapKey = func(p pkt) []string { return []string{p.dev} }
-				continue
-			}
-			i = compare(i+1, func(p pkt, v string) bool { return devMatch(p.dev, v) })
+			i = compare(i+1, kDev)
 		case w == "oifname" || w == "oif":
-			i = compare(i+1, func(pkt, string) bool { return true })
-		case w == "meta" && next(1) == "l4proto", w == "ip" && next(1) == "protocol", w == "ip6" && next(1) == "nexthdr":
+			i = compare(i+1, kTrue)
+		case w == "meta" && next == "l4proto", w == "ip" && next == "protocol", w == "ip6" && next == "nexthdr":
+			i = compare(i+2, kProto)
+		case w == "meta" && next == "nfproto":
+			i = compare(i+2, kNfproto)
+		case (w == "tcp" || w == "udp" || w == "th") && next == "dport":
+			r.conds = append(r.conds, cond{kind: kL4, vals: []string{w}})
+			i = compare(i+2, kPort)
+		case (w == "tcp" || w == "udp") && next == "flags":
+			r.conds = append(r.conds, cond{kind: kProto, vals: []string{w}})
 			i++
-			if next(1) == "vmap" {
-				vmapKey = func(p pkt) []string { return []string{p.proto} }
-				continue
-			}
-			i = compare(i+1, func(p pkt, v string) bool { return v == p.proto })
-		case w == "meta" && next(1) == "nfproto":
-			i++
-			i = compare(i+1, func(p pkt, v string) bool { return v == "ipv6" == p.ipv6 })
-		case (w == "tcp" || w == "udp" || w == "th") && next(1) == "dport":
-			proto := w
-			conds = append(conds, func(p pkt) bool { return proto == "th" || p.proto == proto })
-			i++
-			if next(1) == "vmap" {
-				vmapKey = func(p pkt) []string { return []string{strconv.Itoa(p.port)} }
-				continue
-			}
-			i = compare(i+1, func(p pkt, v string) bool { return portIn(p.port, v) })
-		case (w == "tcp" || w == "udp") && next(1) == "flags":
-			proto := w
-			conds = append(conds, func(p pkt) bool { return p.proto == proto })
-			i++
-			for i+1 < len(f) && f[i+1] != "accept" && f[i+1] != "drop" && f[i+1] != "jump" && f[i+1] != "goto" && f[i+1] != "counter" && f[i+1] != "return" && f[i+1] != "reject" {
+			for i+1 < len(f) && !nftVerdictWord(f[i+1]) {
 				i++
 			}
-		case (w == "tcp" || w == "udp") && (next(1) == "sport" || next(1) == "option"):
-			proto := w
-			conds = append(conds, func(p pkt) bool { return p.proto == proto })
-		case w == "ct" && next(1) == "state":
-			i++
-			if next(1) == "vmap" {
-				vmapKey = func(pkt) []string { return []string{"new"} }
-				continue
-			}
-			i = compare(i+1, func(_ pkt, v string) bool { return v == "new" || v == "untracked" })
-		case w == "ct" && next(1) == "status":
-			i++
-			i = compare(i+1, func(p pkt, v string) bool { return v == "dnat" && p.hook == "forward" })
+		case (w == "tcp" || w == "udp") && (next == "sport" || next == "option"):
+			r.conds = append(r.conds, cond{kind: kProto, vals: []string{w}})
+		case w == "ct" && next == "state":
+			i = compare(i+2, kNew)
+		case w == "ct" && next == "status":
+			i = compare(i+2, kDnat)
 		case w == "saddr" || w == "mark" || w == "icmp" || w == "icmpv6" || strings.HasPrefix(w, "@"):
 			// Some sources, marks, ICMP: not a fresh knock from anywhere.
-			conds = append(conds, func(pkt) bool { return false })
+			r.conds = append(r.conds, konst(false))
 			if w == "saddr" || w == "mark" {
 				_, i = values(i + 1)
 			}
@@ -217,60 +187,42 @@ func nftRule(text string) rule {
 			}
 			seg := strings.Join(f[i:j], " ")
 			bad := strings.Contains(seg, "broadcast") || strings.Contains(seg, "multicast") || strings.Contains(seg, "anycast") || strings.Contains(seg, "missing")
-			conds = append(conds, func(pkt) bool { return !bad })
+			r.conds = append(r.conds, konst(!bad))
 			i = j - 1
 		case w == "vmap":
-			vmap = map[string]string{}
-			vs, last := values(i + 1)
-			for _, v := range vs {
-				k, val, _ := strings.Cut(v, ":")
-				if k == "" && val == "" {
-					continue
-				}
-				vmap[strings.TrimSpace(k)] = strings.TrimSpace(val)
-			}
-			i = last
+			vmap = true
+			_, i = values(i + 1)
 		case w == "accept" || w == "drop":
-			verdict = w
-		case w == "reject":
-			verdict = vReject
+			r.verdict = w
+		case w == "reject" || w == "dnat" || w == "redirect":
+			r.verdict = vReject
+			if w != "reject" {
+				r.verdict = "dnat"
+			}
 			for i+1 < len(f) && f[i+1] != "comment" {
 				i++
 			}
 		case w == "return":
-			verdict = vReturn
+			r.verdict = vReturn
 		case w == "jump" || w == "goto":
-			verdict, target = w, next(1)
+			r.verdict, r.target = w, next
 			i++
-		case w == "dnat" || w == "redirect":
-			verdict = "dnat"
-			for i+1 < len(f) && f[i+1] != "comment" {
-				i++
-			}
 		}
 	}
-	// values() keeps "key : verdict" items split by the tokenizer; join
-	// them back when a vmap was read.
-	if vmap != nil {
-		vmap = nftVmap(text)
+	// values() splits "key : verdict" items; read the vmap from the text.
+	if vmap {
+		r.vmap = nftVmap(text)
 	}
-	return rule{text: text, ours: ours, eval: func(p pkt) (string, string, bool) {
-		for _, c := range conds {
-			if !c(p) {
-				return "", "", false
-			}
-		}
-		if vmapKey != nil && vmap != nil {
-			for _, k := range vmapKey(p) {
-				if v, ok := vmap[k]; ok {
-					verb, t, _ := strings.Cut(v, " ")
-					return verb, t, true
-				}
-			}
-			return "", "", false
-		}
-		return verdict, target, true
-	}}
+	return r
+}
+
+// nftVerdictWord reports whether w ends the words of a tcp flags match.
+func nftVerdictWord(w string) bool {
+	switch w {
+	case "accept", "drop", "jump", "goto", "counter", "return", "reject":
+		return true
+	}
+	return false
 }
 
 // nftVmap reads the { key : verdict, … } of a vmap rule.

@@ -31,14 +31,107 @@ const (
 	vGoto   = "goto"
 )
 
-// rule is one rule: eval says whether it matches p and what it does.
+// rule is one rule: conds say whether it matches a packet, verdict and
+// target what it does then (or vmap, by the packet's vmapKey).
 type rule struct {
 	text string
 	// ours names knockd-go's own jump or rule (the target KNOCKD_INPUT,
 	// the comment "knockd-go: open4" of the fw4 includes); "" for others.
-	ours string
-	eval func(p pkt) (verdict, target string, ok bool)
-	// tcpReset is set for reject rules answering TCP with a reset.
+	ours    string
+	conds   []cond
+	verdict string
+	target  string
+	vmap    map[string]string // key -> "accept" / "jump x"
+	vmapKey byte              // kDev, kProto, kPort, kNew; 0: no vmap
+}
+
+// cond is one match of a rule: it holds when one of vals passes test
+// (or, negated, when none does). Conditions are data, not closures: one
+// evaluator for every kind keeps the binary small.
+type cond struct {
+	kind byte
+	neg  bool
+	vals []string
+}
+
+// Kinds of cond, and the vmap keys (kDev, kProto, kPort, kNew).
+const (
+	kTrue    = iota // always
+	kFalse          // never: sources, marks, ICMP (not a fresh knock from anywhere)
+	kDev            // v names the input device (devMatch)
+	kProto          // v is the protocol
+	kL4             // v is the protocol, or "th" (any transport)
+	kNfproto        // v is "ipv6" for an IPv6 packet
+	kPort           // the destination port is in v (portIn)
+	kNew            // v is a conntrack state of a new connection
+	kDnat           // v is "dnat" and the packet is forwarded
+)
+
+func (c cond) test(p pkt, v string) bool {
+	switch c.kind {
+	case kTrue:
+		return true
+	case kDev:
+		return devMatch(p.dev, v)
+	case kProto:
+		return v == p.proto
+	case kL4:
+		return v == "th" || v == p.proto
+	case kNfproto:
+		return v == "ipv6" == p.ipv6
+	case kPort:
+		return portIn(p.port, v)
+	case kNew:
+		return v == "new" || v == "untracked"
+	case kDnat:
+		return v == "dnat" && p.hook == "forward"
+	}
+	return false
+}
+
+func (c cond) holds(p pkt) bool {
+	for _, v := range c.vals {
+		if c.test(p, v) {
+			return !c.neg
+		}
+	}
+	return c.neg
+}
+
+// eval says whether r matches p and what it does.
+func (r *rule) eval(p pkt) (verdict, target string, ok bool) {
+	for _, c := range r.conds {
+		if !c.holds(p) {
+			return "", "", false
+		}
+	}
+	if r.vmapKey == 0 || r.vmap == nil {
+		return r.verdict, r.target, true
+	}
+	var k string
+	switch r.vmapKey {
+	case kDev:
+		k = p.dev
+	case kProto:
+		k = p.proto
+	case kPort:
+		k = strconv.Itoa(p.port)
+	default:
+		k = "new"
+	}
+	if v, ok := r.vmap[k]; ok {
+		verb, t, _ := strings.Cut(v, " ")
+		return verb, t, true
+	}
+	return "", "", false
+}
+
+// konst is a condition that holds or not whatever the packet.
+func konst(b bool) cond {
+	if b {
+		return cond{kind: kTrue, vals: []string{""}}
+	}
+	return cond{kind: kFalse}
 }
 
 // chain is a chain and, for a base chain, its policy.
@@ -86,7 +179,8 @@ func (rs ruleset) walkChain(name string, p pkt, stopAt string, depth int) (decis
 	if c == nil || depth > maxDepth {
 		return decision{}, false
 	}
-	for _, r := range c.rules {
+	for i := range c.rules {
+		r := &c.rules[i]
 		v, target, ok := r.eval(p)
 		if r.ours != "" {
 			// Our rules match granted sources only; reaching one is

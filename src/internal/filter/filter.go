@@ -182,7 +182,15 @@ func merge(tcp, udp []span, budget int) ([]span, []span) {
 			gaps = append(gaps, gap{l, i, int(ss[i+1].Lo) - int(ss[i].Hi)})
 		}
 	}
-	sort.SliceStable(gaps, func(a, b int) bool { return gaps[a].size < gaps[b].size })
+	// Smallest gaps first, ties in list order (sort.Slice with the order
+	// as tie-break: sort.SliceStable would link a second sort).
+	sort.Slice(gaps, func(a, b int) bool {
+		ga, gb := gaps[a], gaps[b]
+		if ga.size != gb.size {
+			return ga.size < gb.size
+		}
+		return ga.list < gb.list || ga.list == gb.list && ga.i < gb.i
+	})
 	total := cost(tcp) + cost(udp)
 	for _, g := range gaps {
 		if total <= budget {
@@ -328,7 +336,8 @@ func dedupe(ps []Port) []Port {
 		seen[k] = len(out)
 		out = append(out, p)
 	}
-	sort.SliceStable(out, func(i, j int) bool {
+	// Protocol and port are unique in out: any sort gives one order.
+	sort.Slice(out, func(i, j int) bool {
 		if out[i].Proto != out[j].Proto {
 			return out[i].Proto < out[j].Proto
 		}
