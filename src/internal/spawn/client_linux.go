@@ -142,7 +142,12 @@ func (h *Handoff) client(note func(string)) *Client {
 // Start starts the spawner and waits for its hello, as Launch does, but
 // reads nothing more: a client is made of it by Launch, or by Attach in
 // the program this process executes next.
-func Start(argv []string) (*Handoff, error) {
+func Start(argv []string) (*Handoff, error) { return StartFor(argv, 0, 0) }
+
+// StartFor is Start for a daemon that is to run as uid and gid: the
+// replay journal files the spawner creates for it are given to that
+// user.
+func StartFor(argv []string, uid, gid int) (*Handoff, error) {
 	args0 := ""
 	if len(argv) == 0 {
 		// ps shows "/usr/sbin/knockd spawner -c …".
@@ -159,6 +164,9 @@ func Start(argv []string) (*Handoff, error) {
 		cmd.Args[0] = args0
 	}
 	cmd.Env = append(os.Environ(), envFD+"=1")
+	if uid != 0 || gid != 0 {
+		cmd.Env = append(cmd.Env, ownerVar+"="+strconv.Itoa(uid)+":"+strconv.Itoa(gid))
+	}
 	cmd.ExtraFiles = []*os.File{theirs}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -240,9 +248,9 @@ func (c *Client) read() {
 			switch {
 			case ch == nil:
 			case r.err != "":
-				ch <- loadResult{err: errors.New(r.err)}
+				ch <- loadResult{err: &startError{msg: r.err, errno: r.errno}}
 			case f == nil:
-				ch <- loadResult{err: errMalformed}
+				ch <- loadResult{}
 			default:
 				ch <- loadResult{f: f}
 				f = nil
@@ -348,6 +356,16 @@ func (c *Client) id() uint32 {
 // Reload asks the spawner to read the configuration again, and returns
 // the file it read (open, at its start) for the daemon to parse.
 func (c *Client) Reload() (*os.File, error) {
+	f, err := c.fileRequest(request{kind: msgReload})
+	if err == nil && f == nil {
+		err = fmt.Errorf("spawner: %w", errMalformed)
+	}
+	return f, err
+}
+
+// fileRequest sends r (a reload or a file request) with a new id and
+// waits for its answer: a file, none, or why not.
+func (c *Client) fileRequest(r request) (*os.File, error) {
 	ch := make(chan loadResult, 1)
 	c.mu.Lock()
 	if c.gone {
@@ -355,18 +373,21 @@ func (c *Client) Reload() (*os.File, error) {
 		c.mu.Unlock()
 		return nil, err
 	}
-	id := c.id()
-	c.reloads[id] = ch
+	r.id = c.id()
+	c.reloads[r.id] = ch
 	c.mu.Unlock()
-	msg, _ := request{kind: msgReload, id: id}.encode()
-	if err := c.send(msg, nil); err != nil {
+	msg, err := r.encode()
+	if err == nil {
+		err = c.send(msg, nil)
+	}
+	if err != nil {
 		c.mu.Lock()
-		delete(c.reloads, id)
+		delete(c.reloads, r.id)
 		c.mu.Unlock()
 		return nil, fmt.Errorf("spawner: %w", err)
 	}
-	r := <-ch
-	return r.f, r.err
+	res := <-ch
+	return res.f, res.err
 }
 
 // Start asks the spawner for what cmd.Request names: the spawner builds

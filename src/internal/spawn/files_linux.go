@@ -1,0 +1,219 @@
+package spawn
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/knockd-go/knockd-go/src/internal/errs"
+)
+
+// FileOp is a file the daemon, which runs as an unprivileged user, has
+// the spawner open (or change) for it. The request names the path, and
+// the spawner refuses any path its own configuration does not name for
+// that use; the flags of each open are the spawner's.
+type FileOp uint8
+
+// File operations.
+const (
+	OpenLog       FileOp = 1 + iota // the log file, for appending (created 0640)
+	OpenLock                        // a lock file of the daemon's instance (created 0644)
+	OpenPid                         // the pid file, truncated, for writing (created 0644)
+	OpenOneTime                     // a one_time_sequences file, for reading and writing
+	ReadReplay                      // the SPA replay journal, for reading
+	WriteReplay                     // the SPA replay journal, for writing (to cut it short)
+	CreateReplay                    // a new journal (PATH.new), owned by the daemon's user
+	CommitReplay                    // PATH.new renamed over PATH; opens nothing
+	DiscardReplay                   // PATH.new removed; opens nothing
+	ListenControl                   // the control socket, bound (mode 0600) and listening
+	lastFileOp    = ListenControl
+)
+
+func (op FileOp) String() string {
+	switch op {
+	case OpenLog:
+		return "log file"
+	case OpenLock:
+		return "lock file"
+	case OpenPid:
+		return "pid file"
+	case OpenOneTime:
+		return "one-time sequences file"
+	case ReadReplay, WriteReplay, CreateReplay, CommitReplay, DiscardReplay:
+		return "replay journal"
+	case ListenControl:
+		return "control socket"
+	}
+	return "file op " + strconv.Itoa(int(op))
+}
+
+// Files are the paths the daemon may have the spawner open, from the
+// configuration (and command line) the spawner read itself.
+type Files struct {
+	LogFile       string
+	PidFile       string
+	ControlSocket string
+	Locks         []string // the instance's lock files
+	OneTime       []string // one_time_sequences files
+	Replay        string   // the SPA replay journal
+}
+
+// allowed reports whether the policy lets the daemon have path opened
+// for op.
+func (f *Files) allowed(op FileOp, path string) bool {
+	if path == "" {
+		return false
+	}
+	switch op {
+	case OpenLog:
+		return path == f.LogFile
+	case OpenPid:
+		return path == f.PidFile
+	case OpenLock:
+		return slices.Contains(f.Locks, path)
+	case OpenOneTime:
+		return slices.Contains(f.OneTime, path)
+	case ReadReplay, WriteReplay, CreateReplay, CommitReplay, DiscardReplay:
+		return path == f.Replay
+	case ListenControl:
+		return path == f.ControlSocket
+	}
+	return false
+}
+
+// ownerVar names, in the spawner's environment, the uid and gid the
+// daemon runs as ("uid:gid"): the owner of the journal files the spawner
+// creates for it.
+const ownerVar = "KNOCKD_GO_DAEMON_IDS"
+
+// owner returns the daemon's ids from the environment, or root's.
+func owner() (uid, gid int) {
+	v := os.Getenv(ownerVar)
+	os.Unsetenv(ownerVar)
+	u, g, ok := strings.Cut(v, ":")
+	uid, err1 := strconv.Atoi(u)
+	gid, err2 := strconv.Atoi(g)
+	if !ok || err1 != nil || err2 != nil || uid < 0 || gid < 0 {
+		return 0, 0
+	}
+	return uid, gid
+}
+
+// openFor opens (or changes) what op names at path for the daemon, or
+// says why not. A nil file with a nil error is an op that opens
+// nothing.
+func (s *server) openFor(op FileOp, path string) (*os.File, error) {
+	s.mu.Lock()
+	ok := s.policy.Files.allowed(op, path)
+	s.mu.Unlock()
+	if !ok {
+		return nil, refuse("the configuration names no %s %q", op, path)
+	}
+	const nofollow = syscall.O_NOFOLLOW | syscall.O_NONBLOCK
+	switch op {
+	case OpenLog:
+		return os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|nofollow, 0o640)
+	case OpenLock:
+		return os.OpenFile(path, os.O_RDWR|os.O_CREATE|nofollow, 0o644)
+	case OpenPid:
+		return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|nofollow, 0o644)
+	case OpenOneTime:
+		return os.OpenFile(path, os.O_RDWR|nofollow, 0)
+	case ReadReplay:
+		return os.OpenFile(path, os.O_RDONLY|nofollow, 0)
+	case WriteReplay:
+		return os.OpenFile(path, os.O_WRONLY|nofollow, 0)
+	case CreateReplay:
+		tmp := path + ".new"
+		os.Remove(tmp)
+		f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL|nofollow, 0o600)
+		if err != nil {
+			return nil, err
+		}
+		// The daemon checks that its journal is its own.
+		if err := f.Chown(s.uid, s.gid); err != nil {
+			f.Close()
+			os.Remove(tmp)
+			return nil, err
+		}
+		return f, nil
+	case CommitReplay:
+		return nil, os.Rename(path+".new", path)
+	case DiscardReplay:
+		if err := os.Remove(path + ".new"); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, err
+		}
+		return nil, nil
+	case ListenControl:
+		return bindUnix(path)
+	}
+	return nil, refuse("%s", op)
+}
+
+// bindUnix creates the unix stream socket at path, mode 0600 and owned
+// by root, listening. A stale socket left by a crash is replaced; any
+// other file there is an error.
+func bindUnix(path string) (*os.File, error) {
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.Mode()&os.ModeSocket == 0 {
+			return nil, errors.New("a file that is not a socket is in the way")
+		}
+		os.Remove(path)
+	}
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
+	if err != nil {
+		return nil, fmt.Errorf("socket: %w", err)
+	}
+	old := syscall.Umask(0o177)
+	err = unix.Bind(fd, &unix.SockaddrUnix{Name: path})
+	syscall.Umask(old)
+	call := "bind"
+	if err == nil {
+		call, err = "listen", unix.Listen(fd, 256)
+	}
+	if err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("%s: %w", call, err)
+	}
+	return os.NewFile(uintptr(fd), path), nil
+}
+
+// file answers a msgFile request.
+func (s *server) file(req request) {
+	f, err := s.openFor(req.op, req.path)
+	if err != nil {
+		errno, _ := errs.As[syscall.Errno](err)
+		s.send(reply{kind: msgLoaded, id: req.id, errno: errno, err: "spawner: " + req.op.String() + " " + req.path + ": " + unwrapPath(err).Error()})
+		return
+	}
+	if f == nil {
+		s.send(reply{kind: msgLoaded, id: req.id})
+		return
+	}
+	defer f.Close()
+	s.sendFD(reply{kind: msgLoaded, id: req.id}, f)
+}
+
+// unwrapPath drops the *PathError wrapping: the reply names the path.
+func unwrapPath(err error) error {
+	if pe, ok := err.(*os.PathError); ok {
+		if pe.Err == syscall.ELOOP {
+			return errors.New("is a symbolic link, refused")
+		}
+		return pe.Err
+	}
+	return err
+}
+
+// Open asks the spawner to open (or change) what op names at path, for
+// this process (which may not be allowed to itself). It returns nil for
+// an op that opens nothing. Errors unwrap to the error number.
+func (c *Client) Open(op FileOp, path string) (*os.File, error) {
+	return c.fileRequest(request{kind: msgFile, op: op, path: path})
+}
