@@ -200,6 +200,11 @@ func run(args []string, stdout, stderr io.Writer, sigs chan os.Signal) int {
 		fmt.Fprintf(stderr, "knockd: unexpected argument %q\n%s", r.Args[len(r.Args)-1], usage)
 		return 1
 	}
+	if privs.Dropped() {
+		// Executed again by dropPrivileges, as the daemon's user: the
+		// configuration was checked before, and the spawner reads it.
+		return serveDropped(f, stdout, stderr, sigs, ready)
+	}
 	cfg, err := f.load()
 	if err == nil {
 		// What -k accepts is what runs: the same compile as start-up.
@@ -228,19 +233,45 @@ func run(args []string, stdout, stderr io.Writer, sigs chan os.Signal) int {
 	if os.Geteuid() == 0 && !privs.Dropped() {
 		return dropPrivileges(stderr, ready)
 	}
-	code := serve(f, cfg, stdout, stderr, sigs, ready)
-	return code
+	return serve(f, cfg, nil, nil, stdout, stderr, sigs, ready)
 }
 
-// serve runs the daemon until a signal stops it.
-func serve(f flags, cfg *config.Config, stdout, stderr io.Writer, sigs chan os.Signal, ready *os.File) int {
-	locks, err := lockInstance(f.instancePaths(cfg, ready))
+// serve runs the daemon until a signal stops it. sp is the spawner the
+// daemon took over (nil: it starts one when it runs as root), notes the
+// lines the spawner sent before the log was open.
+func serve(f flags, cfg *config.Config, sp *spawn.Client, notes *noteBuffer, stdout, stderr io.Writer, sigs chan os.Signal, ready *os.File) int {
+	if notes == nil {
+		notes = &noteBuffer{}
+	}
+	var err error
+	if sp == nil && os.Geteuid() == 0 {
+		// Children are started by a spawner that keeps root's
+		// privileges, started now while the process has them all.
+		if sp, err = spawn.Launch(nil, notes.add); err != nil {
+			fmt.Fprintf(stderr, "knockd: %v\n", err)
+			return 1
+		}
+	}
+	var starter spawn.Starter
+	// The files the daemon keeps are the spawner's to open: the daemon
+	// runs as a user who owns none of them.
+	var open func(op spawn.FileOp) opener
+	if sp != nil {
+		defer sp.Close()
+		starter = sp
+		open = func(op spawn.FileOp) opener {
+			return func(path string) (*os.File, error) { return sp.Open(op, path) }
+		}
+	} else {
+		open = func(spawn.FileOp) opener { return nil }
+	}
+	locks, err := lockInstanceWith(open(spawn.OpenLock), f.instancePaths(cfg, ready))
 	if err != nil {
 		fmt.Fprintf(stderr, "knockd: %v\n", err)
 		return 1
 	}
 	defer locks.Close()
-	lo := logx.Options{Syslog: cfg.Options.UseSyslog, LogFile: f.logFile(cfg)}
+	lo := logx.Options{Syslog: cfg.Options.UseSyslog, LogFile: f.logFile(cfg), Open: open(spawn.OpenLog)}
 	if f.r.Has('v') {
 		lo.Verbose = stdout
 	}
@@ -253,38 +284,29 @@ func serve(f flags, cfg *config.Config, stdout, stderr io.Writer, sigs chan os.S
 		return 1
 	}
 	defer log.Close()
+	notes.to(log)
 	pidfile := ""
 	if ready != nil || daemonized() {
 		pidfile = f.pidFile(cfg)
-		if err := writePidFile(pidfile); err != nil {
+		if err := writePidFile(open(spawn.OpenPid), pidfile); err != nil {
 			fmt.Fprintf(stderr, "knockd: %v\n", err)
 			return 1
 		}
 		defer os.Remove(pidfile)
 	}
-	// Children are started by a spawner that keeps root's privileges,
-	// started now while the process has them all: the daemon, which
-	// parses packets, gives them up once its sockets are open.
-	var starter spawn.Starter
-	note := func(l string) { log.Printf("%s", l) }
-	sp, err := spawn.Attach(note) // started before the privileges were dropped
-	if sp == nil && err == nil && os.Geteuid() == 0 {
-		sp, err = spawn.Launch(nil, note)
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "knockd: %v\n", err)
-		return 1
-	}
 	if sp != nil {
-		defer sp.Close()
-		starter = sp
 		if w := sp.Warning(); w != "" {
 			log.Printf("warning: spawner: %s", w)
 		}
 	}
+	if privs.Dropped() && os.Geteuid() == 0 {
+		log.Printf("warning: no user %s: the daemon runs as root (with %s alone)", strings.Join(daemonUsers, " or "), privs.Names(service.Capabilities()))
+	}
 	load := f.load
+	var svcOpen service.Opener
 	if sp != nil {
 		load = loadThrough(f, sp)
+		svcOpen = sp.Open
 	}
 	var group *capture.Group
 	svc, err := service.New(service.Options{
@@ -300,6 +322,7 @@ func serve(f flags, cfg *config.Config, stdout, stderr io.Writer, sigs chan os.S
 		Lookup:       lookup(f.r.Has('l')),
 		Version:      version.Version,
 		Starter:      starter,
+		Open:         svcOpen,
 	}, cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "knockd: %v\n", err)
@@ -340,7 +363,7 @@ func serve(f flags, cfg *config.Config, stdout, stderr io.Writer, sigs chan os.S
 	srvDone := make(chan struct{})
 	select {
 	case <-svc.Ready():
-		srv, err := listen(cfg, svc, log)
+		srv, err := listen(cfg, svc, log, open(spawn.ListenControl))
 		if err != nil {
 			cancel()
 			<-runErr
@@ -463,9 +486,15 @@ func shutdown(svc *service.Service) {
 
 func devicesOf(svc *service.Service) []string { return svc.Devices() }
 
-// writePidFile writes the pid file, refusing to follow a symbolic link.
-func writePidFile(path string) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|syscall.O_NOFOLLOW, 0o644)
+// writePidFile writes the pid file, refusing to follow a symbolic link;
+// open opens it (nil: itself).
+func writePidFile(open opener, path string) error {
+	if open == nil {
+		open = func(path string) (*os.File, error) {
+			return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|syscall.O_NOFOLLOW, 0o644)
+		}
+	}
+	f, err := open(path)
 	if err != nil {
 		return fmt.Errorf("pid file: %w", err)
 	}

@@ -110,11 +110,19 @@ func deviceStatus(g *capture.Group) func() []control.Device {
 }
 
 // listen opens the control socket when the configuration has one.
-func listen(cfg *config.Config, svc *service.Service, log *logx.Logger) (*control.Server, error) {
-	if cfg.Options.ControlSocket == "" {
+func listen(cfg *config.Config, svc *service.Service, log *logx.Logger, open opener) (*control.Server, error) {
+	path := cfg.Options.ControlSocket
+	if path == "" {
 		return nil, nil
 	}
-	return control.Listen(cfg.Options.ControlSocket, svc, log)
+	if open == nil {
+		return control.Listen(path, svc, log)
+	}
+	ln, err := open(path) // bound and listening
+	if err != nil {
+		return nil, fmt.Errorf("control socket: listen unix %s: %w", path, err)
+	}
+	return control.Serving(ln, path, svc, log), nil
 }
 
 // stdin is what rpcd's calls read their arguments from.

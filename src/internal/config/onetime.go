@@ -26,7 +26,14 @@ type OneTimeSeq struct {
 // file owned by root (or the daemon's user) that nobody else can write,
 // not reached through a symbolic link.
 func ReadOneTime(path string) ([]OneTimeSeq, error) {
-	f, err := openOneTime(path)
+	return ReadOneTimeWith(OpenOneTime, path)
+}
+
+// ReadOneTimeWith is ReadOneTime with the file opened by open (for
+// reading and writing: the spawner's, for a daemon that may not open it
+// itself); the file is checked as ReadOneTime checks it.
+func ReadOneTimeWith(open func(string) (*os.File, error), path string) ([]OneTimeSeq, error) {
+	f, err := openChecked(open, path)
 	if err != nil {
 		return nil, err
 	}
@@ -70,10 +77,16 @@ func scanLinesKeepEnd(data []byte, atEOF bool) (int, []byte, error) {
 	return 0, nil, nil
 }
 
-// openOneTime opens a one-time sequences file for reading and writing,
-// refusing what someone else could have put or changed there.
-func openOneTime(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|syscall.O_NOFOLLOW, 0)
+// OpenOneTime opens a one-time sequences file for reading and writing,
+// not through a symbolic link (nor blocking on a FIFO).
+func OpenOneTime(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_RDWR|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+}
+
+// openChecked opens a one-time sequences file with open, refusing what
+// someone else could have put or changed there.
+func openChecked(open func(string) (*os.File, error), path string) (*os.File, error) {
+	f, err := open(path)
 	if err != nil {
 		if errors.Is(err, syscall.ELOOP) {
 			return nil, fmt.Errorf("one-time sequences: %s is a symbolic link, refused", path)
@@ -104,7 +117,12 @@ func openOneTime(path string) (*os.File, error) {
 // MarkUsed overwrites the first byte of the sequence's line with '#', as
 // knockd does, so the sequence is never accepted again.
 func MarkUsed(path string, s OneTimeSeq) error {
-	f, err := openOneTime(path)
+	return MarkUsedWith(OpenOneTime, path, s)
+}
+
+// MarkUsedWith is MarkUsed with the file opened by open.
+func MarkUsedWith(open func(string) (*os.File, error), path string, s OneTimeSeq) error {
+	f, err := openChecked(open, path)
 	if err != nil {
 		return err
 	}

@@ -30,6 +30,7 @@ type Logger struct {
 	syslog  bool
 	sysFD   int // -1: not connected
 	sysPath string
+	open    func(path string) (*os.File, error)
 }
 
 // Options select the sinks.
@@ -41,11 +42,17 @@ type Options struct {
 	Now     func() time.Time
 	// SyslogPath is the syslog socket (default /dev/log).
 	SyslogPath string
+	// Open opens the log file for appending (OpenLogFile when nil; the
+	// spawner's, for a daemon that runs as a user who may not open it).
+	Open func(path string) (*os.File, error)
 }
 
 // New opens the sinks. A log file that cannot be opened is an error.
 func New(o Options) (*Logger, error) {
-	l := &Logger{now: o.Now, verbose: o.Verbose, debug: o.Debug, syslog: o.Syslog, sysPath: o.SyslogPath, sysFD: -1}
+	l := &Logger{now: o.Now, verbose: o.Verbose, debug: o.Debug, syslog: o.Syslog, sysPath: o.SyslogPath, sysFD: -1, open: o.Open}
+	if l.open == nil {
+		l.open = OpenLogFile
+	}
 	if l.now == nil {
 		l.now = time.Now
 	}
@@ -53,7 +60,7 @@ func New(o Options) (*Logger, error) {
 		l.sysPath = "/dev/log"
 	}
 	if o.LogFile != "" {
-		f, err := OpenLogFile(o.LogFile)
+		f, err := l.open(o.LogFile)
 		if err != nil {
 			return nil, err
 		}
@@ -95,7 +102,11 @@ func (l *Logger) Reopen(path string, syslog bool) error {
 	var f *os.File
 	var err error
 	if path != "" {
-		f, err = OpenLogFile(path)
+		open := l.open
+		if open == nil {
+			open = OpenLogFile
+		}
+		f, err = open(path)
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -8,6 +8,7 @@ package service
 import (
 	"context"
 	"net/netip"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -65,7 +66,14 @@ type Options struct {
 	// state of the capture devices.
 	Version      string
 	DeviceStatus func() []control.Device
+	// Open, when set, opens the files the daemon keeps — the replay
+	// journal, one-time sequences files — for a daemon that runs as a
+	// user who may not open them itself: the spawner's Open.
+	Open Opener
 }
+
+// Opener opens (or changes) what op names at path.
+type Opener func(op spawn.FileOp, path string) (*os.File, error)
 
 // Service is a running knockd.
 type Service struct {
@@ -115,7 +123,11 @@ func New(o Options, cfg *config.Config) (*Service, error) {
 		o.FirewallRetry = 2 * time.Second
 	}
 	s := &Service{o: o, log: o.Log, cfg: cfg, started: o.Now()}
-	s.replays = openReplayStore(cfg.Options.SPAReplayFile, o.Log, o.Now)
+	if o.Open != nil {
+		s.replays = openReplayStoreOn(cfg.Options.SPAReplayFile, spawnerJournal{o.Open}, o.Log, o.Now)
+	} else {
+		s.replays = openReplayStore(cfg.Options.SPAReplayFile, o.Log, o.Now)
+	}
 	set, err := s.compile(cfg)
 	if err != nil {
 		return nil, err
@@ -168,6 +180,9 @@ func (s *Service) compileOn(cfg *config.Config, devs []string) (*door.Set, error
 	env.Now = s.o.Now
 	env.Replay = s.replays.cache
 	env.NotBefore = s.replays.NotBefore()
+	if open := s.o.Open; open != nil {
+		env.OpenOneTime = func(path string) (*os.File, error) { return open(spawn.OpenOneTime, path) }
+	}
 	set, err := door.Compile(cfg, env)
 	if err == nil {
 		s.replays.sync(slices.ContainsFunc(set.Doors, func(d *door.Door) bool { return d.Rotate != nil }))
