@@ -77,4 +77,3 @@ func (f *Files) allowed(op FileOp, path string) bool {
 	}
 	return false
 }
-
