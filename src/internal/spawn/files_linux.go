@@ -48,7 +48,11 @@ func (s *server) openFor(op FileOp, path string) (*os.File, error) {
 	case OpenLock:
 		return os.OpenFile(path, os.O_RDWR|os.O_CREATE|nofollow, 0o644)
 	case OpenPid:
-		return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|nofollow, 0o644)
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|nofollow, 0o644)
+		if err == nil {
+			s.keep(path, f)
+		}
+		return f, err
 	case OpenOneTime:
 		return os.OpenFile(path, os.O_RDWR|nofollow, 0)
 	case ReadReplay:
@@ -77,9 +81,50 @@ func (s *server) openFor(op FileOp, path string) (*os.File, error) {
 		}
 		return nil, nil
 	case ListenControl:
-		return bindUnix(path)
+		f, err := bindUnix(path)
+		if err == nil {
+			s.keep(path, nil)
+		}
+		return f, err
 	}
 	return nil, refuse("%s", op)
+}
+
+// keep records that the spawner made path (f, or what is there now) for
+// the daemon: it removes it once the daemon is gone (removeMade), which
+// the daemon's user cannot.
+func (s *server) keep(path string, f *os.File) {
+	var fi os.FileInfo
+	var err error
+	if f != nil {
+		fi, err = f.Stat()
+	} else {
+		fi, err = os.Lstat(path)
+	}
+	if err != nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.made == nil {
+		s.made = map[string]os.FileInfo{}
+	}
+	s.made[path] = fi
+}
+
+// removeMade removes the pid file and control socket it made for the
+// daemon, unless another file has taken their place meanwhile (a new
+// daemon's).
+func (s *server) removeMade() {
+	s.mu.Lock()
+	made := s.made
+	s.made = nil
+	s.mu.Unlock()
+	for path, fi := range made {
+		if now, err := os.Lstat(path); err == nil && os.SameFile(fi, now) {
+			os.Remove(path)
+		}
+	}
 }
 
 // bindUnix creates the unix stream socket at path, mode 0600 and owned

@@ -270,10 +270,16 @@ func TestMonitorFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A symbolic link is not followed.
-	os.Symlink("/etc/passwd", j("pid"))
-	if _, err := sp.Open(OpenPid, j("pid")); err == nil || !strings.Contains(err.Error(), "symbolic link") {
-		t.Fatalf("pid file through a link: %v", err)
+	os.Remove(j("replay"))
+	os.Symlink("/etc/passwd", j("replay"))
+	if _, err := sp.Open(WriteReplay, j("replay")); err == nil || !strings.Contains(err.Error(), "symbolic link") {
+		t.Fatalf("journal through a link: %v", err)
 	}
+	pf, err := sp.Open(OpenPid, j("pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pf.Close()
 	ln, err := sp.Open(ListenControl, j("sock"))
 	if err != nil {
 		t.Fatal(err)
@@ -281,5 +287,13 @@ func TestMonitorFiles(t *testing.T) {
 	ln.Close()
 	if fi, err := os.Lstat(j("sock")); err != nil || fi.Mode()&os.ModeSocket == 0 || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("control socket: %v %v", fi, err)
+	}
+	// The daemon gone, the spawner removes the pid file and the socket
+	// it made (the daemon's user cannot).
+	sp.Close()
+	for _, p := range []string{j("pid"), j("sock")} {
+		if _, err := os.Lstat(p); err == nil {
+			t.Errorf("%s left behind", p)
+		}
 	}
 }

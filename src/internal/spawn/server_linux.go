@@ -64,7 +64,8 @@ type server struct {
 	running map[uint32]Process
 	pending []*pending // the journal: stop commands promised, oldest first
 	timers  map[*pending]*time.Timer
-	own     sync.WaitGroup // stop commands run by the spawner itself
+	own     sync.WaitGroup         // stop commands run by the spawner itself
+	made    map[string]os.FileInfo // see server.keep
 }
 
 // serve serves the daemon on fd until the daemon closes it (0), or until
@@ -104,6 +105,7 @@ func serve(fd int, load Loader) int {
 		s.send(reply{kind: msgNote, err: n})
 	}
 	code := s.loop()
+	s.removeMade() // the daemon is gone: its pid file and control socket
 	s.stopAll()
 	return code
 }
