@@ -114,14 +114,12 @@ func daemonUser() *syscall.Credential {
 // load). It returns only on failure.
 func dropPrivileges(stderr io.Writer, ready *os.File) int {
 	user := daemonUser()
-	uid, gid := 0, 0
 	if user != nil {
-		uid, gid = int(user.Uid), int(user.Gid)
 		if err := xtablesLockReadable(xtablesLock); err != nil {
 			fmt.Fprintf(stderr, "knockd: warning: %v\n", err)
 		}
 	}
-	h, err := spawn.StartFor(nil, uid, gid)
+	h, err := spawn.Start(nil)
 	if err != nil {
 		fmt.Fprintf(stderr, "knockd: %v\n", err)
 		return 1

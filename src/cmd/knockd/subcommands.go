@@ -120,6 +120,9 @@ func listen(cfg *config.Config, svc *service.Service, log *logx.Logger, open ope
 	}
 	ln, err := open(path) // bound and listening
 	if err != nil {
+		if pe, ok := err.(*os.PathError); ok {
+			err = pe.Err // "bind: address already in use"
+		}
 		return nil, fmt.Errorf("control socket: listen unix %s: %w", path, err)
 	}
 	return control.Serving(ln, path, svc, log), nil

@@ -287,7 +287,7 @@ func TestBoundingSet(t *testing.T) {
 		t.Fatal(err)
 	}
 	// kill (5), setgid (6), setuid (7); root's bounding set
-	if statusLine(string(sst), "CapEff") != "00000000000000e1" || statusLine(string(sst), "CapPrm") != "00000000000000e1" || statusLine(string(sst), "CapBnd") != full {
+	if statusLine(string(sst), "CapEff") != "00000000000000e0" || statusLine(string(sst), "CapPrm") != "00000000000000e0" || statusLine(string(sst), "CapBnd") != full {
 		t.Fatalf("the spawner's capabilities (want CapBnd %s):\n%s", full, sst)
 	}
 	t.Logf("spawner: %s", grepLines(string(sst), "Cap"))

@@ -20,11 +20,10 @@ const (
 	NetAdmin = unix.CAP_NET_ADMIN // firewall changes, socket buffer size
 	SetUID   = unix.CAP_SETUID    // children as another user
 	SetGID   = unix.CAP_SETGID
-	Kill     = unix.CAP_KILL  // stop those children at shutdown or timeout
-	Chown    = unix.CAP_CHOWN // give the daemon's user the files it keeps
+	Kill     = unix.CAP_KILL // stop those children at shutdown or timeout
 )
 
-var capNames = map[int]string{NetRaw: "net_raw", NetAdmin: "net_admin", SetUID: "setuid", SetGID: "setgid", Kill: "kill", Chown: "chown"}
+var capNames = map[int]string{NetRaw: "net_raw", NetAdmin: "net_admin", SetUID: "setuid", SetGID: "setgid", Kill: "kill"}
 
 // Names returns the names of caps, for the log.
 func Names(caps []int) string {

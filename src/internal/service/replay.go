@@ -261,7 +261,7 @@ func (s *replayStore) record(l string) bool {
 }
 
 // checkPrivate refuses a file that is not a regular file of this user
-// readable or writable by nobody else.
+// (or root) readable or writable by nobody else.
 func checkPrivate(f *os.File) error {
 	fi, err := f.Stat()
 	if err != nil {
@@ -271,8 +271,9 @@ func checkPrivate(f *os.File) error {
 	switch {
 	case !fi.Mode().IsRegular():
 		return errors.New("not a regular file")
-	case ok && int(st.Uid) != os.Geteuid():
-		return fmt.Errorf("owned by uid %d, not %d", st.Uid, os.Geteuid())
+	case ok && int(st.Uid) != os.Geteuid() && st.Uid != 0:
+		// root's: the spawner made it for a daemon run as another user.
+		return fmt.Errorf("owned by uid %d, not %d or root", st.Uid, os.Geteuid())
 	case fi.Mode().Perm()&0o077 != 0:
 		return fmt.Errorf("mode %#o: readable or writable by others", fi.Mode().Perm())
 	}

@@ -142,12 +142,7 @@ func (h *Handoff) client(note func(string)) *Client {
 // Start starts the spawner and waits for its hello, as Launch does, but
 // reads nothing more: a client is made of it by Launch, or by Attach in
 // the program this process executes next.
-func Start(argv []string) (*Handoff, error) { return StartFor(argv, 0, 0) }
-
-// StartFor is Start for a daemon that is to run as uid and gid: the
-// replay journal files the spawner creates for it are given to that
-// user.
-func StartFor(argv []string, uid, gid int) (*Handoff, error) {
+func Start(argv []string) (*Handoff, error) {
 	args0 := ""
 	if len(argv) == 0 {
 		// ps shows "/usr/sbin/knockd spawner -c …".
@@ -164,9 +159,6 @@ func StartFor(argv []string, uid, gid int) (*Handoff, error) {
 		cmd.Args[0] = args0
 	}
 	cmd.Env = append(os.Environ(), envFD+"=1")
-	if uid != 0 || gid != 0 {
-		cmd.Env = append(cmd.Env, ownerVar+"="+strconv.Itoa(uid)+":"+strconv.Itoa(gid))
-	}
 	cmd.ExtraFiles = []*os.File{theirs}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {

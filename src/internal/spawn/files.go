@@ -19,7 +19,7 @@ const (
 	OpenOneTime                     // a one_time_sequences file, for reading and writing
 	ReadReplay                      // the SPA replay journal, for reading
 	WriteReplay                     // the SPA replay journal, for writing (to cut it short)
-	CreateReplay                    // a new journal (PATH.new), owned by the daemon's user
+	CreateReplay                    // a new journal (PATH.new), root's, 0600
 	CommitReplay                    // PATH.new renamed over PATH; opens nothing
 	DiscardReplay                   // PATH.new removed; opens nothing
 	ListenControl                   // the control socket, bound (mode 0600) and listening

@@ -4,32 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strconv"
-	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/knockd-go/knockd-go/src/internal/errs"
 )
-
-// ownerVar names, in the spawner's environment, the uid and gid the
-// daemon runs as ("uid:gid"): the owner of the journal files the spawner
-// creates for it.
-const ownerVar = "KNOCKD_GO_DAEMON_IDS"
-
-// owner returns the daemon's ids from the environment, or root's.
-func owner() (uid, gid int) {
-	v := os.Getenv(ownerVar)
-	os.Unsetenv(ownerVar)
-	u, g, ok := strings.Cut(v, ":")
-	uid, err1 := strconv.Atoi(u)
-	gid, err2 := strconv.Atoi(g)
-	if !ok || err1 != nil || err2 != nil || uid < 0 || gid < 0 {
-		return 0, 0
-	}
-	return uid, gid
-}
 
 // openFor opens (or changes) what op names at path for the daemon, or
 // says why not. A nil file with a nil error is an op that opens
@@ -62,17 +42,9 @@ func (s *server) openFor(op FileOp, path string) (*os.File, error) {
 	case CreateReplay:
 		tmp := path + ".new"
 		os.Remove(tmp)
-		f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL|nofollow, 0o600)
-		if err != nil {
-			return nil, err
-		}
-		// The daemon checks that its journal is its own.
-		if err := f.Chown(s.uid, s.gid); err != nil {
-			f.Close()
-			os.Remove(tmp)
-			return nil, err
-		}
-		return f, nil
+		// Root's, 0600: the spawner, which has no dac_override, opens
+		// it again at the next start; the daemon trusts root's.
+		return os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL|nofollow, 0o600)
 	case CommitReplay:
 		return nil, os.Rename(path+".new", path)
 	case DiscardReplay:
@@ -160,7 +132,8 @@ func (s *server) file(req request) {
 	f, err := s.openFor(req.op, req.path)
 	if err != nil {
 		errno, _ := errs.As[syscall.Errno](err)
-		s.send(reply{kind: msgLoaded, id: req.id, errno: errno, err: "spawner: " + req.op.String() + " " + req.path + ": " + unwrapPath(err).Error()})
+		// The daemon's error names the path (see Client.Open).
+		s.send(reply{kind: msgLoaded, id: req.id, errno: errno, err: unwrapPath(err).Error()})
 		return
 	}
 	if f == nil {
@@ -184,7 +157,12 @@ func unwrapPath(err error) error {
 
 // Open asks the spawner to open (or change) what op names at path, for
 // this process (which may not be allowed to itself). It returns nil for
-// an op that opens nothing. Errors unwrap to the error number.
+// an op that opens nothing. An error is an *os.PathError, as os.OpenFile
+// gives, that unwraps to the error number.
 func (c *Client) Open(op FileOp, path string) (*os.File, error) {
-	return c.fileRequest(request{kind: msgFile, op: op, path: path})
+	f, err := c.fileRequest(request{kind: msgFile, op: op, path: path})
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	return f, nil
 }

@@ -50,14 +50,13 @@ const stopWait = 15 * time.Second
 // server is the spawner: a monitor that runs what its own configuration
 // names, when the daemon asks for it by door and address.
 type server struct {
-	fd       int
-	uid, gid int        // the daemon's (see ownerVar)
-	wmu      sync.Mutex // one message at a time
-	load     Loader
-	null     *os.File
-	env      []string
-	journal  string
-	now      func() time.Time
+	fd      int
+	wmu     sync.Mutex // one message at a time
+	load    Loader
+	null    *os.File
+	env     []string
+	journal string
+	now     func() time.Time
 
 	mu      sync.Mutex
 	policy  *Policy
@@ -76,8 +75,7 @@ func serve(fd int, load Loader) int {
 	// `kill -USR2 $(pidof knockd)` or a terminal's ^C must not end the
 	// spawner. (Caught, not ignored: children get the default actions.)
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2)
-	uid, gid := owner() // before environ: children do not get it
-	s := &server{fd: fd, uid: uid, gid: gid, load: load, env: environ(), now: time.Now, running: map[uint32]Process{}, timers: map[*pending]*time.Timer{}}
+	s := &server{fd: fd, load: load, env: environ(), now: time.Now, running: map[uint32]Process{}, timers: map[*pending]*time.Timer{}}
 	var err error
 	if s.null, err = os.OpenFile(os.DevNull, os.O_RDWR, 0); err != nil {
 		s.send(reply{kind: msgLoaded, err: err.Error()})
@@ -85,11 +83,10 @@ func serve(fd int, load Loader) int {
 	}
 	// Root's bounding set stays (a child run as root regains root's
 	// capabilities at exec); the spawner itself keeps what switching
-	// users and killing children need, and giving the daemon's user the
-	// replay journal it creates for it. Where that fails (a cgo build),
+	// users and killing children need. Where that fails (a cgo build),
 	// it says so in its hello and runs on, as the daemon does.
 	hello := reply{kind: msgStarted}
-	if err := privs.Keep(privs.SetUID, privs.SetGID, privs.Kill, privs.Chown); err != nil {
+	if err := privs.Keep(privs.SetUID, privs.SetGID, privs.Kill); err != nil {
 		hello.err = "cannot drop capabilities (" + err.Error() + "): running with root's"
 	}
 	p, f, err := load()

@@ -345,7 +345,7 @@ func TestSpawnerPrivileges(t *testing.T) {
 			t.Fatalf("spawner: %s", w)
 		}
 		t.Logf("spawner (race build): %s", w)
-	} else if capLine(string(st), "CapEff") != "00000000000000e1" || capLine(string(st), "CapPrm") != "00000000000000e1" || capLine(string(st), "CapBnd") != full {
+	} else if capLine(string(st), "CapEff") != "00000000000000e0" || capLine(string(st), "CapPrm") != "00000000000000e0" || capLine(string(st), "CapBnd") != full {
 		// kill (5), setgid (6), setuid (7)
 		t.Fatalf("the spawner's capabilities:\n%s", st)
 	}
