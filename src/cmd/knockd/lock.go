@@ -50,15 +50,11 @@ type lockTarget struct {
 	what, path string
 }
 
-// lockInstance takes every target's lock, or none: it fails naming the
+// lockInstanceWith takes every target's lock, or none: it fails naming the
 // daemon (its pid) that holds one. A lock file that cannot be created is
 // skipped.
-func lockInstance(targets []lockTarget) (instanceLocks, error) {
-	return lockInstanceWith(nil, targets)
-}
-
-// lockInstanceWith is lockInstance with the lock files opened by open
-// (the spawner's, for a daemon that may not create them; nil: itself).
+// The lock files are opened by open (the spawner's, for a daemon that
+// may not create them; nil: itself).
 func lockInstanceWith(open opener, targets []lockTarget) (instanceLocks, error) {
 	var held instanceLocks
 	for _, t := range targets {
@@ -94,11 +90,9 @@ func (e *busyError) holder() string {
 // spawner's Open, for one of the spawn.FileOps.
 type opener func(path string) (*os.File, error)
 
-// lockFile opens (creating) path, not following a symbolic link, takes an
-// exclusive flock without waiting and writes the pid into it.
-func lockFile(path string) (*os.File, error) { return lockFileWith(nil, path) }
-
-// lockFileWith is lockFile with path opened by open (nil: itself).
+// lockFileWith opens (creating) path with open (nil: itself, not
+// following a symbolic link), takes an exclusive flock without waiting
+// and writes the pid into it.
 func lockFileWith(open opener, path string) (*os.File, error) {
 	if open == nil {
 		open = func(path string) (*os.File, error) {

@@ -241,3 +241,18 @@ func keepAcrossExec(f *os.File) error {
 	}
 	return nil
 }
+
+// dropCapabilities keeps only service.Capabilities, on every thread, and
+// narrows the bounding set to them: nothing the daemon runs afterwards
+// can be root in full again (the firewall tools get net_admin and
+// net_raw). knockd gives them up at its start instead, by executing
+// itself again (dropPrivileges), which cannot stall; this is the way of
+// a daemon started otherwise (the spawner's Launch path, in tests). It
+// returns the capabilities kept.
+func dropCapabilities() ([]int, error) {
+	caps := service.Capabilities()
+	if err := privs.Bound(caps...); err != nil {
+		return nil, err
+	}
+	return caps, privs.Keep(caps...)
+}

@@ -19,19 +19,16 @@ type OneTimeSeq struct {
 	Steps  []l4.Port
 }
 
-// ReadOneTime returns the usable sequences of a one-time sequences file in
+// ReadOneTimeWith returns the usable sequences of a one-time sequences file in
 // order: blank lines, comment lines and lines that do not parse are skipped,
 // as knockd does. The file must be writable, because each used sequence is
 // marked in place; and since its lines open doors, it must be a regular
 // file owned by root (or the daemon's user) that nobody else can write,
 // not reached through a symbolic link.
-func ReadOneTime(path string) ([]OneTimeSeq, error) {
-	return ReadOneTimeWith(OpenOneTime, path)
-}
-
-// ReadOneTimeWith is ReadOneTime with the file opened by open (for
-// reading and writing: the spawner's, for a daemon that may not open it
-// itself); the file is checked as ReadOneTime checks it.
+//
+// open opens the file for reading and writing (OpenOneTime, or the
+// spawner's for a daemon that may not open it itself); the file is
+// checked whoever opened it.
 func ReadOneTimeWith(open func(string) (*os.File, error), path string) ([]OneTimeSeq, error) {
 	f, err := openChecked(open, path)
 	if err != nil {
@@ -114,13 +111,9 @@ func openChecked(open func(string) (*os.File, error), path string) (*os.File, er
 	return f, nil
 }
 
-// MarkUsed overwrites the first byte of the sequence's line with '#', as
+// MarkUsedWith overwrites the first byte of the sequence's line with '#', as
 // knockd does, so the sequence is never accepted again.
-func MarkUsed(path string, s OneTimeSeq) error {
-	return MarkUsedWith(OpenOneTime, path, s)
-}
-
-// MarkUsedWith is MarkUsed with the file opened by open.
+// The file is opened by open, as ReadOneTimeWith opens it.
 func MarkUsedWith(open func(string) (*os.File, error), path string, s OneTimeSeq) error {
 	f, err := openChecked(open, path)
 	if err != nil {

@@ -70,6 +70,24 @@ type Options struct {
 	// journal, one-time sequences files — for a daemon that runs as a
 	// user who may not open them itself: the spawner's Open.
 	Open Opener
+
+	// What Run needs besides the packet path (tests leave them out):
+
+	// Signals, when set, are the daemon's signals (see Run).
+	Signals <-chan os.Signal
+	// Stopping runs when a stop signal arrived (knockd stops catching
+	// them: a second ^C kills at once).
+	Stopping func()
+	// Spawner, when set, is watched (see Run).
+	Spawner Watched
+	// Listen opens the control socket once the packet path is ready;
+	// nil, or a nil server, for none.
+	Listen func(control.Handler) (*control.Server, error)
+	// OnReady runs once the daemon serves (the -d parent's report).
+	OnReady func()
+	// OnReload runs after a reload took the new configuration (the log
+	// file is opened again).
+	OnReload func(*config.Config)
 }
 
 // Opener opens (or changes) what op names at path.
@@ -242,9 +260,6 @@ func sendmail(set *door.Set, st spawn.Starter) mail.Mailer {
 	return m
 }
 
-// Run runs the packet path until ctx ends.
-func (s *Service) Run(ctx context.Context) error { return s.d.Run(ctx) }
-
 // Reload reads and compiles the configuration again. A configuration that
 // does not load or compile is logged and returned, and the running one
 // stays. Doors whose knock did not change keep their attempts in progress
@@ -371,20 +386,6 @@ func (s *Service) Shutdown(ctx context.Context) {
 // switching users and running commands as root need).
 func Capabilities() []int {
 	return []int{privs.NetRaw, privs.NetAdmin}
-}
-
-// DropPrivileges keeps only Capabilities, on every thread, and narrows
-// the bounding set to them: nothing the daemon itself runs afterwards
-// can be root in full again (the firewall tools get net_admin and
-// net_raw). knockd gives them up at its start instead, by executing
-// itself again (privs.ExecDropped), which cannot stall; this is the way
-// of a daemon started otherwise. It returns the capabilities kept.
-func (s *Service) DropPrivileges() ([]int, error) {
-	caps := Capabilities()
-	if err := privs.Bound(caps...); err != nil {
-		return nil, err
-	}
-	return caps, privs.Keep(caps...)
 }
 
 // Devices returns the capture devices.
