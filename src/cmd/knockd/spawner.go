@@ -115,8 +115,10 @@ func daemonUser() *syscall.Credential {
 func dropPrivileges(stderr io.Writer, ready *os.File) int {
 	user := daemonUser()
 	if user != nil {
-		if err := xtablesLockReadable(xtablesLock); err != nil {
-			fmt.Fprintf(stderr, "knockd: warning: %v\n", err)
+		for _, lock := range xtablesLocks {
+			if err := xtablesLockReadable(lock); err != nil {
+				fmt.Fprintf(stderr, "knockd: warning: %v\n", err)
+			}
 		}
 	}
 	h, err := spawn.Start(nil)
@@ -143,9 +145,10 @@ func dropPrivileges(stderr io.Writer, ready *os.File) int {
 	return 1
 }
 
-// xtablesLock is the lock iptables takes (XT_LOCK_NAME): it opens it
-// read-only, creating it 0600 when missing.
-const xtablesLock = "/run/xtables.lock"
+// xtablesLocks are where iptables takes its lock (XT_LOCK_NAME: Debian's
+// /run, OpenWrt's and older builds' /var/run, which is often the same
+// directory): it opens it read-only, creating it 0600 when missing.
+var xtablesLocks = []string{"/run/xtables.lock", "/var/run/xtables.lock"}
 
 // xtablesLockReadable lets the daemon's user open iptables' lock: where
 // an iptables program is installed, the lock file is created (root's)
