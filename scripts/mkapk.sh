@@ -146,6 +146,10 @@ for ipk in "$ipkdir"/*.ipk; do
 			[ -f "$f$cf" ] && echo "$cf $(sha256sum <"$f$cf" | cut -d' ' -f1)"
 		done <"$u/control/conffiles" >"$f/lib/apk/packages/$pkg.conffiles_static"
 	fi
+	# apk has no Require-User: OpenWrt's default_postinst reads the
+	# users to create from the package's .rusers file.
+	ru=$(field Require-User "$c")
+	[ -n "$ru" ] && printf '%s\n' "$ru" >"$f/lib/apk/packages/$pkg.rusers"
 	chmod 0644 "$f"/lib/apk/packages/*
 	write_scripts "$u/control" "$pkg" "$u/scripts"
 	epoch=$(field SourceDateEpoch "$c")

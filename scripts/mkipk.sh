@@ -178,6 +178,7 @@ control_file() {
 		echo "SourceName: knockd-go"
 		[ -n "$license" ] && echo "License: $license"
 		echo "Section: net"
+		[ -n "${require_user:-}" ] && echo "Require-User: $require_user"
 		echo "SourceDateEpoch: $epoch"
 		echo "URL: $url"
 		echo "Maintainer: $maintainer"
@@ -291,7 +292,10 @@ build_openwrt() {
 	fi
 	# OpenWrt >= 22.03 uses firewall4: its knockd has no iptables backend.
 	cp "$bindir/$t/knockd-fw4" "$d/usr/sbin/knockd"
+	# default_postinst creates the daemon's user (Require-User).
+	require_user=$(feed_userid "$feed_mk" knockd-go)
 	control_file knockd-go "$arch" knockd "$d/CONTROL/control" "${daemon_desc[@]}"
+	require_user=
 	feed_extras "$d" knockd-go "$feed_mk"
 	openwrt_scripts "$d/CONTROL"
 	ipkg_build "$d" "$out/openwrt"

@@ -39,6 +39,16 @@ feed_define() {
 	printf '%s\n' "$body" | sed 's/\$\$/$/g'
 }
 
+# feed_userid MK NAME: the USERID of package NAME in the feed Makefile MK
+# (package-pack.mk's Require-User), or nothing.
+feed_userid() {
+	[ -f "$1" ] || return 0
+	awk -v name="$2" '
+		$0 == "define Package/" name { on = 1; next }
+		on && $0 == "endef" { exit }
+		on && sub(/^[ \t]*USERID:=/, "") { print }' "$1"
+}
+
 # build_pkgtools DIR: build the Go packaging tools (standard library only)
 # once per run.
 build_pkgtools() {

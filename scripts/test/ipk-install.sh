@@ -252,6 +252,8 @@ for f in "$tmp"/pk/openwrt/*.ipk "$tmp"/pk/entware/*.ipk; do
 		[ "$(mode_of "$u/data/etc/config/knockd")" = 600 ] || fail "$base: UCI config mode"
 		[ "$(mode_of "$u/data/usr/share/nftables.d/table-post/20-knockd.nft")" = 644 ] || fail "$base: nft include mode"
 		[ ! -e "$u/data/README.md" ] || fail "$base: README.md shipped"
+		# default_postinst creates the daemon's user (the feed's USERID).
+		[ "$(get Require-User)" = knockd:knockd ] || fail "$base: Require-User is not the feed Makefile's USERID knockd:knockd"
 		;;
 	entware/knockd-go)
 		[ "$(cat "$u/control/conffiles")" = /opt/etc/knockd.conf ] || fail "$base: conffiles"
@@ -502,6 +504,13 @@ for ipk in "$tmp"/pk/openwrt/*.ipk; do
 		[ -s "$m/$name.conffiles_static" ] || fail "$name ($arch): empty .conffiles_static"
 	else
 		[ ! -e "$m/$name.conffiles" ] || fail "$name ($arch): .conffiles without conffiles"
+	fi
+	# The users default_postinst creates: the .ipk's Require-User.
+	ru=$(sed -n 's/^Require-User: //p' "$x/control/control")
+	if [ -n "$ru" ]; then
+		[ "$(cat "$m/$name.rusers" 2>/dev/null)" = "$ru" ] || fail "$name ($arch): .rusers is not the .ipk's Require-User"
+	else
+		[ ! -e "$m/$name.rusers" ] || fail "$name ($arch): .rusers without Require-User"
 	fi
 	mv "$m" "$x/packages"
 	rmdir "$x/apk/lib/apk" && { rmdir "$x/apk/lib" 2>/dev/null || true; }

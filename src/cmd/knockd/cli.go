@@ -10,6 +10,7 @@ import (
 
 	"github.com/knockd-go/knockd-go/src/internal/config"
 	"github.com/knockd-go/knockd-go/src/internal/getopt"
+	"github.com/knockd-go/knockd-go/src/internal/rotate"
 )
 
 // cliMain runs what is not the daemon — the subcommands (status, revoke,
@@ -65,4 +66,21 @@ func searchPath() []string {
 		return strings.Split(p, ":")
 	}
 	return config.DefaultPath
+}
+
+// showURI prints the URI of a rotating door.
+func showURI(cfg *config.Config, name, host string, stdout, stderr io.Writer) int {
+	for _, d := range cfg.Doors {
+		if d.Name != name {
+			continue
+		}
+		if d.Rotate == nil {
+			fmt.Fprintf(stderr, "knockd: %s: door %q is not a rotating knock (no sequence_secret)\n", cfg.File, name)
+			return 1
+		}
+		fmt.Fprintln(stdout, rotate.URI(*d.Rotate, name, host))
+		return 0
+	}
+	fmt.Fprintf(stderr, "knockd: %s: no door %q%s\n", cfg.File, name, doorList(cfg))
+	return 1
 }

@@ -162,16 +162,16 @@ func TestSecondDaemonRefused(t *testing.T) {
 func TestLockFile(t *testing.T) {
 	dir := t.TempDir()
 	targets := []lockTarget{{what: "pid file", path: filepath.Join(dir, "p")}, {what: "control socket", path: filepath.Join(dir, "missing", "s")}}
-	l1, err := lockInstance(targets)
+	l1, err := lockInstanceWith(nil, targets)
 	if err != nil || len(l1) != 1 {
 		t.Fatalf("first lock: %v (%d held)", err, len(l1))
 	}
-	_, err = lockInstance(targets)
+	_, err = lockInstanceWith(nil, targets)
 	if err == nil || !strings.Contains(err.Error(), "another knockd (pid "+strconv.Itoa(os.Getpid())+") uses the pid file "+filepath.Join(dir, "p")) {
 		t.Fatalf("second lock: %v", err)
 	}
 	l1.Close()
-	l2, err := lockInstance(targets)
+	l2, err := lockInstanceWith(nil, targets)
 	if err != nil {
 		t.Fatalf("after release: %v", err)
 	}
@@ -179,7 +179,7 @@ func TestLockFile(t *testing.T) {
 	// A symbolic link in the lock's place is not followed.
 	os.Remove(filepath.Join(dir, "p.lock"))
 	os.Symlink(filepath.Join(dir, "elsewhere"), filepath.Join(dir, "p.lock"))
-	if l, err := lockInstance(targets[:1]); err != nil || len(l) != 0 {
+	if l, err := lockInstanceWith(nil, targets[:1]); err != nil || len(l) != 0 {
 		t.Errorf("symlink: %v, %d held", err, len(l))
 	}
 	if _, err := os.Lstat(filepath.Join(dir, "elsewhere")); err == nil {

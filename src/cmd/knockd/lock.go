@@ -50,13 +50,15 @@ type lockTarget struct {
 	what, path string
 }
 
-// lockInstance takes every target's lock, or none: it fails naming the
+// lockInstanceWith takes every target's lock, or none: it fails naming the
 // daemon (its pid) that holds one. A lock file that cannot be created is
 // skipped.
-func lockInstance(targets []lockTarget) (instanceLocks, error) {
+// The lock files are opened by open (the spawner's, for a daemon that
+// may not create them; nil: itself).
+func lockInstanceWith(open opener, targets []lockTarget) (instanceLocks, error) {
 	var held instanceLocks
 	for _, t := range targets {
-		f, err := lockFile(t.path + ".lock")
+		f, err := lockFileWith(open, t.path+".lock")
 		if busy, ok := err.(*busyError); ok {
 			held.Close()
 			return nil, fmt.Errorf("another knockd%s uses the %s %s (lock %s.lock held): stop it, or give this one its own paths", busy.holder(), t.what, t.path, t.path)
@@ -84,10 +86,20 @@ func (e *busyError) holder() string {
 	return " (pid " + strconv.Itoa(e.pid) + ")"
 }
 
-// lockFile opens (creating) path, not following a symbolic link, takes an
-// exclusive flock without waiting and writes the pid into it.
-func lockFile(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0o644)
+// opener opens a file the configuration names for the daemon: the
+// spawner's Open, for one of the spawn.FileOps.
+type opener func(path string) (*os.File, error)
+
+// lockFileWith opens (creating) path with open (nil: itself, not
+// following a symbolic link), takes an exclusive flock without waiting
+// and writes the pid into it.
+func lockFileWith(open opener, path string) (*os.File, error) {
+	if open == nil {
+		open = func(path string) (*os.File, error) {
+			return os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0o644)
+		}
+	}
+	f, err := open(path)
 	if err != nil {
 		return nil, fmt.Errorf("lock: %w", err)
 	}

@@ -12,7 +12,6 @@ import (
 	"github.com/knockd-go/knockd-go/src/internal/config"
 	"github.com/knockd-go/knockd-go/src/internal/control"
 	"github.com/knockd-go/knockd-go/src/internal/logx"
-	"github.com/knockd-go/knockd-go/src/internal/service"
 )
 
 // subcommand runs `knockd status|revoke|keygen` and rpcd's `list|call`;
@@ -110,11 +109,22 @@ func deviceStatus(g *capture.Group) func() []control.Device {
 }
 
 // listen opens the control socket when the configuration has one.
-func listen(cfg *config.Config, svc *service.Service, log *logx.Logger) (*control.Server, error) {
-	if cfg.Options.ControlSocket == "" {
+func listen(cfg *config.Config, h control.Handler, log *logx.Logger, open opener) (*control.Server, error) {
+	path := cfg.Options.ControlSocket
+	if path == "" {
 		return nil, nil
 	}
-	return control.Listen(cfg.Options.ControlSocket, svc, log)
+	if open == nil {
+		return control.Listen(path, h, log)
+	}
+	ln, err := open(path) // bound and listening
+	if err != nil {
+		if pe, ok := err.(*os.PathError); ok {
+			err = pe.Err // "bind: address already in use"
+		}
+		return nil, fmt.Errorf("control socket: listen unix %s: %w", path, err)
+	}
+	return control.Serving(ln, path, h, log), nil
 }
 
 // stdin is what rpcd's calls read their arguments from.

@@ -19,14 +19,18 @@ type OneTimeSeq struct {
 	Steps  []l4.Port
 }
 
-// ReadOneTime returns the usable sequences of a one-time sequences file in
+// ReadOneTimeWith returns the usable sequences of a one-time sequences file in
 // order: blank lines, comment lines and lines that do not parse are skipped,
 // as knockd does. The file must be writable, because each used sequence is
 // marked in place; and since its lines open doors, it must be a regular
 // file owned by root (or the daemon's user) that nobody else can write,
 // not reached through a symbolic link.
-func ReadOneTime(path string) ([]OneTimeSeq, error) {
-	f, err := openOneTime(path)
+//
+// open opens the file for reading and writing (OpenOneTime, or the
+// spawner's for a daemon that may not open it itself); the file is
+// checked whoever opened it.
+func ReadOneTimeWith(open func(string) (*os.File, error), path string) ([]OneTimeSeq, error) {
+	f, err := openChecked(open, path)
 	if err != nil {
 		return nil, err
 	}
@@ -70,10 +74,16 @@ func scanLinesKeepEnd(data []byte, atEOF bool) (int, []byte, error) {
 	return 0, nil, nil
 }
 
-// openOneTime opens a one-time sequences file for reading and writing,
-// refusing what someone else could have put or changed there.
-func openOneTime(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|syscall.O_NOFOLLOW, 0)
+// OpenOneTime opens a one-time sequences file for reading and writing,
+// not through a symbolic link (nor blocking on a FIFO).
+func OpenOneTime(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_RDWR|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+}
+
+// openChecked opens a one-time sequences file with open, refusing what
+// someone else could have put or changed there.
+func openChecked(open func(string) (*os.File, error), path string) (*os.File, error) {
+	f, err := open(path)
 	if err != nil {
 		if errors.Is(err, syscall.ELOOP) {
 			return nil, fmt.Errorf("one-time sequences: %s is a symbolic link, refused", path)
@@ -101,10 +111,11 @@ func openOneTime(path string) (*os.File, error) {
 	return f, nil
 }
 
-// MarkUsed overwrites the first byte of the sequence's line with '#', as
+// MarkUsedWith overwrites the first byte of the sequence's line with '#', as
 // knockd does, so the sequence is never accepted again.
-func MarkUsed(path string, s OneTimeSeq) error {
-	f, err := openOneTime(path)
+// The file is opened by open, as ReadOneTimeWith opens it.
+func MarkUsedWith(open func(string) (*os.File, error), path string, s OneTimeSeq) error {
+	f, err := openChecked(open, path)
 	if err != nil {
 		return err
 	}

@@ -81,6 +81,13 @@ func Listen(path string, h Handler, log *logx.Logger) (*Server, error) {
 	return &Server{h: h, log: log, ln: os.NewFile(uintptr(fd), path), path: path, sem: make(chan struct{}, maxConns)}, nil
 }
 
+// Serving returns the server of ln, a socket already bound at path and
+// listening (non-blocking), made by another process: the spawner, for a
+// daemon that may not create it. Its mode and owner are its maker's.
+func Serving(ln *os.File, path string, h Handler, log *logx.Logger) *Server {
+	return &Server{h: h, log: log, ln: ln, path: path, sem: make(chan struct{}, maxConns)}
+}
+
 // sockError is net's error text: "listen unix /var/run/knockd.sock: bind:
 // address already in use", prefixed.
 func sockError(op, path, call string, err error) error {

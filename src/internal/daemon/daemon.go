@@ -202,13 +202,14 @@ func DoorLines(log *logx.Logger, now func() time.Time) *logx.Limiter {
 // a reload reads those files.
 func (d *Daemon) Settle() { d.settle.Wait() }
 
-// Run captures and acts until ctx ends.
-func (d *Daemon) Run(ctx context.Context) error {
-	timerDone := make(chan struct{})
-	go func() { defer close(timerDone); d.expiryLoop(ctx) }()
-	err := d.src.Run(ctx, d.handle)
-	<-timerDone
-	return err
+// Capture is the packet path: it captures and matches until ctx ends.
+// Expire must run beside it (service.Run runs both as tasks).
+func (d *Daemon) Capture(ctx context.Context) error { return d.src.Run(ctx, d.handle) }
+
+// Expire times out knocks in progress and cool-downs until ctx ends.
+func (d *Daemon) Expire(ctx context.Context) error {
+	d.expiryLoop(ctx)
+	return nil
 }
 
 // handle runs for each frame the filter passed, in the capture goroutine.

@@ -132,7 +132,7 @@ func newRigStarter(t *testing.T, conf string, edit func(*Options), st spawn.Star
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel, r.done = cancel, make(chan error, 1)
-	go func() { r.done <- r.d.Run(ctx) }()
+	go func() { r.done <- run(ctx, r.d) }()
 	t.Cleanup(r.stop)
 	return r
 }
@@ -689,4 +689,13 @@ func TestSPAReplayInStatus(t *testing.T) {
 	if len(rej) != 1 || rej[0].Door != "s" || rej[0].Src != srcA || !strings.Contains(rej[0].What, "replayed packet") {
 		t.Fatalf("last rejections %+v, want the replay once", rej)
 	}
+}
+
+// run runs the packet path and the expiry, as service.Run's tasks do.
+func run(ctx context.Context, d *Daemon) error {
+	done := make(chan struct{})
+	go func() { defer close(done); d.Expire(ctx) }()
+	err := d.Capture(ctx)
+	<-done
+	return err
 }

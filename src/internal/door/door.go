@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"sort"
 	"strings"
 	"syscall"
@@ -81,6 +82,8 @@ type Door struct {
 type OneTime struct {
 	File string
 	Seq  config.OneTimeSeq
+	// open opens File for reading and writing (Env.OpenOneTime).
+	open func(path string) (*os.File, error)
 }
 
 // Actions are what a door does when it opens.
@@ -166,6 +169,10 @@ type Env struct {
 	Interfaces []string
 	// NoIPv6 ignores IPv6 (knockd -4).
 	NoIPv6 bool
+	// OpenOneTime opens a one_time_sequences file for reading and
+	// writing (config.OpenOneTime when nil; the spawner's, for a daemon
+	// that runs as a user who may not open it).
+	OpenOneTime func(path string) (*os.File, error)
 }
 
 // Compile turns a parsed configuration into doors. Every error names the
@@ -346,14 +353,18 @@ func compileDoor(c *config.Door, devs map[string]int, down map[string]bool, env 
 		d.Rotate = &p
 		d.NotBefore = env.NotBefore
 	case c.OneTimeFile != "":
-		seqs, err := config.ReadOneTime(c.OneTimeFile)
+		open := env.OpenOneTime
+		if open == nil {
+			open = config.OpenOneTime
+		}
+		seqs, err := config.ReadOneTimeWith(open, c.OneTimeFile)
 		if err != nil {
 			return nil, c.Errorf("ONE_TIME_SEQUENCES", "%v", err)
 		}
 		if len(seqs) == 0 {
 			return nil, c.Errorf("ONE_TIME_SEQUENCES", "no more sequences left in %s", c.OneTimeFile)
 		}
-		d.OneTime = &OneTime{File: c.OneTimeFile, Seq: seqs[0]}
+		d.OneTime = &OneTime{File: c.OneTimeFile, Seq: seqs[0], open: open}
 		d.Knock.Steps = seqs[0].Steps
 	}
 	if d.Knock.Target.IsValid() && d.Knock.Target.Is6() && env.NoIPv6 {

@@ -25,7 +25,11 @@ func (d *Door) NextOneTime() (*Door, error) {
 	n.Knock.Steps = nil
 	ot := *d.OneTime
 	n.OneTime = &ot
-	seqs, err := config.ReadOneTime(ot.File)
+	open := ot.open
+	if open == nil {
+		open = config.OpenOneTime
+	}
+	seqs, err := config.ReadOneTimeWith(open, ot.File)
 	if err != nil {
 		return &n, err
 	}
@@ -45,7 +49,7 @@ func (d *Door) NextOneTime() (*Door, error) {
 		}
 	}
 	if used >= 0 {
-		if err := config.MarkUsed(ot.File, seqs[used]); err != nil {
+		if err := config.MarkUsedWith(open, ot.File, seqs[used]); err != nil {
 			return &n, err
 		}
 		seqs = slices.Delete(seqs, used, used+1)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -193,7 +194,7 @@ func TestLeastPrivilege(t *testing.T) {
 			// the "listening on" line knockd waits for.
 			d.mustSee("capabilities kept:", wait)
 			status := daemonCaps(t, d.daemonPid(t))
-			t.Logf("daemon: %s; %s", grepLines(status, "Cap"), grepLines(status, "NoNewPrivs"))
+			t.Logf("daemon: %s; %s; %s", grepLines(status, "Uid"), grepLines(status, "Cap"), grepLines(status, "NoNewPrivs"))
 			testenv.In(t, r.host, bin.knock, r.raddr4, "7000", "8000")
 			if !fileAppears(filepath.Join(dir, "mail"), wait) || !fileAppears(filepath.Join(dir, "cmd"), wait) {
 				t.Fatalf("no mail or no command:\n%s", d.out.String())
@@ -211,9 +212,10 @@ func TestLeastPrivilege(t *testing.T) {
 	}
 }
 
-// daemonCaps fails the test unless the effective, permitted and bounding
-// capability sets of the process pid are net_admin (12) and net_raw (13)
-// alone, with no_new_privs; it returns the process's status.
+// daemonCaps fails the test unless the effective, permitted, bounding
+// and ambient capability sets of the process pid are net_admin (12) and
+// net_raw (13) alone, with no_new_privs, and its uids are not root's; it
+// returns the process's status.
 func daemonCaps(t *testing.T, pid int) string {
 	t.Helper()
 	status, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
@@ -227,6 +229,13 @@ func daemonCaps(t *testing.T, pid int) string {
 	}
 	if !strings.Contains(string(status), "NoNewPrivs:\t1\n") {
 		t.Fatalf("the daemon has no no_new_privs:\n%s", status)
+	}
+	// It runs as an unprivileged user (knockd, else nobody), its two
+	// capabilities ambient: it owns no file of root's, and with neither
+	// uid 0 nor dac_override it cannot write one.
+	uids := strings.Fields(statusLine(string(status), "Uid"))
+	if len(uids) != 4 || slices.Contains(uids, "0") || !strings.Contains(string(status), "CapAmb:\t0000000000003000\n") {
+		t.Fatalf("the daemon does not run as a user other than root with net_raw and net_admin ambient:\n%s", status)
 	}
 	return string(status)
 }

@@ -75,7 +75,8 @@ func TestDaemonModeReportsFailures(t *testing.T) {
 	dir := t.TempDir()
 	conf := writeFile(t, "knockd.conf", "[d]\n  sequence = 7000,8000\n  open = tcp/22\n")
 	fwconf := writeFile(t, "fw.conf", "[options]\n  firewall = iptables\n[d]\n  sequence = 7000,8000\n  open = tcp/22\n")
-	broken := filepath.Join(dir, "bin")
+	// The daemon's user (not root) must find the programs there.
+	broken := filepath.Join(testenv.SharedDir(t), "bin")
 	os.Mkdir(broken, 0o755)
 	for _, b := range []string{"iptables", "ip6tables"} {
 		os.WriteFile(filepath.Join(broken, b), []byte("#!/bin/sh\necho \"$0: cannot initialize the table\" >&2\nexit 3\n"), 0o755)

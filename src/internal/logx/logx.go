@@ -10,6 +10,7 @@
 package logx
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -30,6 +31,7 @@ type Logger struct {
 	syslog  bool
 	sysFD   int // -1: not connected
 	sysPath string
+	open    func(path string) (*os.File, error)
 }
 
 // Options select the sinks.
@@ -41,11 +43,14 @@ type Options struct {
 	Now     func() time.Time
 	// SyslogPath is the syslog socket (default /dev/log).
 	SyslogPath string
+	// Open opens the log file for appending (OpenLogFile when nil; the
+	// spawner's, for a daemon that runs as a user who may not open it).
+	Open func(path string) (*os.File, error)
 }
 
 // New opens the sinks. A log file that cannot be opened is an error.
 func New(o Options) (*Logger, error) {
-	l := &Logger{now: o.Now, verbose: o.Verbose, debug: o.Debug, syslog: o.Syslog, sysPath: o.SyslogPath, sysFD: -1}
+	l := &Logger{now: o.Now, verbose: o.Verbose, debug: o.Debug, syslog: o.Syslog, sysPath: o.SyslogPath, sysFD: -1, open: o.Open}
 	if l.now == nil {
 		l.now = time.Now
 	}
@@ -53,7 +58,7 @@ func New(o Options) (*Logger, error) {
 		l.sysPath = "/dev/log"
 	}
 	if o.LogFile != "" {
-		f, err := OpenLogFile(o.LogFile)
+		f, err := openLog(l.open, o.LogFile)
 		if err != nil {
 			return nil, err
 		}
@@ -76,11 +81,24 @@ func OpenLogFile(path string) (*os.File, error) {
 	return f, nil
 }
 
+// openLog opens the log file at path with open (nil: OpenLogFile), its
+// error worded as OpenLogFile words it.
+func openLog(open func(string) (*os.File, error), path string) (*os.File, error) {
+	if open == nil {
+		return OpenLogFile(path)
+	}
+	f, err := open(path)
+	if err != nil {
+		return nil, fmt.Errorf("log file %s: %w", path, unwrapPath(err))
+	}
+	return f, nil
+}
+
 // unwrapPath drops the *PathError wrapping (its text repeats the path)
 // and names what ELOOP means here.
 func unwrapPath(err error) error {
 	if pe, ok := err.(*os.PathError); ok {
-		if pe.Err == syscall.ELOOP {
+		if errors.Is(pe.Err, syscall.ELOOP) {
 			return fmt.Errorf("is a symbolic link, refused")
 		}
 		return pe.Err
@@ -95,7 +113,7 @@ func (l *Logger) Reopen(path string, syslog bool) error {
 	var f *os.File
 	var err error
 	if path != "" {
-		f, err = OpenLogFile(path)
+		f, err = openLog(l.open, path)
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -119,24 +119,20 @@ var (
 	dropped     bool
 )
 
-// ExecDropped executes this binary again, with the same arguments, in
+// ExecDroppedAs executes this binary again, with the same arguments, in
 // this process (the pid stays), keeping only caps: in the effective,
 // permitted and inheritable sets and the bounding set, with
-// no_new_privs. It changes the
-// one thread that executes, locked to its goroutine, and the kernel
-// gives the new program that thread's credentials: no stop-the-world,
-// no signal to every thread (Keep and Bound need one round of both per
-// system call, and under load those rounds took seconds). env is added
-// to the environment (descriptors the new program takes over must not
-// be close-on-exec). The signals in sigs are blocked on the executing
-// thread, so that one arriving now is delivered to the new program once
-// it handles them. It returns only on failure.
-func ExecDropped(caps []int, sigs []syscall.Signal, env []string) error {
-	return ExecDroppedAs(nil, caps, sigs, env)
-}
-
-// ExecDroppedAs is ExecDropped that also changes the executing thread's
-// user to user (its uid and gid, real, effective and saved, and its
+// no_new_privs. It changes the one thread that executes, locked to its
+// goroutine, and the kernel gives the new program that thread's
+// credentials: no stop-the-world, no signal to every thread (Keep and
+// Bound need one round of both per system call, and under load those
+// rounds took seconds). env is added to the environment (descriptors the
+// new program takes over must not be close-on-exec). The signals in sigs
+// are blocked on the executing thread, so that one arriving now is
+// delivered to the new program once it handles them. It returns only on
+// failure.
+//
+// It also changes the executing thread's user to user (its uid and gid, real, effective and saved, and its
 // supplementary groups) when user is not nil, keeping caps as ambient
 // capabilities: the new program runs as that user with caps effective
 // on every thread and owns no file of root's. The change is made on the

@@ -58,7 +58,7 @@ func TestMain(m *testing.M) {
 			go func() { runtime.LockOSThread(); time.Sleep(time.Hour) }()
 		}
 		os.Setenv("PRIVS_HELPER", "dropped")
-		err := ExecDropped([]int{NetRaw, NetAdmin}, []syscall.Signal{syscall.SIGHUP}, []string{"PRIVS_EXTRA=1"})
+		err := ExecDroppedAs(nil, []int{NetRaw, NetAdmin}, []syscall.Signal{syscall.SIGHUP}, []string{"PRIVS_EXTRA=1"})
 		fmt.Println("error:", err)
 		os.Exit(1)
 	case "execdropuser":

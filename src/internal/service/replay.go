@@ -18,6 +18,7 @@ import (
 	"github.com/knockd-go/knockd-go/src/internal/logx"
 	"github.com/knockd-go/knockd-go/src/internal/rotate"
 	"github.com/knockd-go/knockd-go/src/internal/spa"
+	"github.com/knockd-go/knockd-go/src/internal/spawn"
 )
 
 // replayStore keeps the SPA replay cache of each door (one per door: a key
@@ -51,8 +52,11 @@ type replayStore struct {
 	log  *logx.Logger
 	now  func() time.Time
 
-	// create makes the new journal (os.OpenFile in production; tests
-	// inject a file system that fills up).
+	// files opens and replaces the journal (osJournal, or the spawner's
+	// for a daemon that cannot write the journal's directory); create
+	// makes the new journal (files.create; tests inject a file system
+	// that fills up).
+	files  journalFiles
 	create func(name string) (journalFile, error)
 
 	mu         sync.Mutex
@@ -83,7 +87,13 @@ func (s *replayStore) maxRecords() int {
 // openReplayStore reads the journal at path (if any) and opens it for
 // appending. An empty path keeps the caches in memory only.
 func openReplayStore(path string, log *logx.Logger, now func() time.Time) *replayStore {
-	s := &replayStore{path: path, log: log, now: now, create: createJournal, caches: map[string]*spa.ReplayCache{}, loaded: map[string][]spa.Digest{}, burnt: map[string][]uint64{}}
+	return openReplayStoreOn(path, osJournal{}, log, now)
+}
+
+// openReplayStoreOn is openReplayStore with the journal's files opened
+// by files.
+func openReplayStoreOn(path string, files journalFiles, log *logx.Logger, now func() time.Time) *replayStore {
+	s := &replayStore{path: path, log: log, now: now, files: files, create: files.create, caches: map[string]*spa.ReplayCache{}, loaded: map[string][]spa.Digest{}, burnt: map[string][]uint64{}}
 	if path == "" {
 		s.notBefore = now().Truncate(time.Second) // nothing is known of before
 		return s
@@ -105,6 +115,64 @@ func openReplayStore(path string, log *logx.Logger, now func() time.Time) *repla
 type journalFile interface {
 	WriteString(string) (int, error)
 	Close() error
+}
+
+// journalFiles opens and replaces the journal at path; the new journal
+// is written as path.new, then renamed over it.
+type journalFiles interface {
+	open(path string) (*os.File, error)      // for reading
+	openWrite(path string) (*os.File, error) // for cutting it short
+	create(tmp string) (journalFile, error)  // a new file, never through a link
+	rename(tmp, path string) error
+	remove(tmp string)
+}
+
+// osJournal is the file system itself.
+type osJournal struct{}
+
+func (osJournal) open(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+}
+
+func (osJournal) openWrite(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_WRONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+}
+
+func (osJournal) create(tmp string) (journalFile, error) { return createJournal(tmp) }
+
+func (osJournal) rename(tmp, path string) error { return os.Rename(tmp, path) }
+
+func (osJournal) remove(tmp string) { os.Remove(tmp) }
+
+// spawnerJournal has the spawner open and replace the journal, for a
+// daemon that runs as a user who cannot write its directory (the files
+// it creates are the daemon's user's).
+type spawnerJournal struct{ do Opener }
+
+func (j spawnerJournal) open(path string) (*os.File, error) { return j.do(spawn.ReadReplay, path) }
+
+func (j spawnerJournal) openWrite(path string) (*os.File, error) {
+	return j.do(spawn.WriteReplay, path)
+}
+
+func (j spawnerJournal) create(tmp string) (journalFile, error) {
+	f, err := j.do(spawn.CreateReplay, strings.TrimSuffix(tmp, ".new"))
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+func (j spawnerJournal) rename(tmp, path string) error {
+	if tmp != path+".new" {
+		return fmt.Errorf("journal: %s is not %s.new", tmp, path)
+	}
+	_, err := j.do(spawn.CommitReplay, path)
+	return err
+}
+
+func (j spawnerJournal) remove(tmp string) {
+	_, _ = j.do(spawn.DiscardReplay, strings.TrimSuffix(tmp, ".new"))
 }
 
 // createJournal creates a new journal file, never through a link.
@@ -129,7 +197,7 @@ const maxJournal = 16 << 20
 // that is not a record (a torn last line, cut short by a crash, is
 // skipped).
 func (s *replayStore) read() error {
-	f, err := os.OpenFile(s.path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	f, err := s.files.open(s.path)
 	if err != nil {
 		return err
 	}
@@ -193,7 +261,7 @@ func (s *replayStore) record(l string) bool {
 }
 
 // checkPrivate refuses a file that is not a regular file of this user
-// readable or writable by nobody else.
+// (or root) readable or writable by nobody else.
 func checkPrivate(f *os.File) error {
 	fi, err := f.Stat()
 	if err != nil {
@@ -203,8 +271,9 @@ func checkPrivate(f *os.File) error {
 	switch {
 	case !fi.Mode().IsRegular():
 		return errors.New("not a regular file")
-	case ok && int(st.Uid) != os.Geteuid():
-		return fmt.Errorf("owned by uid %d, not %d", st.Uid, os.Geteuid())
+	case ok && int(st.Uid) != os.Geteuid() && st.Uid != 0:
+		// root's: the spawner made it for a daemon run as another user.
+		return fmt.Errorf("owned by uid %d, not %d or root", st.Uid, os.Geteuid())
 	case fi.Mode().Perm()&0o077 != 0:
 		return fmt.Errorf("mode %#o: readable or writable by others", fi.Mode().Perm())
 	}
@@ -359,15 +428,15 @@ func (s *replayStore) fail(err error) {
 		s.log.Printf("error: SPA replay file %s: %v (kept in memory; the next start refuses SPA packets stamped and rotating steps current before it)", s.path, err)
 	}
 	s.broken, s.retryAt = true, s.now().Add(journalRetry)
-	if err := truncateJournal(s.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := truncateJournal(s.files, s.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		s.log.Printf("error: SPA replay file %s: cannot mark it incomplete: %v", s.path, err)
 	}
 }
 
 // truncateJournal cuts the journal at path to nothing, never through a
 // link (it frees its space, and needs none).
-func truncateJournal(path string) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+func truncateJournal(files journalFiles, path string) error {
+	f, err := files.openWrite(path)
 	if err != nil {
 		return err
 	}
@@ -411,7 +480,7 @@ func (s *replayStore) compact() {
 // is held.
 func (s *replayStore) rewrite(lines []string) {
 	tmp := s.path + ".new"
-	os.Remove(tmp)
+	s.files.remove(tmp)
 	f, err := s.create(tmp)
 	if err == nil {
 		nb := int64(0)
@@ -420,11 +489,11 @@ func (s *replayStore) rewrite(lines []string) {
 		}
 		_, err = f.WriteString(journalHeader + strconv.FormatInt(nb, 10) + "\n" + strings.Join(lines, ""))
 		if err == nil {
-			err = os.Rename(tmp, s.path)
+			err = s.files.rename(tmp, s.path)
 		}
 		if err != nil {
 			f.Close()
-			os.Remove(tmp)
+			s.files.remove(tmp)
 		}
 	}
 	if err != nil {

@@ -8,6 +8,7 @@ package service
 import (
 	"context"
 	"net/netip"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -65,7 +66,32 @@ type Options struct {
 	// state of the capture devices.
 	Version      string
 	DeviceStatus func() []control.Device
+	// Open, when set, opens the files the daemon keeps — the replay
+	// journal, one-time sequences files — for a daemon that runs as a
+	// user who may not open them itself: the spawner's Open.
+	Open Opener
+
+	// What Run needs besides the packet path (tests leave them out):
+
+	// Signals, when set, are the daemon's signals (see Run).
+	Signals <-chan os.Signal
+	// Stopping runs when a stop signal arrived (knockd stops catching
+	// them: a second ^C kills at once).
+	Stopping func()
+	// Spawner, when set, is watched (see Run).
+	Spawner Watched
+	// Listen opens the control socket once the packet path is ready;
+	// nil, or a nil server, for none.
+	Listen func(control.Handler) (*control.Server, error)
+	// OnReady runs once the daemon serves (the -d parent's report).
+	OnReady func()
+	// OnReload runs after a reload took the new configuration (the log
+	// file is opened again).
+	OnReload func(*config.Config)
 }
+
+// Opener opens (or changes) what op names at path.
+type Opener func(op spawn.FileOp, path string) (*os.File, error)
 
 // Service is a running knockd.
 type Service struct {
@@ -115,7 +141,11 @@ func New(o Options, cfg *config.Config) (*Service, error) {
 		o.FirewallRetry = 2 * time.Second
 	}
 	s := &Service{o: o, log: o.Log, cfg: cfg, started: o.Now()}
-	s.replays = openReplayStore(cfg.Options.SPAReplayFile, o.Log, o.Now)
+	if o.Open != nil {
+		s.replays = openReplayStoreOn(cfg.Options.SPAReplayFile, spawnerJournal{o.Open}, o.Log, o.Now)
+	} else {
+		s.replays = openReplayStore(cfg.Options.SPAReplayFile, o.Log, o.Now)
+	}
 	set, err := s.compile(cfg)
 	if err != nil {
 		return nil, err
@@ -168,6 +198,9 @@ func (s *Service) compileOn(cfg *config.Config, devs []string) (*door.Set, error
 	env.Now = s.o.Now
 	env.Replay = s.replays.cache
 	env.NotBefore = s.replays.NotBefore()
+	if open := s.o.Open; open != nil {
+		env.OpenOneTime = func(path string) (*os.File, error) { return open(spawn.OpenOneTime, path) }
+	}
 	set, err := door.Compile(cfg, env)
 	if err == nil {
 		s.replays.sync(slices.ContainsFunc(set.Doors, func(d *door.Door) bool { return d.Rotate != nil }))
@@ -227,9 +260,6 @@ func sendmail(set *door.Set, st spawn.Starter) mail.Mailer {
 	}
 	return m
 }
-
-// Run runs the packet path until ctx ends.
-func (s *Service) Run(ctx context.Context) error { return s.d.Run(ctx) }
 
 // Reload reads and compiles the configuration again. A configuration that
 // does not load or compile is logged and returned, and the running one
@@ -357,20 +387,6 @@ func (s *Service) Shutdown(ctx context.Context) {
 // switching users and running commands as root need).
 func Capabilities() []int {
 	return []int{privs.NetRaw, privs.NetAdmin}
-}
-
-// DropPrivileges keeps only Capabilities, on every thread, and narrows
-// the bounding set to them: nothing the daemon itself runs afterwards
-// can be root in full again (the firewall tools get net_admin and
-// net_raw). knockd gives them up at its start instead, by executing
-// itself again (privs.ExecDropped), which cannot stall; this is the way
-// of a daemon started otherwise. It returns the capabilities kept.
-func (s *Service) DropPrivileges() ([]int, error) {
-	caps := Capabilities()
-	if err := privs.Bound(caps...); err != nil {
-		return nil, err
-	}
-	return caps, privs.Keep(caps...)
 }
 
 // Devices returns the capture devices.

@@ -3,6 +3,7 @@ package service
 import (
 	"hash/fnv"
 	"path/filepath"
+	"slices"
 	"strconv"
 
 	"github.com/knockd-go/knockd-go/src/internal/config"
@@ -28,7 +29,11 @@ func SpawnerPolicy(cfg *config.Config, env door.Env, configPath string) (*spawn.
 	if o.MailFrom.Addr != "" {
 		p.Sendmail = append(p.Sendmail, "-f", o.MailFrom.Addr)
 	}
+	p.Files = spawn.Files{ControlSocket: o.ControlSocket, Replay: o.SPAReplayFile}
 	for _, d := range set.Doors {
+		if d.OneTime != nil && !slices.Contains(p.Files.OneTime, d.OneTime.File) {
+			p.Files.OneTime = append(p.Files.OneTime, d.OneTime.File)
+		}
 		dp := spawn.DoorPolicy{Timeout: d.Actions.CmdTimeout, AllowCommands: d.SPA != nil && d.SPA.AllowCommands}
 		dp.Start, dp.Stop = d.Actions.Commands(false)
 		dp.Start6, dp.Stop6 = d.Actions.Commands(true)

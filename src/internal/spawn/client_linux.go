@@ -240,9 +240,9 @@ func (c *Client) read() {
 			switch {
 			case ch == nil:
 			case r.err != "":
-				ch <- loadResult{err: errors.New(r.err)}
+				ch <- loadResult{err: &startError{msg: r.err, errno: r.errno}}
 			case f == nil:
-				ch <- loadResult{err: errMalformed}
+				ch <- loadResult{}
 			default:
 				ch <- loadResult{f: f}
 				f = nil
@@ -348,6 +348,16 @@ func (c *Client) id() uint32 {
 // Reload asks the spawner to read the configuration again, and returns
 // the file it read (open, at its start) for the daemon to parse.
 func (c *Client) Reload() (*os.File, error) {
+	f, err := c.fileRequest(request{kind: msgReload})
+	if err == nil && f == nil {
+		err = fmt.Errorf("spawner: %w", errMalformed)
+	}
+	return f, err
+}
+
+// fileRequest sends r (a reload or a file request) with a new id and
+// waits for its answer: a file, none, or why not.
+func (c *Client) fileRequest(r request) (*os.File, error) {
 	ch := make(chan loadResult, 1)
 	c.mu.Lock()
 	if c.gone {
@@ -355,18 +365,21 @@ func (c *Client) Reload() (*os.File, error) {
 		c.mu.Unlock()
 		return nil, err
 	}
-	id := c.id()
-	c.reloads[id] = ch
+	r.id = c.id()
+	c.reloads[r.id] = ch
 	c.mu.Unlock()
-	msg, _ := request{kind: msgReload, id: id}.encode()
-	if err := c.send(msg, nil); err != nil {
+	msg, err := r.encode()
+	if err == nil {
+		err = c.send(msg, nil)
+	}
+	if err != nil {
 		c.mu.Lock()
-		delete(c.reloads, id)
+		delete(c.reloads, r.id)
 		c.mu.Unlock()
 		return nil, fmt.Errorf("spawner: %w", err)
 	}
-	r := <-ch
-	return r.f, r.err
+	res := <-ch
+	return res.f, res.err
 }
 
 // Start asks the spawner for what cmd.Request names: the spawner builds

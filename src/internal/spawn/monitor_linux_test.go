@@ -169,3 +169,126 @@ func TestStopJournal(t *testing.T) {
 	}
 	t.Logf("spawner notes: %s", sp.notes)
 }
+
+// TestMonitorFiles: the spawner opens for the daemon only the files its
+// own configuration names, each for its one use: a log path, a lock, a
+// one-time file, a replay journal or a control socket that is not the
+// configuration's is refused, and so is a path given for another use;
+// the journal files it creates are root's, 0600.
+func TestMonitorFiles(t *testing.T) {
+	dir := t.TempDir()
+	j := func(name string) string { return filepath.Join(dir, name) }
+	onetime := j("onetime")
+	if err := os.WriteFile(onetime, []byte("1,2,3\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := &Policy{Doors: map[string]DoorPolicy{}, Files: Files{
+		LogFile: j("log"), PidFile: j("pid"), ControlSocket: j("sock"),
+		Locks: []string{j("sock.lock")}, OneTime: []string{onetime}, Replay: j("replay"),
+	}}
+	file := j("policy.json")
+	writePolicy(t, file, p)
+	sp, err := Launch(self(file), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sp.Close() })
+
+	refused := []struct {
+		op   FileOp
+		path string
+	}{
+		{OpenLog, "/etc/shadow"},
+		{OpenLog, j("pid")}, // another use's path
+		{OpenLog, ""},
+		{OpenPid, j("log")},
+		{OpenLock, j("other.lock")},
+		{OpenLock, onetime},
+		{OpenOneTime, "/etc/passwd"},
+		{ReadReplay, "/etc/shadow"},
+		{CreateReplay, j("log")},
+		{CommitReplay, j("replay.new")},
+		{DiscardReplay, "/etc/passwd"},
+		{ListenControl, j("log")},
+	}
+	for _, r := range refused {
+		f, err := sp.Open(r.op, r.path)
+		if err == nil || !strings.Contains(err.Error(), "refused") {
+			t.Errorf("%s %q: %v, want refused", r.op, r.path, err)
+		}
+		if f != nil {
+			f.Close()
+		}
+	}
+	if _, err := os.Stat("/etc/passwd.new"); err == nil {
+		t.Fatal("/etc/passwd.new exists")
+	}
+
+	// What the configuration names, for its use.
+	lf, err := sp.Open(OpenLog, j("log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lf.WriteString("line\n")
+	lf.Close()
+	if b, _ := os.ReadFile(j("log")); string(b) != "line\n" {
+		t.Fatalf("log: %q", b)
+	}
+	of, err := sp.Open(OpenOneTime, onetime)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := of.WriteAt([]byte("#"), 0); err != nil {
+		t.Fatalf("one-time file not writable: %v", err)
+	}
+	of.Close()
+	if _, err := sp.Open(ReadReplay, j("replay")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a missing journal: %v, want one that unwraps to ErrNotExist", err)
+	}
+	nf, err := sp.Open(CreateReplay, j("replay"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nf.WriteString("knockd-replay 1 0\n")
+	nf.Close()
+	if f, err := sp.Open(CommitReplay, j("replay")); err != nil || f != nil {
+		t.Fatalf("commit: %v %v", f, err)
+	}
+	fi, err := os.Lstat(j("replay"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := fi.Sys().(*syscall.Stat_t); int(st.Uid) != os.Geteuid() || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("journal: uid %d mode %v, want %d 0600", st.Uid, fi.Mode(), os.Geteuid())
+	}
+	if _, err := sp.Open(DiscardReplay, j("replay")); err != nil {
+		t.Fatal(err)
+	}
+	// A symbolic link is not followed.
+	os.Remove(j("replay"))
+	os.Symlink("/etc/passwd", j("replay"))
+	if _, err := sp.Open(WriteReplay, j("replay")); err == nil || !strings.Contains(err.Error(), "symbolic link") {
+		t.Fatalf("journal through a link: %v", err)
+	}
+	pf, err := sp.Open(OpenPid, j("pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pf.Close()
+	ln, err := sp.Open(ListenControl, j("sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.Close()
+	if fi, err := os.Lstat(j("sock")); err != nil || fi.Mode()&os.ModeSocket == 0 || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("control socket: %v %v", fi, err)
+	}
+	// The daemon gone, the spawner removes the pid file and the socket
+	// it made (the daemon's user cannot).
+	sp.Close()
+	for _, p := range []string{j("pid"), j("sock")} {
+		if _, err := os.Lstat(p); err == nil {
+			t.Errorf("%s left behind", p)
+		}
+	}
+}

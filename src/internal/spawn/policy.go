@@ -60,6 +60,8 @@ type Policy struct {
 	SendmailUser *syscall.Credential
 	// Journal keeps the pending stop commands across restarts ("": none).
 	Journal string
+	// Files are what the daemon may have the spawner open for it.
+	Files Files
 }
 
 // DoorPolicy is what one door may have run.

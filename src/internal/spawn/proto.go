@@ -19,13 +19,16 @@ import (
 //	    with stdin, stdout and stderr as SCM_RIGHTS (used for mail only)
 //	'K' pid:u32                          SIGKILL to the process group of a child
 //	'R' id:u32                           read the configuration again
+//	'F' id:u32 op:u8 path:str            open a file the configuration names
+//	                                     (see FileOp), for the daemon
 //
 // Spawner to daemon:
 //
 //	'P' id:u32 pid:u32 errno:u32 err:str  the child of request id started (pid) or not (err)
 //	'X' pid:u32 status:u32                a child exited (its wait status)
-//	'L' id:u32 err:str                    the reload of request id (err: why it failed),
-//	                                      with the configuration file as SCM_RIGHTS
+//	'L' id:u32 errno:u32 err:str          the reload or file of request id (err: why
+//	                                      it failed), with the file as SCM_RIGHTS
+//	                                      (none for FileOps that open nothing)
 //	'N' text:str                          a line for the daemon's log
 //
 // where str is len:u32 bytes.
@@ -33,6 +36,7 @@ const (
 	msgStart   = 'S'
 	msgKill    = 'K'
 	msgReload  = 'R'
+	msgFile    = 'F'
 	msgStarted = 'P'
 	msgExited  = 'X'
 	msgLoaded  = 'L'
@@ -49,9 +53,11 @@ var errMalformed = errors.New("malformed message")
 // request is a message to the spawner.
 type request struct {
 	kind byte
-	id   uint32  // msgStart, msgReload
+	id   uint32  // msgStart, msgReload, msgFile
 	pid  uint32  // msgKill
 	req  Request // msgStart
+	op   FileOp  // msgFile
+	path string  // msgFile
 }
 
 // reply is a message from the spawner.
@@ -59,7 +65,7 @@ type reply struct {
 	kind   byte
 	id     uint32        // msgStarted, msgLoaded
 	pid    uint32        // msgStarted, msgExited
-	errno  syscall.Errno // msgStarted: the start's error number, if any
+	errno  syscall.Errno // msgStarted, msgLoaded: the error number, if any
 	err    string        // msgStarted, msgLoaded: why it failed; msgNote: the line
 	status uint32        // msgExited
 }
@@ -82,6 +88,10 @@ func (r request) encode() ([]byte, error) {
 		b = binary.BigEndian.AppendUint32(b, r.pid)
 	case msgReload:
 		b = binary.BigEndian.AppendUint32(b, r.id)
+	case msgFile:
+		b = binary.BigEndian.AppendUint32(b, r.id)
+		b = append(b, byte(r.op))
+		b = appendStr(b, r.path)
 	default:
 		return nil, errMalformed
 	}
@@ -104,6 +114,7 @@ func (r reply) encode() []byte {
 		b = binary.BigEndian.AppendUint32(b, r.status)
 	case msgLoaded:
 		b = binary.BigEndian.AppendUint32(b, r.id)
+		b = binary.BigEndian.AppendUint32(b, uint32(r.errno))
 		b = appendStr(b, truncate(r.err))
 	case msgNote:
 		b = appendStr(b, truncate(r.err))
@@ -180,6 +191,13 @@ func decodeRequest(b []byte) (request, error) {
 		r.pid = d.u32()
 	case msgReload:
 		r.id = d.u32()
+	case msgFile:
+		r.id = d.u32()
+		r.op = FileOp(d.u8())
+		r.path = d.str()
+		if r.op == 0 || r.op > lastFileOp {
+			return request{}, errMalformed
+		}
 	default:
 		return request{}, errMalformed
 	}
@@ -203,6 +221,7 @@ func decodeReply(b []byte) (reply, error) {
 		r.status = d.u32()
 	case msgLoaded:
 		r.id = d.u32()
+		r.errno = syscall.Errno(d.u32())
 		r.err = d.str()
 	case msgNote:
 		r.err = d.str()

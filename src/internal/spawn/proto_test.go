@@ -16,6 +16,8 @@ func TestRequestRoundTrip(t *testing.T) {
 		{"notify", request{kind: msgStart, id: 7, req: Request{Kind: Notify, Door: "", Addr: ""}}},
 		{"reload", request{kind: msgReload, id: 9}},
 		{"kill", request{kind: msgKill, pid: 4242}},
+		{"file", request{kind: msgFile, id: 5, op: OpenLog, path: "/var/log/knockd.log"}},
+		{"file without a path", request{kind: msgFile, id: 6, op: CommitReplay}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -63,7 +63,8 @@ type server struct {
 	running map[uint32]Process
 	pending []*pending // the journal: stop commands promised, oldest first
 	timers  map[*pending]*time.Timer
-	own     sync.WaitGroup // stop commands run by the spawner itself
+	own     sync.WaitGroup         // stop commands run by the spawner itself
+	made    map[string]os.FileInfo // see server.keep
 }
 
 // serve serves the daemon on fd until the daemon closes it (0), or until
@@ -101,6 +102,7 @@ func serve(fd int, load Loader) int {
 		s.send(reply{kind: msgNote, err: n})
 	}
 	code := s.loop()
+	s.removeMade() // the daemon is gone: its pid file and control socket
 	s.stopAll()
 	return code
 }
@@ -134,6 +136,9 @@ func (s *server) loop() int {
 		case msgReload:
 			closeAll(files)
 			s.reload(req.id)
+		case msgFile:
+			closeAll(files)
+			s.file(req)
 		}
 	}
 }
@@ -188,6 +193,9 @@ func (s *server) reload(id uint32) {
 	}
 	defer f.Close()
 	s.mu.Lock()
+	// The instance's locks and replay journal are the daemon's from its
+	// start (it keeps them open, and its journal, until it stops).
+	p.Files.Locks, p.Files.Replay = s.policy.Files.Locks, s.policy.Files.Replay
 	s.policy = p
 	s.mu.Unlock()
 	s.sendFD(reply{kind: msgLoaded, id: id}, f)
