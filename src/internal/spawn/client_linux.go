@@ -415,6 +415,10 @@ func (c *Client) Start(cmd Cmd) (Process, error) {
 func (c *Client) send(msg, oob []byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	// Without the scheduler (see sendNow) unless the socket is full.
+	if err := sendNow(c.fd, msg, oob); err != unix.EAGAIN {
+		return err
+	}
 	for {
 		err := unix.Sendmsg(c.fd, msg, oob, nil, 0)
 		if err != unix.EINTR {
