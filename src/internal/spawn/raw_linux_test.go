@@ -52,3 +52,55 @@ func TestServerSendWaitsForRoom(t *testing.T) {
 	}
 	<-sent
 }
+
+// TestClientSendWaitsForRoom: the daemon's end does not block either
+// (its replies are waited for in the poller): a request sent while the
+// spawner's queue is full waits for room and arrives.
+func TestClientSendWaitsForRoom(t *testing.T) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fds[1])
+	exited := make(chan struct{})
+	close(exited)
+	c := (&Handoff{fd: fds[0], pid: 1, exited: exited}).client(nil)
+	defer c.Close()
+	if c.rc == nil {
+		t.Fatal("the daemon's end is not in the poller")
+	}
+	const n = 3000
+	sent := make(chan error, 1)
+	go func() {
+		for i := range n {
+			msg, _ := request{kind: msgKill, pid: uint32(i)}.encode()
+			if err := c.send(msg, nil); err != nil {
+				sent <- err
+				return
+			}
+		}
+		sent <- nil
+	}()
+	select {
+	case err := <-sent:
+		t.Fatalf("%d requests sent to a spawner that reads none (%v): the queue never filled", n, err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	if err := unix.SetsockoptTimeval(fds[1], unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Sec: 5}); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, maxMsg)
+	for i := range n {
+		m, _, _, _, err := unix.Recvmsg(fds[1], buf, nil, 0)
+		if err != nil {
+			t.Fatalf("request %d of %d: %v", i, n, err)
+		}
+		r, err := decodeRequest(buf[:m])
+		if err != nil || r.kind != msgKill || r.pid != uint32(i) {
+			t.Fatalf("request %d: %+v, %v; want the kill of pid %d", i, r, err, i)
+		}
+	}
+	if err := <-sent; err != nil {
+		t.Fatal(err)
+	}
+}
