@@ -62,9 +62,16 @@ func (d *bulkReader) rang() {
 	}
 }
 
+// ready reports whether the kernel has handed over a block to drain.
+func (d *bulkReader) ready() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.sock.ready()
+}
+
 // loop is the ring's own reader, until the socket's wait is interrupted.
 func (d *bulkReader) loop() {
-	for d.sock.wait() {
+	for d.sock.wait(d.ready) {
 		d.drain()
 	}
 }

@@ -231,23 +231,26 @@ func (b *bulkSocket) peek(h Handler) int {
 	return n
 }
 
-// ready reports whether the kernel has handed over the block read next.
+// ready reports whether the kernel has handed over the block read next;
+// called as read is.
 func (b *bulkSocket) ready() bool {
 	_, status := b.block(b.cur)
 	return atomic.LoadUint32(status)&tpStatusUser != 0
 }
 
-// wait blocks until the ring has a block to read (true) or interrupt is
-// called (false).
+// wait blocks until ready reports a block to read (true) or interrupt is
+// called (false). ready is bulkReader's: it calls b.ready with the lock
+// that read and peek are called with (the doorbell's goroutine may be
+// reading meanwhile).
 //
 // The poller is edge-triggered and every rc.Read starts by forgetting
 // the events it recorded, so the ring is looked at first: a block handed
 // over before the call is read at once, and one handed over after the
 // look wakes the wait.
-func (b *bulkSocket) wait() bool {
+func (b *bulkSocket) wait(ready func() bool) bool {
 	woken := false
 	err := b.rc.Read(func(fd uintptr) bool {
-		if b.ready() {
+		if ready() {
 			return true
 		}
 		if woken {
