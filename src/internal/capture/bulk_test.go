@@ -206,34 +206,3 @@ func TestTrickleWakesAtMostEveryHold(t *testing.T) {
 		t.Fatalf("%d first knocks over %v woke the daemon %d times, want %d at most", n, elapsed, wakes, most)
 	}
 }
-
-// TestUrgentWhileBlocksRetire: the doorbell's reads and the ring's own
-// loop run at once (urgent packets among a stream of others, blocks
-// retiring meanwhile): every packet is handed over once, in order.
-func TestUrgentWhileBlocksRetire(t *testing.T) {
-	testenv.NeedRoot(t)
-	p := uint16(46000 + time.Now().UnixNano()%1000)
-	l := startLoop(t, p, p+1)
-	const n = 600 // 1.2 s at 500 a second: several retire timeouts
-	for i := 0; i < n; i++ {
-		if i%3 == 2 {
-			send(t, p+1)
-		} else {
-			send(t, p)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-	s := waitFor(l, n, 2*time.Second)
-	if len(s) != n {
-		t.Fatalf("%d of %d packets handed over", len(s), n)
-	}
-	for i, x := range s {
-		want := p
-		if i%3 == 2 {
-			want = p + 1
-		}
-		if x.port != want {
-			t.Fatalf("packet %d: port %d, want %d", i, x.port, want)
-		}
-	}
-}

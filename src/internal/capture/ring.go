@@ -4,10 +4,7 @@ package capture
 
 import (
 	"fmt"
-	"os"
 	"sync/atomic"
-	"syscall"
-	"time"
 	"unsafe"
 
 	"golang.org/x/net/bpf"
@@ -79,19 +76,11 @@ func ringSizeFor(ram uint64) int {
 }
 
 // bulkSocket is an AF_PACKET datagram socket with a TPACKET_V3 receive
-// ring, waited for in the runtime's poller. The kernel signals the socket
-// only when it hands a block over, not for each packet, so the poller
-// wakes no more often than a poll(2) of its own would; and it wakes the
-// reader on the thread that found the event, where a goroutine blocked in
-// poll(2) held a thread of its own, and its system calls woke the
-// runtime's monitor thread each time (entering and leaving them): at 200
-// first knocks a second and a legitimate knock every 2 s, the daemon's
-// threads switched 139 times a second with poll(2), 60 in the poller.
+// ring, outside the runtime poller, plus an eventfd that ends its poll(2).
 // Its read and peek are called with bulkReader.mu held.
 type bulkSocket struct {
 	fd     int
-	file   *os.File        // owns fd once set: its Close closes fd
-	rc     syscall.RawConn // fd in the poller
+	stop   int // eventfd
 	mem    []byte
 	blocks int
 	cur    int         // the block read next
@@ -105,7 +94,7 @@ func openBulk(ifindex int, prog []bpf.RawInstruction, size int) (*bulkSocket, er
 	if err != nil {
 		return nil, fmt.Errorf("socket: %w", err)
 	}
-	b := &bulkSocket{fd: fd}
+	b := &bulkSocket{fd: fd, stop: -1}
 	if err := b.setFilter(prog); err != nil {
 		b.close()
 		return nil, err
@@ -140,11 +129,9 @@ func openBulk(ifindex int, prog []bpf.RawInstruction, size int) (*bulkSocket, er
 		b.close()
 		return nil, fmt.Errorf("bind: %w", err)
 	}
-	// The descriptor is non-blocking: os.NewFile adds it to the poller.
-	b.file = os.NewFile(uintptr(fd), "packet ring")
-	if b.rc, err = b.file.SyscallConn(); err != nil {
+	if b.stop, err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK); err != nil {
 		b.close()
-		return nil, fmt.Errorf("packet ring: %w", err)
+		return nil, fmt.Errorf("eventfd: %w", err)
 	}
 	return b, nil
 }
@@ -231,44 +218,38 @@ func (b *bulkSocket) peek(h Handler) int {
 	return n
 }
 
-// ready reports whether the kernel has handed over the block read next;
-// called as read is.
-func (b *bulkSocket) ready() bool {
-	_, status := b.block(b.cur)
-	return atomic.LoadUint32(status)&tpStatusUser != 0
-}
-
-// wait blocks until ready reports a block to read (true) or interrupt is
-// called (false). ready is bulkReader's: it calls b.ready with the lock
-// that read and peek are called with (the doorbell's goroutine may be
-// reading meanwhile).
-//
-// The poller is edge-triggered and every rc.Read starts by forgetting
-// the events it recorded, so the ring is looked at first: a block handed
-// over before the call is read at once, and one handed over after the
-// look wakes the wait.
-func (b *bulkSocket) wait(ready func() bool) bool {
-	woken := false
-	err := b.rc.Read(func(fd uintptr) bool {
-		if ready() {
+// wait blocks until the ring has a block to read (true) or stop is called
+// (false).
+func (b *bulkSocket) wait() bool {
+	fds := []unix.PollFd{{Fd: int32(b.fd), Events: unix.POLLIN}, {Fd: int32(b.stop), Events: unix.POLLIN}}
+	for {
+		_, err := unix.Ppoll(fds, nil, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || fds[1].Revents != 0 {
+			return false
+		}
+		r := fds[0].Revents
+		if r&unix.POLLNVAL != 0 {
+			return false
+		}
+		if r&unix.POLLERR != 0 {
+			// ENETDOWN: the device went down. The socket stays bound
+			// and receives again once it is up (serve decides on the
+			// device); reading the error clears it.
+			_, _ = unix.GetsockoptInt(b.fd, unix.SOL_SOCKET, unix.SO_ERROR)
+		}
+		if r&unix.POLLIN != 0 {
 			return true
 		}
-		if woken {
-			// Woken with no block: an error. ENETDOWN: the device
-			// went down. The socket stays bound and receives again
-			// once it is up (serve decides on the device); reading
-			// the error clears it.
-			_, _ = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_ERROR)
-		}
-		woken = true
-		return false
-	})
-	return err == nil
+	}
 }
 
 // interrupt ends a wait, now or the next one.
 func (b *bulkSocket) interrupt() {
-	_ = b.file.SetReadDeadline(time.Unix(1, 0))
+	one := uint64(1) // in host byte order
+	_, _ = unix.Write(b.stop, (*[8]byte)(unsafe.Pointer(&one))[:])
 }
 
 // stats returns and resets the kernel's counts: packets the filter
@@ -286,12 +267,12 @@ func (b *bulkSocket) close() {
 		_ = unix.Munmap(b.mem)
 		b.mem = nil
 	}
-	switch {
-	case b.file != nil:
-		b.file.Close()
-		b.file = nil
-	case b.fd >= 0:
+	if b.fd >= 0 {
 		unix.Close(b.fd)
+		b.fd = -1
 	}
-	b.fd = -1
+	if b.stop >= 0 {
+		unix.Close(b.stop)
+		b.stop = -1
+	}
 }
