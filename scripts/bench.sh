@@ -28,6 +28,8 @@
 # slowgap, size); the table
 # shows "-" for the others.
 # BENCH_DAEMONS=knockd-go leaves knockd 0.8 out (for quick iterations).
+# BENCH_RATE_SECS and BENCH_LEGIT_SECS set the length of each low-rate
+# row (30 s) and of each legit run's flood (25 s).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "bench: needs root (network namespaces)" >&2; exit 1; }
@@ -36,6 +38,7 @@ QUICK=${BENCH_QUICK:-0}
 FLOOD_N=1000000; CHURN_SECS=60; LAT_N=20; RATE_SECS=30; STORM_SECS=60
 LEGIT_RUNS=${LEGIT_RUNS:-3}; LEGIT_SECS=25
 if [ "$QUICK" = 1 ]; then FLOOD_N=200000; CHURN_SECS=10; LAT_N=5; RATE_SECS=10; STORM_SECS=10; LEGIT_SECS=15; fi
+RATE_SECS=${BENCH_RATE_SECS:-$RATE_SECS}; LEGIT_SECS=${BENCH_LEGIT_SECS:-$LEGIT_SECS}
 ONLY=${BENCH_ONLY:-idle nonknock flood legit churn latency rates storm spa spa-legit spa-replay slowgap size}
 want() { case " $ONLY " in *" $1 "*) return 0;; esac; return 1; }
 

@@ -318,11 +318,13 @@ func (r *Runner) Running() int {
 // begin logs and starts a command; it logs why when it could not start.
 func (r *Runner) begin(req spawn.Request, cmd string) (spawn.Process, error) {
 	door, isStop := req.Door, req.Kind == spawn.DoorStop
-	r.printf(door, "%s: running command: %s", door, cmd)
 	c := command(r.shell, cmd)
 	c.Env, c.Cred, c.NoNewPrivs, c.Request = r.env, r.cred, r.cred != nil, req
 	c.Stdin, c.Stdout, c.Stderr = r.null, r.null, r.null
 	p, err := r.start.Start(c)
+	// Written once the command was asked for: on the packet path a
+	// knock's command starts before its line is written, not after.
+	r.printf(door, "%s: running command: %s", door, cmd)
 	if err != nil {
 		r.log.Printf("%s: error: command could not start: %v", door, err)
 		return nil, err

@@ -351,3 +351,52 @@ func TestQueueDoesNotWaitForTheSpawner(t *testing.T) {
 	}
 	shutdown(r)
 }
+
+// lineCheckingStarter records, for each start, whether the command's
+// "running command" line was already written.
+type lineCheckingStarter struct {
+	fakeStarter
+	has         func(string) bool
+	loggedFirst []bool
+}
+
+func (s *lineCheckingStarter) Start(c spawn.Cmd) (spawn.Process, error) {
+	s.loggedFirst = append(s.loggedFirst, s.has("running command"))
+	return s.fakeStarter.Start(c)
+}
+
+// TestCommandAskedForBeforeItsLine: a knock's command is asked for before
+// its log line is written (a write less between the knock and the
+// command), and the line is still written, before a start's failure.
+func TestCommandAskedForBeforeItsLine(t *testing.T) {
+	t.Parallel()
+	log, rec := logxtest.NewRecorder(false)
+	st := &lineCheckingStarter{has: rec.Has}
+	r := NewRunner(Options{Max: 4, Log: log, Starter: st})
+	if o := r.Start("d", "1.2.3.4", "/bin/true %IP%", "", 0); o.State != Started {
+		t.Fatalf("outcome %v", o)
+	}
+	if len(st.loggedFirst) != 1 || st.loggedFirst[0] {
+		t.Fatalf("the command's line was written before it was asked for (%v)", st.loggedFirst)
+	}
+	if !rec.Has("d: running command: /bin/true 1.2.3.4") {
+		t.Fatalf("no line for the command: %q", rec.Lines())
+	}
+	st.err = errors.New("no such program")
+	if o := r.Start("e", "1.2.3.4", "/bin/nothing", "", 0); o.State != Failed {
+		t.Fatalf("outcome %v", o)
+	}
+	lines := rec.Lines()
+	run, fail := -1, -1
+	for i, l := range lines {
+		if strings.Contains(l, "e: running command: /bin/nothing") {
+			run = i
+		}
+		if strings.Contains(l, "e: error: command could not start") {
+			fail = i
+		}
+	}
+	if run < 0 || fail < run {
+		t.Fatalf("a failed start's lines: %q", lines)
+	}
+}

@@ -23,6 +23,8 @@ var ErrGone = errors.New("spawner: gone")
 // starts. It is safe for concurrent use.
 type Client struct {
 	fd      int
+	file    *os.File        // owns fd once set: its Close closes fd
+	rc      syscall.RawConn // fd in the runtime's poller; nil: fd blocks
 	null    *os.File
 	pid     int    // the spawner's
 	warning string // what the spawner could not do at its start
@@ -135,6 +137,14 @@ func (h *Handoff) client(note func(string)) *Client {
 	null, _ := os.OpenFile(os.DevNull, os.O_RDWR, 0)
 	c := &Client{fd: h.fd, null: null, pid: h.pid, note: note, warning: h.warning, starts: map[uint32]chan startResult{},
 		reloads: map[uint32]chan loadResult{}, procs: map[uint32]*remote{}, died: make(chan struct{}), closed: make(chan struct{}), exited: h.exited}
+	// The spawner's replies are waited for in the poller (see sendNow);
+	// where the socket cannot be made non-blocking, in recvmsg(2).
+	if unix.SetNonblock(c.fd, true) == nil {
+		c.file = os.NewFile(uintptr(c.fd), "spawner")
+		if rc, err := c.file.SyscallConn(); err == nil {
+			c.rc = rc
+		}
+	}
 	go c.read()
 	return c
 }
@@ -193,7 +203,7 @@ func (c *Client) recv() (reply, *os.File, error) {
 	buf := make([]byte, 2048)
 	oob := make([]byte, unix.CmsgSpace(4))
 	for {
-		n, oobn, _, _, err := unix.Recvmsg(c.fd, buf, oob, unix.MSG_CMSG_CLOEXEC)
+		n, oobn, err := c.recvmsg(buf, oob)
 		if err == unix.EINTR {
 			continue
 		}
@@ -217,6 +227,21 @@ func (c *Client) recv() (reply, *os.File, error) {
 		}
 		return r, files[0], nil
 	}
+}
+
+// recvmsg waits for the spawner's next message.
+func (c *Client) recvmsg(buf, oob []byte) (n, oobn int, err error) {
+	if c.rc == nil {
+		n, oobn, _, _, err = unix.Recvmsg(c.fd, buf, oob, unix.MSG_CMSG_CLOEXEC)
+		return n, oobn, err
+	}
+	if rerr := c.rc.Read(func(fd uintptr) bool {
+		n, oobn, _, err = recvNow(int(fd), buf, oob)
+		return err != unix.EAGAIN
+	}); rerr != nil {
+		return 0, 0, rerr
+	}
+	return n, oobn, err
 }
 
 // read dispatches the spawner's messages until it is gone.
@@ -330,7 +355,13 @@ func (c *Client) Close() error {
 	case <-time.After(stopWait + time.Second):
 	}
 	c.null.Close()
-	if cerr := unix.Close(c.fd); err == nil {
+	var cerr error
+	if c.file != nil {
+		cerr = c.file.Close()
+	} else {
+		cerr = unix.Close(c.fd)
+	}
+	if err == nil {
 		err = cerr
 	}
 	return err
@@ -428,6 +459,20 @@ func (c *Client) Start(cmd Cmd) (Process, error) {
 func (c *Client) send(msg, oob []byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	// Without the scheduler (see sendNow) unless the socket is full.
+	if err := sendNow(c.fd, msg, oob); err != unix.EAGAIN {
+		return err
+	}
+	if c.rc != nil {
+		var err error
+		if werr := c.rc.Write(func(fd uintptr) bool {
+			err = sendNow(int(fd), msg, oob)
+			return err != unix.EAGAIN
+		}); werr != nil {
+			return werr
+		}
+		return err
+	}
 	for {
 		err := unix.Sendmsg(c.fd, msg, oob, nil, 0)
 		if err != unix.EINTR {

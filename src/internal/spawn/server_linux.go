@@ -51,7 +51,8 @@ const stopWait = 15 * time.Second
 // names, when the daemon asks for it by door and address.
 type server struct {
 	fd      int
-	wmu     sync.Mutex // one message at a time
+	rc      syscall.RawConn // fd in the runtime's poller; nil: fd blocks
+	wmu     sync.Mutex      // one message at a time
 	load    Loader
 	null    *os.File
 	env     []string
@@ -76,6 +77,7 @@ func serve(fd int, load Loader) int {
 	// spawner. (Caught, not ignored: children get the default actions.)
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2)
 	s := &server{fd: fd, load: load, env: environ(), now: time.Now, running: map[uint32]Process{}, timers: map[*pending]*time.Timer{}}
+	s.usePoller()
 	var err error
 	if s.null, err = os.OpenFile(os.DevNull, os.O_RDWR, 0); err != nil {
 		s.send(reply{kind: msgLoaded, err: err.Error()})
@@ -111,7 +113,7 @@ func (s *server) loop() int {
 	buf := make([]byte, maxMsg)
 	oob := make([]byte, unix.CmsgSpace(3*4))
 	for {
-		n, oobn, flags, _, err := unix.Recvmsg(s.fd, buf, oob, unix.MSG_CMSG_CLOEXEC)
+		n, oobn, flags, err := s.recv(buf, oob)
 		if err == unix.EINTR {
 			continue
 		}
@@ -141,6 +143,34 @@ func (s *server) loop() int {
 			s.file(req)
 		}
 	}
+}
+
+// usePoller puts the socket in the runtime's poller (see sendNow); where
+// it cannot be made non-blocking, the spawner waits in recvmsg(2).
+func (s *server) usePoller() {
+	if unix.SetNonblock(s.fd, true) != nil {
+		return
+	}
+	if rc, err := os.NewFile(uintptr(s.fd), "daemon").SyscallConn(); err == nil {
+		s.rc = rc
+		return
+	}
+	_ = unix.SetNonblock(s.fd, false)
+}
+
+// recv waits for the daemon's next message.
+func (s *server) recv(buf, oob []byte) (n, oobn, flags int, err error) {
+	if s.rc == nil {
+		n, oobn, flags, _, err = unix.Recvmsg(s.fd, buf, oob, unix.MSG_CMSG_CLOEXEC)
+		return n, oobn, flags, err
+	}
+	if rerr := s.rc.Read(func(fd uintptr) bool {
+		n, oobn, flags, err = recvNow(int(fd), buf, oob)
+		return err != unix.EAGAIN
+	}); rerr != nil {
+		return 0, 0, 0, rerr
+	}
+	return n, oobn, flags, err
 }
 
 // rights returns the files passed with a message.
@@ -181,7 +211,14 @@ func (s *server) sendFD(r reply, f *os.File) {
 		oob = unix.UnixRights(int(f.Fd()))
 	}
 	// An error means the daemon is gone, which the read loop sees.
-	_ = unix.Sendmsg(s.fd, r.encode(), oob, nil, 0)
+	msg := r.encode()
+	if s.rc == nil {
+		_ = unix.Sendmsg(s.fd, msg, oob, nil, 0)
+		return
+	}
+	_ = s.rc.Write(func(fd uintptr) bool {
+		return sendNow(int(fd), msg, oob) != unix.EAGAIN
+	})
 }
 
 // reload reads the configuration again; the daemon gets the file.

@@ -1,0 +1,106 @@
+package spawn
+
+import (
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestServerSendWaitsForRoom: the spawner's socket does not block (it is
+// waited for in the poller), so a reply sent while the daemon's queue is
+// full must wait for room, not be lost: the daemon would wait for it
+// forever.
+func TestServerSendWaitsForRoom(t *testing.T) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fds[1])
+	s := &server{fd: fds[0]}
+	s.usePoller()
+	if s.rc == nil {
+		t.Fatal("the spawner's socket is not in the poller")
+	}
+	// Far more than the queue holds (a few hundred small messages).
+	const n = 3000
+	sent := make(chan struct{})
+	go func() {
+		defer close(sent)
+		for i := range n {
+			s.send(reply{kind: msgExited, pid: uint32(i)})
+		}
+	}()
+	select {
+	case <-sent:
+		t.Fatalf("%d replies sent to a daemon that reads none: the queue never filled", n)
+	case <-time.After(200 * time.Millisecond):
+	}
+	buf := make([]byte, maxMsg)
+	for i := range n {
+		if err := unix.SetsockoptTimeval(fds[1], unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Sec: 5}); err != nil {
+			t.Fatal(err)
+		}
+		m, _, _, _, err := unix.Recvmsg(fds[1], buf, nil, 0)
+		if err != nil {
+			t.Fatalf("reply %d of %d: %v", i, n, err)
+		}
+		r, err := decodeReply(buf[:m])
+		if err != nil || r.kind != msgExited || r.pid != uint32(i) {
+			t.Fatalf("reply %d: %+v, %v; want the exit of pid %d", i, r, err, i)
+		}
+	}
+	<-sent
+}
+
+// TestClientSendWaitsForRoom: the daemon's end does not block either
+// (its replies are waited for in the poller): a request sent while the
+// spawner's queue is full waits for room and arrives.
+func TestClientSendWaitsForRoom(t *testing.T) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fds[1])
+	exited := make(chan struct{})
+	close(exited)
+	c := (&Handoff{fd: fds[0], pid: 1, exited: exited}).client(nil)
+	defer c.Close()
+	if c.rc == nil {
+		t.Fatal("the daemon's end is not in the poller")
+	}
+	const n = 3000
+	sent := make(chan error, 1)
+	go func() {
+		for i := range n {
+			msg, _ := request{kind: msgKill, pid: uint32(i)}.encode()
+			if err := c.send(msg, nil); err != nil {
+				sent <- err
+				return
+			}
+		}
+		sent <- nil
+	}()
+	select {
+	case err := <-sent:
+		t.Fatalf("%d requests sent to a spawner that reads none (%v): the queue never filled", n, err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	if err := unix.SetsockoptTimeval(fds[1], unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Sec: 5}); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, maxMsg)
+	for i := range n {
+		m, _, _, _, err := unix.Recvmsg(fds[1], buf, nil, 0)
+		if err != nil {
+			t.Fatalf("request %d of %d: %v", i, n, err)
+		}
+		r, err := decodeRequest(buf[:m])
+		if err != nil || r.kind != msgKill || r.pid != uint32(i) {
+			t.Fatalf("request %d: %+v, %v; want the kill of pid %d", i, r, err, i)
+		}
+	}
+	if err := <-sent; err != nil {
+		t.Fatal(err)
+	}
+}
