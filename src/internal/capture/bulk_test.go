@@ -6,6 +6,9 @@ import (
 	"context"
 	"encoding/binary"
 	"net"
+	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +17,7 @@ import (
 	"github.com/knockd-go/knockd-go/src/internal/l4"
 	"github.com/knockd-go/knockd-go/src/internal/logx"
 	"github.com/knockd-go/knockd-go/src/internal/testenv"
+	"golang.org/x/sys/unix"
 )
 
 // loopCapture captures on lo with every port of ports delivered and the
@@ -204,5 +208,41 @@ func TestTrickleWakesAtMostEveryHold(t *testing.T) {
 	}
 	if most := int(elapsed/(250*time.Millisecond)) + 2; wakes > most {
 		t.Fatalf("%d first knocks over %v woke the daemon %d times, want %d at most", n, elapsed, wakes, most)
+	}
+}
+
+// TestRingWaitsInThePoller: the ring's reader waits in the runtime's
+// poller, as the doorbell does, not in a poll(2) of its own: a thread
+// blocked in a system call is one the runtime takes its processor from
+// and gives it back to on every wake-up, and on a router's single core
+// those hand-offs cost more than the packets (about 14 context switches
+// a block of first knocks, against one or two; bench-router measures it).
+func TestRingWaitsInThePoller(t *testing.T) {
+	testenv.NeedRoot(t)
+	p := uint16(46000 + time.Now().UnixNano()%1000)
+	l := startLoop(t, p, p+1)
+	send(t, p)
+	if s := waitFor(l, 1, 4*ringRetire*time.Millisecond); len(s) != 1 {
+		t.Fatal("the first knock was not handed over")
+	}
+	time.Sleep(50 * time.Millisecond) // the reader waits again
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for _, task := range tasks {
+		b, err := os.ReadFile("/proc/self/task/" + task.Name() + "/syscall")
+		if err != nil {
+			continue // the thread exited, or the kernel does not tell
+		}
+		checked++
+		f := strings.Fields(string(b))
+		if len(f) > 0 && f[0] == strconv.Itoa(unix.SYS_PPOLL) {
+			t.Fatalf("thread %s waits in poll(2) (/proc/self/task/%s/syscall: %s)", task.Name(), task.Name(), strings.TrimSpace(string(b)))
+		}
+	}
+	if checked == 0 {
+		t.Skip("the kernel does not tell the threads' system calls")
 	}
 }
