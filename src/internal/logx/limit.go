@@ -53,7 +53,12 @@ func (m *Limiter) Printf(key, format string, args ...any) {
 // Allow takes one line from key's budget. When it returns false the line
 // is counted as suppressed and must not be logged.
 func (m *Limiter) Allow(key string) bool {
-	now := m.now()
+	return m.AllowAt(key, m.now())
+}
+
+// AllowAt is Allow for a caller that has read the clock already: now is
+// the time of the line.
+func (m *Limiter) AllowAt(key string, now time.Time) bool {
 	m.mu.Lock()
 	b := m.keys[key]
 	if b == nil {

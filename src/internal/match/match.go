@@ -59,6 +59,10 @@ type Packet struct {
 	Dev   int  // index of the receiving device (below 64)
 	Port  l4.Port
 	Flags uint8
+	// At is when the packet was seen; zero: the matcher reads its clock.
+	// A caller that has read the clock for the packet already passes it
+	// (a reading is two system calls on 32-bit MIPS).
+	At time.Time
 }
 
 // Kind is the kind of an Event.
@@ -171,7 +175,10 @@ type key [16]byte
 func (m *Matcher) Process(p Packet) {
 	m.busy = true
 	defer m.done()
-	now := m.now()
+	now := p.At
+	if now.IsZero() {
+		now = m.now()
+	}
 	p.Src = p.Src.Unmap()
 	k := key(p.Src.As16())
 	src := m.sources[k]
