@@ -7,12 +7,16 @@
 # the script prints:
 #   - the daemon's threads, user and system CPU ms and context switches
 #     (per thread) over the profile;
-#   - the scheduler's trace (GODEBUG=schedtrace) and the collector's
-#     (gctrace) for the same time;
+#   - the collector's trace (GODEBUG=gctrace), and the scheduler's with
+#     PROFILE_GODEBUG=schedtrace=MS (it keeps the runtime's monitor thread
+#     from sleeping: the idle wake-ups are then its);
 #   - the profile's heaviest functions (go tool pprof -top), flat and
 #     cumulative, and the shares of the runtime, of softfloat, of atomics
 #     and of the daemon's own packages.
 # The profile file is kept under build/router-box/ARCH/profile/.
+#
+# Before the flood, the threads' context switches over PROFILE_IDLE seconds
+# (default 30) with nothing coming.
 #
 # Environment: PROFILE_SECS (default 60), PROFILE_WARM (10), PROFILE_CLOCK
 # (icount or tcg; default icount: -icount shift=1,sleep=on), PROFILE_GODEBUG
@@ -25,7 +29,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 [ "$(id -u)" = 0 ] || rb_die "needs root (network namespaces)"
 arch=${1:?usage: profile.sh ARCH [RATE]}
 rate=${2:-200}
-SECS=${PROFILE_SECS:-60} WARM=${PROFILE_WARM:-10} CLOCK=${PROFILE_CLOCK:-icount}
+SECS=${PROFILE_SECS:-60} WARM=${PROFILE_WARM:-10} IDLE=${PROFILE_IDLE:-30} CLOCK=${PROFILE_CLOCK:-icount}
 tools=$(mktemp -d)
 trap 'box_stop; rm -rf "$tools"' EXIT
 (cd "$RB_ROOT" && CGO_ENABLED=0 go build -o "$tools/boxserve" ./src/tools/boxserve &&
@@ -38,9 +42,9 @@ extra=()
 [ "$CLOCK" = tcg ] || extra=(-icount "shift=1,sleep=on")
 box_start "$arch" "${extra[@]}"
 g "[ -x /usr/sbin/knockd-go-prof ]" || rb_die "no knockd-go-prof in the $arch image: run make router-box"
-godebug="schedtrace=$((SECS * 1000 / 6)),gctrace=1${PROFILE_GODEBUG:+,$PROFILE_GODEBUG}"
-g "(env GODEBUG=$godebug KNOCKD_GO_CPUPROFILE=/tmp/cpu.prof KNOCKD_GO_PROFILE_DELAY=$WARM KNOCKD_GO_PROFILE_SECS=$SECS ${PROFILE_ENV:-} knockd-go-prof -i wan -c /etc/box/bench-go.conf >/tmp/kgo.log 2>&1 &)"
-sleep 2
+godebug="gctrace=1${PROFILE_GODEBUG:+,$PROFILE_GODEBUG}"
+g "(env GODEBUG=$godebug KNOCKD_GO_CPUPROFILE=/tmp/cpu.prof KNOCKD_GO_PROFILE_DELAY=$((IDLE + WARM + 2)) KNOCKD_GO_PROFILE_SECS=$SECS ${PROFILE_ENV:-} knockd-go-prof -i wan -c /etc/box/bench-go.conf >/tmp/kgo.log 2>&1 &)"
+g "sleep 2"
 pid=$(g "pidof knockd-go-prof | tr ' ' '\n' | sort -n | head -n 1")
 [ -n "$pid" ] || rb_die "knockd-go-prof did not start: $(g 'cat /tmp/kgo.log')"
 
@@ -51,10 +55,16 @@ threads() {
 		"\$(awk '{print \$14, \$15}' \$t/stat)\"; done"
 }
 
+# Idle first: which threads wake up when nothing comes. The waits are the
+# guest's: the profile's delay is counted on its clock.
+i0=$(threads)
+G_TIMEOUT=$((IDLE * 3 + 60)) g "sleep $IDLE"
+i1=$(threads)
+
 ip netns exec "$BOX_C" "$tools/floodgen" -dev wan0 -dstmac "$WANMAC" -dst "$WAN" -port 7000 -rate "$rate" \
 	-n $((rate * (SECS + WARM + 10))) -sources $((rate * (SECS + WARM + 10))) -src 11.0.0.1 >/dev/null 2>&1 &
 fl=$!
-sleep "$WARM"
+G_TIMEOUT=$((WARM * 3 + 60)) g "sleep $WARM"
 t0=$(threads)
 kn=$(ip netns exec "$BOX_C" "$tools/boxserve" knocks "$A" "$WAN" 7000,8000,9000 2s "$SECS" 5551)
 t1=$(threads)
@@ -71,12 +81,18 @@ box_stop
 echo "profile.sh: $arch, clock $CLOCK, $rate first knocks/s, $SECS s after $WARM s"
 echo "legitimate knocks: $kn"
 echo
-echo "threads over the profile (tid name: context switches voluntary+nonvoluntary, user ms, system ms):"
-join <(sort <<<"$t0") <(sort <<<"$t1") | awk '
+# per_thread BEFORE AFTER SECS
+per_thread() {
+	join <(sort <<<"$1") <(sort <<<"$2") | awk -v secs="$3" '
 	{ v = $7 - $3; n = $8 - $4; u = ($9 - $5) * 10; s = ($10 - $6) * 10
 	  printf "  %6s %-14s %6d+%-6d %6d %6d\n", $1, $2, v, n, u, s
 	  V += v; N += n; U += u; S += s; T++ }
-	END { printf "  %d threads: %d+%d switches (%.0f a second), user %d ms, system %d ms\n", T, V, N, (V + N) / '"$SECS"', U, S }'
+	END { printf "  %d threads: %d+%d switches (%.1f a second), user %d ms, system %d ms\n", T, V, N, (V + N) / secs, U, S }'
+}
+echo "threads idle for $IDLE s (tid name: context switches voluntary+nonvoluntary, user ms, system ms):"
+per_thread "$i0" "$i1" "$IDLE"
+echo "threads over the profile:"
+per_thread "$t0" "$t1" "$SECS"
 echo
 echo "scheduler and collector:"
 grep -E '^(SCHED|gc )' <<<"$log" | sed 's/^/  /' | tail -n 40
