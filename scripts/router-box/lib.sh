@@ -26,6 +26,14 @@ rb_die() { echo "router-box: $*" >&2; exit 1; }
 box_stop() {
 	if [ -n "$BOX_PID" ]; then
 		kill "$BOX_PID" 2>/dev/null || true
+		# qemu with -icount may not stop on SIGTERM while its CPU is
+		# busy: 10 s, then SIGKILL.
+		local _
+		for _ in $(seq 100); do
+			kill -0 "$BOX_PID" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -9 "$BOX_PID" 2>/dev/null || true
 		wait "$BOX_PID" 2>/dev/null || true
 		BOX_PID=""
 	fi
