@@ -45,12 +45,12 @@ g "[ -x /usr/sbin/knockd-go-prof ]" || rb_die "no knockd-go-prof in the $arch im
 godebug="gctrace=1${PROFILE_GODEBUG:+,$PROFILE_GODEBUG}"
 g "(env GODEBUG=$godebug KNOCKD_GO_CPUPROFILE=/tmp/cpu.prof KNOCKD_GO_PROFILE_DELAY=$((IDLE + WARM + 2)) KNOCKD_GO_PROFILE_SECS=$SECS ${PROFILE_ENV:-} knockd-go-prof -i wan -c /etc/box/bench-go.conf >/tmp/kgo.log 2>&1 &)"
 g "sleep 2"
-pid=$(g "pidof knockd-go-prof | tr ' ' '\n' | sort -n | head -n 1")
-[ -n "$pid" ] || rb_die "knockd-go-prof did not start: $(g 'cat /tmp/kgo.log')"
+g "pidof knockd-go-prof" >/dev/null || rb_die "knockd-go-prof did not start: $(g 'cat /tmp/kgo.log')"
 
-# threads: "tid name voluntary nonvoluntary utime stime" per thread.
+# threads: "pid/tid name voluntary nonvoluntary utime stime" per thread of
+# every knockd-go-prof process (the daemon and its spawner).
 threads() {
-	g "for t in /proc/$pid/task/*; do echo \"\${t##*/} \$(awk '/^Name/ {print \$2}' \$t/status)" \
+	g "for t in \$(for p in \$(pidof knockd-go-prof); do echo /proc/\$p/task/*; done); do echo \"\$(echo \$t | cut -d/ -f3)/\${t##*/} \$(awk '/^Name/ {print \$2}' \$t/status)" \
 		"\$(awk '/^voluntary_ctxt/ {print \$2}' \$t/status) \$(awk '/^nonvoluntary_ctxt/ {print \$2}' \$t/status)" \
 		"\$(awk '{print \$14, \$15}' \$t/stat)\"; done"
 }
@@ -84,12 +84,12 @@ echo
 # per_thread BEFORE AFTER SECS
 per_thread() {
 	join <(sort <<<"$1") <(sort <<<"$2") | awk -v secs="$3" '
-	{ v = $7 - $3; n = $8 - $4; u = ($9 - $5) * 10; s = ($10 - $6) * 10
-	  printf "  %6s %-14s %6d+%-6d %6d %6d\n", $1, $2, v, n, u, s
+	{ v = $8 - $3; n = $9 - $4; u = ($10 - $5) * 10; s = ($11 - $6) * 10
+	  printf "  %-12s %-14s %6d+%-6d %6d %6d\n", $1, $7, v, n, u, s
 	  V += v; N += n; U += u; S += s; T++ }
 	END { printf "  %d threads: %d+%d switches (%.1f a second), user %d ms, system %d ms\n", T, V, N, (V + N) / secs, U, S }'
 }
-echo "threads idle for $IDLE s (tid name: context switches voluntary+nonvoluntary, user ms, system ms):"
+echo "threads idle for $IDLE s (pid/tid name: context switches voluntary+nonvoluntary, user ms, system ms):"
 per_thread "$i0" "$i1" "$IDLE"
 echo "threads over the profile:"
 per_thread "$t0" "$t1" "$SECS"
