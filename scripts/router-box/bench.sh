@@ -111,6 +111,9 @@ run() {
 	R[$k,max_pps]=$(((p1 - p0) / SECS))
 	R[$k,max_open_go]="${kn[1]}/${kn[0]}" R[$k,max_open_08]="${kn[4]}/${kn[0]}"
 	R[$k,log_go]=$(g "tail -n 3 /tmp/kgo.log")
+	# Did both daemons live through it (the kernel's OOM killer, a crash)?
+	R[$k,alive]=$(g "echo knockd-go: \$(pidof knockd-go || echo gone), knockd 0.8: \$(pidof knockd || echo gone);" \
+		"dmesg | grep -iE 'out of memory|killed process|oom' | tail -n 3")
 	box_stop
 }
 
@@ -156,4 +159,8 @@ for arch in $arches; do
 		echo "  ${k#*,}: MemAvailable kB: ${R[$k,mem0]} before; $((R[$k,mem0] - R[$k,mem_go])) less once knockd-go runs, $((R[$k,mem_go] - R[$k,mem_both])) less again once knockd 0.8 does; ${R[$k,mem1]} after the churn ($((R[$k,mem0] - R[$k,mem1])) below the start, both daemons); churn: ${R[$k,churn_rx]} packets reached the guest's WAN; highest flood ${R[$k,max_pps]} pps"
 	done
 	row "highest flood: legitimate knocks opened" max_open
+	for k in "${keys[@]}"; do
+		echo "  ${k#*,}: at the end, pids ${R[$k,alive]}"
+		echo "  ${k#*,}: knockd-go's last log lines: ${R[$k,log_go]//$'\n'/ | }"
+	done
 done
