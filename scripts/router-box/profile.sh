@@ -60,6 +60,8 @@ threads() {
 i0=$(threads)
 G_TIMEOUT=$((IDLE * 3 + 60)) g "sleep $IDLE"
 i1=$(threads)
+# shellcheck disable=SC2016 # expanded by the guest's shell
+mem=$(g 'for p in $(pidof knockd-go-prof); do echo "$p $(cat /proc/$p/comm): $(grep -E "^(Rss|Pss|Pss_Anon|Pss_File|Pss_Shmem|Private_Clean|Private_Dirty|Shared_Clean):" /proc/$p/smaps_rollup | tr -s " \n" " ")"; done')
 
 ip netns exec "$BOX_C" "$tools/floodgen" -dev wan0 -dstmac "$WANMAC" -dst "$WAN" -port 7000 -rate "$rate" \
 	-n $((rate * (SECS + WARM + 10))) -sources $((rate * (SECS + WARM + 10))) -src 11.0.0.1 >/dev/null 2>&1 &
@@ -91,6 +93,8 @@ per_thread() {
 }
 echo "threads idle for $IDLE s (pid/tid name: context switches voluntary+nonvoluntary, user ms, system ms):"
 per_thread "$i0" "$i1" "$IDLE"
+echo "memory idle (kB, /proc/PID/smaps_rollup):"
+printf '  %s\n' "${mem//$'\n'/$'\n'  }"
 echo "threads over the profile:"
 per_thread "$t0" "$t1" "$SECS"
 echo
