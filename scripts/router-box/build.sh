@@ -7,7 +7,8 @@
 # state (the host's dpkg architectures are left alone) and unpacked with
 # dpkg-deb -x: the kernel and its own modules, busybox-static, iptables,
 # nftables, msmtp and knockd 0.8. knockd-go is the binary the packages ship
-# (scripts/cross.sh, targets mipsle and arm7). The output, under
+# (scripts/cross.sh, targets mipsle and arm7), and knockd-go-prof beside it,
+# the same built with the benchmark's profiles. The output, under
 # build/router-box/ARCH (ignored by git; ROUTER_BOX_DIR to move it):
 #   kernel      the kernel (vmlinux for malta, vmlinuz for virt)
 #   initrd.gz   the initramfs: /init is scripts/router-box/init
@@ -46,10 +47,10 @@ DNAT SNAT MASQUERADE NAT REJECT LOG"
 arch_vars() {
 	case "$1" in
 	mipsel)
-		kpkg=linux-image-4kc-malta target=mipsle triplet=mipsel-linux-gnu
+		kpkg=linux-image-4kc-malta target=mipsle triplet=mipsel-linux-gnu goenv="GOARCH=mipsle GOMIPS=softfloat"
 		;;
 	armhf)
-		kpkg=linux-image-armmp target=arm7 triplet=arm-linux-gnueabihf
+		kpkg=linux-image-armmp target=arm7 triplet=arm-linux-gnueabihf goenv="GOARCH=arm GOARM=7"
 		;;
 	*) die "unknown architecture $1 (mipsel or armhf)" ;;
 	esac
@@ -177,6 +178,13 @@ image() {
 	cp "$p/etc/ethertypes" "$r/etc/" 2>/dev/null || true
 	# knockd-go and Debian's knockd 0.8 side by side.
 	install -m 0755 "$dir/bin/$target/knockd" "$r/usr/sbin/knockd-go"
+	# The same with the benchmark's profiles (tags knockd_profile; see
+	# src/internal/tune), for scripts/router-box/profile.sh. It lives in
+	# /usr, on the disk: it costs the guest no memory unless it runs.
+	# shellcheck disable=SC2086 # goenv is a list of VAR=value words
+	(cd "$root" && env CGO_ENABLED=0 GOFLAGS= GOOS=linux $goenv go build -trimpath -buildvcs=false -tags knockd_profile \
+		-gcflags="$(bash scripts/cross.sh --gcflags "$target")" -ldflags="$(bash scripts/cross.sh --ldflags "$target")" \
+		-o "$r/usr/sbin/knockd-go-prof" ./src/cmd/knockd)
 	mkdir -p "$r/usr/share"
 	cp -a "$root/files/usr/share/nftables.d" "$r/usr/share/"
 	# The kernel's own modules.

@@ -11,6 +11,9 @@
 #   gput FILE DEST  copy a host file into the guest
 #   box_stop      power off, remove the namespaces (an EXIT trap does it too)
 #
+# BOX_NIC names another NIC model for both NICs (default: pcnet on malta,
+# virtio-net-device on virt); BOX_APPEND adds to the kernel's command line.
+#
 # The guest's qemu runs in a namespace of its own holding the two tap
 # devices; once qemu has them open, they move into the client's and the
 # LAN host's namespaces. No traffic leaves those namespaces.
@@ -26,6 +29,14 @@ rb_die() { echo "router-box: $*" >&2; exit 1; }
 box_stop() {
 	if [ -n "$BOX_PID" ]; then
 		kill "$BOX_PID" 2>/dev/null || true
+		# qemu with -icount may not stop on SIGTERM while its CPU is
+		# busy: 10 s, then SIGKILL.
+		local _
+		for _ in $(seq 100); do
+			kill -0 "$BOX_PID" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -9 "$BOX_PID" 2>/dev/null || true
 		wait "$BOX_PID" 2>/dev/null || true
 		BOX_PID=""
 	fi
@@ -71,6 +82,8 @@ box_start() {
 	mipsel) nic=pcnet,romfile= blk=virtio-blk-pci con=ttyS0 ;;
 	armhf) nic=virtio-net-device blk=virtio-blk-device con=ttyAMA0 ;;
 	esac
+	# BOX_NIC: another NIC model (e.g. virtio-net-pci,romfile= on malta).
+	nic=${BOX_NIC:-$nic}
 	ip netns exec "$BOX_Q" "${qemu[@]}" -nodefaults -display none -no-reboot \
 		-kernel "$dir/kernel" -initrd "$dir/initrd.gz" \
 		-append "console=$con quiet loglevel=1 panic=-1 ${BOX_APPEND:-}" \

@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"strings"
 	"syscall"
 
@@ -19,6 +18,7 @@ import (
 	"github.com/knockd-go/knockd-go/src/internal/getopt"
 	"github.com/knockd-go/knockd-go/src/internal/privs"
 	"github.com/knockd-go/knockd-go/src/internal/spawn"
+	"github.com/knockd-go/knockd-go/src/internal/tune"
 	"github.com/knockd-go/knockd-go/src/internal/version"
 )
 
@@ -35,11 +35,7 @@ func main() {
 	// handled once the daemon runs instead of killing the process.
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, handled...)
-	if os.Getenv("GOGC") == "" {
-		// Routers have little memory: collect at +50% heap instead of +100%
-		// (the attempt table is the live heap under a flood).
-		debug.SetGCPercent(50)
-	}
+	tune.Daemon()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, sigs))
 }
 

@@ -242,12 +242,16 @@ func (d *Daemon) handle(dev int, b []byte) {
 		d.stats.ignored++
 		return
 	}
+	// The packet's one clock reading, for the matcher and the log budget
+	// of first knocks (a reading is two system calls on 32-bit MIPS),
+	// taken under the lock: attempts are made in the order of their times.
+	now := d.now()
 	if p.Proto == l4.UDP {
 		if slots := d.spaPorts[p.DstPort]; len(slots) > 0 {
 			d.handleSPA(slots, dev, src, dst, local, p.Payload)
 		}
 	}
-	d.m.Process(match.Packet{Src: src, Dst: dst, Local: local, Dev: dev, Port: l4.Port{Proto: p.Proto, Num: p.DstPort}, Flags: p.Flags})
+	d.m.Process(match.Packet{Src: src, Dst: dst, Local: local, Dev: dev, Port: l4.Port{Proto: p.Proto, Num: p.DstPort}, Flags: p.Flags, At: now})
 	d.kickTimer()
 }
 
@@ -283,7 +287,7 @@ func (d *Daemon) event(e match.Event) {
 			// have a budget of their own, so that a flood of them does
 			// not use up the door's (and hide the lines of a knock that
 			// progresses meanwhile).
-			if !d.firstKnocks.Allow("first knocks") {
+			if !d.firstKnocks.AllowAt("first knocks", e.At) {
 				return
 			}
 			d.names.lookup(e.Src)
@@ -299,7 +303,7 @@ func (d *Daemon) event(e match.Event) {
 		d.success(e.Door, e.Src, e.At, nil)
 	case match.Timeout:
 		if e.Stage == 1 {
-			if d.firstKnocks.Allow("first-knock timeouts") {
+			if d.firstKnocks.AllowAt("first-knock timeouts", e.At) {
 				d.log.Printf("%s: %s: sequence timeout (stage 1)", d.names.name(e.Src), dr.Name)
 			}
 			return

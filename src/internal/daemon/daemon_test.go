@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -698,4 +699,25 @@ func run(ctx context.Context, d *Daemon) error {
 	err := d.Capture(ctx)
 	<-done
 	return err
+}
+
+// TestFloodReadsTheClockOncePerKnock: a first knock reads the clock once,
+// for the matcher and the log budget alike: on 32-bit MIPS, Go has no
+// vDSO clock and each reading is two system calls.
+func TestFloodReadsTheClockOncePerKnock(t *testing.T) {
+	var reads atomic.Int64
+	var clk *clock
+	r := newRigWith(t, "[d]\n  sequence = 7000,8000,9000\n  seq_timeout = 5\n", func(o *Options) {
+		clk = &clock{t: time.Unix(1800000000, 0)}
+		o.Now = func() time.Time { reads.Add(1); return clk.now() }
+	})
+	const flood = 1000
+	before := reads.Load()
+	for i := 0; i < flood; i++ {
+		r.src.Knock(0, netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}), router, tcp(7000))
+	}
+	// The expiry loop reads it too when it arms its timer: a few times.
+	if n := reads.Load() - before; n > flood+20 {
+		t.Fatalf("%d spoofed first knocks read the clock %d times, want %d at most", flood, n, flood+20)
+	}
 }

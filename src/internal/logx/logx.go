@@ -130,9 +130,12 @@ func (l *Logger) Printf(format string, args ...any) {
 	if l == nil {
 		return
 	}
-	msg := strings.TrimRight(fmt.Sprintf(format, args...), "\n")
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.verbose == nil && l.file == nil && !l.syslog {
+		return // nowhere to write: neither format nor read the clock
+	}
+	msg := strings.TrimRight(fmt.Sprintf(format, args...), "\n")
 	t := l.now()
 	if l.verbose != nil {
 		io.WriteString(l.verbose, msg+"\n")

@@ -107,3 +107,44 @@ func TestNilAndDiscard(t *testing.T) {
 	}
 	Discard().Printf("z")
 }
+
+// TestPrintfWithoutSinks: a logger with nowhere to write neither formats
+// the line nor reads the clock (the first knocks of a flood are logged
+// through it; a reading is two system calls on 32-bit MIPS).
+func TestPrintfWithoutSinks(t *testing.T) {
+	l, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reads := 0
+	l.now = func() time.Time { reads++; return time.Unix(0, 0) }
+	if n := testing.AllocsPerRun(100, func() { l.Printf("%s: %s: Stage %d", "192.0.2.7", "door", 1) }); n != 0 || reads != 0 {
+		t.Fatalf("Printf without sinks: %v allocations and %d clock readings a line, want none", n, reads)
+	}
+}
+
+// TestLimiterBudget: burst lines at once, then rate lines a second, and
+// a long quiet time saves up no more than the burst.
+func TestLimiterBudget(t *testing.T) {
+	now := time.Unix(1800000000, 0)
+	m := NewLimiter(Discard(), 2, 3, func() time.Time { return now })
+	m.after = func(time.Duration, func()) {}
+	allowed := func() int {
+		n := 0
+		for i := 0; i < 10; i++ {
+			if m.Allow("k") {
+				n++
+			}
+		}
+		return n
+	}
+	for _, c := range []struct {
+		wait time.Duration
+		want int
+	}{{0, 3}, {499 * time.Millisecond, 0}, {time.Millisecond, 1}, {time.Second, 2}, {365 * 24 * time.Hour, 3}, {250 * time.Millisecond, 0}, {250 * time.Millisecond, 1}} {
+		now = now.Add(c.wait)
+		if n := allowed(); n != c.want {
+			t.Fatalf("after %v: %d lines allowed, want %d", c.wait, n, c.want)
+		}
+	}
+}

@@ -59,6 +59,10 @@ type Packet struct {
 	Dev   int  // index of the receiving device (below 64)
 	Port  l4.Port
 	Flags uint8
+	// At is when the packet was seen; zero: the matcher reads its clock.
+	// A caller that has read the clock for the packet already passes it
+	// (a reading is two system calls on 32-bit MIPS).
+	At time.Time
 }
 
 // Kind is the kind of an Event.
@@ -86,6 +90,7 @@ type Event struct {
 type Matcher struct {
 	doors    []Door
 	now      func() time.Time
+	base     time.Time // attempts' deadlines are offsets from it
 	max      int
 	sources  map[key]*source
 	fresh    list   // attempts at stage 1, oldest first
@@ -124,6 +129,7 @@ func New(doors []Door, max int, now func() time.Time, emit func(Event)) *Matcher
 	m := &Matcher{
 		doors:    slices.Clone(doors),
 		now:      now,
+		base:     now(),
 		max:      max,
 		sources:  make(map[key]*source),
 		fresh:    list{k: byAge},
@@ -169,7 +175,10 @@ type key [16]byte
 func (m *Matcher) Process(p Packet) {
 	m.busy = true
 	defer m.done()
-	now := m.now()
+	now := p.At
+	if now.IsZero() {
+		now = m.now()
+	}
 	p.Src = p.Src.Unmap()
 	k := key(p.Src.As16())
 	src := m.sources[k]
@@ -226,7 +235,7 @@ func (m *Matcher) Process(p Packet) {
 			continue
 		}
 		if src == nil { // while the loop runs, src stays in the map
-			src = m.newSource(k, p.Src)
+			src = m.newSource(k)
 		}
 		m.start(src, int32(i), now)
 	}
@@ -254,7 +263,7 @@ func (m *Matcher) start(src *source, door int32, now time.Time) {
 			break
 		}
 		m.Evictions++
-		m.emit(Event{Kind: Evicted, Src: victim.src.addr, Door: int(victim.door), Stage: int(victim.stage), At: now})
+		m.emit(Event{Kind: Evicted, Src: victim.src.ip(), Door: int(victim.door), Stage: int(victim.stage), At: now})
 		vs := victim.src
 		m.remove(victim)
 		if vs.atts == nil && vs != src {
@@ -267,7 +276,7 @@ func (m *Matcher) start(src *source, door int32, now time.Time) {
 	} else {
 		a = new(attempt)
 	}
-	a.src, a.door, a.deadline, a.next = src, door, now.Add(m.doors[door].Timeout), src.atts
+	a.src, a.door, a.deadline, a.next = src, door, m.since(now)+m.doors[door].Timeout, src.atts
 	src.atts = a
 	m.fresh.push(a)
 	m.exp[door].push(a)
@@ -278,7 +287,7 @@ func (m *Matcher) start(src *source, door int32, now time.Time) {
 func (m *Matcher) advance(a *attempt, now time.Time) {
 	d := &m.doors[a.door]
 	a.stage++
-	m.emit(Event{Kind: Stage, Src: a.src.addr, Door: int(a.door), Stage: int(a.stage), At: now})
+	m.emit(Event{Kind: Stage, Src: a.src.ip(), Door: int(a.door), Stage: int(a.stage), At: now})
 	if int(a.stage) < len(d.Steps) {
 		if a.stage == 2 {
 			a.unlink(byAge)
@@ -286,7 +295,7 @@ func (m *Matcher) advance(a *attempt, now time.Time) {
 		}
 		return
 	}
-	m.emit(Event{Kind: Open, Src: a.src.addr, Door: int(a.door), Stage: int(a.stage), At: now})
+	m.emit(Event{Kind: Open, Src: a.src.ip(), Door: int(a.door), Stage: int(a.stage), At: now})
 	if d.Cooldown <= 0 {
 		m.remove(a)
 		return
@@ -296,7 +305,7 @@ func (m *Matcher) advance(a *attempt, now time.Time) {
 	a.unlink(byAge)
 	a.unlink(byDeadline)
 	a.stage = -1
-	a.deadline = now.Add(d.Cooldown)
+	a.deadline = m.since(now) + d.Cooldown
 	m.advanced.push(a)
 	m.cool[a.door].push(a)
 }
@@ -317,10 +326,15 @@ func (m *Matcher) remove(a *attempt) {
 	m.n--
 }
 
+// since returns t as an offset from the matcher's base (monotonic when
+// both are readings of the system's clock).
+func (m *Matcher) since(t time.Time) time.Duration { return t.Sub(m.base) }
+
 func (m *Matcher) expireSource(s *source, now time.Time) {
+	t := m.since(now)
 	for a := s.atts; a != nil; {
 		next := a.next
-		if !now.Before(a.deadline) {
+		if t >= a.deadline {
 			m.expire(a, now)
 		}
 		a = next
@@ -329,7 +343,7 @@ func (m *Matcher) expireSource(s *source, now time.Time) {
 
 func (m *Matcher) expire(a *attempt, now time.Time) {
 	if a.stage > 0 {
-		m.emit(Event{Kind: Timeout, Src: a.src.addr, Door: int(a.door), Stage: int(a.stage), At: now})
+		m.emit(Event{Kind: Timeout, Src: a.src.ip(), Door: int(a.door), Stage: int(a.stage), At: now})
 	}
 	m.remove(a)
 }
@@ -340,9 +354,10 @@ func (m *Matcher) Expire() {
 	m.busy = true
 	defer m.done()
 	now := m.now()
+	t := m.since(now)
 	for i := range m.exp {
 		for _, l := range []*list{&m.exp[i], &m.cool[i]} {
-			for l.head != nil && !now.Before(l.head.deadline) {
+			for l.head != nil && t >= l.head.deadline {
 				src := l.head.src
 				m.expire(l.head, now)
 				if src.atts == nil {
@@ -356,18 +371,22 @@ func (m *Matcher) Expire() {
 // NextDeadline returns when the earliest attempt expires; ok is false when
 // nothing is tracked (so the owner need not wake up at all).
 func (m *Matcher) NextDeadline() (t time.Time, ok bool) {
+	var next time.Duration
 	for i := range m.exp {
 		for _, l := range []*list{&m.exp[i], &m.cool[i]} {
-			if l.head != nil && (!ok || l.head.deadline.Before(t)) {
-				t, ok = l.head.deadline, true
+			if l.head != nil && (!ok || l.head.deadline < next) {
+				next, ok = l.head.deadline, true
 			}
 		}
 	}
-	return t, ok
+	if !ok {
+		return time.Time{}, false
+	}
+	return m.base.Add(next), true
 }
 
-// newSource returns a tracked source for addr, reusing a dropped one.
-func (m *Matcher) newSource(k key, addr netip.Addr) *source {
+// newSource returns a tracked source for k, reusing a dropped one.
+func (m *Matcher) newSource(k key) *source {
 	s := m.freeSrc
 	if s != nil {
 		m.freeSrc = s.free
@@ -375,14 +394,14 @@ func (m *Matcher) newSource(k key, addr netip.Addr) *source {
 	} else {
 		s = new(source)
 	}
-	s.addr = addr
+	s.key = k
 	m.sources[k] = s
 	return s
 }
 
 // dropSource stops tracking s (which has no attempts left).
 func (m *Matcher) dropSource(s *source) {
-	delete(m.sources, key(s.addr.As16()))
+	delete(m.sources, s.key)
 	*s = source{free: m.freeSrc}
 	m.freeSrc = s
 }

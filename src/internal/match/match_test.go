@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/knockd-go/knockd-go/src/internal/config"
 )
@@ -510,4 +511,42 @@ func TestFirstKnockLifetimeUnderFlood(t *testing.T) {
 			t.Fatalf("%d attempts in a table of %d", m.Len(), n)
 		}
 	}
+}
+
+// TestTableMemory: a full table of first knocks from distinct sources (a
+// spoofed flood's) holds at most this much heap an attempt: on a 64 MB
+// router the table is most of the daemon's memory under a flood.
+func TestTableMemory(t *testing.T) {
+	now := time.Unix(1000, 0)
+	d := Door{Steps: []l4.Port{{Proto: l4.TCP, Num: 7000}, {Proto: l4.TCP, Num: 8000}}, Timeout: 5 * time.Second}
+	const n = 32768
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	before := ms.HeapAlloc
+	m := New([]Door{d}, n, func() time.Time { return now }, func(Event) {})
+	for i := 0; i < 2*n; i++ {
+		a := netip.AddrFrom4([4]byte{20, byte(i >> 16), byte(i >> 8), byte(i)})
+		m.Process(Packet{Src: a, Dst: netip.AddrFrom4([4]byte{192, 0, 2, 1}), Local: true, Port: l4.Port{Proto: l4.TCP, Num: 7000}})
+		now = now.Add(50 * time.Microsecond)
+	}
+	if m.Len() != n {
+		t.Fatalf("%d attempts tracked, want %d", m.Len(), n)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	per := int(ms.HeapAlloc-before) / n
+	// An attempt (48 bytes on 32-bit systems, 80 on 64-bit ones), its
+	// source (24, 32) and the source's map slot (about 41, 52 at the map's
+	// load): 113 and 164 bytes, where a time.Time deadline and a
+	// netip.Addr source took 137 and 196.
+	most := 116
+	if unsafe.Sizeof(uintptr(0)) == 8 {
+		most = 168
+	}
+	if per > most {
+		t.Fatalf("%d bytes of heap an attempt (attempt %d bytes, source %d), want %d at most",
+			per, unsafe.Sizeof(attempt{}), unsafe.Sizeof(source{}), most)
+	}
+	runtime.KeepAlive(m)
 }

@@ -1,0 +1,86 @@
+// Package tune sets the Go runtime up for the machine the daemon runs on:
+// a router with one slow core and tens of megabytes of memory, shared
+// with everything else it runs.
+package tune
+
+import (
+	"bufio"
+	"io"
+	"math"
+	"os"
+	"runtime/debug"
+	"strconv"
+	"strings"
+)
+
+// Daemon tunes the runtime for the long-running daemon. Call it once, at
+// its start; GOGC and GOMEMLIMIT in the environment override what it sets.
+func Daemon() {
+	if os.Getenv("GOGC") == "" {
+		// Routers have little memory: collect at +50% heap instead of +100%
+		// (the attempt table is the live heap under a flood).
+		debug.SetGCPercent(50)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		if f, err := os.Open("/proc/meminfo"); err == nil {
+			total, ok := memTotal(f)
+			f.Close()
+			if l, set := limit(total, ok); set {
+				debug.SetMemoryLimit(l)
+			}
+		}
+	}
+	if profile != nil {
+		profile()
+	}
+}
+
+// Bounds of the memory limit.
+const (
+	// smallRAM is the most memory a system may have for the daemon to
+	// limit its own: above it, a limit would change nothing.
+	smallRAM = 512 << 20
+	// minLimit is the lowest limit: the runtime, a full attempt table
+	// at the default size (3.5 MiB on 32-bit routers) and its collector's
+	// headroom.
+	minLimit = 8 << 20
+)
+
+// limit returns the soft memory limit for a system with total bytes of
+// memory (ok: known), and whether to set one: a quarter of the memory of
+// a system with 512 MiB or less, 8 MiB at least. It is a backstop, above
+// the heap goal of a full attempt table at the default size: the
+// collector runs more often near it, and returns freed memory to the
+// system sooner, so that a burst (a reload, a flood of distinct sources)
+// does not keep the router's memory once it is over.
+func limit(total uint64, ok bool) (int64, bool) {
+	if !ok || total == 0 || total > smallRAM {
+		return math.MaxInt64, false
+	}
+	return max(int64(total/4), minLimit), true
+}
+
+// memTotal reads MemTotal from /proc/meminfo's text.
+func memTotal(r io.Reader) (uint64, bool) {
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		rest, found := strings.CutPrefix(sc.Text(), "MemTotal:")
+		if !found {
+			continue
+		}
+		f := strings.Fields(rest)
+		if len(f) != 2 || f[1] != "kB" {
+			return 0, false
+		}
+		kb, err := strconv.ParseUint(f[0], 10, 64)
+		if err != nil || kb > math.MaxUint64>>10 {
+			return 0, false
+		}
+		return kb << 10, true
+	}
+	return 0, false
+}
+
+// profile, when set (the knockd_profile build tag), starts the profiles
+// a benchmark asked for.
+var profile func()
