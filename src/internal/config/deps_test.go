@@ -19,6 +19,10 @@ func TestConfigIsALeaf(t *testing.T) {
 	}
 	const internal = "github.com/knockd-go/knockd-go/src/internal/"
 	for _, p := range strings.Fields(string(out)) {
+		switch p {
+		case "golang.org/x/crypto/sha3", "golang.org/x/sys/cpu":
+			continue // SHA-3 for SPA digests where the standard library has none (Go 1.23)
+		}
 		switch strings.TrimPrefix(p, internal) {
 		case "config", "l4", "grant", "macaddr", "mailaddr", "rotate", "errs", "spa", "uci":
 		default:

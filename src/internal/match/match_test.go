@@ -539,10 +539,13 @@ func TestTableMemory(t *testing.T) {
 	// An attempt (48 bytes on 32-bit systems, 80 on 64-bit ones), its
 	// source (24, 32) and the source's map slot (about 41, 52 at the map's
 	// load): 113 and 164 bytes, where a time.Time deadline and a
-	// netip.Addr source took 137 and 196.
-	most := 116
+	// netip.Addr source took 137 and 196. The map's share depends on the
+	// Go release (Go 1.23's maps take a few bytes more a slot than the
+	// Swiss tables of 1.24 and later): the bound sits between the two
+	// layouts for every release the project builds with.
+	most := 125
 	if unsafe.Sizeof(uintptr(0)) == 8 {
-		most = 168
+		most = 180
 	}
 	if per > most {
 		t.Fatalf("%d bytes of heap an attempt (attempt %d bytes, source %d), want %d at most",
