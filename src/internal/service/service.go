@@ -330,8 +330,10 @@ func (s *Service) Reload() error {
 	}
 	s.cfg, s.set = cfg, set
 	s.logDown(set)
-	s.retired.Add(1) // under s.mu, as Shutdown's Wait is
-	go func() {      // the old pool finishes what it has queued
+	// The old pool finishes what it has queued; Shutdown waits for it
+	// (Add under s.mu, as Shutdown's Wait is).
+	s.retired.Add(1)
+	go func() {
 		defer s.retired.Done()
 		ctx, cancel := context.WithTimeout(s.retiredCtx, time.Minute)
 		defer cancel()
