@@ -47,7 +47,9 @@ const rotateUsage = `Rotating knocks (a door with sequence_secret; the sequence 
   work as for plain knocks.
 `
 
-// runRotating sends the current sequence of a rotating door.
+// runRotating sends the current sequence of a rotating door. It is long
+// because it reads the door from its three sources (secret, secret file,
+// URI) and applies the overriding flags in the order the usage text gives.
 func (c *client) runRotating(r *getopt.Result) int {
 	var p rotate.Params
 	var host string

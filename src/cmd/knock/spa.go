@@ -93,7 +93,8 @@ type spaSettings struct {
 }
 
 // set applies one variable, named as in an fwknoprc, whether it comes from
-// a file or the command line: one parser per value.
+// a file or the command line: one parser per value. It is long because it
+// is one switch over fwknop's variable names, the table of them.
 func (s *spaSettings) set(name, val string) error {
 	var err error
 	switch name {

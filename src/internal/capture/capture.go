@@ -188,8 +188,11 @@ func (c *Capture) Run(ctx context.Context, h Handler) error {
 	if err != nil {
 		c.log.Printf("warning: cannot watch %s for changes (%v); polling every 2s", c.ifname, err)
 	} else {
-		defer nl.Close()
+		var watching sync.WaitGroup
+		defer func() { nl.Close(); watching.Wait() }() // the read below ends with the close
+		watching.Add(1)
 		go func() {
+			defer watching.Done()
 			b := make([]byte, 1<<16)
 			for {
 				if _, err := nl.Read(b); err != nil {
@@ -287,7 +290,10 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 }
 
 // serve opens the sockets on ifi and reads until the device changes (nil
-// error) or a socket fails.
+// error) or a socket fails. It is long because the sockets' order of
+// binding, the device watcher and the teardown (deferred, in reverse) share
+// the sockets' lifetimes: kept in one function, each socket is closed where
+// it was opened, after the goroutines reading it ended.
 func (c *Capture) serve(ctx context.Context, ifi *net.Interface, h Handler, poll bool) error {
 	c.mu.Lock()
 	// The doorbell first: the bulk socket, bound after it, then gets

@@ -96,7 +96,7 @@ func sockError(op, path, call string, err error) error {
 
 // Serve answers until ctx ends, then removes the socket.
 func (s *Server) Serve(ctx context.Context) {
-	go func() { <-ctx.Done(); s.ln.Close() }()
+	defer context.AfterFunc(ctx, func() { s.ln.Close() })() // Accept4 ends with it
 	rc, err := s.ln.SyscallConn()
 	for err == nil {
 		nfd, aerr := -1, error(nil)
@@ -130,6 +130,7 @@ func (s *Server) Serve(ctx context.Context) {
 		}()
 	}
 	s.wg.Wait()
+	s.ln.Close() // when accepting failed before ctx ended
 	os.Remove(s.path)
 }
 

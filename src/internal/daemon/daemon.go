@@ -204,7 +204,14 @@ func (d *Daemon) Settle() { d.settle.Wait() }
 
 // Capture is the packet path: it captures and matches until ctx ends.
 // Expire must run beside it (service.Run runs both as tasks).
-func (d *Daemon) Capture(ctx context.Context) error { return d.src.Run(ctx, d.handle) }
+func (d *Daemon) Capture(ctx context.Context) error {
+	err := d.src.Run(ctx, d.handle)
+	// What the packets started ends with the task: the one-time sequences
+	// being marked used and the names being resolved.
+	d.settle.Wait()
+	d.names.wait()
+	return err
+}
 
 // Expire times out knocks in progress and cool-downs until ctx ends.
 func (d *Daemon) Expire(ctx context.Context) error {

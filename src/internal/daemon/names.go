@@ -15,6 +15,7 @@ type names struct {
 	mu      sync.Mutex
 	cache   map[netip.Addr]string
 	running int
+	wg      sync.WaitGroup // the lookups running; the capture task waits for them
 }
 
 const (
@@ -56,7 +57,9 @@ func (n *names) lookup(a netip.Addr) {
 	}
 	n.cache[a] = ""
 	n.running++
+	n.wg.Add(1)
 	go func() {
+		defer n.wg.Done()
 		s := n.resolve(a)
 		if !rdns.HostName(s) {
 			s = "" // not a host name: logged as the address
@@ -69,3 +72,7 @@ func (n *names) lookup(a netip.Addr) {
 		n.mu.Unlock()
 	}()
 }
+
+// wait returns once the lookups running are done (each is bounded by the
+// resolver's timeout). No packet is handled any more: none starts.
+func (n *names) wait() { n.wg.Wait() }

@@ -41,7 +41,9 @@ func parseIptablesSave(out string) map[string]ruleset {
 	return tables
 }
 
-// iptablesRule compiles the words of one -A line (after the chain).
+// iptablesRule compiles the words of one -A line (after the chain). It is
+// long because it is one switch over iptables-save's options, each case a
+// few lines sharing the negation and the rule being built.
 func iptablesRule(text string, f []string) rule {
 	r := rule{text: text, verdict: vNone}
 	neg := false

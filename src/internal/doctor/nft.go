@@ -97,7 +97,10 @@ func nftPriority(s string) int {
 	return v
 }
 
-// nftRule compiles one rule line of nft's listing.
+// nftRule compiles one rule line of nft's listing. It is long because it
+// is one switch over the words nft prints, each case a few lines: split,
+// the cases would need the parser's state (position, vmap, negation)
+// passed around, and one reads the grammar best in one place.
 func nftRule(text string) rule {
 	f := tokens(text, true)
 	r := rule{text: text, verdict: vNone}

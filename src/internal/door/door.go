@@ -282,6 +282,9 @@ func (s *Set) devices(cfg *config.Config, override []string) (names map[string]i
 	return names, down, nil
 }
 
+// compileDoor compiles one door of the configuration for the devices devs
+// (down: those not up). It is long because it checks and converts each of
+// the door's settings, one short block each.
 func compileDoor(c *config.Door, devs map[string]int, down map[string]bool, env Env) (*Door, error) {
 	d := &Door{Name: c.Name, conf: c}
 	for _, n := range c.Interfaces {

@@ -103,6 +103,11 @@ func NewManager(b Backend, opt ManagerOptions) *Manager {
 // while the rest of the grant is made. When the backend fails otherwise,
 // the error is returned but the grant is kept: the periodic reassert
 // retries it. until is the zero time when nothing was granted.
+//
+// Grant is long because its steps (what to add, what to extend, the
+// backend call, the bookkeeping after it) run under one hold of m.mu and
+// share its state: split, each part would need that state and the rule
+// that m.mu is held.
 func (m *Manager) Grant(door string, src netip.Addr, s Spec, d time.Duration) (until time.Time, err error) {
 	if d <= 0 {
 		return time.Time{}, fmt.Errorf("grant %s for %v: duration must be positive", src, d)

@@ -146,12 +146,15 @@ func (s *Sendmail) run(ctx context.Context, c spawn.Cmd, data []byte, out io.Wri
 	if err != nil {
 		return err
 	}
+	written := make(chan struct{})
 	go func() {
+		defer close(written)
 		// A program that does not read its input gets EPIPE here, or the
-		// deferred close once it ended.
+		// close below once it ended.
 		_, _ = inW.Write(data)
 		inW.Close()
 	}()
+	defer func() { inW.Close(); <-written }()
 	copied := make(chan struct{})
 	go func() {
 		_, _ = io.Copy(out, outR)

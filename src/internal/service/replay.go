@@ -65,8 +65,10 @@ type replayStore struct {
 	caches     map[string]*spa.ReplayCache
 	loaded     map[string][]spa.Digest // read at start, per door
 	compacting bool
-	pending    []string // lines appended while compacting
-	known      bool     // a journal was read: the caches know what came before
+	compactor  sync.WaitGroup // the compaction running; close waits for it
+	closed     bool           // no compaction starts once set
+	pending    []string       // lines appended while compacting
+	known      bool           // a journal was read: the caches know what came before
 	// notBefore is when what the store knows starts: the doors refuse
 	// what was stamped before it (zero: the journal knows everything).
 	notBefore time.Time
@@ -400,8 +402,7 @@ func (s *replayStore) write(l string) {
 	}
 	if s.f == nil {
 		if s.broken && !s.compacting && !s.now().Before(s.retryAt) {
-			s.compacting = true
-			go s.compact() // writes it whole again, from memory
+			s.startCompact() // writes it whole again, from memory
 		}
 		return
 	}
@@ -411,9 +412,23 @@ func (s *replayStore) write(l string) {
 	}
 	s.records++
 	if s.records > s.maxRecords() && !s.compacting {
-		s.compacting = true
-		go s.compact()
+		s.startCompact()
 	}
+}
+
+// startCompact starts a compaction, off the caller's lock (it takes each
+// cache's), unless the store is closed. s.mu is held, as close's is when
+// it sets closed, so the WaitGroup is never added to while close waits.
+func (s *replayStore) startCompact() {
+	if s.closed {
+		return
+	}
+	s.compacting = true
+	s.compactor.Add(1)
+	go func() {
+		defer s.compactor.Done()
+		s.compact()
+	}()
 }
 
 // fail gives up the journal that could not be written: what it misses is
@@ -510,8 +525,12 @@ func (s *replayStore) rewrite(lines []string) {
 	s.f, s.records = f, len(lines)
 }
 
-// close closes the journal.
+// close closes the journal once a compaction running has written it.
 func (s *replayStore) close() {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	s.compactor.Wait()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.f != nil {

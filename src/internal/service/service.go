@@ -109,6 +109,13 @@ type Service struct {
 	acts    *action.Actions
 	replays *replayStore
 	started time.Time
+
+	// retired counts the action pools a reload replaced that still finish
+	// their queue; Shutdown waits for them, and cuts them short through
+	// stopRetired when its own deadline passes.
+	retired     sync.WaitGroup
+	retiredCtx  context.Context
+	stopRetired context.CancelFunc
 }
 
 // New compiles cfg and builds the service. It returns an error for what
@@ -141,6 +148,7 @@ func New(o Options, cfg *config.Config) (*Service, error) {
 		o.FirewallRetry = 2 * time.Second
 	}
 	s := &Service{o: o, log: o.Log, cfg: cfg, started: o.Now()}
+	s.retiredCtx, s.stopRetired = context.WithCancel(context.Background())
 	if o.Open != nil {
 		s.replays = openReplayStoreOn(cfg.Options.SPAReplayFile, spawnerJournal{o.Open}, o.Log, o.Now)
 	} else {
@@ -322,8 +330,12 @@ func (s *Service) Reload() error {
 	}
 	s.cfg, s.set = cfg, set
 	s.logDown(set)
-	go func() { // the old pool finishes what it has queued
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	// The old pool finishes what it has queued; Shutdown waits for it
+	// (Add under s.mu, as Shutdown's Wait is).
+	s.retired.Add(1)
+	go func() {
+		defer s.retired.Done()
+		ctx, cancel := context.WithTimeout(s.retiredCtx, time.Minute)
 		defer cancel()
 		old.Close(ctx)
 	}()
@@ -368,14 +380,19 @@ func (s *Service) Stats() string {
 }
 
 // Shutdown stops what runs: pending stop commands run (bounded by ctx),
-// queued actions finish, every grant is removed.
+// queued actions finish, the pools a reload replaced finish theirs (cut
+// short when ctx is done), every grant is removed.
 func (s *Service) Shutdown(ctx context.Context) {
 	if s.runner != nil {
 		s.runner.Shutdown(ctx)
 	}
+	stop := context.AfterFunc(ctx, s.stopRetired)
+	defer stop()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.acts.Close(ctx)
+	s.retired.Wait()
+	s.stopRetired()
 	if err := s.fw.close(); err != nil {
 		s.log.Printf("error: firewall: %v", err)
 	}

@@ -79,7 +79,9 @@ func randomDigits(rnd io.Reader, n int) (string, error) {
 }
 
 // buildEncoded returns the encoded message (without digest) for m, and
-// checks that it parses back.
+// checks that it parses back. It is long because it checks and writes the
+// message's fields in their order on the wire, one block each, the mirror
+// of parseEncoded.
 func buildEncoded(m *Message, rnd io.Reader) (string, error) {
 	random := m.Random
 	if random == "" {

@@ -127,7 +127,9 @@ func parseNAT(s string) (netip.AddrPort, bool) {
 }
 
 // parseEncoded parses the encoded message (without the trailing digest)
-// into m, following libfko's fko_decode_spa_data.
+// into m, following libfko's fko_decode_spa_data. It is long because it
+// follows that function field by field, in its order, so that the two can
+// be read side by side.
 func parseEncoded(s string, m *Message) *Error {
 	f := strings.Split(s, ":")
 	if len(f) < 6 || len(f) > 9 {
