@@ -16,12 +16,14 @@ import (
 // interface …) with one filter. Each device is followed on its own: one
 // that goes away is waited for and re-attached while the others go on.
 type Group struct {
-	devs []*Capture
+	devs  []*Capture
+	ready chan struct{} // closed by Run once every device is ready
+	once  sync.Once
 }
 
 // NewGroup returns a group capturing on the named devices.
 func NewGroup(names []string, log *logx.Logger) *Group {
-	g := &Group{}
+	g := &Group{ready: make(chan struct{})}
 	for _, n := range names {
 		g.devs = append(g.devs, New(n, nil, log))
 	}
@@ -51,21 +53,29 @@ func (g *Group) Run(ctx context.Context, h func(dev int, b []byte)) error {
 			}
 		}()
 	}
+	// The ready channel is closed here, by a goroutine Run waits for: a
+	// device that fails before it is ready ends it through ctx.
+	readyDone := make(chan struct{})
+	go func() {
+		defer close(readyDone)
+		for _, c := range g.devs {
+			select {
+			case <-c.Ready():
+			case <-ctx.Done():
+				return
+			}
+		}
+		g.once.Do(func() { close(g.ready) })
+	}()
 	wg.Wait()
+	cancel()
+	<-readyDone
 	return errors.Join(errs...)
 }
 
-// Ready is closed once every device is captured on or known to be absent.
-func (g *Group) Ready() <-chan struct{} {
-	ch := make(chan struct{})
-	go func() {
-		for _, c := range g.devs {
-			<-c.Ready()
-		}
-		close(ch)
-	}()
-	return ch
-}
+// Ready is closed once every device is captured on or known to be absent
+// (by Run, which must be running for it to close).
+func (g *Group) Ready() <-chan struct{} { return g.ready }
 
 // Own reports whether a is an address of any device, or the network or
 // broadcast address of one of their IPv4 subnets (see Capture.Own).
