@@ -11,12 +11,14 @@ import (
 //
 // The bulk socket receives every packet the filter accepts, in the order
 // the device saw them, into a receive ring (ring.go); the daemon reads
-// only from it. It is not in the Go runtime's poller: a packet that is not
-// urgent (a first or middle knock, which is all a port scanner sends) does
-// not wake the daemon by itself. The bulk loop waits in poll(2) for the
-// kernel to hand over a block, which it does when the block is full or
-// ringRetire after it was opened: a steady trickle of scanner packets
-// costs a few wake-ups a second, a flood one per block.
+// only from it. A packet that is not urgent (a first or middle knock,
+// which is all a port scanner sends) does not wake the daemon by itself:
+// the kernel signals the socket only when it hands over a block, which it
+// does when the block is full or ringRetire after it was opened. The bulk
+// loop waits for that in the runtime's poller while blocks come by their
+// timeout, in poll(2) while they come full (bulkSocket.wait). A steady
+// trickle of scanner packets costs a few wake-ups a second, a flood one
+// per block.
 //
 // The doorbell socket accepts only the urgent packets (the last knock of a
 // sequence, SPA packets) and is in the poller: such a packet wakes the

@@ -25,6 +25,7 @@ type seen struct {
 }
 
 type loopCapture struct {
+	c    *Capture
 	mu   sync.Mutex
 	got  []seen
 	stop context.CancelFunc
@@ -69,7 +70,7 @@ func startLoop(t *testing.T, ports ...uint16) *loopCapture {
 	if err := c.SetFilter(a, u); err != nil {
 		t.Fatal(err)
 	}
-	l := &loopCapture{done: make(chan error, 1)}
+	l := &loopCapture{c: c, done: make(chan error, 1)}
 	ctx, cancel := context.WithCancel(context.Background())
 	l.stop = cancel
 	go func() { l.done <- c.Run(ctx, l.handler) }()
@@ -204,5 +205,61 @@ func TestTrickleWakesAtMostEveryHold(t *testing.T) {
 	}
 	if most := int(elapsed/(250*time.Millisecond)) + 2; wakes > most {
 		t.Fatalf("%d first knocks over %v woke the daemon %d times, want %d at most", n, elapsed, wakes, most)
+	}
+}
+
+// TestWaitFollowsTheRate: the ring's reader waits in the runtime's poller
+// while blocks come by their retire timeout, in poll(2) while they come
+// full (a flood), and in the poller again once a block comes by its
+// timeout.
+func TestWaitFollowsTheRate(t *testing.T) {
+	testenv.NeedRoot(t)
+	p := uint16(50000 + time.Now().UnixNano()%1000)
+	l := startLoop(t, p, p+1)
+	l.c.mu.Lock()
+	sock := l.c.bulk
+	l.c.mu.Unlock()
+	retire := ringRetire * time.Millisecond
+
+	for i := 0; i < 3; i++ {
+		send(t, p)
+	}
+	if s := waitFor(l, 3, 4*retire); len(s) != 3 {
+		t.Fatalf("%d of 3 first knocks handed over", len(s))
+	}
+	if n := sock.pollWaits.Load(); n != 0 {
+		t.Fatalf("a trickle: %d waits in poll(2), want none (the poller)", n)
+	}
+
+	// Several blocks' worth at once: blocks handed over full.
+	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	to := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: int(p)}
+	const burst = 4000
+	for i := 0; i < burst; i++ {
+		_, _ = conn.WriteToUDP([]byte("knock"), to)
+	}
+	if s := waitFor(l, 3+burst, 4*retire); len(s) != 3+burst {
+		t.Fatalf("%d of %d knocks of the burst handed over", len(s)-3, burst)
+	}
+	if n := sock.pollWaits.Load(); n == 0 {
+		t.Fatal("a burst of full blocks: no wait in poll(2)")
+	}
+
+	// One more first knock: its block comes by the timeout.
+	before := sock.pollerWaits.Load()
+	send(t, p)
+	if s := waitFor(l, 4+burst, 4*retire); len(s) != 4+burst {
+		t.Fatal("the knock after the burst was not handed over")
+	}
+	deadline := time.Now().Add(time.Second)
+	for sock.pollerWaits.Load() == before && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if sock.pollerWaits.Load() == before {
+		t.Fatal("after a block handed over by its timeout the reader did not wait in the poller again")
 	}
 }

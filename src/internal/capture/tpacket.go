@@ -28,8 +28,9 @@ const (
 	pktNetOff     = 26
 	pktHdrLen     = 48
 
-	tpStatusUser = 1 // TP_STATUS_USER: the block is user space's
-	pktAlign     = 8 // V3_ALIGNMENT: packets start 8-byte aligned
+	tpStatusUser    = 1    // TP_STATUS_USER: the block is user space's
+	tpStatusTimeout = 0x20 // TP_STATUS_BLK_TMO: handed over by its retire timeout, not full
+	pktAlign        = 8    // V3_ALIGNMENT: packets start 8-byte aligned
 )
 
 var (
