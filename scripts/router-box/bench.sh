@@ -1,21 +1,26 @@
 #!/usr/bin/env bash
 # bench.sh [ARCH...]: knockd-go and Debian's knockd 0.8 side by side in the
-# router-box guests (make bench-router; make router-box first), both running
-# in the same guest at once, both listening on the guest's WAN, each with a
+# router-box guests (make bench-router; make router-box first), one after
+# the other in the same boot, each alone on the guest's WAN, each with a
 # door (7000,8000,9000) whose command answers the knocker with a TCP
 # connection. Each guest boots twice: with TCG's clock and with an
-# instruction-counted one (-icount shift=1,sleep=on). Figures:
-#   idle: CPU ms and wake-ups (context switches) a minute, RSS
+# instruction-counted one (-icount shift=1,sleep=on). Figures, per daemon:
+#   idle: CPU ms and wake-ups (context switches) a minute, RSS and PSS
 #   R first knocks/s (R = 20, 200, 2000) from never-repeating spoofed
 #     sources for SECS seconds after a warm-up of WARM seconds, a legitimate
-#     knock every 2 s meanwhile: CPU ms, and knocks opened
+#     knock every 2 s meanwhile: the guest's CPU ms (every task, interrupts
+#     and softirqs included) above the same traffic with no daemon, the
+#     daemon's own processes' CPU ms, and knocks opened
 #   quiet knock -> command latency (median, max ms; host clock)
-#   a churn of 100k sources at 2000 a second: RSS after; MemAvailable
-#     before the daemons start and after the churn
+#   a churn of 100k sources at 2000 a second: RSS and PSS after;
+#     MemAvailable before the daemon starts, once it runs and after the churn
 #   the highest flood the emulated NIC carries for SECS seconds: its rate,
 #     and legitimate knocks opened
 # Ratios are knockd-go / knockd 0.8: emulated time is not real time, the
-# ratio in the same guest and run is the figure to read.
+# ratio in the same guest and run is the figure to read. The guest's CPU
+# is the figure to compare: under a flood the kernel's receive work runs
+# in softirqs charged to whichever task the tick finds running, so a
+# daemon's own ticks depend on when it is awake, not only on what it does.
 #
 # Environment: BENCH_SECS (default 60), BENCH_WARM (10), BENCH_IDLE (60),
 # BENCH_CLOCKS ("tcg icount").
@@ -35,8 +40,11 @@ WAN=192.0.2.1 A=192.0.2.100 WANMAC=52:54:00:00:00:01
 declare -A R
 
 inC() { ip netns exec "$BOX_C" "$@"; }
-# stat: "ticks_go rss_go sw_go ticks_08 rss_08 sw_08"
-pstat() { g "sh /etc/box/procstat knockd-go knockd" | awk '{printf "%s %s %s ", $2, $3, $4} END {print ""}'; }
+# pstat NAME: "ticks rss_kB switches pss_kB" of NAME's processes.
+pstat() { g "sh /etc/box/procstat $1" | awk '{print $2, $3, $4, $5}'; }
+# gcpu: the guest's busy CPU ticks, every CPU: user, nice, system, irq,
+# softirq, steal.
+gcpu() { g "head -n 1 /proc/stat" | awk '{print $2 + $3 + $4 + $7 + $8 + $9}'; }
 memavail() { g "awk '/MemAvailable/ {print \$2}' /proc/meminfo"; }
 rxpkts() { g "cat /sys/class/net/wan/statistics/rx_packets"; }
 flood() { # RATE N SRC SECS; run it in a subshell or in the background: it
@@ -45,104 +53,128 @@ flood() { # RATE N SRC SECS; run it in a subshell or in the background: it
 	# with -icount).
 	exec ip netns exec "$BOX_C" "$tools/floodgen" -dev wan0 -dstmac "$WANMAC" -dst "$WAN" -port 7000 -rate "$1" -n "$2" -sources "$2" -src "$3" -for "$4s" >/dev/null 2>&1
 }
-# knocks SECS EVERY: "sent_go opened_go med_go max_go opened_08 med_08 max_08"
+# knocks SECS EVERY D: "sent opened median max" for daemon D (go: the
+# answers on 5551, 08: on 5552).
 knocks() {
+	local f=2
+	[ "$3" = 08 ] && f=3
 	inC "$tools/boxserve" knocks "$A" "$WAN" 7000,8000,9000 "$2" "$1" 5551 5552 |
-		awk '{s = $3; o[NR] = $5; m[NR] = $7; x[NR] = $9} END {print s, o[1], m[1], x[1], o[2], m[2], x[2]}'
+		awk -v f="$f" '{s = $3; o[NR] = $5; m[NR] = $7; x[NR] = $9} END {i = f - 1; print s, o[i], m[i], x[i]}'
 }
-
-# run ARCH CLOCK: one boot, every figure for both daemons.
-run() {
-	local arch=$1 clock=$2 k=$1,$2 s0 s1 kn extra=() i r
-	[ "$clock" = tcg ] || extra=(-icount "shift=1,sleep=on")
-	box_start "$arch" "${extra[@]}"
-	R[$k,mem0]=$(memavail)
-	g "(knockd-go -i wan -c /etc/box/bench-go.conf >/tmp/kgo.log 2>&1 &)"
-	sleep "$WARM"
-	R[$k,mem_go]=$(memavail)
-	g "(knockd -i wan -c /etc/box/bench-08.conf >/dev/null 2>&1 &)"
-	sleep "$WARM"
-	R[$k,mem_both]=$(memavail)
-	g "pidof knockd-go && pidof knockd" >/dev/null || rb_die "$arch: the daemons did not start: $(g 'cat /tmp/kgo.log /tmp/k08.log')"
-	# Idle.
-	read -ra s0 <<<"$(pstat)"
-	sleep "$IDLE"
-	read -ra s1 <<<"$(pstat)"
-	R[$k,idle_cpu_go]=$(((s1[0] - s0[0]) * 10)) R[$k,idle_cpu_08]=$(((s1[3] - s0[3]) * 10))
-	R[$k,idle_wake_go]=$(((s1[2] - s0[2]) * 60 / IDLE)) R[$k,idle_wake_08]=$(((s1[5] - s0[5]) * 60 / IDLE))
-	R[$k,idle_rss_go]=${s1[1]} R[$k,idle_rss_08]=${s1[4]}
-	# Quiet latency.
-	read -ra kn <<<"$(knocks 20 1s)"
-	R[$k,lat_go]="${kn[2]}/${kn[3]}" R[$k,lat_08]="${kn[5]}/${kn[6]}"
-	R[$k,lat_med_go]=${kn[2]} R[$k,lat_med_08]=${kn[5]}
-	# Low rates, never-repeating sources.
-	i=1
+# The daemons: their program names and how each starts in the guest.
+declare -A NAME=([go]=knockd-go [08]=knockd)
+declare -A START=([go]="knockd-go -i wan -c /etc/box/bench-go.conf >/tmp/kgo.log 2>&1" [08]="knockd -i wan -c /etc/box/bench-08.conf >/dev/null 2>&1")
+# stopd D: SIGTERM, then SIGKILL after 10 s.
+stopd() {
+	g "killall ${NAME[$1]} 2>/dev/null; i=0; while pidof ${NAME[$1]} >/dev/null && [ \$i -lt 100 ]; do sleep 0.1; i=\$((i + 1)); done; killall -9 ${NAME[$1]} 2>/dev/null; true" >/dev/null
+}
+# rates K D PREFIX: the three rates; with D "none" only the guest's CPU.
+rates() {
+	local k=$1 d=$2 p=$3 r i=1 c0 c1 s0 s1 kn fl
 	for r in 20 200 2000; do
-		flood "$r" $((r * (SECS + WARM + 5))) "1$i.0.0.1" $((SECS + WARM + 10)) &
-		local fl=$!
+		flood "$r" $((r * (SECS + WARM + 5))) "$p$i.0.0.1" $((SECS + WARM + 10)) &
+		fl=$!
 		sleep "$WARM"
-		read -ra s0 <<<"$(pstat)"
-		read -ra kn <<<"$(knocks "$SECS" 2s)"
-		read -ra s1 <<<"$(pstat)"
+		c0=$(gcpu)
+		[ "$d" = none ] || read -ra s0 <<<"$(pstat "${NAME[$d]}")"
+		read -ra kn <<<"$(knocks "$SECS" 2s "$d")"
+		c1=$(gcpu)
+		[ "$d" = none ] || read -ra s1 <<<"$(pstat "${NAME[$d]}")"
 		kill "$fl" 2>/dev/null || true
 		wait "$fl" 2>/dev/null || true
-		R[$k,r${r}_cpu_go]=$(((s1[0] - s0[0]) * 10)) R[$k,r${r}_cpu_08]=$(((s1[3] - s0[3]) * 10))
-		R[$k,r${r}_open_go]="${kn[1]}/${kn[0]}" R[$k,r${r}_open_08]="${kn[4]}/${kn[0]}"
+		R[$k,r${r}_guest_$d]=$(((c1 - c0) * 10))
+		if [ "$d" != none ]; then
+			local base=${R[$k,r${r}_guest_none]} mine=${R[$k,r${r}_guest_$d]}
+			R[$k,r${r}_cpu_$d]=$((mine - base))
+			R[$k,r${r}_own_$d]=$(((s1[0] - s0[0]) * 10))
+			R[$k,r${r}_open_$d]="${kn[1]}/${kn[0]}"
+		fi
 		i=$((i + 1))
 	done
-	# Churn: 100k sources at 2000 a second (at full rate the tap drops
-	# what the guest has not taken: a burst of 100k packets reached the
-	# guest as ~5k), 60 s at most; the row says how many arrived.
-	local c0
-	c0=$(rxpkts)
-	(flood 2000 100000 20.0.0.1 60) || true
-	sleep 2
-	R[$k,churn_rx]=$(($(rxpkts) - c0))
-	read -ra s1 <<<"$(pstat)"
-	R[$k,churn_rss_go]=${s1[1]} R[$k,churn_rss_08]=${s1[4]}
-	R[$k,mem1]=$(memavail)
-	# The highest flood the NIC carries, legitimate knocks meanwhile.
-	local p0 p1
-	p0=$(rxpkts)
-	flood 0 100000000 30.0.0.1 $((SECS + 10)) &
-	local fl=$!
-	read -ra kn <<<"$(knocks "$SECS" 2s)"
-	kill "$fl" 2>/dev/null || true
-	wait "$fl" 2>/dev/null || true
-	p1=$(rxpkts)
-	R[$k,max_pps]=$(((p1 - p0) / SECS))
-	R[$k,max_open_go]="${kn[1]}/${kn[0]}" R[$k,max_open_08]="${kn[4]}/${kn[0]}"
-	R[$k,log_go]=$(g "tail -n 3 /tmp/kgo.log")
-	# Did both daemons live through it (the kernel's OOM killer, a crash)?
-	R[$k,alive]=$(g "echo knockd-go: \$(pidof knockd-go || echo gone), knockd 0.8: \$(pidof knockd || echo gone);" \
-		"dmesg | grep -iE 'out of memory|killed process|oom' | tail -n 3")
+}
+
+# run ARCH CLOCK: one boot: the traffic with no daemon, then each daemon
+# alone.
+run() {
+	local arch=$1 clock=$2 k=$1,$2 s0 s1 kn extra=() d m0 c0 p0 p1 fl pre=2
+	[ "$clock" = tcg ] || extra=(-icount "shift=1,sleep=on")
+	box_start "$arch" "${extra[@]}"
+	rates "$k" none 1
+	for d in go 08; do
+		m0=$(memavail)
+		R[$k,mem0_$d]=$m0
+		g "(${START[$d]} &)"
+		sleep "$WARM"
+		R[$k,memrun_$d]=$((m0 - $(memavail)))
+		g "pidof ${NAME[$d]}" >/dev/null || rb_die "$arch: ${NAME[$d]} did not start: $(g 'cat /tmp/kgo.log')"
+		# Idle.
+		read -ra s0 <<<"$(pstat "${NAME[$d]}")"
+		sleep "$IDLE"
+		read -ra s1 <<<"$(pstat "${NAME[$d]}")"
+		R[$k,idle_cpu_$d]=$(((s1[0] - s0[0]) * 10))
+		R[$k,idle_wake_$d]=$(((s1[2] - s0[2]) * 60 / IDLE))
+		R[$k,idle_rss_$d]=${s1[1]} R[$k,idle_pss_$d]=${s1[3]}
+		# Quiet latency.
+		read -ra kn <<<"$(knocks 20 1s "$d")"
+		R[$k,lat_$d]="${kn[2]}/${kn[3]}"
+		# Low rates, never-repeating sources.
+		rates "$k" "$d" "$pre"
+		# Churn: 100k sources at 2000 a second (at full rate the tap
+		# drops what the guest has not taken: a burst of 100k packets
+		# reached the guest as ~5k), 60 s at most; the line says how
+		# many arrived.
+		c0=$(rxpkts)
+		(flood 2000 100000 "${pre}9.0.0.1" 60) || true
+		sleep 2
+		R[$k,churn_rx_$d]=$(($(rxpkts) - c0))
+		read -ra s1 <<<"$(pstat "${NAME[$d]}")"
+		R[$k,churn_rss_$d]=${s1[1]} R[$k,churn_pss_$d]=${s1[3]}
+		R[$k,memchurn_$d]=$((m0 - $(memavail)))
+		# The highest flood the NIC carries, legitimate knocks meanwhile.
+		p0=$(rxpkts)
+		flood 0 100000000 "${pre}8.0.0.1" $((SECS + 10)) &
+		fl=$!
+		read -ra kn <<<"$(knocks "$SECS" 2s "$d")"
+		kill "$fl" 2>/dev/null || true
+		wait "$fl" 2>/dev/null || true
+		p1=$(rxpkts)
+		R[$k,max_pps_$d]=$(((p1 - p0) / SECS))
+		R[$k,max_open_$d]="${kn[1]}/${kn[0]}"
+		[ "$d" = go ] && R[$k,log_go]=$(g "tail -n 3 /tmp/kgo.log")
+		# Did it live through it (the kernel's OOM killer, a crash)?
+		R[$k,alive_$d]=$(g "echo ${NAME[$d]}: \$(pidof ${NAME[$d]} || echo gone);" \
+			"dmesg | grep -iE 'out of memory|killed process|oom' | tail -n 3")
+		stopd "$d"
+		pre=3
+	done
 	box_stop
 }
 
 ratio() {
 	awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 > 0 && a != "" && a != "-") printf "%.2f", a / b; else print "-" }'
 }
-row() { # LABEL KEY(no suffix) CLOCKS...
-	local label=$1 key=$2 k line
+row() { # LABEL KEY(no suffix) [none]: knockd-go, knockd 0.8, ratio per
+	# clock; with "none" the one figure measured with no daemon.
+	local label=$1 key=$2 k line go o8
 	line=$(printf '%-44s' "$label")
 	for k in "${keys[@]}"; do
-		local go=${R[$k,${key}_go]:--} o8=${R[$k,${key}_08]:--}
+		if [ "${3:-}" = none ]; then
+			line+=$(printf ' | %24s' "${R[$k,${key}_none]:--}")
+			continue
+		fi
+		go=${R[$k,${key}_go]:--} o8=${R[$k,${key}_08]:--}
 		line+=$(printf ' | %8s %8s %5s' "$go" "$o8" "$(ratio "${go%%/*}" "${o8%%/*}")")
 	done
 	echo "$line"
 }
 
-for arch in $arches; do
-	for clock in $CLOCKS; do
-		echo "bench-router: $arch, clock $clock (SECS=$SECS WARM=$WARM IDLE=$IDLE)"
-		run "$arch" "$clock"
-	done
-done
-
-for arch in $arches; do
+# table ARCH CLOCK...: the table of ARCH's boots with those clocks.
+table() {
+	local arch=$1 clock k r
+	shift
 	keys=()
 	hdr=$(printf '%-44s' "$arch ($(head -c 200 "$RB_OUT/$arch/qemu.args" | tr '\n' ' '))")
-	for clock in $CLOCKS; do
+	for clock; do
 		keys+=("$arch,$clock")
 		hdr+=$(printf ' | %-24s' "clock $clock: go 0.8 ratio")
 	done
@@ -150,19 +182,41 @@ for arch in $arches; do
 	echo "$hdr"
 	row "idle: CPU ms over ${IDLE} s" idle_cpu
 	row "idle: wake-ups/min" idle_wake
-	row "idle: RSS kB" idle_rss
+	row "idle: RSS kB (sum of its processes)" idle_rss
+	row "idle: PSS kB (shared pages once)" idle_pss
 	row "knock->command latency median/max ms" lat
 	for r in 20 200 2000; do
-		row "$r first knocks/s, ${SECS} s: CPU ms" "r${r}_cpu"
+		row "$r first knocks/s, ${SECS} s: guest CPU ms" "r${r}_cpu"
+		row "  its own processes' CPU ms" "r${r}_own"
 		row "  legitimate knocks opened" "r${r}_open"
+		row "  no daemon: guest CPU ms" "r${r}_guest" none
 	done
 	row "RSS kB after a 100k-source churn" churn_rss
-	for k in "${keys[@]}"; do
-		echo "  ${k#*,}: MemAvailable kB: ${R[$k,mem0]} before; $((R[$k,mem0] - R[$k,mem_go])) less once knockd-go runs, $((R[$k,mem_go] - R[$k,mem_both])) less again once knockd 0.8 does; ${R[$k,mem1]} after the churn ($((R[$k,mem0] - R[$k,mem1])) below the start, both daemons); churn: ${R[$k,churn_rx]} packets reached the guest's WAN; highest flood ${R[$k,max_pps]} pps"
-	done
+	row "PSS kB after a 100k-source churn" churn_pss
+	row "MemAvailable kB less once it runs" memrun
+	row "MemAvailable kB less after the churn" memchurn
+	row "churn: packets that reached the WAN" churn_rx
+	row "highest flood: pps on the WAN" max_pps
 	row "highest flood: legitimate knocks opened" max_open
 	for k in "${keys[@]}"; do
-		echo "  ${k#*,}: at the end, pids ${R[$k,alive]}"
+		echo "  ${k#*,}: MemAvailable kB before knockd-go started: ${R[$k,mem0_go]:-?}, before knockd 0.8 started: ${R[$k,mem0_08]:-?}"
+		echo "  ${k#*,}: at the end, pids ${R[$k,alive_go]:-?}; ${R[$k,alive_08]:-?}"
 		echo "  ${k#*,}: knockd-go's last log lines: ${R[$k,log_go]//$'\n'/ | }"
 	done
+}
+
+# Each boot's figures as soon as it ends (a long run stopped half-way
+# keeps what it measured), then each architecture's boots side by side.
+for arch in $arches; do
+	for clock in $CLOCKS; do
+		echo "bench-router: $arch, clock $clock (SECS=$SECS WARM=$WARM IDLE=$IDLE)"
+		run "$arch" "$clock"
+		table "$arch" "$clock"
+	done
+done
+echo
+echo "bench-router: every boot"
+for arch in $arches; do
+	# shellcheck disable=SC2086 # CLOCKS is a list
+	table "$arch" $CLOCKS
 done
