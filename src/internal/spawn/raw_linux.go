@@ -15,20 +15,25 @@ import (
 // sockets are waited for in the runtime's poller, or, where the socket
 // blocks, sendNow says EAGAIN and the caller waits through the scheduler.
 
-// sendNow sends one message on fd without waiting.
-func sendNow(fd int, p, oob []byte) error {
-	var iov unix.Iovec
-	var msg unix.Msghdr
+// header points msg at the data p (through iov) and the control data oob.
+func header(msg *unix.Msghdr, iov *unix.Iovec, p, oob []byte) {
 	if len(p) > 0 {
 		iov.Base = &p[0]
 		iov.SetLen(len(p))
-		msg.Iov = &iov
+		msg.Iov = iov
 		msg.SetIovlen(1)
 	}
 	if len(oob) > 0 {
 		msg.Control = &oob[0]
 		msg.SetControllen(len(oob))
 	}
+}
+
+// sendNow sends one message on fd without waiting.
+func sendNow(fd int, p, oob []byte) error {
+	var iov unix.Iovec
+	var msg unix.Msghdr
+	header(&msg, &iov, p, oob)
 	for {
 		_, _, e := unix.RawSyscall(unix.SYS_SENDMSG, uintptr(fd), uintptr(unsafe.Pointer(&msg)), unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL)
 		switch e {
@@ -46,14 +51,7 @@ func sendNow(fd int, p, oob []byte) error {
 func recvNow(fd int, p, oob []byte) (n, oobn, flags int, err error) {
 	var iov unix.Iovec
 	var msg unix.Msghdr
-	iov.Base = &p[0]
-	iov.SetLen(len(p))
-	msg.Iov = &iov
-	msg.SetIovlen(1)
-	if len(oob) > 0 {
-		msg.Control = &oob[0]
-		msg.SetControllen(len(oob))
-	}
+	header(&msg, &iov, p, oob)
 	for {
 		r, _, e := unix.RawSyscall(unix.SYS_RECVMSG, uintptr(fd), uintptr(unsafe.Pointer(&msg)), unix.MSG_DONTWAIT|unix.MSG_CMSG_CLOEXEC)
 		switch e {
