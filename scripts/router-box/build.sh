@@ -181,9 +181,13 @@ image() {
 	# The same with the benchmark's profiles (tags knockd_profile; see
 	# src/internal/tune), for scripts/router-box/profile.sh. It lives in
 	# /usr, on the disk: it costs the guest no memory unless it runs.
+	# ROUTER_BOX_PROF_GCFLAGS: other -gcflags words for it (e.g. to see
+	# what inlining a package buys: "-gcflags=all=-l -gcflags=PKG=").
+	local gcf
+	read -ra gcf <<<"${ROUTER_BOX_PROF_GCFLAGS:--gcflags=$(bash scripts/cross.sh --gcflags "$target")}"
 	# shellcheck disable=SC2086 # goenv is a list of VAR=value words
 	(cd "$root" && env CGO_ENABLED=0 GOFLAGS= GOOS=linux $goenv go build -trimpath -buildvcs=false -tags knockd_profile \
-		-gcflags="$(bash scripts/cross.sh --gcflags "$target")" -ldflags="$(bash scripts/cross.sh --ldflags "$target")" \
+		"${gcf[@]}" -ldflags="$(bash scripts/cross.sh --ldflags "$target")" \
 		-o "$r/usr/sbin/knockd-go-prof" ./src/cmd/knockd)
 	mkdir -p "$r/usr/share"
 	cp -a "$root/files/usr/share/nftables.d" "$r/usr/share/"

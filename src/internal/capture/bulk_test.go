@@ -32,7 +32,7 @@ type loopCapture struct {
 	done chan error
 }
 
-func (l *loopCapture) handler(b []byte) {
+func (l *loopCapture) handler(b []byte, _ time.Time) {
 	if len(b) < 28 || b[0]>>4 != 4 {
 		return
 	}

@@ -33,8 +33,10 @@ import (
 )
 
 // Handler is called for every packet the filter accepts, from the capture
-// goroutine. b is reused after the call returns.
-type Handler func(b []byte)
+// goroutine. b is reused after the call returns. at is when the capture
+// read the packet: one clock reading for every packet read at once (a
+// reading is two system calls on 32-bit MIPS).
+type Handler func(b []byte, at time.Time)
 
 // Capture owns the socket on one device.
 type Capture struct {

@@ -74,7 +74,7 @@ func TestPacketDuringHandlingIsRead(t *testing.T) {
 	var got []string
 	var sent time.Time
 	var took time.Duration
-	h := func(b []byte) {
+	h := func(b []byte, _ time.Time) {
 		got = append(got, string(b))
 		switch string(b) {
 		case "one":
@@ -94,7 +94,7 @@ func TestPacketDuringHandlingIsRead(t *testing.T) {
 	r := newBatchReader(slotSize)
 	batch := func(n int) {
 		for i := 0; i < n; i++ {
-			h(r.packet(i))
+			h(r.packet(i), time.Time{})
 		}
 	}
 	for i := 0; i < 10; i++ {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/netip"
 	"sync"
+	"time"
 
 	"github.com/knockd-go/knockd-go/src/internal/logx"
 	"golang.org/x/net/bpf"
@@ -34,11 +35,11 @@ func NewGroup(names []string, log *logx.Logger) *Group {
 func (g *Group) Devices() []*Capture { return g.devs }
 
 // Run captures on every device until ctx ends, calling h with the index
-// of the device a frame came from (h may run concurrently for different
-// devices). It returns when every device's capture has returned: nil on
+// of the device a frame came from and the time it was read (h may run
+// concurrently for different devices). It returns when every device's capture has returned: nil on
 // cancellation, or the first error none can recover from (no
 // permission), after cancelling the others.
-func (g *Group) Run(ctx context.Context, h func(dev int, b []byte)) error {
+func (g *Group) Run(ctx context.Context, h func(dev int, b []byte, at time.Time)) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errs := make([]error, len(g.devs))
@@ -47,7 +48,7 @@ func (g *Group) Run(ctx context.Context, h func(dev int, b []byte)) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = c.Run(ctx, func(b []byte) { h(i, b) })
+			errs[i] = c.Run(ctx, func(b []byte, at time.Time) { h(i, b, at) })
 			if errs[i] != nil {
 				cancel()
 			}

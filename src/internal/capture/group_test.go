@@ -22,7 +22,7 @@ func TestGroupLeavesNoGoroutine(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_ = g.Run(ctx, func(int, []byte) {})
+	_ = g.Run(ctx, func(int, []byte, time.Time) {})
 	select {
 	case <-g.Ready():
 		t.Fatal("ready without a device ready")

@@ -99,6 +99,10 @@ type bulkSocket struct {
 	full atomic.Bool
 	// Waits in the poller and in poll(2), for tests.
 	pollerWaits, pollWaits atomic.Uint32
+
+	// now is the clock (time.Now), read once for the packets of a read
+	// or a peek.
+	now func() time.Time
 }
 
 // openBulk opens the bulk socket on ifindex with a ring of size bytes and
@@ -108,7 +112,7 @@ func openBulk(ifindex int, prog []bpf.RawInstruction, size int) (*bulkSocket, er
 	if err != nil {
 		return nil, fmt.Errorf("socket: %w", err)
 	}
-	b := &bulkSocket{fd: fd, stop: -1}
+	b := &bulkSocket{fd: fd, stop: -1, now: time.Now}
 	if err := b.setFilter(prog); err != nil {
 		b.close()
 		return nil, err
@@ -181,6 +185,14 @@ func (b *bulkSocket) block(i int) ([]byte, *uint32) {
 // reads the ring once round at most.
 func (b *bulkSocket) read(h Handler) int {
 	n := 0
+	var at time.Time
+	emit := func(p []byte) {
+		if n == 0 {
+			at = b.now()
+		}
+		n++
+		h(p, at)
+	}
 	for range b.blocks {
 		blk, status := b.block(b.cur)
 		if atomic.LoadUint32(status)&tpStatusUser == 0 {
@@ -190,7 +202,7 @@ func (b *bulkSocket) read(h Handler) int {
 		// kernel) is handed back with what was read of it.
 		if bh, err := parseBlockHeader(blk); err == nil {
 			b.full.Store(bh.status&tpStatusTimeout == 0)
-			b.pos, _ = walkBlock(blk, bh.first, bh.num, b.pos, false, func(p []byte) { n++; h(p) })
+			b.pos, _ = walkBlock(blk, bh.first, bh.num, b.pos, false, emit)
 			b.release(blk, status, bh.length)
 		} else {
 			b.release(blk, status, len(blk))
@@ -232,10 +244,17 @@ func (b *bulkSocket) peek(h Handler) int {
 	num := int(atomic.LoadUint32((*uint32)(unsafe.Pointer(&blk[blockNumOff]))))
 	first := int(atomic.LoadUint32((*uint32)(unsafe.Pointer(&blk[blockFirstOff]))))
 	n := 0
+	var at time.Time
 	// An error is no corruption here: values the kernel is writing.
 	// The walk stopped before them; read takes the rest of the block
 	// once it is handed over.
-	b.pos, _ = walkBlock(blk, first, num, b.pos, true, func(p []byte) { n++; h(p) })
+	b.pos, _ = walkBlock(blk, first, num, b.pos, true, func(p []byte) {
+		if n == 0 {
+			at = b.now()
+		}
+		n++
+		h(p, at)
+	})
 	return n
 }
 

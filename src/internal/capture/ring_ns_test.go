@@ -96,7 +96,7 @@ func startCapture(t *testing.T, dev string, ports ...uint16) *nsCapture {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- n.c.Run(ctx, func(b []byte) {
+		done <- n.c.Run(ctx, func(b []byte, _ time.Time) {
 			n.mu.Lock()
 			n.got = append(n.got, append([]byte(nil), b...))
 			n.when = append(n.when, time.Now())

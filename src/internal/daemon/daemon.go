@@ -32,9 +32,10 @@ import (
 // capture devices. capture.Group is the production one.
 type Source interface {
 	// Run calls h for every frame until ctx ends; dev is the index of the
-	// device in the door set's Devices; h may run concurrently for frames
-	// of different devices.
-	Run(ctx context.Context, h func(dev int, frame []byte)) error
+	// device in the door set's Devices, at when the frame was read (zero:
+	// the daemon reads its clock); h may run concurrently for frames of
+	// different devices.
+	Run(ctx context.Context, h func(dev int, frame []byte, at time.Time)) error
 	// Local reports whether a is one of device dev's current addresses.
 	Local(dev int, a netip.Addr) bool
 	// SetFilter installs the BPF programs on every device: all accepts
@@ -104,8 +105,10 @@ type Daemon struct {
 	// Attacker-controllable lines: first knocks of anyone (spoofable, so
 	// limited across doors) and every line of one door.
 	firstKnocks *logx.Limiter
-	doorLines   *logx.Limiter
-	replays     *logx.Limiter // SPA packets sent again
+	// The budgets of the lines of first knocks and of their timeouts.
+	firstKnockLines, firstTimeoutLines *logx.Budget
+	doorLines                          *logx.Limiter
+	replays                            *logx.Limiter // SPA packets sent again
 
 	mu        sync.Mutex
 	set       *door.Set
@@ -115,14 +118,15 @@ type Daemon struct {
 	acter     Acter
 	max       int
 	armed     time.Time // when the expiry timer fires; zero: not armed
+	lastAt    time.Time // the capture time of the last packet handled
 	kick      chan struct{}
 	settle    sync.WaitGroup // one-time sequence advances in flight
 	names     *names
 	stats     counters
-	opened    history         // the last successes (a lock of its own: see report)
-	lateDrops atomic.Uint64   // actions dropped after their start command (see report)
-	rejected  history         // the last rejections of SPA packets that passed the HMAC
-	last      map[string]Last // per door name: the last knock seen (knockd doctor)
+	opened    history          // the last successes (a lock of its own: see report)
+	lateDrops atomic.Uint64    // actions dropped after their start command (see report)
+	rejected  history          // the last rejections of SPA packets that passed the HMAC
+	last      map[string]*Last // per door name: the last knock seen (knockd doctor); its slots point at it
 	panicSeen map[string]bool
 	// Rotating knocks: the sequences used, per door (kept across
 	// reloads), and when the windows move next.
@@ -139,6 +143,8 @@ type slot struct {
 	// compiled door, and the time step whose sequence door follows.
 	base    *door.Door
 	counter uint64
+	// last is d.last's entry for the door's name.
+	last *Last
 }
 
 // counters are what SIGUSR1 and the status report.
@@ -168,7 +174,7 @@ func New(set *door.Set, o Options) (*Daemon, error) {
 	}
 	d := &Daemon{log: o.Log, now: o.Now, src: o.Source, runner: o.Runner, noIPv6: o.NoIPv6,
 		acter: o.Acter, max: o.MaxAttempts, kick: make(chan struct{}, 1), burnt: map[string]*rotate.Burnt{}, onBurn: o.OnBurn,
-		last: map[string]Last{}}
+		last: map[string]*Last{}}
 	for name, counters := range o.Burnt {
 		b := &rotate.Burnt{}
 		for _, c := range counters {
@@ -178,6 +184,8 @@ func New(set *door.Set, o Options) (*Daemon, error) {
 	}
 	d.own, _ = o.Source.(owner)
 	d.firstKnocks = logx.NewLimiter(o.Log, firstKnocksPerSecond, firstKnocksPerSecond, o.Now)
+	d.firstKnockLines = d.firstKnocks.Budget("first knocks")
+	d.firstTimeoutLines = d.firstKnocks.Budget("first-knock timeouts")
 	d.replays = logx.NewLimiter(o.Log, 1, 1, o.Now)
 	d.doorLines = o.DoorLines
 	if d.doorLines == nil {
@@ -223,7 +231,7 @@ func (d *Daemon) Expire(ctx context.Context) error {
 // A panic anywhere below is recovered: logged, counted, and the attempts
 // in flight are dropped (the matcher may be half-updated); the daemon goes
 // on with the next frame.
-func (d *Daemon) handle(dev int, b []byte) {
+func (d *Daemon) handle(dev int, b []byte, at time.Time) {
 	defer d.recoverPacket()
 	var p decode.Packet
 	if err := decode.Decode(b, &p); err != nil {
@@ -249,13 +257,24 @@ func (d *Daemon) handle(dev int, b []byte) {
 		d.stats.ignored++
 		return
 	}
-	// The packet's one clock reading, for the matcher and the log budget
-	// of first knocks (a reading is two system calls on 32-bit MIPS),
-	// taken under the lock: attempts are made in the order of their times.
-	now := d.now()
+	// The packet's time, for the matcher and the log budget of first
+	// knocks: the capture's reading, one for all the packets it read at
+	// once (a reading is two system calls on 32-bit MIPS), or the
+	// daemon's clock for a source that gives none. Attempts are made in
+	// the order of their times: a reading older than the last packet's
+	// (another device's, read meanwhile) counts as that one.
+	now := at
+	if now.IsZero() {
+		now = d.now()
+	} else {
+		if now.Before(d.lastAt) {
+			now = d.lastAt
+		}
+		d.lastAt = now
+	}
 	if p.Proto == l4.UDP {
 		if slots := d.spaPorts[p.DstPort]; len(slots) > 0 {
-			d.handleSPA(slots, dev, src, dst, local, p.Payload)
+			d.handleSPA(slots, dev, src, dst, local, p.Payload, now)
 		}
 	}
 	d.m.Process(match.Packet{Src: src, Dst: dst, Local: local, Dev: dev, Port: l4.Port{Proto: p.Proto, Num: p.DstPort}, Flags: p.Flags, At: now})
@@ -288,13 +307,13 @@ func (d *Daemon) event(e match.Event) {
 	dr := d.slots[e.Door].door
 	switch e.Kind {
 	case match.Stage:
-		d.last[dr.Name] = Last{At: e.At, Src: e.Src, Stage: e.Stage, Of: len(dr.Knock.Steps)}
+		*d.slots[e.Door].last = Last{At: e.At, Src: e.Src, Stage: e.Stage, Of: len(dr.Knock.Steps)}
 		if e.Stage == 1 {
 			// Anyone can send first knocks from spoofed addresses: they
 			// have a budget of their own, so that a flood of them does
 			// not use up the door's (and hide the lines of a knock that
 			// progresses meanwhile).
-			if !d.firstKnocks.AllowAt("first knocks", e.At) {
+			if !d.firstKnockLines.AllowAt(e.At) {
 				return
 			}
 			d.names.lookup(e.Src)
@@ -310,7 +329,7 @@ func (d *Daemon) event(e match.Event) {
 		d.success(e.Door, e.Src, e.At, nil)
 	case match.Timeout:
 		if e.Stage == 1 {
-			if d.firstKnocks.AllowAt("first-knock timeouts", e.At) {
+			if d.firstTimeoutLines.AllowAt(e.At) {
 				d.log.Printf("%s: %s: sequence timeout (stage 1)", d.names.name(e.Src), dr.Name)
 			}
 			return
@@ -328,7 +347,7 @@ func (d *Daemon) event(e match.Event) {
 func (d *Daemon) success(i int, src netip.Addr, at time.Time, req *door.Request) {
 	dr := d.slots[i].door
 	d.stats.successes++
-	d.last[dr.Name] = Last{At: at, Src: src, Opened: true}
+	*d.slots[i].last = Last{At: at, Src: src, Opened: true}
 	switch {
 	case dr.OneTime != nil:
 		d.nextOneTime(i)
@@ -501,7 +520,11 @@ func (d *Daemon) Status() Status {
 		if s.base != nil {
 			dr = s.base
 		}
-		st.Doors = append(st.Doors, DoorStatus{Door: dr, Attempts: d.m.DoorLen(i), Last: d.last[dr.Name]})
+		var last Last
+		if l := d.last[dr.Name]; l != nil {
+			last = *l
+		}
+		st.Doors = append(st.Doors, DoorStatus{Door: dr, Attempts: d.m.DoorLen(i), Last: last})
 	}
 	return st
 }

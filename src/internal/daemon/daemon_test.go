@@ -507,14 +507,14 @@ func TestStatusAndNames(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d.handle(0, testsrc.Frame(srcA, router, tcp(1))) // starts the lookup
+	d.handle(0, testsrc.Frame(srcA, router, tcp(1)), time.Time{}) // starts the lookup
 	deadline := time.Now().Add(5 * time.Second)
 	for d.names.name(srcA) == srcA.String() && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
-	d.handle(0, testsrc.Frame(srcA, router, tcp(2)))
-	d.handle(0, testsrc.Frame(srcB, router, tcp(4)))
-	d.handle(0, []byte{0x45, 0}) // truncated: a debug line
+	d.handle(0, testsrc.Frame(srcA, router, tcp(2)), time.Time{})
+	d.handle(0, testsrc.Frame(srcB, router, tcp(4)), time.Time{})
+	d.handle(0, []byte{0x45, 0}, time.Time{}) // truncated: a debug line
 	if !rec.Has("198.51.100.1 (host.example): a: Stage 2") || !rec.Has("dropping packet: decode: truncated packet") ||
 		!rec.Has("filter accepts: tcp/1 tcp/2 tcp/3 tcp/4") || !rec.Has("tcp: 198.51.100.1:40000 -> 192.0.2.1:2") {
 		t.Fatalf("log:\n%s", rec.String())
@@ -636,7 +636,7 @@ func TestNamesRefuseNonHostNames(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d.handle(0, testsrc.Frame(srcA, router, tcp(1))) // starts the lookup
+	d.handle(0, testsrc.Frame(srcA, router, tcp(1)), time.Time{}) // starts the lookup
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
 		d.names.mu.Lock()
@@ -647,7 +647,7 @@ func TestNamesRefuseNonHostNames(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	d.handle(0, testsrc.Frame(srcA, router, tcp(2)))
+	d.handle(0, testsrc.Frame(srcA, router, tcp(2)), time.Time{})
 	if !rec.Has("198.51.100.1: a: Stage 2") || strings.Contains(rec.String(), "OPEN SESAME") || strings.Contains(rec.String(), "\x1b") {
 		t.Fatalf("log:\n%q", rec.String())
 	}
@@ -719,5 +719,36 @@ func TestFloodReadsTheClockOncePerKnock(t *testing.T) {
 	// The expiry loop reads it too when it arms its timer: a few times.
 	if n := reads.Load() - before; n > flood+20 {
 		t.Fatalf("%d spoofed first knocks read the clock %d times, want %d at most", flood, n, flood+20)
+	}
+}
+
+// TestCaptureTimes: a packet is at the time its capture read it, not when
+// the daemon handles it; one read before the last packet's (another
+// device's, handled meanwhile) counts as the last packet's, so attempts
+// are made in the order of their times.
+func TestCaptureTimes(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "knockd.conf")
+	os.WriteFile(path, []byte("[a]\n  sequence = 1,2,3\n"), 0o600)
+	log, _ := logxtest.NewRecorder(false)
+	clock := time.Unix(5000, 0)
+	now := func() time.Time { return clock }
+	runner := command.NewRunner(command.Options{Max: 1, Log: log})
+	d, err := New(compile(t, path, now), Options{Log: log, Source: testsrc.New([]netip.Addr{router}), Runner: runner, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := clock.Add(-300 * time.Millisecond)
+	d.handle(0, testsrc.Frame(srcA, router, tcp(1)), read)
+	if got := d.Status().Doors[0].Last.At; !got.Equal(read) {
+		t.Fatalf("first knock at %v, want the capture's %v (the daemon's clock says %v)", got, read, clock)
+	}
+	d.handle(0, testsrc.Frame(srcB, router, tcp(1)), read.Add(-time.Millisecond))
+	if got := d.Status().Doors[0].Last.At; !got.Equal(read) {
+		t.Fatalf("an earlier reading handled later at %v, want the last packet's %v", got, read)
+	}
+	d.handle(0, testsrc.Frame(srcA, router, tcp(2)), time.Time{})
+	if got := d.Status().Doors[0].Last.At; !got.Equal(clock) {
+		t.Fatalf("a packet with no capture time at %v, want the daemon's clock %v", got, clock)
 	}
 }

@@ -69,6 +69,15 @@ func (d *Daemon) install(set *door.Set) error {
 			delete(d.last, name)
 		}
 	}
+	for j := range slots {
+		name := slots[j].door.Name
+		l := d.last[name]
+		if l == nil {
+			l = new(Last)
+			d.last[name] = l
+		}
+		slots[j].last = l
+	}
 	d.m.Rebuild(knocks, keep)
 	d.set, d.slots = set, slots
 	d.rotate(now) // notes when the windows move next

@@ -62,7 +62,7 @@ func FuzzPacketPath(f *testing.F) {
 				if arg&0x80 != 0 {
 					p = udp(p.Num)
 				}
-				d.handle(0, testsrc.Frame(s, dst, p))
+				d.handle(0, testsrc.Frame(s, dst, p), time.Time{})
 			case op == 5:
 				d.Settle()
 				conf++

@@ -34,7 +34,7 @@ func (d *Daemon) nextOneTime(i int) {
 		if i >= len(d.slots) || d.slots[i].gen != gen {
 			return // a reload replaced the door meanwhile
 		}
-		d.slots[i] = slot{door: next, gen: gen + 1}
+		d.slots[i] = slot{door: next, gen: gen + 1, last: d.slots[i].last}
 		d.m.Replace(i, next.Knock)
 		if len(next.Knock.Steps) > 0 && d.log.Debugging() {
 			d.log.Debugf("new sequence for door %s: line %d of %s", next.Name, next.OneTime.Seq.Line, next.OneTime.File)

@@ -28,7 +28,7 @@ func TestCaptureWaitsForLookups(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d.handle(0, testsrc.Frame(srcA, router, tcp(1))) // starts the lookup
+	d.handle(0, testsrc.Frame(srcA, router, tcp(1)), time.Time{}) // starts the lookup
 	<-started
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()

@@ -89,7 +89,7 @@ func (d *Daemon) rotate(now time.Time) {
 			if d.slots[j].counter == k {
 				continue
 			}
-			d.slots[j] = slot{door: d.atCounter(base, k), base: base, counter: k, gen: d.slots[j].gen + 1}
+			d.slots[j] = slot{door: d.atCounter(base, k), base: base, counter: k, gen: d.slots[j].gen + 1, last: d.slots[j].last}
 			d.m.Replace(j, d.slots[j].door.Knock)
 			changed = true
 		}

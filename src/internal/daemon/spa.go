@@ -3,13 +3,14 @@ package daemon
 import (
 	"net/netip"
 	"strconv"
+	"time"
 
 	"github.com/knockd-go/knockd-go/src/internal/spa"
 )
 
 // handleSPA checks an SPA payload against the doors listening on its
-// port. d.mu is held.
-func (d *Daemon) handleSPA(slots []int, dev int, src, dst netip.Addr, local bool, payload []byte) {
+// port, at now. d.mu is held.
+func (d *Daemon) handleSPA(slots []int, dev int, src, dst netip.Addr, local bool, payload []byte, now time.Time) {
 	for _, i := range slots {
 		dr := d.slots[i].door
 		if dr.Knock.Devices != 0 && dr.Knock.Devices&(1<<(uint(dev)&63)) == 0 {
@@ -25,7 +26,7 @@ func (d *Daemon) handleSPA(slots []int, dev int, src, dst netip.Addr, local bool
 		req, err := dr.SPA.Check(payload, src)
 		if err != nil {
 			d.stats.spaRejected++
-			d.last[dr.Name] = Last{At: d.now(), Src: src, Err: err}
+			*d.slots[i].last = Last{At: now, Src: src, Err: err}
 			// Garbage (anyone can send it) is limited across doors; what
 			// passed the HMAC (a key holder, or a replay) per door.
 			switch r := spa.ReasonOf(err); {
@@ -39,9 +40,9 @@ func (d *Daemon) handleSPA(slots []int, dev int, src, dst netip.Addr, local bool
 				if !d.replays.Allow(dr.Name + " replays") {
 					continue
 				}
-				d.rejected.add(Event{At: d.now(), Door: dr.Name, Src: src, What: err.Error()})
+				d.rejected.add(Event{At: now, Door: dr.Name, Src: src, What: err.Error()})
 			default:
-				d.rejected.add(Event{At: d.now(), Door: dr.Name, Src: src, What: err.Error()})
+				d.rejected.add(Event{At: now, Door: dr.Name, Src: src, What: err.Error()})
 			}
 			d.doorLines.Printf(dr.Name, "%s: %s: SPA packet rejected: %s", d.names.name(src), dr.Name, err)
 			continue
@@ -53,7 +54,7 @@ func (d *Daemon) handleSPA(slots []int, dev int, src, dst netip.Addr, local bool
 		}
 		d.doorLines.Printf(dr.Name, "%s: %s: SPA accepted%s", d.names.name(src), dr.Name, user)
 		d.doorLines.Printf(dr.Name, "%s: %s: OPEN SESAME", d.names.name(src), dr.Name)
-		d.success(i, src, d.now(), &req)
+		d.success(i, src, now, &req)
 		return
 	}
 }

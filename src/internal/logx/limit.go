@@ -75,6 +75,34 @@ func (m *Limiter) AllowAt(key string, now time.Time) bool {
 		b = &bucket{credit: m.full, last: now}
 		m.keys[key] = b
 	}
+	return m.take(key, b, now)
+}
+
+// Budget is one key's budget, for a caller that takes from it often: no
+// look-up of the key per line (hashing a string is a few hundred
+// instructions on a 32-bit router's CPU, and a flood of first knocks
+// takes two lines' worth a packet).
+type Budget struct {
+	m   *Limiter
+	key string
+	b   *bucket
+}
+
+// Budget returns key's budget. It is kept apart from the keys of Allow
+// and Printf, with the same rate and burst.
+func (m *Limiter) Budget(key string) *Budget {
+	return &Budget{m: m, key: key, b: &bucket{credit: m.full, last: m.now()}}
+}
+
+// AllowAt takes one line from the budget at now, as Limiter.AllowAt.
+func (g *Budget) AllowAt(now time.Time) bool {
+	g.m.mu.Lock()
+	return g.m.take(g.key, g.b, now)
+}
+
+// take takes a line from key's bucket b at now; m.mu is held, and
+// unlocked on return.
+func (m *Limiter) take(key string, b *bucket, now time.Time) bool {
 	if dt := now.Sub(b.last); dt > 0 {
 		if dt >= m.full-b.credit {
 			b.credit = m.full
@@ -93,20 +121,15 @@ func (m *Limiter) AllowAt(key string, now time.Time) bool {
 	b.armed = true
 	m.mu.Unlock()
 	if arm {
-		m.after(time.Second, func() { m.report(key) })
+		m.after(time.Second, func() { m.report(key, b) })
 	}
 	return false
 }
 
-// report logs key's suppressed count, and keeps reporting once a second
-// while lines are still being held back.
-func (m *Limiter) report(key string) {
+// report logs the count suppressed from key's bucket b, and keeps
+// reporting once a second while lines are still being held back.
+func (m *Limiter) report(key string, b *bucket) {
 	m.mu.Lock()
-	b := m.keys[key]
-	if b == nil {
-		m.mu.Unlock()
-		return
-	}
 	n := b.suppressed
 	b.suppressed = 0
 	b.armed = n > 0
@@ -115,5 +138,5 @@ func (m *Limiter) report(key string) {
 		return
 	}
 	m.log.Printf("%s: %d log lines suppressed", key, n)
-	m.after(time.Second, func() { m.report(key) })
+	m.after(time.Second, func() { m.report(key, b) })
 }

@@ -65,3 +65,46 @@ func TestLimiter(t *testing.T) {
 		t.Fatal("budget not refilled")
 	}
 }
+
+// TestBudget: a key's budget held by its caller has the limiter's burst
+// and rate, is apart from the keys of Printf, and reports what it held
+// back under its key.
+func TestBudget(t *testing.T) {
+	lg, rec := logxtest.NewRecorder(false)
+	now := time.Unix(1000, 0)
+	m := logx.NewLimiter(lg, 2, 5, func() time.Time { return now })
+	var pending []func()
+	m.SetAfter(func(_ time.Duration, f func()) { pending = append(pending, f) })
+	g := m.Budget("first knocks")
+	passed := 0
+	for i := 0; i < 50; i++ {
+		if g.AllowAt(now) {
+			passed++
+		}
+	}
+	if passed != 5 {
+		t.Fatalf("%d of 50 lines passed at once, want the burst of 5", passed)
+	}
+	m.Printf("first knocks", "same name, other budget")
+	if !rec.Has("same name, other budget") {
+		t.Fatal("the budget took from Printf's key of the same name")
+	}
+	if len(pending) != 1 {
+		t.Fatalf("%d reports scheduled, want 1", len(pending))
+	}
+	pending[0]()
+	if !rec.Has("first knocks: 45 log lines suppressed") {
+		t.Fatalf("no report of the 45: %q", rec.Lines())
+	}
+	// Two lines a second come back.
+	now = now.Add(time.Second)
+	passed = 0
+	for i := 0; i < 10; i++ {
+		if g.AllowAt(now) {
+			passed++
+		}
+	}
+	if passed != 2 {
+		t.Fatalf("%d lines passed a second later, want 2", passed)
+	}
+}

@@ -19,7 +19,7 @@ import (
 // Source is a fake daemon.Source. The zero value is not ready; use New.
 type Source struct {
 	mu      sync.Mutex
-	h       func(int, []byte)
+	h       func(int, []byte, time.Time)
 	running chan struct{}
 	locals  map[int][]netip.Addr
 	subnets []netip.Prefix
@@ -39,7 +39,7 @@ func New(locals ...[]netip.Addr) *Source {
 }
 
 // Run registers h and blocks until ctx ends.
-func (s *Source) Run(ctx context.Context, h func(int, []byte)) error {
+func (s *Source) Run(ctx context.Context, h func(int, []byte, time.Time)) error {
 	s.mu.Lock()
 	s.h, s.ctx = h, ctx
 	close(s.running)
@@ -115,7 +115,8 @@ func (s *Source) Filters() int {
 func (s *Source) Stats() (uint64, uint64) { return 0, 0 }
 
 // Send hands a frame of device dev to the handler and returns when the
-// handler has. It waits (up to 5 s) for Run to start; false if it did not.
+// handler has. The frame has no capture time: the daemon reads its own
+// clock (a test's fake one). It waits (up to 5 s) for Run to start; false if it did not.
 func (s *Source) Send(dev int, frame []byte) bool {
 	select {
 	case <-s.running:
@@ -125,7 +126,7 @@ func (s *Source) Send(dev int, frame []byte) bool {
 	s.mu.Lock()
 	h := s.h
 	s.mu.Unlock()
-	h(dev, frame)
+	h(dev, frame, time.Time{})
 	return true
 }
 
