@@ -21,7 +21,9 @@
 # Environment: PROFILE_SECS (default 60), PROFILE_WARM (10), PROFILE_CLOCK
 # (icount or tcg; default icount: -icount shift=1,sleep=on), PROFILE_GODEBUG
 # (added to the daemon's GODEBUG), PROFILE_ENV (more VAR=value words for the
-# daemon).
+# daemon), PROFILE_SYSCALLS=1 (also count the daemon's system calls over
+# the profile, per thread, from the guest kernel's raw_syscalls tracepoint;
+# the tracing costs the guest CPU of its own).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=scripts/router-box/lib.sh
@@ -68,8 +70,24 @@ ip netns exec "$BOX_C" "$tools/floodgen" -dev wan0 -dstmac "$WANMAC" -dst "$WAN"
 fl=$!
 G_TIMEOUT=$((WARM * 3 + 60)) g "sleep $WARM"
 t0=$(threads)
+T=/sys/kernel/tracing
+if [ -n "${PROFILE_SYSCALLS:-}" ]; then
+	# Every thread of the daemon and its spawner (the tracepoint's pid
+	# is the thread's).
+	g "[ -e $T/trace ] || mount -t tracefs nodev $T; echo 0 >$T/tracing_on; echo 4096 >$T/buffer_size_kb; echo >$T/trace;" \
+		"ls /proc/\$(pidof knockd-go-prof | sed 's/ /\/task \/proc\//g')/task | grep '^[0-9]' | tr '\n' ' ' >$T/set_event_pid;" \
+		"echo 1 >$T/events/raw_syscalls/sys_enter/enable; echo 1 >$T/tracing_on"
+fi
 kn=$(ip netns exec "$BOX_C" "$tools/boxserve" knocks "$A" "$WAN" 7000,8000,9000 2s "$SECS" 5551)
 t1=$(threads)
+sc=""
+if [ -n "${PROFILE_SYSCALLS:-}" ]; then
+	g "echo 0 >$T/tracing_on"
+	# "TID NR COUNT" lines; the buffer's loss, if any, in its stats.
+	# shellcheck disable=SC2016 # expanded by the guest's awk
+	sc=$(g "awk '/sys_enter: NR/ { n = split(\$1, a, \"-\"); for (i = 1; i <= NF; i++) if (\$i == \"NR\") nr = \$(i + 1); c[a[n] \" \" nr]++ }" \
+		"END { for (k in c) print k, c[k] }' $T/trace; grep -h overrun $T/per_cpu/cpu*/stats")
+fi
 kill "$fl" 2>/dev/null || true
 wait "$fl" 2>/dev/null || true
 g "i=0; while [ ! -s /tmp/cpu.prof.heap ] && [ \$i -lt 60 ]; do sleep 1; i=\$((i + 1)); done; [ -s /tmp/cpu.prof.heap ]" ||
@@ -97,6 +115,20 @@ echo "memory idle (kB, /proc/PID/smaps_rollup):"
 printf '  %s\n' "${mem//$'\n'/$'\n'  }"
 echo "threads over the profile:"
 per_thread "$t0" "$t1" "$SECS"
+if [ -n "$sc" ]; then
+	echo "system calls over the profile (thread: calls a second, by system call):"
+	case $arch in
+	mipsel) zf=zsysnum_linux_mipsle.go ;;
+	*) zf=zsysnum_linux_arm.go ;;
+	esac
+	names=$(awk '$1 ~ /^SYS_/ && $2 == "=" { n = tolower(substr($1, 5)); print $3, n }' \
+		"$(cd "$RB_ROOT" && go list -m -f '{{.Dir}}' golang.org/x/sys)/unix/$zf")
+	grep overrun <<<"$sc" | sed 's/^/  trace buffer: /' | sort -u
+	grep -v overrun <<<"$sc" | awk -v secs="$SECS" -v names="$names" '
+		BEGIN { n = split(names, a, "\n"); for (i = 1; i <= n; i++) { split(a[i], f, " "); name[f[1]] = f[2] } }
+		{ t[$1] = t[$1] sprintf(" %s %.1f", ($2 in name) ? name[$2] : "nr" $2, $3 / secs); tot[$1] += $3 }
+		END { for (k in t) printf "  %-6s %7.1f:%s\n", k, tot[k] / secs, t[k] }' | sort -k2 -rn
+fi
 echo
 echo "scheduler and collector:"
 grep -E '^(SCHED|gc )' <<<"$log" | sed 's/^/  /' | tail -n 40

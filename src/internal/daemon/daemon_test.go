@@ -76,7 +76,7 @@ type rig struct {
 	once   sync.Once // stop runs once (a test may stop a rig before its cleanup)
 }
 
-func compile(t *testing.T, path string, now func() time.Time) *door.Set {
+func compile(t testing.TB, path string, now func() time.Time) *door.Set {
 	t.Helper()
 	cfg, err := config.Load(path)
 	if err != nil {
