@@ -5,10 +5,13 @@
 # sequences come from a peer namespace; the kernel's tracepoints (perf)
 # time each last knock's way: the packet on the device, the daemon's
 # thread woken from epoll, the packet read (recvmmsg), the request to the
-# spawner (sendmsg), the spawner's read (recvmsg), its fork (clone) and
-# the command's execve. Prints one line a knock (µs from the packet) and
-# the medians. perf adds a few µs a traced event; the bench (make bench)
-# has the untraced figure.
+# spawner (sendmsg), the spawner's read (recvmsg), its fork (clone), the
+# command's execve, the new program loaded (execve returns) and running
+# (its first openat: the file it stamps). Prints one line a knock (µs from
+# the packet) and the medians. LT_GAP (seconds, default 0.3) is the pause
+# after each knock's command (make bench's latency rows wait 2 s). perf
+# adds a few µs a traced event; the bench (make bench) has the untraced
+# figure.
 set -euo pipefail
 [ "$(id -u)" = 0 ] || { echo "latency-trace: needs root (network namespaces, perf)" >&2; exit 1; }
 command -v perf >/dev/null || { echo "latency-trace: needs perf (Debian: linux-perf)" >&2; exit 1; }
@@ -58,7 +61,8 @@ if [ -z "$daemon" ] || [ -z "$spawner" ]; then
 fi
 perf record -q -a -o "$w/perf.data" -e net:netif_receive_skb -e syscalls:sys_exit_epoll_pwait \
 	-e syscalls:sys_enter_recvmmsg -e syscalls:sys_enter_sendmsg -e syscalls:sys_enter_recvmsg \
-	-e syscalls:sys_enter_clone -e syscalls:sys_enter_execve >/dev/null 2>&1 &
+	-e syscalls:sys_enter_clone -e syscalls:sys_enter_execve -e syscalls:sys_exit_execve \
+	-e syscalls:sys_enter_openat >/dev/null 2>&1 &
 perf=$!
 sleep 1
 # The first command also probes pidfd support (one more fork): left out.
@@ -66,7 +70,7 @@ for _ in $(seq $((n + 1))); do
 	rm -f "$w/flag"
 	ip netns exec "$G" "$w/knock" -d 50 192.0.2.1 7000 8000 9000
 	for _ in $(seq 100); do [ -e "$w/flag" ] && break; sleep 0.01; done
-	sleep 0.3
+	sleep "${LT_GAP:-0.3}"
 done
 kill -INT "$perf"
 wait "$perf" 2>/dev/null || true
@@ -80,13 +84,15 @@ perf script -i "$w/perf.data" -F pid,time,event,trace 2>/dev/null |
 	pid == D && ev ~ /sys_enter_sendmsg/ && rm && !sm { sm = t; next }
 	pid == S && ev ~ /sys_enter_recvmsg/ && sm && !sr { sr = t; next }
 	pid == S && ev ~ /sys_enter_clone/ && sr { cl = t; next }
-	ev ~ /sys_enter_execve/ && pid != D && pid != S && cl && rx && t - cl < 0.05 {
+	ev ~ /sys_enter_execve/ && pid != D && pid != S && cl && rx && t - cl < 0.05 { ex = t; cp = pid; next }
+	ev ~ /sys_exit_execve/ && pid == cp && ex && !ed { ed = t; next }
+	ev ~ /sys_enter_openat/ && pid == cp && ed {
 		k++
 		if (k > 1) {
-			printf "knock %2d: daemon woken %s, packet read %s, request sent %s, spawner read %s, fork %s, exec %s µs\n", k - 1, us(ep), us(rm), us(sm), us(sr), us(cl), us(t)
-			print us(ep), us(rm), us(sm), us(sr), us(cl), us(t) > "/dev/stderr"
+			printf "knock %2d: daemon woken %s, packet read %s, request sent %s, spawner read %s, fork %s, exec %s, exec done %s, command running %s µs\n", k - 1, us(ep), us(rm), us(sm), us(sr), us(cl), us(ex), us(ed), us(t)
+			print us(ep), us(rm), us(sm), us(sr), us(cl), us(ex), us(ed), us(t) > "/dev/stderr"
 		}
-		rx = ep = rm = sm = sr = cl = 0
+		rx = ep = rm = sm = sr = cl = ex = ed = cp = 0
 	}' 2>"$w/rows"
-for c in 1 2 3 4 5 6; do sort -n -k"$c","$c" "$w/rows" | awk -v c="$c" '{a[NR] = $c} END {printf "%s ", a[int((NR + 1) / 2)]}'; done |
-	awk '{printf "median (µs from the packet on the device): daemon woken %s, packet read %s, request sent %s, spawner read %s, fork %s, exec %s\n", $1, $2, $3, $4, $5, $6}'
+for c in 1 2 3 4 5 6 7 8; do sort -n -k"$c","$c" "$w/rows" | awk -v c="$c" '{a[NR] = $c} END {printf "%s ", a[int((NR + 1) / 2)]}'; done |
+	awk '{printf "median (µs from the packet on the device): daemon woken %s, packet read %s, request sent %s, spawner read %s, fork %s, exec %s, exec done %s, command running %s\n", $1, $2, $3, $4, $5, $6, $7, $8}'
