@@ -125,6 +125,7 @@ type direct struct {
 func (p *direct) Pid() int { return p.c.Process.Pid }
 
 func (p *direct) Wait() (syscall.WaitStatus, error) {
+	waitExit(p.c.Process.Pid) // in the poller, not wait(2)'s system call
 	err := p.c.Wait()
 	close(p.done)
 	if p.c.ProcessState == nil {
