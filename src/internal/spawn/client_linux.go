@@ -415,7 +415,8 @@ func (c *Client) fileRequest(r request) (*os.File, error) {
 
 // Start asks the spawner for what cmd.Request names: the spawner builds
 // the command line, environment and user itself (Path, Args, Env, Cred
-// and NoNewPrivs are not sent); the standard files are passed.
+// and NoNewPrivs are not sent); a notification's standard files are
+// passed.
 func (c *Client) Start(cmd Cmd) (Process, error) {
 	if cmd.Request.Kind == 0 {
 		return nil, errors.New("spawner: the request names no door")
@@ -431,7 +432,12 @@ func (c *Client) Start(cmd Cmd) (Process, error) {
 	c.starts[id] = ch
 	c.mu.Unlock()
 	msg, err := request{kind: msgStart, id: id, req: cmd.Request}.encode()
-	if err == nil {
+	if err == nil && cmd.Request.Kind != Notify {
+		// Door commands run with the spawner's /dev/null: no files to
+		// pass, none for the spawner to take in and close before it
+		// forks.
+		err = c.send(msg, nil)
+	} else if err == nil {
 		files := [3]*os.File{cmd.Stdin, cmd.Stdout, cmd.Stderr}
 		fds := make([]int, 3)
 		for i, f := range files {

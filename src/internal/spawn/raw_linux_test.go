@@ -104,3 +104,53 @@ func TestClientSendWaitsForRoom(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestStartPassesFilesOnlyToNotify: a door command runs with the
+// spawner's /dev/null, so its request carries no files (the spawner
+// would take each in and close it before it forks); a notification's
+// carries its three standard files.
+func TestStartPassesFilesOnlyToNotify(t *testing.T) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	close(exited)
+	c := (&Handoff{fd: fds[0], pid: 1, exited: exited}).client(nil)
+	defer c.Close()
+	started := make(chan error, 3)
+	if err := unix.SetsockoptTimeval(fds[1], unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Sec: 5}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		kind  Kind
+		files int
+	}{{DoorStart, 0}, {DoorCommand, 0}, {Notify, 3}} {
+		go func() { // it waits for a reply until the spawner's end closes
+			_, err := c.Start(Cmd{Request: Request{Kind: tc.kind, Door: "d", Addr: "192.0.2.7"}})
+			started <- err
+		}()
+		buf, oob := make([]byte, maxMsg), make([]byte, 256)
+		_, oobn, _, _, err := unix.Recvmsg(fds[1], buf, oob, unix.MSG_CMSG_CLOEXEC)
+		if err != nil {
+			t.Fatalf("%v: %v", tc.kind, err)
+		}
+		files, err := rights(oob[:oobn])
+		closeAll(files)
+		if err != nil || len(files) != tc.files {
+			t.Fatalf("a %v request carried %d files (%v), want %d", tc.kind, len(files), err, tc.files)
+		}
+	}
+	// The spawner gone, the starts waiting for it return.
+	unix.Close(fds[1])
+	for range 3 {
+		select {
+		case err := <-started:
+			if err == nil {
+				t.Fatal("a start without a spawner succeeded")
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("a start still waits for a spawner that is gone")
+		}
+	}
+}
