@@ -133,11 +133,13 @@ rss() { awk '/^VmRSS/{print $2}' "/proc/$1/status"; }
 descendants() { ps -e -o ppid=,pid= | awk -v root="$1" '{kids[$1] = kids[$1] " " $2} END {n = 0; q[1] = root; h = 1; t = 1; while (h <= t) {m = split(kids[q[h++]], c, " "); for (j = 1; j <= m; j++) {q[++t] = c[j]; n++}}; print n}'; }
 wakeups() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/^(non)?voluntary_ctxt_switches/{s+=$2} END{print s+0}'; }
 daemon_pid() {
-  # ip netns exec runs the daemon as its child: find it in the namespace.
+  # ip netns exec runs the daemon as its child: find it in the namespace
+  # (knockd-go's spawner, which lives there too, is not it).
   local p
   for _ in $(seq 50); do
-    p=$(ip netns pids "$R" | head -n1)
-    [ -n "$p" ] && { echo "$p"; return; }
+    for p in $(ip netns pids "$R"); do
+      tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null | grep -q ' spawner ' || { echo "$p"; return; }
+    done
     sleep 0.1
   done
   return 1
@@ -158,7 +160,16 @@ start_daemon() { # $1 = knockd-go | knockd08
     exit 1
   fi
 }
-stop_daemon() { kill "$DPID" 2>/dev/null || true; for _ in $(seq 100); do kill -0 "$DPID" 2>/dev/null || break; sleep 0.1; done; kill -9 "$DPID" 2>/dev/null || true; DPID=""; sleep 0.3; }
+stop_daemon() {
+  kill "$DPID" 2>/dev/null || true
+  for _ in $(seq 100); do kill -0 "$DPID" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$DPID" 2>/dev/null || true
+  DPID=""
+  # Its spawner, if any, goes too before the next daemon starts: the next
+  # daemon_pid must not find it.
+  for _ in $(seq 100); do [ -z "$(ip netns pids "$R")" ] && break; sleep 0.1; done
+  sleep 0.3
+}
 gen() { ip netns exec "$G" "$work/floodgen" -dev gen0 -dstmac "$RMAC" -dst "$RA" "$@"; }
 legit_knocks() { # $1 = count; sends sequences from distinct real addresses, prints successes
   send_legit "$1"
