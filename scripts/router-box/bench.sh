@@ -161,7 +161,7 @@ run() {
 		p1=$(rxpkts)
 		R[$k,max_pps_$d]=$(((p1 - p0) / SECS))
 		R[$k,max_open_$d]="${kn[1]}/${kn[0]}"
-		[ "$d" = go ] && R[$k,log_go]=$(g "tail -n 3 /tmp/kgo.log")
+		[ "$d" = go ] && R[$k,log_go]=$(g "tail -n 3 /tmp/kgo-lines.log")
 		# Did it live through it (the kernel's OOM killer, a crash)?
 		R[$k,alive_$d]=$(g "echo ${NAME[$d]}: \$(pidof ${NAME[$d]} || echo gone);" \
 			"dmesg | grep -iE 'out of memory|killed process|oom' | tail -n 3")
