@@ -117,6 +117,7 @@ run() {
 		G_TIMEOUT=600
 	fi
 	box_start "$arch" "${extra[@]}"
+	trap on_exit EXIT # box_start set its own, box_stop alone
 	rates "$k" none 1
 	for d in go 08; do
 		echo "bench-router: $k: ${NAME[$d]}" >&2

@@ -43,6 +43,7 @@ mkdir -p "$out"
 extra=()
 [ "$CLOCK" = tcg ] || extra=(-icount "shift=1,sleep=on")
 box_start "$arch" "${extra[@]}"
+trap 'box_stop; rm -rf "$tools"' EXIT # box_start set its own, box_stop alone
 g "[ -x /usr/sbin/knockd-go-prof ]" || rb_die "no knockd-go-prof in the $arch image: run make router-box"
 godebug="gctrace=1${PROFILE_GODEBUG:+,$PROFILE_GODEBUG}"
 g "(env GODEBUG=$godebug KNOCKD_GO_CPUPROFILE=/tmp/cpu.prof KNOCKD_GO_PROFILE_DELAY=$((IDLE + WARM + 2)) KNOCKD_GO_PROFILE_SECS=$SECS ${PROFILE_ENV:-} knockd-go-prof -i wan -c /etc/box/bench-go.conf >/tmp/kgo.log 2>&1 &)"
