@@ -9,6 +9,7 @@ import (
 
 	"github.com/knockd-go/knockd-go/src/internal/command"
 	"github.com/knockd-go/knockd-go/src/internal/logx"
+	"github.com/knockd-go/knockd-go/src/internal/pktbuild"
 	"github.com/knockd-go/knockd-go/src/internal/testsrc"
 )
 
@@ -47,26 +48,14 @@ func BenchmarkFirstKnockFlood(b *testing.B) {
 		}
 		f := frames[i%len(frames)]
 		f[13] = byte(i >> 16) // a new source each time (10.x.y.z)
-		fixIPv4Checksum(f)
+		ihl := int(f[0]&0x0f) * 4
+		f[10], f[11] = 0, 0
+		c := pktbuild.Checksum(0, f[:ihl])
+		f[10], f[11] = byte(c>>8), byte(c)
 		d.handle(0, f, at)
 		clock = clock.Add(time.Millisecond)
 		if i%1000 == 999 {
 			d.expire()
 		}
 	}
-}
-
-// fixIPv4Checksum recomputes the header checksum of an IPv4 frame.
-func fixIPv4Checksum(f []byte) {
-	ihl := int(f[0]&0x0f) * 4
-	f[10], f[11] = 0, 0
-	var s uint32
-	for i := 0; i < ihl; i += 2 {
-		s += uint32(f[i])<<8 | uint32(f[i+1])
-	}
-	for s>>16 != 0 {
-		s = s&0xffff + s>>16
-	}
-	c := ^uint16(s)
-	f[10], f[11] = byte(c>>8), byte(c)
 }
