@@ -10,7 +10,8 @@
 #     sources for SECS seconds after a warm-up of WARM seconds, a legitimate
 #     knock every 2 s meanwhile: the guest's CPU ms (every task, interrupts
 #     and softirqs included) above the same traffic with no daemon, the
-#     daemon's own processes' CPU ms, and knocks opened
+#     daemon's own processes' CPU ms (clock ticks, and the scheduler's
+#     run time: see guest/procstat), and knocks opened
 #   quiet knock -> command latency (median, max ms; host clock)
 #   a churn of 100k sources at 2000 a second: RSS and PSS after;
 #     MemAvailable before the daemon starts, once it runs and after the churn
@@ -52,8 +53,8 @@ WAN=192.0.2.1 A=192.0.2.100 WANMAC=52:54:00:00:00:01
 declare -A R
 
 inC() { ip netns exec "$BOX_C" "$@"; }
-# pstat NAME: "ticks rss_kB switches pss_kB" of NAME's processes.
-pstat() { g "sh /etc/box/procstat $1" | awk '{print $2, $3, $4, $5}'; }
+# pstat NAME: "ticks rss_kB switches pss_kB run_ms" of NAME's processes.
+pstat() { g "sh /etc/box/procstat $1" | awk '{print $2, $3, $4, $5, $6}'; }
 # gcpu: the guest's busy CPU ticks, every CPU: user, nice, system, irq,
 # softirq, steal.
 gcpu() { g "head -n 1 /proc/stat" | awk '{print $2 + $3 + $4 + $7 + $8 + $9}'; }
@@ -99,6 +100,7 @@ rates() {
 			local base=${R[$k,r${r}_guest_none]} mine=${R[$k,r${r}_guest_$d]}
 			R[$k,r${r}_cpu_$d]=$((mine - base))
 			R[$k,r${r}_own_$d]=$(((s1[0] - s0[0]) * 10))
+			R[$k,r${r}_run_$d]=$((s1[4] - s0[4]))
 			R[$k,r${r}_open_$d]="${kn[1]}/${kn[0]}"
 		fi
 		i=$((i + 1))
@@ -210,6 +212,7 @@ table() {
 	for r in 20 200 2000; do
 		row "$r first knocks/s, ${SECS} s: guest CPU ms" "r${r}_cpu"
 		row "  its own processes' CPU ms" "r${r}_own"
+		row "  the same, scheduler's run time ms" "r${r}_run"
 		row "  legitimate knocks opened" "r${r}_open"
 		row "  no daemon: guest CPU ms" "r${r}_guest" none
 	done

@@ -5,6 +5,7 @@ package capture
 import (
 	"runtime"
 	"sync"
+	"time"
 )
 
 // Two sockets per device.
@@ -45,7 +46,15 @@ type bulkReader struct {
 func (d *bulkReader) drain() int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.sock.read(d.h)
+	return d.end(d.sock.read(d.h))
+}
+
+// end ends a batch of n packets (see Handler) and returns n.
+func (d *bulkReader) end(n int) int {
+	if n > 0 {
+		d.h(nil, time.Time{})
+	}
+	return n
 }
 
 // rang handles a doorbell: the urgent packets are in the ring already, in
@@ -57,7 +66,7 @@ func (d *bulkReader) rang() {
 	defer d.mu.Unlock()
 	for try := 0; try < 3; try++ {
 		n := d.sock.read(d.h)
-		if n += d.sock.peek(d.h); n > 0 {
+		if d.end(n+d.sock.peek(d.h)) > 0 {
 			return
 		}
 		runtime.Gosched()

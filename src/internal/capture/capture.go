@@ -35,7 +35,9 @@ import (
 // Handler is called for every packet the filter accepts, from the capture
 // goroutine. b is reused after the call returns. at is when the capture
 // read the packet: one clock reading for every packet read at once (a
-// reading is two system calls on 32-bit MIPS).
+// reading is two system calls on 32-bit MIPS). After the packets read at
+// once (a batch), it is called once more with a nil b and a zero at: what
+// the handler held back for the batch (log lines) can go out.
 type Handler func(b []byte, at time.Time)
 
 // Capture owns the socket on one device.

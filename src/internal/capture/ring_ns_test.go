@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -76,6 +77,7 @@ type nsCapture struct {
 	mu   sync.Mutex
 	got  [][]byte
 	when []time.Time
+	ends []int // len(got) at each end of a batch
 }
 
 func startCapture(t *testing.T, dev string, ports ...uint16) *nsCapture {
@@ -98,9 +100,13 @@ func startCapture(t *testing.T, dev string, ports ...uint16) *nsCapture {
 	go func() {
 		done <- n.c.Run(ctx, func(b []byte, _ time.Time) {
 			n.mu.Lock()
+			defer n.mu.Unlock()
+			if b == nil {
+				n.ends = append(n.ends, len(n.got))
+				return
+			}
 			n.got = append(n.got, append([]byte(nil), b...))
 			n.when = append(n.when, time.Now())
-			n.mu.Unlock()
 		})
 	}()
 	t.Cleanup(func() {
@@ -245,6 +251,20 @@ func TestRingKnockAndSPA(t *testing.T) {
 	}
 	if p, d, err := n.c.Stats(); err != nil || p < 26 || d != 0 {
 		t.Fatalf("kernel counts: %d packets, %d drops, %v", p, d, err)
+	}
+	// Each batch ended after its packets (the daemon writes the log
+	// lines of a batch then): the urgent packets' reads, then the
+	// first knocks' block, which ended once they were all in.
+	n.mu.Lock()
+	ends := slices.Clone(n.ends)
+	n.mu.Unlock()
+	if len(ends) < 3 || ends[len(ends)-1] != want+20 || !slices.IsSorted(ends) || slices.Contains(ends, 0) {
+		t.Fatalf("batches ended after %v packets, want an end after each urgent packet's read and after the %d-th", ends, want+20)
+	}
+	for i := 1; i < len(ends); i++ {
+		if ends[i] == ends[i-1] {
+			t.Fatalf("an empty batch ended (after %v packets)", ends)
+		}
 	}
 }
 

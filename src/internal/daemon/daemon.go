@@ -232,6 +232,12 @@ func (d *Daemon) Expire(ctx context.Context) error {
 // in flight are dropped (the matcher may be half-updated); the daemon goes
 // on with the next frame.
 func (d *Daemon) handle(dev int, b []byte, at time.Time) {
+	if b == nil {
+		// The end of a batch: the log lines its packets caused (event)
+		// go out in one write.
+		d.log.Flush()
+		return
+	}
 	defer d.recoverPacket()
 	var p decode.Packet
 	if err := decode.Decode(b, &p); err != nil {
@@ -302,7 +308,11 @@ func (d *Daemon) kickTimer() {
 	}
 }
 
-// event receives matcher events; d.mu is held.
+// event receives matcher events; d.mu is held. The lines of knock
+// progress are held back until the batch of packets (or of expiries) that
+// caused them has been handled (logx.Logger.Deferf), and stamped with the
+// packet's time: on a router, each line written and stamped on its own
+// cost a write and two clock readings (system calls on 32-bit MIPS).
 func (d *Daemon) event(e match.Event) {
 	dr := d.slots[e.Door].door
 	switch e.Kind {
@@ -317,24 +327,24 @@ func (d *Daemon) event(e match.Event) {
 				return
 			}
 			d.names.lookup(e.Src)
-			d.log.Printf("%s: %s: Stage 1", d.names.name(e.Src), dr.Name)
+			d.log.Deferf(e.At, "%s: %s: Stage 1", d.names.name(e.Src), dr.Name)
 			return
 		}
-		d.doorLines.Printf(dr.Name, "%s: %s: Stage %d", d.names.name(e.Src), dr.Name, e.Stage)
+		d.doorLines.DeferfAt(dr.Name, e.At, "%s: %s: Stage %d", d.names.name(e.Src), dr.Name, e.Stage)
 	case match.Open:
 		if d.replayed(e.Door, e.Src) {
 			return
 		}
-		d.doorLines.Printf(dr.Name, "%s: %s: OPEN SESAME", d.names.name(e.Src), dr.Name)
+		d.doorLines.DeferfAt(dr.Name, e.At, "%s: %s: OPEN SESAME", d.names.name(e.Src), dr.Name)
 		d.success(e.Door, e.Src, e.At, nil)
 	case match.Timeout:
 		if e.Stage == 1 {
 			if d.firstTimeoutLines.AllowAt(e.At) {
-				d.log.Printf("%s: %s: sequence timeout (stage 1)", d.names.name(e.Src), dr.Name)
+				d.log.Deferf(e.At, "%s: %s: sequence timeout (stage 1)", d.names.name(e.Src), dr.Name)
 			}
 			return
 		}
-		d.doorLines.Printf(dr.Name, "%s: %s: sequence timeout (stage %d)", d.names.name(e.Src), dr.Name, e.Stage)
+		d.doorLines.DeferfAt(dr.Name, e.At, "%s: %s: sequence timeout (stage %d)", d.names.name(e.Src), dr.Name, e.Stage)
 	case match.Evicted:
 		if d.log.Debugging() {
 			d.log.Debugf("%s: %s: attempt dropped, table full (stage %d)", e.Src, dr.Name, e.Stage)
@@ -445,6 +455,7 @@ func wakeAt(t time.Time) time.Time {
 // rotating knocks.
 func (d *Daemon) expire() {
 	defer d.recoverPacket()
+	defer d.log.Flush() // the timeouts' lines (event), in one write
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.m.Expire()

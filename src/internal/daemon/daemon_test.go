@@ -752,3 +752,43 @@ func TestCaptureTimes(t *testing.T) {
 		t.Fatalf("a packet with no capture time at %v, want the daemon's clock %v", got, clock)
 	}
 }
+
+// TestBatchLogLines: the log file gets the lines of a batch of packets
+// when the batch ends, in one write, stamped with the capture's time; a
+// second's expiries likewise.
+func TestBatchLogLines(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "knockd.conf")
+	os.WriteFile(path, []byte("[a]\n  sequence = 1,2,3\n  seq_timeout = 5\n"), 0o600)
+	clock := time.Date(2026, 12, 7, 10, 30, 0, 0, time.Local)
+	now := func() time.Time { return clock }
+	logFile := filepath.Join(dir, "log")
+	log, err := logx.New(logx.Options{LogFile: logFile, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer log.Close()
+	runner := command.NewRunner(command.Options{Max: 1, Log: log})
+	d, err := New(compile(t, path, now), Options{Log: log, Source: testsrc.New([]netip.Addr{router}), Runner: runner, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := func() string { b, _ := os.ReadFile(logFile); return string(b) }
+	at := clock.Add(-2 * time.Minute) // a capture time the daemon's clock is not
+	d.handle(0, testsrc.Frame(srcA, router, tcp(1)), at)
+	d.handle(0, testsrc.Frame(srcA, router, tcp(2)), at)
+	d.handle(0, testsrc.Frame(srcB, router, tcp(1)), at)
+	if got := read(); got != "" {
+		t.Fatalf("lines written before the batch ended: %q", got)
+	}
+	d.handle(0, nil, time.Time{})
+	want := fmt.Sprintf("[%s] %s: a: Stage 1\n[%[1]s] %[2]s: a: Stage 2\n[%[1]s] %[3]s: a: Stage 1\n", at.Format("2006-01-02 15:04"), srcA, srcB)
+	if got := read(); got != want {
+		t.Fatalf("after the batch:\n%q\nwant\n%q", got, want)
+	}
+	clock = clock.Add(10 * time.Second)
+	d.expire()
+	if got := read(); strings.Count(got, "sequence timeout") != 2 {
+		t.Fatalf("after the expiries:\n%s", got)
+	}
+}

@@ -57,6 +57,14 @@ func (m *Limiter) Printf(key, format string, args ...any) {
 	}
 }
 
+// DeferfAt logs as Logger.Deferf does, stamped at, when key's budget
+// allows a line at that time.
+func (m *Limiter) DeferfAt(key string, at time.Time, format string, args ...any) {
+	if m.AllowAt(key, at) {
+		m.log.Deferf(at, format, args...)
+	}
+}
+
 // Allow takes one line from key's budget. When it returns false the line
 // is counted as suppressed and must not be logged.
 func (m *Limiter) Allow(key string) bool {

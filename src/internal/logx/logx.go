@@ -32,7 +32,18 @@ type Logger struct {
 	sysFD   int // -1: not connected
 	sysPath string
 	open    func(path string) (*os.File, error)
+
+	// Lines of Deferf not written yet (the file sink's), at most
+	// maxHeld bytes: written by Flush, the next Printf or Close.
+	held []byte
+	// The file's and syslog's timestamp prefixes, formatted once for
+	// the minute (second) they stand for: a flood's lines share them.
+	fileKey, sysKey int64
+	filePre, sysPre []byte
 }
+
+// maxHeld bounds the lines Deferf holds back: past it they are written.
+const maxHeld = 4 << 10
 
 // Options select the sinks.
 type Options struct {
@@ -117,6 +128,7 @@ func (l *Logger) Reopen(path string, syslog bool) error {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.flush() // to the file they were meant for
 	if l.file != nil {
 		l.file.Close()
 	}
@@ -125,27 +137,86 @@ func (l *Logger) Reopen(path string, syslog bool) error {
 	return err
 }
 
-// Printf logs one message to every sink.
+// Printf logs one message to every sink, after the lines Deferf held
+// back.
 func (l *Logger) Printf(format string, args ...any) {
 	if l == nil {
 		return
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.logf(time.Time{}, false, format, args)
+}
+
+// Deferf logs one message as Printf does, stamped with at (the time the
+// packet it is about was read; zero: the logger's clock), but may hold
+// the log file's line back until Flush: the lines a batch of packets
+// causes are written to the file at once, in one write, when the batch
+// has been handled. Syslog and verbose output get the line at once.
+func (l *Logger) Deferf(at time.Time, format string, args ...any) {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.logf(at, true, format, args)
+}
+
+// Flush writes the lines Deferf held back.
+func (l *Logger) Flush() {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.flush()
+}
+
+// logf formats and writes one message; held: the file's line may wait
+// in l.held. l.mu is held.
+func (l *Logger) logf(t time.Time, held bool, format string, args []any) {
 	if l.verbose == nil && l.file == nil && !l.syslog {
 		return // nowhere to write: neither format nor read the clock
 	}
 	msg := strings.TrimRight(fmt.Sprintf(format, args...), "\n")
-	t := l.now()
+	if t.IsZero() {
+		t = l.now()
+	}
 	if l.verbose != nil {
 		io.WriteString(l.verbose, msg+"\n")
 	}
 	if l.file != nil {
-		l.writeFile([]byte("[" + t.Format("2006-01-02 15:04") + "] " + msg + "\n"))
+		l.held = append(append(append(l.held, l.filePrefix(t)...), msg...), '\n')
+		if !held || len(l.held) >= maxHeld {
+			l.flush()
+		}
 	}
 	if l.syslog {
 		l.sendSyslog(t, msg)
 	}
+}
+
+// flush writes l.held to the file. l.mu is held.
+func (l *Logger) flush() {
+	if len(l.held) == 0 {
+		return
+	}
+	if l.file != nil {
+		l.writeFile(l.held)
+	}
+	l.held = l.held[:0]
+	if cap(l.held) > maxHeld*2 {
+		l.held = nil
+	}
+}
+
+// filePrefix returns the log file's "[YYYY-MM-DD HH:MM] " for t, formatted
+// once a minute. l.mu is held.
+func (l *Logger) filePrefix(t time.Time) []byte {
+	if k := t.Unix() / 60; k != l.fileKey || l.filePre == nil {
+		l.fileKey, l.filePre = k, []byte("["+t.Format("2006-01-02 15:04")+"] ")
+	}
+	return l.filePre
 }
 
 // Debugf logs a debug message (only with -D).
@@ -173,7 +244,10 @@ func (l *Logger) writeFile(b []byte) {
 // (user.notice). It reconnects once if the socket went away (syslogd
 // restart) and drops the message if that fails too.
 func (l *Logger) sendSyslog(t time.Time, msg string) {
-	line := []byte("<13>" + t.Format(time.Stamp) + " knockd: " + msg)
+	if k := t.Unix(); k != l.sysKey || l.sysPre == nil {
+		l.sysKey, l.sysPre = k, []byte("<13>"+t.Format(time.Stamp)+" knockd: ")
+	}
+	line := append(l.sysPre[:len(l.sysPre):len(l.sysPre)], msg...)
 	for try := 0; try < 2; try++ {
 		if l.sysFD < 0 {
 			fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_DGRAM|syscall.SOCK_CLOEXEC, 0)
@@ -204,6 +278,7 @@ func (l *Logger) Close() {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.flush()
 	if l.file != nil {
 		l.file.Close()
 		l.file = nil

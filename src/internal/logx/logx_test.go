@@ -148,3 +148,83 @@ func TestLimiterBudget(t *testing.T) {
 		}
 	}
 }
+
+// TestDeferf: the lines of Deferf wait for Flush (or the next Printf, or
+// maxHeld bytes, or Close) and are stamped with the time given; syslog
+// gets them at once.
+func TestDeferf(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "log")
+	sl, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sl.Close()
+	file := filepath.Join(dir, "knockd.log")
+	clock := time.Date(2026, 11, 24, 18, 16, 5, 0, time.Local)
+	lg, err := New(Options{LogFile: file, Syslog: true, SyslogPath: sock, Now: func() time.Time { return clock }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := func() string { b, _ := os.ReadFile(file); return string(b) }
+	at := time.Date(2026, 11, 24, 18, 17, 59, 0, time.Local)
+	lg.Deferf(at, "%s: %s: Stage %d", "192.0.2.7", "ssh", 1)
+	lg.Deferf(time.Time{}, "%s: %s: OPEN SESAME", "192.0.2.7", "ssh")
+	if got := read(); got != "" {
+		t.Fatalf("before Flush the file has %q", got)
+	}
+	_ = sl.SetReadDeadline(time.Now().Add(2 * time.Second))
+	buf := make([]byte, 512)
+	if n, _, err := sl.ReadFrom(buf); err != nil || string(buf[:n]) != "<13>Nov 24 18:17:59 knockd: 192.0.2.7: ssh: Stage 1" {
+		t.Errorf("syslog got %q, %v", buf[:n], err)
+	}
+	lg.Flush()
+	want := "[2026-11-24 18:17] 192.0.2.7: ssh: Stage 1\n[2026-11-24 18:16] 192.0.2.7: ssh: OPEN SESAME\n"
+	if got := read(); got != want {
+		t.Fatalf("after Flush:\n%q\nwant\n%q", got, want)
+	}
+	// Printf writes what was held first, then its line.
+	lg.Deferf(at, "held")
+	lg.Printf("now")
+	want += "[2026-11-24 18:17] held\n[2026-11-24 18:16] now\n"
+	if got := read(); got != want {
+		t.Fatalf("after Printf:\n%q\nwant\n%q", got, want)
+	}
+	// maxHeld bytes are not held.
+	long := strings.Repeat("x", 1000)
+	for i := 0; i < 5; i++ {
+		lg.Deferf(at, "%s", long)
+	}
+	if got := read(); len(got) <= len(want) {
+		t.Errorf("%d bytes held back, more than maxHeld (%d)", 5*(len(long)+20), maxHeld)
+	}
+	// Close writes the rest.
+	lg.Deferf(at, "last")
+	lg.Close()
+	if got := read(); !strings.HasSuffix(got, "[2026-11-24 18:17] last\n") {
+		t.Errorf("after Close the file ends %q", got[max(0, len(got)-60):])
+	}
+}
+
+// TestReopenFlushes: lines held back go to the file they were logged
+// for, not to the one opened after rotation.
+func TestReopenFlushes(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "knockd.log")
+	lg, err := New(Options{LogFile: file})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lg.Close()
+	lg.Deferf(time.Time{}, "before rotation")
+	os.Rename(file, file+".1")
+	if err := lg.Reopen(file, false); err != nil {
+		t.Fatal(err)
+	}
+	lg.Printf("after rotation")
+	old, _ := os.ReadFile(file + ".1")
+	cur, _ := os.ReadFile(file)
+	if !strings.Contains(string(old), "before rotation") || strings.Contains(string(cur), "before rotation") {
+		t.Errorf("rotated file %q, new file %q", old, cur)
+	}
+}

@@ -114,10 +114,17 @@ func (s *Source) Filters() int {
 // Stats reports nothing dropped.
 func (s *Source) Stats() (uint64, uint64) { return 0, 0 }
 
-// Send hands a frame of device dev to the handler and returns when the
-// handler has. The frame has no capture time: the daemon reads its own
+// Send hands a frame of device dev to the handler, as a batch of its own
+// (the frame, then the batch's end: see capture.Handler), and returns when
+// the handler has. The frame has no capture time: the daemon reads its own
 // clock (a test's fake one). It waits (up to 5 s) for Run to start; false if it did not.
 func (s *Source) Send(dev int, frame []byte) bool {
+	return s.Batch(dev, frame)
+}
+
+// Batch hands frames of device dev to the handler as one batch: each
+// frame, then the end of the batch.
+func (s *Source) Batch(dev int, frames ...[]byte) bool {
 	select {
 	case <-s.running:
 	case <-time.After(5 * time.Second):
@@ -126,7 +133,10 @@ func (s *Source) Send(dev int, frame []byte) bool {
 	s.mu.Lock()
 	h := s.h
 	s.mu.Unlock()
-	h(dev, frame, time.Time{})
+	for _, f := range frames {
+		h(dev, f, time.Time{})
+	}
+	h(dev, nil, time.Time{})
 	return true
 }
 
