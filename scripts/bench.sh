@@ -30,6 +30,8 @@
 # BENCH_DAEMONS=knockd-go leaves knockd 0.8 out (for quick iterations).
 # BENCH_RATE_SECS and BENCH_LEGIT_SECS set the length of each low-rate
 # row (30 s) and of each legit run's flood (25 s).
+# KGO_ENV="VAR=value ..." starts knockd-go with those variables (e.g.
+# GOMAXPROCS=2, against the one processor it takes by default).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "bench: needs root (network namespaces)" >&2; exit 1; }
@@ -147,7 +149,9 @@ daemon_pid() {
 start_daemon() { # $1 = knockd-go | knockd08
   : > "$work/daemon.log"; rm -f "$work"/flag-*
   if [ "$1" = knockd-go ]; then
-    ip netns exec "$R" "$work/knockd-go" -i wan0 -c "$work/knockd.conf" > "$work/stdout" 2>&1 &
+    local kgo_env
+    read -ra kgo_env <<<"${KGO_ENV:-}"
+    ip netns exec "$R" env "${kgo_env[@]}" "$work/knockd-go" -i wan0 -c "$work/knockd.conf" > "$work/stdout" 2>&1 &
   else
     ip netns exec "$R" "$KNOCKD08" -i wan0 -c "$work/knockd.conf" > "$work/stdout" 2>&1 &
   fi
@@ -196,14 +200,18 @@ hwm() { awk '/^VmHWM/{print $2}' "/proc/$1/status"; }
 median() { sort -n | awk '{a[NR]=$1} END{ if (NR==0) {print "n/a"; exit}; if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2 }'; }
 latency() { # $1 = dst address, $2 = src address; prints the median ms from
   # the last knock leaving the generator to the door's command starting (the
-  # command is "stamp FILE", which writes its start time).
+  # command is "stamp FILE", which writes its start time). The generator
+  # stays, idle, 0.1 s after the last knock (-linger): a knock comes from
+  # another machine, and the generator's exit (a process torn down) took
+  # one of the two CPUs while the daemon, its spawner and the command ran
+  # (0.5-0.8 ms of the median; the floor has no generator).
   local i f sent started
   for i in $(seq "$LAT_N"); do
     f="$work/flag-$2"; rm -f "$f"
     gen -dst "$1" -src "$2" -port 7000 -n 1 >/dev/null
     gen -dst "$1" -src "$2" -port 8000 -n 1 >/dev/null
     sleep 0.05
-    sent=$(gen -dst "$1" -src "$2" -port 9000 -n 1 | awk '/^last_ns/{print $2}')
+    sent=$(gen -dst "$1" -src "$2" -port 9000 -n 1 -linger 0.1s | awk '/^last_ns/{print $2}')
     for _ in $(seq 400); do [ -s "$f" ] && break; sleep 0.005; done
     started=$(cat "$f" 2>/dev/null || true)
     if [ -n "$started" ] && [ -n "$sent" ]; then echo "scale=3; ($started - $sent) / 1000000" | bc; fi
@@ -330,7 +338,7 @@ latency_every() {
     f="$work/flag-$3"; rm -f "$f"
     gen -dst "$2" -src "$3" -port 7000 -n 1 >/dev/null
     gen -dst "$2" -src "$3" -port 8000 -n 1 >/dev/null
-    sent=$(gen -dst "$2" -src "$3" -port 9000 -n 1 | awk '/^last_ns/{print $2}')
+    sent=$(gen -dst "$2" -src "$3" -port 9000 -n 1 -linger 0.1s | awk '/^last_ns/{print $2}')
     for _ in $(seq 200); do [ -s "$f" ] && break; sleep 0.005; done
     started=$(cat "$f" 2>/dev/null || true)
     if [ -n "$started" ] && [ -n "$sent" ]; then echo "scale=3; ($started - $sent) / 1000000" | bc; fi

@@ -23,6 +23,7 @@ import (
 )
 
 func main() {
+	tune.Procs()
 	// The spawner is this binary too (see serve), and so is the
 	// trampoline of a mailer run as root without capabilities.
 	privs.NoRootMain()

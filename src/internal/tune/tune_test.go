@@ -2,6 +2,8 @@ package tune
 
 import (
 	"math"
+	"os"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -44,5 +46,23 @@ func TestLimit(t *testing.T) {
 		if got != c.want || set != c.set {
 			t.Errorf("limit(%d, %v) = %d, %v; want %d, %v", c.total, c.ok, got, set, c.want, c.set)
 		}
+	}
+}
+
+// TestProcs: one processor, unless GOMAXPROCS says otherwise.
+func TestProcs(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	runtime.GOMAXPROCS(4)
+	t.Setenv("GOMAXPROCS", "")
+	os.Unsetenv("GOMAXPROCS")
+	Procs()
+	if n := runtime.GOMAXPROCS(0); n != 1 {
+		t.Fatalf("GOMAXPROCS %d, want 1", n)
+	}
+	runtime.GOMAXPROCS(4)
+	t.Setenv("GOMAXPROCS", "4")
+	Procs()
+	if n := runtime.GOMAXPROCS(0); n != 4 {
+		t.Fatalf("GOMAXPROCS %d with GOMAXPROCS=4 in the environment", n)
 	}
 }

@@ -54,6 +54,7 @@ func main() {
 	payloadFile := flag.String("payloadfile", "", "file holding the UDP payload")
 	portList := flag.String("ports", "", "ports to knock in turn, comma separated (instead of -port)")
 	flag.DurationVar(&maxDuration, "for", 0, "stop after this long, even if fewer than -n packets were sent (0: no limit)")
+	flag.DurationVar(&linger, "linger", 0, "stay this long, idle, after the last packet before exiting (a latency sample: the generator's exit does not compete with what is measured)")
 	flag.Parse()
 	if *payload != "" {
 		udpPayload = []byte(*payload)
@@ -94,6 +95,9 @@ func htons(v uint16) uint16 { return v<<8 | v>>8 }
 // maxDuration ends an IPv4 run early (-for): a flood that lasts as long
 // as what is measured during it, whatever the generator's rate.
 var maxDuration time.Duration
+
+// linger: see -linger.
+var linger time.Duration
 
 func run(dev, dstmac, dst, src, proto string, port, n, sources, rate int) error {
 	ifi, err := net.InterfaceByName(dev)
@@ -164,6 +168,7 @@ func run(dev, dstmac, dst, src, proto string, port, n, sources, rate int) error 
 	}
 	last := time.Now()
 	el := last.Sub(t0)
+	time.Sleep(linger)
 	fmt.Printf("last_ns %d\n", last.UnixNano())
 	fmt.Printf("sent %d packets in %.3fs: %.0f pps\n", sent, el.Seconds(), float64(sent)/el.Seconds())
 	return nil
@@ -217,7 +222,9 @@ func send6(ifi *net.Interface, dmac net.HardwareAddr, src, dst netip.Addr, proto
 			return fmt.Errorf("send: %v", e)
 		}
 	}
-	fmt.Printf("last_ns %d\n", time.Now().UnixNano())
+	last := time.Now()
+	time.Sleep(linger)
+	fmt.Printf("last_ns %d\n", last.UnixNano())
 	fmt.Printf("sent %d packets\n", n)
 	return nil
 }
