@@ -93,14 +93,36 @@ fi
 ok "a GOARM=7 binary dies on pxa270 (no VFP), so the arm5 run above is a real check"
 echo "binary runs: $(($(date +%s) - start)) s"
 
+# The test binaries are built under $gotmp (GOTMPDIR): every process the
+# suites leave behind names it on its command line. An emulator hung in a
+# fork (below) outlives its test binary, which timed out: reap kills what
+# is left once a suite is done, and when the tier ends.
+gotmp=$tmp/gotmp
+mkdir -p "$gotmp"
+reap() { pkill -KILL -f "$gotmp/" 2>/dev/null || true; }
+trap 'reap; rm -rf "$tmp"' EXIT
+# The check that reap works: a stand-in for a hung emulator, a process
+# of its own session whose command line names a test binary under $gotmp.
+ln -s "$(command -v sleep)" "$gotmp/hung.test"
+(setsid "$gotmp/hung.test" 300 </dev/null >/dev/null 2>&1 &)
+for _ in $(seq 50); do pgrep -f "$gotmp/hung.test" >/dev/null && break; sleep 0.1; done
+reap
+for _ in $(seq 50); do pgrep -f "$gotmp/hung.test" >/dev/null || break; sleep 0.1; done
+if pgrep -f "$gotmp/hung.test" >/dev/null; then
+	fail "a process left behind by a suite outlives reap"
+fi
+ok "a process a suite leaves behind (an emulator hung in a fork) is killed when the suite ends"
+
 # run_suite LOG PKG...: the -short tests of PKG under $q with $envs and
 # $skip, their output kept in LOG (shown by the caller: a package hung by
 # the emulator, run again, must not print a failure in a passing run).
 run_suite() {
-	local log=$1
+	local log=$1 rc=0
 	shift
-	env CGO_ENABLED=0 GOOS=linux KNOCKD_GO_TEST_EXEC="$q" "${envs[@]}" timeout 900 \
-		go test -short -count=1 -timeout "$ttimeout" "${skip[@]}" -exec "$q" "$@" >"$log" 2>&1
+	env CGO_ENABLED=0 GOOS=linux GOTMPDIR="$gotmp" KNOCKD_GO_TEST_EXEC="$q" "${envs[@]}" timeout 900 \
+		go test -short -count=1 -timeout "$ttimeout" "${skip[@]}" -exec "$q" "$@" >"$log" 2>&1 || rc=$?
+	reap
+	return "$rc"
 }
 
 # Go test suites, -short: privileged tests skip (testenv.NeedRoot).
