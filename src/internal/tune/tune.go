@@ -15,8 +15,9 @@ import (
 )
 
 // Procs gives the runtime one processor (GOMAXPROCS=1) unless GOMAXPROCS
-// is in the environment. knockd-go's processes (the daemon, its spawner,
-// the commands) do one thing at a time: the packet path holds one lock,
+// is in the environment (the commands it starts are not affected: the
+// setting is not passed on). knockd-go's processes (the daemon, its
+// spawner) do one thing at a time: the packet path holds one lock,
 // the spawner serves one request after another. With a processor per core
 // the runtime woke a second thread for each hand-off between goroutines
 // (a knock to its command's request, a reply to its waiter), which spun,
