@@ -95,6 +95,9 @@ func TestSlowSpawnerDoesNotStallPackets(t *testing.T) {
 			t.Fatalf("the status does not say %q: %+v", want, r.d.Status().Opened)
 		}
 	}
+	// A command's line is written once its start was asked for, so the
+	// file it touches may exist before the line does: wait for both.
+	r.waitLog("running command: touch " + r.dir + "/cmd-198.51.100.3")
 	log := r.log.String()
 	a, c := strings.Index(log, "running command: touch "+r.dir+"/cmd-198.51.100.1"), strings.Index(log, "running command: touch "+r.dir+"/cmd-198.51.100.3")
 	if a < 0 || c < 0 || a > c {
