@@ -29,16 +29,22 @@ func newNames(resolve func(netip.Addr) string) *names {
 
 // name returns "a (name)" when a's name is known, else a.
 func (n *names) name(a netip.Addr) string {
+	return string(n.appendName(nil, a))
+}
+
+// appendName appends what name returns to b.
+func (n *names) appendName(b []byte, a netip.Addr) []byte {
+	b = a.AppendTo(b)
 	if n.resolve == nil {
-		return a.String()
+		return b
 	}
 	n.mu.Lock()
 	s := n.cache[a]
 	n.mu.Unlock()
 	if s == "" {
-		return a.String()
+		return b
 	}
-	return a.String() + " (" + s + ")"
+	return append(append(append(b, " ("...), s...), ')')
 }
 
 // lookup starts resolving a unless it is known, being resolved, or too

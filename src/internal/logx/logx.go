@@ -40,6 +40,9 @@ type Logger struct {
 	// the minute (second) they stand for: a flood's lines share them.
 	fileKey, sysKey int64
 	filePre, sysPre []byte
+	// msg is the message being written, formatted in place; sysLine the
+	// syslog datagram: reused, so that a line costs no allocation.
+	msg, sysLine []byte
 }
 
 // maxHeld bounds the lines Deferf holds back: past it they are written.
@@ -162,6 +165,23 @@ func (l *Logger) Deferf(at time.Time, format string, args ...any) {
 	l.logf(at, true, format, args)
 }
 
+// DeferLine is Deferf for a message the caller has put together itself
+// (one line, no trailing newline): the packet path's lines, which then
+// cost neither formatting nor an allocation. msg is copied: the caller
+// may reuse it once DeferLine returns.
+func (l *Logger) DeferLine(at time.Time, msg []byte) {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.verbose == nil && l.file == nil && !l.syslog {
+		return
+	}
+	l.msg = append(l.msg[:0], msg...)
+	l.line(at, true)
+}
+
 // Flush writes the lines Deferf held back.
 func (l *Logger) Flush() {
 	if l == nil {
@@ -178,13 +198,20 @@ func (l *Logger) logf(t time.Time, held bool, format string, args []any) {
 	if l.verbose == nil && l.file == nil && !l.syslog {
 		return // nowhere to write: neither format nor read the clock
 	}
-	msg := strings.TrimRight(fmt.Sprintf(format, args...), "\n")
+	l.msg = fmt.Appendf(l.msg[:0], format, args...)
+	for len(l.msg) > 0 && l.msg[len(l.msg)-1] == '\n' {
+		l.msg = l.msg[:len(l.msg)-1]
+	}
+	l.line(t, held)
+}
+
+// line writes the message in l.msg, stamped with t (zero: the logger's
+// clock); held: the file's line may wait in l.held. l.mu is held.
+func (l *Logger) line(t time.Time, held bool) {
 	if t.IsZero() {
 		t = l.now()
 	}
-	if l.verbose != nil {
-		io.WriteString(l.verbose, msg+"\n")
-	}
+	msg := l.msg
 	if l.file != nil {
 		l.held = append(append(append(l.held, l.filePrefix(t)...), msg...), '\n')
 		if !held || len(l.held) >= maxHeld {
@@ -193,6 +220,10 @@ func (l *Logger) logf(t time.Time, held bool, format string, args []any) {
 	}
 	if l.syslog {
 		l.sendSyslog(t, msg)
+	}
+	if l.verbose != nil {
+		l.msg = append(msg, '\n')
+		l.verbose.Write(l.msg)
 	}
 }
 
@@ -243,11 +274,12 @@ func (l *Logger) writeFile(b []byte) {
 // sendSyslog writes an RFC 3164 datagram: <13>Mmm dd hh:mm:ss knockd: msg
 // (user.notice). It reconnects once if the socket went away (syslogd
 // restart) and drops the message if that fails too.
-func (l *Logger) sendSyslog(t time.Time, msg string) {
+func (l *Logger) sendSyslog(t time.Time, msg []byte) {
 	if k := t.Unix(); k != l.sysKey || l.sysPre == nil {
 		l.sysKey, l.sysPre = k, []byte("<13>"+t.Format(time.Stamp)+" knockd: ")
 	}
-	line := append(l.sysPre[:len(l.sysPre):len(l.sysPre)], msg...)
+	line := append(append(l.sysLine[:0], l.sysPre...), msg...)
+	l.sysLine = line
 	for try := 0; try < 2; try++ {
 		if l.sysFD < 0 {
 			fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_DGRAM|syscall.SOCK_CLOEXEC, 0)

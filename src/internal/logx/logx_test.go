@@ -206,6 +206,51 @@ func TestDeferf(t *testing.T) {
 	}
 }
 
+// TestDeferLine: a line put together by the caller goes to every sink as
+// Deferf's would, the caller's buffer is free again once DeferLine
+// returns, and with a file, syslog and verbose output a line costs no
+// allocation.
+func TestDeferLine(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "log")
+	sl, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sl.Close()
+	file := filepath.Join(dir, "knockd.log")
+	clock := time.Date(2026, 11, 24, 18, 16, 5, 0, time.Local)
+	var verbose bytes.Buffer
+	lg, err := New(Options{LogFile: file, Syslog: true, SyslogPath: sock, Verbose: &verbose, Now: func() time.Time { return clock }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 24, 18, 17, 59, 0, time.Local)
+	msg := []byte("192.0.2.7: ssh: Stage 1")
+	lg.DeferLine(at, msg)
+	copy(msg, "XXXXXXXXX")
+	lg.Deferf(time.Time{}, "%s: %s: Stage %d", "192.0.2.8", "ssh", 1)
+	lg.Flush()
+	b, _ := os.ReadFile(file)
+	if want := "[2026-11-24 18:17] 192.0.2.7: ssh: Stage 1\n[2026-11-24 18:16] 192.0.2.8: ssh: Stage 1\n"; string(b) != want {
+		t.Errorf("file:\n%q\nwant\n%q", b, want)
+	}
+	if want := "192.0.2.7: ssh: Stage 1\n192.0.2.8: ssh: Stage 1\n"; verbose.String() != want {
+		t.Errorf("verbose: %q, want %q", verbose.String(), want)
+	}
+	_ = sl.SetReadDeadline(time.Now().Add(2 * time.Second))
+	buf := make([]byte, 512)
+	if n, _, err := sl.ReadFrom(buf); err != nil || string(buf[:n]) != "<13>Nov 24 18:17:59 knockd: 192.0.2.7: ssh: Stage 1" {
+		t.Errorf("syslog got %q, %v", buf[:n], err)
+	}
+	verbose.Grow(1 << 20)
+	line := []byte("192.0.2.9: ssh: Stage 1")
+	if n := testing.AllocsPerRun(100, func() { lg.DeferLine(at, line) }); n != 0 {
+		t.Errorf("DeferLine: %.1f allocations a line, want 0", n)
+	}
+	lg.Close()
+}
+
 // TestReopenFlushes: lines held back go to the file they were logged
 // for, not to the one opened after rotation.
 func TestReopenFlushes(t *testing.T) {
