@@ -49,6 +49,10 @@ demo: deps build
 # tests into $(COUNTS); the last line is the totals over every tier.
 TESTSUM   := bin/testsum
 COUNTS    := bin/test-counts
+# The packages whose allocation tests (testing.AllocsPerRun) run again as
+# the routers' binaries are built, with -gcflags=all=-l: without inlining
+# a value the compiler kept on the stack may escape.
+NOINLINE_PKGS := ./src/internal/logx/ ./src/internal/daemon/ ./src/internal/decode/ ./src/internal/pktbuild/
 RACE_PKGS ?= ./src/internal/match ./src/internal/daemon ./src/internal/firewall
 SCRIPT_TESTS ?= $(sort $(wildcard scripts/test/*.sh))
 
@@ -90,6 +94,8 @@ test-go: $(TESTSUM)
 	@echo "== go test (pure and privileged tiers)"
 	@mkdir -p $(COUNTS)
 	KNOCKD_GO_STRICT=1 $(TESTSUM) go $(COUNTS)/go -- $(GO) test -json -count=1 -timeout 20m $(PKGS)
+	@echo "== allocation tests built as the routers' binaries are (no inlining)"
+	$(TESTSUM) go $(COUNTS)/noinline -- $(GO) test -json -count=1 -gcflags=all=-l -run 'Alloc|DeferLine|WithoutSinks' $(NOINLINE_PKGS)
 
 test-race: $(TESTSUM)
 	@echo "== race detector under a concurrent knock load"

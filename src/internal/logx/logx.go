@@ -43,6 +43,11 @@ type Logger struct {
 	// msg is the message being written, formatted in place; sysLine the
 	// syslog datagram: reused, so that a line costs no allocation.
 	msg, sysLine []byte
+	// The log file's descriptor, and what writeFile hands it, kept
+	// with the function that writes it: no allocation a write.
+	fileRC      syscall.RawConn
+	fileOut     []byte
+	fileWriteFn func(fd uintptr)
 }
 
 // maxHeld bounds the lines Deferf holds back: past it they are written.
@@ -76,7 +81,7 @@ func New(o Options) (*Logger, error) {
 		if err != nil {
 			return nil, err
 		}
-		l.file = f
+		l.setFile(f)
 	}
 	return l, nil
 }
@@ -135,7 +140,7 @@ func (l *Logger) Reopen(path string, syslog bool) error {
 	if l.file != nil {
 		l.file.Close()
 	}
-	l.file = f
+	l.setFile(f)
 	l.syslog = syslog
 	return err
 }
@@ -264,12 +269,31 @@ func (l *Logger) Debugf(format string, args ...any) {
 // Debugging reports whether debug output is on.
 func (l *Logger) Debugging() bool { return l != nil && l.debug != nil }
 
-// writeFile appends b to the log file. l.mu is held.
-func (l *Logger) writeFile(b []byte) {
-	if rc, err := l.file.SyscallConn(); err == nil {
-		_ = rc.Control(func(fd uintptr) { _ = writeFD(int(fd), b) })
+// setFile makes f the log file (nil: none). l.mu is held, or l is new.
+func (l *Logger) setFile(f *os.File) {
+	l.file, l.fileRC = f, nil
+	if f == nil {
+		return
+	}
+	if rc, err := f.SyscallConn(); err == nil {
+		l.fileRC = rc
+	}
+	if l.fileWriteFn == nil {
+		l.fileWriteFn = l.writeOut
 	}
 }
+
+// writeFile appends b to the log file. l.mu is held.
+func (l *Logger) writeFile(b []byte) {
+	if l.fileRC != nil {
+		l.fileOut = b
+		_ = l.fileRC.Control(l.fileWriteFn)
+		l.fileOut = nil
+	}
+}
+
+// writeOut writes l.fileOut to fd (the log file's, in RawConn.Control).
+func (l *Logger) writeOut(fd uintptr) { _ = writeFD(int(fd), l.fileOut) }
 
 // sendSyslog writes an RFC 3164 datagram: <13>Mmm dd hh:mm:ss knockd: msg
 // (user.notice). It reconnects once if the socket went away (syslogd
@@ -313,7 +337,7 @@ func (l *Logger) Close() {
 	l.flush()
 	if l.file != nil {
 		l.file.Close()
-		l.file = nil
+		l.setFile(nil)
 	}
 	if l.sysFD >= 0 {
 		syscall.Close(l.sysFD)
