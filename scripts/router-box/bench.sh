@@ -11,7 +11,12 @@
 #     knock every 2 s meanwhile: the guest's CPU ms (every task, interrupts
 #     and softirqs included) above the same traffic with no daemon, the
 #     daemon's own processes' CPU ms (clock ticks, and the scheduler's
-#     run time: see guest/procstat), and knocks opened
+#     run time: see guest/procstat), and knocks opened; and how many
+#     seconds the guest's clock counted a host second meanwhile. The
+#     traffic is paced by the host's clock; under -icount (shift=1,
+#     sleep=on) the guest's clock ran 13 times as fast as the host's on
+#     an idle guest: there each host second's packets meet 13 of the
+#     guest's seconds of timers (a daemon's, the runtime's, the kernel's).
 #   quiet knock -> command latency (median, max ms; host clock)
 #   a churn of 100k sources at 2000 a second: RSS and PSS after;
 #     MemAvailable before the daemon starts, once it runs and after the churn
@@ -60,6 +65,13 @@ pstat() { g "sh /etc/box/procstat $1" | awk '{print $2, $3, $4, $5, $6}'; }
 gcpu() { g "head -n 1 /proc/stat" | awk '{print $2 + $3 + $4 + $7 + $8 + $9}'; }
 memavail() { g "awk '/MemAvailable/ {print \$2}' /proc/meminfo"; }
 rxpkts() { g "cat /sys/class/net/wan/statistics/rx_packets"; }
+# clocks: "GUEST HOST", the guest's uptime and the host's monotonic time
+# (seconds): under -icount the guest's clock is not the host's.
+clocks() { echo "$(g "cut -d' ' -f1 /proc/uptime") $(awk '{print $1}' /proc/uptime)"; }
+# pace T0 T1: the guest's seconds a host second between two clocks lines.
+pace() {
+	awk -v a="$1" -v b="$2" 'BEGIN { split(a, x, " "); split(b, y, " "); if (y[2] > x[2]) printf "%.2f", (y[1] - x[1]) / (y[2] - x[2]); else print "-" }'
+}
 flood() { # RATE N SRC SECS; run it in a subshell or in the background: it
 	# execs. It stops after SECS seconds at most: at full rate the sender
 	# waits for the tap, which the guest empties at its own pace (slowly
@@ -83,19 +95,22 @@ stopd() {
 }
 # rates K D PREFIX: the three rates; with D "none" only the guest's CPU.
 rates() {
-	local k=$1 d=$2 p=$3 r i=1 c0 c1 s0 s1 kn fl
+	local k=$1 d=$2 p=$3 r i=1 c0 c1 s0 s1 kn fl t0 t1
 	for r in 20 200 2000; do
 		flood "$r" $((r * (SECS + WARM + 5))) "$p$i.0.0.1" $((SECS + WARM + 10)) &
 		fl=$!
 		sleep "$WARM"
 		c0=$(gcpu)
+		t0=$(clocks)
 		[ "$d" = none ] || read -ra s0 <<<"$(pstat "${NAME[$d]}")"
 		read -ra kn <<<"$(knocks "$SECS" 2s "$d")"
+		t1=$(clocks)
 		c1=$(gcpu)
 		[ "$d" = none ] || read -ra s1 <<<"$(pstat "${NAME[$d]}")"
 		kill "$fl" 2>/dev/null || true
 		wait "$fl" 2>/dev/null || true
 		R[$k,r${r}_guest_$d]=$(((c1 - c0) * 10))
+		R[$k,r${r}_pace_$d]=$(pace "$t0" "$t1")
 		if [ "$d" != none ]; then
 			local base=${R[$k,r${r}_guest_none]} mine=${R[$k,r${r}_guest_$d]}
 			R[$k,r${r}_cpu_$d]=$((mine - base))
@@ -215,6 +230,7 @@ table() {
 		row "  the same, scheduler's run time ms" "r${r}_run"
 		row "  legitimate knocks opened" "r${r}_open"
 		row "  no daemon: guest CPU ms" "r${r}_guest" none
+		row "  guest clock: seconds a host second" "r${r}_pace"
 	done
 	row "RSS kB after a 100k-source churn" churn_rss
 	row "PSS kB after a 100k-source churn" churn_pss
