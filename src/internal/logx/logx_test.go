@@ -2,6 +2,7 @@ package logx
 
 import (
 	"bytes"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -149,23 +150,32 @@ func TestLimiterBudget(t *testing.T) {
 	}
 }
 
-// TestDeferf: the lines of Deferf wait for Flush (or the next Printf, or
-// maxHeld bytes, or Close) and are stamped with the time given; syslog
-// gets them at once.
-func TestDeferf(t *testing.T) {
+// fileAndSyslog returns a logger writing to a log file (its path), to a
+// syslog socket (sl, where the test reads the datagrams) and to verbose
+// when not nil, its clock at 2026-11-24 18:16:05.
+func fileAndSyslog(t *testing.T, verbose io.Writer) (lg *Logger, file string, sl *net.UnixConn) {
+	t.Helper()
 	dir := t.TempDir()
 	sock := filepath.Join(dir, "log")
 	sl, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sl.Close()
-	file := filepath.Join(dir, "knockd.log")
+	t.Cleanup(func() { sl.Close() })
+	file = filepath.Join(dir, "knockd.log")
 	clock := time.Date(2026, 11, 24, 18, 16, 5, 0, time.Local)
-	lg, err := New(Options{LogFile: file, Syslog: true, SyslogPath: sock, Now: func() time.Time { return clock }})
+	lg, err = New(Options{LogFile: file, Syslog: true, SyslogPath: sock, Verbose: verbose, Now: func() time.Time { return clock }})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return lg, file, sl
+}
+
+// TestDeferf: the lines of Deferf wait for Flush (or the next Printf, or
+// maxHeld bytes, or Close) and are stamped with the time given; syslog
+// gets them at once.
+func TestDeferf(t *testing.T) {
+	lg, file, sl := fileAndSyslog(t, nil)
 	read := func() string { b, _ := os.ReadFile(file); return string(b) }
 	at := time.Date(2026, 11, 24, 18, 17, 59, 0, time.Local)
 	lg.Deferf(at, "%s: %s: Stage %d", "192.0.2.7", "ssh", 1)
@@ -211,20 +221,8 @@ func TestDeferf(t *testing.T) {
 // returns, and with a file, syslog and verbose output a line costs no
 // allocation.
 func TestDeferLine(t *testing.T) {
-	dir := t.TempDir()
-	sock := filepath.Join(dir, "log")
-	sl, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sl.Close()
-	file := filepath.Join(dir, "knockd.log")
-	clock := time.Date(2026, 11, 24, 18, 16, 5, 0, time.Local)
 	var verbose bytes.Buffer
-	lg, err := New(Options{LogFile: file, Syslog: true, SyslogPath: sock, Verbose: &verbose, Now: func() time.Time { return clock }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	lg, file, sl := fileAndSyslog(t, &verbose)
 	at := time.Date(2026, 11, 24, 18, 17, 59, 0, time.Local)
 	msg := []byte("192.0.2.7: ssh: Stage 1")
 	lg.DeferLine(at, msg)
