@@ -498,7 +498,12 @@ func TestCommandThenActions(t *testing.T) {
 			t.Fatal("Do dropped a success")
 		}
 	}
+	// The busy door's grant: a worker takes it from the queue (waitIdle)
+	// before it calls the firewall, so wait for the call itself.
 	waitIdle(t, a)
+	for deadline := time.Now().Add(5 * time.Second); fw.n() == 0 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
 	if n := fw.n(); n != 1 {
 		t.Fatalf("%d grants before the commands started, want the busy door's", n)
 	}
