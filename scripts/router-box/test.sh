@@ -197,6 +197,17 @@ for arch in $arches; do
 	g "date -u -s '$(date -u '+%Y-%m-%d %H:%M:%S')' >/dev/null"
 	fws="iptables fw4"
 	[ "$smoke" = 0 ] || fws=iptables
+	# The bench's process figures (procstat): a resident set is never
+	# below the proportional one; a small program's VmRSS was (the kernel's
+	# per-thread counters lag before Linux 6.2).
+	if [ "$smoke" = 0 ]; then
+		read -r _ _ rss _ pss _ <<<"$(g "sleep 30 & sleep 1; sh /etc/box/procstat sleep; kill \$! 2>/dev/null")"
+		if [ "${rss:-0}" -gt 0 ] && [ "$rss" -ge "${pss:-0}" ]; then
+			pass "$arch: procstat: sleep's RSS $rss kB >= its PSS $pss kB"
+		else
+			fail "$arch: procstat: sleep's RSS ${rss:-?} kB below its PSS ${pss:-?} kB"
+		fi
+	fi
 	for fw in $fws; do
 		scenario "$arch" "$fw"
 	done

@@ -8,6 +8,8 @@ import (
 	"os"
 	"strings"
 
+	"github.com/knockd-go/knockd-go/src/internal/feature"
+
 	"github.com/knockd-go/knockd-go/src/internal/config"
 	"github.com/knockd-go/knockd-go/src/internal/getopt"
 	"github.com/knockd-go/knockd-go/src/internal/rotate"
@@ -70,6 +72,10 @@ func searchPath() []string {
 
 // showURI prints the URI of a rotating door.
 func showURI(cfg *config.Config, name, host string, stdout, stderr io.Writer) int {
+	if !feature.Rotate {
+		fmt.Fprintf(stderr, "knockd: %v\n", feature.Missing("rotating knocks", "knockd_norotate"))
+		return 2
+	}
 	for _, d := range cfg.Doors {
 		if d.Name != name {
 			continue

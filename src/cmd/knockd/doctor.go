@@ -8,6 +8,7 @@ import (
 
 	"github.com/knockd-go/knockd-go/src/internal/doctor"
 	"github.com/knockd-go/knockd-go/src/internal/door"
+	"github.com/knockd-go/knockd-go/src/internal/feature"
 	"github.com/knockd-go/knockd-go/src/internal/mail"
 )
 
@@ -19,12 +20,16 @@ func doctorCmd(f flags, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "knockd: usage: knockd [-c FILE | -u FILE] [-i DEV] doctor [--json] [--mail ADDRESS]\n")
 		return 2
 	}
+	if f.r.Has(optMail) && !feature.Mail {
+		fmt.Fprintf(stderr, "knockd: doctor --mail: %v\n", feature.Missing("mail", "knockd_nomail"))
+		return 2
+	}
 	rep, set, err := runDoctor(f)
 	if err != nil {
 		fmt.Fprintf(stderr, "knockd: %v\n", err)
 		return 1
 	}
-	if f.r.Has(optMail) {
+	if feature.Mail && f.r.Has(optMail) {
 		doctor.SendTestMail(rep, set, f.r.Last(optMail, ""), mailer(set))
 	}
 	if f.r.Has('j') {

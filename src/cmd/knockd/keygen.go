@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/knockd-go/knockd-go/src/internal/feature"
+
 	"github.com/knockd-go/knockd-go/src/internal/config"
 	"github.com/knockd-go/knockd-go/src/internal/control"
 	"github.com/knockd-go/knockd-go/src/internal/rotate"
@@ -36,7 +38,7 @@ func keygen(f flags, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "knockd: %v\n", err)
 		return 1
 	}
-	if kind == "rotating" {
+	if kind == "rotating" && feature.Rotate {
 		secret, _ := control.Field(reply, "secret")
 		fmt.Fprintf(stdout, "SEQUENCE_SECRET: %s\n", secret)
 		if !f.r.Has(optShowURI) {

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/knockd-go/knockd-go/src/internal/feature"
+
 	"github.com/knockd-go/knockd-go/src/internal/config"
 )
 
@@ -30,10 +32,11 @@ func (l instanceLocks) Close() {
 }
 
 // instancePaths are the paths that only one daemon may use: the control
-// socket, the replay journal and (when one is written) the pid file.
+// socket (in a build that has one), the replay journal and (when one is
+// written) the pid file.
 func instancePaths(cfg *config.Config, pidfile string) []lockTarget {
 	var out []lockTarget
-	if p := cfg.Options.ControlSocket; p != "" {
+	if p := cfg.Options.ControlSocket; p != "" && feature.Control {
 		out = append(out, lockTarget{what: "control socket", path: p})
 	}
 	if p := cfg.Options.SPAReplayFile; p != "" {

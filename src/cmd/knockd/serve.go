@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/knockd-go/knockd-go/src/internal/feature"
+
 	"github.com/knockd-go/knockd-go/src/internal/capture"
 	"github.com/knockd-go/knockd-go/src/internal/config"
 	"github.com/knockd-go/knockd-go/src/internal/control"
@@ -149,8 +151,10 @@ func serve(f flags, cfg *config.Config, sp *spawn.Client, notes *noteBuffer, std
 		OnReady:      rd.report,
 		OnReload:     func(c *config.Config) { reopenLog(log, f.logFile(c), c) },
 	}
-	o.Listen = func(h control.Handler) (*control.Server, error) {
-		return listen(cfg, h, log, open(spawn.ListenControl))
+	if feature.Control {
+		o.Listen = func(h control.Handler) (*control.Server, error) {
+			return listen(cfg, h, log, open(spawn.ListenControl))
+		}
 	}
 	if sp != nil {
 		o.Spawner = sp

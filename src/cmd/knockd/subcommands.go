@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"os"
 
+	"github.com/knockd-go/knockd-go/src/internal/feature"
+
 	"github.com/knockd-go/knockd-go/src/internal/capture"
 	"github.com/knockd-go/knockd-go/src/internal/config"
 	"github.com/knockd-go/knockd-go/src/internal/control"
@@ -28,8 +30,14 @@ func subcommand(f flags, stdout, stderr io.Writer) (code int, ok bool) {
 		if len(args) == 1 && args[0] == "doctor" {
 			return rpcdDoctor(f, stdout), true
 		}
+		if !feature.Control {
+			return noControl(op, stderr), true
+		}
 		return control.RPCD(f.r.Args, stdin, stdout, socket, control.DefaultHostFiles), true
 	case "status":
+		if !feature.Control {
+			return noControl(op, stderr), true
+		}
 		if len(args) > 1 || len(args) == 1 && args[0] != "json" {
 			fmt.Fprintf(stderr, "knockd: usage: knockd status [--json | -j | json]\n")
 			return 1, true
@@ -54,6 +62,9 @@ func subcommand(f flags, stdout, stderr io.Writer) (code int, ok bool) {
 		}
 		return 0, true
 	case "revoke":
+		if !feature.Control {
+			return noControl(op, stderr), true
+		}
 		if len(args) != 2 {
 			fmt.Fprintf(stderr, "knockd: usage: knockd revoke DOOR SOURCE\n")
 			return 1, true
@@ -81,6 +92,13 @@ func subcommand(f flags, stdout, stderr io.Writer) (code int, ok bool) {
 		return keygen(f, args, stdout, stderr), true
 	}
 	return 0, false
+}
+
+// noControl refuses a command that talks to the control socket in a
+// build without it (knockd_nocontrol).
+func noControl(op string, stderr io.Writer) int {
+	fmt.Fprintf(stderr, "knockd: %s: %v\n", op, feature.Missing("the control socket", "knockd_nocontrol"))
+	return 2
 }
 
 // socket is the control socket: --socket, else the configuration's when

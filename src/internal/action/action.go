@@ -25,6 +25,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/knockd-go/knockd-go/src/internal/feature"
+
 	"github.com/knockd-go/knockd-go/src/internal/command"
 	"github.com/knockd-go/knockd-go/src/internal/door"
 	"github.com/knockd-go/knockd-go/src/internal/grant"
@@ -448,7 +450,7 @@ func (a *Actions) grant(s door.Success) (time.Time, error) {
 
 func (a *Actions) queueMail(j *job, done, failed []string) {
 	d := j.s.Door
-	if a.o.Mailer == nil {
+	if a.o.Mailer == nil || !feature.Mail {
 		a.printf(d.Name, "%s: %s: error: no mailer configured, notification not sent", j.s.Src, d.Name)
 		return
 	}

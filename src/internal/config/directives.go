@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/knockd-go/knockd-go/src/internal/feature"
 	"github.com/knockd-go/knockd-go/src/internal/grant"
 	"github.com/knockd-go/knockd-go/src/internal/l4"
 	"github.com/knockd-go/knockd-go/src/internal/macaddr"
@@ -98,6 +99,9 @@ var optionDirectives = table[Options]{
 	}},
 	{name: "MAIL_FROM", set: func(o *Options, val string) (err error) {
 		o.MailFrom = mailaddr.Address{}
+		if val != "" && !feature.Mail {
+			return feature.Missing("mail", "knockd_nomail")
+		}
 		if val != "" {
 			o.MailFrom, err = mailaddr.Parse(val)
 		}
@@ -112,6 +116,9 @@ var optionDirectives = table[Options]{
 	{name: "NOTIFY_INTERVAL", set: func(o *Options, val string) (err error) { o.NotifyInterval, err = ParseSeconds(val); return err }},
 	{name: "NOTIFY_PER_HOUR", set: func(o *Options, val string) (err error) { o.NotifyPerHour, err = positive(val, 3600); return err }},
 	{name: "CONTROL_SOCKET", set: func(o *Options, val string) error {
+		if val != "" && !feature.Control {
+			return feature.Missing("the control socket", "knockd_nocontrol")
+		}
 		return absolute(&o.ControlSocket, val, "or empty: no control socket")
 	}},
 	{name: "SENDMAIL_USER", set: func(o *Options, val string) (err error) { o.SendmailUser, err = parseUser(val); return err }},
@@ -185,10 +192,24 @@ var doorDirectives = table[Door]{
 		d.WakePassword, err = macaddr.ParsePassword(strings.TrimSpace(val))
 		return err
 	}},
-	{name: "NOTIFY", list: true, set: func(d *Door, val string) error { return appendParsed(&d.Notify, SplitList(val), mailaddr.Parse) }},
+	{name: "NOTIFY", list: true, set: func(d *Door, val string) error {
+		if !feature.Mail {
+			return feature.Missing("mail", "knockd_nomail")
+		}
+		return appendParsed(&d.Notify, SplitList(val), mailaddr.Parse)
+	}},
 
-	{name: "SEQUENCE_SECRET", set: func(d *Door, val string) (err error) { rot(d).Secret, err = rotate.ParseSecret(val); return err }},
+	{name: "SEQUENCE_SECRET", set: func(d *Door, val string) (err error) {
+		if !feature.Rotate {
+			return noRotate()
+		}
+		rot(d).Secret, err = rotate.ParseSecret(val)
+		return err
+	}},
 	{name: "SEQUENCE_LENGTH", set: func(d *Door, val string) (err error) {
+		if !feature.Rotate {
+			return noRotate()
+		}
 		rot(d).Length, err = positive(val, rotate.MaxLength)
 		if err == nil && rot(d).Length < rotate.MinLength {
 			err = fmt.Errorf("%d knocks: at least %d", rot(d).Length, rotate.MinLength)
@@ -196,6 +217,9 @@ var doorDirectives = table[Door]{
 		return err
 	}},
 	{name: "SEQUENCE_STEP", set: func(d *Door, val string) (err error) {
+		if !feature.Rotate {
+			return noRotate()
+		}
 		rot(d).Step, err = ParseSeconds(val)
 		if err == nil && (rot(d).Step < rotate.MinStep || rot(d).Step > rotate.MaxStep) {
 			err = fmt.Errorf("%v: want %v to %v", rot(d).Step, rotate.MinStep, rotate.MaxStep)
@@ -203,13 +227,25 @@ var doorDirectives = table[Door]{
 		return err
 	}},
 	{name: "SEQUENCE_PORTS", set: func(d *Door, val string) (err error) {
+		if !feature.Rotate {
+			return noRotate()
+		}
 		p := rot(d)
 		p.Lo, p.Hi, err = rotate.ParseRange(val)
 		return err
 	}},
-	{name: "SEQUENCE_PROTOCOL", set: func(d *Door, val string) (err error) { rot(d).Proto, err = l4.ParseProto(val); return err }},
+	{name: "SEQUENCE_PROTOCOL", set: func(d *Door, val string) (err error) {
+		if !feature.Rotate {
+			return noRotate()
+		}
+		rot(d).Proto, err = l4.ParseProto(val)
+		return err
+	}},
 
 	{name: "SPA", set: func(d *Door, val string) error {
+		if !feature.SPA {
+			return feature.Missing("SPA (fwknop)", "knockd_nospa")
+		}
 		on, err := ParseBool(val)
 		if err == nil {
 			if on {
@@ -222,10 +258,28 @@ var doorDirectives = table[Door]{
 	}},
 	{name: "SPA_PORT", set: func(d *Door, val string) (err error) { spa(d).Port, err = l4.ParseNum(val); return err }},
 	{name: "SPA_KEY", set: func(d *Door, val string) error { spa(d).Key = []byte(val); return nil }},
-	{name: "SPA_KEY_BASE64", set: func(d *Door, val string) (err error) { spa(d).Key, err = spapkg.DecodeKey(val); return err }},
+	{name: "SPA_KEY_BASE64", set: func(d *Door, val string) (err error) {
+		if !feature.SPA {
+			return feature.Missing("SPA (fwknop)", "knockd_nospa")
+		}
+		spa(d).Key, err = spapkg.DecodeKey(val)
+		return err
+	}},
 	{name: "SPA_HMAC_KEY", set: func(d *Door, val string) error { spa(d).HMACKey = []byte(val); return nil }},
-	{name: "SPA_HMAC_KEY_BASE64", set: func(d *Door, val string) (err error) { spa(d).HMACKey, err = spapkg.DecodeKey(val); return err }},
-	{name: "SPA_HMAC_DIGEST", set: func(d *Door, val string) (err error) { spa(d).HMACDigest, err = spapkg.ParseDigest(val); return err }},
+	{name: "SPA_HMAC_KEY_BASE64", set: func(d *Door, val string) (err error) {
+		if !feature.SPA {
+			return feature.Missing("SPA (fwknop)", "knockd_nospa")
+		}
+		spa(d).HMACKey, err = spapkg.DecodeKey(val)
+		return err
+	}},
+	{name: "SPA_HMAC_DIGEST", set: func(d *Door, val string) (err error) {
+		if !feature.SPA {
+			return feature.Missing("SPA (fwknop)", "knockd_nospa")
+		}
+		spa(d).HMACDigest, err = spapkg.ParseDigest(val)
+		return err
+	}},
 	{name: "SPA_MAX_AGE", set: func(d *Door, val string) (err error) {
 		spa(d).MaxAge, err = ParseSeconds(val)
 		if err == nil && spa(d).MaxAge == 0 {
@@ -345,6 +399,10 @@ func positive(s string, max int) (int, error) {
 }
 
 var errUnknown = fmt.Errorf("unknown directive")
+
+// noRotate refuses the directives of rotating knocks in a build without
+// them (knockd_norotate).
+func noRotate() error { return feature.Missing("rotating knocks", "knockd_norotate") }
 
 func rot(d *Door) *rotate.Params {
 	if d.Rotate == nil {

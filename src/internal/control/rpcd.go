@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/knockd-go/knockd-go/src/internal/feature"
+
 	"github.com/knockd-go/knockd-go/src/internal/rdns"
 	"github.com/knockd-go/knockd-go/src/internal/rotate"
 )
@@ -139,6 +141,9 @@ func Keygen(kind string) ([]byte, error) {
 	w.Open('{')
 	switch kind {
 	case "spa", "":
+		if !feature.SPA {
+			return nil, fmt.Errorf("keygen: %w", feature.Missing("SPA (fwknop)", "knockd_nospa"))
+		}
 		key, hmac := make([]byte, 32), make([]byte, 64)
 		if _, err := rand.Read(key); err != nil {
 			return nil, err
@@ -149,6 +154,9 @@ func Keygen(kind string) ([]byte, error) {
 		w.Key("key_base64").Str(base64.StdEncoding.EncodeToString(key))
 		w.Key("hmac_key_base64").Str(base64.StdEncoding.EncodeToString(hmac))
 	case "rotating":
+		if !feature.Rotate {
+			return nil, fmt.Errorf("keygen: %w", feature.Missing("rotating knocks", "knockd_norotate"))
+		}
 		s, err := rotate.NewSecret()
 		if err != nil {
 			return nil, err

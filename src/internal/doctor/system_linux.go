@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/knockd-go/knockd-go/src/internal/feature"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/knockd-go/knockd-go/src/internal/control"
@@ -116,6 +118,9 @@ func (OS) Clock() Clock {
 
 // Daemon asks the daemon at socket for its flat status.
 func (OS) Daemon(socket string) (map[string]string, error) {
+	if !feature.Control {
+		return nil, feature.Missing("the control socket", "knockd_nocontrol")
+	}
 	b, err := control.Call(socket, control.Request("status", "format", "flat"))
 	if err != nil {
 		return nil, err

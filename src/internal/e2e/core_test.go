@@ -288,7 +288,7 @@ func TestDaemonModePidfileAndLogfile(t *testing.T) {
 	dir := t.TempDir()
 	conf := writeFile(t, "knockd.conf", doorConf(dir, "7000,8000", ""))
 	pidfile, logfile := filepath.Join(dir, "knockd.pid"), filepath.Join(dir, "knockd.log")
-	ownPaths(t, []string{"-c", conf})
+	ownPaths(t, []string{"-c", conf}, false)
 	testenv.In(t, p.router, bin.knockd, "-d", "-i", p.rdev, "-c", conf, "-p", pidfile, "-g", logfile)
 	var pid int
 	if !testenv.Eventually(wait, func() bool {

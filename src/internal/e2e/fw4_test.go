@@ -95,3 +95,34 @@ func TestIptablesReloadRestoresGrants(t *testing.T) {
 	}
 	d.mustSee(r.a+": ssh: closed tcp/2222", wait)
 }
+
+// TestSmallBuildOpensFW4 runs knockd built for the smallest routers (no
+// iptables backend, every optional feature left out) against an
+// fw4-shaped ruleset: a knock opens a port on the router and forwards
+// another for the knocker only, and runs the door's command.
+func TestSmallBuildOpensFW4(t *testing.T) {
+	knock := testenv.NeedBin(t, "knock")
+	r := newRouter(t, "")
+	loadFW4(t, r)
+	dir := t.TempDir()
+	conf := writeFile(t, "knockd.conf", "[options]\n  firewall = fw4\n[ssh]\n  sequence = 7000,8000\n  open = tcp/2222\n"+
+		"  forward = tcp/1723 -> 192.168.1.51:1723\n  duration = 6\n  start_command = touch "+dir+"/opened-%IP%\n")
+	d := start(t, r.router, bin.small, "-i", r.rdev, "-c", conf, "-v", "-D")
+	d.mustSee("listening on "+r.rdev+" (index", 10*time.Second)
+	if _, err := dial(r.host, r.a, r.raddr4+":2222"); err == nil {
+		t.Fatal("router port open before the knock")
+	}
+	testenv.In(t, r.host, knock, r.raddr4, "7000", "8000")
+	d.mustSee("opened tcp/2222", wait)
+	for _, dst := range []string{":2222", ":1723"} {
+		if _, err := dial(r.host, r.a, r.raddr4+dst); err != nil {
+			t.Fatalf("A cannot reach %s through fw4: %v\n%s", dst, err, d.out.String())
+		}
+		if out, err := dial(r.host, r.b, r.raddr4+dst); err == nil {
+			t.Fatalf("B reached %s without knocking: %q", dst, out)
+		}
+	}
+	if !fileAppears(filepath.Join(dir, "opened-"+r.a), wait) {
+		t.Fatalf("the door's command did not run for %s; log:\n%s", r.a, d.out.String())
+	}
+}

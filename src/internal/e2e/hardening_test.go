@@ -111,7 +111,7 @@ func TestFilesNotFollowed(t *testing.T) {
 	link := filepath.Join(dir, "knockd.log")
 	os.Symlink(target, link)
 	conf := writeFile(t, "knockd.conf", "[d]\n  sequence = 7000\n  command = true\n")
-	ownPaths(t, []string{"-c", conf})
+	ownPaths(t, []string{"-c", conf}, false)
 	out, err := testenv.InOutput(p.router, bin.knockd, "-i", p.rdev, "-c", conf, "-g", link)
 	if err == nil || !strings.Contains(out, "log file "+link+": is a symbolic link, refused") {
 		t.Fatalf("symlinked log file: %v %s", err, out)

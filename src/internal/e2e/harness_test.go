@@ -28,7 +28,10 @@ import (
 var bin struct {
 	dir           string
 	knockd, knock string
-	err           error
+	// small is knockd built for the smallest routers: no iptables
+	// backend and every optional feature left out (src/internal/feature).
+	small string
+	err   error
 }
 
 const helperEnv = "KNOCKD_E2E_HELPER"
@@ -55,8 +58,13 @@ func TestMain(m *testing.M) {
 	bin.dir = dir
 	bin.knockd = filepath.Join(dir, "knockd")
 	bin.knock = filepath.Join(dir, "knock")
-	for _, b := range []struct{ out, pkg string }{{bin.knockd, "../../cmd/knockd"}, {bin.knock, "../../cmd/knock"}} {
-		cmd := exec.Command("go", "build", "-o", b.out, b.pkg)
+	bin.small = filepath.Join(dir, "knockd-small")
+	for _, b := range []struct{ out, pkg, tags string }{
+		{bin.knockd, "../../cmd/knockd", ""},
+		{bin.knock, "../../cmd/knock", ""},
+		{bin.small, "../../cmd/knockd", "knockd_noiptables knockd_nospa knockd_nomail knockd_norotate knockd_nocontrol knockd_nodoctor"},
+	} {
+		cmd := exec.Command("go", "build", "-tags", b.tags, "-o", b.out, b.pkg)
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			bin.err = fmt.Errorf("go build %s: %v\n%s", b.pkg, err, out)
@@ -94,8 +102,8 @@ func start(t *testing.T, ns string, name string, args ...string) *proc {
 // startEnv is start with extra environment variables.
 func startEnv(t *testing.T, env []string, ns string, name string, args ...string) *proc {
 	t.Helper()
-	if name == bin.knockd {
-		ownPaths(t, args)
+	if name == bin.knockd || name == bin.small {
+		ownPaths(t, args, name == bin.small)
 	}
 	p := &proc{t: t, out: &testenv.Buffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command("ip", append([]string{"netns", "exec", ns, name}, args...)...)
@@ -163,8 +171,9 @@ func knockd(t *testing.T, ns, dev, conf string, extra ...string) *proc {
 // journal, beside its configuration, unless the configuration names them:
 // one daemon runs per socket and journal (a second refuses to start), and
 // tests (and test runs) go side by side. The lines are appended, so the
-// line numbers of the configuration's errors stay.
-func ownPaths(t *testing.T, args []string) {
+// line numbers of the configuration's errors stay. A build without the
+// control socket (small) gets only the journal.
+func ownPaths(t *testing.T, args []string, small bool) {
 	t.Helper()
 	for i := 0; i+1 < len(args); i++ {
 		if args[i] != "-c" && args[i] != "-u" {
@@ -178,7 +187,7 @@ func ownPaths(t *testing.T, args []string) {
 		dir := filepath.Dir(path)
 		var add []string
 		for _, kv := range [][2]string{{"control_socket", filepath.Join(dir, "knockd.sock")}, {"spa_replay_file", filepath.Join(dir, "replay")}} {
-			if strings.Contains(string(b), kv[0]) {
+			if strings.Contains(string(b), kv[0]) || small && kv[0] == "control_socket" {
 				continue
 			}
 			if args[i] == "-u" {

@@ -55,7 +55,7 @@ func TestOneTimeSequencesOfDifferentLengths(t *testing.T) {
 // daemonMode runs knockd -d in ns and returns its exit code and output.
 func daemonMode(t *testing.T, ns string, env []string, args ...string) (int, string) {
 	t.Helper()
-	ownPaths(t, args)
+	ownPaths(t, args, false)
 	cmd := exec.Command("ip", append([]string{"netns", "exec", ns, bin.knockd, "-d"}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
 	out, err := cmd.CombinedOutput()

@@ -6,6 +6,8 @@ import (
 	"os"
 	"syscall"
 
+	"github.com/knockd-go/knockd-go/src/internal/feature"
+
 	"github.com/knockd-go/knockd-go/src/internal/task"
 )
 
@@ -62,7 +64,7 @@ func (s *Service) startUp(ctx context.Context, g *task.Group, serving chan<- str
 	case <-ctx.Done():
 		return nil
 	}
-	if s.o.Listen != nil {
+	if feature.Control && s.o.Listen != nil {
 		srv, err := s.o.Listen(s)
 		if err != nil {
 			return err

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/knockd-go/knockd-go/src/internal/feature"
+
 	"github.com/knockd-go/knockd-go/src/internal/action"
 	"github.com/knockd-go/knockd-go/src/internal/command"
 	"github.com/knockd-go/knockd-go/src/internal/config"
@@ -138,7 +140,7 @@ func New(o Options, cfg *config.Config) (*Service, error) {
 	if o.Waker == nil {
 		o.Waker = &wake.Raw{}
 	}
-	if o.Mailer == nil {
+	if o.Mailer == nil && feature.Mail {
 		o.Mailer = func(set *door.Set) mail.Mailer { return sendmail(set, o.Starter) }
 	}
 	if o.ReassertEvery == 0 {
@@ -243,7 +245,9 @@ func (s *Service) newActions(set *door.Set) *action.Actions {
 	o.Firewall = s.fw.granter()
 	o.Commands = s.runner
 	o.Waker = s.o.Waker
-	o.Mailer = s.o.Mailer(set)
+	if s.o.Mailer != nil {
+		o.Mailer = s.o.Mailer(set)
+	}
 	o.MailFrom = set.Options.MailFrom
 	if o.MailEvery == 0 {
 		o.MailEvery = set.Options.NotifyInterval

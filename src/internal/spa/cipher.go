@@ -1,3 +1,5 @@
+//go:build !knockd_nospa
+
 package spa
 
 import (

@@ -31,10 +31,6 @@
 package spa
 
 import (
-	"crypto/md5"
-	"crypto/sha1"
-	"crypto/sha256"
-	"crypto/sha512"
 	"fmt"
 	"hash"
 	"net/netip"
@@ -83,16 +79,6 @@ type digestAlg struct {
 	name   string
 	new    func() hash.Hash
 	b64len int // length of the base64 text without '='
-}
-
-var digestAlgs = []digestAlg{
-	{DigestMD5, md5.New, 22},
-	{DigestSHA1, sha1.New, 27},
-	{DigestSHA256, sha256.New, 43},
-	{DigestSHA384, sha512.New384, 64},
-	{DigestSHA512, sha512.New, 86},
-	{DigestSHA3256, newSHA3_256, 43},
-	{DigestSHA3512, newSHA3_512, 86},
 }
 
 // lookupDigest finds a digest by name; "" means sha256. Case and '-' vs '_'

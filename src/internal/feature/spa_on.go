@@ -1,0 +1,6 @@
+//go:build !knockd_nospa
+
+package feature
+
+// SPA: this build has it.
+const SPA = true
