@@ -2,7 +2,6 @@ package control
 
 import (
 	"bufio"
-	"crypto/rand"
 	"encoding/base64"
 	"fmt"
 	"io"
@@ -11,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/knockd-go/knockd-go/src/internal/spa"
 
 	"github.com/knockd-go/knockd-go/src/internal/feature"
 
@@ -144,11 +145,8 @@ func Keygen(kind string) ([]byte, error) {
 		if !feature.SPA {
 			return nil, fmt.Errorf("keygen: %w", feature.Missing("SPA (fwknop)", "knockd_nospa"))
 		}
-		key, hmac := make([]byte, 32), make([]byte, 64)
-		if _, err := rand.Read(key); err != nil {
-			return nil, err
-		}
-		if _, err := rand.Read(hmac); err != nil {
+		key, hmac, err := spa.NewKeys()
+		if err != nil {
 			return nil, err
 		}
 		w.Key("key_base64").Str(base64.StdEncoding.EncodeToString(key))

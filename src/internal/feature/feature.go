@@ -15,7 +15,11 @@
 // and needs no constant: src/cmd/knockd/doctor_omit.go.)
 //
 // A configuration that asks for a missing feature is refused where it
-// asks, naming the tag (Missing).
+// asks, naming the tag (Missing). The tags are the daemon's (go build
+// -tags ... ./src/cmd/knockd); the client, src/cmd/knock, always has SPA
+// and rotating knocks. With all of them no package of knockd imports
+// crypto: the SPA, keygen and rotating code that needs it sits in files
+// the tags leave out (src/internal/spa, src/internal/rotate).
 package feature
 
 // Error is the refusal of a feature this build does not have.

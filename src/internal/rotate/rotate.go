@@ -55,9 +55,6 @@
 package rotate
 
 import (
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base32"
 	"encoding/binary"
 	"errors"
@@ -177,13 +174,6 @@ type stream struct {
 	off   int
 }
 
-func newStream(secret []byte, counter uint64) *stream {
-	s := &stream{mac: hmac.New(sha256.New, secret)}
-	s.msg = append(append(make([]byte, 0, len(Prefix)+9), Prefix...), 0, 0, 0, 0, 0, 0, 0, 0)
-	binary.BigEndian.PutUint64(s.msg[len(Prefix):], counter)
-	return s
-}
-
 func (s *stream) next() uint32 {
 	if s.off == len(s.block) {
 		msg := s.msg
@@ -298,15 +288,6 @@ func ParseSecret(s string) ([]byte, error) {
 // base32 without padding or grouping, one word for a configuration file,
 // a command line or a URI.
 func FormatSecret(secret []byte) string { return b32.EncodeToString(secret) }
-
-// NewSecret returns a new random secret of NewSecretLen bytes.
-func NewSecret() ([]byte, error) {
-	b := make([]byte, NewSecretLen)
-	if _, err := rand.Read(b); err != nil {
-		return nil, fmt.Errorf("new secret: %w", err)
-	}
-	return b, nil
-}
 
 // ParseRange parses a port range "lo-hi" (spaces allowed around the
 // numbers) with 1 <= lo, hi <= 65535 and at least 256 ports.

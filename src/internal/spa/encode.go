@@ -1,3 +1,5 @@
+//go:build !knockd_nospa
+
 package spa
 
 import (
@@ -171,4 +173,17 @@ func buildEncoded(m *Message, rnd io.Reader) (string, error) {
 		}
 	}
 	return encoded, nil
+}
+
+// NewKeys returns a new SPA key and HMAC key as fwknop --key-gen makes
+// them: 32 and 64 random bytes.
+func NewKeys() (key, hmacKey []byte, err error) {
+	key, hmacKey = make([]byte, 32), make([]byte, 64)
+	if _, err := rand.Read(key); err != nil {
+		return nil, nil, err
+	}
+	if _, err := rand.Read(hmacKey); err != nil {
+		return nil, nil, err
+	}
+	return key, hmacKey, nil
 }
