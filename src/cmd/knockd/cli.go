@@ -8,9 +8,8 @@ import (
 	"os"
 	"strings"
 
-	"github.com/knockd-go/knockd-go/src/internal/feature"
-
 	"github.com/knockd-go/knockd-go/src/internal/config"
+	"github.com/knockd-go/knockd-go/src/internal/feature"
 	"github.com/knockd-go/knockd-go/src/internal/getopt"
 	"github.com/knockd-go/knockd-go/src/internal/rotate"
 )

@@ -6,10 +6,9 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/knockd-go/knockd-go/src/internal/feature"
-
 	"github.com/knockd-go/knockd-go/src/internal/config"
 	"github.com/knockd-go/knockd-go/src/internal/control"
+	"github.com/knockd-go/knockd-go/src/internal/feature"
 	"github.com/knockd-go/knockd-go/src/internal/rotate"
 )
 

@@ -9,9 +9,8 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/knockd-go/knockd-go/src/internal/feature"
-
 	"github.com/knockd-go/knockd-go/src/internal/config"
+	"github.com/knockd-go/knockd-go/src/internal/feature"
 )
 
 // One daemon per control socket, replay journal and pid file: each is

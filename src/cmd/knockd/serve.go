@@ -13,12 +13,11 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/knockd-go/knockd-go/src/internal/feature"
-
 	"github.com/knockd-go/knockd-go/src/internal/capture"
 	"github.com/knockd-go/knockd-go/src/internal/config"
 	"github.com/knockd-go/knockd-go/src/internal/control"
 	"github.com/knockd-go/knockd-go/src/internal/daemon"
+	"github.com/knockd-go/knockd-go/src/internal/feature"
 	"github.com/knockd-go/knockd-go/src/internal/logx"
 	"github.com/knockd-go/knockd-go/src/internal/privs"
 	"github.com/knockd-go/knockd-go/src/internal/service"

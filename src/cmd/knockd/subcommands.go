@@ -8,11 +8,10 @@ import (
 	"net/netip"
 	"os"
 
-	"github.com/knockd-go/knockd-go/src/internal/feature"
-
 	"github.com/knockd-go/knockd-go/src/internal/capture"
 	"github.com/knockd-go/knockd-go/src/internal/config"
 	"github.com/knockd-go/knockd-go/src/internal/control"
+	"github.com/knockd-go/knockd-go/src/internal/feature"
 	"github.com/knockd-go/knockd-go/src/internal/logx"
 )
 

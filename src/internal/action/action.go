@@ -25,10 +25,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/knockd-go/knockd-go/src/internal/feature"
-
 	"github.com/knockd-go/knockd-go/src/internal/command"
 	"github.com/knockd-go/knockd-go/src/internal/door"
+	"github.com/knockd-go/knockd-go/src/internal/feature"
 	"github.com/knockd-go/knockd-go/src/internal/grant"
 	"github.com/knockd-go/knockd-go/src/internal/logx"
 	"github.com/knockd-go/knockd-go/src/internal/mail"

@@ -11,9 +11,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/knockd-go/knockd-go/src/internal/spa"
-
 	"github.com/knockd-go/knockd-go/src/internal/feature"
+	"github.com/knockd-go/knockd-go/src/internal/spa"
 
 	"github.com/knockd-go/knockd-go/src/internal/rdns"
 	"github.com/knockd-go/knockd-go/src/internal/rotate"

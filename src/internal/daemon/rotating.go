@@ -5,9 +5,8 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/knockd-go/knockd-go/src/internal/feature"
-
 	"github.com/knockd-go/knockd-go/src/internal/door"
+	"github.com/knockd-go/knockd-go/src/internal/feature"
 	"github.com/knockd-go/knockd-go/src/internal/rotate"
 )
 
@@ -24,9 +23,6 @@ const windowSize = 3
 
 // rotatingSlots returns the slots of a rotating door at time now.
 func (d *Daemon) rotatingSlots(dr *door.Door, now time.Time) []slot {
-	if !feature.Rotate { // no rotating door in this build (knockd_norotate)
-		return nil
-	}
 	c := counter(dr, now)
 	out := make([]slot, windowSize)
 	for k := c - 1; k <= c+1; k++ {
@@ -48,9 +44,6 @@ func counter(dr *door.Door, now time.Time) uint64 {
 // not known to be fresh (the door's NotBefore), is still matched, so that
 // its replay is seen (and refused, see replayed).
 func (d *Daemon) atCounter(dr *door.Door, k uint64) *door.Door {
-	if !feature.Rotate { // no rotating door in this build (knockd_norotate)
-		return dr
-	}
 	return dr.AtCounter(k)
 }
 
@@ -61,9 +54,6 @@ func (d *Daemon) atCounter(dr *door.Door, k uint64) *door.Door {
 // (both limited: anyone who sniffed it can send it at any rate). d.mu is
 // held.
 func (d *Daemon) replayed(i int, src netip.Addr) bool {
-	if !feature.Rotate { // no rotating door in this build (knockd_norotate)
-		return false
-	}
 	s := &d.slots[i]
 	if s.base == nil {
 		return false
@@ -125,9 +115,6 @@ func (d *Daemon) rotate(now time.Time) {
 // burn marks the step whose rotating sequence just opened its door: it
 // never opens again (see replayed). d.mu is held.
 func (d *Daemon) burn(i int) {
-	if !feature.Rotate { // no rotating door in this build (knockd_norotate)
-		return
-	}
 	s := &d.slots[i]
 	b := d.burnt[s.base.Name]
 	if b == nil {

@@ -12,11 +12,10 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/knockd-go/knockd-go/src/internal/feature"
-
 	"golang.org/x/sys/unix"
 
 	"github.com/knockd-go/knockd-go/src/internal/control"
+	"github.com/knockd-go/knockd-go/src/internal/feature"
 )
 
 // OS is the real System.

@@ -17,9 +17,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/knockd-go/knockd-go/src/internal/feature"
-
 	"github.com/knockd-go/knockd-go/src/internal/config"
+	"github.com/knockd-go/knockd-go/src/internal/feature"
 	"github.com/knockd-go/knockd-go/src/internal/grant"
 	"github.com/knockd-go/knockd-go/src/internal/mailaddr"
 	"github.com/knockd-go/knockd-go/src/internal/match"
@@ -124,7 +123,7 @@ type Wake struct {
 // knock is the step's sequence.
 func (d *Door) AtCounter(counter uint64) *Door {
 	n := *d
-	if !feature.Rotate {
+	if !feature.Rotate { // no rotating door in this build (knockd_norotate)
 		return &n
 	}
 	n.Knock.Steps = d.Rotate.Sequence(counter)
@@ -134,7 +133,7 @@ func (d *Door) AtCounter(counter uint64) *Door {
 // Fresh reports whether step counter of a rotating knock may open the
 // door: it began after NotBefore's step.
 func (d *Door) Fresh(counter uint64) bool {
-	if !feature.Rotate {
+	if !feature.Rotate { // no rotating door in this build (knockd_norotate)
 		return false
 	}
 	return d.NotBefore.IsZero() || counter > d.Rotate.Counter(d.NotBefore)
@@ -342,9 +341,6 @@ func compileDoor(c *config.Door, devs map[string]int, down map[string]bool, env 
 	for _, m := range c.Wake {
 		a.Wake = append(a.Wake, Wake{Device: c.WakeInterface, MAC: m, Password: c.WakePassword})
 	}
-	if len(c.Notify) > 0 && !feature.Mail {
-		return nil, c.Errorf("NOTIFY", "%v", feature.Missing("mail", "knockd_nomail"))
-	}
 	a.Notify = c.Notify
 	for _, f := range c.Forward {
 		if f.To.Addr().Is6() && env.NoIPv6 {
@@ -361,9 +357,6 @@ func compileDoor(c *config.Door, devs map[string]int, down map[string]bool, env 
 		}
 		d.SPA = s
 	case c.Rotate != nil:
-		if !feature.Rotate {
-			return nil, c.Errorf("SEQUENCE_SECRET", "%v", feature.Missing("rotating knocks", "knockd_norotate"))
-		}
 		d.Kind = Rotating
 		d.Knock.Steps = nil
 		p := *c.Rotate
@@ -393,9 +386,6 @@ func compileDoor(c *config.Door, devs map[string]int, down map[string]bool, env 
 // compileSPA makes the verifier of an SPA door. The client may ask for a
 // timeout up to spa_max_timeout, which defaults to the door's duration.
 func compileSPA(c *config.Door, env Env) (*SPADoor, error) {
-	if !feature.SPA {
-		return nil, c.Errorf("SPA", "%v", feature.Missing("SPA (fwknop)", "knockd_nospa"))
-	}
 	s := c.SPA
 	maxT := s.MaxClientTimeout
 	if maxT == 0 {

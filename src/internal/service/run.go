@@ -7,7 +7,6 @@ import (
 	"syscall"
 
 	"github.com/knockd-go/knockd-go/src/internal/feature"
-
 	"github.com/knockd-go/knockd-go/src/internal/task"
 )
 

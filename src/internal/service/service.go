@@ -15,14 +15,13 @@ import (
 	"sync"
 	"time"
 
-	"github.com/knockd-go/knockd-go/src/internal/feature"
-
 	"github.com/knockd-go/knockd-go/src/internal/action"
 	"github.com/knockd-go/knockd-go/src/internal/command"
 	"github.com/knockd-go/knockd-go/src/internal/config"
 	"github.com/knockd-go/knockd-go/src/internal/control"
 	"github.com/knockd-go/knockd-go/src/internal/daemon"
 	"github.com/knockd-go/knockd-go/src/internal/door"
+	"github.com/knockd-go/knockd-go/src/internal/feature"
 	"github.com/knockd-go/knockd-go/src/internal/firewall"
 	"github.com/knockd-go/knockd-go/src/internal/logx"
 	"github.com/knockd-go/knockd-go/src/internal/mail"
