@@ -54,6 +54,9 @@ func (d *Daemon) atCounter(dr *door.Door, k uint64) *door.Door {
 // (both limited: anyone who sniffed it can send it at any rate). d.mu is
 // held.
 func (d *Daemon) replayed(i int, src netip.Addr) bool {
+	if !feature.Rotate { // no rotating door in this build (knockd_norotate)
+		return false
+	}
 	s := &d.slots[i]
 	if s.base == nil {
 		return false
@@ -115,6 +118,9 @@ func (d *Daemon) rotate(now time.Time) {
 // burn marks the step whose rotating sequence just opened its door: it
 // never opens again (see replayed). d.mu is held.
 func (d *Daemon) burn(i int) {
+	if !feature.Rotate { // no rotating door in this build (knockd_norotate)
+		return
+	}
 	s := &d.slots[i]
 	b := d.burnt[s.base.Name]
 	if b == nil {

@@ -386,6 +386,9 @@ func compileDoor(c *config.Door, devs map[string]int, down map[string]bool, env 
 // compileSPA makes the verifier of an SPA door. The client may ask for a
 // timeout up to spa_max_timeout, which defaults to the door's duration.
 func compileSPA(c *config.Door, env Env) (*SPADoor, error) {
+	if !feature.SPA { // no SPA in this build (knockd_nospa): drops what follows
+		return nil, c.Errorf("SPA", "%v", feature.Missing("SPA (fwknop)", "knockd_nospa"))
+	}
 	s := c.SPA
 	maxT := s.MaxClientTimeout
 	if maxT == 0 {

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/knockd-go/knockd-go/src/internal/feature"
 	"github.com/knockd-go/knockd-go/src/internal/grant"
 	"github.com/knockd-go/knockd-go/src/internal/l4"
 	"github.com/knockd-go/knockd-go/src/internal/spa"
@@ -32,6 +33,9 @@ type Request struct {
 // Check authenticates an SPA payload from src. An error is a rejection;
 // spa.ReasonOf tells why, and whether the sender held the door's key.
 func (s *SPADoor) Check(payload []byte, src netip.Addr) (Request, error) {
+	if !feature.SPA { // never: compileSPA makes no SPADoor; drops what follows
+		return Request{}, feature.Missing("SPA (fwknop)", "knockd_nospa")
+	}
 	m, err := s.v.Verify(payload, src)
 	if err != nil {
 		return Request{}, err
