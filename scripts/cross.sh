@@ -33,6 +33,8 @@
 #                    arm5 excepted). go1.23.12 gives binaries about 10% smaller than
 #                    Go 1.26 and is the Go of the OpenWrt 24.10 SDK.
 #   KNOCKD_GO_SRC    source tree to build (default: the repository holding this script)
+#   FW4_OMIT         feature tags added to knockd-fw4's (e.g. "knockd_nospa knockd_nodoctor":
+#                    features left out, src/internal/feature; default none)
 #
 # Version: VERSION if set; else `git describe --tags --always --dirty` when it names a
 # tag; else the VERSION file (or 0.1.0) followed by -<commit count>-g<commit> when git
@@ -44,7 +46,7 @@ ldvar=github.com/knockd-go/knockd-go/src/internal/version.Version
 all_targets="mips mipsle arm7 arm5 arm64 amd64"
 default_clients="darwin-arm64 darwin-amd64 windows-amd64"
 # fw4_tags: the build tags of knockd-fw4, the OpenWrt feed's knockd.
-fw4_tags=knockd_noiptables
+fw4_tags="knockd_noiptables${FW4_OMIT:+ $FW4_OMIT}"
 
 die() { echo "cross.sh: $*" >&2; exit 1; }
 

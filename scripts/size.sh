@@ -21,6 +21,10 @@
 #                               "Budget of the iptables builds" (a higher limit
 #                               needs a row saying what bought it)
 #
+# A second table, not checked, gives the same packages for a knockd-fw4
+# built with every feature tag (SIZE_OMIT: knocks, the firewall, commands
+# and Wake-on-LAN only), what the budget decision in docs/size.md weighs.
+#
 # When a row fails it prints which parts grew: `sizeof -build -diff` of the
 # mipsle knockd-fw4 against the per-package listing saved in
 # scripts/size/parts-<go>.txt when the budget last held. --save rewrites
@@ -33,6 +37,8 @@
 #   GO123        the older toolchain (default go1.23.12, fetched by the go command)
 #   SIZE_TARGETS cross.sh targets (default: mipsle mips arm7 arm5 arm64)
 #   SIZE_KEEP    a directory to keep the binaries and packages in
+#   SIZE_OMIT    the feature tags of the second table (default: all five;
+#                "" leaves the table out)
 #   VERSION      version to embed (default: as cross.sh computes it)
 set -euo pipefail
 
@@ -49,6 +55,7 @@ esac
 
 go123=${GO123:-go1.23.12}
 targets=${SIZE_TARGETS:-mipsle mips arm7 arm5 arm64}
+omit=${SIZE_OMIT-knockd_nospa knockd_nomail knockd_norotate knockd_nocontrol knockd_nodoctor}
 max_fw4_new=3600000
 max_fw4_123=3300000
 max_pkg_mips=1200000
@@ -129,6 +136,13 @@ build_tc() {
 	OPENWRT_ARCHS="${archs# }" ENTWARE_ARCHS="" NOARCH_PACKAGES="" "$here/mkipk.sh" "$d/pkg" "$d/bin"
 	OPENWRT_ARCHS="${archs# }" IPK_DIR=$d/pkg/openwrt APK_SIGN_KEY=$work/tools/apk-private.pem \
 		"$here/mkapk.sh" "$d/pkg" "$d/bin"
+	[ -n "$omit" ] || return 0
+	mkdir -p "$d/small/bin"
+	FW4_OMIT="$omit" TARGETS="$targets" CLIENT_TARGETS="" ROUTER_GOTOOLCHAIN=$tc LEGACY_GOTOOLCHAIN=$tc \
+		"$here/cross.sh" "$d/small/bin"
+	OPENWRT_ARCHS="${archs# }" ENTWARE_ARCHS="" NOARCH_PACKAGES="" "$here/mkipk.sh" "$d/small/pkg" "$d/small/bin"
+	OPENWRT_ARCHS="${archs# }" IPK_DIR=$d/small/pkg/openwrt APK_SIGN_KEY=$work/tools/apk-private.pem \
+		"$here/mkapk.sh" "$d/small/pkg" "$d/small/bin"
 }
 
 pids=()
@@ -186,6 +200,24 @@ for t in $targets; do
 		printf "$fmt" "$t" "$v" "$kd" "$kf" "$kn" "$ipk" "$apk" "$verdict$why"
 	done
 done
+
+if [ -n "$omit" ]; then
+	echo
+	echo "== not shipped, not checked: knockd-fw4 also built with $omit"
+	# shellcheck disable=SC2059
+	printf "$fmt" target go "" knockd-fw4 "" ipk apk "budget"
+	for t in $targets; do
+		for tc in $tcs; do
+			d=$work/$tc/small
+			a=$(ipk_arch "$t")
+			ipk=$(size "$(first "$d/pkg/openwrt/knockd-go_"*"_$a.ipk")")
+			apk=$(size "$(first "$d/pkg/apk/$a/knockd-go-"*.apk)")
+			# shellcheck disable=SC2059
+			printf "$fmt" "$t" "$(gover "$tc")" "" "$(size "$d/bin/$t/knockd-fw4")" "" "$ipk" "$apk" "$(pkg_budget "$t")"
+		done
+	done
+	echo
+fi
 
 # sizeof_mipsle TC ARGS...: sizeof -build on the mipsle knockd-fw4 as shipped.
 sizeof_mipsle() {
