@@ -22,7 +22,11 @@ var ErrGone = errors.New("spawner: gone")
 // Client is the daemon's end: a Starter whose children the spawner
 // starts. It is safe for concurrent use.
 type Client struct {
+	// The spawner's replies come on fd, its requests go out on wfd: a
+	// socket pair each way, so that the socket the daemon writes on is
+	// in no poller (see Start).
 	fd      int
+	wfd     int
 	file    *os.File        // owns fd once set: its Close closes fd
 	rc      syscall.RawConn // fd in the runtime's poller; nil: fd blocks
 	null    *os.File
@@ -77,7 +81,7 @@ func Launch(argv []string, note func(string)) (*Client, error) {
 // process takes over (Attach): the daemon gives up its privileges by
 // executing itself again.
 type Handoff struct {
-	fd      int
+	fd, wfd int // the replies' socket and the requests' (Client)
 	pid     int
 	warning string
 	cmd     *exec.Cmd
@@ -92,11 +96,15 @@ const handoffVar = "KNOCKD_GO_SPAWNER_SOCKET"
 // executed next (the socket is no longer close-on-exec).
 func (h *Handoff) Env() []string {
 	_, _ = unix.FcntlInt(uintptr(h.fd), unix.F_SETFD, 0)
-	return []string{handoffVar + "=" + strconv.Itoa(h.fd) + ":" + strconv.Itoa(h.pid) + ":" + h.warning}
+	_, _ = unix.FcntlInt(uintptr(h.wfd), unix.F_SETFD, 0)
+	return []string{handoffVar + "=" + strconv.Itoa(h.fd) + "," + strconv.Itoa(h.wfd) + ":" + strconv.Itoa(h.pid) + ":" + h.warning}
 }
 
 // Close ends the spawner of a handoff that did not take place.
-func (h *Handoff) Close() { unix.Close(h.fd) }
+func (h *Handoff) Close() {
+	unix.Close(h.wfd)
+	unix.Close(h.fd)
+}
 
 // Attach takes over the spawner that the program this one replaced
 // started (Start, Handoff.Env); nil when there is none.
@@ -110,13 +118,16 @@ func Attach(note func(string)) (*Client, error) {
 	if len(f) != 3 {
 		return nil, fmt.Errorf("spawner: %s=%q", handoffVar, v)
 	}
-	fd, err1 := strconv.Atoi(f[0])
-	pid, err2 := strconv.Atoi(f[1])
-	if err1 != nil || err2 != nil || fd < 3 || pid <= 0 {
+	rs, ws, _ := strings.Cut(f[0], ",")
+	fd, err1 := strconv.Atoi(rs)
+	wfd, err2 := strconv.Atoi(ws)
+	pid, err3 := strconv.Atoi(f[1])
+	if err1 != nil || err2 != nil || err3 != nil || fd < 3 || wfd < 3 || fd == wfd || pid <= 0 {
 		return nil, fmt.Errorf("spawner: %s=%q", handoffVar, v)
 	}
 	syscall.CloseOnExec(fd)
-	h := &Handoff{fd: fd, pid: pid, warning: f[2], exited: make(chan struct{})}
+	syscall.CloseOnExec(wfd)
+	h := &Handoff{fd: fd, wfd: wfd, pid: pid, warning: f[2], exited: make(chan struct{})}
 	// The spawner is still this process's child: reap it.
 	go func() {
 		var ws unix.WaitStatus
@@ -135,10 +146,11 @@ func (h *Handoff) client(note func(string)) *Client {
 		note = func(string) {}
 	}
 	null, _ := os.OpenFile(os.DevNull, os.O_RDWR, 0)
-	c := &Client{fd: h.fd, null: null, pid: h.pid, note: note, warning: h.warning, starts: map[uint32]chan startResult{},
+	c := &Client{fd: h.fd, wfd: h.wfd, null: null, pid: h.pid, note: note, warning: h.warning, starts: map[uint32]chan startResult{},
 		reloads: map[uint32]chan loadResult{}, procs: map[uint32]*remote{}, died: make(chan struct{}), closed: make(chan struct{}), exited: h.exited}
 	// The spawner's replies are waited for in the poller (see sendNow);
-	// where the socket cannot be made non-blocking, in recvmsg(2).
+	// where the socket cannot be made non-blocking, in recvmsg(2). The
+	// requests' socket stays out of it (see Start).
 	if unix.SetNonblock(c.fd, true) == nil {
 		c.file = os.NewFile(uintptr(c.fd), "spawner")
 		if rc, err := c.file.SyscallConn(); err == nil {
@@ -158,25 +170,45 @@ func Start(argv []string) (*Handoff, error) {
 		// ps shows "/usr/sbin/knockd spawner -c …".
 		argv, args0 = append([]string{"/proc/self/exe", "spawner"}, os.Args[1:]...), os.Args[0]
 	}
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
+	// A socket pair each way. The runtime puts a descriptor in its
+	// poller for reading and writing at once, and a read on a socket
+	// frees room its writer's poller hears of: with one pair, each
+	// request the spawner read woke the daemon's poller thread for
+	// nothing, which on a two-core router preempted the spawner just
+	// before it started the command. Each process keeps only the socket
+	// it reads in its poller and writes on the other (sendNow).
+	var req, rep [2]int
+	var err error
+	if req, err = unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0); err != nil {
 		return nil, fmt.Errorf("spawner: socketpair: %w", err)
 	}
-	theirs := os.NewFile(uintptr(fds[1]), "spawner")
-	defer theirs.Close()
+	if rep, err = unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0); err != nil {
+		unix.Close(req[0])
+		unix.Close(req[1])
+		return nil, fmt.Errorf("spawner: socketpair: %w", err)
+	}
+	// Each end is used one way only.
+	_ = unix.Shutdown(req[0], unix.SHUT_RD)
+	_ = unix.Shutdown(rep[0], unix.SHUT_WR)
+	theirs := []*os.File{os.NewFile(uintptr(req[1]), "spawner requests"), os.NewFile(uintptr(rep[1]), "spawner replies")}
+	defer closeAll(theirs)
+	mine := func() {
+		unix.Close(req[0])
+		unix.Close(rep[0])
+	}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	if args0 != "" {
 		cmd.Args[0] = args0
 	}
 	cmd.Env = append(os.Environ(), envFD+"=1")
-	cmd.ExtraFiles = []*os.File{theirs}
+	cmd.ExtraFiles = theirs // spawnerFD, spawnerReplyFD
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
-		unix.Close(fds[0])
+		mine()
 		return nil, fmt.Errorf("spawner: %w", err)
 	}
-	theirs.Close()
-	c := &Client{fd: fds[0]}
+	closeAll(theirs)
+	c := &Client{fd: rep[0], wfd: req[0]}
 	// The spawner says hello once it has read the configuration and run
 	// what a former run left, or why it could not read it.
 	hello, f, err := c.recv()
@@ -191,11 +223,11 @@ func Start(argv []string) (*Handoff, error) {
 		err = errMalformed
 	}
 	if err != nil {
-		unix.Close(c.fd)
+		mine()
 		_ = cmd.Wait()
 		return nil, fmt.Errorf("spawner: %w", err)
 	}
-	return &Handoff{fd: fds[0], pid: cmd.Process.Pid, warning: hello.err, cmd: cmd, exited: make(chan struct{})}, nil
+	return &Handoff{fd: rep[0], wfd: req[0], pid: cmd.Process.Pid, warning: hello.err, cmd: cmd, exited: make(chan struct{})}, nil
 }
 
 // recv reads one message, and the file passed with it.
@@ -348,18 +380,27 @@ func (c *Client) Close() error {
 	c.mu.Lock()
 	c.closing = true
 	c.mu.Unlock()
-	err := unix.Shutdown(c.fd, unix.SHUT_RDWR)
+	// The spawner reads the end of its requests and exits; the reader
+	// returns once the spawner is gone (or at once).
+	err := unix.Shutdown(c.wfd, unix.SHUT_RDWR)
+	if serr := unix.Shutdown(c.fd, unix.SHUT_RDWR); err == nil {
+		err = serr
+	}
 	<-c.closed
 	select {
 	case <-c.exited:
 	case <-time.After(stopWait + time.Second):
 	}
 	c.null.Close()
-	var cerr error
+	cerr := unix.Close(c.wfd)
+	var rerr error
 	if c.file != nil {
-		cerr = c.file.Close()
+		rerr = c.file.Close()
 	} else {
-		cerr = unix.Close(c.fd)
+		rerr = unix.Close(c.fd)
+	}
+	if cerr == nil {
+		cerr = rerr
 	}
 	if err == nil {
 		err = cerr
@@ -465,26 +506,12 @@ func (c *Client) Start(cmd Cmd) (Process, error) {
 func (c *Client) send(msg, oob []byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	// Without the scheduler (see sendNow) unless the socket is full.
-	if err := sendNow(c.fd, msg, oob); err != unix.EAGAIN {
+	// Without the scheduler (see sendNow) unless the socket is full;
+	// then in sendmsg(2): the socket is not in the poller (see Start).
+	if err := sendNow(c.wfd, msg, oob); err != unix.EAGAIN {
 		return err
 	}
-	if c.rc != nil {
-		var err error
-		if werr := c.rc.Write(func(fd uintptr) bool {
-			err = sendNow(int(fd), msg, oob)
-			return err != unix.EAGAIN
-		}); werr != nil {
-			return werr
-		}
-		return err
-	}
-	for {
-		err := unix.Sendmsg(c.fd, msg, oob, nil, 0)
-		if err != unix.EINTR {
-			return err
-		}
-	}
+	return sendWait(c.wfd, msg, oob)
 }
 
 // startError is why the spawner could not start a child; it unwraps to

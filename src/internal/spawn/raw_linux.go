@@ -63,3 +63,14 @@ func recvNow(fd int, p, oob []byte) (n, oobn, flags int, err error) {
 		return 0, 0, 0, e
 	}
 }
+
+// sendWait sends p and the rights in oob on the blocking socket fd,
+// waiting in sendmsg(2) for room.
+func sendWait(fd int, p, oob []byte) error {
+	for {
+		err := unix.Sendmsg(fd, p, oob, nil, unix.MSG_NOSIGNAL)
+		if err != unix.EINTR {
+			return err
+		}
+	}
+}

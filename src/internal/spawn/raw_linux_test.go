@@ -7,17 +7,28 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// TestServerSendWaitsForRoom: the spawner's socket does not block (it is
-// waited for in the poller), so a reply sent while the daemon's queue is
-// full must wait for room, not be lost: the daemon would wait for it
-// forever.
-func TestServerSendWaitsForRoom(t *testing.T) {
+// pair returns a socket pair as Start makes them (blocking), closed
+// when the test ends.
+func pair(t *testing.T) [2]int {
+	t.Helper()
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer unix.Close(fds[1])
-	s := &server{fd: fds[0]}
+	t.Cleanup(func() {
+		unix.Close(fds[0])
+		unix.Close(fds[1])
+	})
+	return fds
+}
+
+// TestServerSendWaitsForRoom: the spawner's requests' socket does not
+// block (it is waited for in the poller), its replies' socket is in no
+// poller: a reply sent while the daemon's queue is full must wait for
+// room, not be lost: the daemon would wait for it forever.
+func TestServerSendWaitsForRoom(t *testing.T) {
+	req, fds := pair(t), pair(t)
+	s := &server{fd: req[0], wfd: fds[0]}
 	s.usePoller()
 	if s.rc == nil {
 		t.Fatal("the spawner's socket is not in the poller")
@@ -53,18 +64,14 @@ func TestServerSendWaitsForRoom(t *testing.T) {
 	<-sent
 }
 
-// TestClientSendWaitsForRoom: the daemon's end does not block either
-// (its replies are waited for in the poller): a request sent while the
-// spawner's queue is full waits for room and arrives.
+// TestClientSendWaitsForRoom: the daemon's replies are waited for in the
+// poller, its requests go out on a socket that is not in it: a request
+// sent while the spawner's queue is full waits for room and arrives.
 func TestClientSendWaitsForRoom(t *testing.T) {
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(fds[1])
+	rep, fds := pair(t), pair(t)
 	exited := make(chan struct{})
 	close(exited)
-	c := (&Handoff{fd: fds[0], pid: 1, exited: exited}).client(nil)
+	c := (&Handoff{fd: dup(t, rep[0]), wfd: dup(t, fds[0]), pid: 1, exited: exited}).client(nil)
 	defer c.Close()
 	if c.rc == nil {
 		t.Fatal("the daemon's end is not in the poller")
@@ -110,13 +117,10 @@ func TestClientSendWaitsForRoom(t *testing.T) {
 // would take each in and close it before it forks); a notification's
 // carries its three standard files.
 func TestStartPassesFilesOnlyToNotify(t *testing.T) {
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep, fds := pair(t), pair(t)
 	exited := make(chan struct{})
 	close(exited)
-	c := (&Handoff{fd: fds[0], pid: 1, exited: exited}).client(nil)
+	c := (&Handoff{fd: dup(t, rep[0]), wfd: dup(t, fds[0]), pid: 1, exited: exited}).client(nil)
 	defer c.Close()
 	started := make(chan error, 3)
 	if err := unix.SetsockoptTimeval(fds[1], unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Sec: 5}); err != nil {
@@ -142,7 +146,7 @@ func TestStartPassesFilesOnlyToNotify(t *testing.T) {
 		}
 	}
 	// The spawner gone, the starts waiting for it return.
-	unix.Close(fds[1])
+	unix.Shutdown(rep[1], unix.SHUT_RDWR)
 	for range 3 {
 		select {
 		case err := <-started:
@@ -153,4 +157,14 @@ func TestStartPassesFilesOnlyToNotify(t *testing.T) {
 			t.Fatal("a start still waits for a spawner that is gone")
 		}
 	}
+}
+
+// dup returns a copy of fd for a Client, which closes it.
+func dup(t *testing.T, fd int) int {
+	t.Helper()
+	d, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }

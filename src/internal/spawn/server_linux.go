@@ -20,8 +20,13 @@ import (
 // envFD names, in the spawner's environment, its end of the socket pair.
 const envFD = "KNOCKD_GO_SPAWNER"
 
-// spawnerFD is where the socket pair's end is in the spawner.
-const spawnerFD = 3
+// The spawner reads the daemon's requests from spawnerFD, in its
+// poller, and writes its replies on spawnerReplyFD, which is not in it
+// (see Start).
+const (
+	spawnerFD      = 3
+	spawnerReplyFD = 4
+)
 
 // Loader reads and compiles the configuration, for the spawner itself:
 // it returns the policy and the configuration file, open for reading at
@@ -40,7 +45,8 @@ func Main(load Loader) {
 	// Children must not inherit the socket: one that could write to it
 	// could ask for what the daemon may ask.
 	syscall.CloseOnExec(spawnerFD)
-	os.Exit(serve(spawnerFD, load))
+	syscall.CloseOnExec(spawnerReplyFD)
+	os.Exit(serve(spawnerFD, spawnerReplyFD, load))
 }
 
 // stopWait bounds how long the spawner waits for the stop commands it
@@ -50,7 +56,8 @@ const stopWait = 15 * time.Second
 // server is the spawner: a monitor that runs what its own configuration
 // names, when the daemon asks for it by door and address.
 type server struct {
-	fd      int
+	fd      int             // the daemon's requests
+	wfd     int             // the replies: blocking, in no poller
 	rc      syscall.RawConn // fd in the runtime's poller; nil: fd blocks
 	wmu     sync.Mutex      // one message at a time
 	load    Loader
@@ -68,15 +75,15 @@ type server struct {
 	made    map[string]os.FileInfo // see server.keep
 }
 
-// serve serves the daemon on fd until the daemon closes it (0), or until
-// the daemon sends what the protocol does not know (2). It fails (1)
-// when the configuration does not load.
-func serve(fd int, load Loader) int {
+// serve serves the daemon's requests on fd, replying on wfd, until the
+// daemon closes it (0), or until the daemon sends what the protocol does
+// not know (2). It fails (1) when the configuration does not load.
+func serve(fd, wfd int, load Loader) int {
 	// The daemon's signals are the daemon's: a firewall hook's
 	// `kill -USR2 $(pidof knockd)` or a terminal's ^C must not end the
 	// spawner. (Caught, not ignored: children get the default actions.)
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2)
-	s := &server{fd: fd, load: load, env: environ(), now: time.Now, running: map[uint32]Process{}, timers: map[*pending]*time.Timer{}}
+	s := &server{fd: fd, wfd: wfd, load: load, env: environ(), now: time.Now, running: map[uint32]Process{}, timers: map[*pending]*time.Timer{}}
 	s.usePoller()
 	var err error
 	if s.null, err = os.OpenFile(os.DevNull, os.O_RDWR, 0); err != nil {
@@ -212,13 +219,9 @@ func (s *server) sendFD(r reply, f *os.File) {
 	}
 	// An error means the daemon is gone, which the read loop sees.
 	msg := r.encode()
-	if s.rc == nil {
-		_ = unix.Sendmsg(s.fd, msg, oob, nil, 0)
-		return
+	if sendNow(s.wfd, msg, oob) == unix.EAGAIN {
+		_ = sendWait(s.wfd, msg, oob)
 	}
-	_ = s.rc.Write(func(fd uintptr) bool {
-		return sendNow(int(fd), msg, oob) != unix.EAGAIN
-	})
 }
 
 // reload reads the configuration again; the daemon gets the file.
