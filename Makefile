@@ -60,7 +60,7 @@ test: deps $(TESTSUM)
 	@rm -rf $(COUNTS) && mkdir -p $(COUNTS)
 	@st=0; \
 	$(TESTSUM) step $(COUNTS)/static "make test-static" -- $(MAKE) --no-print-directory test-static || st=1; \
-	$(MAKE) --no-print-directory -k test-go test-race test-go123 test-scripts test-router-smoke || st=1; \
+	$(MAKE) --no-print-directory -k test-go test-race test-go123 test-scripts test-size test-router-smoke || st=1; \
 	echo "== totals over every tier"; $(TESTSUM) total $(COUNTS); exit $$st
 
 $(TESTSUM): $(wildcard src/tools/testsum/*.go)
@@ -70,8 +70,9 @@ test-static:
 	@echo "== gofmt, go vet"
 	@bad=$$(gofmt -l src); if [ -n "$$bad" ]; then echo "not gofmt-formatted:"; echo "$$bad"; exit 1; fi
 	$(GO) vet $(PKGS)
-	@echo "== the OpenWrt feed's knockd builds without the iptables backend"
+	@echo "== the OpenWrt feed's knockd-go and knockd-go-full build without the iptables backend"
 	$(GO) build -tags "$$(bash scripts/cross.sh --fw4-tags)" -o /dev/null ./src/cmd/knockd
+	$(GO) build -tags "$$(bash scripts/cross.sh --fw4-full-tags)" -o /dev/null ./src/cmd/knockd
 	@echo "== the client builds, and its tests compile, for macOS and Windows"
 	GOOS=darwin $(GO) vet ./src/cmd/knock
 	GOOS=windows $(GO) vet ./src/cmd/knock
@@ -151,9 +152,8 @@ size:
 	@echo "== sizes against the budget (docs/size.md)"
 	bash scripts/size.sh
 
-# make size as a tier (one check per target and Go version; a budget
-# missed fails it, with the sizeof table of the parts that grew). It joins
-# make test's tiers once every budget holds (docs/size.md).
+# make size as a tier of make test (one check per target and Go version; a
+# budget missed fails it, with the sizeof table of the parts that grew).
 test-size: $(TESTSUM)
 	@echo "== sizes against the budget (docs/size.md)"
 	@mkdir -p $(COUNTS)

@@ -9,12 +9,19 @@
 #   scripts/cross.sh --gcflags T     print the -gcflags value of target T's binaries
 #   scripts/cross.sh --ldflags T     print the -ldflags value of target T's binaries (without -X)
 #   scripts/cross.sh --fw4-tags      print the build tags of knockd-fw4
+#   scripts/cross.sh --fw4-full-tags print the build tags of knockd-fw4-full
+#   scripts/cross.sh --fw4-ldx       print the -X assignment of knockd-fw4 (feature.Fuller)
 #   scripts/cross.sh --pkg-version ipk|apk [RELEASE]
 #                                    print the .ipk or .apk version (see pkg_version)
 #
-# Each router target gets two knockd binaries: knockd, with every firewall
-# backend, and knockd-fw4, built with the knockd_noiptables tag (no iptables
-# backend: the OpenWrt feed's packages, for firewall4; docs/size.md).
+# Each router target gets three knockd binaries: knockd, with every firewall
+# backend and every feature (Entware, DD-WRT, Tomato, Debian), and the two of
+# the OpenWrt feed, for firewall4, built with the knockd_noiptables tag (no
+# iptables backend; docs/size.md): knockd-fw4, the package knockd-go, also
+# without SPA, rotating knocks, mail and the doctor (knockd_nospa
+# knockd_norotate knockd_nomail knockd_nodoctor: within the flash budget of
+# 8 MB routers), and knockd-fw4-full, the package knockd-go-full, with
+# every feature.
 #
 # Router binaries are built with CGO_ENABLED=0 -trimpath -gcflags=all=-l
 # -ldflags='-s -w', and -R=0x1000 on MIPS (docs/size.md: why, and what each
@@ -33,8 +40,9 @@
 #                    arm5 excepted). go1.23.12 gives binaries about 10% smaller than
 #                    Go 1.26 and is the Go of the OpenWrt 24.10 SDK.
 #   KNOCKD_GO_SRC    source tree to build (default: the repository holding this script)
-#   FW4_OMIT         feature tags added to knockd-fw4's (e.g. "knockd_nospa knockd_nodoctor":
-#                    features left out, src/internal/feature; default none)
+#   FW4_OMIT         the feature tags of knockd-fw4 (features left out, src/internal/feature;
+#                    default "knockd_nospa knockd_norotate knockd_nomail knockd_nodoctor", as the feed
+#                    Makefile's knockd-go; "" builds it with every feature)
 #
 # Version: VERSION if set; else `git describe --tags --always --dirty` when it names a
 # tag; else the VERSION file (or 0.1.0) followed by -<commit count>-g<commit> when git
@@ -45,8 +53,15 @@ root=${KNOCKD_GO_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 ldvar=github.com/knockd-go/knockd-go/src/internal/version.Version
 all_targets="mips mipsle arm7 arm5 arm64 amd64"
 default_clients="darwin-arm64 darwin-amd64 windows-amd64"
-# fw4_tags: the build tags of knockd-fw4, the OpenWrt feed's knockd.
-fw4_tags="knockd_noiptables${FW4_OMIT:+ $FW4_OMIT}"
+# fw4_tags: the build tags of knockd-fw4, the OpenWrt feed's knockd-go;
+# fw4_full_tags those of knockd-fw4-full, its knockd-go-full. The feed
+# Makefile's GO_PKG_TAGS of each variant are the same (scripts/test/feed-makefile.sh).
+fw4_omit=${FW4_OMIT-knockd_nospa knockd_norotate knockd_nomail knockd_nodoctor}
+fw4_tags="knockd_noiptables${fw4_omit:+ $fw4_omit}"
+fw4_full_tags=knockd_noiptables
+# knockd-fw4 names the package that has what it leaves out (its refusals
+# say so); the feed Makefile sets the same for knockd-go.
+fw4_ldx=github.com/knockd-go/knockd-go/src/internal/feature.Fuller=knockd-go-full
 
 die() { echo "cross.sh: $*" >&2; exit 1; }
 
@@ -152,6 +167,14 @@ case "${1:-}" in
 	echo "$fw4_tags"
 	exit 0
 	;;
+--fw4-full-tags)
+	echo "$fw4_full_tags"
+	exit 0
+	;;
+--fw4-ldx)
+	echo "$fw4_ldx"
+	exit 0
+	;;
 --version)
 	compute_version
 	exit 0
@@ -197,15 +220,15 @@ go_for() {
 	return 0
 }
 
-# build TARGET PKG OUTFILE [TAGS]
+# build TARGET PKG OUTFILE [TAGS [X]]: X, another -X assignment.
 build() {
-	local t=$1 pkg=$2 outfile=$3 tags=${4:-} tc envs
+	local t=$1 pkg=$2 outfile=$3 tags=${4:-} x=${5:-} tc envs
 	envs=$(target_env "$t") || die "unknown target $t"
 	tc=$(go_for "$t")
 	# shellcheck disable=SC2086 # envs is a list of VAR=value words
 	(cd "$root" && env CGO_ENABLED=0 GOFLAGS= ${tc:+GOTOOLCHAIN=$tc} $envs \
 		go build -trimpath -buildvcs=false ${tags:+-tags "$tags"} -gcflags="$(gcflags "$t")" \
-		-ldflags "$(ldflags "$t") -X $ldvar=$version" \
+		-ldflags "$(ldflags "$t") -X $ldvar=$version${x:+ -X $x}" \
 		-o "$outfile" "$pkg")
 }
 
@@ -217,23 +240,25 @@ rows=()
 for t in $targets; do
 	mkdir -p "$out/$t"
 	build "$t" ./src/cmd/knockd "$out/$t/knockd"
-	build "$t" ./src/cmd/knockd "$out/$t/knockd-fw4" "$fw4_tags"
+	build "$t" ./src/cmd/knockd "$out/$t/knockd-fw4" "$fw4_tags" "$fw4_ldx"
+	build "$t" ./src/cmd/knockd "$out/$t/knockd-fw4-full" "$fw4_full_tags"
 	build "$t" ./src/cmd/knock "$out/$t/knock"
 	tc=$(go_for "$t")
 	gov=$(cd "$root" && env ${tc:+GOTOOLCHAIN=$tc} go env GOVERSION)
-	rows+=("$(printf '%-14s %-42s %-10s %10d %10d %10d %10d' "$t" "$(target_env "$t")" "$gov" \
-		"$(size "$out/$t/knockd")" "$(gosize "$out/$t/knockd")" "$(size "$out/$t/knockd-fw4")" "$(size "$out/$t/knock")")")
+	rows+=("$(printf '%-14s %-42s %-10s %10d %10d %10d %10d %10d' "$t" "$(target_env "$t")" "$gov" \
+		"$(size "$out/$t/knockd")" "$(gosize "$out/$t/knockd")" "$(size "$out/$t/knockd-fw4")" \
+		"$(size "$out/$t/knockd-fw4-full")" "$(size "$out/$t/knock")")")
 done
 for t in $clients; do
 	exe=knock
 	case "$t" in windows-*) exe=knock.exe ;; esac
 	mkdir -p "$out/$t"
 	build "$t" ./src/cmd/knock "$out/$t/$exe"
-	rows+=("$(printf '%-14s %-42s %-10s %10s %10s %10s %10d' "$t" "$(target_env "$t")" \
-		"$(cd "$root" && go env GOVERSION)" - - - "$(size "$out/$t/$exe")")")
+	rows+=("$(printf '%-14s %-42s %-10s %10s %10s %10s %10s %10d' "$t" "$(target_env "$t")" \
+		"$(cd "$root" && go env GOVERSION)" - - - - "$(size "$out/$t/$exe")")")
 done
 
-printf '%-14s %-42s %-10s %10s %10s %10s %10s\n' target env go knockd knockd.gz knockd-fw4 knock
+printf '%-14s %-42s %-10s %10s %10s %10s %10s %10s\n' target env go knockd knockd.gz knockd-fw4 fw4-full knock
 for r in "${rows[@]}"; do
 	echo "$r"
 done

@@ -17,7 +17,11 @@
 # default_postinst / default_prerm and then run the package's own postinst /
 # prerm; pre-install and pre-upgrade from its preinst, post-deinstall from its
 # postrm. Info: name, version, description, arch, license, origin, url,
-# maintainer, depends, and the virtual provide <name>-any OpenWrt adds.
+# maintainer, depends, and the virtual provide <name>-any OpenWrt adds;
+# the .ipk's Provides as apk's versioned provides (knockd-go-full provides
+# knockd-go=<version>: one of the two is installed, and apk add
+# knockd-go-full replaces knockd-go), and provider-priority 100 for the
+# default variant of the feed Makefile (DEFAULT_VARIANT), as package-pack.mk.
 #
 # The version is apk's form of the embedded version, from cross.sh
 # --pkg-version (one place for .ipk and .apk): v1.2.0-3-gabc1234 ->
@@ -125,6 +129,13 @@ write_scripts() {
 # apk_depends "a, b (>= 1.0)": opkg's Depends as package-pack.mk gives it to
 # apk: parentheses and spaces dropped, one dependency per word.
 apk_depends() { printf '%s' "$1" | tr -d ' ()' | tr ',' ' '; }
+# apk_provides NAME "a, b": NAME's virtual NAME-any and a=VERSION b=VERSION.
+apk_provides() {
+	local p out="$1-any"
+	for p in $(printf '%s' "$2" | tr ',' ' '); do out="$out $p=$apkver"; done
+	echo "$out"
+}
+feed_mk=$(feed_makefile knockd-go)
 
 n=0
 for ipk in "$ipkdir"/*.ipk; do
@@ -158,7 +169,8 @@ for ipk in "$ipkdir"/*.ipk; do
 	args=(--info "name:$pkg" --info "version:$apkver" --info "description:$desc" --info "arch:$arch"
 		--info "license:$(field License "$c")" --info "origin:$(field Source "$c")"
 		--info "url:$(field URL "$c")" --info "maintainer:$(field Maintainer "$c")"
-		--info "provides:$pkg-any" --info "depends:$(apk_depends "$(field Depends "$c")")")
+		--info "provides:$(apk_provides "$pkg" "$(field Provides "$c")")" --info "depends:$(apk_depends "$(field Depends "$c")")")
+	if [ "$(feed_field "$feed_mk" "$pkg" DEFAULT_VARIANT)" = 1 ]; then args+=(--info "provider-priority:100"); fi
 	for t in pre-install post-install pre-upgrade post-upgrade pre-deinstall post-deinstall; do
 		[ -f "$u/scripts/$t" ] && args+=(--script "$t:$u/scripts/$t")
 	done

@@ -6,6 +6,8 @@
 # Writes OUTDIR/openwrt/<name>_<version>_<arch>.ipk and OUTDIR/entware/... for
 #   knockd-go  the daemon (OpenWrt: /usr/sbin/knockd plus everything under files/;
 #              Entware: /opt/sbin/knockd, /opt/etc/init.d/S05knockd, /opt/etc/knockd.conf)
+#   knockd-go-full  OpenWrt only: the same files, the daemon with every feature
+#              (Provides and Conflicts knockd-go, as the feed Makefile's variant)
 #   knock-go   the client (OpenWrt: /usr/bin/knock; Entware: /opt/bin/knock)
 # and OUTDIR/openwrt/<name>_<version>_all.ipk for each architecture-independent
 # package of NOARCH_PACKAGES (below).
@@ -20,7 +22,9 @@
 # Binaries come from BINDIR/<target>/ (default OUTDIR/bin); missing ones are built
 # with scripts/cross.sh first. The OpenWrt knockd-go packages get knockd-fw4
 # (built without the iptables backend: OpenWrt >= 22.03 uses firewall4 and has
-# no iptables program); Entware's get knockd, with every backend.
+# no iptables program; and without the features knockd-go leaves out),
+# knockd-go-full knockd-fw4-full; Entware's get knockd, with every backend
+# and every feature.
 #
 # The container is the one OpenWrt's scripts/ipkg-build writes and opkg-lede reads:
 # a gzip'd GNU-format tar holding ./debian-binary ("2.0"), ./data.tar.gz and
@@ -133,7 +137,8 @@ for a in $openwrt_archs $entware_archs; do
 done
 missing=""
 for t in $need; do
-	if [ ! -x "$bindir/$t/knockd" ] || [ ! -x "$bindir/$t/knockd-fw4" ] || [ ! -x "$bindir/$t/knock" ]; then
+	if [ ! -x "$bindir/$t/knockd" ] || [ ! -x "$bindir/$t/knockd-fw4" ] || [ ! -x "$bindir/$t/knockd-fw4-full" ] ||
+		[ ! -x "$bindir/$t/knock" ]; then
 		missing="$missing $t"
 	fi
 done
@@ -174,6 +179,7 @@ control_file() {
 		echo "Package: $name"
 		echo "Version: $pkgver"
 		[ -n "$conflicts" ] && echo "Conflicts: $conflicts"
+		[ -n "${provides:-}" ] && echo "Provides: $provides"
 		echo "Source: $url"
 		echo "SourceName: knockd-go"
 		[ -n "$license" ] && echo "License: $license"
@@ -275,30 +281,51 @@ luci_postinst() {
 daemon_desc=("Port-knocking daemon compatible with knockd 0.8's knockd.conf."
 	"Opens firewall doors, runs commands or wakes LAN hosts after a knock"
 	"sequence or an fwknop-style single packet. Static Go binary.")
+small_desc=("Port-knocking daemon compatible with knockd 0.8's knockd.conf."
+	"Opens firewall doors, runs commands or wakes LAN hosts after a knock"
+	"sequence. Small enough for 8 MB of flash: fwknop SPA, rotating knocks,"
+	"mail and knockd doctor are in knockd-go-full. Static Go binary.")
+full_desc=("knockd-go with every feature: port-knock sequences, fwknop SPA,"
+	"rotating knocks, mail to the admin and knockd doctor. Takes knockd-go's"
+	"place. Static Go binary.")
+# mergelist "a b": package-pack.mk's comma-separated form, "a, b".
+mergelist() { printf '%s' "$*" | sed 's/  */, /g'; }
 client_desc=("Port-knocking client (knock) for knockd-go and knockd."
 	"Static Go binary.")
 
-build_openwrt() {
-	local arch=$1 t p d
-	t=$(arch_target "$arch")
-	p="$work/ow-$arch"
-
-	d="$p/knockd-go"
+# openwrt_daemon ARCH NAME BINARY DESCRIPTION...: the OpenWrt package NAME of
+# the daemon: files/ and BINARY as /usr/sbin/knockd, its conflicts, provides,
+# user, conffiles and scripts from the feed Makefile.
+openwrt_daemon() {
+	local arch=$1 name=$2 bin=$3 d
+	shift 3
+	d="$work/ow-$arch/$name"
 	mkdir -p "$d/usr/sbin" "$d/CONTROL"
 	if [ -d "$files_dir" ]; then
 		# Everything under files/ is an overlay of the router's root.
 		(cd "$files_dir" && find . -mindepth 1 -maxdepth 1 ! -name '.*' ! -name '*.md' \
 			-exec cp -R -p {} "$d/" \;)
 	fi
-	# OpenWrt >= 22.03 uses firewall4: its knockd has no iptables backend.
-	cp "$bindir/$t/knockd-fw4" "$d/usr/sbin/knockd"
+	cp "$bin" "$d/usr/sbin/knockd"
 	# default_postinst creates the daemon's user (Require-User).
-	require_user=$(feed_userid "$feed_mk" knockd-go)
-	control_file knockd-go "$arch" knockd "$d/CONTROL/control" "${daemon_desc[@]}"
-	require_user=
-	feed_extras "$d" knockd-go "$feed_mk"
+	require_user=$(feed_userid "$feed_mk" "$name")
+	provides=$(mergelist "$(feed_field "$feed_mk" "$name" PROVIDES)")
+	control_file "$name" "$arch" "$(mergelist "$(feed_field "$feed_mk" "$name" CONFLICTS)")" "$d/CONTROL/control" "$@"
+	require_user='' provides=''
+	feed_extras "$d" "$name" "$feed_mk"
 	openwrt_scripts "$d/CONTROL"
 	ipkg_build "$d" "$out/openwrt"
+}
+
+build_openwrt() {
+	local arch=$1 t p d
+	t=$(arch_target "$arch")
+	p="$work/ow-$arch"
+
+	# knockd-go and its variant knockd-go-full: the same files but the
+	# daemon's build (OpenWrt >= 22.03 uses firewall4: no iptables backend).
+	openwrt_daemon "$arch" knockd-go "$bindir/$t/knockd-fw4" "${small_desc[@]}"
+	openwrt_daemon "$arch" knockd-go-full "$bindir/$t/knockd-fw4-full" "${full_desc[@]}"
 
 	d="$p/knock-go"
 	mkdir -p "$d/usr/bin" "$d/CONTROL"

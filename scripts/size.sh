@@ -5,12 +5,13 @@
 #
 # Builds, with scripts/cross.sh (exactly as `make cross`, `make packages` and
 # the feed build them), knockd (every firewall backend) and knockd-fw4 (the
-# OpenWrt feed's knockd: tag knockd_noiptables, no iptables backend) for
+# OpenWrt feed's knockd-go: no iptables backend, and without SPA, rotating
+# knocks, mail and the doctor) and knockd-fw4-full (its knockd-go-full) for
 # mipsle, mips (GOMIPS=softfloat), arm7 (GOARM=7), arm5 (GOARM=5) and arm64,
 # with Go 1.23 (the OpenWrt 24.10 SDK's) and with the default Go; packs the
-# OpenWrt knockd-go .ipk (scripts/mkipk.sh) and .apk (scripts/mkapk.sh,
-# signed with a throw-away key) of each target's feed architecture; prints
-# one table and checks the budgets (docs/size.md):
+# OpenWrt knockd-go and knockd-go-full .ipk (scripts/mkipk.sh) and .apk
+# (scripts/mkapk.sh, signed with a throw-away key) of each target's feed
+# architecture; prints one table and checks the budgets (docs/size.md):
 #
 #   knockd-go .ipk and .apk, mipsel_24kc and mips_24kc          <= 1,200,000 B
 #   the same, arm_cortex-a7_neon-vfpv4, arm_cortex-a9,
@@ -21,9 +22,8 @@
 #                               "Budget of the iptables builds" (a higher limit
 #                               needs a row saying what bought it)
 #
-# A second table, not checked, gives the same packages for a knockd-fw4
-# built with every feature tag (SIZE_OMIT: knocks, the firewall, commands
-# and Wake-on-LAN only), what the budget decision in docs/size.md weighs.
+# A second table, not checked, gives knockd-go-full's packages and its
+# knockd-fw4-full: every feature, for routers with more flash (docs/size.md).
 #
 # When a row fails it prints which parts grew: `sizeof -build -diff` of the
 # mipsle knockd-fw4 against the per-package listing saved in
@@ -37,8 +37,7 @@
 #   GO123        the older toolchain (default go1.23.12, fetched by the go command)
 #   SIZE_TARGETS cross.sh targets (default: mipsle mips arm7 arm5 arm64)
 #   SIZE_KEEP    a directory to keep the binaries and packages in
-#   SIZE_OMIT    the feature tags of the second table (default: all five;
-#                "" leaves the table out)
+#   FW4_OMIT     the feature tags of knockd-fw4 (cross.sh; default: the feed's)
 #   VERSION      version to embed (default: as cross.sh computes it)
 set -euo pipefail
 
@@ -55,7 +54,6 @@ esac
 
 go123=${GO123:-go1.23.12}
 targets=${SIZE_TARGETS:-mipsle mips arm7 arm5 arm64}
-omit=${SIZE_OMIT-knockd_nospa knockd_nomail knockd_norotate knockd_nocontrol knockd_nodoctor}
 max_fw4_new=3600000
 max_fw4_123=3300000
 max_pkg_mips=1200000
@@ -125,7 +123,7 @@ build_pkgtools "$work/tools" >/dev/null
 (cd "$root" && CGO_ENABLED=0 go build -trimpath -o "$work/tools/sizeof" ./src/tools/sizeof)
 "$APKPACK" genkey --private "$work/tools/apk-private.pem" --public "$work/tools/apk-public.pem"
 
-# Per toolchain: cross.sh builds knockd, knockd-fw4 and knock; mkipk.sh and
+# Per toolchain: cross.sh builds knockd, knockd-fw4(-full) and knock; mkipk.sh and
 # mkapk.sh pack them. The two toolchains run side by side; each logs to its
 # own file, shown only on failure.
 build_tc() {
@@ -136,13 +134,6 @@ build_tc() {
 	OPENWRT_ARCHS="${archs# }" ENTWARE_ARCHS="" NOARCH_PACKAGES="" "$here/mkipk.sh" "$d/pkg" "$d/bin"
 	OPENWRT_ARCHS="${archs# }" IPK_DIR=$d/pkg/openwrt APK_SIGN_KEY=$work/tools/apk-private.pem \
 		"$here/mkapk.sh" "$d/pkg" "$d/bin"
-	[ -n "$omit" ] || return 0
-	mkdir -p "$d/small/bin"
-	FW4_OMIT="$omit" TARGETS="$targets" CLIENT_TARGETS="" ROUTER_GOTOOLCHAIN=$tc LEGACY_GOTOOLCHAIN=$tc \
-		"$here/cross.sh" "$d/small/bin"
-	OPENWRT_ARCHS="${archs# }" ENTWARE_ARCHS="" NOARCH_PACKAGES="" "$here/mkipk.sh" "$d/small/pkg" "$d/small/bin"
-	OPENWRT_ARCHS="${archs# }" IPK_DIR=$d/small/pkg/openwrt APK_SIGN_KEY=$work/tools/apk-private.pem \
-		"$here/mkapk.sh" "$d/small/pkg" "$d/small/bin"
 }
 
 pids=()
@@ -175,7 +166,7 @@ for t in $targets; do
 		kn=$(size "$d/bin/$t/knock")
 		a=$(ipk_arch "$t")
 		ipk=$(size "$(first "$d/pkg/openwrt/knockd-go_"*"_$a.ipk")")
-		apk=$(size "$(first "$d/pkg/apk/$a/knockd-go-"*.apk)")
+		apk=$(size "$(first "$d/pkg/apk/$a/knockd-go-"[0-9]*.apk)")
 		verdict=PASS why=""
 		rows=$((rows + 1))
 		if [ "$t" = mipsle ]; then
@@ -201,30 +192,28 @@ for t in $targets; do
 	done
 done
 
-if [ -n "$omit" ]; then
-	echo
-	echo "== not shipped, not checked: knockd-fw4 also built with $omit"
-	# shellcheck disable=SC2059
-	printf "$fmt" target go "" knockd-fw4 "" ipk apk "budget"
-	for t in $targets; do
-		for tc in $tcs; do
-			d=$work/$tc/small
-			a=$(ipk_arch "$t")
-			ipk=$(size "$(first "$d/pkg/openwrt/knockd-go_"*"_$a.ipk")")
-			apk=$(size "$(first "$d/pkg/apk/$a/knockd-go-"*.apk)")
-			# shellcheck disable=SC2059
-			printf "$fmt" "$t" "$(gover "$tc")" "" "$(size "$d/bin/$t/knockd-fw4")" "" "$ipk" "$apk" "$(pkg_budget "$t")"
-		done
+echo
+echo "== not checked: knockd-go-full (every feature, for routers with more flash), knockd-fw4-full"
+# shellcheck disable=SC2059
+printf "$fmt" target go "" fw4-full "" ipk apk "knockd-go's budget"
+for t in $targets; do
+	for tc in $tcs; do
+		d=$work/$tc
+		a=$(ipk_arch "$t")
+		ipk=$(size "$(first "$d/pkg/openwrt/knockd-go-full_"*"_$a.ipk")")
+		apk=$(size "$(first "$d/pkg/apk/$a/knockd-go-full-"*.apk)")
+		# shellcheck disable=SC2059
+		printf "$fmt" "$t" "$(gover "$tc")" "" "$(size "$d/bin/$t/knockd-fw4-full")" "" "$ipk" "$apk" "$(pkg_budget "$t")"
 	done
-	echo
-fi
+done
+echo
 
 # sizeof_mipsle TC ARGS...: sizeof -build on the mipsle knockd-fw4 as shipped.
 sizeof_mipsle() {
 	local tc=$1
 	shift
 	(cd "$root" && GOTOOLCHAIN=$tc CGO_ENABLED=0 GOOS=linux GOARCH=mipsle GOMIPS=softfloat \
-		GOFLAGS="-buildvcs=false -trimpath -tags=$("$here/cross.sh" --fw4-tags) -gcflags=$("$here/cross.sh" --gcflags mipsle)" \
+		GOFLAGS="-buildvcs=false -trimpath -tags=$("$here/cross.sh" --fw4-tags | tr " " ,) -gcflags=$("$here/cross.sh" --gcflags mipsle)" \
 		"$work/tools/sizeof" -build "$@")
 }
 for tc in $failed_tcs; do

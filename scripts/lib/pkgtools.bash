@@ -4,6 +4,7 @@
 #
 #	feed_makefile PKG        the feed Makefile defining PKG (openwrt-feed/*/PKG/Makefile)
 #	feed_define MK NAME      the text of "define NAME" in MK, as make expands it
+#	feed_field MK PKG FIELD  a field (PROVIDES, CONFLICTS ...) of package PKG in MK
 #	build_pkgtools DIR       go build apkpack and usign into DIR; sets APKPACK and USIGN
 #	                         (already set APKPACK / USIGN are kept)
 #	pkg_maintainer           the packages' Maintainer (MAINTAINER, else git config)
@@ -21,12 +22,19 @@ feed_makefile() {
 }
 
 # feed_define MAKEFILE NAME: print the body of "define NAME ... endef" with
-# make's "$$" turned into "$". Other make references ($(VAR), ${VAR}) would
-# need make itself, so they are an error. Prints nothing if NAME is not
-# defined.
+# make's "$$" turned into "$"; NAME may also be another's alias, a line
+# "NAME = $(OTHER)" (a variant's install recipe, conffiles or scripts are
+# its default's). Other make references ($(VAR), ${VAR}) would need make
+# itself, so they are an error. Prints nothing if NAME is not defined.
 feed_define() {
-	local mk=$1 name=$2 body
+	local mk=$1 name=$2 body alias
 	[ -f "$mk" ] || return 0
+	alias=$(awk -v name="$name" '
+		index($0, name " = $(") == 1 && $0 ~ /\)$/ { s = substr($0, length(name) + 6); print substr(s, 1, length(s) - 1); exit }' "$mk")
+	if [ -n "$alias" ]; then
+		feed_define "$mk" "$alias"
+		return
+	fi
 	body=$(awk -v name="$name" '
 		$0 == "define " name { on = 1; next }
 		on && $0 == "endef" { exit }
@@ -41,12 +49,17 @@ feed_define() {
 
 # feed_userid MK NAME: the USERID of package NAME in the feed Makefile MK
 # (package-pack.mk's Require-User), or nothing.
-feed_userid() {
+feed_userid() { feed_field "$1" "$2" USERID; }
+
+# feed_field MK NAME FIELD: FIELD (USERID, PROVIDES, CONFLICTS, VARIANT,
+# DEFAULT_VARIANT ...) of package NAME in the feed Makefile MK, as set in
+# its "define Package/NAME" with FIELD:=, or nothing.
+feed_field() {
 	[ -f "$1" ] || return 0
-	awk -v name="$2" '
+	awk -v name="$2" -v field="$3" '
 		$0 == "define Package/" name { on = 1; next }
 		on && $0 == "endef" { exit }
-		on && sub(/^[ \t]*USERID:=/, "") { print }' "$1"
+		on && sub("^[ \t]*" field ":=", "") { print }' "$1"
 }
 
 # build_pkgtools DIR: build the Go packaging tools (standard library only)

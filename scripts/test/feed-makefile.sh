@@ -49,8 +49,8 @@ PKG_BUILD_DIR?=$(BUILD_DIR)/$(PKG_NAME)-$(PKG_VERSION)
 .DEFAULT_GOAL:=all
 define BuildPackage
 $(eval $(call Package/$(1)))
-META_$(1):=TITLE=$(TITLE)|SECTION=$(SECTION)|CATEGORY=$(CATEGORY)|DEPENDS=$(DEPENDS)|CONFLICTS=$(CONFLICTS)
-$(eval TITLE:=)$(eval CONFLICTS:=)
+META_$(1):=TITLE=$(TITLE)|SECTION=$(SECTION)|CATEGORY=$(CATEGORY)|DEPENDS=$(DEPENDS)|CONFLICTS=$(CONFLICTS)|PROVIDES=$(PROVIDES)|VARIANT=$(VARIANT)|DEFAULT_VARIANT=$(DEFAULT_VARIANT)|USERID=$(USERID)
+$(eval TITLE:=)$(eval CONFLICTS:=)$(eval PROVIDES:=)$(eval VARIANT:=)$(eval DEFAULT_VARIANT:=)$(eval USERID:=)
 install-$(1):
 	rm -rf $(DESTROOT)/$(1)
 	mkdir -p $(DESTROOT)/$(1)
@@ -138,6 +138,7 @@ for want in src/cmd/knockd src/cmd/knock; do
 	check "GO_PKG_BUILD_PKG builds $want" grep -q "^GO_PKG_BUILD_PKG=.*$module/$want\( \|$\)" "$tmp/vars"
 done
 ldx=$(var GO_PKG_LDFLAGS_X)
+ldx=${ldx%% *} # the version's; the variants' own follow
 ldpkg=${ldx%%=*}
 ldvar=${ldpkg##*.}
 lddir=${ldpkg%.*}
@@ -145,12 +146,32 @@ lddir=${lddir#"$module"/}
 check "GO_PKG_LDFLAGS_X sets $ldpkg" test "$ldpkg" = "$module/src/internal/version.Version"
 check "$lddir declares var $ldvar" grep -q "^var $ldvar " "$here/$lddir"/*.go
 check "version stamped is PKG_VERSION" test "${ldx#*=}" = "$(var PKG_VERSION)"
+
+# The two variants (as dnsmasq and dnsmasq-full): the SDK builds the
+# package once per variant with BUILD_VARIANT set; each one's tags and -X
+# are scripts/cross.sh's for knockd-fw4 and knockd-fw4-full.
+mk_run vars BUILD_VARIANT=basic >"$tmp/vars-basic" 2>&1 || true
+mk_run vars BUILD_VARIANT=full >"$tmp/vars-full" 2>&1 || true
+not() { ! "$@"; }
+vvar() { sed -n "s/^$2=//p" "$tmp/vars-$1"; }
+check "variant basic: GO_PKG_TAGS are cross.sh's knockd-fw4's ($(vvar basic GO_PKG_TAGS))" \
+	test "$(vvar basic GO_PKG_TAGS)" = "$(bash "$here/scripts/cross.sh" --fw4-tags)"
+check "variant basic: GO_PKG_LDFLAGS_X names knockd-go-full (cross.sh --fw4-ldx)" \
+	grep -qw -- "$(bash "$here/scripts/cross.sh" --fw4-ldx)" <<<"$(vvar basic GO_PKG_LDFLAGS_X)"
+fuller=$(bash "$here/scripts/cross.sh" --fw4-ldx)
+fuller=${fuller%%=*}
+fdir=${fuller%.*}
+fdir=${fdir#"$module"/}
+check "$fdir declares var ${fuller##*.}" grep -q "^var ${fuller##*.} " "$here/$fdir"/*.go
+check "variant full: GO_PKG_TAGS are cross.sh's knockd-fw4-full's ($(vvar full GO_PKG_TAGS))" \
+	test "$(vvar full GO_PKG_TAGS)" = "$(bash "$here/scripts/cross.sh" --fw4-full-tags)"
+check "variant full: no feature names another package" not grep -q feature.Fuller <<<"$(vvar full GO_PKG_LDFLAGS_X)"
 check "GO_PKG_GCFLAGS is cross.sh's (no inlining in every package)" \
 	test "$(var GO_PKG_GCFLAGS)" = "$("$here/scripts/cross.sh" --gcflags mipsle)"
 
 # ---- install recipes ---------------------------------------------------------
 if mk_run all >"$tmp/install.log" 2>&1; then
-	pass "install recipes run (knockd-go, knock-go)"
+	pass "install recipes run (knockd-go, knockd-go-full, knock-go)"
 else
 	cat "$tmp/install.log"
 	fail "install recipes run"
@@ -189,14 +210,25 @@ check "nothing installed that is not in files/ (besides the binary)" test -z "$e
 meta=$(mk_run meta-knockd-go)
 check "knockd-go has a TITLE" grep -q 'TITLE=[^|]' <<<"$meta"
 check "knockd-go DEPENDS on \$(GO_ARCH_DEPENDS)" grep -q 'DEPENDS=@(aarch64||arm' <<<"$meta"
-check "knockd-go conflicts with knockd" grep -q 'CONFLICTS=knockd' <<<"$meta"
-check "knock-go conflicts with knock" grep -q 'CONFLICTS=knock$' <<<"$(mk_run meta-knock-go)"
+check "knockd-go conflicts with knockd" grep -q 'CONFLICTS=knockd|' <<<"$meta"
+check "knockd-go is the default variant, basic" grep -q 'VARIANT=basic|DEFAULT_VARIANT=1|' <<<"$meta"
+full=$(mk_run meta-knockd-go-full)
+check "knockd-go-full is the variant full" grep -q '|VARIANT=full|DEFAULT_VARIANT=|' <<<"$full"
+check "knockd-go-full provides knockd-go" grep -q '|PROVIDES=knockd-go|' <<<"$full"
+check "knockd-go-full conflicts with knockd and knockd-go" grep -q '|CONFLICTS=knockd knockd-go|' <<<"$full"
+check "knockd-go-full has knockd-go's user" test "${full##*USERID=}" = "${meta##*USERID=}"
+check "knock-go is built once, in the variant basic" grep -q '|VARIANT=basic|' <<<"$(mk_run meta-knock-go)"
+check "knockd-go-full installs knockd-go's files" diff -r "$d" "$tmp/ipkg/knockd-go-full"
+check "knockd-go-full's conffiles are knockd-go's" test "$(mk_run conffiles-knockd-go-full)" = "$(mk_run conffiles-knockd-go)"
+check "knock-go conflicts with knock" grep -q 'CONFLICTS=knock|' <<<"$(mk_run meta-knock-go)"
 conff=$(mk_run conffiles-knockd-go)
 check "conffiles: /etc/config/knockd alone (OpenWrt reads UCI, no /etc/knockd.conf)" test "$conff" = /etc/config/knockd
 while read -r cf; do
 	check "conffile $cf is installed by Package/knockd-go/install" test -f "$d$cf"
 done <<<"$conff"
 mk_run postrm-knockd-go POSTRM_OUT="$tmp/postrm"
+mk_run postrm-knockd-go-full POSTRM_OUT="$tmp/postrm-full"
+check "knockd-go-full's postrm is knockd-go's" cmp -s "$tmp/postrm" "$tmp/postrm-full"
 check "postrm starts with #!/bin/sh" test "$(head -1 "$tmp/postrm")" = '#!/bin/sh'
 check "postrm parses (sh -n)" sh -n "$tmp/postrm"
 if command -v shellcheck >/dev/null 2>&1; then

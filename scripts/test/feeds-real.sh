@@ -9,11 +9,15 @@
 #         ROOT/etc/apk/repositories.d) with --initdb, files land and the
 #         maintainer scripts run in the root as apk runs them (chroot, the
 #         root's /bin/sh); apk upgrade keeps a changed /etc/config/knockd;
+#         apk add knockd-go-full takes knockd-go's place (the variant with
+#         every feature: it provides knockd-go, so the LuCI app stays);
 #         apk del removes every file of ours and its post-deinstall removes
 #         firewall.knockd from ROOT/etc/config/firewall (real uci in the root);
 #   opkg: update with check_signature (usign -V against ROOT/etc/opkg/keys),
-#         install, upgrade (changed conffile kept), remove (postrm removes
-#         firewall.knockd with real uci, in the offline root);
+#         install, upgrade (changed conffile kept), knockd-go-full refused
+#         beside knockd-go (Conflicts) and installed in its place once it is
+#         removed, the LuCI app's dependency met by its Provides, remove
+#         (postrm removes firewall.knockd with real uci, in the offline root);
 # and: apk verify and apk mkndx agree with apkpack, usign and the Go usign
 # make the same signatures, and a tampered or foreign-signed index or
 # package is refused by apk and opkg.
@@ -62,6 +66,17 @@ check() { # check DESCRIPTION COMMAND...
 not() { ! "$@"; }
 quiet() { "$@" >/dev/null 2>&1; }
 version_is() { "$1" -V 2>&1 | grep -q "$2"; }
+# spa_conf FILE: a knockd.conf with an SPA door (knockd-go leaves SPA out,
+# knockd-go-full has it).
+spa_conf() {
+	printf '%s\n' '[options]' '    firewall = none' '[spa]' '    spa = yes' \
+		'    spa_key_base64 = MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=' \
+		'    spa_hmac_key_base64 = MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWYwMTIzNDU2Nzg5YWJjZGVmMDEyMzQ1Njc4OWFiY2RlZg==' \
+		'    command = /bin/true' >"$1"
+}
+# refuses_spa KNOCKD: knockd -k refuses the SPA door, naming knockd-go-full.
+refuses_spa() { ! "$1" -k -c "$tmp/spa.conf" >"$tmp/k.log" 2>&1 && grep -q 'spa: SPA (fwknop): not in this build (built with the tag knockd_nospa; the package knockd-go-full has it)' "$tmp/k.log"; }
+accepts_spa() { "$1" -k -c "$tmp/spa.conf" >"$tmp/k.log" 2>&1 || { cat "$tmp/k.log"; false; }; }
 refuse() { # refuse DESCRIPTION COMMAND...: the command must fail
 	local d=$1
 	shift
@@ -151,6 +166,15 @@ default_postinst() {
 	list="${IPKG_INSTROOT}/lib/apk/packages/$pkgname.list"
 	[ -f "$list" ] || list="${IPKG_INSTROOT}/usr/lib/opkg/info/$pkgname.list"
 	echo "default_postinst $pkgname upgrade=${PKG_UPGRADE:-0} files=$(grep -c . "$list")" >>"${IPKG_INSTROOT}/tmp/scripts.log"
+	# As base-files' on a running system (apk runs the scripts in the
+	# root): the package's uci-defaults run now and are removed; in an
+	# offline root (opkg's here) they wait for the first boot.
+	if [ -z "${IPKG_INSTROOT}" ] && [ -x /sbin/uci ]; then
+		for i in $(grep "^/etc/uci-defaults/" "$list"); do
+			( [ -f "$i" ] && cd "$(dirname "$i")" && . "$i" ) && rm -f "$i"
+		done
+		uci commit
+	fi
 }
 default_prerm() {
 	[ -z "$pkgname" ] && pkgname=$(basename "${1%.*}")
@@ -188,7 +212,13 @@ apk_root list --installed >"$tmp/apk.list" 2>&1
 for p in knockd-go knock-go luci-app-knockd-go; do
 	check "apk list --installed: $p-1.2.3_p4-r1" grep -q "^$p-1.2.3_p4-r1 " "$tmp/apk.list"
 done
-for f in usr/sbin/knockd usr/bin/knock etc/init.d/knockd etc/config/knockd etc/uci-defaults/90-knockd \
+if [ -n "$uci" ]; then
+	check "apk: post-install ran /etc/uci-defaults/90-knockd and removed it (base-files' default_postinst)" \
+		test ! -e "$A/etc/uci-defaults/90-knockd"
+else
+	check "apk: /etc/uci-defaults/90-knockd installed" test -e "$A/etc/uci-defaults/90-knockd"
+fi
+for f in usr/sbin/knockd usr/bin/knock etc/init.d/knockd etc/config/knockd \
 	usr/share/knockd/firewall.include lib/apk/packages/knockd-go.list lib/apk/packages/knockd-go.conffiles \
 	usr/libexec/rpcd/knockd usr/share/rpcd/acl.d/knockd-go.json \
 	www/luci-static/resources/view/knockd/doors.js www/luci-static/resources/view/knockd/status.js \
@@ -212,10 +242,34 @@ check "apk upgrade: post-upgrade ran with PKG_UPGRADE=1" logged "$A" "default_po
 check "apk upgrade: no deinstall script ran" not grep -q default_prerm "$A/tmp/scripts.log"
 check "apk upgrade: firewall.knockd still there" has_knockd_include "$A"
 
+# knockd-go-full in knockd-go's place.
+spa_conf "$tmp/spa.conf"
+check "apk: knockd-go's daemon refuses an SPA door, naming knockd-go-full" refuses_spa "$A/usr/sbin/knockd"
+cp "$A/lib/apk/packages/knockd-go.list" "$tmp/knockd-go.list"
+apk_root add knockd-go-full >"$tmp/apk.log" 2>&1 || { cat "$tmp/apk.log"; fail "apk add knockd-go-full"; }
+ok "apk add knockd-go-full"
+apk_root list --installed >"$tmp/apk.list" 2>&1
+check "apk: knockd-go-full-1.2.3_p5-r1 installed" grep -q "^knockd-go-full-1.2.3_p5-r1 " "$tmp/apk.list"
+check "apk: knockd-go no longer installed (knockd-go-full provides it)" not grep -q "^knockd-go-1" "$tmp/apk.list"
+check "apk: the LuCI app stays (its dependency on knockd-go met)" grep -q "^luci-app-knockd-go-1.2.3_p5-r1 " "$tmp/apk.list"
+check "apk: knockd-go-full's daemon takes the SPA door" accepts_spa "$A/usr/sbin/knockd"
+check "apk: knockd-go-full's daemon is v2" version_is "$A/usr/sbin/knockd" v1.2.3-5-g1234567
+check "apk: the changed /etc/config/knockd kept" grep -qx "# mine" "$A/etc/config/knockd"
+check "apk: knockd-go-full has knockd-go's files" cmp -s <(grep -v '^/lib/apk/packages/' "$tmp/knockd-go.list") \
+	<(grep -v '^/lib/apk/packages/' "$A/lib/apk/packages/knockd-go-full.list")
+if [ -n "$uci" ]; then
+	# knockd-go's post-deinstall ran with its include script gone and
+	# removed firewall.knockd; knockd-go-full's post-install, after it, ran
+	# the uci-defaults script that registers it again.
+	check "apk: firewall.knockd registered again by knockd-go-full's uci-defaults" has_knockd_include "$A"
+fi
+
 ours=$(cat "$A"/lib/apk/packages/*.list)
-apk_root del knockd-go knock-go luci-app-knockd-go >"$tmp/apk.log" 2>&1 || { cat "$tmp/apk.log"; fail "apk del"; }
-ok "apk del knockd-go knock-go luci-app-knockd-go"
-check "apk del: pre-deinstall ran default_prerm" logged "$A" "default_prerm knockd-go"
+# The world still names knockd-go (added first), which knockd-go-full
+# provides: both names go, or apk installs knockd-go again.
+apk_root del knockd-go knockd-go-full knock-go luci-app-knockd-go >"$tmp/apk.log" 2>&1 || { cat "$tmp/apk.log"; fail "apk del"; }
+ok "apk del knockd-go knockd-go-full knock-go luci-app-knockd-go"
+check "apk del: pre-deinstall ran default_prerm" logged "$A" "default_prerm knockd-go-full"
 left=""
 for f in $ours; do
 	[ -e "$A$f" ] || [ -L "$A$f" ] || continue
@@ -307,11 +361,37 @@ check "opkg upgrade: the package's version next to it (-opkg)" test -f "$O/etc/c
 check "opkg upgrade: postinst ran with PKG_UPGRADE=1" logged "$O" "default_postinst knockd-go upgrade=1 files=$(grep -c . "$O/usr/lib/opkg/info/knockd-go.list")"
 check "opkg upgrade: postrm upgrade left firewall.knockd" has_knockd_include "$O"
 
+# knockd-go-full in knockd-go's place: refused beside it (Conflicts), then
+# installed once knockd-go is removed (the LuCI app kept: --force-depends),
+# as docs/packages.md says.
+check "opkg: knockd-go's daemon refuses an SPA door, naming knockd-go-full" refuses_spa "$O/usr/sbin/knockd"
+refuse "opkg install knockd-go-full refuses while knockd-go is installed" opkg_root install knockd-go-full
+check "opkg names the conflict" grep -qi "conflict" "$tmp/refused.log"
 ours=$(cat "$O"/usr/lib/opkg/info/*.list)
+opkg_root remove --force-depends knockd-go >"$tmp/opkg.log" 2>&1 || { cat "$tmp/opkg.log"; fail "opkg remove --force-depends knockd-go"; }
+opkg_root install knockd-go-full >"$tmp/opkg.log" 2>&1 || { cat "$tmp/opkg.log"; fail "opkg install knockd-go-full"; }
+ok "opkg remove --force-depends knockd-go, opkg install knockd-go-full"
+opkg_root list-installed >"$tmp/opkg.list" 2>&1
+check "opkg: knockd-go-full installed" grep -q "^knockd-go-full - " "$tmp/opkg.list"
+check "opkg: the LuCI app stays installed" grep -q "^luci-app-knockd-go - " "$tmp/opkg.list"
+opkg_root install luci-app-knockd-go >"$tmp/opkg.log" 2>&1 || { cat "$tmp/opkg.log"; fail "opkg install luci-app-knockd-go beside knockd-go-full"; }
+opkg_root list-installed >"$tmp/opkg.list" 2>&1
+check "opkg: the LuCI app's dependency is met by knockd-go-full (no knockd-go pulled in)" not grep -q "^knockd-go - " "$tmp/opkg.list"
+check "opkg: knockd-go-full's daemon takes the SPA door" accepts_spa "$O/usr/sbin/knockd"
+check "opkg: the changed conffile kept" grep -qx "# mine" "$O/etc/config/knockd"
+check "opkg: knockd-go-full's /etc/uci-defaults/90-knockd waits for the first boot" test -f "$O/etc/uci-defaults/90-knockd"
+if [ -n "$uci" ]; then
+	# knockd-go's postrm removed firewall.knockd (its include script was
+	# gone); the uci-defaults script registers it again when it runs.
+	chroot "$O" /bin/sh /etc/uci-defaults/90-knockd
+	check "opkg: that script registers firewall.knockd again" has_knockd_include "$O"
+fi
+
+ours="$ours $(cat "$O"/usr/lib/opkg/info/*.list)"
 opkg_root remove luci-app-knockd-go knock-go >"$tmp/opkg.log" 2>&1 || { cat "$tmp/opkg.log"; fail "opkg remove luci-app-knockd-go knock-go"; }
-opkg_root remove knockd-go >"$tmp/opkg.log" 2>&1 || { cat "$tmp/opkg.log"; fail "opkg remove knockd-go"; }
+opkg_root remove knockd-go-full >"$tmp/opkg.log" 2>&1 || { cat "$tmp/opkg.log"; fail "opkg remove knockd-go-full"; }
 ok "opkg remove (the LuCI app and client, then the daemon)"
-check "opkg remove: prerm ran default_prerm" logged "$O" "default_prerm knockd-go"
+check "opkg remove: prerm ran default_prerm" logged "$O" "default_prerm knockd-go-full"
 left=""
 for f in $ours; do
 	[ -e "$O$f" ] || [ -L "$O$f" ] || continue
@@ -319,7 +399,7 @@ for f in $ours; do
 	left="$left $f"
 done
 check "opkg remove: no file of ours left (the changed conffile is the user's)${left:+: $left}" test -z "$left"
-check "opkg remove: package state gone" test ! -e "$O/usr/lib/opkg/info/knockd-go.list"
+check "opkg remove: package state gone" test ! -e "$O/usr/lib/opkg/info/knockd-go-full.list"
 if [ -n "$uci" ]; then
 	check "opkg remove: postrm removed firewall.knockd in the offline root (real uci)" not grep -q knockd "$O/etc/config/firewall"
 	check "opkg remove: other firewall sections kept" has_defaults "$O"

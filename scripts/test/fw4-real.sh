@@ -20,8 +20,10 @@
 #   2. before a knock, neither host address reaches :22 nor the forward;
 #   3. after the knock from A, A reaches both (the LAN host's listener through
 #      the forward), B (a second address of the same host) neither; knockd
-#      doctor reads fw4's table, finds the door's grants reaching our rules
-#      first and the stock wan zone answering the knock ports with resets;
+#      doctor (knockd-go-full's; knockd-go, the daemon under test, leaves it
+#      out and says so) reads fw4's table, finds the door's grants reaching
+#      our rules first and the stock wan zone answering the knock ports with
+#      resets;
 #   4. fw4 reload keeps the elements (nothing to restore); fw4 restart empties
 #      the sets and knockd restores them, through the firewall include
 #      (SIGUSR2) and, with the include disabled, by itself: how long after
@@ -75,9 +77,12 @@ outer() {
 	local r=$tmp/root
 	mkdir -p "$r/etc/config" "$r/etc/uci-defaults" "$r/usr/sbin" "$r/usr/share" "$tmp/bin"
 
-	echo "== building knockd (as the OpenWrt feed builds it: no iptables backend) and knock"
-	(cd "$here" && CGO_ENABLED=0 go build -tags "$(scripts/cross.sh --fw4-tags)" -o "$tmp/bin/" ./src/cmd/knockd ./src/cmd/knock)
+	echo "== building knockd as the OpenWrt feed's knockd-go and knockd-go-full (no iptables backend) and knock"
+	(cd "$here" && CGO_ENABLED=0 go build -tags "$(scripts/cross.sh --fw4-tags)" -ldflags "-X $(scripts/cross.sh --fw4-ldx)" \
+		-o "$tmp/bin/" ./src/cmd/knockd && CGO_ENABLED=0 go build -o "$tmp/bin/" ./src/cmd/knock)
 	mv "$tmp/bin/knockd" "$r/usr/sbin/knockd"
+	# knockd-go-full's daemon, for the doctor (section 3b), which knockd-go leaves out.
+	(cd "$here" && CGO_ENABLED=0 go build -tags "$(scripts/cross.sh --fw4-full-tags)" -o "$r/usr/sbin/knockd-full" ./src/cmd/knockd)
 
 	cp "$tools/share/openwrt-defaults/config/firewall" "$r/etc/config/firewall"
 	cp "$here/files/etc/uci-defaults/90-knockd" "$r/etc/uci-defaults/"
@@ -434,9 +439,13 @@ inner() {
 	check "B still cannot reach tcp/22" blocked "$B" 22 router
 	check "B still cannot reach the forward" blocked "$B" 8080 lanhost
 
-	echo "== 3b. knockd doctor under the real firewall4 (stock wan zone: input REJECT)"
+	echo "== 3b. knockd doctor (knockd-go-full's) under the real firewall4 (stock wan zone: input REJECT)"
 	local doc l rc=0
 	doc=$(/usr/sbin/knockd -u /etc/config/knockd -i wan=wan0 doctor 2>&1) || rc=$?
+	check "knockd-go has no doctor and names knockd-go-full (exit 2)" \
+		test "$rc:$doc" = "2:knockd: doctor: not in this build (built with the tag knockd_nodoctor; the package knockd-go-full has it)"
+	rc=0
+	doc=$(/usr/sbin/knockd-full -u /etc/config/knockd -i wan=wan0 doctor 2>&1) || rc=$?
 	while IFS= read -r l; do echo "   | $l"; done <<<"$doc"
 	check "doctor exits 1 (a problem found)" test "$rc" -eq 1
 	check "doctor reads fw4's table" grep -qF "ok      firewall    firewall fw4: table inet fw4 read" <<<"$doc"

@@ -66,7 +66,7 @@ for f in "$tmp"/pk2/openwrt/*.ipk "$tmp"/pk2/entware/*.ipk; do
 	cmp -s "$f" "$tmp/pk/${f#"$tmp/pk2/"}" || fail "$(basename "$f") differs between two builds"
 	n=$((n + 1))
 done
-[ "$n" = 7 ] || fail "reproducibility check compared $n packages, want 7 (with the noarch one)"
+[ "$n" = 9 ] || fail "reproducibility check compared $n packages, want 9 (with the noarch one)"
 ok "two builds give byte-identical packages ($n compared)"
 for m in "knockd-go developers" "Name <no-address>" ""; do
 	if MAINTAINER=$m GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_SYSTEM=/dev/null GIT_CONFIG_NOSYSTEM=1 HOME=$tmp \
@@ -170,6 +170,10 @@ grep -q 'uci .*delete firewall.knockd' "$tmp/feed-postrm" || fail "feed Makefile
 # Its conffiles: the one answer the .ipk, the .apk and sysupgrade follow.
 feed_conffiles=$(sed -n '/^define Package\/knockd-go\/conffiles$/,/^endef$/p' openwrt-feed/net/knockd-go/Makefile | sed '1d;$d')
 
+# The tags and -X of the feed's daemons (go version -m: comma-separated).
+fw4_tags=$(scripts/cross.sh --fw4-tags | tr ' ' ,)
+fw4_full_tags=$(scripts/cross.sh --fw4-full-tags | tr ' ' ,)
+fw4_ldx=$(scripts/cross.sh --fw4-ldx)
 count=0
 for f in "$tmp"/pk/openwrt/*.ipk "$tmp"/pk/entware/*.ipk; do
 	[ "${f%_all.ipk}" = "$f" ] || continue # the noarch package: below
@@ -207,7 +211,7 @@ for f in "$tmp"/pk/openwrt/*.ipk "$tmp"/pk/entware/*.ipk; do
 	grep -q '^ .*Static Go binary\.$' "$c" || fail "$base: Description continuation lines"
 
 	case "$flavour/$name" in
-	openwrt/knockd-go) bin=usr/sbin/knockd ;;
+	openwrt/knockd-go | openwrt/knockd-go-full) bin=usr/sbin/knockd ;;
 	openwrt/knock-go) bin=usr/bin/knock ;;
 	entware/knockd-go) bin=opt/sbin/knockd ;;
 	entware/knock-go) bin=opt/bin/knock ;;
@@ -224,7 +228,19 @@ for f in "$tmp"/pk/openwrt/*.ipk "$tmp"/pk/entware/*.ipk; do
 	done
 	grep -qaF -- "$version" "$u/data/$bin" || fail "$base: version $version not embedded"
 	case "$flavour/$name" in
-	openwrt/knockd-go) grep -q "build[[:space:]]-tags=knockd_noiptables\$" <<<"$bi" || fail "$base: OpenWrt's knockd not built with -tags knockd_noiptables" ;;
+	openwrt/knockd-go)
+		grep -q "build[[:space:]]-tags=$fw4_tags\$" <<<"$bi" || fail "$base: OpenWrt's knockd-go not built with -tags $fw4_tags"
+		# -trimpath leaves -ldflags out of the build information: the value.
+		grep -qaF -- "${fw4_ldx#*=}" "$u/data/$bin" || fail "$base: OpenWrt's knockd-go does not name ${fw4_ldx#*=} (-X $fw4_ldx)"
+		[ "$(get Conflicts)" = knockd ] || fail "$base: Conflicts '$(get Conflicts)', want the feed Makefile's knockd"
+		[ -z "$(get Provides)" ] || fail "$base: Provides '$(get Provides)'"
+		;;
+	openwrt/knockd-go-full)
+		grep -q "build[[:space:]]-tags=$fw4_full_tags\$" <<<"$bi" || fail "$base: OpenWrt's knockd-go-full not built with -tags $fw4_full_tags"
+		! grep -qaF -- "${fw4_ldx#*=}" "$u/data/$bin" || fail "$base: knockd-go-full names another package"
+		[ "$(get Conflicts)" = "knockd, knockd-go" ] || fail "$base: Conflicts '$(get Conflicts)', want the feed Makefile's knockd, knockd-go"
+		[ "$(get Provides)" = knockd-go ] || fail "$base: Provides '$(get Provides)', want knockd-go"
+		;;
 	entware/knockd-go) ! grep -q "build[[:space:]]-tags=" <<<"$bi" || fail "$base: Entware's knockd built with tags (it needs the iptables backend)" ;;
 	esac
 
@@ -241,9 +257,9 @@ for f in "$tmp"/pk/openwrt/*.ipk "$tmp"/pk/entware/*.ipk; do
 		done <"$u/control/conffiles"
 	fi
 	case "$flavour/$name" in
-	openwrt/knockd-go)
+	openwrt/knockd-go | openwrt/knockd-go-full)
 		[ "$(cat "$u/control/conffiles")" = "$feed_conffiles" ] || fail "$base: conffiles are not the feed Makefile's"
-		[ ! -e "$u/data/lib/upgrade/keep.d/knockd-go" ] ||
+		[ ! -e "$u/data/lib/upgrade/keep.d/$name" ] ||
 			fail "$base: a keep.d file (every feed conffile is shipped and listed in conffiles)"
 		[ ! -e "$u/data/etc/knockd.conf" ] || fail "$base: /etc/knockd.conf shipped (OpenWrt reads /etc/config/knockd)"
 		cmp -s "$u/control/postrm" "$tmp/feed-postrm" || fail "$base: postrm is not the feed Makefile's"
@@ -264,10 +280,13 @@ for f in "$tmp"/pk/openwrt/*.ipk "$tmp"/pk/entware/*.ipk; do
 	esac
 	[ -z "$(cd "$u/data" && find . -type f ! -path './usr/*' ! -path './etc/*' ! -path './opt/*' ! -path './lib/upgrade/keep.d/*')" ] ||
 		fail "$base: files outside /usr, /etc, /opt, /lib/upgrade/keep.d"
-	[ "$name" = knockd-go ] || [ ! -e "$u/control/postrm" ] || fail "$base: only knockd-go has a postrm"
+	[ "$name" = knockd-go ] || [ "$name" = knockd-go-full ] || [ ! -e "$u/control/postrm" ] ||
+		fail "$base: only knockd-go and knockd-go-full have a postrm"
 	count=$((count + 1))
 done
-[ "$count" = 26 ] || fail "expected 26 packages, found $count"
+# OpenWrt: knockd-go, knockd-go-full and knock-go for 6 architectures;
+# Entware: knockd-go and knock-go for 7.
+[ "$count" = 32 ] || fail "expected 32 packages, found $count"
 ok "$count packages: container, headers (GNU, 0:0, mtime), control fields, ELF identity, static, GOARCH/GOMIPS/GOARM, scripts, conffiles, modes"
 
 # ---- the architecture-independent package (NOARCH_PACKAGES) ------------------
@@ -522,14 +541,24 @@ for ipk in "$tmp"/pk/openwrt/*.ipk; do
 	[ "$(cat "$x/scripts/post-upgrade")" = "$(printf '#!/bin/sh\nexport PKG_UPGRADE=1\n')"$'\n'"$(sed 1d "$x/scripts/post-install")" ] ||
 		fail "$name ($arch): post-upgrade text"
 	[ "$(cat "$x/scripts/pre-deinstall")" = "$(apk_prerm "$name")" ] || fail "$name ($arch): pre-deinstall text"
-	if [ "$name" = knockd-go ]; then
+	if [ "$name" = knockd-go ] || [ "$name" = knockd-go-full ]; then
 		cmp -s "$x/scripts/post-deinstall" "$tmp/feed-postrm" || fail "$name ($arch): post-deinstall is not the feed's postrm"
 	else
 		[ ! -e "$x/scripts/post-deinstall" ] || fail "$name ($arch): unexpected post-deinstall"
 	fi
 	"$APKPACK" dump "$apkf" >"$x/dump"
 	grep -qx "package: $name $apkver $arch" "$x/dump" || fail "$name ($arch): name, version, arch: $(head -1 "$x/dump")"
-	grep -qx "  provides: $name-any" "$x/dump" || fail "$name ($arch): provides $name-any"
+	# knockd-go-full provides knockd-go (versioned: one of the two is
+	# installed); knockd-go, the default variant, is the preferred provider.
+	case $name in
+	knockd-go-full) want="knockd-go=$apkver $name-any" ;; # sorted, as apk stores them
+	*) want="$name-any" ;;
+	esac
+	grep -qx "  provides: $want" "$x/dump" || fail "$name ($arch): provides '$(sed -n 's/^  provides: //p' "$x/dump")', want '$want'"
+	case $name in
+	knockd-go) grep -qx "  provider-priority: 100" "$x/dump" || fail "$name ($arch): no provider-priority 100 (the default variant)" ;;
+	*) ! grep -q "provider-priority" "$x/dump" || fail "$name ($arch): a provider-priority" ;;
+	esac
 	grep -qx "  license: MIT" "$x/dump" || fail "$name ($arch): license"
 	grep -qxF "  maintainer: $MAINTAINER" "$x/dump" || fail "$name ($arch): maintainer is not MAINTAINER's"
 	case $name in
@@ -537,11 +566,11 @@ for ipk in "$tmp"/pk/openwrt/*.ipk; do
 	*) want="" ;;
 	esac
 	[ "$(sed -n 's/^  depends: //p' "$x/dump")" = "$want" ] || fail "$name ($arch): depends"
-	grep -q '^file /usr/sbin/knockd 0755 root:root [0-9]* 1700000000 ' "$x/dump" || [ "$name" != knockd-go ] ||
+	grep -q '^file /usr/sbin/knockd 0755 root:root [0-9]* 1700000000 ' "$x/dump" || [ "${name#knockd-go}" = "$name" ] ||
 		fail "$name ($arch): daemon mode, owner or mtime (SOURCE_DATE_EPOCH)"
 	n=$((n + 1))
 done
-[ "$n" = 13 ] || fail "checked $n .apk, want 13 (6 architectures x 2 + 1 noarch)"
+[ "$n" = 19 ] || fail "checked $n .apk, want 19 (6 architectures x 3 + 1 noarch)"
 ok "$n .apk: signed, data verified, same files and modes as the .ipk, .list/.conffiles/.conffiles_static, package-pack.mk's scripts, info fields"
 
 # Reproducible apart from the signature: the databases of a rebuild match.
@@ -556,7 +585,7 @@ for f in "$tmp"/pk2/apk/*/*.apk; do
 	fi
 	n=$((n + 1))
 done
-[ "$n" = 5 ] || fail "apk reproducibility check compared $n packages, want 5"
+[ "$n" = 7 ] || fail "apk reproducibility check compared $n packages, want 7"
 ok "two builds give identical .apk databases ($n compared; ECDSA signatures differ by design)"
 
 # The feeds.
@@ -597,10 +626,10 @@ for d in "$feed"/apk/*; do
 	a=$(basename "$d")
 	"$APKPACK" verify --keys-dir "$feed/keys" "$d/packages.adb" >/dev/null || fail "apk/$a: index or packages do not verify"
 	"$APKPACK" dump "$d/packages.adb" >"$tmp/ndx"
-	for p in "knock-go $apkver $a" "knockd-go $apkver $a" "luci-app-test $apkver noarch"; do
+	for p in "knock-go $apkver $a" "knockd-go $apkver $a" "knockd-go-full $apkver $a" "luci-app-test $apkver noarch"; do
 		grep -qx "package: $p" "$tmp/ndx" || fail "apk/$a: index lacks $p"
 	done
-	grep -q '^index: .*3 packages, 1 signatures' "$tmp/ndx" || fail "apk/$a: $(head -1 "$tmp/ndx")"
+	grep -q '^index: .*4 packages, 1 signatures' "$tmp/ndx" || fail "apk/$a: $(head -1 "$tmp/ndx")"
 	n=$((n + 1))
 done
 [ "$n" = 6 ] || fail "$n apk feeds, want 6"

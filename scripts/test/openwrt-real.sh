@@ -74,7 +74,8 @@ outside() {
 	local R=$T/root
 	echo "== building knockd (as the OpenWrt feed builds it: no iptables backend) and knock"
 	mkdir -p "$R/usr/sbin" "$R/etc/config" "$T/bin"
-	(cd "$here" && CGO_ENABLED=0 go build -trimpath -tags "$(scripts/cross.sh --fw4-tags)" -o "$R/usr/sbin/knockd" ./src/cmd/knockd &&
+	(cd "$here" && CGO_ENABLED=0 go build -trimpath -tags "$(scripts/cross.sh --fw4-tags)" -ldflags "-X $(scripts/cross.sh --fw4-ldx)" \
+		-o "$R/usr/sbin/knockd" ./src/cmd/knockd &&
 		CGO_ENABLED=0 go build -trimpath -o "$T/bin/knock" ./src/cmd/knock)
 
 	# The package's files as scripts/mkipk.sh packs them: files/ is an

@@ -237,8 +237,14 @@ func TestRPCD(t *testing.T) {
 		}
 		return v
 	}
-	if l := run([]string{"list"}, ""); l["revoke"].(map[string]any)["door"] != "str" || len(l) != 6 {
+	if l := run([]string{"list"}, ""); l["revoke"].(map[string]any)["door"] != "str" || l["features"] == nil || len(l) != 7 {
 		t.Fatalf("list %v", l)
+	}
+	// What LuCI shows depends on it: this build (the tests') has every
+	// feature (the feature tags' builds: TestFeatureTags).
+	if f := run([]string{"call", "features"}, ""); f["spa"] != true || f["rotating"] != true || f["mail"] != true ||
+		f["control"] != true || f["doctor"] != true || f["full_package"] != "" {
+		t.Fatalf("features %v", f)
 	}
 	if st := run([]string{"call", "status"}, ""); st["running"] != false || len(st["grants"].([]any)) != 0 {
 		t.Fatalf("status without a daemon: %v", st)

@@ -21,7 +21,7 @@ import (
 // rpcdMethods is the plugin's "list" reply: every method with its
 // arguments, typed by example as rpcd reads them. doctor is answered by the
 // knockd command (package doctor), which calls RPCD for the others.
-const rpcdMethods = `{"status":{},"doors":{},"revoke":{"door":"str","source":"str"},"keygen":{"kind":"str"},"hosts":{},"doctor":{}}`
+const rpcdMethods = `{"status":{},"doors":{},"revoke":{"door":"str","source":"str"},"keygen":{"kind":"str"},"hosts":{},"doctor":{},"features":{}}`
 
 // RPCD answers rpcd's plugin protocol (the knockd binary installed as
 // /usr/libexec/rpcd/knockd): `list` prints the methods, `call METHOD`
@@ -65,11 +65,30 @@ func RPCD(args []string, stdin io.Reader, stdout io.Writer, socket string, files
 		}
 	case "hosts":
 		reply = Hosts(files)
+	case "features":
+		reply = Features(feature.This())
 	default:
 		reply = errorJSON("unknown method " + method)
 	}
 	stdout.Write(append(trimNewline(reply), '\n'))
 	return 0
+}
+
+// Features is rpcd's "features" reply: which optional features this
+// build has (LuCI offers only those), and the package that has the ones
+// it lacks (full_package, empty when none), e.g.
+// {"spa":false,"rotating":false,"mail":true,"control":true,"doctor":false,"full_package":"knockd-go-full"}.
+func Features(f feature.Set) []byte {
+	var w jsonWriter
+	w.Open('{')
+	w.Key("spa").Bool(f.SPA)
+	w.Key("rotating").Bool(f.Rotate)
+	w.Key("mail").Bool(f.Mail)
+	w.Key("control").Bool(f.Control)
+	w.Key("doctor").Bool(f.Doctor)
+	w.Key("full_package").Str(f.Fuller)
+	w.Close('}')
+	return w.Bytes()
 }
 
 // rpcdArgs reads the arguments of a call: a JSON object of strings (every

@@ -10,9 +10,7 @@
 //	knockd_norotate   rotating knocks (sequence_secret)
 //	knockd_nocontrol  the control socket and what talks to it: knockd
 //	                  status and revoke, rpcd's plugin (LuCI)
-//
-// (knockd_nodoctor, which leaves out knockd doctor, is a subcommand's
-// and needs no constant: src/cmd/knockd/doctor_omit.go.)
+//	knockd_nodoctor   knockd doctor (src/cmd/knockd/doctor_omit.go)
 //
 // A configuration that asks for a missing feature is refused where it
 // asks, naming the tag (Missing). The tags are the daemon's (go build
@@ -29,7 +27,29 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
+	if Fuller != "" {
+		return e.Feature + ": not in this build (built with the tag " + e.Tag + "; the package " + Fuller + " has it)"
+	}
 	return e.Feature + ": not in this build (built with the tag " + e.Tag + ")"
+}
+
+// Fuller names the package to install instead for the features a build
+// leaves out, when the build is one of a packaging's variants: OpenWrt's
+// knockd-go is built without SPA, rotating knocks and the doctor, and
+// knockd-go-full has them (-ldflags "-X .../feature.Fuller=knockd-go-full",
+// scripts/cross.sh and the feed Makefile). Empty: no such package.
+var Fuller string
+
+// Set is every feature, and whether this build has it: what rpcd's
+// "features" method answers (LuCI shows only what the daemon can do).
+type Set struct {
+	SPA, Mail, Rotate, Control, Doctor bool
+	Fuller                             string
+}
+
+// This returns this build's features.
+func This() Set {
+	return Set{SPA: SPA, Mail: Mail, Rotate: Rotate, Control: Control, Doctor: Doctor, Fuller: Fuller}
 }
 
 // Missing returns the refusal of feature, left out by tag.

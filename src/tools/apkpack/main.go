@@ -392,6 +392,9 @@ func printInfo(pi apk.PkgInfo) {
 		pi.Description, pi.License, pi.Origin, pi.Maintainer, pi.URL)
 	fmt.Printf("  installed-size: %d\n  file-size: %d\n  hashes: %x\n", pi.InstalledSize, pi.FileSize, pi.Hashes)
 	fmt.Printf("  depends: %s\n  provides: %s\n", strings.Join(pi.Depends, " "), strings.Join(pi.Provides, " "))
+	if pi.ProviderPriority != 0 {
+		fmt.Printf("  provider-priority: %d\n", pi.ProviderPriority)
+	}
 }
 
 func extract(args []string) error {

@@ -121,12 +121,13 @@ func buildLinked(dir string) (bin string, l *linked, cleanup func(), err error) 
 	if err != nil {
 		return "", nil, nil, err
 	}
-	cleanup = func() { os.RemoveAll(tmp) }
+	remove := func() { os.RemoveAll(tmp) }
 	defer func() {
 		if err != nil {
-			cleanup()
+			remove() // cleanup is nil on an error return
 		}
 	}()
+	cleanup = remove
 	bin = filepath.Join(tmp, "bin")
 	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-dumpdep", "-o", bin, ".")
 	cmd.Dir = dir

@@ -105,3 +105,13 @@ func TestListing(t *testing.T) {
 		t.Errorf("bad listing: %v", err)
 	}
 }
+
+// TestBuildFailure: a build that fails (here: GOFLAGS the go command
+// refuses, as "-tags=a b" is) is an error naming the build, not a panic.
+func TestBuildFailure(t *testing.T) {
+	t.Setenv("GOFLAGS", "-tags=knockd_noiptables knockd_nospa")
+	_, _, _, err := buildLinked(".")
+	if err == nil || !strings.Contains(err.Error(), "go build in .") {
+		t.Fatalf("err = %v, want the build's failure", err)
+	}
+}
