@@ -12,7 +12,12 @@
 # (scripts/test/luci/scenario.js), logs in, edits the knock sequence of a
 # door, does Save & Apply (rpcd commits, procd reloads the daemon), knocks
 # the new sequence with bin/knock from a client namespace over a veth pair,
-# sees the grant on the Status view, revokes it and sees it go.
+# sees the grant on the Status view, revokes it and sees it go. Then the
+# router's knockd becomes the package knockd-go's (built as the feed builds
+# it: scripts/cross.sh --fw4-tags and --fw4-ldx, without SPA, rotating knocks,
+# the doctor...) and the same browser session checks that the views offer
+# only what it has ("ubus call knockd features"), name knockd-go-full, flag
+# the doors that use what it lacks and leave their options as they are.
 # Screenshots go to dist/test-artifacts/luci-*.png.
 #
 # Needs, else prints "SKIP: <reason>" and succeeds:
@@ -88,6 +93,17 @@ cleanup() {
 	exit "$rc"
 }
 trap cleanup EXIT
+
+# knockd as the OpenWrt feed's knockd-go package builds it, for the second
+# pass; its features (rpcd's "features" reply) tell the scenario what not to
+# offer.
+(cd "$here" && CGO_ENABLED=0 go build -trimpath -tags "$(scripts/cross.sh --fw4-tags)" \
+	-ldflags "-X $(scripts/cross.sh --fw4-ldx)" -o "$T/knockd-basic" ./src/cmd/knockd)
+basic_features=$("$T/knockd-basic" call features </dev/null)
+case $basic_features in
+*'"spa":'*) ;;
+*) echo "FAIL knockd-go's knockd does not answer rpcd's \"features\": $basic_features"; exit 1 ;;
+esac
 
 # ---- the router's files (an owrt-ns layer) ---------------------------------
 app=$here/openwrt-feed/luci/luci-app-knockd-go
@@ -168,6 +184,7 @@ config knockd 'global'
 	option enabled '1'
 	option use_syslog '1'
 	option firewall 'auto'
+	option mail_from 'knockd@router.lan'
 
 config door 'ssh'
 	option sequence '7000,8000:udp,9000'
@@ -222,7 +239,15 @@ uhttpd -f -p 127.0.0.1:8080 -h "$T/www" -u /ubus -o /cgi-bin/luci -O "$T/server.
 waitfor uhttpd curl -s -o /dev/null http://127.0.0.1:8080/
 waitfor "knockd (procd instance)" sh -c 'ubus call service list "{\"name\":\"knockd\"}" | grep -q "\"running\": true"'
 : >"$T/ready"
-while [ ! -e "$T/stop" ]; do sleep 0.2; done
+while [ ! -e "$T/stop" ]; do
+	if [ -e "$T/basic" ] && [ ! -e "$T/basic.done" ]; then
+		# The package knockd-go's knockd in place of the full one: rpcd
+		# runs its plugin afresh for each call. (A new file renamed over
+		# the old: the old may be running.)
+		cp "$T/knockd-basic" /usr/sbin/knockd.new && mv /usr/sbin/knockd.new /usr/sbin/knockd && : >"$T/basic.done"
+	fi
+	sleep 0.2
+done
 /etc/init.d/knockd stop
 EOF
 
@@ -248,6 +273,14 @@ for _ in $(seq 150); do
 done
 [ -e "$T/ready" ] || { echo "FAIL the router did not start within 30 s"; exit 1; }
 
+# What the scenario runs to have the router install knockd-go's knockd.
+cat >"$T/install-basic.sh" <<EOF
+: >"$T/basic"
+for _ in \$(seq 100); do [ -e "$T/basic.done" ] && exit 0; sleep 0.1; done
+echo "the router did not install knockd-go's knockd within 10 s" >&2
+exit 1
+EOF
+
 # ---- the browser --------------------------------------------------------------
 mkdir -p "$here/dist/test-artifacts"
 rm -f "$here"/dist/test-artifacts/luci-*.png
@@ -255,4 +288,5 @@ ip netns exec "$rns" env NODE_PATH="$nodemods" node "$here/scripts/test/luci/sce
 	--url http://127.0.0.1:8080/cgi-bin/luci --user luci-test --password luci-test-password \
 	--chromium "$chromium" --profile "$T/chromium" --artifacts "$here/dist/test-artifacts" \
 	--state "$T/state" --knock "ip netns exec $cns $knock 203.0.113.1" --router-ns "$rns" \
-	--modules "$here/scripts/test/luci/modules.txt" --rotating-uri "$rotating_uri"
+	--modules "$here/scripts/test/luci/modules.txt" --rotating-uri "$rotating_uri" \
+	--install-basic "sh $T/install-basic.sh" --basic-features "$basic_features"

@@ -8,7 +8,12 @@
 //   Save & Apply -> the router's /etc/config/knockd has it and the daemon
 //   took it (old sequence: no grant; new sequence from the client: grant) ->
 //   Status: the grant appears (by the 5 s poll), Revoke, it goes ->
-//   daemon disabled through Doors -> Status says it is not running.
+//   daemon disabled through Doors -> Status says it is not running ->
+//   the router's knockd replaced by the package knockd-go's (--install-basic;
+//   --basic-features is its "ubus call knockd features" reply) -> Doors:
+//   the note naming knockd-go-full, what it lacks not offered, the SPA and
+//   rotating doors flagged, their options kept through Save & Apply ->
+//   Status: no diagnostics button when it has no doctor.
 //
 // Prints "ok   <what>" per step; the first failure throws (exit 1) after a
 // screenshot dist/test-artifacts/luci-failure.png.
@@ -24,7 +29,8 @@ function args() {
 	const argv = process.argv.slice(2);
 	for (let i = 0; i < argv.length; i += 2)
 		a[argv[i].replace(/^--/, '')] = argv[i + 1];
-	for (const k of ['url', 'user', 'password', 'chromium', 'profile', 'artifacts', 'state', 'knock', 'router-ns', 'modules', 'rotating-uri'])
+	for (const k of ['url', 'user', 'password', 'chromium', 'profile', 'artifacts', 'state', 'knock', 'router-ns', 'modules', 'rotating-uri',
+		'install-basic', 'basic-features'])
 		if (!a[k])
 			throw new Error(`missing --${k}`);
 	return a;
@@ -33,6 +39,7 @@ function args() {
 const opt = args();
 const OLD_SEQ = '7000 8000:udp 9000';
 const NEW_SEQ = '7100,7200:udp,7300';
+const BASIC_SEQ = '7400,7500,7600';
 const CLIENT = '203.0.113.7';
 
 const ok = what => console.log(`ok   ${what}`);
@@ -104,6 +111,27 @@ async function openDoors(page) {
 	await page.waitForSelector('.cbi-section-table-row[data-sid="ssh"]', { timeout: 20000 });
 }
 
+// The ids of the tabs of the open door dialog.
+function modalTabs(page) {
+	return page.$$eval('.modal .cbi-tabmenu li[data-tab]', l => l.map(x => x.getAttribute('data-tab')));
+}
+
+async function openDoor(page, door) {
+	await page.click(`.cbi-section-table-row[data-sid="${door}"] .cbi-button-edit`);
+	await page.waitForSelector('.modal .cbi-tabmenu');
+}
+
+// LuCI hides its dialog (ui.hideModal) and keeps the element.
+async function modalClosed(page) {
+	await page.waitForSelector('body.modal-overlay-active', { state: 'detached', timeout: 10000 })
+		.catch(() => { throw new Error('the dialog did not close'); });
+}
+
+async function saveDoor(page) {
+	await page.click('.modal .button-row .cbi-button-positive');
+	await modalClosed(page);
+}
+
 async function saveAndApply(page) {
 	await page.click('.cbi-page-actions .cbi-button-apply');
 	await page.waitForSelector('text=Configuration changes applied.', { timeout: 30000 });
@@ -148,6 +176,11 @@ async function run(page, shot, errors) {
 	if (!sshRow.includes('7000,8000:udp,9000') || !sshRow.includes('open tcp/22'))
 		throw new Error(`row of ssh: ${sshRow}`);
 	ok('the table shows each door\'s trigger and actions');
+	if (await page.$('#knockd-features-note'))
+		throw new Error(`a note on missing features with a knockd that has them all: ${await page.textContent('#knockd-features-note')}`);
+	if (!(await page.$('[id="cbi-knockd-global-sendmail"]')))
+		throw new Error('the daemon section offers no mail program with a knockd that has mail');
+	ok('no note on missing features, and the mail options (this knockd has every feature)');
 	await shot('luci-doors.png');
 
 	// ---- SPA door: generate keys, QR code
@@ -188,7 +221,7 @@ async function run(page, shot, errors) {
 		ok('the SPA QR code decodes (zbarimg) to the keys');
 	}
 	await page.click('.modal button:has-text("Dismiss")');
-	await page.waitForSelector('.modal', { state: 'detached' }).catch(() => {});
+	await modalClosed(page);
 
 	// ---- rotating door: the QR code carries the daemon's URI; a new secret
 	await page.click('.cbi-section-table-row[data-sid="admin"] .cbi-button-edit');
@@ -210,7 +243,7 @@ async function run(page, shot, errors) {
 		throw new Error(`generated secret ${newSecret}`);
 	ok('"Generate secret" fills a base32 secret from ubus knockd keygen and redraws the QR code');
 	await page.click('.modal button:has-text("Dismiss")');
-	await page.waitForSelector('.modal', { state: 'detached' }).catch(() => {});
+	await modalClosed(page);
 
 	// ---- Wake-on-LAN choices from ubus knockd hosts
 	await page.click('.cbi-section-table-row[data-sid="nas"] .cbi-button-edit');
@@ -221,11 +254,14 @@ async function run(page, shot, errors) {
 		throw new Error('the Wake-on-LAN list offers no host of the DHCP leases');
 	ok('the Wake-on-LAN list offers the LAN hosts of ubus knockd hosts');
 	await page.click('.modal button:has-text("Dismiss")');
-	await page.waitForSelector('.modal', { state: 'detached' }).catch(() => {});
+	await modalClosed(page);
 
 	// ---- edit the sequence of "ssh"
-	await page.click('.cbi-section-table-row[data-sid="ssh"] .cbi-button-edit');
-	await page.waitForSelector('.modal .cbi-tabmenu');
+	await openDoor(page, 'ssh');
+	const fullTabs = await modalTabs(page);
+	if (!fullTabs.includes('spa') || !fullTabs.includes('rotating') || !(await page.$('.modal [id="cbi-knockd-ssh-notify"]')))
+		throw new Error(`the dialog of door ssh does not offer SPA, rotating knocks and mail: tabs ${fullTabs}`);
+	ok('a knock door\'s dialog offers SPA, rotating knocks and mail (tabs SPA, Rotating knock; Notify)');
 	const seq = '.modal [id="widget.cbid.knockd.ssh.sequence"]';
 	await page.fill(seq, '7100,99999');
 	await page.dispatchEvent(seq, 'blur');
@@ -235,7 +271,7 @@ async function run(page, shot, errors) {
 	await page.dispatchEvent(seq, 'blur');
 	await waitFor('the new sequence to be valid', () => page.$eval(seq, e => !e.classList.contains('cbi-input-invalid')));
 	await page.click('.modal .button-row .cbi-button-positive');
-	await page.waitForSelector('.modal', { state: 'detached' }).catch(() => {});
+	await modalClosed(page);
 	await waitFor('the table to show the new sequence',
 		async () => (await page.textContent('.cbi-section-table-row[data-sid="ssh"]')).includes(NEW_SEQ));
 	await saveAndApply(page);
@@ -251,6 +287,9 @@ async function run(page, shot, errors) {
 	await waitFor('the Status view to list door ssh with the daemon running',
 		async () => (await page.textContent('#knockd-doors')).includes('ssh'), 20000);
 	ok('the Status view shows the running daemon and its doors');
+	if (!(await page.$('#knockd-diagnostics button:has-text("Run diagnostics")')))
+		throw new Error('no "Run diagnostics" button with a knockd that has the doctor');
+	ok('the Status view offers "Run diagnostics"');
 
 	// rpcd sent config.change when the apply started; procd reloaded the
 	// daemon a second later, before LuCI's apply holdoff (4 s) was over.
@@ -288,6 +327,8 @@ async function run(page, shot, errors) {
 		async () => { await page.reload(); return (await page.textContent('#knockd-status-daemon')).includes('not running'); }, 20000);
 	ok('disabled through Doors + Save & Apply, the Status view says knockd is not running');
 
+	await basicPass(page, shot);
+
 	// Expected: a checked apply asks cgi-io's /cgi-bin/cgi-exec for the
 	// interface the browser came in on; cgi-io is not installed here, and
 	// LuCI carries on without.
@@ -295,6 +336,113 @@ async function run(page, shot, errors) {
 	if (real.length)
 		throw new Error(`errors in the browser console:\n  ${real.join('\n  ')}`);
 	ok('no JavaScript errors in the browser');
+}
+
+// The package knockd-go's knockd in place of the full one, the daemon
+// disabled (it would refuse this configuration): what the views offer.
+async function basicPass(page, shot) {
+	const feats = JSON.parse(opt['basic-features']);
+	const lacks = ['spa', 'rotating', 'mail', 'doctor'].filter(k => feats[k] === false);
+	if (!lacks.length || !feats.full_package)
+		throw new Error(`knockd-go's knockd lacks no feature or names no package that has them: ${opt['basic-features']}`);
+	execSync(opt['install-basic'], { stdio: 'pipe' });
+	ok(`the router's knockd is now knockd-go's (it lacks ${lacks.join(', ')}; ${feats.full_package} has them)`);
+
+	// ---- Doors: the note, the flagged doors
+	await openDoors(page);
+	const note = await waitFor('the note on missing features', async () => {
+		const el = await page.$('#knockd-features-note');
+		return el && el.textContent();
+	});
+	const named = { spa: 'SPA', rotating: 'rotating knocks', mail: 'mail' };
+	for (const k of Object.keys(named))
+		if (feats[k] === false && !note.includes(named[k]))
+			throw new Error(`the note does not name ${named[k]}: ${note}`);
+	if (!note.includes(feats.full_package))
+		throw new Error(`the note does not name ${feats.full_package}: ${note}`);
+	ok(`the Doors view says what this build lacks and names ${feats.full_package}: "${note.trim()}"`);
+
+	const rows = await page.$$eval('.cbi-section-table-row[data-sid]', r => r.map(x => x.getAttribute('data-sid')));
+	if (rows.join(',') !== 'ssh,nas,vpn,admin')
+		throw new Error(`door rows ${rows}: a door was dropped`);
+	const flagged = { vpn: ['spa', 'SPA (not in this build)'], admin: ['rotating', 'Rotating knock (not in this build)'] };
+	for (const [door, [k, text]] of Object.entries(flagged)) {
+		if (feats[k] !== false)
+			continue;
+		const cell = `.cbi-section-table-row[data-sid="${door}"] .knockd-missing`;
+		if (!(await page.$(cell)) || !(await page.textContent(cell)).includes(text))
+			throw new Error(`door ${door} is not flagged "${text}": ${await page.textContent(`.cbi-section-table-row[data-sid="${door}"]`)}`);
+		ok(`door ${door} stays in the table, flagged "${text}"`);
+	}
+	const sendmail = await page.$('[id="cbi-knockd-global-sendmail"]');
+	if (feats.mail === false) {
+		const from = await page.$('[id="cbi-knockd-global-mail_from"]');
+		if (sendmail || !from || !(await from.textContent()).includes('Mail is not in this build'))
+			throw new Error('the daemon section offers mail, or does not flag the mail sender it has, with a knockd without mail');
+		ok('the daemon section offers no mail options and flags the mail sender set');
+	} else if (!sendmail) {
+		throw new Error('the daemon section offers no mail program with a knockd that has mail');
+	}
+	await shot('luci-doors-knockd-go.png');
+
+	// ---- a knock door's dialog: nothing the build lacks
+	await openDoor(page, 'ssh');
+	const tabs = await modalTabs(page);
+	const offered = {
+		spa: ['the SPA tab', tabs.includes('spa') || !!(await page.$('.modal [id^="cbi-knockd-ssh-spa"]')) || !!(await page.$('.modal button:has-text("Generate keys")'))],
+		rotating: ['the Rotating knock tab', tabs.includes('rotating') || !!(await page.$('.modal [id^="cbi-knockd-ssh-sequence_"]')) || !!(await page.$('.modal button:has-text("Generate secret")'))],
+		mail: ['Notify', !!(await page.$('.modal [id="cbi-knockd-ssh-notify"]'))]
+	};
+	for (const [k, [what, there]] of Object.entries(offered)) {
+		if (feats[k] === false && there)
+			throw new Error(`the dialog offers ${what} with a knockd without it (tabs ${tabs})`);
+		if (feats[k] !== false && !there)
+			throw new Error(`the dialog does not offer ${what} with a knockd that has it (tabs ${tabs})`);
+	}
+	ok(`door ssh's dialog offers only what knockd-go has (tabs ${tabs.join(', ')})`);
+	await page.fill('.modal [id="widget.cbid.knockd.ssh.sequence"]', BASIC_SEQ);
+	await page.dispatchEvent('.modal [id="widget.cbid.knockd.ssh.sequence"]', 'blur');
+	await saveDoor(page);
+
+	// ---- a flagged door's dialog: the warning; saving it keeps its options
+	if (feats.spa === false) {
+		await openDoor(page, 'vpn');
+		const warn = await page.textContent('.modal [data-name="_missing"]', { timeout: 5000 }).catch(() => '');
+		if (!warn.includes('SPA') || !warn.includes(feats.full_package))
+			throw new Error(`door vpn's dialog has no warning on SPA: "${warn}"`);
+		ok('door vpn\'s dialog says SPA is not in this build');
+		await saveDoor(page);
+	}
+	await waitFor('the table to show the new sequence',
+		async () => (await page.textContent('.cbi-section-table-row[data-sid="ssh"]')).includes(BASIC_SEQ));
+	await saveAndApply(page);
+	const conf = routerConfig();
+	const kept = [
+		`option sequence '${BASIC_SEQ}'`,
+		"option spa '1'",
+		"option spa_key_base64 'wDTSaHJuqY2SX6qMEPRAoC3nDwfQRWFYM+X7dD+sR1o='",
+		"option sequence_secret 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ'",
+		"option sequence_ports '20000-29999'",
+		"option mail_from 'knockd@router.lan'"
+	].filter(l => !conf.includes(l));
+	if (kept.length)
+		throw new Error(`after Save & Apply the router's /etc/config/knockd lacks ${kept.join('; ')}:\n${conf}`);
+	ok('Save & Apply (door ssh edited, door vpn saved): the SPA and rotating doors and the mail sender keep their options');
+
+	// ---- Status: diagnostics
+	await page.goto(`${opt.url}/admin/services/knockd/status`);
+	await page.waitForSelector('#knockd-diagnostics');
+	const button = await page.$('#knockd-diagnostics button:has-text("Run diagnostics")');
+	if (feats.doctor === false) {
+		if (button)
+			throw new Error('the Status view offers "Run diagnostics" with a knockd without the doctor');
+		const why = await page.textContent('#knockd-diagnostics');
+		if (!why.includes(feats.full_package))
+			throw new Error(`the diagnostics section does not name ${feats.full_package}: ${why}`);
+		ok(`the Status view has no "Run diagnostics" button, and names ${feats.full_package}`);
+	} else if (!button) {
+		throw new Error('no "Run diagnostics" button with a knockd that has the doctor');
+	}
 }
 
 main().catch(e => {

@@ -15,6 +15,13 @@
  * choices for Wake-on-LAN from "ubus knockd hosts" (DHCP leases and ARP).
  * Save & Apply is LuCI's usual flow: rpcd commits the change and sends
  * config.change, procd runs "/etc/init.d/knockd reload".
+ *
+ * A knockd built without SPA, rotating knocks or mail ("ubus call knockd
+ * features"; the package knockd-go, knockd-go-full has them) refuses a
+ * configuration that uses them: their options are not offered, a note says
+ * what this build lacks, and a door that has them anyway is flagged, its
+ * options left as they are. An older knockd without "features": everything
+ * is offered.
  */
 
 const callKeygen = rpc.declare({
@@ -28,6 +35,27 @@ const callHosts = rpc.declare({
 	method: 'hosts',
 	expect: { hosts: [] }
 });
+
+const callFeatures = rpc.declare({
+	object: 'knockd',
+	method: 'features',
+	expect: { '': {} }
+});
+
+/* What this knockd can do; null (the call failed: a knockd without the
+ * method) means everything. */
+function buildFeatures(res) {
+	const f = { spa: true, rotating: true, mail: true, full_package: '' };
+
+	if (L.isObject(res)) {
+		f.spa = res.spa !== false;
+		f.rotating = res.rotating !== false;
+		f.mail = res.mail !== false;
+		f.full_package = (typeof res.full_package == 'string') ? res.full_package : '';
+	}
+
+	return f;
+}
 
 /* ---- values as the daemon parses them ---------------------------------- */
 
@@ -157,6 +185,88 @@ const kindTitles = {
 	rotating: _('Rotating knock')
 };
 
+const missingKindTitles = {
+	spa: _('SPA (not in this build)'),
+	rotating: _('Rotating knock (not in this build)')
+};
+
+/* The optional features of a door, their names and the door options the
+ * daemon refuses when its build lacks them, whatever the value (spa '0'
+ * too). */
+const doorFeatures = [
+	[ 'spa', _('SPA (fwknop)'), /^spa(_|$)/ ],
+	[ 'rotating', _('rotating knocks'), /^sequence_(secret|length|step|ports|protocol)$/ ],
+	[ 'mail', _('mail'), /^notify$/ ]
+];
+
+/* The features a door's options use that this build does not have. */
+function doorMissing(features, section_id) {
+	const s = uci.get('knockd', section_id) || {};
+	const used = re => Object.keys(s).some(k => re.test(k) && s[k] != null && s[k] !== '');
+
+	return doorFeatures.filter(([ name, title, re ]) => !features[name] && used(re)).map(([ name ]) => name);
+}
+
+function featureTitles(names) {
+	return doorFeatures.filter(([ name ]) => names.includes(name)).map(([ name, title ]) => title).join(', ');
+}
+
+/* "The package knockd-go-full has every feature." when there is one. */
+function fullerText(features) {
+	return features.full_package ? _('The package %s has every feature.').format(features.full_package) : '';
+}
+
+/* The page's note on what this build lacks, null when it lacks nothing. */
+function featuresNote(features) {
+	const lacks = doorFeatures.map(([ name ]) => name).filter(name => !features[name]);
+
+	if (!lacks.length)
+		return null;
+
+	return E('div', { 'class': 'alert-message warning', 'id': 'knockd-features-note' }, [
+		_('Not in this build of knockd-go: %s.').format(featureTitles(lacks)),
+		' ', fullerText(features)
+	]);
+}
+
+/* Why a door is flagged: the features it uses that this build lacks. */
+function doorMissingText(features, missing) {
+	return [
+		_('This door uses %s, which this build of knockd-go does not have: the daemon refuses the configuration while the door has these options.').format(featureTitles(missing)),
+		fullerText(features)
+	].filter(x => x).join(' ');
+}
+
+/* The options that open a door, for the error when a door has none. */
+function needTriggerText(features) {
+	if (features.spa && features.rotating)
+		return _('A door needs a knock sequence, SPA or a rotating knock secret');
+	if (features.spa)
+		return _('A door needs a knock sequence or SPA');
+	if (features.rotating)
+		return _('A door needs a knock sequence or a rotating knock secret');
+	return _('A door needs a knock sequence');
+}
+
+/* A warning at the top of a door's dialog when the door uses what this
+ * build lacks; nothing otherwise. */
+const MissingNote = form.DummyValue.extend({
+	features: null,
+
+	render(option_index, section_id, in_table) {
+		const missing = doorMissing(this.features, section_id);
+
+		if (!missing.length)
+			return E('div', { 'data-field': this.cbid(section_id) });
+
+		return E('div', {
+			'class': 'alert-message warning',
+			'data-field': this.cbid(section_id),
+			'data-name': this.option
+		}, [ doorMissingText(this.features, missing) ]);
+	}
+});
+
 /* The text the fwknop Android client reads from a QR code. */
 function fwknopQRText(key, hmac) {
 	const parts = [];
@@ -256,13 +366,23 @@ return view.extend({
 	load() {
 		return Promise.all([
 			L.resolveDefault(callHosts(), []),
-			L.resolveDefault(uci.load('network'), null)
+			L.resolveDefault(uci.load('network'), null),
+			L.resolveDefault(callFeatures(), null),
+			L.resolveDefault(uci.load('knockd'), null)
 		]);
 	},
 
-	render([ hosts ]) {
+	render([ hosts, network, featuresReply ]) {
+		const features = buildFeatures(featuresReply);
+		const intro = (features.spa && features.mail)
+			? _('knockd-go listens on the WAN for knock sequences and fwknop SPA packets, and for the address that knocked opens or forwards ports, wakes LAN hosts, mails the admin or runs commands.')
+			: _('knockd-go listens on the WAN for knock sequences, and for the address that knocked opens or forwards ports, wakes LAN hosts or runs commands.');
+		const note = featuresNote(features);
+
+		/* An element, not a fragment: the map re-renders its description
+		 * after each save. */
 		const m = new form.Map('knockd', _('Port knocking'),
-			_('knockd-go listens on the WAN for knock sequences and fwknop SPA packets, and for the address that knocked opens or forwards ports, wakes LAN hosts, mails the admin or runs commands.'));
+			note ? E('div', {}, [ E('p', {}, [ intro ]), note ]) : intro);
 
 		/* ---- the daemon ---- */
 
@@ -300,24 +420,33 @@ return view.extend({
 		o.value('none', _('none (commands only)'));
 		o.default = 'auto';
 
-		o = s.option(form.Value, 'sendmail', _('Mail program'),
-			_('sendmail-compatible program (msmtp, ssmtp) used by <em>notify</em>.'));
-		o.placeholder = '/usr/sbin/sendmail';
-		o.validate = (section_id, value) => (!value || value[0] == '/') ? true : _('Expecting an absolute path');
+		if (features.mail) {
+			o = s.option(form.Value, 'sendmail', _('Mail program'),
+				_('sendmail-compatible program (msmtp, ssmtp) used by <em>notify</em>.'));
+			o.placeholder = '/usr/sbin/sendmail';
+			o.validate = (section_id, value) => (!value || value[0] == '/') ? true : _('Expecting an absolute path');
 
-		o = s.option(form.Value, 'mail_from', _('Mail sender'));
-		o.placeholder = 'knockd@router.lan';
-		o.validate = (section_id, value) => (!value || checkMail(value)) ? true : _('Expecting a mail address');
+			o = s.option(form.Value, 'mail_from', _('Mail sender'));
+			o.placeholder = 'knockd@router.lan';
+			o.validate = (section_id, value) => (!value || checkMail(value)) ? true : _('Expecting a mail address');
 
-		o = s.option(form.Value, 'notify_interval', _('Mail interval'),
-			_('Seconds between two mails about one door.'));
-		o.placeholder = '600';
-		o.datatype = 'uinteger';
+			o = s.option(form.Value, 'notify_interval', _('Mail interval'),
+				_('Seconds between two mails about one door.'));
+			o.placeholder = '600';
+			o.datatype = 'uinteger';
 
-		o = s.option(form.Value, 'notify_per_hour', _('Mails per hour'),
-			_('At most this many notification mails an hour per door, all sources together: a door under a storm of knocks cannot use up the mails of another.'));
-		o.placeholder = '10';
-		o.datatype = 'range(1,3600)';
+			o = s.option(form.Value, 'notify_per_hour', _('Mails per hour'),
+				_('At most this many notification mails an hour per door, all sources together: a door under a storm of knocks cannot use up the mails of another.'));
+			o.placeholder = '10';
+			o.datatype = 'range(1,3600)';
+		}
+		else if (uci.get('knockd', 'global', 'mail_from')) {
+			/* Refused by a daemon without mail: kept in view, to be
+			 * cleared. */
+			o = s.option(form.Value, 'mail_from', _('Mail sender'),
+				_('Mail is not in this build of knockd-go: the daemon refuses the configuration while a mail sender is set.'));
+			o.validate = (section_id, value) => (!value || checkMail(value)) ? true : _('Expecting a mail address');
+		}
 
 		o = s.option(form.Value, 'max_attempts', _('Attempts tracked at most'),
 			_('Knock attempts in progress the daemon keeps; the oldest first-step attempts are dropped first.'));
@@ -331,8 +460,17 @@ return view.extend({
 
 		/* ---- the doors ---- */
 
-		s = m.section(form.GridSection, 'door', _('Doors'),
-			_('Each door opens on its own knock sequence, SPA packet or rotating knock.'));
+		let doorsText;
+		if (features.spa && features.rotating)
+			doorsText = _('Each door opens on its own knock sequence, SPA packet or rotating knock.');
+		else if (features.spa)
+			doorsText = _('Each door opens on its own knock sequence or SPA packet.');
+		else if (features.rotating)
+			doorsText = _('Each door opens on its own knock sequence or rotating knock.');
+		else
+			doorsText = _('Each door opens on its own knock sequence.');
+
+		s = m.section(form.GridSection, 'door', _('Doors'), doorsText);
 		s.addremove = true;
 		s.anonymous = false;
 		s.nodescriptions = true;
@@ -341,8 +479,10 @@ return view.extend({
 
 		s.tab('general', _('Knock'));
 		s.tab('actions', _('Actions'));
-		s.tab('spa', _('SPA'));
-		s.tab('rotating', _('Rotating knock'));
+		if (features.spa)
+			s.tab('spa', _('SPA'));
+		if (features.rotating)
+			s.tab('rotating', _('Rotating knock'));
 		s.tab('commands', _('Commands'));
 		s.tab('advanced', _('Advanced'));
 
@@ -352,13 +492,22 @@ return view.extend({
 		o.textvalue = function(section_id) {
 			const get = opt => uci.get('knockd', section_id, opt);
 			const kind = doorKind(get);
+			const missing = doorMissing(features, section_id);
+			let text;
 
-			if (kind == 'spa')
-				return '%s, udp/%s'.format(kindTitles.spa, get('spa_port') || '62201');
-			if (kind == 'rotating')
-				return kindTitles.rotating;
+			if (kind != 'knock' && missing.includes(kind))
+				text = missingKindTitles[kind];
+			else if (kind == 'spa')
+				text = '%s, udp/%s'.format(kindTitles.spa, get('spa_port') || '62201');
+			else if (kind == 'rotating')
+				text = kindTitles.rotating;
+			else
+				text = get('sequence') || '-';
 
-			return get('sequence') || '-';
+			if (!missing.length)
+				return '%h'.format(text);
+
+			return E('strong', { 'class': 'knockd-missing', 'title': doorMissingText(features, missing) }, [ '\u26a0 ' + text ]);
 		};
 
 		o = s.option(form.DummyValue, '_actions', _('Actions'));
@@ -382,6 +531,10 @@ return view.extend({
 		};
 
 		/* General: the knock. */
+		o = s.taboption('general', MissingNote, '_missing');
+		o.modalonly = true;
+		o.features = features;
+
 		o = s.taboption('general', form.Flag, 'enabled', _('Enabled'));
 		o.default = '1';
 		o.editable = true;
@@ -395,14 +548,17 @@ return view.extend({
 			if (value)
 				return checkSequence(value);
 
+			/* Without the feature its option is not in the form: a
+			 * flagged door keeps what it has. */
 			const sec = this.section;
-			const spa = sec.formvalue(section_id, 'spa');
-			const secret = sec.formvalue(section_id, 'sequence_secret');
+			const get = opt => uci.get('knockd', section_id, opt);
+			const spa = features.spa ? sec.formvalue(section_id, 'spa') : get('spa');
+			const secret = features.rotating ? sec.formvalue(section_id, 'sequence_secret') : get('sequence_secret');
 
-			if (spa == '1' || secret)
+			if (spa == '1' || spa == 'yes' || secret)
 				return true;
 
-			return _('A door needs a knock sequence, SPA or a rotating knock secret');
+			return needTriggerText(features);
 		};
 
 		o = s.taboption('general', form.Value, 'seq_timeout', _('Sequence timeout'),
@@ -478,156 +634,162 @@ return view.extend({
 		o.datatype = 'or(macaddr,ip4addr)';
 		o.password = true;
 
-		o = s.taboption('actions', form.DynamicList, 'notify', _('Notify'),
-			_('Mail these addresses when the door opens (needs the mail program).'));
-		o.modalonly = true;
-		o.placeholder = 'admin@example.com';
-		o.validate = (section_id, value) => (!value || checkMail(value)) ? true : _('Expecting a mail address');
+		if (features.mail) {
+			o = s.taboption('actions', form.DynamicList, 'notify', _('Notify'),
+				_('Mail these addresses when the door opens (needs the mail program).'));
+			o.modalonly = true;
+			o.placeholder = 'admin@example.com';
+			o.validate = (section_id, value) => (!value || checkMail(value)) ? true : _('Expecting a mail address');
+		}
 
 		/* SPA. */
-		o = s.taboption('spa', form.Flag, 'spa', _('Single packet authorization'),
-			_('Open on one fwknop packet (fwknop client, fwknop2 Android app) instead of a knock sequence.'));
-		o.modalonly = true;
+		if (features.spa) {
+			o = s.taboption('spa', form.Flag, 'spa', _('Single packet authorization'),
+				_('Open on one fwknop packet (fwknop client, fwknop2 Android app) instead of a knock sequence.'));
+			o.modalonly = true;
 
-		o = s.taboption('spa', form.Value, 'spa_port', _('SPA port'), _('UDP port.'));
-		o.modalonly = true;
-		o.depends('spa', '1');
-		o.placeholder = '62201';
-		o.datatype = 'port';
+			o = s.taboption('spa', form.Value, 'spa_port', _('SPA port'), _('UDP port.'));
+			o.modalonly = true;
+			o.depends('spa', '1');
+			o.placeholder = '62201';
+			o.datatype = 'port';
 
-		o = s.taboption('spa', form.Button, '_spa_keygen', _('Keys'));
-		o.modalonly = true;
-		o.depends('spa', '1');
-		o.inputtitle = _('Generate keys');
-		o.inputstyle = 'apply';
-		o.write = o.remove = function() {};
-		o.onclick = function(ev, section_id) {
-			return callKeygen('spa').then(res => {
-				if (!res || !res.key_base64 || !res.hmac_key_base64)
-					throw new Error(_('knockd returned no keys'));
+			o = s.taboption('spa', form.Button, '_spa_keygen', _('Keys'));
+			o.modalonly = true;
+			o.depends('spa', '1');
+			o.inputtitle = _('Generate keys');
+			o.inputstyle = 'apply';
+			o.write = o.remove = function() {};
+			o.onclick = function(ev, section_id) {
+				return callKeygen('spa').then(res => {
+					if (!res || !res.key_base64 || !res.hmac_key_base64)
+						throw new Error(_('knockd returned no keys'));
 
-				setField(this.section, section_id, 'spa_key_base64', res.key_base64);
-				setField(this.section, section_id, 'spa_hmac_key_base64', res.hmac_key_base64);
-			}).catch(e => ui.addNotification(null, E('p', _('Key generation failed: %s').format(e.message)), 'error'));
-		};
+					setField(this.section, section_id, 'spa_key_base64', res.key_base64);
+					setField(this.section, section_id, 'spa_hmac_key_base64', res.hmac_key_base64);
+				}).catch(e => ui.addNotification(null, E('p', _('Key generation failed: %s').format(e.message)), 'error'));
+			};
 
-		o = s.taboption('spa', form.Value, 'spa_key_base64', _('Key (base64)'),
-			_('fwknop KEY_BASE64 (Rijndael).'));
-		o.modalonly = true;
-		o.depends('spa', '1');
-		o.password = true;
-		o.validate = (section_id, value) => (!value || checkBase64(value)) ? true : _('Expecting base64');
-		o.onchange = redrawQR('_spa_qr');
+			o = s.taboption('spa', form.Value, 'spa_key_base64', _('Key (base64)'),
+				_('fwknop KEY_BASE64 (Rijndael).'));
+			o.modalonly = true;
+			o.depends('spa', '1');
+			o.password = true;
+			o.validate = (section_id, value) => (!value || checkBase64(value)) ? true : _('Expecting base64');
+			o.onchange = redrawQR('_spa_qr');
 
-		o = s.taboption('spa', form.Value, 'spa_hmac_key_base64', _('HMAC key (base64)'),
-			_('fwknop HMAC_KEY_BASE64.'));
-		o.modalonly = true;
-		o.depends('spa', '1');
-		o.password = true;
-		o.validate = (section_id, value) => (!value || checkBase64(value)) ? true : _('Expecting base64');
-		o.onchange = redrawQR('_spa_qr');
+			o = s.taboption('spa', form.Value, 'spa_hmac_key_base64', _('HMAC key (base64)'),
+				_('fwknop HMAC_KEY_BASE64.'));
+			o.modalonly = true;
+			o.depends('spa', '1');
+			o.password = true;
+			o.validate = (section_id, value) => (!value || checkBase64(value)) ? true : _('Expecting base64');
+			o.onchange = redrawQR('_spa_qr');
 
-		o = s.taboption('spa', QRValue, '_spa_qr', _('QR code for fwknop2'),
-			_('Scan with the fwknop2 Android app (Import keys).'));
-		o.modalonly = true;
-		o.depends('spa', '1');
-		o.text = function(section_id) {
-			const sec = this.section;
-			return fwknopQRText(sec.formvalue(section_id, 'spa_key_base64') || uci.get('knockd', section_id, 'spa_key_base64'),
-				sec.formvalue(section_id, 'spa_hmac_key_base64') || uci.get('knockd', section_id, 'spa_hmac_key_base64'));
-		};
+			o = s.taboption('spa', QRValue, '_spa_qr', _('QR code for fwknop2'),
+				_('Scan with the fwknop2 Android app (Import keys).'));
+			o.modalonly = true;
+			o.depends('spa', '1');
+			o.text = function(section_id) {
+				const sec = this.section;
+				return fwknopQRText(sec.formvalue(section_id, 'spa_key_base64') || uci.get('knockd', section_id, 'spa_key_base64'),
+					sec.formvalue(section_id, 'spa_hmac_key_base64') || uci.get('knockd', section_id, 'spa_hmac_key_base64'));
+			};
 
-		o = s.taboption('spa', DefaultListValue, 'spa_hmac_digest', _('HMAC digest'));
-		o.modalonly = true;
-		o.depends('spa', '1');
-		o.value('sha256', 'SHA-256');
-		o.value('sha1', 'SHA-1');
-		o.value('sha384', 'SHA-384');
-		o.value('sha512', 'SHA-512');
-		o.value('md5', 'MD5');
-		o.value('sha3_256', 'SHA3-256');
-		o.value('sha3_512', 'SHA3-512');
-		o.default = 'sha256';
+			o = s.taboption('spa', DefaultListValue, 'spa_hmac_digest', _('HMAC digest'));
+			o.modalonly = true;
+			o.depends('spa', '1');
+			o.value('sha256', 'SHA-256');
+			o.value('sha1', 'SHA-1');
+			o.value('sha384', 'SHA-384');
+			o.value('sha512', 'SHA-512');
+			o.value('md5', 'MD5');
+			o.value('sha3_256', 'SHA3-256');
+			o.value('sha3_512', 'SHA3-512');
+			o.default = 'sha256';
 
-		o = s.taboption('spa', form.Value, 'spa_max_age', _('Packet lifetime'),
-			_('Seconds an SPA packet stays valid (clock difference allowed).'));
-		o.modalonly = true;
-		o.depends('spa', '1');
-		o.placeholder = '120';
-		o.datatype = 'range(1,86400)';
+			o = s.taboption('spa', form.Value, 'spa_max_age', _('Packet lifetime'),
+				_('Seconds an SPA packet stays valid (clock difference allowed).'));
+			o.modalonly = true;
+			o.depends('spa', '1');
+			o.placeholder = '120';
+			o.datatype = 'range(1,86400)';
 
-		o = s.taboption('spa', form.Value, 'spa_max_timeout', _('Longest opening'),
-			_('Upper bound of the time a client may ask for, in seconds.'));
-		o.modalonly = true;
-		o.depends('spa', '1');
-		o.datatype = 'uinteger';
+			o = s.taboption('spa', form.Value, 'spa_max_timeout', _('Longest opening'),
+				_('Upper bound of the time a client may ask for, in seconds.'));
+			o.modalonly = true;
+			o.depends('spa', '1');
+			o.datatype = 'uinteger';
 
-		o = s.taboption('spa', form.Flag, 'spa_allow_nat', _('Allow forwarding requests'),
-			_('Honour the client\'s NAT access requests (within <em>Forward ports</em>).'));
-		o.modalonly = true;
-		o.depends('spa', '1');
+			o = s.taboption('spa', form.Flag, 'spa_allow_nat', _('Allow forwarding requests'),
+				_('Honour the client\'s NAT access requests (within <em>Forward ports</em>).'));
+			o.modalonly = true;
+			o.depends('spa', '1');
 
-		o = s.taboption('spa', form.Flag, 'spa_allow_any_source', _('Allow any source'),
-			_('Accept a packet whose address to open differs from its source (a client behind a NAT it knows of).'));
-		o.modalonly = true;
-		o.depends('spa', '1');
+			o = s.taboption('spa', form.Flag, 'spa_allow_any_source', _('Allow any source'),
+				_('Accept a packet whose address to open differs from its source (a client behind a NAT it knows of).'));
+			o.modalonly = true;
+			o.depends('spa', '1');
+		}
 
 		/* Rotating knock. */
-		o = s.taboption('rotating', form.Value, 'sequence_secret', _('Secret'),
-			_('Base32 secret shared with the knocking clients; the sequence changes every step. Replaces the fixed sequence.'));
-		o.modalonly = true;
-		o.password = true;
-		o.validate = (section_id, value) => value ? checkBase32Secret(value) : true;
-		o.onchange = redrawQR('_rot_qr');
+		if (features.rotating) {
+			o = s.taboption('rotating', form.Value, 'sequence_secret', _('Secret'),
+				_('Base32 secret shared with the knocking clients; the sequence changes every step. Replaces the fixed sequence.'));
+			o.modalonly = true;
+			o.password = true;
+			o.validate = (section_id, value) => value ? checkBase32Secret(value) : true;
+			o.onchange = redrawQR('_rot_qr');
 
-		o = s.taboption('rotating', form.Button, '_rot_keygen', _('New secret'));
-		o.modalonly = true;
-		o.inputtitle = _('Generate secret');
-		o.inputstyle = 'apply';
-		o.write = o.remove = function() {};
-		o.onclick = function(ev, section_id) {
-			return callKeygen('rotating').then(res => {
-				if (!res || !res.secret)
-					throw new Error(_('knockd returned no secret'));
+			o = s.taboption('rotating', form.Button, '_rot_keygen', _('New secret'));
+			o.modalonly = true;
+			o.inputtitle = _('Generate secret');
+			o.inputstyle = 'apply';
+			o.write = o.remove = function() {};
+			o.onclick = function(ev, section_id) {
+				return callKeygen('rotating').then(res => {
+					if (!res || !res.secret)
+						throw new Error(_('knockd returned no secret'));
 
-				setField(this.section, section_id, 'sequence_secret', res.secret);
-			}).catch(e => ui.addNotification(null, E('p', _('Secret generation failed: %s').format(e.message)), 'error'));
-		};
+					setField(this.section, section_id, 'sequence_secret', res.secret);
+				}).catch(e => ui.addNotification(null, E('p', _('Secret generation failed: %s').format(e.message)), 'error'));
+			};
 
-		o = s.taboption('rotating', form.Value, 'sequence_length', _('Knocks per sequence'));
-		o.modalonly = true;
-		o.placeholder = '4';
-		o.datatype = 'range(2,16)';
-		o.onchange = redrawQR('_rot_qr');
+			o = s.taboption('rotating', form.Value, 'sequence_length', _('Knocks per sequence'));
+			o.modalonly = true;
+			o.placeholder = '4';
+			o.datatype = 'range(2,16)';
+			o.onchange = redrawQR('_rot_qr');
 
-		o = s.taboption('rotating', form.Value, 'sequence_step', _('Step'),
-			_('Seconds each sequence is valid.'));
-		o.modalonly = true;
-		o.placeholder = '30';
-		o.datatype = 'range(5,3600)';
-		o.onchange = redrawQR('_rot_qr');
+			o = s.taboption('rotating', form.Value, 'sequence_step', _('Step'),
+				_('Seconds each sequence is valid.'));
+			o.modalonly = true;
+			o.placeholder = '30';
+			o.datatype = 'range(5,3600)';
+			o.onchange = redrawQR('_rot_qr');
 
-		o = s.taboption('rotating', form.Value, 'sequence_ports', _('Port range'));
-		o.modalonly = true;
-		o.placeholder = '10000-60000';
-		o.validate = (section_id, value) => value ? checkPortRange(value) : true;
-		o.onchange = redrawQR('_rot_qr');
+			o = s.taboption('rotating', form.Value, 'sequence_ports', _('Port range'));
+			o.modalonly = true;
+			o.placeholder = '10000-60000';
+			o.validate = (section_id, value) => value ? checkPortRange(value) : true;
+			o.onchange = redrawQR('_rot_qr');
 
-		o = s.taboption('rotating', DefaultListValue, 'sequence_protocol', _('Protocol'));
-		o.modalonly = true;
-		o.value('tcp', 'TCP');
-		o.value('udp', 'UDP');
-		o.default = 'tcp';
-		o.onchange = redrawQR('_rot_qr');
+			o = s.taboption('rotating', DefaultListValue, 'sequence_protocol', _('Protocol'));
+			o.modalonly = true;
+			o.value('tcp', 'TCP');
+			o.value('udp', 'UDP');
+			o.default = 'tcp';
+			o.onchange = redrawQR('_rot_qr');
 
-		o = s.taboption('rotating', QRValue, '_rot_qr', _('QR code'),
-			_('The door\'s URI for <code>knock --uri</code>.'));
-		o.modalonly = true;
-		o.text = function(section_id) {
-			const sec = this.section;
-			const get = opt => sec.formvalue(section_id, opt) || uci.get('knockd', section_id, opt);
-			return get('sequence_secret') ? rotatingURI(section_id, get) : null;
-		};
+			o = s.taboption('rotating', QRValue, '_rot_qr', _('QR code'),
+				_('The door\'s URI for <code>knock --uri</code>.'));
+			o.modalonly = true;
+			o.text = function(section_id) {
+				const sec = this.section;
+				const get = opt => sec.formvalue(section_id, opt) || uci.get('knockd', section_id, opt);
+				return get('sequence_secret') ? rotatingURI(section_id, get) : null;
+			};
+		}
 
 		/* Commands. */
 		o = s.taboption('commands', form.Value, 'start_command', _('Start command'),

@@ -8,7 +8,10 @@
 /*
  * Services -> Port knocking -> Status: "ubus call knockd status", refreshed
  * every 5 seconds; each active grant can be revoked. "Diagnostics" runs
- * "ubus call knockd doctor" (knockd doctor: why a knock does not open).
+ * "ubus call knockd doctor" (knockd doctor: why a knock does not open),
+ * unless "ubus call knockd features" says this build has no doctor (the
+ * package knockd-go; knockd-go-full has it): then the section says so. An
+ * older knockd without "features": the button is there.
  */
 
 const callStatus = rpc.declare({
@@ -27,6 +30,12 @@ const callRevoke = rpc.declare({
 	object: 'knockd',
 	method: 'revoke',
 	params: [ 'door', 'source' ]
+});
+
+const callFeatures = rpc.declare({
+	object: 'knockd',
+	method: 'features',
+	expect: { '': {} }
 });
 
 const counterTitles = [
@@ -88,7 +97,10 @@ function table(id, titles, rows, empty) {
 
 return view.extend({
 	load() {
-		return L.resolveDefault(callStatus(), {});
+		return Promise.all([
+			L.resolveDefault(callStatus(), {}),
+			L.resolveDefault(callFeatures(), null)
+		]);
 	},
 
 	handleRevoke(grant, ev) {
@@ -202,7 +214,26 @@ return view.extend({
 		dom.content(b.counters, this.renderCounters(st));
 	},
 
-	render(st) {
+	renderDiagnostics(features) {
+		if (L.isObject(features) && features.doctor === false)
+			return E('div', { 'class': 'cbi-section', 'id': 'knockd-diagnostics' }, [
+				E('h3', {}, [ _('Diagnostics') ]),
+				E('div', { 'class': 'cbi-section-descr', 'id': 'knockd-no-doctor' }, [
+					_('Diagnostics (knockd doctor) are not in this build of knockd-go.'),
+					(typeof features.full_package == 'string' && features.full_package)
+						? ' ' + _('The package %s has every feature.').format(features.full_package) : ''
+				])
+			]);
+
+		return E('div', { 'class': 'cbi-section', 'id': 'knockd-diagnostics' }, [
+			E('h3', {}, [ _('Diagnostics') ]),
+			E('div', { 'class': 'cbi-section-descr' }, [ _('Why does a knock not open? Checks devices, firewall rule order, silent knock ports, forwarding, the clock and the mailer, and shows the last knock seen per door.') ]),
+			E('button', { 'class': 'cbi-button cbi-button-action', 'click': ui.createHandlerFn(this, 'handleDoctor') }, [ _('Run diagnostics') ]),
+			this.boxes.doctor = E('div', { 'id': 'knockd-status-doctor' })
+		]);
+	},
+
+	render([ st, features ]) {
 		this.readonly = (L.hasViewPermission() === false);
 		this.boxes = {};
 
@@ -220,12 +251,7 @@ return view.extend({
 			section(_('Last successes'), 'opened'),
 			section(_('Last rejections'), 'rejected'),
 			section(_('Counters'), 'counters'),
-			E('div', { 'class': 'cbi-section' }, [
-				E('h3', {}, [ _('Diagnostics') ]),
-				E('div', { 'class': 'cbi-section-descr' }, [ _('Why does a knock not open? Checks devices, firewall rule order, silent knock ports, forwarding, the clock and the mailer, and shows the last knock seen per door.') ]),
-				E('button', { 'class': 'cbi-button cbi-button-action', 'click': ui.createHandlerFn(this, 'handleDoctor') }, [ _('Run diagnostics') ]),
-				this.boxes.doctor = E('div', { 'id': 'knockd-status-doctor' })
-			])
+			this.renderDiagnostics(features)
 		]);
 
 		this.update(st);
