@@ -21,12 +21,16 @@
 # Screenshots go to dist/test-artifacts/luci-*.png.
 #
 # Needs, else prints "SKIP: <reason>" and succeeds:
-#   OPENWRT_TOOLS   prefix of OpenWrt's tools built from source:
-#                   (scripts/openwrt-tools.sh) ubusd, procd, rpcd, uhttpd with its ubus and ucode
-#                   handlers, fw4; playwright-core in $OPENWRT_TOOLS/node/node_modules
-#                   (npm install --prefix "$OPENWRT_TOOLS/node" playwright-core)
+#   OPENWRT_TOOLS   prefix of OpenWrt's tools built from source by
+#                   scripts/openwrt-tools.sh: ubusd, procd, rpcd, uhttpd with its ubus
+#                   and ucode handlers, fw4, OpenWrt's shell library, luci/ (below)
+#                   and, when npm is installed, playwright-core in
+#                   $OPENWRT_TOOLS/node/node_modules (without npm there:
+#                   npm install --prefix "$OPENWRT_TOOLS/node" playwright-core@1.65.2)
 #   LUCI_BASE       luci-base's files from one openwrt/luci commit (default
-#                   $OPENWRT_TOOLS/luci; layout in docs/luci.md): www/luci-static/
+#                   $OPENWRT_TOOLS/luci, which scripts/openwrt-tools.sh fills from
+#                   the luci commit of scripts/openwrt-tools.commits; layout in
+#                   docs/luci.md): www/luci-static/
 #                   (luci-base, luci-lib-uqr, luci-theme-bootstrap) and root/
 #                   (luci-base's: etc/config/luci, usr/share/{luci/menu.d,rpcd/acl.d})
 #   /usr/bin/chromium, node, root, nft, ip; and a knockd that answers rpcd's
