@@ -37,8 +37,9 @@
 #   - stop: no knockd left; disable removes the links.
 #
 # Needs root, ip (veth), nsenter, unshare, nft and go, and OpenWrt's tools:
-# OPENWRT_TOOLS names their prefix (sbin/procd, openwrt-root/, ...; built by
-# scripts/openwrt-tools.sh); owrt-ns and the netifd stub are
+# OPENWRT_TOOLS names their prefix (sbin/procd, openwrt-root/, ...; built
+# from the sources of scripts/openwrt-tools.commits by
+# scripts/openwrt-tools.sh SOURCES PREFIX); owrt-ns and the netifd stub are
 # scripts/test/lib/owrt-ns and netifd-stub.uc. Without them it prints
 # "SKIP: openwrt-real: <reason>" and succeeds.
 # shellcheck source-path=SCRIPTDIR # lib/*.bash below, wherever shellcheck runs from
@@ -155,10 +156,15 @@ svc() { ubus call service list '{"name":"knockd"}' 2>/dev/null || true; }
 # kpid / kcmd: pid and command line of the knockd instance, as procd says.
 kpid() { svc | jsonfilter -e '@.knockd.instances[*].pid' 2>/dev/null || true; }
 kcmd() { svc | jsonfilter -e '@.knockd.instances[*].command[*]' 2>/dev/null | paste -sd' ' || true; }
-running_pid() { # running_pid: procd's pid of a running instance, and that process is knockd
+# running_pid: procd's pid of a running instance, and that process runs
+# /usr/sbin/knockd under its name (the daemon gives up root's privileges by
+# executing itself again through /proc/self/exe, which the kernel names
+# "exe"; it takes its name back).
+running_pid() {
 	local p
 	p=$(kpid)
-	[ -n "$p" ] && [ "$(cat "/proc/$p/comm" 2>/dev/null)" = knockd ]
+	[ -n "$p" ] && [ "$(readlink "/proc/$p/exe" 2>/dev/null)" = /usr/sbin/knockd ] &&
+		[ "$(cat "/proc/$p/comm" 2>/dev/null)" = knockd ]
 }
 new_pid() { local p; p=$(kpid); [ -n "$p" ] && [ "$p" != "$1" ] && running_pid; }
 # ready: the daemon's control socket answers, which it opens once it

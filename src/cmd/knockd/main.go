@@ -23,6 +23,7 @@ import (
 )
 
 func main() {
+	privs.Rename() // executed again through /proc/self/exe: "knockd", not "exe"
 	tune.Procs()
 	// The spawner is this binary too (see serve), and so is the
 	// trampoline of a mailer run as root without capabilities.

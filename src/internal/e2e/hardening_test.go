@@ -195,6 +195,7 @@ func TestLeastPrivilege(t *testing.T) {
 			d.mustSee("capabilities kept:", wait)
 			status := daemonCaps(t, d.daemonPid(t))
 			t.Logf("daemon: %s; %s; %s", grepLines(status, "Uid"), grepLines(status, "Cap"), grepLines(status, "NoNewPrivs"))
+			daemonNamed(t, d.daemonPid(t))
 			testenv.In(t, r.host, bin.knock, r.raddr4, "7000", "8000")
 			if !fileAppears(filepath.Join(dir, "mail"), wait) || !fileAppears(filepath.Join(dir, "cmd"), wait) {
 				t.Fatalf("no mail or no command:\n%s", d.out.String())
@@ -238,6 +239,32 @@ func daemonCaps(t *testing.T, pid int) string {
 		t.Fatalf("the daemon does not run as a user other than root with net_raw and net_admin ambient:\n%s", status)
 	}
 	return string(status)
+}
+
+// daemonNamed fails the test unless every thread of process pid is named
+// after the program (ps, top, pidof and the kernel's messages show that
+// name): giving up root's privileges executes the daemon again through
+// /proc/self/exe, which the kernel would name "exe".
+func daemonNamed(t *testing.T, pid int) {
+	t.Helper()
+	want := filepath.Base(bin.knockd)
+	if len(want) > 15 {
+		want = want[:15] // TASK_COMM_LEN
+	}
+	dir := "/proc/" + strconv.Itoa(pid) + "/task"
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, task := range tasks {
+		comm, err := os.ReadFile(filepath.Join(dir, task.Name(), "comm"))
+		if err != nil {
+			continue // the thread ended
+		}
+		if got := strings.TrimSpace(string(comm)); got != want {
+			t.Fatalf("thread %s of the daemon is named %q, want %q (%d threads)", task.Name(), got, want, len(tasks))
+		}
+	}
 }
 
 // statusLine returns the value of a line of a /proc status file.

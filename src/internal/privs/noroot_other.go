@@ -13,3 +13,6 @@ func NoRootMain() {}
 
 // NoRootReady reports false: there is no trampoline.
 func NoRootReady() bool { return false }
+
+// Rename does nothing (the name of a process executed again is Linux's).
+func Rename() {}
