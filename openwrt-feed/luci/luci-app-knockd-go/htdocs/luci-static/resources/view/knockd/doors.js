@@ -279,6 +279,13 @@ function fwknopQRText(key, hmac) {
 	return parts.join(' ');
 }
 
+/* The daemon's mail sender (mail_from), with description desc. */
+function mailSender(s, desc) {
+	const o = s.option(form.Value, 'mail_from', _('Mail sender'), desc);
+	o.validate = (section_id, value) => (!value || checkMail(value)) ? true : _('Expecting a mail address');
+	return o;
+}
+
 /* knock --uri of a rotating door (docs/rotating-knocks.md). */
 function rotatingURI(door, get) {
 	const q = [
@@ -426,9 +433,8 @@ return view.extend({
 			o.placeholder = '/usr/sbin/sendmail';
 			o.validate = (section_id, value) => (!value || value[0] == '/') ? true : _('Expecting an absolute path');
 
-			o = s.option(form.Value, 'mail_from', _('Mail sender'));
+			o = mailSender(s);
 			o.placeholder = 'knockd@router.lan';
-			o.validate = (section_id, value) => (!value || checkMail(value)) ? true : _('Expecting a mail address');
 
 			o = s.option(form.Value, 'notify_interval', _('Mail interval'),
 				_('Seconds between two mails about one door.'));
@@ -443,9 +449,7 @@ return view.extend({
 		else if (uci.get('knockd', 'global', 'mail_from')) {
 			/* Refused by a daemon without mail: kept in view, to be
 			 * cleared. */
-			o = s.option(form.Value, 'mail_from', _('Mail sender'),
-				_('Mail is not in this build of knockd-go: the daemon refuses the configuration while a mail sender is set.'));
-			o.validate = (section_id, value) => (!value || checkMail(value)) ? true : _('Expecting a mail address');
+			mailSender(s, _('Mail is not in this build of knockd-go: the daemon refuses the configuration while a mail sender is set.'));
 		}
 
 		o = s.option(form.Value, 'max_attempts', _('Attempts tracked at most'),
