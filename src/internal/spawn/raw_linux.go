@@ -11,9 +11,11 @@ import (
 // thread when every thread was idle, and the monitor then polls every
 // 20 µs while a processor is busy, as the spawner's is while it forks and
 // executes a door command. On a router's one or two cores that thread
-// competes with the command being started. These calls never block: the
-// sockets are waited for in the runtime's poller, or, where the socket
-// blocks, sendNow says EAGAIN and the caller waits through the scheduler.
+// competes with the command being started. These calls never block: a
+// process waits for the socket it reads in the runtime's poller; the one
+// it writes on is in no poller (a read by the other process would wake
+// it), and when it is full, sendNow says EAGAIN and the caller waits in
+// sendmsg(2) (sendWait).
 
 // header points msg at the data p (through iov) and the control data oob.
 func header(msg *unix.Msghdr, iov *unix.Iovec, p, oob []byte) {
