@@ -52,7 +52,7 @@ COUNTS    := bin/test-counts
 # The packages whose allocation tests (testing.AllocsPerRun) run again as
 # the routers' binaries are built, with -gcflags=all=-l: without inlining
 # a value the compiler kept on the stack may escape.
-NOINLINE_PKGS := ./src/internal/logx/ ./src/internal/daemon/ ./src/internal/decode/ ./src/internal/pktbuild/
+NOINLINE_PKGS := ./src/internal/logx/ ./src/internal/daemon/ ./src/internal/match/ ./src/internal/decode/ ./src/internal/pktbuild/
 RACE_PKGS ?= ./src/internal/match ./src/internal/daemon ./src/internal/firewall
 SCRIPT_TESTS ?= $(sort $(wildcard scripts/test/*.sh))
 

@@ -44,7 +44,7 @@ type source struct {
 }
 
 // ip returns the source's address.
-func (s *source) ip() netip.Addr { return netip.AddrFrom16(s.key).Unmap() }
+func (s *source) ip() netip.Addr { return s.key.addr() }
 
 // list is an intrusive doubly linked list of attempts, oldest first.
 type list struct {

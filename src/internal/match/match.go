@@ -92,7 +92,7 @@ type Matcher struct {
 	now      func() time.Time
 	base     time.Time // attempts' deadlines are offsets from it
 	max      int
-	sources  map[key]*source
+	sources  table
 	fresh    list   // attempts at stage 1, oldest first
 	advanced list   // attempts past stage 1 and cool-downs, oldest first
 	exp      []list // per door: attempts by deadline (deadlines grow in arrival order)
@@ -101,9 +101,13 @@ type Matcher struct {
 	emit     func(Event)
 	// Removed attempts and sources are kept for reuse, so that a flood
 	// of new sources allocates nothing once the table is full. The free
-	// lists never hold more than the table did.
-	freeAtt *attempt
-	freeSrc *source
+	// lists never hold more than the table did, and Expire trims them to
+	// about as many as are tracked, so that a flood's memory goes back to
+	// the garbage collector once it ends.
+	freeAtt  *attempt
+	freeSrc  *source
+	nFreeAtt int
+	nFreeSrc int
 
 	// Evictions counts attempts dropped because the table was full.
 	Evictions uint64
@@ -131,7 +135,6 @@ func New(doors []Door, max int, now func() time.Time, emit func(Event)) *Matcher
 		now:      now,
 		base:     now(),
 		max:      max,
-		sources:  make(map[key]*source),
 		fresh:    list{k: byAge},
 		advanced: list{k: byAge},
 		exp:      make([]list, len(doors)),
@@ -141,6 +144,7 @@ func New(doors []Door, max int, now func() time.Time, emit func(Event)) *Matcher
 	for i := range doors {
 		m.exp[i].k, m.cool[i].k = byDeadline, byDeadline
 	}
+	m.sources.init(minSlots)
 	return m
 }
 
@@ -163,12 +167,7 @@ func (m *Matcher) DoorLen(i int) int {
 }
 
 // Sources returns the number of tracked source addresses.
-func (m *Matcher) Sources() int { return len(m.sources) }
-
-// key is a source address as a map key: 16 bytes hash and compare faster
-// than a netip.Addr (24 bytes, with its zone handle). IPv4-mapped IPv6
-// addresses are the same source as their IPv4 address.
-type key [16]byte
+func (m *Matcher) Sources() int { return m.sources.n }
 
 // Process feeds one packet to the matcher. IPv4-mapped IPv6 sources count
 // as their IPv4 address.
@@ -179,9 +178,8 @@ func (m *Matcher) Process(p Packet) {
 	if now.IsZero() {
 		now = m.now()
 	}
-	p.Src = p.Src.Unmap()
-	k := key(p.Src.As16())
-	src := m.sources[k]
+	k := keyOf(p.Src)
+	src := m.sources.get(&k)
 	if src != nil {
 		m.expireSource(src, now)
 		if src.atts == nil {
@@ -234,10 +232,7 @@ func (m *Matcher) Process(p Packet) {
 		if !flagsOK || st != d.Steps[0] {
 			continue
 		}
-		if src == nil { // while the loop runs, src stays in the map
-			src = m.newSource(k)
-		}
-		m.start(src, int32(i), now)
+		src = m.start(src, &k, int32(i), now) // while the loop runs, src stays in the table
 	}
 	if src != nil && src.atts == nil {
 		m.dropSource(src)
@@ -253,7 +248,10 @@ func (s *source) find(door int32) *attempt {
 	return nil
 }
 
-func (m *Matcher) start(src *source, door int32, now time.Time) {
+// start starts an attempt of src on door, first tracking k as src if src
+// is nil, and returns src. The source is tracked once the table has room
+// (a victim's source may go first): the table holds max sources at most.
+func (m *Matcher) start(src *source, k *key, door int32, now time.Time) *source {
 	for m.n >= m.max {
 		victim := m.fresh.head
 		if victim == nil {
@@ -270,9 +268,13 @@ func (m *Matcher) start(src *source, door int32, now time.Time) {
 			m.dropSource(vs)
 		}
 	}
+	if src == nil {
+		src = m.newSource(k)
+	}
 	a := m.freeAtt
 	if a != nil {
 		m.freeAtt = a.next
+		m.nFreeAtt--
 	} else {
 		a = new(attempt)
 	}
@@ -282,6 +284,7 @@ func (m *Matcher) start(src *source, door int32, now time.Time) {
 	m.exp[door].push(a)
 	m.n++
 	m.advance(a, now)
+	return src
 }
 
 func (m *Matcher) advance(a *attempt, now time.Time) {
@@ -311,7 +314,7 @@ func (m *Matcher) advance(a *attempt, now time.Time) {
 }
 
 // remove drops an attempt from every structure (but leaves an empty source
-// in the map for the caller to delete).
+// in the table for the caller to drop).
 func (m *Matcher) remove(a *attempt) {
 	a.unlink(byAge)
 	a.unlink(byDeadline)
@@ -323,6 +326,7 @@ func (m *Matcher) remove(a *attempt) {
 	}
 	*a = attempt{next: m.freeAtt}
 	m.freeAtt = a
+	m.nFreeAtt++
 	m.n--
 }
 
@@ -366,6 +370,22 @@ func (m *Matcher) Expire() {
 			}
 		}
 	}
+	m.trim()
+}
+
+// trim gives memory back after a flood: the table shrinks once mostly
+// empty, and the free lists keep about as many entries as are tracked.
+// Expire calls it (about once a second while anything is tracked), and
+// so do Replace and Rebuild, which may drop many attempts at once; the
+// packet path only reuses what is kept.
+func (m *Matcher) trim() {
+	m.sources.shrink()
+	for keep := max(m.n, freeFloor); m.nFreeAtt > keep; m.nFreeAtt-- {
+		m.freeAtt = m.freeAtt.next
+	}
+	for keep := max(m.sources.n, freeFloor); m.nFreeSrc > keep; m.nFreeSrc-- {
+		m.freeSrc = m.freeSrc.free
+	}
 }
 
 // NextDeadline returns when the earliest attempt expires; ok is false when
@@ -386,24 +406,26 @@ func (m *Matcher) NextDeadline() (t time.Time, ok bool) {
 }
 
 // newSource returns a tracked source for k, reusing a dropped one.
-func (m *Matcher) newSource(k key) *source {
+func (m *Matcher) newSource(k *key) *source {
 	s := m.freeSrc
 	if s != nil {
 		m.freeSrc = s.free
+		m.nFreeSrc--
 		s.free = nil
 	} else {
 		s = new(source)
 	}
-	s.key = k
-	m.sources[k] = s
+	s.key = *k
+	m.sources.add(s)
 	return s
 }
 
 // dropSource stops tracking s (which has no attempts left).
 func (m *Matcher) dropSource(s *source) {
-	delete(m.sources, s.key)
+	m.sources.remove(s)
 	*s = source{free: m.freeSrc}
 	m.freeSrc = s
+	m.nFreeSrc++
 }
 
 // Replace installs d as door i, dropping the attempts and cool-downs of
@@ -417,6 +439,7 @@ func (m *Matcher) Replace(i int, d Door) {
 	}
 	m.dropDoor(i)
 	m.doors[i] = d
+	m.trim()
 }
 
 // done ends Process or Expire: replacements asked for meanwhile happen.
@@ -482,4 +505,5 @@ func (m *Matcher) Rebuild(doors []Door, keep []int) {
 		}
 	}
 	m.doors, m.exp, m.cool = slices.Clone(doors), exp, cool
+	m.trim()
 }

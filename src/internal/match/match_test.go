@@ -352,6 +352,44 @@ func TestChurnPlateau(t *testing.T) {
 	}
 }
 
+// TestFloodMemoryGoesBack: after a flood of first knocks from 100,000
+// distinct sources (5 s of it, seq_timeout 10 s) has expired, the matcher
+// holds little more heap than a new one: the table shrinks back and the
+// free lists keep few entries. With the table's default cap (32,768
+// attempts) and one the whole flood fits in.
+func TestFloodMemoryGoesBack(t *testing.T) {
+	heap := func() int64 {
+		runtime.GC()
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return int64(ms.HeapInuse)
+	}
+	for _, limit := range []int{DefaultMax, 1 << 17} {
+		d := door("d", "1,2,3")
+		c := newClock()
+		base := heap()
+		m := New([]Door{d.Door}, limit, c.now, func(Event) {})
+		fresh := heap()
+		for i := range 100000 {
+			a := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
+			m.Process(Packet{Src: a, Dst: addr("192.0.2.1"), Local: true, Port: l4.Port{Proto: l4.TCP, Num: 1}, Flags: syn})
+			c.add(50 * time.Microsecond)
+		}
+		peak := heap()
+		sources := m.Sources()
+		c.add(time.Minute)
+		m.Expire()
+		after := heap()
+		runtime.KeepAlive(m)
+		t.Logf("cap %d: the matcher's heap in use: %d KiB new, %d KiB with %d sources tracked, %d KiB once they expired",
+			limit, (fresh-base)>>10, (peak-base)>>10, sources, (after-base)>>10)
+		if after > fresh+64<<10 {
+			t.Errorf("cap %d: %d KiB held once the flood expired, %d KiB new", limit, (after-base)>>10, (fresh-base)>>10)
+		}
+	}
+}
+
 func TestReplaceDropsTheDoorsAttempts(t *testing.T) {
 	t.Parallel()
 	long, other := door("otp", "1000,2000,3000,4000"), door("other", "1000,2000,3000")
@@ -536,16 +574,15 @@ func TestTableMemory(t *testing.T) {
 	runtime.GC()
 	runtime.ReadMemStats(&ms)
 	per := int(ms.HeapAlloc-before) / n
+	t.Logf("%d bytes of heap an attempt", per)
 	// An attempt (48 bytes on 32-bit systems, 80 on 64-bit ones), its
-	// source (24, 32) and the source's map slot (about 41, 52 at the map's
-	// load): 113 and 164 bytes, where a time.Time deadline and a
-	// netip.Addr source took 137 and 196. The map's share depends on the
-	// Go release (Go 1.23's maps take a few bytes more a slot than the
-	// Swiss tables of 1.24 and later): the bound sits between the two
-	// layouts for every release the project builds with.
-	most := 125
+	// source (24, 32) and the source's two slots in the table, half full
+	// (8, 16): 80 and 128 bytes. A Go map's slot took about 41 and 52
+	// bytes (113 and 164 in all), and a time.Time deadline and a
+	// netip.Addr source 24 and 32 more.
+	most := 88
 	if unsafe.Sizeof(uintptr(0)) == 8 {
-		most = 180
+		most = 136
 	}
 	if per > most {
 		t.Fatalf("%d bytes of heap an attempt (attempt %d bytes, source %d), want %d at most",
