@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -91,6 +92,10 @@ type Options struct {
 	// door (with the daemon's lock held: it must not call back), so that
 	// a restart can be given it in Burnt.
 	OnBurn func(door string, counter uint64)
+	// Release returns freed memory to the system; it is called once a
+	// flood of sources has expired (see releaseAfter). Default
+	// debug.FreeOSMemory.
+	Release func()
 }
 
 // Daemon is a running knockd. Its methods are safe for concurrent use.
@@ -134,6 +139,10 @@ type Daemon struct {
 	burnt        map[string]*rotate.Burnt
 	onBurn       func(door string, counter uint64)
 	nextRotation time.Time
+	// peak is the most sources tracked since memory was last given back
+	// (expire); release gives it back.
+	peak    int
+	release func()
 }
 
 // slot is one door as the matcher knows it.
@@ -173,7 +182,10 @@ func New(set *door.Set, o Options) (*Daemon, error) {
 	if o.Log == nil {
 		o.Log = logx.Discard()
 	}
-	d := &Daemon{log: o.Log, now: o.Now, src: o.Source, runner: o.Runner, noIPv6: o.NoIPv6,
+	if o.Release == nil {
+		o.Release = debug.FreeOSMemory
+	}
+	d := &Daemon{release: o.Release, log: o.Log, now: o.Now, src: o.Source, runner: o.Runner, noIPv6: o.NoIPv6,
 		acter: o.Acter, max: o.MaxAttempts, kick: make(chan struct{}, 1), burnt: map[string]*rotate.Burnt{}, onBurn: o.OnBurn,
 		last: map[string]*Last{}}
 	for name, counters := range o.Burnt {
@@ -466,12 +478,36 @@ func wakeAt(t time.Time) time.Time {
 func (d *Daemon) expire() {
 	defer d.recoverPacket()
 	defer d.log.Flush() // the timeouts' lines (event), in one write
+	if d.expireLocked() {
+		d.release()
+	}
+}
+
+// releaseAfter is the fewest sources a flood must have had tracked at
+// once for its end to give memory back: once the table is down to an
+// eighth of that peak, the memory it freed (the matcher's table shrinks
+// with it) is returned to the system at once, where the collector would
+// otherwise keep it for up to two minutes and then give it back slowly.
+// The collection that takes costs the router's CPU tens of milliseconds to
+// a few hundred, once per flood.
+const releaseAfter = 4096
+
+// expireLocked expires under the lock; it reports whether a flood's
+// memory is to be given back.
+func (d *Daemon) expireLocked() bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.peak = max(d.peak, d.m.Sources())
 	d.m.Expire()
 	if !d.nextRotation.IsZero() && !d.now().Before(d.nextRotation) {
 		d.rotate(d.now())
 	}
+	n := d.m.Sources()
+	if d.peak >= releaseAfter && n <= d.peak/8 {
+		d.peak = n
+		return true
+	}
+	return false
 }
 
 // Counters are what SIGUSR1 logs and the status shows.
