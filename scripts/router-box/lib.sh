@@ -12,7 +12,8 @@
 #   box_stop      power off, remove the namespaces (an EXIT trap does it too)
 #
 # BOX_NIC names another NIC model for both NICs (default: pcnet on malta,
-# virtio-net-device on virt); BOX_APPEND adds to the kernel's command line.
+# virtio-net-device on virt); BOX_APPEND adds to the kernel's command line;
+# BOX_QEMU names another qemu-system binary (bench.sh: why).
 #
 # The guest's qemu runs in a namespace of its own holding the two tap
 # devices; once qemu has them open, they move into the client's and the
@@ -78,6 +79,9 @@ box_start() {
 	mkfifo "$BOX_WORK/con.in" "$BOX_WORK/con.out"
 	local qemu nic blk
 	mapfile -t qemu <"$dir/qemu.args"
+	# BOX_QEMU: another qemu-system binary for the machine (e.g. a newer
+	# QEMU than the distribution's, unpacked from its package).
+	[ -z "${BOX_QEMU:-}" ] || qemu[0]=$BOX_QEMU
 	case "$arch" in
 	mipsel) nic=pcnet,romfile= blk=virtio-blk-pci con=ttyS0 ;;
 	armhf) nic=virtio-net-device blk=virtio-blk-device con=ttyAMA0 ;;
