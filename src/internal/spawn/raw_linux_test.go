@@ -1,6 +1,7 @@
 package spawn
 
 import (
+	"runtime"
 	"testing"
 	"time"
 
@@ -22,17 +23,76 @@ func pair(t *testing.T) [2]int {
 	return fds
 }
 
+// recvWithin reads one message from fd, waiting at most d: the test's
+// end of a socket pair, which no poller watches.
+func recvWithin(t *testing.T, fd int, d time.Duration, buf, oob []byte, flags int) (n, oobn int, err error) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		left := time.Until(deadline)
+		if left < time.Millisecond {
+			return 0, 0, unix.EAGAIN
+		}
+		tv := unix.NsecToTimeval(left.Nanoseconds())
+		if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+			t.Fatal(err)
+		}
+		n, oobn, _, _, err = unix.Recvmsg(fd, buf, oob, flags)
+		if err != unix.EINTR {
+			return n, oobn, err
+		}
+	}
+}
+
+// TestRecvWithinOutlivesSignals: a socket with a receive timeout is
+// never restarted after a signal handler ran (signal(7)), and the Go
+// runtime signals its threads (SIGURG preempts goroutines; qemu-user
+// delivers them at every turn): an interrupted wait goes on waiting.
+func TestRecvWithinOutlivesSignals(t *testing.T) {
+	fds := pair(t)
+	tid := make(chan int, 1)
+	got := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // the thread dies with the goroutine
+		tid <- unix.Gettid()
+		buf := make([]byte, 16)
+		_, _, err := recvWithin(t, fds[1], 5*time.Second, buf, nil, 0)
+		got <- err
+	}()
+	id := <-tid
+	for range 20 { // the thread is in recvmsg for most of these
+		time.Sleep(5 * time.Millisecond)
+		if err := unix.Tgkill(unix.Getpid(), id, unix.SIGURG); err == unix.ESRCH {
+			break // the wait ended, and its thread with it
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := unix.Write(fds[0], []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-got:
+		if err != nil {
+			t.Fatalf("a wait that signals interrupted: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the message sent was never read")
+	}
+}
+
 // TestServerSendWaitsForRoom: the spawner's requests' socket does not
 // block (it is waited for in the poller), its replies' socket is in no
 // poller: a reply sent while the daemon's queue is full must wait for
 // room, not be lost: the daemon would wait for it forever.
 func TestServerSendWaitsForRoom(t *testing.T) {
 	req, fds := pair(t), pair(t)
-	s := &server{fd: req[0], wfd: fds[0]}
+	s := &server{fd: dup(t, req[0]), wfd: fds[0]}
 	s.usePoller()
 	if s.rc == nil {
 		t.Fatal("the spawner's socket is not in the poller")
 	}
+	t.Cleanup(func() { s.sock.Close() }) // its file owns the copy
 	// Far more than the queue holds (a few hundred small messages).
 	const n = 3000
 	sent := make(chan struct{})
@@ -49,10 +109,7 @@ func TestServerSendWaitsForRoom(t *testing.T) {
 	}
 	buf := make([]byte, maxMsg)
 	for i := range n {
-		if err := unix.SetsockoptTimeval(fds[1], unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Sec: 5}); err != nil {
-			t.Fatal(err)
-		}
-		m, _, _, _, err := unix.Recvmsg(fds[1], buf, nil, 0)
+		m, _, err := recvWithin(t, fds[1], 5*time.Second, buf, nil, 0)
 		if err != nil {
 			t.Fatalf("reply %d of %d: %v", i, n, err)
 		}
@@ -93,12 +150,9 @@ func TestClientSendWaitsForRoom(t *testing.T) {
 		t.Fatalf("%d requests sent to a spawner that reads none (%v): the queue never filled", n, err)
 	case <-time.After(200 * time.Millisecond):
 	}
-	if err := unix.SetsockoptTimeval(fds[1], unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Sec: 5}); err != nil {
-		t.Fatal(err)
-	}
 	buf := make([]byte, maxMsg)
 	for i := range n {
-		m, _, _, _, err := unix.Recvmsg(fds[1], buf, nil, 0)
+		m, _, err := recvWithin(t, fds[1], 5*time.Second, buf, nil, 0)
 		if err != nil {
 			t.Fatalf("request %d of %d: %v", i, n, err)
 		}
@@ -123,9 +177,6 @@ func TestStartPassesFilesOnlyToNotify(t *testing.T) {
 	c := (&Handoff{fd: dup(t, rep[0]), wfd: dup(t, fds[0]), pid: 1, exited: exited}).client(nil)
 	defer c.Close()
 	started := make(chan error, 3)
-	if err := unix.SetsockoptTimeval(fds[1], unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Sec: 5}); err != nil {
-		t.Fatal(err)
-	}
 	for _, tc := range []struct {
 		kind  Kind
 		files int
@@ -135,7 +186,7 @@ func TestStartPassesFilesOnlyToNotify(t *testing.T) {
 			started <- err
 		}()
 		buf, oob := make([]byte, maxMsg), make([]byte, 256)
-		_, oobn, _, _, err := unix.Recvmsg(fds[1], buf, oob, unix.MSG_CMSG_CLOEXEC)
+		_, oobn, err := recvWithin(t, fds[1], 5*time.Second, buf, oob, unix.MSG_CMSG_CLOEXEC)
 		if err != nil {
 			t.Fatalf("%v: %v", tc.kind, err)
 		}
@@ -167,4 +218,25 @@ func dup(t *testing.T, fd int) int {
 		t.Fatal(err)
 	}
 	return d
+}
+
+// TestRawTestsLeaveNoFileBehind: a test's descriptors are closed when it
+// ends, by the test; none is left to a finalizer that closes the same
+// number later, once another test (or a second -count) owns it.
+func TestRawTestsLeaveNoFileBehind(t *testing.T) {
+	for name, f := range map[string]func(*testing.T){
+		"ServerSendWaitsForRoom": TestServerSendWaitsForRoom,
+		"ClientSendWaitsForRoom": TestClientSendWaitsForRoom,
+	} {
+		t.Run(name, f)
+		later := pair(t) // the numbers the test's sockets had
+		runtime.GC()
+		runtime.GC() // the finalizers queued by the first run
+		time.Sleep(50 * time.Millisecond)
+		for _, fd := range later {
+			if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err != nil {
+				t.Fatalf("after %s, a socket made later (fd %d) was closed behind its owner's back: %v", name, fd, err)
+			}
+		}
+	}
 }

@@ -58,7 +58,8 @@ const stopWait = 15 * time.Second
 type server struct {
 	fd      int             // the daemon's requests
 	wfd     int             // the replies: blocking, in no poller
-	rc      syscall.RawConn // fd in the runtime's poller; nil: fd blocks
+	sock    *os.File        // fd, once in the runtime's poller
+	rc      syscall.RawConn // its raw access; nil: fd blocks
 	wmu     sync.Mutex      // one message at a time
 	load    Loader
 	null    *os.File
@@ -158,8 +159,9 @@ func (s *server) usePoller() {
 	if unix.SetNonblock(s.fd, true) != nil {
 		return
 	}
-	if rc, err := os.NewFile(uintptr(s.fd), "daemon").SyscallConn(); err == nil {
-		s.rc = rc
+	f := os.NewFile(uintptr(s.fd), "daemon") // it owns fd from here on
+	if rc, err := f.SyscallConn(); err == nil {
+		s.sock, s.rc = f, rc
 		return
 	}
 	_ = unix.SetNonblock(s.fd, false)
