@@ -26,16 +26,40 @@ import (
 
 // ringRetire is the longest a packet that is not urgent (a first or
 // middle knock, all a port scanner sends) waits in the ring: from a few
-// packets a second to a few thousand the daemon wakes 1000/ringRetire
+// packets a second to a few hundred the daemon wakes 1000/ringRetire
 // times a second, not once a packet. At such rates a wake-up costs the
 // daemon far more than the packets it reads (~14 context switches of its
-// threads each, the Go runtime's with the reader's): 100 ms took twice
-// the CPU of 250 ms (the hold of the socket queue the ring replaced) at
-// 20 and 200 first knocks a second, 2,000 the same. It delays only log
-// lines and the moment a first knock is recorded (the sequence's deadline
-// starts then, so it is up to this much more lenient). Urgent packets do
-// not wait (see bulkReader.rang).
-const ringRetire = 250 // ms
+// threads each, the Go runtime's with the reader's; on a router's CPU
+// each also reads the clock through system calls): 100 ms took twice the
+// CPU of 250 ms at 20 and 200 first knocks a second on x86, and 250 ms
+// made knockd-go's CPU 2.8 times knockd 0.8's at 20 a second on the
+// emulated 24Kc (knockd 0.8 wakes once a packet, but each costs it a
+// third of what a wake-up costs the Go runtime there). It delays only
+// log lines and the moment a knock is recorded: each packet keeps the
+// time the kernel stamped it with (arrival), so a sequence's deadline
+// starts when its first knock arrived. Urgent packets do not wait (see
+// bulkReader.rang).
+const ringRetire = 2000 // ms
+
+// maxAge is the oldest a packet's kernel time stamp may be when it is
+// read for arrival to trust it (twice the retire timeout; a flood's
+// blocks are read within milliseconds).
+const maxAge = 2 * ringRetire * time.Millisecond
+
+// arrival returns when a packet the kernel stamped sec.nsec (the
+// system's wall clock) arrived, on the daemon's clock: now, when the
+// packet was read, less its age by the wall clock. The daemon's clock is
+// monotonic; the wall clock is not: a stamp in the future, or older than
+// maxAge, means the clock was set meanwhile (NTP, soon after a router
+// boots), and the packet is taken as arriving now, as before it had
+// stamps.
+func arrival(now time.Time, sec, nsec uint32) time.Time {
+	age := time.Duration(now.UnixNano() - (int64(sec)*1e9 + int64(nsec)))
+	if age < 0 || age > maxAge {
+		return now
+	}
+	return now.Add(-age)
+}
 
 // ringBlock is the size of a block: at a flood's ~144 bytes a knock it
 // holds ~450 of them (a wake-up per ~0.7 ms at 630k packets a second), and
@@ -185,13 +209,13 @@ func (b *bulkSocket) block(i int) ([]byte, *uint32) {
 // reads the ring once round at most.
 func (b *bulkSocket) read(h Handler) int {
 	n := 0
-	var at time.Time
-	emit := func(p []byte) {
+	var now time.Time
+	emit := func(p []byte, sec, nsec uint32) {
 		if n == 0 {
-			at = b.now()
+			now = b.now()
 		}
 		n++
-		h(p, at)
+		h(p, arrival(now, sec, nsec))
 	}
 	for range b.blocks {
 		blk, status := b.block(b.cur)
@@ -244,16 +268,16 @@ func (b *bulkSocket) peek(h Handler) int {
 	num := int(atomic.LoadUint32((*uint32)(unsafe.Pointer(&blk[blockNumOff]))))
 	first := int(atomic.LoadUint32((*uint32)(unsafe.Pointer(&blk[blockFirstOff]))))
 	n := 0
-	var at time.Time
+	var now time.Time
 	// An error is no corruption here: values the kernel is writing.
 	// The walk stopped before them; read takes the rest of the block
 	// once it is handed over.
-	b.pos, _ = walkBlock(blk, first, num, b.pos, true, func(p []byte) {
+	b.pos, _ = walkBlock(blk, first, num, b.pos, true, func(p []byte, sec, nsec uint32) {
 		if n == 0 {
-			at = b.now()
+			now = b.now()
 		}
 		n++
-		h(p, at)
+		h(p, arrival(now, sec, nsec))
 	})
 	return n
 }
