@@ -33,13 +33,15 @@ import (
 // each also reads the clock through system calls): 100 ms took twice the
 // CPU of 250 ms at 20 and 200 first knocks a second on x86, and 250 ms
 // made knockd-go's CPU 2.8 times knockd 0.8's at 20 a second on the
-// emulated 24Kc (knockd 0.8 wakes once a packet, but each costs it a
-// third of what a wake-up costs the Go runtime there). It delays only
-// log lines and the moment a knock is recorded: each packet keeps the
-// time the kernel stamped it with (arrival), so a sequence's deadline
-// starts when its first knock arrived. Urgent packets do not wait (see
-// bulkReader.rang).
-const ringRetire = 2000 // ms
+// emulated 24Kc. It delays only log lines and the moment a knock is
+// recorded: each packet keeps the time the kernel stamped it with
+// (arrival), so a sequence's deadline starts when its first knock
+// arrived. Urgent packets do not wait (see bulkReader.rang), but they
+// are handled after every packet before them: under a flood of a few
+// hundred first knocks a second, a legitimate knock's command starts
+// after up to a second's worth of them (~35 ms on the 24Kc at 200 a
+// second with 2 s). A full block (~450 knocks) is handed over at once.
+const ringRetire = 1000 // ms
 
 // maxAge is the oldest a packet's kernel time stamp may be when it is
 // read for arrival to trust it (twice the retire timeout; a flood's
