@@ -31,37 +31,16 @@ import (
 // daemon far more than the packets it reads (~14 context switches of its
 // threads each, the Go runtime's with the reader's; on a router's CPU
 // each also reads the clock through system calls): 100 ms took twice the
-// CPU of 250 ms at 20 and 200 first knocks a second on x86, and 250 ms
-// made knockd-go's CPU 2.8 times knockd 0.8's at 20 a second on the
-// emulated 24Kc. It delays only log lines and the moment a knock is
-// recorded: each packet keeps the time the kernel stamped it with
-// (arrival), so a sequence's deadline starts when its first knock
-// arrived. Urgent packets do not wait (see bulkReader.rang), but they
-// are handled after every packet before them: under a flood of a few
-// hundred first knocks a second, a legitimate knock's command starts
-// after up to a second's worth of them (~35 ms on the 24Kc at 200 a
-// second with 2 s). A full block (~450 knocks) is handed over at once.
+// CPU of 250 ms at 20 and 200 first knocks a second on x86, and with
+// 250 ms knockd-go's CPU was 2.8 times knockd 0.8's at 20 a second on
+// the emulated 24Kc. It delays only log lines and the moment a first or
+// middle knock is recorded (a sequence's deadline starts then, so it is
+// up to this much more lenient). Urgent packets do not wait (see
+// bulkReader.rang), but they are handled after every packet before them:
+// under a flood of a few hundred first knocks a second, a legitimate
+// knock's command starts after up to a second's worth of them. A full
+// block (~450 knocks) is handed over at once.
 const ringRetire = 1000 // ms
-
-// maxAge is the oldest a packet's kernel time stamp may be when it is
-// read for arrival to trust it (twice the retire timeout; a flood's
-// blocks are read within milliseconds).
-const maxAge = 2 * ringRetire * time.Millisecond
-
-// arrival returns when a packet the kernel stamped sec.nsec (the
-// system's wall clock) arrived, on the daemon's clock: now, when the
-// packet was read, less its age by the wall clock. The daemon's clock is
-// monotonic; the wall clock is not: a stamp in the future, or older than
-// maxAge, means the clock was set meanwhile (NTP, soon after a router
-// boots), and the packet is taken as arriving now, as before it had
-// stamps.
-func arrival(now time.Time, sec, nsec uint32) time.Time {
-	age := time.Duration(now.UnixNano() - (int64(sec)*1e9 + int64(nsec)))
-	if age < 0 || age > maxAge {
-		return now
-	}
-	return now.Add(-age)
-}
 
 // ringBlock is the size of a block: at a flood's ~144 bytes a knock it
 // holds ~450 of them (a wake-up per ~0.7 ms at 630k packets a second), and
@@ -211,13 +190,13 @@ func (b *bulkSocket) block(i int) ([]byte, *uint32) {
 // reads the ring once round at most.
 func (b *bulkSocket) read(h Handler) int {
 	n := 0
-	var now time.Time
-	emit := func(p []byte, sec, nsec uint32) {
+	var at time.Time
+	emit := func(p []byte) {
 		if n == 0 {
-			now = b.now()
+			at = b.now()
 		}
 		n++
-		h(p, arrival(now, sec, nsec))
+		h(p, at)
 	}
 	for range b.blocks {
 		blk, status := b.block(b.cur)
@@ -270,16 +249,16 @@ func (b *bulkSocket) peek(h Handler) int {
 	num := int(atomic.LoadUint32((*uint32)(unsafe.Pointer(&blk[blockNumOff]))))
 	first := int(atomic.LoadUint32((*uint32)(unsafe.Pointer(&blk[blockFirstOff]))))
 	n := 0
-	var now time.Time
+	var at time.Time
 	// An error is no corruption here: values the kernel is writing.
 	// The walk stopped before them; read takes the rest of the block
 	// once it is handed over.
-	b.pos, _ = walkBlock(blk, first, num, b.pos, true, func(p []byte, sec, nsec uint32) {
+	b.pos, _ = walkBlock(blk, first, num, b.pos, true, func(p []byte) {
 		if n == 0 {
-			now = b.now()
+			at = b.now()
 		}
 		n++
-		h(p, arrival(now, sec, nsec))
+		h(p, at)
 	})
 	return n
 }

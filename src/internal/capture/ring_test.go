@@ -25,8 +25,6 @@ func TestTpacketLayout(t *testing.T) {
 		got, want uintptr
 	}{
 		{"tpacket3_hdr.tp_next_offset", unsafe.Offsetof(p.Next_offset), pktNextOff},
-		{"tpacket3_hdr.tp_sec", unsafe.Offsetof(p.Sec), pktSecOff},
-		{"tpacket3_hdr.tp_nsec", unsafe.Offsetof(p.Nsec), pktNsecOff},
 		{"tpacket3_hdr.tp_snaplen", unsafe.Offsetof(p.Snaplen), pktSnaplenOff},
 		{"tpacket3_hdr.tp_status", unsafe.Offsetof(p.Status), pktStatusOff},
 		{"tpacket3_hdr.tp_net", unsafe.Offsetof(p.Net), pktNetOff},
@@ -107,30 +105,5 @@ func TestReadReadsTheClockOncePerCall(t *testing.T) {
 	}
 	if n := b.peek(h); n != 0 || reads != 2 {
 		t.Fatalf("peek with nothing new: %d packets, %d readings, want 0 and still 2", n, reads)
-	}
-}
-
-func TestArrival(t *testing.T) {
-	now := time.Unix(1_800_000_000, 500_000_000)
-	stamp := func(d time.Duration) (uint32, uint32) {
-		u := now.Add(-d).UnixNano()
-		return uint32(u / 1e9), uint32(u % 1e9)
-	}
-	for _, c := range []struct {
-		name string
-		age  time.Duration // of the stamp
-		want time.Duration // before now
-	}{
-		{"read at once", 0, 0},
-		{"waited in its block", 900 * time.Millisecond, 900 * time.Millisecond},
-		{"waited twice the retire timeout", maxAge, maxAge},
-		{"older: the clock was set back", maxAge + time.Millisecond, 0},
-		{"from the future: the clock was set forward", -time.Second, 0},
-		{"a stamp of 1970", time.Duration(now.UnixNano()), 0},
-	} {
-		sec, nsec := stamp(c.age)
-		if got := now.Sub(arrival(now, sec, nsec)); got != c.want {
-			t.Errorf("%s: arrival %v before now, want %v", c.name, got, c.want)
-		}
 	}
 }

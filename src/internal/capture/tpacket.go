@@ -23,8 +23,6 @@ const (
 	// struct tpacket3_hdr: tp_next_offset, tp_sec, tp_nsec, tp_snaplen,
 	// tp_len, tp_status, tp_mac (u16), tp_net (u16), hv1, padding.
 	pktNextOff    = 0
-	pktSecOff     = 4
-	pktNsecOff    = 8
 	pktSnaplenOff = 12
 	pktStatusOff  = 20
 	pktNetOff     = 26
@@ -80,15 +78,14 @@ type blockCursor struct {
 // block the kernel is filling), in order, and returns where it stopped.
 // fn gets the packet from its network header on (the socket is cooked:
 // tp_net), up to its captured length, valid until the block is handed
-// back to the kernel, and the kernel's time stamp of its arrival
-// (tp_sec, tp_nsec: the system's wall clock).
+// back to the kernel.
 //
 // With partial set, the block is still being filled: a packet whose
 // header is still zero (user space zeroes a block before it hands it
 // back) is being copied in by the kernel, and the walk stops before it.
 // The walk never reads outside b and takes at most num steps, whatever b
 // holds: a corrupt block ends it with an error.
-func walkBlock(b []byte, first, num int, cur blockCursor, partial bool, fn func(p []byte, sec, nsec uint32)) (blockCursor, error) {
+func walkBlock(b []byte, first, num int, cur blockCursor, partial bool, fn func([]byte)) (blockCursor, error) {
 	ne := binary.NativeEndian
 	if cur.k == 0 {
 		cur.off = first
@@ -111,7 +108,7 @@ func walkBlock(b []byte, first, num int, cur blockCursor, partial bool, fn func(
 		if cur.k < num-1 && (next < pktHdrLen || next > len(b)-off || next%pktAlign != 0) {
 			return cur, errPacketNext
 		}
-		fn(b[off+net:off+net+snap], ne.Uint32(h[pktSecOff:]), ne.Uint32(h[pktNsecOff:]))
+		fn(b[off+net : off+net+snap])
 		cur.k++
 		cur.off = off + next
 	}

@@ -37,7 +37,7 @@ func testBlock(size, net int, closed bool, pkts ...[]byte) []byte {
 
 func collect(b []byte, first, num int, cur blockCursor, partial bool) ([]string, blockCursor, error) {
 	var got []string
-	cur, err := walkBlock(b, first, num, cur, partial, func(p []byte, _, _ uint32) { got = append(got, string(p)) })
+	cur, err := walkBlock(b, first, num, cur, partial, func(p []byte) { got = append(got, string(p)) })
 	return got, cur, err
 }
 
@@ -140,7 +140,7 @@ func FuzzWalkBlock(f *testing.F) {
 			first = h.first
 		}
 		steps := 0
-		cur, err := walkBlock(b, first, int(num), blockCursor{k: int(k), off: int(off)}, partial, func(p []byte, _, _ uint32) {
+		cur, err := walkBlock(b, first, int(num), blockCursor{k: int(k), off: int(off)}, partial, func(p []byte) {
 			steps++
 			if len(p) > len(b) {
 				t.Fatalf("a packet of %d bytes from a block of %d", len(p), len(b))

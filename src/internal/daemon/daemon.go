@@ -313,7 +313,7 @@ func canKnock(src netip.Addr) bool {
 // d.mu is held.
 func (d *Daemon) kickTimer() {
 	next, ok := d.m.NextDeadline()
-	if ok && (d.armed.IsZero() || wakeAt(next).Before(d.armed)) {
+	if ok && (d.armed.IsZero() || next.Before(d.armed)) {
 		select {
 		case d.kick <- struct{}{}:
 		default:
@@ -426,10 +426,6 @@ func (d *Daemon) expiryLoop(ctx context.Context) {
 	for {
 		d.mu.Lock()
 		next, ok := d.m.NextDeadline()
-		if ok {
-			next = wakeAt(next)
-		}
-		// A rotating door's window moves on time: it is not rounded.
 		if r := d.nextRotation; !r.IsZero() && (!ok || r.Before(next)) {
 			next, ok = r, true
 		}
@@ -441,7 +437,7 @@ func (d *Daemon) expiryLoop(ctx context.Context) {
 		d.mu.Unlock()
 		var c <-chan time.Time
 		if ok {
-			t.Reset(next.Sub(d.now()))
+			t.Reset(wakeAt(next).Sub(d.now()))
 			c = t.C
 		}
 		select {
@@ -467,12 +463,6 @@ func (d *Daemon) expiryLoop(ctx context.Context) {
 // hit knock ports all day) cost one wake-up a second, not one each. A
 // timeout is logged at most this late; it is enforced on time anyway: a
 // source's knock first expires that source's attempts whose time is up.
-// The log's reports of suppressed lines are due on whole seconds too
-// (logx.Limiter): on a router's CPU each wake-up of the daemon costs far
-// more than what it does, and timers due together wake it once. (A tick
-// of 4 s cost less at 20 first knocks a second on the emulated 24Kc, but
-// at 2,000 a second it kept a third more sources and the daemon lost
-// legitimate knocks it had opened with 1 s.)
 const expiryTick = time.Second
 
 // wakeAt rounds t up to a multiple of expiryTick.

@@ -129,22 +129,13 @@ func (m *Limiter) take(key string, b *bucket, now time.Time) bool {
 	b.armed = true
 	m.mu.Unlock()
 	if arm {
-		m.after(onTheSecond(now), func() { m.report(key, b) })
+		m.after(time.Second, func() { m.report(key, b) })
 	}
 	return false
 }
 
-// onTheSecond returns how long after now the whole second 0.5 to 1.5 s
-// on is: reports are due on whole seconds of the clock, as the daemon's
-// expiries are, so that their timers fire together (on a router each
-// timer that fires apart wakes the daemon).
-func onTheSecond(now time.Time) time.Duration {
-	return 1500*time.Millisecond - (time.Duration(now.UnixNano())+500*time.Millisecond)%time.Second
-}
-
 // report logs the count suppressed from key's bucket b, and keeps
-// reporting once a second, on the second, while lines are still being
-// held back.
+// reporting once a second while lines are still being held back.
 func (m *Limiter) report(key string, b *bucket) {
 	m.mu.Lock()
 	n := b.suppressed
@@ -155,5 +146,5 @@ func (m *Limiter) report(key string, b *bucket) {
 		return
 	}
 	m.log.Printf("%s: %d log lines suppressed", key, n)
-	m.after(onTheSecond(m.now()), func() { m.report(key, b) })
+	m.after(time.Second, func() { m.report(key, b) })
 }

@@ -108,36 +108,3 @@ func TestBudget(t *testing.T) {
 		t.Fatalf("%d lines passed a second later, want 2", passed)
 	}
 }
-
-// TestLimiterReportsOnTheSecond: a report is due on a whole second of the
-// clock, as the daemon's expiries are (daemon.expiryTick): on a router,
-// timers that fire apart each wake the daemon, timers due together wake
-// it once.
-func TestLimiterReportsOnTheSecond(t *testing.T) {
-	lg, rec := logxtest.NewRecorder(false)
-	now := time.Unix(1000, 300_000_000)
-	m := logx.NewLimiter(lg, 1, 1, func() time.Time { return now })
-	var pending []func()
-	scheduled := 0
-	m.SetAfter(func(d time.Duration, f func()) {
-		scheduled++
-		if due := now.Add(d); due.Nanosecond() != 0 || d < 500*time.Millisecond || d > 1500*time.Millisecond {
-			t.Errorf("at %v, a report due at %v; want a whole second 0.5-1.5 s on", now.Format("05.000"), due.Format("05.000"))
-		}
-		pending = append(pending, func() { now = now.Add(d + 3*time.Millisecond); f() }) // a little late
-	})
-	for round := 0; round < 4; round++ {
-		now = now.Add(time.Duration(round*250) * time.Millisecond)
-		for i := 0; i < 5; i++ {
-			m.Printf("door", "line")
-		}
-		fs := pending
-		pending = nil
-		for _, f := range fs {
-			f()
-		}
-	}
-	if scheduled < 4 || !rec.Has("log lines suppressed") {
-		t.Fatalf("%d reports scheduled, lines %q", scheduled, rec.Lines())
-	}
-}
