@@ -122,7 +122,7 @@ type Daemon struct {
 	m         *match.Matcher
 	acter     Acter
 	max       int
-	armed     time.Time // when the expiry timer fires; zero: not armed
+	armed     bool      // the expiry loop's timer is set for an attempt
 	lastAt    time.Time // the capture time of the last packet handled
 	kick      chan struct{}
 	settle    sync.WaitGroup // one-time sequence advances in flight
@@ -141,8 +141,9 @@ type Daemon struct {
 	nextRotation time.Time
 	// peak is the most sources tracked since memory was last given back
 	// (expire); release gives it back.
-	peak    int
-	release func()
+	peak      int
+	release   func()
+	releasing bool // a flood expired: release is due (d.mu)
 }
 
 // slot is one door as the matcher knows it.
@@ -246,8 +247,10 @@ func (d *Daemon) Expire(ctx context.Context) error {
 // on with the next frame.
 func (d *Daemon) handle(dev int, b []byte, at time.Time) {
 	if b == nil {
-		// The end of a batch: the log lines its packets caused (event)
-		// go out in one write.
+		// The end of a batch: the attempts due by its last packet expire,
+		// and the log lines its packets and expiries caused (event) go
+		// out in one write.
+		d.expireDue()
 		d.log.Flush()
 		return
 	}
@@ -309,11 +312,12 @@ func canKnock(src netip.Addr) bool {
 		!src.IsLinkLocalUnicast() && !src.IsInterfaceLocalMulticast() && src != netip.AddrFrom4([4]byte{255, 255, 255, 255})
 }
 
-// kickTimer wakes the expiry loop when the next deadline moved earlier.
-// d.mu is held.
+// kickTimer wakes the expiry loop when it sleeps without a timer and an
+// attempt is tracked now. An attempt whose deadline comes before the
+// loop's timer is expired at the end of a batch, or at the timer, or at
+// its source's next knock, whichever comes first. d.mu is held.
 func (d *Daemon) kickTimer() {
-	next, ok := d.m.NextDeadline()
-	if ok && (d.armed.IsZero() || next.Before(d.armed)) {
+	if !d.armed && d.m.Len() > 0 {
 		select {
 		case d.kick <- struct{}{}:
 		default:
@@ -418,26 +422,28 @@ func (d *Daemon) report(seq uint64, what string, dropped bool) {
 	}
 }
 
-// expiryLoop fires sequence timeouts on time. It sleeps without a timer
-// while no attempt is tracked.
+// expiryLoop expires attempts and moves rotating knocks' windows. While
+// attempts are tracked it wakes every expiryTick at most (wakeFor) and at
+// least (the packet path kicks it only when it sleeps without a timer, not
+// for each new deadline), so a timeout is logged at most expiryTick after
+// it is due. It sleeps without a timer while nothing is tracked.
 func (d *Daemon) expiryLoop(ctx context.Context) {
 	t := time.NewTimer(time.Hour)
 	t.Stop()
+	var last time.Time // when it last woke for its timer
 	for {
 		d.mu.Lock()
-		next, ok := d.m.NextDeadline()
-		if r := d.nextRotation; !r.IsZero() && (!ok || r.Before(next)) {
-			next, ok = r, true
-		}
-		if ok {
-			d.armed = next
-		} else {
-			d.armed = time.Time{}
-		}
+		next, armed := d.m.NextDeadline()
+		d.armed = armed
+		wake, ok := wakeFor(next, d.nextRotation, last)
 		d.mu.Unlock()
 		var c <-chan time.Time
 		if ok {
-			t.Reset(wakeAt(next).Sub(d.now()))
+			wait := wake.Sub(d.now())
+			if armed && wait > expiryTick {
+				wait = expiryTick
+			}
+			t.Reset(wait)
 			c = t.C
 		}
 		select {
@@ -452,25 +458,53 @@ func (d *Daemon) expiryLoop(ctx context.Context) {
 				}
 			}
 		case <-c:
+			last = d.now()
 			d.expire()
 		}
+		d.kicked()
 	}
 }
 
-// expiryTick is the granularity of expiries: the expiry loop wakes at the
-// next multiple of it after a deadline and expires every attempt due by
-// then, so that attempts from a steady trickle of knocks (port scanners
-// hit knock ports all day) cost one wake-up a second, not one each. A
-// timeout is logged at most this late; it is enforced on time anyway: a
-// source's knock first expires that source's attempts whose time is up.
-const expiryTick = time.Second
+// expiryTick is the shortest time between two wake-ups of the expiry loop
+// for deadlines: it expires every attempt due by then. Timeouts are
+// enforced on time anyway (a source's knock first expires that source's
+// attempts whose time is up), and on a link with traffic the end of each
+// batch of packets expires what is due (handle): the loop's wake-ups
+// matter on a quiet link, to log the last timeouts and give their memory
+// back. On a 24Kc a wake-up of the loop costs several times what the
+// batch's packets do: at one a second, a steady trickle of first knocks
+// (port scanners hit knock ports all day) cost knockd-go three times
+// knockd 0.8's CPU.
+const expiryTick = 10 * time.Second
 
-// wakeAt rounds t up to a multiple of expiryTick.
-func wakeAt(t time.Time) time.Time {
-	if r := t.Truncate(expiryTick); r.Before(t) {
-		return r.Add(expiryTick)
+// kicked runs in the expiry loop after a kick or an expiry: it gives a
+// flood's memory back once the flood has expired.
+func (d *Daemon) kicked() {
+	d.mu.Lock()
+	release := d.releasing
+	d.releasing = false
+	d.mu.Unlock()
+	if release {
+		d.release()
 	}
-	return t
+}
+
+// wakeFor returns when the expiry loop wakes: at the next attempt's
+// deadline, but not before expiryTick has passed since its last wake-up
+// (last), or at the next rotation (zero: none) if that comes first, on
+// time: a rotating knock's window moves when its step ends. ok is false
+// for neither.
+func wakeFor(attempt, rotation, last time.Time) (t time.Time, ok bool) {
+	if !attempt.IsZero() {
+		t, ok = attempt, true
+		if l := last.Add(expiryTick); t.Before(l) {
+			t = l
+		}
+	}
+	if !rotation.IsZero() && (!ok || rotation.Before(t)) {
+		t, ok = rotation, true
+	}
+	return t, ok
 }
 
 // expire removes the attempts whose time is up and moves the windows of
@@ -478,9 +512,7 @@ func wakeAt(t time.Time) time.Time {
 func (d *Daemon) expire() {
 	defer d.recoverPacket()
 	defer d.log.Flush() // the timeouts' lines (event), in one write
-	if d.expireLocked() {
-		d.release()
-	}
+	d.expireLocked()
 }
 
 // releaseAfter is the fewest sources a flood must have had tracked at
@@ -492,9 +524,22 @@ func (d *Daemon) expire() {
 // a few hundred, once per flood.
 const releaseAfter = 4096
 
-// expireLocked expires under the lock; it reports whether a flood's
-// memory is to be given back.
-func (d *Daemon) expireLocked() bool {
+// expireDue expires the attempts due by the last packet's time, at the end
+// of a batch, in the capture goroutine: no clock reading unless one is due.
+func (d *Daemon) expireDue() {
+	d.mu.Lock()
+	next, ok := d.m.NextDeadline()
+	due := ok && !d.lastAt.Before(next)
+	d.mu.Unlock()
+	if due {
+		d.expire()
+	}
+}
+
+// expireLocked expires under the lock. When a flood's sources have
+// expired it kicks the expiry loop to give their memory back (kicked): a
+// collection, the loop's work, not the packet path's.
+func (d *Daemon) expireLocked() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.peak = max(d.peak, d.m.Sources())
@@ -502,12 +547,14 @@ func (d *Daemon) expireLocked() bool {
 	if !d.nextRotation.IsZero() && !d.now().Before(d.nextRotation) {
 		d.rotate(d.now())
 	}
-	n := d.m.Sources()
-	if d.peak >= releaseAfter && n <= d.peak/8 {
+	if n := d.m.Sources(); d.peak >= releaseAfter && n <= d.peak/8 {
 		d.peak = n
-		return true
+		d.releasing = true
+		select {
+		case d.kick <- struct{}{}:
+		default:
+		}
 	}
-	return false
 }
 
 // Counters are what SIGUSR1 logs and the status shows.

@@ -757,23 +757,8 @@ func TestCaptureTimes(t *testing.T) {
 // when the batch ends, in one write, stamped with the capture's time; a
 // second's expiries likewise.
 func TestBatchLogLines(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "knockd.conf")
-	os.WriteFile(path, []byte("[a]\n  sequence = 1,2,3\n  seq_timeout = 5\n"), 0o600)
 	clock := time.Date(2026, 12, 7, 10, 30, 0, 0, time.Local)
-	now := func() time.Time { return clock }
-	logFile := filepath.Join(dir, "log")
-	log, err := logx.New(logx.Options{LogFile: logFile, Now: now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer log.Close()
-	runner := command.NewRunner(command.Options{Max: 1, Log: log})
-	d, err := New(compile(t, path, now), Options{Log: log, Source: testsrc.New([]netip.Addr{router}), Runner: runner, Now: now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	read := func() string { b, _ := os.ReadFile(logFile); return string(b) }
+	d, read := logFileDaemon(t, &clock)
 	at := clock.Add(-2 * time.Minute) // a capture time the daemon's clock is not
 	d.handle(0, testsrc.Frame(srcA, router, tcp(1)), at)
 	d.handle(0, testsrc.Frame(srcA, router, tcp(2)), at)
@@ -791,4 +776,96 @@ func TestBatchLogLines(t *testing.T) {
 	if got := read(); strings.Count(got, "sequence timeout") != 2 {
 		t.Fatalf("after the expiries:\n%s", got)
 	}
+}
+
+// TestBatchExpiresDueAttempts: the end of a batch of packets expires the
+// attempts whose time is up by the batch's last packet and logs their
+// timeouts with the batch's lines, so that on a link with traffic the
+// expiry loop (which wakes at most every expiryTick) finds little to do.
+func TestBatchExpiresDueAttempts(t *testing.T) {
+	clock := time.Date(2026, 12, 7, 10, 30, 0, 0, time.Local)
+	d, read := logFileDaemon(t, &clock)
+	srcC := netip.MustParseAddr("198.51.100.3")
+	d.handle(0, testsrc.Frame(srcA, router, tcp(1)), clock)
+	d.handle(0, testsrc.Frame(srcA, router, tcp(2)), clock)
+	d.handle(0, nil, time.Time{})
+	// Four seconds on, nothing is due yet.
+	clock = clock.Add(4 * time.Second)
+	d.handle(0, testsrc.Frame(srcB, router, tcp(1)), clock)
+	d.handle(0, nil, time.Time{})
+	if got := read(); strings.Contains(got, "timeout") || d.Status().Counters.Attempts != 2 {
+		t.Fatalf("an attempt expired before its time:\n%s", got)
+	}
+	// Six seconds on, srcA's attempt is due: the batch expires it.
+	clock = clock.Add(2 * time.Second)
+	d.handle(0, testsrc.Frame(srcC, router, tcp(9)), clock)
+	d.handle(0, nil, time.Time{})
+	want := fmt.Sprintf("[%s] %s: a: sequence timeout (stage 2)\n", clock.Format("2006-01-02 15:04"), srcA)
+	if got := read(); !strings.HasSuffix(got, want) {
+		t.Fatalf("after the batch:\n%s\nwant it to end with\n%s", got, want)
+	}
+	if n := d.Status().Counters.Attempts; n != 1 {
+		t.Fatalf("%d attempts tracked after the batch, want srcB's alone", n)
+	}
+}
+
+// TestExpiryWakesSeldom: the expiry loop wakes for timeouts at most once
+// per expiryTick (they are enforced on time anyway, at the source's next
+// knock, and expired at the end of each batch of packets), and at the
+// exact time a rotating knock's window moves.
+func TestExpiryWakesSeldom(t *testing.T) {
+	base := time.Date(2026, 12, 7, 10, 30, 0, 0, time.UTC)
+	const none = -time.Hour
+	for _, c := range []struct {
+		name               string
+		attempt, rot, last time.Duration // offsets from base; none: zero
+		want               time.Duration
+		wantOK             bool
+	}{
+		{"nothing", none, none, none, 0, false},
+		{"nothing but a last wake", none, none, 0, 0, false},
+		{"attempt, never woken", time.Second, none, none, time.Second, true},
+		{"attempt long after the last wake", expiryTick + time.Second, none, 0, expiryTick + time.Second, true},
+		{"attempt soon after the last wake", time.Second, none, 0, expiryTick, true},
+		{"rotation alone, exact", none, 2500 * time.Millisecond, 0, 2500 * time.Millisecond, true},
+		{"rotation before the attempt's wake", time.Second, 3 * time.Second, 0, 3 * time.Second, true},
+		{"attempt's wake before the rotation", time.Second, expiryTick + time.Second, 0, expiryTick, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			at := func(d time.Duration) time.Time {
+				if d == none {
+					return time.Time{}
+				}
+				return base.Add(d)
+			}
+			got, ok := wakeFor(at(c.attempt), at(c.rot), at(c.last))
+			if ok != c.wantOK || (ok && !got.Equal(base.Add(c.want))) {
+				t.Fatalf("wakeFor(%v, %v, %v) = %v, %v; want %v, %v", c.attempt, c.rot, c.last, got.Sub(base), ok, c.want, c.wantOK)
+			}
+		})
+	}
+}
+
+// logFileDaemon returns a daemon with door a (1,2,3, seq_timeout 5) that
+// logs to a file, on the clock *clock, and a function reading that file.
+func logFileDaemon(t *testing.T, clock *time.Time) (*Daemon, func() string) {
+	t.Helper()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "knockd.conf")
+	if err := os.WriteFile(path, []byte("[a]\n  sequence = 1,2,3\n  seq_timeout = 5\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	now := func() time.Time { return *clock }
+	logFile := filepath.Join(dir, "log")
+	log, err := logx.New(logx.Options{LogFile: logFile, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { log.Close() })
+	runner := command.NewRunner(command.Options{Max: 1, Log: log})
+	d, err := New(compile(t, path, now), Options{Log: log, Source: testsrc.New([]netip.Addr{router}), Runner: runner, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d, func() string { b, _ := os.ReadFile(logFile); return string(b) }
 }

@@ -3,7 +3,6 @@ package daemon
 import (
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/knockd-go/knockd-go/src/internal/door"
 	"github.com/knockd-go/knockd-go/src/internal/filter"
@@ -81,7 +80,7 @@ func (d *Daemon) install(set *door.Set) error {
 	d.m.Rebuild(knocks, keep)
 	d.set, d.slots = set, slots
 	d.rotate(now) // notes when the windows move next
-	d.armed = time.Time{}
+	d.armed = false
 	select { // the expiry loop re-reads its deadlines
 	case d.kick <- struct{}{}:
 	default:

@@ -193,17 +193,54 @@ func TestSequenceTimeoutOnTime(t *testing.T) {
 	p := newPair(t)
 	knock := testenv.NeedBin(t, "knock")
 	dir := t.TempDir()
-	d := knockd(t, p.router, p.rdev, fmt.Sprintf("[door]\n  sequence = 7000,8000\n  seq_timeout = 1\n  command = touch %s/x\n", dir))
+	d := knockd(t, p.router, p.rdev, fmt.Sprintf("[door]\n  sequence = 7000,8000\n  seq_timeout = 1\n  command = touch %s/x\n"+
+		"[long]\n  sequence = 7100,7200\n  seq_timeout = 60\n  command = true\n", dir))
+	within := func(what string, t0 time.Time, limit time.Duration) {
+		t.Helper()
+		d.mustSee(what, limit+time.Second)
+		if el := time.Since(t0); el > limit {
+			t.Fatalf("%q logged after %v, want within %v", what, el, limit)
+		}
+	}
+	// knockd 0.8 logged a timeout only at that source's next packet,
+	// possibly hours later. knockd-go's expiry loop logs it: the first
+	// knock waits up to a second in the ring (its deadline starts when it
+	// is read) and times out a second later.
 	t0 := time.Now()
 	testenv.In(t, p.host, knock, p.raddr4, "7000")
-	d.mustSee(p.haddr4+": door: sequence timeout (stage 1)", 4*time.Second)
-	// knockd 0.8 logged it only at the next packet, possibly hours later.
-	// knockd-go: the first knock waits up to a second in the ring (its
-	// deadline starts when it is read), times out a second later, and
-	// the line is written at the next whole second: at most 3 s.
-	if el := time.Since(t0); el > 3500*time.Millisecond {
-		t.Fatalf("timeout logged after %v, want within 3 s", el)
+	within(p.haddr4+": door: sequence timeout (stage 1)", t0, 3*time.Second)
+	// The loop then sleeps 10 s; meanwhile the next batch of packets, from
+	// any source, expires what is due: IPv6's attempt with IPv4's knock
+	// 2.5 s later, read within a second.
+	testenv.In(t, p.host, knock, p.raddr6, "7000")
+	time.Sleep(2500 * time.Millisecond)
+	t1 := time.Now()
+	testenv.In(t, p.host, knock, p.raddr4, "7000")
+	within(p.haddr6+": door: sequence timeout (stage 1)", t1, 1500*time.Millisecond)
+	// The last attempt's timeout: the loop's, 10 s after its first
+	// wake-up (at most 2 s after t0).
+	line4 := p.haddr4 + ": door: sequence timeout (stage 1)"
+	if n := d.count(line4); n != 1 {
+		t.Fatalf("%d timeouts of %s before the loop's next wake-up, want 1", n, p.haddr4)
 	}
+	nth := func(n int, since time.Time, limit time.Duration) {
+		t.Helper()
+		if !testenv.Eventually(limit+2*time.Second, func() bool { return d.count(line4) == n }) {
+			t.Fatalf("timeout %d of %s not logged; output:\n%s", n, p.haddr4, d.out.String())
+		}
+		if el := time.Since(since); el > limit {
+			t.Fatalf("timeout %d of %s logged after %v, want within %v", n, p.haddr4, el, limit)
+		}
+	}
+	nth(2, t0, 13500*time.Millisecond)
+	// A door with a longer timeout does not hold a shorter one's back: the
+	// loop, set for the long door's deadline a minute on (once the knock
+	// has left the ring, within a second), still wakes within 10 s.
+	testenv.In(t, p.host, knock, p.raddr6, "7100")
+	time.Sleep(1500 * time.Millisecond)
+	t2 := time.Now()
+	testenv.In(t, p.host, knock, p.raddr4, "7000")
+	nth(3, t2, 11500*time.Millisecond)
 	// After the timeout the second knock alone opens nothing.
 	testenv.In(t, p.host, knock, p.raddr4, "8000")
 	time.Sleep(200 * time.Millisecond)

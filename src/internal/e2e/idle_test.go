@@ -33,7 +33,7 @@ func TestIdleNoWakeups(t *testing.T) {
 	}
 	quiet("after start")
 	testenv.In(t, p.host, knock, p.raddr4, "7000")
-	d.mustSee(p.haddr4+": door: sequence timeout (stage 1)", 4*time.Second)
+	d.mustSee(p.haddr4+": door: sequence timeout (stage 1)", 14*time.Second)
 	quiet("after an attempt expired")
 }
 
