@@ -124,6 +124,7 @@ type Daemon struct {
 	max       int
 	armed     bool      // the expiry loop's timer is set for an attempt
 	lastAt    time.Time // the capture time of the last packet handled
+	opening   bool      // a door opened in this batch (endBatch)
 	kick      chan struct{}
 	settle    sync.WaitGroup // one-time sequence advances in flight
 	names     *names
@@ -250,8 +251,7 @@ func (d *Daemon) handle(dev int, b []byte, at time.Time) {
 		// The end of a batch: the attempts due by its last packet expire,
 		// and the log lines its packets and expiries caused (event) go
 		// out in one write.
-		d.expireDue()
-		d.log.Flush()
+		d.endBatch()
 		return
 	}
 	defer d.recoverPacket()
@@ -410,6 +410,7 @@ func (d *Daemon) success(i int, src netip.Addr, at time.Time, req *door.Request)
 	if d.acter != nil && !d.acter.Do(s) {
 		d.stats.dropped++
 	}
+	d.opening = true
 }
 
 // report records what became of the start command of the success seq,
@@ -524,16 +525,26 @@ func (d *Daemon) expire() {
 // a few hundred, once per flood.
 const releaseAfter = 4096
 
-// expireDue expires the attempts due by the last packet's time, at the end
-// of a batch, in the capture goroutine: no clock reading unless one is due.
-func (d *Daemon) expireDue() {
+// endBatch ends a batch of packets, in the capture goroutine. A door that
+// opened first gets its command started: the runtime has one processor
+// (tune.Procs), where the goroutines that start it would otherwise wait
+// until this one sleeps. Then the attempts due by the last packet's time
+// expire (no clock reading unless one is due), and the batch's log lines
+// are written.
+func (d *Daemon) endBatch() {
 	d.mu.Lock()
 	next, ok := d.m.NextDeadline()
 	due := ok && !d.lastAt.Before(next)
+	opened := d.opening
+	d.opening = false
 	d.mu.Unlock()
+	if opened {
+		runtime.Gosched()
+	}
 	if due {
 		d.expire()
 	}
+	d.log.Flush()
 }
 
 // expireLocked expires under the lock. When a flood's sources have

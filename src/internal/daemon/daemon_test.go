@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -868,4 +869,76 @@ func logFileDaemon(t *testing.T, clock *time.Time) (*Daemon, func() string) {
 		t.Fatal(err)
 	}
 	return d, func() string { b, _ := os.ReadFile(logFile); return string(b) }
+}
+
+// startActer hands each success to a goroutine that waits for it, as the
+// command runner's does.
+type startActer struct {
+	ch   chan struct{}
+	sent atomic.Bool
+}
+
+func (a *startActer) Do(door.Success) bool {
+	select {
+	case a.ch <- struct{}{}:
+		a.sent.Store(true)
+	default:
+	}
+	return true
+}
+
+// TestOpenedDoorStartsFirst: with one processor (tune.Procs), a door that
+// opened gets the goroutine that starts its command running before the
+// batch's log lines are written and its expiries done: knock -> command
+// latency on x86 was 0.3 ms worse with them first.
+func TestOpenedDoorStartsFirst(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	dir := t.TempDir()
+	logFile := filepath.Join(dir, "log")
+	a := &startActer{ch: make(chan struct{})}
+	var waiting atomic.Bool
+	logged := make(chan int64, 1) // the log file's size when the goroutine ran
+	go func() {
+		waiting.Store(true)
+		<-a.ch
+		fi, err := os.Stat(logFile)
+		if err != nil {
+			logged <- -1
+			return
+		}
+		logged <- fi.Size()
+	}()
+	for !waiting.Load() {
+		runtime.Gosched()
+	}
+	runtime.Gosched() // it waits on the channel now
+	clock := time.Date(2026, 12, 7, 10, 30, 0, 0, time.Local)
+	now := func() time.Time { return clock }
+	log, err := logx.New(logx.Options{LogFile: logFile, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer log.Close()
+	path := filepath.Join(dir, "knockd.conf")
+	if err := os.WriteFile(path, []byte("[a]\n  sequence = 1,2\n  command = true\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d, err := New(compile(t, path, now), Options{Log: log, Source: testsrc.New([]netip.Addr{router}), Acter: a, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.handle(0, testsrc.Frame(srcA, router, tcp(1)), clock)
+	d.handle(0, testsrc.Frame(srcA, router, tcp(2)), clock)
+	d.handle(0, nil, time.Time{})
+	if !a.sent.Load() {
+		t.Fatal("the door did not open")
+	}
+	select {
+	case n := <-logged:
+		if n != 0 {
+			t.Fatalf("the command's goroutine ran with %d bytes of the batch's log lines written, want it to run first", n)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the command's goroutine never ran")
+	}
 }
