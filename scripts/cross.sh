@@ -8,6 +8,8 @@
 #   scripts/cross.sh --targets       print the router targets, one per line
 #   scripts/cross.sh --gcflags T     print the -gcflags value of target T's binaries
 #   scripts/cross.sh --ldflags T     print the -ldflags value of target T's binaries (without -X)
+#   scripts/cross.sh --overlay T     print the -overlay flag of target T's binaries (runtime_overlay;
+#                                    nothing for a target whose Go runtime needs none)
 #   scripts/cross.sh --fw4-tags      print the build tags of knockd-fw4
 #   scripts/cross.sh --fw4-full-tags print the build tags of knockd-fw4-full
 #   scripts/cross.sh --fw4-ldx       print the -X assignment of knockd-fw4 (feature.Fuller)
@@ -40,6 +42,8 @@
 #                    arm5 excepted). go1.23.12 gives binaries about 10% smaller than
 #                    Go 1.26 and is the Go of the OpenWrt 24.10 SDK.
 #   KNOCKD_GO_SRC    source tree to build (default: the repository holding this script)
+#   GO_OVERLAY_DIR   where runtime_overlay keeps its corrected runtime files (default
+#                    build/go-overlay in the repository; one directory per Go version)
 #   FW4_OMIT         the feature tags of knockd-fw4 (features left out, src/internal/feature;
 #                    default "knockd_nospa knockd_norotate knockd_nomail knockd_nodoctor", as the feed
 #                    Makefile's knockd-go; "" builds it with every feature)
@@ -153,7 +157,68 @@ ldflags() {
 	esac
 }
 
+# runtime_overlay TARGET prints the path of a `go build -overlay` file for
+# TARGET's binaries, made for the toolchain GOTOOLCHAIN names (the default
+# one when unset), or nothing when its runtime needs none.
+#
+# On 32-bit MIPS Linux (mips, mipsle) runtime.usleep hands nanosleep(2)
+# the microseconds it was given as nanoseconds: usleep(20) sleeps 20 ns.
+# Go 1.23 and 1.26 have it (sys_linux_mipsx.s), as ppc64 (golang/go#56374)
+# and s390x (golang/go#71714) had. The runtime's monitor thread (sysmon),
+# which while the program runs checks on it every 20 µs, backing off to
+# every 10 ms, so checks every 20 ns to 10 µs: on a router's one core,
+# dozens of thread switches and clock readings (system calls on 32-bit
+# MIPS) each time the daemon or its spawner works. The overlay replaces
+# that file with one whose usleep converts the remainder of the seconds
+# to nanoseconds, and only when the file holds the defect as the released
+# toolchains spell it: a toolchain with it fixed, or changed, builds as is.
+runtime_overlay() {
+	case "$1" in mips | mipsle) ;; *) return 0 ;; esac
+	local goroot gov dir src fixed
+	goroot=$(cd "$root" && go env GOROOT) || return 1
+	gov=$(cd "$root" && go env GOVERSION) || return 1
+	dir=${GO_OVERLAY_DIR:-$root/build/go-overlay}/$gov
+	src=$goroot/src/runtime/sys_linux_mipsx.s
+	if [ ! -s "$dir/overlay.json" ] || ! grep -qF "\"$src\"" "$dir/overlay.json"; then
+		[ -r "$src" ] || return 0
+		mkdir -p "$dir"
+		fixed=$(mktemp "$dir/sys_linux_mipsx.s.XXXXXX")
+		# In usleep: after LO (seconds) is stored, take HI (the remaining
+		# microseconds) times 1000 as the nanoseconds, where the defect
+		# takes the microseconds less the seconds times 1000.
+		if ! awk '
+			/^TEXT runtime·usleep\(SB\)/ { in_usleep = 1 }
+			in_usleep && !done && $0 == "\tMOVW\t$1000, R4" {
+				if ((getline a) <= 0 || a != "\tMULU\tR3, R4") exit 1
+				if ((getline b) <= 0 || b != "\tMOVW\tLO, R4") exit 1
+				if ((getline c) <= 0 || c != "\tSUBU\tR4, R5") exit 1
+				print "\tMOVW\tHI, R5\t// microseconds past the seconds"
+				print "\tMOVW\t$1000, R4"
+				print "\tMULU\tR5, R4"
+				print "\tMOVW\tLO, R5\t// in nanoseconds"
+				done = 1
+				next
+			}
+			in_usleep && /^\tRET/ { in_usleep = 0 }
+			{ print }
+			END { exit done ? 0 : 1 }' "$src" >"$fixed"; then
+			rm -f "$fixed"
+			return 0 # not the defect as known: nothing to correct
+		fi
+		mv -f "$fixed" "$dir/sys_linux_mipsx.s"
+		printf '{"Replace":{"%s":"%s"}}\n' "$src" "$dir/sys_linux_mipsx.s" >"$dir/overlay.json.new"
+		mv -f "$dir/overlay.json.new" "$dir/overlay.json"
+	fi
+	echo "$dir/overlay.json"
+}
+
 case "${1:-}" in
+--overlay)
+	[ -n "${2:-}" ] || die "$1 needs a target"
+	ov=$(runtime_overlay "$2") || die "runtime_overlay $2 failed"
+	echo "${ov:+-overlay=$ov}"
+	exit 0
+	;;
 --gcflags | --ldflags)
 	[ -n "${2:-}" ] || die "$1 needs a target"
 	"${1#--}" "$2"
@@ -222,12 +287,17 @@ go_for() {
 
 # build TARGET PKG OUTFILE [TAGS [X]]: X, another -X assignment.
 build() {
-	local t=$1 pkg=$2 outfile=$3 tags=${4:-} x=${5:-} tc envs
+	local t=$1 pkg=$2 outfile=$3 tags=${4:-} x=${5:-} tc envs ov
 	envs=$(target_env "$t") || die "unknown target $t"
 	tc=$(go_for "$t")
+	if [ -n "$tc" ]; then
+		ov=$(GOTOOLCHAIN=$tc runtime_overlay "$t") || die "$t: the runtime overlay could not be made"
+	else
+		ov=$(runtime_overlay "$t") || die "$t: the runtime overlay could not be made"
+	fi
 	# shellcheck disable=SC2086 # envs is a list of VAR=value words
 	(cd "$root" && env CGO_ENABLED=0 GOFLAGS= ${tc:+GOTOOLCHAIN=$tc} $envs \
-		go build -trimpath -buildvcs=false ${tags:+-tags "$tags"} -gcflags="$(gcflags "$t")" \
+		go build -trimpath -buildvcs=false ${ov:+-overlay "$ov"} ${tags:+-tags "$tags"} -gcflags="$(gcflags "$t")" \
 		-ldflags "$(ldflags "$t") -X $ldvar=$version${x:+ -X $x}" \
 		-o "$outfile" "$pkg")
 }

@@ -183,11 +183,12 @@ image() {
 	# /usr, on the disk: it costs the guest no memory unless it runs.
 	# ROUTER_BOX_PROF_GCFLAGS: other -gcflags words for it (e.g. to see
 	# what inlining a package buys: "-gcflags=all=-l -gcflags=PKG=").
-	local gcf
+	local gcf ov
+	ov=$(bash scripts/cross.sh --overlay "$target") # the MIPS runtime's usleep (cross.sh)
 	read -ra gcf <<<"${ROUTER_BOX_PROF_GCFLAGS:--gcflags=$(bash scripts/cross.sh --gcflags "$target")}"
 	# shellcheck disable=SC2086 # goenv is a list of VAR=value words
 	(cd "$root" && env CGO_ENABLED=0 GOFLAGS= GOOS=linux $goenv go build -trimpath -buildvcs=false -tags knockd_profile \
-		"${gcf[@]}" -ldflags="$(bash scripts/cross.sh --ldflags "$target")" \
+		${ov:+"$ov"} "${gcf[@]}" -ldflags="$(bash scripts/cross.sh --ldflags "$target")" \
 		-o "$r/usr/sbin/knockd-go-prof" ./src/cmd/knockd)
 	mkdir -p "$r/usr/share"
 	cp -a "$root/files/usr/share/nftables.d" "$r/usr/share/"

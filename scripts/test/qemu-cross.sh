@@ -91,6 +91,34 @@ if (QEMU_CPU=pxa270 timeout 60 qemu-arm-static "$tmp/bin/arm7/knockd" -V >/dev/n
 	fail "a GOARM=7 binary ran on pxa270: the ARMv5 check proves nothing"
 fi
 ok "a GOARM=7 binary dies on pxa270 (no VFP), so the arm5 run above is a real check"
+# The Go runtime's usleep on 32-bit MIPS (cross.sh, runtime_overlay):
+# every sleep of the runtime's monitor thread, a number of microseconds,
+# reaches nanosleep(2) in whole microseconds. The defect handed it the
+# microseconds as nanoseconds ({tv_sec=0, tv_nsec=20} for 20 µs).
+# qemu-user passes the guest's nanosleep on to the host's, where strace
+# sees it.
+if command -v strace >/dev/null; then
+	for t in mips mipsle; do
+		q=${emu[$t]%%|*}
+		n=0
+		for _ in 1 2 3; do # the monitor sleeps in the first milliseconds of any run
+			QEMU_CPU=24Kc timeout 120 strace -f -qq -o "$tmp/strace.$t" -e trace=nanosleep \
+				"$q" "$tmp/bin/$t/knockd" -c scripts/entware/knockd.conf "$checkflag" >/dev/null 2>&1 ||
+				fail "$t: knockd $checkflag under strace and $q failed"
+			n=$(grep -c 'nanosleep({tv_sec=' "$tmp/strace.$t" || true)
+			[ "$n" -gt 0 ] && break
+		done
+		[ "$n" -gt 0 ] || fail "$t: the runtime never slept in 3 runs of knockd $checkflag: nothing checked"
+		bad=$(grep 'nanosleep({tv_sec=' "$tmp/strace.$t" | grep -Ev 'tv_nsec=(0|[0-9]*000)}' | head -n 3 || true)
+		[ -z "$bad" ] || fail "$t: the Go runtime slept nanoseconds where it meant microseconds (cross.sh runtime_overlay not applied?):
+$bad"
+		ok "$t: the Go runtime's $n sleeps in knockd $checkflag are whole microseconds (usleep corrected)"
+	done
+elif [ "${KNOCKD_GO_STRICT:-}" = 1 ]; then
+	fail "strace not installed (Debian package strace): the MIPS runtime's sleeps are not checked"
+else
+	echo "SKIP: strace not installed (Debian package strace): the MIPS runtime's sleeps are not checked"
+fi
 echo "binary runs: $(($(date +%s) - start)) s"
 
 # The test binaries are built under $gotmp (GOTMPDIR): every process the
