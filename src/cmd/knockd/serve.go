@@ -23,6 +23,7 @@ import (
 	"github.com/knockd-go/knockd-go/src/internal/service"
 	"github.com/knockd-go/knockd-go/src/internal/spawn"
 	"github.com/knockd-go/knockd-go/src/internal/task"
+	"github.com/knockd-go/knockd-go/src/internal/tune"
 	"github.com/knockd-go/knockd-go/src/internal/version"
 )
 
@@ -147,8 +148,8 @@ func serve(f flags, cfg *config.Config, sp *spawn.Client, notes *noteBuffer, std
 		Open:         svcOpen,
 		Signals:      sigs,
 		Stopping:     func() { signal.Stop(sigs) }, // a second ^C kills at once
-		OnReady:      rd.report,
-		OnReload:     func(c *config.Config) { reopenLog(log, f.logFile(c), c) },
+		OnReady:      func() { rd.report(); tune.Settled() },
+		OnReload:     func(c *config.Config) { reopenLog(log, f.logFile(c), c); tune.Settled() },
 	}
 	if feature.Control {
 		o.Listen = func(h control.Handler) (*control.Server, error) {

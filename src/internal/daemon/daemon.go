@@ -22,6 +22,7 @@ import (
 
 	"github.com/knockd-go/knockd-go/src/internal/decode"
 	"github.com/knockd-go/knockd-go/src/internal/door"
+	"github.com/knockd-go/knockd-go/src/internal/feature"
 	"github.com/knockd-go/knockd-go/src/internal/l4"
 	"github.com/knockd-go/knockd-go/src/internal/logx"
 	"github.com/knockd-go/knockd-go/src/internal/match"
@@ -294,7 +295,7 @@ func (d *Daemon) handle(dev int, b []byte, at time.Time) {
 		}
 		d.lastAt = now
 	}
-	if p.Proto == l4.UDP {
+	if feature.SPA && p.Proto == l4.UDP { // without SPA (knockd_nospa), none of its code
 		if slots := d.spaPorts[p.DstPort]; len(slots) > 0 {
 			d.handleSPA(slots, dev, src, dst, local, p.Payload, now)
 		}

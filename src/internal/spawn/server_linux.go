@@ -15,6 +15,7 @@ import (
 
 	"github.com/knockd-go/knockd-go/src/internal/errs"
 	"github.com/knockd-go/knockd-go/src/internal/privs"
+	"github.com/knockd-go/knockd-go/src/internal/tune"
 )
 
 // envFD names, in the spawner's environment, its end of the socket pair.
@@ -111,6 +112,7 @@ func serve(fd, wfd int, load Loader) int {
 	for _, n := range notes {
 		s.send(reply{kind: msgNote, err: n})
 	}
+	tune.Settled() // the start-up's pages: the loop runs little of the program
 	code := s.loop()
 	s.removeMade() // the daemon is gone: its pid file and control socket
 	s.stopAll()
@@ -241,6 +243,7 @@ func (s *server) reload(id uint32) {
 	s.policy = p
 	s.mu.Unlock()
 	s.sendFD(reply{kind: msgLoaded, id: id}, f)
+	tune.Settled()
 }
 
 // start starts what a request names and reports its pid or why it did

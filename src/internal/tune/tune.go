@@ -4,14 +4,11 @@
 package tune
 
 import (
-	"bufio"
-	"io"
 	"math"
 	"os"
 	"runtime"
 	"runtime/debug"
-	"strconv"
-	"strings"
+	"syscall"
 )
 
 // Procs gives the runtime one processor (GOMAXPROCS=1) unless GOMAXPROCS
@@ -40,12 +37,8 @@ func Daemon() {
 		debug.SetGCPercent(50)
 	}
 	if os.Getenv("GOMEMLIMIT") == "" {
-		if f, err := os.Open("/proc/meminfo"); err == nil {
-			total, ok := memTotal(f)
-			f.Close()
-			if l, set := limit(total, ok); set {
-				debug.SetMemoryLimit(l)
-			}
+		if l, set := limit(ramTotal()); set {
+			debug.SetMemoryLimit(l)
 		}
 	}
 	if profile != nil {
@@ -78,25 +71,15 @@ func limit(total uint64, ok bool) (int64, bool) {
 	return max(int64(total/4), minLimit), true
 }
 
-// memTotal reads MemTotal from /proc/meminfo's text.
-func memTotal(r io.Reader) (uint64, bool) {
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		rest, found := strings.CutPrefix(sc.Text(), "MemTotal:")
-		if !found {
-			continue
-		}
-		f := strings.Fields(rest)
-		if len(f) != 2 || f[1] != "kB" {
-			return 0, false
-		}
-		kb, err := strconv.ParseUint(f[0], 10, 64)
-		if err != nil || kb > math.MaxUint64>>10 {
-			return 0, false
-		}
-		return kb << 10, true
+// ramTotal returns the system's memory, as /proc/meminfo's MemTotal
+// says it (sysinfo(2)'s totalram, in units of mem_unit), and whether it
+// is known.
+func ramTotal() (uint64, bool) {
+	var si syscall.Sysinfo_t
+	if syscall.Sysinfo(&si) != nil {
+		return 0, false
 	}
-	return 0, false
+	return uint64(si.Totalram) * uint64(max(si.Unit, 1)), true
 }
 
 // profile, when set (the knockd_profile build tag), starts the profiles

@@ -4,27 +4,27 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 )
 
-func TestMemTotal(t *testing.T) {
-	for _, c := range []struct {
-		in   string
-		want uint64
-		ok   bool
-	}{
-		{"MemTotal:          48280 kB\nMemFree:           30000 kB\n", 48280 << 10, true},
-		{"MemFree:           30000 kB\nMemTotal:         125428 kB\n", 125428 << 10, true},
-		{"MemFree:           30000 kB\n", 0, false},
-		{"MemTotal:          48280 MB\n", 0, false},
-		{"MemTotal:          x kB\n", 0, false},
-		{"MemTotal: 99999999999999999999 kB\n", 0, false},
-	} {
-		got, ok := memTotal(strings.NewReader(c.in))
-		if got != c.want || ok != c.ok {
-			t.Errorf("memTotal(%q) = %d, %v; want %d, %v", c.in, got, ok, c.want, c.ok)
+// TestRAMTotal: the memory the limit is taken from is MemTotal of
+// /proc/meminfo.
+func TestRAMTotal(t *testing.T) {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		t.Skip(err)
+	}
+	var kb uint64
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) == 3 && f[0] == "MemTotal:" && f[2] == "kB" {
+			kb, _ = strconv.ParseUint(f[1], 10, 64)
 		}
+	}
+	got, ok := ramTotal()
+	if !ok || kb == 0 || got != kb<<10 {
+		t.Fatalf("ramTotal() = %d, %v; /proc/meminfo's MemTotal is %d kB", got, ok, kb)
 	}
 }
 
