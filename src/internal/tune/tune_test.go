@@ -12,6 +12,9 @@ import (
 // TestRAMTotal: the memory the limit is taken from is MemTotal of
 // /proc/meminfo.
 func TestRAMTotal(t *testing.T) {
+	if os.Getenv("KNOCKD_GO_TEST_EXEC") != "" {
+		t.Skip("under qemu-user, whose sysinfo(2) for a 32-bit guest cuts the host's memory to 32 bits where a kernel scales mem_unit")
+	}
 	b, err := os.ReadFile("/proc/meminfo")
 	if err != nil {
 		t.Skip(err)
