@@ -62,7 +62,13 @@ func TestReplayCloseWaitsForCompaction(t *testing.T) {
 	base := runtime.NumGoroutine()
 	for step := uint64(0); ; step++ {
 		s.Burn("rot", step)
-		s.mu.Lock()
+		// Once a compaction runs it holds s.mu while it writes, held
+		// in create below: a Lock here would wait for it for good (seen
+		// under qemu-user, where the compaction got there first). The
+		// lock taken by someone else is the compaction under way.
+		if !s.mu.TryLock() {
+			break
+		}
 		c := s.compacting
 		s.mu.Unlock()
 		if c {
