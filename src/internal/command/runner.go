@@ -59,9 +59,11 @@ var (
 // Runner runs door commands. Queue decides at once whether a command may
 // run (a slot among Max) and hands it to the runner's start goroutine:
 // starting takes a round trip to the spawner, which must not stall the
-// packet path that queues. The start goroutine starts the commands one
-// at a time, in the order they were queued; waiting for children and stop
-// commands happen in the background. It is safe for concurrent use.
+// packet path that queues. With a spawner (a spawn.Sender) Queue sends
+// the request itself when it can without waiting, and the start goroutine
+// only waits for the reply. The commands start one at a time, in the
+// order they were queued; waiting for children and stop commands happen
+// in the background. It is safe for concurrent use.
 type Runner struct {
 	log   *logx.Logger
 	lim   *logx.Limiter // per-door budget of log lines (nil: none)
@@ -80,6 +82,7 @@ type Runner struct {
 	pending map[*pendingStop]struct{}
 	running map[spawn.Process]bool // running commands; true for stop commands
 	closing bool
+	unsent  int // queued commands whose request the start goroutine sends
 	wg      sync.WaitGroup
 }
 
@@ -91,6 +94,7 @@ type queued struct {
 	timeout       time.Duration
 	done          func(Outcome)
 	release       func()
+	sent          *spawn.Pending // its request, sent by run (nil: begin sends it)
 }
 
 type pendingStop struct {
@@ -204,9 +208,24 @@ func (r *Runner) run(door, ip, start, stop string, timeout time.Duration, kind s
 	if kind == spawn.DoorCommand {
 		req.Command = start
 	}
+	q := queued{req: req, door: door, ip: ip, cmd: o.Cmd, stop: stop, timeout: timeout, done: done, release: release}
+	// A spawner gets the request here, on the packet path, when it can
+	// without waiting: a knock's command starts before the rest of its
+	// batch is handled and without the hand-off to the start goroutine,
+	// which only waits for the reply. Otherwise that goroutine sends it.
+	// Not while a request the start goroutine sends is queued: the
+	// commands start in the order they were queued.
+	if s, ok := r.start.(spawn.Sender); ok && r.unsent == 0 {
+		if p, err := s.Send(r.command(req, o.Cmd)); err == nil {
+			q.sent = p
+		}
+	}
+	if q.sent == nil {
+		r.unsent++
+	}
 	// It holds a slot: the queue has room. r.mu is held, so that Shutdown
 	// cannot close the queue before the send.
-	r.queue <- queued{req: req, door: door, ip: ip, cmd: o.Cmd, stop: stop, timeout: timeout, done: done, release: release}
+	r.queue <- q
 	return o, true
 }
 
@@ -216,7 +235,12 @@ func (r *Runner) run(door, ip, start, stop string, timeout time.Duration, kind s
 func (r *Runner) starter() {
 	for q := range r.queue {
 		o := Outcome{Cmd: q.cmd}
-		c, err := r.begin(q.req, q.cmd)
+		c, err := r.begin(q.req, q.cmd, q.sent)
+		if q.sent == nil { // it was sent and answered: run may send again
+			r.mu.Lock()
+			r.unsent--
+			r.mu.Unlock()
+		}
 		if err != nil {
 			q.release()
 			o.State, o.Err = Failed, err
@@ -260,7 +284,7 @@ func (r *Runner) fire(p *pendingStop) {
 	delete(r.pending, p)
 	r.mu.Unlock()
 	r.printf(p.door, "%s: %s: command timeout", p.ip, p.door)
-	if c, err := r.begin(spawn.Request{Kind: spawn.DoorStop, Door: p.door, Addr: p.ip}, p.cmd); err == nil {
+	if c, err := r.begin(spawn.Request{Kind: spawn.DoorStop, Door: p.door, Addr: p.ip}, p.cmd, nil); err == nil {
 		r.finish(p.door, c)
 	}
 }
@@ -315,13 +339,25 @@ func (r *Runner) Running() int {
 	return len(r.running)
 }
 
-// begin logs and starts a command; it logs why when it could not start.
-func (r *Runner) begin(req spawn.Request, cmd string) (spawn.Process, error) {
-	door, isStop := req.Door, req.Kind == spawn.DoorStop
+// command returns the process that runs cmd for req.
+func (r *Runner) command(req spawn.Request, cmd string) spawn.Cmd {
 	c := command(r.shell, cmd)
 	c.Env, c.Cred, c.NoNewPrivs, c.Request = r.env, r.cred, r.cred != nil, req
 	c.Stdin, c.Stdout, c.Stderr = r.null, r.null, r.null
-	p, err := r.start.Start(c)
+	return c
+}
+
+// begin logs and starts a command (or waits for the start that sent
+// asked for); it logs why when it could not start.
+func (r *Runner) begin(req spawn.Request, cmd string, sent *spawn.Pending) (spawn.Process, error) {
+	door, isStop := req.Door, req.Kind == spawn.DoorStop
+	var p spawn.Process
+	var err error
+	if sent != nil {
+		p, err = sent.Wait()
+	} else {
+		p, err = r.start.Start(r.command(req, cmd))
+	}
 	// Written once the command was asked for: on the packet path a
 	// knock's command starts before its line is written, not after.
 	r.printf(door, "%s: running command: %s", door, cmd)

@@ -400,3 +400,91 @@ func TestCommandAskedForBeforeItsLine(t *testing.T) {
 		t.Fatalf("a failed start's lines: %q", lines)
 	}
 }
+
+// sendingStarter is a fakeStarter that is also a spawn.Sender, as the
+// spawner's client is: Send answers through answer (sendErr: refuses).
+type sendingStarter struct {
+	fakeStarter
+	sendErr error
+	sends   int
+	answers []func(spawn.Process, error)
+}
+
+func (s *sendingStarter) Send(c spawn.Cmd) (*spawn.Pending, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sends++
+	if s.sendErr != nil {
+		return nil, s.sendErr
+	}
+	s.cmds = append(s.cmds, c)
+	p, answer := spawn.NewPending()
+	s.answers = append(s.answers, answer)
+	return p, nil
+}
+
+func (s *sendingStarter) counts() (sends, starts, sent int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sends, len(s.cmds) - len(s.answers), len(s.answers)
+}
+
+// TestQueueSendsTheRequest: with a spawner, Queue sends a command's
+// request itself, before it returns (on the packet path, without the
+// hand-off to the start goroutine), and the start goroutine only waits
+// for the answer. A request that would wait is sent by the start
+// goroutine instead, and until it is answered Queue sends none itself:
+// the commands still start in the order they were queued.
+func TestQueueSendsTheRequest(t *testing.T) {
+	t.Parallel()
+	log, rec := logxtest.NewRecorder(false)
+	ss := &sendingStarter{}
+	r := NewRunner(Options{Max: 8, Log: log, Starter: ss})
+	var mu sync.Mutex
+	var started []string
+	report := func(o Outcome) { mu.Lock(); defer mu.Unlock(); started = append(started, o.String()) }
+	if _, ok := r.Queue("a", "10.0.0.1", "/bin/start %IP%", "", 0, report); !ok {
+		t.Fatal("not queued")
+	}
+	if sends, starts, sent := ss.counts(); sends != 1 || starts != 0 || sent != 1 {
+		t.Fatalf("after Queue: %d sends, %d starts, %d sent; want the request sent by Queue", sends, starts, sent)
+	}
+	ss.mu.Lock()
+	c := ss.cmds[0]
+	ss.mu.Unlock()
+	if c.Request.Kind != spawn.DoorStart || c.Request.Door != "a" || c.Request.Addr != "10.0.0.1" || c.Path != "/bin/start" {
+		t.Fatalf("sent %+v", c)
+	}
+	p := &fakeProc{pid: 7, end: make(chan syscall.WaitStatus, 1), killed: make(chan struct{})}
+	ss.answers[0](p, nil)
+	eventually(t, 5*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return len(started) == 1 })
+	if !rec.Has("a: running command: /bin/start 10.0.0.1") {
+		t.Fatalf("log: %q", rec.Lines())
+	}
+	p.end <- 0
+
+	// A request that would wait: the start goroutine sends it (Start),
+	// and the next one waits behind it.
+	ss.mu.Lock()
+	ss.sendErr = spawn.ErrWouldWait
+	ss.gate = make(chan struct{})
+	ss.mu.Unlock()
+	r.Queue("b", "10.0.0.2", "/bin/start %IP%", "", 0, report)
+	ss.mu.Lock()
+	ss.sendErr = nil
+	ss.mu.Unlock()
+	r.Queue("c", "10.0.0.3", "/bin/start %IP%", "", 0, report)
+	if sends, _, sent := ss.counts(); sends != 2 || sent != 1 {
+		t.Fatalf("%d sends (%d sent) with a request waiting for the start goroutine; want Queue to send no more", sends, sent)
+	}
+	close(ss.gate)
+	eventually(t, 5*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return len(started) == 3 })
+	if want := []string{"started: /bin/start 10.0.0.1", "started: /bin/start 10.0.0.2", "started: /bin/start 10.0.0.3"}; !slices.Equal(started, want) {
+		t.Fatalf("started %q, want %q", started, want)
+	}
+	for i := range 2 {
+		fs := ss.proc(i)
+		fs.end <- 0
+	}
+	shutdown(r)
+}

@@ -54,11 +54,6 @@ type loadResult struct {
 	err error
 }
 
-type startResult struct {
-	p   *remote
-	err error
-}
-
 // Launch starts the spawner: argv is the program and arguments that run
 // this binary again (nil: /proc/self/exe spawner, then this process's
 // arguments, which the spawner's Loader reads); its main calls Main
@@ -459,6 +454,30 @@ func (c *Client) fileRequest(r request) (*os.File, error) {
 // and NoNewPrivs are not sent); a notification's standard files are
 // passed.
 func (c *Client) Start(cmd Cmd) (Process, error) {
+	p, err := c.request(cmd, true)
+	if err != nil {
+		return nil, err
+	}
+	return p.Wait()
+}
+
+// Send sends the request of a door's command (no files to pass) if it
+// can without waiting, and returns what waits for its reply: a knock's
+// command is asked for on the packet path, before the rest of its batch
+// is handled and without a hand-off to another goroutine. It returns
+// ErrWouldWait, having sent nothing, when it cannot do so at once (the
+// socket is full or another request is being written, or cmd passes
+// files): Start then sends it.
+func (c *Client) Send(cmd Cmd) (*Pending, error) {
+	if cmd.Request.Kind == Notify {
+		return nil, ErrWouldWait
+	}
+	return c.request(cmd, false)
+}
+
+// request sends cmd's start request: wait says whether it may wait for
+// room on the socket (Start) or not (Send).
+func (c *Client) request(cmd Cmd, wait bool) (*Pending, error) {
 	if cmd.Request.Kind == 0 {
 		return nil, errors.New("spawner: the request names no door")
 	}
@@ -473,12 +492,16 @@ func (c *Client) Start(cmd Cmd) (Process, error) {
 	c.starts[id] = ch
 	c.mu.Unlock()
 	msg, err := request{kind: msgStart, id: id, req: cmd.Request}.encode()
-	if err == nil && cmd.Request.Kind != Notify {
+	switch {
+	case err != nil:
+	case !wait:
+		err = c.sendAtOnce(msg)
+	case cmd.Request.Kind != Notify:
 		// Door commands run with the spawner's /dev/null: no files to
 		// pass, none for the spawner to take in and close before it
 		// forks.
 		err = c.send(msg, nil)
-	} else if err == nil {
+	default:
 		files := [3]*os.File{cmd.Stdin, cmd.Stdout, cmd.Stderr}
 		fds := make([]int, 3)
 		for i, f := range files {
@@ -494,13 +517,25 @@ func (c *Client) Start(cmd Cmd) (Process, error) {
 		c.mu.Lock()
 		delete(c.starts, id)
 		c.mu.Unlock()
+		if err == ErrWouldWait {
+			return nil, err
+		}
 		return nil, fmt.Errorf("spawner: %w", err)
 	}
-	r := <-ch
-	if r.err != nil {
-		return nil, r.err
+	return &Pending{ch: ch}, nil
+}
+
+// sendAtOnce sends msg if neither the socket nor another sender makes it
+// wait; ErrWouldWait otherwise.
+func (c *Client) sendAtOnce(msg []byte) error {
+	if !c.wmu.TryLock() {
+		return ErrWouldWait
 	}
-	return r.p, nil
+	defer c.wmu.Unlock()
+	if err := sendNow(c.wfd, msg, nil); err != unix.EAGAIN {
+		return err
+	}
+	return ErrWouldWait
 }
 
 func (c *Client) send(msg, oob []byte) error {

@@ -240,3 +240,67 @@ func TestRawTestsLeaveNoFileBehind(t *testing.T) {
 		}
 	}
 }
+
+// TestSendDoesNotWait: Send writes a door command's request and returns
+// before the spawner answers; the answer comes through Pending.Wait. A
+// request it cannot write at once (the socket full, a notification's
+// files) is not sent at all: ErrWouldWait, and nothing waits for an answer.
+func TestSendDoesNotWait(t *testing.T) {
+	rep, fds := pair(t), pair(t)
+	exited := make(chan struct{})
+	close(exited)
+	c := (&Handoff{fd: dup(t, rep[0]), wfd: dup(t, fds[0]), pid: 1, exited: exited}).client(nil)
+	defer c.Close()
+	p, err := c.Send(Cmd{Request: Request{Kind: DoorStart, Door: "d", Addr: "192.0.2.7"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, maxMsg)
+	n, _, err := recvWithin(t, fds[1], 5*time.Second, buf, nil, 0)
+	if err != nil {
+		t.Fatalf("no request on the socket: %v", err)
+	}
+	req, err := decodeRequest(buf[:n])
+	if err != nil || req.kind != msgStart || req.req.Door != "d" || req.req.Addr != "192.0.2.7" {
+		t.Fatalf("request %+v, %v", req, err)
+	}
+	if _, err := unix.Write(rep[1], reply{kind: msgStarted, id: req.id, pid: 4321}.encode()); err != nil {
+		t.Fatal(err)
+	}
+	proc, err := p.Wait()
+	if err != nil || proc.Pid() != 4321 {
+		t.Fatalf("Wait: %v, %v; want pid 4321", proc, err)
+	}
+
+	if _, err := c.Send(Cmd{Request: Request{Kind: Notify, Door: "d", Addr: "192.0.2.7"}}); err != ErrWouldWait {
+		t.Fatalf("a notification sent without its files: %v", err)
+	}
+	// Fill the socket: a spawner that reads nothing.
+	msg, _ := request{kind: msgKill, pid: 1}.encode()
+	for i := 0; ; i++ {
+		if err := sendNow(c.wfd, msg, nil); err == unix.EAGAIN {
+			break
+		} else if err != nil || i > 100000 {
+			t.Fatalf("filling the socket: %v after %d", err, i)
+		}
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Send(Cmd{Request: Request{Kind: DoorStart, Door: "d", Addr: "192.0.2.8"}})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != ErrWouldWait {
+			t.Fatalf("Send on a full socket: %v, want ErrWouldWait", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Send waited for room on the socket")
+	}
+	c.mu.Lock()
+	waiting := len(c.starts)
+	c.mu.Unlock()
+	if waiting != 0 {
+		t.Fatalf("%d starts wait for an answer to requests never sent", waiting)
+	}
+}

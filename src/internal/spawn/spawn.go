@@ -63,6 +63,41 @@ type Starter interface {
 	Start(c Cmd) (Process, error)
 }
 
+// Sender is a Starter that can also send a door command's request
+// without waiting (Client.Send), where Start would wait for its reply.
+type Sender interface {
+	Starter
+	Send(c Cmd) (*Pending, error)
+}
+
+// ErrWouldWait is Send's error for a request it could not send at once.
+var ErrWouldWait = errors.New("spawner: the request would wait")
+
+type startResult struct {
+	p   Process
+	err error
+}
+
+// Pending is a start request sent; Wait returns the spawner's answer.
+type Pending struct{ ch chan startResult }
+
+// NewPending returns a Pending and the function that answers it once,
+// for a Sender other than Client (a test's).
+func NewPending() (*Pending, func(Process, error)) {
+	ch := make(chan startResult, 1)
+	return &Pending{ch: ch}, func(p Process, err error) { ch <- startResult{p: p, err: err} }
+}
+
+// Wait waits for the child that the request started, or why it did not
+// start.
+func (p *Pending) Wait() (Process, error) {
+	r := <-p.ch
+	if r.err != nil {
+		return nil, r.err
+	}
+	return r.p, nil
+}
+
 // StatusError returns nil for a child that exited with status 0, else
 // an error saying how it ended ("exit status 3", "signal: killed"), as
 // os/exec says it.

@@ -27,6 +27,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unsafe"
 )
 
 func main() {
@@ -99,6 +100,23 @@ var maxDuration time.Duration
 // linger: see -linger.
 var linger time.Duration
 
+// stay sleeps d in nanosleep(2), without the runtime's timers: a first
+// time.Sleep sets up its poller and wakes another thread, which ran on
+// the CPU the router's daemon had just been woken on, while the latency
+// the generator measures was running.
+func stay(d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	ts := syscall.NsecToTimespec(int64(d))
+	for {
+		_, _, e := syscall.Syscall(syscall.SYS_NANOSLEEP, uintptr(unsafe.Pointer(&ts)), uintptr(unsafe.Pointer(&ts)), 0)
+		if e != syscall.EINTR {
+			return
+		}
+	}
+}
+
 func run(dev, dstmac, dst, src, proto string, port, n, sources, rate int) error {
 	ifi, err := net.InterfaceByName(dev)
 	if err != nil {
@@ -168,7 +186,7 @@ func run(dev, dstmac, dst, src, proto string, port, n, sources, rate int) error 
 	}
 	last := time.Now()
 	el := last.Sub(t0)
-	time.Sleep(linger)
+	stay(linger)
 	fmt.Printf("last_ns %d\n", last.UnixNano())
 	fmt.Printf("sent %d packets in %.3fs: %.0f pps\n", sent, el.Seconds(), float64(sent)/el.Seconds())
 	return nil
@@ -223,7 +241,7 @@ func send6(ifi *net.Interface, dmac net.HardwareAddr, src, dst netip.Addr, proto
 		}
 	}
 	last := time.Now()
-	time.Sleep(linger)
+	stay(linger)
 	fmt.Printf("last_ns %d\n", last.UnixNano())
 	fmt.Printf("sent %d packets\n", n)
 	return nil
@@ -330,5 +348,6 @@ func execFloor(count, stamp, file string) error {
 	}
 	sort.Ints(us)
 	fmt.Printf("execfloor_ms %.3f\n", float64(us[len(us)/2])/1000)
+	fmt.Printf("execfloor_samples_us %s\n", strings.Trim(fmt.Sprint(us), "[]"))
 	return nil
 }
