@@ -22,12 +22,12 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
-	"unsafe"
 )
 
 func main() {
@@ -57,6 +57,9 @@ func main() {
 	flag.DurationVar(&maxDuration, "for", 0, "stop after this long, even if fewer than -n packets were sent (0: no limit)")
 	flag.DurationVar(&linger, "linger", 0, "stay this long, idle, after the last packet before exiting (a latency sample: the generator's exit does not compete with what is measured)")
 	flag.Parse()
+	if linger > 0 {
+		quiet()
+	}
 	if *payload != "" {
 		udpPayload = []byte(*payload)
 	}
@@ -100,21 +103,17 @@ var maxDuration time.Duration
 // linger: see -linger.
 var linger time.Duration
 
-// stay sleeps d in nanosleep(2), without the runtime's timers: a first
-// time.Sleep sets up its poller and wakes another thread, which ran on
-// the CPU the router's daemon had just been woken on, while the latency
-// the generator measures was running.
-func stay(d time.Duration) {
-	if d <= 0 {
-		return
-	}
-	ts := syscall.NsecToTimespec(int64(d))
-	for {
-		_, _, e := syscall.Syscall(syscall.SYS_NANOSLEEP, uintptr(unsafe.Pointer(&ts)), uintptr(unsafe.Pointer(&ts)), 0)
-		if e != syscall.EINTR {
-			return
-		}
-	}
+// quiet readies the runtime for a latency sample (-linger): one
+// processor, and its timers and poller set up before the packets go. A
+// first time.Sleep after the last packet set them up then, and woke
+// another thread, on the CPU the router's daemon had just been woken on,
+// while the latency was being measured; a nanosleep(2) outside the
+// runtime kept its monitor thread polling meanwhile. With one processor
+// the sleep after the last packet wakes no thread, and the monitor sleeps
+// while the processor does.
+func quiet() {
+	runtime.GOMAXPROCS(1)
+	time.Sleep(time.Millisecond)
 }
 
 func run(dev, dstmac, dst, src, proto string, port, n, sources, rate int) error {
@@ -186,7 +185,7 @@ func run(dev, dstmac, dst, src, proto string, port, n, sources, rate int) error 
 	}
 	last := time.Now()
 	el := last.Sub(t0)
-	stay(linger)
+	time.Sleep(linger)
 	fmt.Printf("last_ns %d\n", last.UnixNano())
 	fmt.Printf("sent %d packets in %.3fs: %.0f pps\n", sent, el.Seconds(), float64(sent)/el.Seconds())
 	return nil
@@ -241,7 +240,7 @@ func send6(ifi *net.Interface, dmac net.HardwareAddr, src, dst netip.Addr, proto
 		}
 	}
 	last := time.Now()
-	stay(linger)
+	time.Sleep(linger)
 	fmt.Printf("last_ns %d\n", last.UnixNano())
 	fmt.Printf("sent %d packets\n", n)
 	return nil
