@@ -38,7 +38,7 @@ type Client struct {
 
 	mu      sync.Mutex
 	nextID  uint32
-	starts  map[uint32]chan startResult
+	starts  map[uint32]func(Process, error) // answers the starts waiting for a reply
 	reloads map[uint32]chan loadResult
 	procs   map[uint32]*remote
 	gone    bool
@@ -141,7 +141,7 @@ func (h *Handoff) client(note func(string)) *Client {
 		note = func(string) {}
 	}
 	null, _ := os.OpenFile(os.DevNull, os.O_RDWR, 0)
-	c := &Client{fd: h.fd, wfd: h.wfd, null: null, pid: h.pid, note: note, warning: h.warning, starts: map[uint32]chan startResult{},
+	c := &Client{fd: h.fd, wfd: h.wfd, null: null, pid: h.pid, note: note, warning: h.warning, starts: map[uint32]func(Process, error){},
 		reloads: map[uint32]chan loadResult{}, procs: map[uint32]*remote{}, died: make(chan struct{}), closed: make(chan struct{}), exited: h.exited}
 	// The spawner's replies are waited for in the poller (see sendNow);
 	// where the socket cannot be made non-blocking, in recvmsg(2). The
@@ -300,18 +300,18 @@ func (c *Client) read() {
 				f = nil
 			}
 		case msgStarted:
-			ch := c.starts[r.id]
+			answer := c.starts[r.id]
 			delete(c.starts, r.id)
-			if ch == nil {
+			if answer == nil {
 				break
 			}
 			if r.err != "" {
-				ch <- startResult{err: &startError{msg: r.err, errno: r.errno}}
+				answer(nil, &startError{msg: r.err, errno: r.errno})
 				break
 			}
 			p := &remote{c: c, pid: r.pid, exited: make(chan struct{})}
 			c.procs[r.pid] = p
-			ch <- startResult{p: p}
+			answer(p, nil)
 		case msgExited:
 			if p := c.procs[r.pid]; p != nil {
 				delete(c.procs, r.pid)
@@ -331,8 +331,8 @@ func (c *Client) read() {
 		err = fmt.Errorf("%w: %w", ErrGone, err)
 	}
 	c.readErr = err
-	for id, ch := range c.starts {
-		ch <- startResult{err: err}
+	for id, answer := range c.starts {
+		answer(nil, err)
 		delete(c.starts, id)
 	}
 	for id, ch := range c.reloads {
@@ -481,7 +481,7 @@ func (c *Client) request(cmd Cmd, wait bool) (*Pending, error) {
 	if cmd.Request.Kind == 0 {
 		return nil, errors.New("spawner: the request names no door")
 	}
-	ch := make(chan startResult, 1)
+	p, answer := NewPending()
 	c.mu.Lock()
 	if c.gone {
 		err := c.readErr
@@ -489,7 +489,7 @@ func (c *Client) request(cmd Cmd, wait bool) (*Pending, error) {
 		return nil, err
 	}
 	id := c.id()
-	c.starts[id] = ch
+	c.starts[id] = answer
 	c.mu.Unlock()
 	msg, err := request{kind: msgStart, id: id, req: cmd.Request}.encode()
 	switch {
@@ -522,7 +522,7 @@ func (c *Client) request(cmd Cmd, wait bool) (*Pending, error) {
 		}
 		return nil, fmt.Errorf("spawner: %w", err)
 	}
-	return &Pending{ch: ch}, nil
+	return p, nil
 }
 
 // sendAtOnce sends msg if neither the socket nor another sender makes it

@@ -81,8 +81,8 @@ type startResult struct {
 // Pending is a start request sent; Wait returns the spawner's answer.
 type Pending struct{ ch chan startResult }
 
-// NewPending returns a Pending and the function that answers it once,
-// for a Sender other than Client (a test's).
+// NewPending returns a Pending and the function that answers it, once
+// (Client's, and a test's Sender).
 func NewPending() (*Pending, func(Process, error)) {
 	ch := make(chan startResult, 1)
 	return &Pending{ch: ch}, func(p Process, err error) { ch <- startResult{p: p, err: err} }
