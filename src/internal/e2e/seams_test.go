@@ -127,7 +127,23 @@ func TestDaemonModeAbsentDevice(t *testing.T) {
 	if pid <= 0 {
 		t.Fatalf("no pid file: %q", b)
 	}
-	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
+	// Before the temporary directory goes (cleanups run last first): the
+	// daemon's spawner outlives it for a moment (it removes the pid
+	// file) and a door command may still run (it creates a file there),
+	// so the directory is removed once nothing runs in the namespace.
+	t.Cleanup(func() {
+		syscall.Kill(pid, syscall.SIGTERM)
+		if !testenv.Eventually(10*time.Second, func() bool {
+			out, err := testenv.Output("ip", "netns", "pids", router)
+			return err == nil && strings.TrimSpace(out) == ""
+		}) {
+			out, _ := testenv.Output("ip", "netns", "pids", router)
+			for _, p := range strings.Fields(out) {
+				testenv.Output("kill", "-9", p)
+			}
+			t.Errorf("still running in the namespace 10 s after SIGTERM: %s", out)
+		}
+	})
 	hdev := testenv.Unique("vh")
 	testenv.Run(t, "ip", "link", "add", dev, "netns", router, "type", "veth", "peer", "name", hdev, "netns", host)
 	testenv.In(t, router, "ip", "addr", "add", "10.79.0.1/24", "dev", dev)
@@ -142,7 +158,6 @@ func TestDaemonModeAbsentDevice(t *testing.T) {
 		b, _ := os.ReadFile(filepath.Join(dir, "log"))
 		t.Fatalf("no success once the device appeared:\n%s", b)
 	}
-	syscall.Kill(pid, syscall.SIGTERM)
 }
 
 // TestReloadsKeepKnocksInProgress: a knock in progress survives a
