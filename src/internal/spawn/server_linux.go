@@ -43,6 +43,7 @@ func Main(load Loader) {
 		return
 	}
 	os.Unsetenv(envFD)
+	tune.Spawner()
 	// Children must not inherit the socket: one that could write to it
 	// could ask for what the daemon may ask.
 	syscall.CloseOnExec(spawnerFD)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/knockd-go/knockd-go/src/internal/privs"
+	"github.com/knockd-go/knockd-go/src/internal/tune"
 )
 
 func TestMain(m *testing.M) {
@@ -32,6 +34,13 @@ func testLoad() (*Policy, *os.File, error) {
 	for _, a := range os.Args {
 		if v, ok := strings.CutPrefix(a, policyArg); ok {
 			path = v
+		}
+		if v, ok := strings.CutPrefix(a, gcArg); ok {
+			gc := debug.SetGCPercent(100)
+			debug.SetGCPercent(gc)
+			if strconv.Itoa(gc) != v {
+				return nil, nil, fmt.Errorf("the spawner runs with GOGC=%d, want %s", gc, v)
+			}
 		}
 	}
 	f, err := os.Open(path)
@@ -390,4 +399,26 @@ func noTrampoline(t *testing.T) bool {
 	}
 	t.Log("SKIP: the mailer's trampoline (/proc/self/exe) cannot be executed under qemu-user without binfmt_misc")
 	return true
+}
+
+// gcArg, on a test spawner's command line, names the GOGC its loader
+// must find set (tune.Spawner, before the loader runs); the loader fails
+// otherwise, and with it the spawner's start.
+const gcArg = "-spawn.gc="
+
+// TestSpawnerCollectsSmall: the spawner runs with tune.Spawner's
+// collector setting. Each command it starts allocates a few KiB; at Go's
+// default (a 4 MiB heap goal at least) its heap grew into pages it had
+// never touched until a collection over a thousand commands later.
+func TestSpawnerCollectsSmall(t *testing.T) {
+	if os.Getenv("GOGC") != "" {
+		t.Skip("GOGC is set: the spawner takes it")
+	}
+	file := filepath.Join(t.TempDir(), "policy.json")
+	writePolicy(t, file, &Policy{Doors: map[string]DoorPolicy{"d": {Start: "/bin/true"}}})
+	c, err := Launch(append(self(file), gcArg+strconv.Itoa(tune.SpawnerGC)), nil)
+	if err != nil {
+		t.Fatalf("the spawner did not run with GOGC=%d: %v", tune.SpawnerGC, err)
+	}
+	c.Close()
 }

@@ -4,6 +4,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"testing"
@@ -67,5 +68,22 @@ func TestProcs(t *testing.T) {
 	Procs()
 	if n := runtime.GOMAXPROCS(0); n != 4 {
 		t.Fatalf("GOMAXPROCS %d with GOMAXPROCS=4 in the environment", n)
+	}
+}
+
+// TestSpawner: the spawner's collector setting, unless GOGC says
+// otherwise.
+func TestSpawner(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	t.Setenv("GOGC", "")
+	os.Unsetenv("GOGC")
+	Spawner()
+	if got := debug.SetGCPercent(100); got != SpawnerGC {
+		t.Fatalf("GOGC %d after Spawner, want %d", got, SpawnerGC)
+	}
+	t.Setenv("GOGC", "100")
+	Spawner()
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Fatalf("GOGC %d after Spawner with GOGC=100 in the environment, want 100", got)
 	}
 }
