@@ -215,8 +215,11 @@ func (r *Runner) run(door, ip, start, stop string, timeout time.Duration, kind s
 	// which only waits for the reply. Otherwise that goroutine sends it.
 	// Not while a request the start goroutine sends is queued: the
 	// commands start in the order they were queued.
+	// The spawner builds the command line itself from the request: none
+	// is built here (a plain command's program looked up in PATH, a
+	// stat(2) a directory).
 	if s, ok := r.start.(spawn.Sender); ok && r.unsent == 0 {
-		if p, err := s.Send(r.command(req, o.Cmd)); err == nil {
+		if p, err := s.Send(spawn.Cmd{Request: req}); err == nil {
 			q.sent = p
 		}
 	}

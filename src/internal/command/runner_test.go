@@ -452,8 +452,11 @@ func TestQueueSendsTheRequest(t *testing.T) {
 	ss.mu.Lock()
 	c := ss.cmds[0]
 	ss.mu.Unlock()
-	if c.Request.Kind != spawn.DoorStart || c.Request.Door != "a" || c.Request.Addr != "10.0.0.1" || c.Path != "/bin/start" {
+	if c.Request.Kind != spawn.DoorStart || c.Request.Door != "a" || c.Request.Addr != "10.0.0.1" {
 		t.Fatalf("sent %+v", c)
+	}
+	if c.Path != "" || c.Args != nil || c.Env != nil {
+		t.Fatalf("Queue built the command line (%q %q) on the packet path: the spawner builds it", c.Path, c.Args)
 	}
 	p := &fakeProc{pid: 7, end: make(chan syscall.WaitStatus, 1), killed: make(chan struct{})}
 	ss.answers[0](p, nil)

@@ -65,6 +65,7 @@ type Starter interface {
 
 // Sender is a Starter that can also send a door command's request
 // without waiting (Client.Send), where Start would wait for its reply.
+// Send uses only the Cmd's Request: the spawner builds the rest.
 type Sender interface {
 	Starter
 	Send(c Cmd) (*Pending, error)
