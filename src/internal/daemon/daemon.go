@@ -529,9 +529,11 @@ const releaseAfter = 4096
 // endBatch ends a batch of packets, in the capture goroutine. A door that
 // opened first gets its command started: the runtime has one processor
 // (tune.Procs), where the goroutines that start it would otherwise wait
-// until this one sleeps. Then the attempts due by the last packet's time
-// expire (no clock reading unless one is due), and the batch's log lines
-// are written.
+// until this one sleeps. (The spawner's request went out from the packet
+// path already, unless it would have waited; the start goroutine that
+// sends it then, or starts the command itself without a spawner, runs
+// here.) Then the attempts due by the last packet's time expire (no clock
+// reading unless one is due), and the batch's log lines are written.
 func (d *Daemon) endBatch() {
 	d.mu.Lock()
 	next, ok := d.m.NextDeadline()
